@@ -1,0 +1,50 @@
+# Entry points. Every target installs what it needs first (Debian 12, root).
+#   make demo   - the main job: a 3-node encrypted overlay in network namespaces
+#   make check  - every test: build + unit + integration + namespace tests, then
+#                 the same again under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make test   - every test, plain build only
+#   make bench  - the side-by-side benchmarks
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+
+.PHONY: all deps build test test-asan check demo bench fuzz clean
+
+all: build
+
+deps:
+	scripts/install-deps.sh all
+
+build:
+	scripts/install-deps.sh build
+	[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD)
+	ninja -C $(BUILD)
+
+test:
+	scripts/install-deps.sh test
+	scripts/run-tests.sh $(BUILD)
+
+test-asan:
+	scripts/install-deps.sh test
+	SANITIZE=1 scripts/run-tests.sh $(ASAN_BUILD)
+
+check: test test-asan
+
+demo:
+	scripts/install-deps.sh test
+	[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD)
+	ninja -C $(BUILD)
+	scripts/demo.sh $(BUILD)
+
+bench:
+	scripts/install-deps.sh all
+	[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD)
+	ninja -C $(BUILD)
+	bench/run-all.sh $(BUILD)
+
+fuzz:
+	scripts/install-deps.sh all
+	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=false -Db_lundef=false
+	ninja -C build-fuzz
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
