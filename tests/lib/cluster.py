@@ -1,0 +1,214 @@
+"""A small overlayd cluster in network namespaces, for namespace tests and the demo.
+
+Topology (every name carries a unique token, so concurrent runs never collide):
+
+    ul-<tok>   underlay namespace: bridge "ul" joining every node (192.0.2.0/24,
+               the documentation range: nothing outside these namespaces uses it)
+    n<i>-<tok> node namespace i: "eth0" = 192.0.2.(10+i), runs its own overlayd
+    containers: `sleep` processes in fresh network namespaces (unshare --net),
+               attached to a node by PID
+
+All traffic stays inside these namespaces. stop() removes everything it made,
+and is safe to call after a partial start().
+"""
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import ovl
+
+UNDERLAY_NET = "192.0.2"
+
+
+def sh(*args, check=True, ns=None, capture=True, timeout=60):
+    cmd = list(args)
+    if ns:
+        cmd = ["ip", "netns", "exec", ns] + cmd
+    r = subprocess.run(cmd, capture_output=capture, text=True, timeout=timeout)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()}")
+    return r
+
+
+def poll(cond, timeout=10.0, interval=0.05, what="condition"):
+    """Wait until cond() is truthy; return its value or raise TimeoutError."""
+    end = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class Container:
+    """A process in its own network namespace, as a container runtime would make it."""
+
+    def __init__(self, name):
+        self.name = name
+        self.proc = subprocess.Popen(["unshare", "--net", "--", "sleep", "3600"])
+        # unshare execs sleep in the new namespace; wait until the pid's netns differs from ours.
+        own = os.readlink("/proc/self/ns/net")
+        poll(lambda: self._ns() not in (None, own), what=f"container {name} namespace")
+
+    def _ns(self):
+        try:
+            return os.readlink(f"/proc/{self.proc.pid}/ns/net")
+        except OSError:
+            return None
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def handle(self):
+        return {"platform": "linux_pid", "pid": self.pid}
+
+    def run(self, *args, check=False, timeout=30):
+        return sh("nsenter", "-t", str(self.pid), "-n", "--", *args, check=check, timeout=timeout)
+
+    def ping(self, ip, count=1, wait=1):
+        return self.run("ping", "-n", "-q", "-c", str(count), "-W", str(wait), ip).returncode == 0
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Node:
+    def __init__(self, cluster, index):
+        self.cluster = cluster
+        self.index = index
+        self.ns = f"n{index}-{cluster.token}"
+        self.underlay_ip = f"{UNDERLAY_NET}.{10 + index}"
+        self.dir = cluster.workdir / f"n{index}"
+        self.socket = self.dir / "overlayd.sock"
+        self.log = self.dir / "overlayd.log"
+        self.proc = None
+        self.conn = None
+
+    def start_daemon(self, extra_args=()):
+        self.dir.mkdir(parents=True, exist_ok=True)
+        args = ["ip", "netns", "exec", self.ns, str(self.cluster.overlayd),
+                "--data-dir", str(self.dir / "data"), "--socket", str(self.socket),
+                "--log-level", "debug", *self.cluster.daemon_args, *extra_args]
+        self.proc = subprocess.Popen(args, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+        self.conn = ovl.connect(self.socket)
+        return self
+
+    def call(self, op, **fields):
+        return self.conn.call({"op": op, **fields})
+
+    def ok(self, op, **fields):
+        r = self.call(op, **fields)
+        if r.get("result") == "err":
+            raise RuntimeError(f"node {self.index}: {op} failed: {r.get('message')}")
+        return r
+
+    def stop_daemon(self, timeout=20):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                if self.conn:
+                    self.conn.call({"op": "shutdown"})
+            except (OSError, ConnectionError, ValueError):
+                pass
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.send_signal(signal.SIGKILL)
+                self.proc.wait()
+        if self.conn:
+            self.conn.close()
+            self.conn = None
+        self.proc = None
+
+    def kill_daemon(self):
+        """SIGKILL, as a crash would: nothing is torn down."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        if self.conn:
+            self.conn.close()
+            self.conn = None
+        self.proc = None
+
+    def links(self):
+        out = sh("ip", "-o", "link", "show", ns=self.ns).stdout
+        return [l.split(":")[1].strip().split("@")[0] for l in out.splitlines()]
+
+    def exec(self, *args, check=True, timeout=60):
+        return sh(*args, ns=self.ns, check=check, timeout=timeout)
+
+
+class Cluster:
+    def __init__(self, overlayd, nodes=3, token=None, daemon_args=()):
+        self.overlayd = pathlib.Path(overlayd)
+        self.token = token or os.urandom(3).hex()
+        self.workdir = pathlib.Path(tempfile.mkdtemp(prefix=f"ovl-{self.token}-"))
+        self.daemon_args = list(daemon_args)
+        self.underlay_ns = f"ul-{self.token}"
+        self.nodes = [Node(self, i) for i in range(nodes)]
+        self.containers = []
+        self.namespaces = []
+
+    def __enter__(self):
+        try:
+            self.build_underlay()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _add_ns(self, name):
+        sh("ip", "netns", "add", name)
+        self.namespaces.append(name)
+        sh("ip", "-n", name, "link", "set", "lo", "up")
+
+    def build_underlay(self):
+        self._add_ns(self.underlay_ns)
+        sh("ip", "-n", self.underlay_ns, "link", "add", "ul", "type", "bridge")
+        sh("ip", "-n", self.underlay_ns, "link", "set", "ul", "up")
+        for n in self.nodes:
+            self._add_ns(n.ns)
+            sh("ip", "link", "add", "eth0", "netns", n.ns, "type", "veth",
+               "peer", "name", f"p{n.index}", "netns", self.underlay_ns)
+            sh("ip", "-n", self.underlay_ns, "link", "set", f"p{n.index}", "master", "ul", "up")
+            sh("ip", "-n", n.ns, "addr", "add", f"{n.underlay_ip}/24", "dev", "eth0")
+            sh("ip", "-n", n.ns, "link", "set", "eth0", "up")
+
+    def start_daemons(self, extra_args=()):
+        for n in self.nodes:
+            n.start_daemon(extra_args)
+        return self
+
+    def container(self, name):
+        c = Container(name)
+        self.containers.append(c)
+        return c
+
+    def stop(self):
+        for n in self.nodes:
+            try:
+                n.stop_daemon()
+            except Exception:  # keep cleaning up
+                n.kill_daemon()
+        for c in self.containers:
+            c.stop()
+        for ns in reversed(self.namespaces):
+            sh("ip", "netns", "del", ns, check=False)
+        self.namespaces = []
+        if os.environ.get("OVERLAYD_KEEP_LOGS"):
+            print(f"logs kept in {self.workdir}")
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
