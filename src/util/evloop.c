@@ -289,6 +289,11 @@ int evloop_run(struct evloop *loop)
 	return 0;
 }
 
+void evloop_run_posted(struct evloop *loop)
+{
+	post_dispatch(loop);
+}
+
 void evloop_stop(struct evloop *loop)
 {
 	loop->stop = true;

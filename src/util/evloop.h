@@ -47,6 +47,9 @@ struct evloop_watch *evloop_signals(struct evloop *loop, const int *signals, int
 /* Thread-safe: runs fn(arg) on the loop thread soon, in posting order. 0 or -errno. */
 int evloop_post(struct evloop *loop, evloop_post_fn fn, void *arg);
 
+/* Runs every function posted so far, on the calling (loop) thread; used while shutting down. */
+void evloop_run_posted(struct evloop *loop);
+
 /* Runs until evloop_stop(). Returns 0, or -errno when epoll fails. */
 int evloop_run(struct evloop *loop);
 void evloop_stop(struct evloop *loop);
