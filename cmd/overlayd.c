@@ -34,6 +34,7 @@ struct daemon {
 	struct engine_worker *worker;
 	struct ipc_server *server;
 	bool stopping;
+	uint64_t inflight; /* requests at the worker (loop thread only) */
 };
 
 /* One request on its way loop -> worker -> loop. */
@@ -75,6 +76,7 @@ static void deliver(void *arg)
 {
 	struct daemon_job *j = arg;
 	struct daemon *d = j->d;
+	d->inflight--;
 	ipc_server_respond(d->server, j->conn_id, j->req_id, &j->job.resp);
 	bool shutdown = j->job.has_request && j->job.req.op == OVL_OP_SHUTDOWN && j->job.resp.result == OVL_RES_OK;
 	if (j->job.has_request)
@@ -123,7 +125,13 @@ static void on_request(uint64_t conn_id, uint64_t req_id, struct ovl_request *re
 	} else {
 		ovl_response_err(&j->job.resp, "%s", err);
 	}
+	d->inflight++;
 	engine_worker_submit(d->worker, &j->job);
+}
+
+static bool requests_inflight(void *arg)
+{
+	return ((struct daemon *)arg)->inflight > 0;
 }
 
 static void broadcast(void *arg)
@@ -344,6 +352,11 @@ int main(int argc, char **argv)
 		goto out_server;
 	}
 
+	/*
+	 * Most requests finish in microseconds: poll briefly for the answer
+	 * instead of sleeping, which roughly halves a request's round trip.
+	 */
+	evloop_set_spin(d.loop, 0, requests_inflight, &d);
 	log_info("overlayd listening on %s (data dir %s)", socket_path, data_dir);
 	sd_notify(0, "READY=1");
 	r = evloop_run(d.loop);

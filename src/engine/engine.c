@@ -58,6 +58,13 @@ int engine_open(const struct engine_config *cfg, struct engine **out, char *err,
 	} else {
 		log_info("no state file at %s yet: starting fresh", e->state_path);
 	}
+	if (r != 0) {
+		/* Write the fresh state now: a data dir we cannot persist into is a startup error, not a later surprise. */
+		if ((r = state_save(e->state_path, &e->st, err, errlen)) < 0) {
+			engine_close(e);
+			return r;
+		}
+	}
 	*out = e;
 	return 0;
 }
