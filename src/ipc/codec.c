@@ -305,6 +305,26 @@ out:
 
 /* ---------------------------------------------------------------- encoding */
 
+/*
+ * A JSON string that is always valid UTF-8: error messages quote client
+ * input cut to a length, which can split a multi-byte character.
+ */
+static json_t *safe_string(const char *s)
+{
+	json_t *v = json_string(s);
+	if (v)
+		return v;
+	char *copy = strdup(s);
+	if (!copy)
+		return NULL;
+	for (char *p = copy; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	v = json_string(copy);
+	free(copy);
+	return v;
+}
+
 static char *dump(json_t *o, size_t *len)
 {
 	if (!o)
@@ -439,7 +459,7 @@ static json_t *response_json(const struct ovl_response *r)
 	case OVL_RES_OK:
 		break;
 	case OVL_RES_ERR:
-		e = e ?: mj_set_new(o, "message", json_string(r->message ? r->message : "internal error (out of memory)"));
+		e = e ?: mj_set_new(o, "message", safe_string(r->message ? r->message : "internal error (out of memory)"));
 		break;
 	case OVL_RES_IP:
 	case OVL_RES_ATTACHED:
@@ -490,8 +510,8 @@ char *codec_encode_response(uint64_t id, const struct ovl_response *resp, size_t
 
 char *codec_encode_error(uint64_t id, const char *message, size_t *len)
 {
-	return dump(json_pack("{s:s, s:I, s:{s:s, s:s}}", "frame", "response", "id", (json_int_t)id, "response",
-			      "result", "err", "message", message),
+	return dump(json_pack("{s:s, s:I, s:{s:s, s:o}}", "frame", "response", "id", (json_int_t)id, "response",
+			      "result", "err", "message", safe_string(message)),
 		    len);
 }
 

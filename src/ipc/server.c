@@ -170,7 +170,8 @@ static bool conn_process_input(struct conn *c)
 			snprintf(msg, sizeof(msg), "frame of %u bytes exceeds the %u-byte limit", len, IPC_MAX_FRAME);
 			log_warn("ipc: connection %llu: %s; closing", (unsigned long long)c->id, msg);
 			c->closing = true;
-			conn_send(c, codec_encode_error(0, msg, &n), n);
+			char *body = codec_encode_error(0, msg, &n);
+			conn_send(c, body, n);
 			return false; /* closed or closing: no more reads */
 		}
 		if (c->in_len - off - 4 < len)
@@ -184,7 +185,8 @@ static bool conn_process_input(struct conn *c)
 			size_t n;
 			log_warn("ipc: connection %llu: %s; closing", (unsigned long long)c->id, err);
 			c->closing = true;
-			conn_send(c, codec_encode_error(0, err, &n), n);
+			char *body = codec_encode_error(0, err, &n);
+			conn_send(c, body, n);
 			return false;
 		}
 		if (r == CODEC_BAD_REQUEST)
