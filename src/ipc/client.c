@@ -50,11 +50,8 @@ static int read_all(int fd, void *buf, size_t len)
 		ssize_t n = recv(fd, p, len, 0);
 		if (n == 0)
 			return -EPIPE;
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
+		if (n < 0)
+			return -errno; /* including EINTR: a caller's signal handler wants control back */
 		p += n;
 		len -= (size_t)n;
 	}

@@ -10,7 +10,10 @@
 int ipc_client_connect(const char *path);
 /* Sends one frame (u32 LE length + body). 0 or -errno. */
 int ipc_client_send(int fd, const void *body, size_t len);
-/* Receives one frame into a malloc'd NUL-terminated buffer. 0, -EPIPE at EOF, -EMSGSIZE, or -errno. */
+/*
+ * Receives one frame into a malloc'd NUL-terminated buffer. 0, -EPIPE at EOF,
+ * -EMSGSIZE, or -errno (-EINTR when a signal handler interrupted the wait).
+ */
 int ipc_client_recv(int fd, char **body, size_t *len);
 
 #endif
