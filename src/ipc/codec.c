@@ -330,11 +330,13 @@ static char *dump(json_t *o, size_t *len)
 	if (!o)
 		return NULL;
 	size_t n = json_dumpb(o, NULL, 0, JSON_COMPACT);
-	char *buf = n ? malloc(n) : NULL;
+	char *buf = n ? malloc(n + 1) : NULL; /* NUL-terminated too, for callers that print it */
 	if (buf && json_dumpb(o, buf, n, JSON_COMPACT) != n) {
 		free(buf);
 		buf = NULL;
 	}
+	if (buf)
+		buf[n] = '\0';
 	json_decref(o);
 	*len = n;
 	return buf;

@@ -28,8 +28,8 @@ enum codec_result codec_decode_request(const char *body, size_t len, uint64_t *i
 				       char *err, size_t errlen);
 
 /*
- * Encoders return a malloc'd JSON text (no length prefix), its length in
- * *len; NULL only when out of memory.
+ * Encoders return a malloc'd, NUL-terminated JSON text (no length prefix),
+ * its length in *len; NULL only when out of memory.
  */
 char *codec_encode_response(uint64_t id, const struct ovl_response *resp, size_t *len);
 char *codec_encode_error(uint64_t id, const char *message, size_t *len);

@@ -35,6 +35,7 @@ struct evloop_watch {
 	};
 	void *arg;
 	struct evloop_watch *next_dead;
+	struct evloop_watch *prev, *next; /* every watch not yet freed */
 };
 
 struct post_item {
@@ -45,6 +46,7 @@ struct post_item {
 
 struct evloop {
 	int epfd;
+	struct evloop_watch *watches;
 	bool stop;
 	struct evloop_watch *dead;
 	struct evloop_watch *post_watch;
@@ -72,6 +74,10 @@ static struct evloop_watch *watch_add(struct evloop *loop, enum watch_kind kind,
 		errno = e;
 		return NULL;
 	}
+	w->next = loop->watches;
+	if (w->next)
+		w->next->prev = w;
+	loop->watches = w;
 	return w;
 }
 
@@ -124,6 +130,12 @@ static void free_dead(struct evloop *loop)
 	while (loop->dead) {
 		struct evloop_watch *w = loop->dead;
 		loop->dead = w->next_dead;
+		if (w->prev)
+			w->prev->next = w->next;
+		else
+			loop->watches = w->next;
+		if (w->next)
+			w->next->prev = w->prev;
 		free(w);
 	}
 }
@@ -132,7 +144,9 @@ void evloop_free(struct evloop *loop)
 {
 	if (!loop)
 		return;
-	evloop_unwatch(loop, loop->post_watch);
+	/* Watches the owner never removed (signals, timers) go with the loop. */
+	for (struct evloop_watch *w = loop->watches; w; w = w->next)
+		evloop_unwatch(loop, w);
 	free_dead(loop);
 	struct post_item *it = loop->post_head;
 	while (it) {

@@ -24,7 +24,10 @@ typedef void (*evloop_signal_fn)(struct evloop *loop, int signo, void *arg);
 typedef void (*evloop_post_fn)(void *arg);
 
 struct evloop *evloop_new(void);
-/* Frees the loop; posted functions never run are dropped (their args leak to the caller). */
+/*
+ * Frees the loop and every remaining watch (closing the timer/signal fds it
+ * made; watched caller fds stay open). Posted functions never run are dropped.
+ */
 void evloop_free(struct evloop *loop);
 
 /* Watches fd for events (EPOLLIN/EPOLLOUT). The fd stays owned by the caller. */

@@ -241,3 +241,48 @@ def test_corrupt_state_refused_then_discarded(make_daemon):
     d.start(extra_args=["--discard-corrupt-state"])
     assert d.call({"op": "status"})["result"] == "status"
     assert len([p for p in d.data_dir.iterdir() if p.name.startswith("state.json.corrupt-")]) >= 1
+
+
+def test_sd_notify_ready(make_daemon, workdir):
+    import socket as so
+    path = workdir / "notify.sock"
+    s = so.socket(so.AF_UNIX, so.SOCK_DGRAM)
+    s.bind(str(path))
+    s.settimeout(10)
+    old = os.environ.get("NOTIFY_SOCKET")
+    os.environ["NOTIFY_SOCKET"] = str(path)
+    try:
+        d = make_daemon().start(wait=False)
+    finally:
+        if old is None:
+            del os.environ["NOTIFY_SOCKET"]
+        else:
+            os.environ["NOTIFY_SOCKET"] = old
+    try:
+        msg = s.recv(4096).decode()
+        assert "READY=1" in msg
+        # READY comes after listening: the socket answers right away.
+        assert d.call({"op": "status"})["result"] == "status"
+    finally:
+        s.close()
+
+
+def test_status_reports_recorded_global_config(make_daemon):
+    # A state written by a build with the data plane (global overlay configured):
+    # status reports the CIDRs it knows even though no device is up here.
+    d = make_daemon()
+    d.data_dir.mkdir(parents=True)
+    d.state_path.write_text(json.dumps({
+        "version": 1, "node_id": 3,
+        "global": {"deployment": "prod", "instance_id": "0", "cluster_cidr": "10.200.0.0/16",
+                   "slice_cidr": "10.200.0.0/26", "wg_port": 51420},
+        "allocator": {"cidr": "10.200.0.0/26", "allocated": ["10.200.0.2"]},
+        "created_links": ["zl-prod-0-g"],
+    }))
+    d.start()
+    assert d.call({"op": "status"}) == {"result": "status", "overlay_cidr": "10.200.0.0/16",
+                                        "slice_cidr": "10.200.0.0/26", "peer_count": 0, "service_count": 0}
+    assert d.call({"op": "allocate_ip", "service": "s", "join_global": False}) == {"result": "ip", "ip": "10.200.0.3"}
+    s = state(d)
+    assert s["created_links"] == ["zl-prod-0-g"]  # unknown keys survive a rewrite
+    assert s["global"]["slice_cidr"] == "10.200.0.0/26"
