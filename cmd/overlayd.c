@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: MIT
+/*
+ * overlayd: the per-node overlay-network daemon. Thin: parses arguments,
+ * takes the data-dir lock, and wires the control socket (ipc/, on the main
+ * thread's event loop) to the engine (on its worker thread).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "engine/engine.h"
+#include "engine/worker.h"
+#include "ipc/server.h"
+#include "util/evloop.h"
+#include "util/log.h"
+
+#define DEFAULT_DATA_DIR "/var/lib/zlayer"
+#define DEFAULT_SOCKET "/var/run/zlayer-overlayd.sock"
+#define SOCKET_NAME "zlayer-overlayd.sock"
+#define SOCKET_GROUP "zlayer"
+
+struct daemon {
+	struct evloop *loop;
+	struct engine *engine;
+	struct engine_worker *worker;
+	struct ipc_server *server;
+	bool stopping;
+	uint64_t inflight; /* requests at the worker (loop thread only) */
+};
+
+/* One request on its way loop -> worker -> loop. */
+struct daemon_job {
+	struct engine_job job; /* first: the worker hands back &job */
+	struct daemon *d;
+	uint64_t conn_id;
+	uint64_t req_id;
+};
+
+struct daemon_event {
+	struct daemon *d;
+	struct ovl_event ev;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: overlayd [--data-dir DIR] [--socket PATH] [--log-level LEVEL] [--discard-corrupt-state]\n"
+		   "\n"
+		   "  --data-dir DIR           state and lock directory (default " DEFAULT_DATA_DIR ")\n"
+		   "  --socket PATH            control socket (default " DEFAULT_SOCKET " with the default\n"
+		   "                           data dir, else DIR/run/" SOCKET_NAME ")\n"
+		   "  --log-level LEVEL        error, warn, info (default) or debug\n"
+		   "  --discard-corrupt-state  start empty when state.json is corrupt (it is kept aside)\n"
+		   "  -h, --help               this help\n");
+}
+
+static void begin_stop(struct daemon *d, const char *why)
+{
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	log_info("stopping: %s", why);
+	evloop_stop(d->loop);
+}
+
+/* Loop thread: a finished job goes back to its client. */
+static void deliver(void *arg)
+{
+	struct daemon_job *j = arg;
+	struct daemon *d = j->d;
+	d->inflight--;
+	ipc_server_respond(d->server, j->conn_id, j->req_id, &j->job.resp);
+	bool shutdown = j->job.has_request && j->job.req.op == OVL_OP_SHUTDOWN && j->job.resp.result == OVL_RES_OK;
+	if (j->job.has_request)
+		ovl_request_free(&j->job.req);
+	ovl_response_free(&j->job.resp);
+	free(j);
+	if (shutdown)
+		begin_stop(d, "shutdown request");
+}
+
+/* Worker thread: hand the job to the loop. */
+static void job_done(struct engine_job *job, void *arg)
+{
+	struct daemon *d = arg;
+	if (evloop_post(d->loop, deliver, job) < 0) {
+		/* Cannot reach the loop (out of memory): drop the answer, never the daemon. */
+		log_error("cannot hand a response back to the event loop; dropping it");
+		struct daemon_job *j = (struct daemon_job *)job;
+		if (j->job.has_request)
+			ovl_request_free(&j->job.req);
+		ovl_response_free(&j->job.resp);
+		free(j);
+	}
+}
+
+/* Loop thread: a decoded (or rejected) frame goes to the worker, in arrival order. */
+static void on_request(uint64_t conn_id, uint64_t req_id, struct ovl_request *req, const char *err, void *arg)
+{
+	struct daemon *d = arg;
+	struct daemon_job *j = calloc(1, sizeof(*j));
+	if (!j) {
+		if (req)
+			ovl_request_free(req);
+		struct ovl_response r;
+		ovl_response_err(&r, "overlayd is out of memory");
+		ipc_server_respond(d->server, conn_id, req_id, &r);
+		ovl_response_free(&r);
+		return;
+	}
+	j->d = d;
+	j->conn_id = conn_id;
+	j->req_id = req_id;
+	if (req) {
+		j->job.has_request = true;
+		j->job.req = *req;
+	} else {
+		ovl_response_err(&j->job.resp, "%s", err);
+	}
+	d->inflight++;
+	engine_worker_submit(d->worker, &j->job);
+}
+
+static bool requests_inflight(void *arg)
+{
+	return ((struct daemon *)arg)->inflight > 0;
+}
+
+static void broadcast(void *arg)
+{
+	struct daemon_event *e = arg;
+	if (!e->d->stopping)
+		ipc_server_broadcast(e->d->server, &e->ev);
+	free(e);
+}
+
+/* Any thread: events raised by the engine reach every client through the loop. */
+static void on_event(const struct ovl_event *ev, void *arg)
+{
+	struct daemon *d = arg;
+	struct daemon_event *e = malloc(sizeof(*e));
+	if (!e)
+		return;
+	e->d = d;
+	e->ev = *ev;
+	if (evloop_post(d->loop, broadcast, e) < 0)
+		free(e);
+}
+
+static void on_signal(struct evloop *loop, int signo, void *arg)
+{
+	begin_stop(arg, signo == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[4096];
+	if (strlen(path) >= sizeof(buf))
+		return -ENAMETOOLONG;
+	strcpy(buf, path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Takes <data_dir>/overlayd.lock. Returns the fd (kept open for the process lifetime) or -1. */
+static int take_lock(const char *data_dir)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/overlayd.lock", data_dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		log_error("cannot open lock file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK) {
+			char pid[32] = "";
+			ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+			if (n > 0) {
+				pid[n] = '\0';
+				pid[strcspn(pid, "\n")] = '\0';
+			}
+			log_error("another overlayd%s%s is already running with data dir %s (lock %s is held); "
+				  "exiting without touching its socket",
+				  pid[0] ? " (pid " : "", pid[0] ? strcat(pid, ")") : "", data_dir, path);
+		} else {
+			log_error("cannot lock %s: %s", path, strerror(errno));
+		}
+		close(fd);
+		return -1;
+	}
+	char pid[32];
+	int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+		log_warn("cannot record our pid in %s: %s", path, strerror(errno));
+	return fd;
+}
+
+/* Removes a stale socket file left by a crashed daemon (we hold the lock, so it is stale). */
+static int remove_stale_socket(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		log_error("%s exists and is not a socket; refusing to replace it", path);
+		return -EEXIST;
+	}
+	if (unlink(path) < 0)
+		return -errno;
+	log_info("removed stale socket %s", path);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *data_dir = DEFAULT_DATA_DIR;
+	const char *socket_path = NULL;
+	bool discard_corrupt = false;
+	static const struct option opts[] = {
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "discard-corrupt-state", no_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			data_dir = optarg;
+			break;
+		case 's':
+			socket_path = optarg;
+			break;
+		case 'l': {
+			enum log_level lvl;
+			if (log_level_parse(optarg, &lvl) < 0) {
+				fprintf(stderr, "overlayd: unknown log level \"%s\" (error, warn, info, debug)\n", optarg);
+				return 2;
+			}
+			log_set_level(lvl);
+			break;
+		}
+		case 'D':
+			discard_corrupt = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "overlayd: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+
+	char sock_buf[4200];
+	if (!socket_path) {
+		if (strcmp(data_dir, DEFAULT_DATA_DIR) == 0) {
+			socket_path = DEFAULT_SOCKET;
+		} else {
+			snprintf(sock_buf, sizeof(sock_buf), "%s/run/%s", data_dir, SOCKET_NAME);
+			socket_path = sock_buf;
+		}
+	}
+
+	int r = mkdir_p(data_dir, 0700);
+	if (r < 0) {
+		log_error("cannot create data dir %s: %s", data_dir, strerror(-r));
+		return 1;
+	}
+	int lock_fd = take_lock(data_dir);
+	if (lock_fd < 0)
+		return 1;
+
+	struct daemon d = { 0 };
+	char err[1024];
+	int status = 1;
+	struct engine_config ecfg = { .data_dir = data_dir, .discard_corrupt_state = discard_corrupt };
+	if (engine_open(&ecfg, &d.engine, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		goto out_lock;
+	}
+	d.loop = evloop_new();
+	if (!d.loop) {
+		log_error("cannot create the event loop: %s", strerror(errno));
+		goto out_engine;
+	}
+	/* Before any thread starts, so every thread inherits the blocked mask. */
+	const int sigs[] = { SIGTERM, SIGINT };
+	if (!evloop_signals(d.loop, sigs, 2, on_signal, &d)) {
+		log_error("cannot set up signal handling: %s", strerror(errno));
+		goto out_loop;
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	char dir[4200];
+	snprintf(dir, sizeof(dir), "%s", socket_path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if ((r = mkdir_p(dir, 0755)) < 0) {
+			log_error("cannot create socket directory %s: %s", dir, strerror(-r));
+			goto out_loop;
+		}
+	}
+	if ((r = remove_stale_socket(socket_path)) < 0) {
+		if (r != -EEXIST)
+			log_error("cannot remove stale socket %s: %s", socket_path, strerror(-r));
+		goto out_loop;
+	}
+	struct group *grp = getgrnam(SOCKET_GROUP);
+	struct ipc_server_config scfg = {
+		.path = socket_path,
+		.mode = 0660,
+		.gid = grp ? grp->gr_gid : (gid_t)-1,
+		.on_request = on_request,
+		.arg = &d,
+	};
+	d.server = ipc_server_new(d.loop, &scfg, err, sizeof(err));
+	if (!d.server) {
+		log_error("%s", err);
+		goto out_loop;
+	}
+	engine_set_event_sink(d.engine, on_event, &d);
+	d.worker = engine_worker_start(d.engine, job_done, &d);
+	if (!d.worker) {
+		log_error("cannot start the engine thread: %s", strerror(errno));
+		goto out_server;
+	}
+
+	/*
+	 * Most requests finish in microseconds: poll briefly for the answer
+	 * instead of sleeping, which roughly halves a request's round trip.
+	 */
+	evloop_set_spin(d.loop, 0, requests_inflight, &d);
+	log_info("overlayd listening on %s (data dir %s)", socket_path, data_dir);
+	sd_notify(0, "READY=1");
+	r = evloop_run(d.loop);
+	if (r < 0)
+		log_error("event loop failed: %s", strerror(-r));
+	sd_notify(0, "STOPPING=1");
+
+	/* Graceful: stop reading, finish what was accepted, answer it, then tear down. */
+	ipc_server_pause(d.server);
+	engine_worker_stop(d.worker);
+	evloop_run_posted(d.loop);
+	ipc_server_flush(d.server, 2000);
+	engine_teardown(d.engine);
+	status = r < 0 ? 1 : 0;
+	log_info("overlayd stopped");
+out_server:
+	ipc_server_free(d.server);
+out_loop:
+	evloop_free(d.loop);
+out_engine:
+	engine_close(d.engine);
+out_lock:
+	close(lock_fd);
+	return status;
+}

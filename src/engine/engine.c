@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: MIT
+/* Engine lifetime, request dispatch and persistence. */
+#include "engine/priv.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+
+int engine_open(const struct engine_config *cfg, struct engine **out, char *err, size_t errlen)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+	if (!e) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	e->data_dir = strdup(cfg->data_dir);
+	if (!e->data_dir || asprintf(&e->state_path, "%s/%s", cfg->data_dir, STATE_FILE_NAME) < 0) {
+		e->state_path = NULL;
+		engine_close(e);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+
+	char why[512];
+	int r = state_load(e->state_path, &e->st, why, sizeof(why));
+	if (r == -EBADMSG) {
+		char moved[4200];
+		int q = state_quarantine(e->state_path, moved, sizeof(moved));
+		if (q < 0) {
+			snprintf(err, errlen, "corrupt state file %s (%s), and moving it aside failed: %s",
+				 e->state_path, why, strerror(-q));
+			engine_close(e);
+			return -EBADMSG;
+		}
+		if (!cfg->discard_corrupt_state) {
+			snprintf(err, errlen,
+				 "corrupt state file: %s; it was moved to %s. Refusing to start with an empty state "
+				 "(the daemon would forget the interfaces and addresses it owns). Repair and move it "
+				 "back, or start with --discard-corrupt-state to begin empty.",
+				 why, moved);
+			engine_close(e);
+			return -EBADMSG;
+		}
+		log_error("corrupt state file: %s; moved to %s; starting with an empty state as requested "
+			  "(--discard-corrupt-state)",
+			  why, moved);
+	} else if (r < 0) {
+		snprintf(err, errlen, "cannot load state: %s", why);
+		engine_close(e);
+		return r;
+	} else if (r == 0) {
+		log_info("loaded state from %s: node id %llu, %zu peer(s), %zu DNS record(s), %zu allocation(s)",
+			 e->state_path, (unsigned long long)e->st.node_id, e->st.n_peers, e->st.n_dns,
+			 ipam_slice_count(&e->st.slice));
+	} else {
+		log_info("no state file at %s yet: starting fresh", e->state_path);
+	}
+	if (r != 0) {
+		/* Write the fresh state now: a data dir we cannot persist into is a startup error, not a later surprise. */
+		if ((r = state_save(e->state_path, &e->st, err, errlen)) < 0) {
+			engine_close(e);
+			return r;
+		}
+	}
+	*out = e;
+	return 0;
+}
+
+void engine_close(struct engine *e)
+{
+	if (!e)
+		return;
+	state_free(&e->st);
+	free(e->state_path);
+	free(e->data_dir);
+	free(e);
+}
+
+bool engine_shutdown_requested(const struct engine *e)
+{
+	return e->shutdown_requested;
+}
+
+void engine_teardown(struct engine *e)
+{
+	struct ovl_response resp = { 0 };
+	global_teardown(e, &resp);
+	ovl_response_free(&resp);
+}
+
+void engine_set_event_sink(struct engine *e, engine_event_fn fn, void *arg)
+{
+	e->event_fn = fn;
+	e->event_arg = arg;
+}
+
+void engine_emit_event(struct engine *e, const struct ovl_event *ev)
+{
+	if (e->event_fn)
+		e->event_fn(ev, e->event_arg);
+}
+
+static void dispatch(struct engine *e, const struct ovl_request *q, struct ovl_response *resp)
+{
+	switch (q->op) {
+	case OVL_OP_SET_LOCAL_NODE_ID:
+		if (e->st.node_id != q->set_local_node_id.node_id) {
+			e->st.node_id = q->set_local_node_id.node_id;
+			e->dirty = true;
+		}
+		resp_ok(resp);
+		return;
+	case OVL_OP_SET_LOCAL_WG_PUBKEY:
+		memcpy(e->st.local_wg_pubkey, q->set_local_wg_pubkey.pubkey, WG_KEY_LEN);
+		e->st.has_local_wg_pubkey = true;
+		e->dirty = true;
+		resp_ok(resp);
+		return;
+	case OVL_OP_SETUP_GLOBAL_OVERLAY:
+		global_setup(e, &q->setup_global, resp);
+		return;
+	case OVL_OP_TEARDOWN_GLOBAL_OVERLAY:
+		global_teardown(e, resp);
+		return;
+	case OVL_OP_SETUP_SERVICE_OVERLAY:
+		service_setup(e, q->setup_service.service, q->setup_service.mode, resp);
+		return;
+	case OVL_OP_TEARDOWN_SERVICE_OVERLAY:
+		service_teardown(e, q->teardown_service.service, resp);
+		return;
+	case OVL_OP_ALLOCATE_IP:
+		addr_allocate(e, q->allocate_ip.service, q->allocate_ip.join_global, resp);
+		return;
+	case OVL_OP_RELEASE_IP:
+		addr_release(e, &q->release_ip.ip, resp);
+		return;
+	case OVL_OP_ATTACH_CONTAINER:
+		attach_container(e, &q->attach, resp);
+		return;
+	case OVL_OP_DETACH_CONTAINER:
+		detach_container(e, &q->detach.handle, resp);
+		return;
+	case OVL_OP_ADD_PEER:
+		peers_add(e, &q->add_peer.peer, &q->add_peer.scope, resp);
+		return;
+	case OVL_OP_REMOVE_PEER:
+		peers_remove(e, q->remove_peer.pubkey, &q->remove_peer.scope, resp);
+		return;
+	case OVL_OP_ADD_ALLOWED_IP:
+	case OVL_OP_REMOVE_ALLOWED_IP:
+		peers_allowed_ip(e, q->op == OVL_OP_ADD_ALLOWED_IP, q->allowed_ip.pubkey, &q->allowed_ip.cidr,
+				 &q->allowed_ip.scope, resp);
+		return;
+	case OVL_OP_REGISTER_DNS:
+		dns_register(e, q->register_dns.name, &q->register_dns.ip, resp);
+		return;
+	case OVL_OP_UNREGISTER_DNS:
+		dns_unregister(e, q->unregister_dns.name, resp);
+		return;
+	case OVL_OP_WRITE_SCOPED_RESOLVER:
+	case OVL_OP_REMOVE_SCOPED_RESOLVER:
+		dns_scoped_resolver(e, resp);
+		return;
+	case OVL_OP_PRUNE_ORPHAN_BRIDGES:
+		teardown_prune(e, q->prune.names, q->prune.n, resp);
+		return;
+	case OVL_OP_STATUS:
+		status_snapshot(e, resp);
+		return;
+	case OVL_OP_NAT_TICK:
+		nat_tick(e, resp);
+		return;
+	case OVL_OP_NAT_STATUS:
+		nat_status(e, resp);
+		return;
+	case OVL_OP_SHUTDOWN:
+		teardown_shutdown(e, resp);
+		return;
+	case OVL_OP_COUNT_:
+		break;
+	}
+	ovl_response_err(resp, "unknown request op %d", (int)q->op);
+}
+
+void engine_handle(struct engine *e, const struct ovl_request *req, struct ovl_response *resp)
+{
+	memset(resp, 0, sizeof(*resp));
+	if (e->shutdown_requested) {
+		/* Requests queued behind a shutdown must not touch a torn-down engine. */
+		ovl_response_err(resp, "%s: overlayd is shutting down", ovl_op_name(req->op));
+		return;
+	}
+	e->dirty = false;
+	dispatch(e, req, resp);
+	if (!e->dirty)
+		return;
+	e->dirty = false;
+	char err[600];
+	if (state_save(e->state_path, &e->st, err, sizeof(err)) < 0) {
+		/*
+		 * The change is live in memory but not durable: say so rather
+		 * than answer ok, so the orchestrator can retry or alert.
+		 */
+		log_error("%s: %s", ovl_op_name(req->op), err);
+		ovl_response_free(resp);
+		ovl_response_err(resp, "%s was applied but the state could not be saved: %s", ovl_op_name(req->op),
+				 err);
+	}
+}

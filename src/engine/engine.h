@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The overlay engine: the daemon's state and the execution of every request.
+ *
+ * Threading: an engine is single-threaded. The daemon runs it on one worker
+ * thread (engine/worker.h) that executes requests strictly in arrival order,
+ * so nothing in here takes a lock. Only engine_emit_event() may be called
+ * from other threads (e.g. WireGuard callbacks).
+ *
+ * Calling it directly (tests, a future etcd membership module):
+ *
+ *	struct engine *e;
+ *	struct engine_config cfg = { .data_dir = "/var/lib/zlayer" };
+ *	if (engine_open(&cfg, &e, err, sizeof(err)) < 0) ...
+ *	struct ovl_request req = { .op = OVL_OP_SET_LOCAL_NODE_ID, .set_local_node_id.node_id = 3 };
+ *	struct ovl_response resp;
+ *	engine_handle(e, &req, &resp);   // never fails: errors come back as OVL_RES_ERR
+ *	ovl_response_free(&resp);
+ *	engine_close(e);
+ *
+ * Persistence: every request that changes what the daemon owns is written to
+ * <data_dir>/state.json before its response is returned.
+ *
+ * Data-plane seams: requests whose mechanism needs the Linux data plane
+ * (global/service overlays, container attach) answer a clear OVL_RES_ERR in
+ * this build; their handlers live in global.c, service.c, attach.c, guest.c
+ * and hostshared.c, where that work plugs in.
+ */
+#ifndef OVL_ENGINE_ENGINE_H
+#define OVL_ENGINE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "engine/request.h"
+
+struct engine;
+
+struct engine_config {
+	const char *data_dir;	    /* must exist; state.json lives here */
+	bool discard_corrupt_state; /* start empty after moving a corrupt state file aside */
+};
+
+/*
+ * Loads (or creates) the state in cfg->data_dir. A corrupt state file is
+ * moved to state.json.corrupt-<time>; unless cfg->discard_corrupt_state, that
+ * is an error (-EBADMSG) so the daemon refuses to run on an empty state.
+ * Returns 0 or -errno, with an actionable message in err.
+ */
+int engine_open(const struct engine_config *cfg, struct engine **out, char *err, size_t errlen);
+void engine_close(struct engine *e);
+
+/* Executes one request. resp is always filled (OVL_RES_ERR on failure); free it with ovl_response_free. */
+void engine_handle(struct engine *e, const struct ovl_request *req, struct ovl_response *resp);
+
+/* True once a shutdown request has been handled. */
+bool engine_shutdown_requested(const struct engine *e);
+
+/* Reverts every host change the engine made (graceful stop). Idempotent. */
+void engine_teardown(struct engine *e);
+
+/* Events go to one sink (the daemon broadcasts them to every client). */
+typedef void (*engine_event_fn)(const struct ovl_event *ev, void *arg);
+void engine_set_event_sink(struct engine *e, engine_event_fn fn, void *arg);
+/* Thread-safe as long as the sink is (the daemon's posts to its loop). */
+void engine_emit_event(struct engine *e, const struct ovl_event *ev);
+
+#endif

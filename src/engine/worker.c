@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: MIT
+#include "engine/worker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+struct engine_worker {
+	struct engine *engine;
+	engine_job_done_fn done;
+	void *arg;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct engine_job *head, *tail;
+	bool stopping;
+};
+
+static void *worker_main(void *p)
+{
+	struct engine_worker *w = p;
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (!w->head && !w->stopping)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (!w->head)
+			break;
+		/* Take the whole batch: one lock round per burst of requests. */
+		struct engine_job *batch = w->head;
+		w->head = w->tail = NULL;
+		pthread_mutex_unlock(&w->lock);
+		while (batch) {
+			struct engine_job *job = batch;
+			batch = job->next;
+			job->next = NULL;
+			if (job->has_request)
+				engine_handle(w->engine, &job->req, &job->resp);
+			w->done(job, w->arg);
+		}
+		pthread_mutex_lock(&w->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+struct engine_worker *engine_worker_start(struct engine *e, engine_job_done_fn done, void *arg)
+{
+	struct engine_worker *w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->engine = e;
+	w->done = done;
+	w->arg = arg;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	int r = pthread_create(&w->thread, NULL, worker_main, w);
+	if (r != 0) {
+		pthread_cond_destroy(&w->cond);
+		pthread_mutex_destroy(&w->lock);
+		free(w);
+		errno = r;
+		return NULL;
+	}
+	return w;
+}
+
+void engine_worker_submit(struct engine_worker *w, struct engine_job *job)
+{
+	job->next = NULL;
+	pthread_mutex_lock(&w->lock);
+	bool was_empty = !w->head;
+	if (w->tail)
+		w->tail->next = job;
+	else
+		w->head = job;
+	w->tail = job;
+	if (was_empty)
+		pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+void engine_worker_stop(struct engine_worker *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stopping = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}

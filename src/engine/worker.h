@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The engine's worker thread: executes jobs one at a time, strictly in
+ * submission order, and hands each finished job to a completion callback
+ * (called on the worker thread; the daemon posts it to its event loop).
+ */
+#ifndef OVL_ENGINE_WORKER_H
+#define OVL_ENGINE_WORKER_H
+
+#include "engine/engine.h"
+
+struct engine_job {
+	/* Filled by the submitter. has_request false = resp is already set (e.g. a decode error). */
+	bool has_request;
+	struct ovl_request req;
+	struct ovl_response resp;
+	void *ctx;
+	struct engine_job *next; /* internal */
+};
+
+typedef void (*engine_job_done_fn)(struct engine_job *job, void *arg);
+
+struct engine_worker;
+
+/* Starts the thread. NULL on failure (errno set). */
+struct engine_worker *engine_worker_start(struct engine *e, engine_job_done_fn done, void *arg);
+/* Queues job (ownership passes to the worker until done() is called). Thread-safe. */
+void engine_worker_submit(struct engine_worker *w, struct engine_job *job);
+/* Finishes every queued job, then joins the thread and frees w. */
+void engine_worker_stop(struct engine_worker *w);
+
+#endif

@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: MIT
+/* The engine called directly from C (no JSON), including the seed's server unit cases. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "engine/engine.h"
+#include "engine/worker.h"
+#include "state/state.h"
+
+#define KEY "YNXtAzepDqRv9H52osJVDQnznT5AL11eVK3sB5JhQX0="
+
+struct fx {
+	char dir[64];
+	struct engine *e;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	strcpy(f->dir, "/tmp/ovl-engine-test-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	char err[512];
+	struct engine_config cfg = { .data_dir = f->dir };
+	if (engine_open(&cfg, &f->e, err, sizeof(err)) < 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	engine_close(f->e);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	int r = system(cmd);
+	free(f);
+	return r == 0 ? 0 : -1;
+}
+
+static void handle(struct engine *e, const struct ovl_request *q, struct ovl_response *r)
+{
+	engine_handle(e, q, r);
+}
+
+static struct ovl_peer_spec peer(const char *endpoint, const char *allowed)
+{
+	struct ovl_peer_spec p = { 0 };
+	char err[200];
+	assert_int_equal(key_from_base64(KEY, p.public_key), 0);
+	assert_int_equal(ip_endpoint_parse(endpoint, &p.endpoint), 0);
+	assert_int_equal(ovl_allowed_ips_parse(allowed, &p.allowed_ips, &p.n_allowed_ips, err, sizeof(err)), 0);
+	return p;
+}
+
+/* status_snapshot_before_setup_is_empty */
+static void status_before_setup_is_empty(void **state)
+{
+	struct fx *f = *state;
+	struct ovl_request q = { .op = OVL_OP_STATUS };
+	struct ovl_response r;
+	handle(f->e, &q, &r);
+	assert_int_equal(r.result, OVL_RES_STATUS);
+	assert_null(r.status.interface);
+	assert_false(r.status.has_node_ip);
+	assert_false(r.status.has_public_key);
+	assert_false(r.status.has_overlay_cidr);
+	assert_int_equal(r.status.peer_count, 0);
+	assert_int_equal(r.status.service_count, 0);
+	assert_int_equal(r.status.n_peers, 0);
+	ovl_response_free(&r);
+}
+
+/* allocate_and_release_ip_round_trip */
+static void allocate_release_round_trip(void **state)
+{
+	struct fx *f = *state;
+	struct ovl_request q = { .op = OVL_OP_ALLOCATE_IP, .allocate_ip = { .service = "svc" } };
+	struct ovl_response a, b, c, rel;
+	handle(f->e, &q, &a);
+	handle(f->e, &q, &b);
+	assert_int_equal(a.result, OVL_RES_IP);
+	assert_false(ip_addr_equal(&a.ip, &b.ip));
+	struct ovl_request rq = { .op = OVL_OP_RELEASE_IP, .release_ip = { .ip = a.ip } };
+	handle(f->e, &rq, &rel);
+	assert_int_equal(rel.result, OVL_RES_OK);
+	handle(f->e, &q, &c);
+	assert_true(ip_addr_equal(&c.ip, &a.ip));
+}
+
+/* add_peer_records_candidates_and_remove_clears_them + add_global_peer_with_no_host_adapter_skips_and_records */
+static void global_peer_recorded_and_removed(void **state)
+{
+	struct fx *f = *state;
+	struct ovl_request q = { .op = OVL_OP_ADD_PEER };
+	q.add_peer.peer = peer("1.2.3.4:51820", "10.200.0.2/32");
+	struct ovl_candidate cand = { .type = OVL_CAND_HOST, .priority = 100 };
+	assert_int_equal(ip_endpoint_parse("192.168.1.5:51820", &cand.address), 0);
+	q.add_peer.peer.candidates = &cand;
+	q.add_peer.peer.n_candidates = 1;
+	struct ovl_response r;
+	handle(f->e, &q, &r);
+	assert_int_equal(r.result, OVL_RES_OK);
+
+	/* Persisted: a second engine on the same dir sees it. */
+	char path[128];
+	snprintf(path, sizeof(path), "%s/state.json", f->dir);
+	struct ovl_state st;
+	char err[300];
+	assert_int_equal(state_load(path, &st, err, sizeof(err)), 0);
+	assert_int_equal(st.n_peers, 1);
+	assert_int_equal(st.peers[0].n_candidates, 1);
+	state_free(&st);
+
+	struct ovl_request rm = { .op = OVL_OP_REMOVE_PEER };
+	memcpy(rm.remove_peer.pubkey, q.add_peer.peer.public_key, WG_KEY_LEN);
+	handle(f->e, &rm, &r);
+	assert_int_equal(r.result, OVL_RES_OK);
+	assert_int_equal(state_load(path, &st, err, sizeof(err)), 0);
+	assert_int_equal(st.n_peers, 0);
+	state_free(&st);
+	free(q.add_peer.peer.allowed_ips);
+}
+
+/* transport_for_scope_unset_service_errors / add_peer_service_scope_before_setup_errors_via_dispatch */
+static void service_scope_errors(void **state)
+{
+	struct fx *f = *state;
+	struct ovl_request q = { .op = OVL_OP_ADD_PEER };
+	q.add_peer.peer = peer("1.2.3.4:51820", "10.200.0.2/32");
+	q.add_peer.scope.service = "x";
+	struct ovl_response r;
+	handle(f->e, &q, &r);
+	assert_int_equal(r.result, OVL_RES_ERR);
+	assert_string_equal(r.message, "no dedicated overlay for service x");
+	ovl_response_free(&r);
+	free(q.add_peer.peer.allowed_ips);
+}
+
+/* nat_status_request_returns_wire_snapshot */
+static void nat_status_is_empty(void **state)
+{
+	struct fx *f = *state;
+	struct ovl_request q = { .op = OVL_OP_NAT_STATUS };
+	struct ovl_response r;
+	handle(f->e, &q, &r);
+	assert_int_equal(r.result, OVL_RES_NAT_STATUS);
+	assert_int_equal(r.nat_status.n_candidates, 0);
+	assert_int_equal(r.nat_status.n_peers, 0);
+	ovl_response_free(&r);
+}
+
+static void shutdown_then_refuses(void **state)
+{
+	struct fx *f = *state;
+	struct ovl_request q = { .op = OVL_OP_SHUTDOWN };
+	struct ovl_response r;
+	handle(f->e, &q, &r);
+	assert_int_equal(r.result, OVL_RES_OK);
+	assert_true(engine_shutdown_requested(f->e));
+	struct ovl_request s = { .op = OVL_OP_SET_LOCAL_NODE_ID, .set_local_node_id.node_id = 9 };
+	handle(f->e, &s, &r);
+	assert_int_equal(r.result, OVL_RES_ERR);
+	assert_non_null(strstr(r.message, "shutting down"));
+	ovl_response_free(&r);
+}
+
+static void corrupt_state_refused_unless_discarded(void **state)
+{
+	char dir[] = "/tmp/ovl-engine-corrupt-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[128];
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	FILE *fp = fopen(path, "w");
+	fputs("{\"version\":1,", fp);
+	fclose(fp);
+	struct engine *e = NULL;
+	char err[2048];
+	struct engine_config cfg = { .data_dir = dir };
+	assert_int_equal(engine_open(&cfg, &e, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "--discard-corrupt-state"));
+	assert_int_equal(access(path, F_OK), -1);
+	fp = fopen(path, "w");
+	fputs("garbage", fp);
+	fclose(fp);
+	cfg.discard_corrupt_state = true;
+	assert_int_equal(engine_open(&cfg, &e, err, sizeof(err)), 0);
+	engine_close(e);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* The worker runs jobs in submission order and hands each back. */
+struct order {
+	int seen[64];
+	int n;
+};
+
+static void job_done(struct engine_job *job, void *arg)
+{
+	struct order *o = arg;
+	o->seen[o->n++] = (int)(intptr_t)job->ctx;
+	ovl_response_free(&job->resp);
+}
+
+static void worker_keeps_order(void **state)
+{
+	struct fx *f = *state;
+	struct order o = { 0 };
+	struct engine_job jobs[64];
+	struct engine_worker *w = engine_worker_start(f->e, job_done, &o);
+	assert_non_null(w);
+	for (int i = 0; i < 64; i++) {
+		memset(&jobs[i], 0, sizeof(jobs[i]));
+		jobs[i].ctx = (void *)(intptr_t)i;
+		if (i % 3) {
+			jobs[i].has_request = true;
+			jobs[i].req.op = OVL_OP_SET_LOCAL_NODE_ID;
+			jobs[i].req.set_local_node_id.node_id = (uint64_t)i;
+		} else {
+			ovl_response_err(&jobs[i].resp, "preset %d", i);
+		}
+		engine_worker_submit(w, &jobs[i]);
+	}
+	engine_worker_stop(w); /* drains */
+	assert_int_equal(o.n, 64);
+	for (int i = 0; i < 64; i++)
+		assert_int_equal(o.seen[i], i);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(status_before_setup_is_empty, setup, teardown),
+		cmocka_unit_test_setup_teardown(allocate_release_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(global_peer_recorded_and_removed, setup, teardown),
+		cmocka_unit_test_setup_teardown(service_scope_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(nat_status_is_empty, setup, teardown),
+		cmocka_unit_test_setup_teardown(shutdown_then_refuses, setup, teardown),
+		cmocka_unit_test_setup_teardown(worker_keeps_order, setup, teardown),
+		cmocka_unit_test(corrupt_state_refused_unless_discarded),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
