@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's nftables rules: one table per family, owned by this daemon
+ * instance ("inet overlayd_<id>" and "bridge overlayd_<id>"), replaced as a
+ * whole from a complete description in one nft transaction, deleted whole at
+ * teardown. Nothing outside those tables is ever touched.
+ *
+ * What the tables do:
+ *  - allow: traffic from or to the cluster CIDRs is accepted in forward and
+ *    input. (An accept here ends only this table's chain; it cannot overrule
+ *    a drop in another table, e.g. a foreign iptables FORWARD DROP policy.)
+ *  - masquerade: packets from a cluster address to a non-cluster address,
+ *    leaving through an interface that is not an overlay interface, are
+ *    source-NATed to the outgoing interface's address (egress).
+ *  - isolation: a member of isolation network N may exchange packets with
+ *    members of N, with the node addresses and with non-cluster addresses;
+ *    packets between a member and any other cluster address are dropped, in
+ *    both directions. Addresses in no network are not affected. The same rules
+ *    run in the inet forward and input hooks (routed traffic, traffic to the
+ *    node) and in the bridge forward hook, which sees traffic between two
+ *    ports of one Linux bridge that never reaches the IP layer.
+ *  Membership lives in named sets, so adding or removing a member is one
+ *  element operation (fw_member_add/fw_member_del).
+ *
+ * Errors are negative errnos; fw_error() has nft's message for the log.
+ */
+#ifndef OVL_NET_FIREWALL_H
+#define OVL_NET_FIREWALL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/inet.h"
+
+struct fw;
+
+struct fw_network {
+	const char *name; /* the engine's name; shown as the sets' comment */
+	const struct ip_addr *members;
+	size_t n_members;
+};
+
+struct fw_config {
+	/* Cluster (overlay) CIDRs, IPv4 and/or IPv6. */
+	const struct ip_prefix *cluster;
+	size_t n_cluster;
+	/*
+	 * Addresses of this node that every isolated member may reach and be
+	 * reached from: the node's overlay address, the bridge gateways, the DNS
+	 * listener.
+	 */
+	const struct ip_addr *node_ips;
+	size_t n_node_ips;
+	/* Interface name patterns traffic is not masqueraded out of ("zl-*"). */
+	const char *const *overlay_ifaces;
+	size_t n_overlay_ifaces;
+	bool masquerade;
+	const struct fw_network *networks;
+	size_t n_networks;
+};
+
+/* Longest instance id fw_open() accepts. */
+#define FW_INSTANCE_MAX 24
+
+/*
+ * Prepares the tables "overlayd_<instance>" (instance: 1..FW_INSTANCE_MAX
+ * characters of [A-Za-z0-9_]) in the calling thread's network namespace;
+ * changes nothing yet. -EINVAL for a bad instance; -EPROTONOSUPPORT (or
+ * another errno of socket(AF_NETLINK, ..., NETLINK_NETFILTER)) when the kernel
+ * has no nftables: the caller logs it as a warning and runs without rules.
+ */
+int fw_open(const char *instance, struct fw **out);
+void fw_close(struct fw *fw);
+const char *fw_table_name(const struct fw *fw);
+/* nft's message for the last failure of fw_apply/fw_remove/fw_member_*. */
+const char *fw_error(const struct fw *fw);
+
+/*
+ * Replaces the tables' whole contents with cfg, atomically: after an error
+ * the previous rules are still in place, unchanged. -EINVAL for a bad cfg
+ * (an interface pattern that is not a name, a member of two networks...),
+ * -EIO when nft rejects the transaction (see fw_error()).
+ */
+int fw_apply(struct fw *fw, const struct fw_config *cfg);
+
+/*
+ * Adds ip to (or removes it from) the named network of the last applied
+ * configuration, in both tables at once. -ENOENT for a network fw_apply()
+ * never saw. Removing an address that is not a member is a no-op (0).
+ * The engine keeps its own membership list, so its next fw_apply() carries
+ * the same members.
+ */
+int fw_member_add(struct fw *fw, const char *network, const struct ip_addr *ip);
+int fw_member_del(struct fw *fw, const char *network, const struct ip_addr *ip);
+
+/* Deletes both tables atomically; tables that are not there count as deleted. */
+int fw_remove(struct fw *fw);
+
+/*
+ * The nft script fw_apply() runs for cfg on the tables named table (pure;
+ * exposed for tests). *script is malloc'd; the caller frees it.
+ */
+int fw_render(const char *table, const struct fw_config *cfg, char **script);
+
+#endif

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rtnetlink on libmnl: the one place that changes links, addresses and routes.
+ *
+ * A handle owns one NETLINK_ROUTE socket and is bound to the network namespace
+ * it was opened in: open one inside netns_run() to work in a container's
+ * namespace, keep one open in the host namespace for the hot path (every call
+ * reuses the socket; no call does a dump unless its name says so).
+ *
+ * Every request carries NLM_F_ACK and waits for the kernel's answer, so a
+ * return of 0 means the kernel applied the change. Every function returns 0 (or
+ * a documented non-negative value) on success and a negative errno on failure;
+ * callers build the message, since only they know what the link was for.
+ * Links are named by their name in the handle's namespace.
+ *
+ * A handle is not thread-safe; use one per thread.
+ */
+#ifndef OVL_NET_NETLINK_H
+#define OVL_NET_NETLINK_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/inet.h"
+
+struct nl_handle;
+
+/* Opens a NETLINK_ROUTE socket in the calling thread's namespace. */
+int nl_open(struct nl_handle **out);
+void nl_close(struct nl_handle *nl);
+
+/* What the kernel reports about one link (RTM_NEWLINK). */
+struct nl_link {
+	char name[IFNAMSIZ];
+	int index;
+	char kind[16];      /* IFLA_INFO_KIND ("bridge", "veth", "tun"...); "" when none */
+	int master;         /* ifindex of the bridge it is enslaved to; 0 = none */
+	unsigned int flags; /* IFF_* (IFF_UP...) */
+	uint32_t mtu;
+	int stp_state;      /* bridges only: IFLA_BR_STP_STATE; -1 otherwise */
+};
+
+/* Index of the link (> 0), or -ENODEV. */
+int nl_link_index(struct nl_handle *nl, const char *name);
+/* 1 when the link exists, 0 when it does not, or a negative errno. */
+int nl_link_exists(struct nl_handle *nl, const char *name);
+/* One link's attributes; -ENODEV when missing. */
+int nl_link_get(struct nl_handle *nl, const char *name, struct nl_link *out);
+
+/*
+ * Calls fn for every link in the namespace (one dump). A non-zero return from
+ * fn stops the walk and is returned; the rest of the dump is still drained.
+ */
+typedef int (*nl_link_fn)(const struct nl_link *link, void *arg);
+int nl_link_list(struct nl_handle *nl, nl_link_fn fn, void *arg);
+
+/*
+ * Creates a bridge with STP off (STP would hold new ports in "listening" for
+ * seconds). An existing bridge of that name is fine: its STP is switched off
+ * and 0 returned. -EEXIST when the name belongs to a link of another kind.
+ */
+int nl_bridge_create(struct nl_handle *nl, const char *name);
+/* Number of links enslaved to the bridge (one dump); -ENODEV when missing. */
+int nl_bridge_member_count(struct nl_handle *nl, const char *bridge);
+
+/* Creates a veth pair host <-> peer, both in this namespace, both down. */
+int nl_veth_create(struct nl_handle *nl, const char *host, const char *peer);
+
+/*
+ * Moves the link into the namespace behind ns_fd and renames it to new_name in
+ * the same RTM_NEWLINK: the kernel does both under one rtnl lock, so nothing in
+ * the target namespace can act on the temporary name in between. new_name NULL
+ * keeps the name. Should new_name be taken in the target, the kernel has
+ * already moved the link when the rename fails: it returns -EEXIST with the
+ * link left there under its old name (deleting the host end of a veth pair
+ * removes it along).
+ */
+int nl_link_move_to_netns_fd(struct nl_handle *nl, const char *name, int ns_fd, const char *new_name);
+
+int nl_link_set_up(struct nl_handle *nl, const char *name);
+int nl_link_set_down(struct nl_handle *nl, const char *name);
+int nl_link_set_mtu(struct nl_handle *nl, const char *name, uint32_t mtu);
+/* Enslaves link to bridge; bridge NULL releases it. */
+int nl_link_set_master(struct nl_handle *nl, const char *link, const char *bridge);
+/*
+ * Deletes the link (for a veth, both ends). A link that does not exist counts
+ * as deleted: returns 0, so teardown can be re-run.
+ */
+int nl_link_delete(struct nl_handle *nl, const char *name);
+
+/*
+ * Adds ip/prefix_len to the link; an identical address already there is fine.
+ * IPv6 addresses skip duplicate address detection (IFA_F_NODAD): IPAM hands
+ * out unique addresses, and DAD would leave the address unusable for ~1s.
+ */
+int nl_addr_add(struct nl_handle *nl, const char *link, const struct ip_addr *ip, uint8_t prefix_len);
+/* Removes it; an address that is not there counts as removed (0). */
+int nl_addr_del(struct nl_handle *nl, const char *link, const struct ip_addr *ip, uint8_t prefix_len);
+/* Removes every IPv4 and IPv6 address (including link-local) from the link. */
+int nl_addr_flush(struct nl_handle *nl, const char *link);
+/* Calls fn for each address on the link (one dump); non-zero from fn stops. */
+typedef int (*nl_addr_fn)(const struct ip_prefix *addr, void *arg);
+int nl_addr_list(struct nl_handle *nl, const char *link, nl_addr_fn fn, void *arg);
+
+/*
+ * Host route ip/32 (or /128) out of link, scope link, in the main table,
+ * replacing any route to the same destination. preferred_src (may be NULL)
+ * becomes RTA_PREFSRC, the source the node uses to reach ip; it must be an
+ * address of this namespace (else -EINVAL).
+ */
+int nl_route_replace_host(struct nl_handle *nl, const struct ip_addr *ip, const char *link,
+			  const struct ip_addr *preferred_src);
+/*
+ * Deletes the host route to ip (through link when link is non-NULL). A route
+ * or link that is already gone counts as deleted (0).
+ */
+int nl_route_delete_host(struct nl_handle *nl, const struct ip_addr *ip, const char *link);
+/* Installs (or replaces) the default route of gw's family via gw. */
+int nl_route_add_default(struct nl_handle *nl, const struct ip_addr *gw);
+/* Route prefix out of link (scope link), replacing any route to that prefix. */
+int nl_route_replace(struct nl_handle *nl, const struct ip_prefix *prefix, const char *link);
+/* Deletes the route to prefix (through link when non-NULL); missing = 0. */
+int nl_route_delete(struct nl_handle *nl, const struct ip_prefix *prefix, const char *link);
+
+/* The route the kernel would use to reach dst (RTM_GETROUTE). */
+struct nl_route {
+	int oif;               /* 0 when none */
+	struct ip_addr gateway; /* family 0 when on-link */
+	struct ip_addr prefsrc; /* family 0 when unset */
+};
+/* -ENETUNREACH (or another negative errno) when there is no route. */
+int nl_route_lookup(struct nl_handle *nl, const struct ip_addr *dst, struct nl_route *out);
+
+#endif
