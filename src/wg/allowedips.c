@@ -35,12 +35,12 @@ static void set_owner(struct wg_aip_node *n, struct wg_aip_owner *owner)
 	if (n->owner == owner)
 		return;
 	if (n->owner) {
-		LIST_REMOVE(n, owner_link);
+		TAILQ_REMOVE(&n->owner->nodes, n, owner_link);
 		n->owner->count--;
 	}
 	n->owner = owner;
 	if (owner) {
-		LIST_INSERT_HEAD(&owner->nodes, n, owner_link);
+		TAILQ_INSERT_TAIL(&owner->nodes, n, owner_link);
 		owner->count++;
 	}
 }
@@ -57,7 +57,7 @@ void wg_allowedips_init(struct wg_allowedips *t)
 
 void wg_aip_owner_init(struct wg_aip_owner *o)
 {
-	LIST_INIT(&o->nodes);
+	TAILQ_INIT(&o->nodes);
 	o->count = 0;
 }
 
@@ -201,7 +201,7 @@ void wg_allowedips_remove_owner(struct wg_allowedips *t, struct wg_aip_owner *ow
 	struct wg_aip_node *n;
 	struct ip_prefix p;
 	/* Each removal is one root-to-node descent, so this is O(k * depth). */
-	while ((n = LIST_FIRST(&owner->nodes))) {
+	while ((n = TAILQ_FIRST(&owner->nodes))) {
 		wg_aip_node_prefix(n, &p);
 		if (wg_allowedips_remove(t, &p, owner)) {
 			/* Unreachable unless the trie is corrupt; never loop forever. */

@@ -21,14 +21,14 @@ struct wg_aip_node;
 
 /* Embedded in whatever owns prefixes (a peer). */
 struct wg_aip_owner {
-	LIST_HEAD(, wg_aip_node) nodes;
+	TAILQ_HEAD(, wg_aip_node) nodes; /* in insertion order, as wg show lists them */
 	size_t count;
 };
 
 struct wg_aip_node {
 	struct wg_aip_node *child[2];
 	struct wg_aip_owner *owner; /* NULL for a pure branching node */
-	LIST_ENTRY(wg_aip_node) owner_link;
+	TAILQ_ENTRY(wg_aip_node) owner_link;
 	uint8_t bits[16]; /* the prefix, host bits cleared */
 	uint8_t cidr;
 	sa_family_t family;
@@ -58,6 +58,6 @@ struct wg_aip_owner *wg_allowedips_lookup_raw(const struct wg_allowedips *t, sa_
 /* The prefix a node holds. */
 void wg_aip_node_prefix(const struct wg_aip_node *n, struct ip_prefix *out);
 
-#define wg_aip_owner_foreach(node, o) LIST_FOREACH(node, &(o)->nodes, owner_link)
+#define wg_aip_owner_foreach(node, o) TAILQ_FOREACH(node, &(o)->nodes, owner_link)
 
 #endif
