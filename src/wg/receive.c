@@ -102,6 +102,7 @@ static void receive_initiation(struct wg_device *dev, uint8_t *buf, size_t len,
 	wg_timers_any_authenticated_packet_traversal(peer);
 	wg_timers_any_authenticated_packet_sent(peer);
 	wg_timers_session_derived(peer);
+	log_debug("wg %s: received handshake initiation, sending response", dev->ifname);
 	wg_send_to_peer(peer, &resp, sizeof(resp));
 out:
 	pthread_mutex_unlock(&peer->lock);
@@ -137,6 +138,7 @@ static void receive_response(struct wg_device *dev, uint8_t *buf, size_t len,
 	wg_timers_any_authenticated_packet_traversal(peer);
 	wg_timers_session_derived(peer);
 	wg_timers_handshake_complete(peer);
+	log_debug("wg %s: received handshake response, session established", dev->ifname);
 	/* Confirm the session to the responder, who may not send before it hears from us. */
 	if (peer->n_staged)
 		wg_send_staged(peer);

@@ -75,6 +75,7 @@ void wg_send_initiation(struct wg_peer *peer, bool is_retry)
 	wg_timers_any_authenticated_packet_sent(peer);
 	wg_timers_handshake_initiated(peer);
 	ret = wg_send_to_peer(peer, &msg, sizeof(msg));
+	log_debug("wg %s: sending handshake initiation%s", dev->ifname, is_retry ? " (retry)" : "");
 	if (ret)
 		log_debug("wg %s: sending handshake initiation failed: %s", dev->ifname, strerror(-ret));
 }
