@@ -1,0 +1,643 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A device: its TUN interface, its UDP sockets (one per address family,
+ * sharing a port), its threads (TUN reader, one UDP reader per family,
+ * timers, UAPI server) and the public API of wg.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "wg/device.h"
+
+static int tun_open(const char *ifname, unsigned mtu, char out_name[IFNAMSIZ])
+{
+	struct ifreq ifr = { 0 };
+	int fd, sock, ret;
+
+	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		ret = -errno;
+		log_error("wg: cannot open /dev/net/tun: %s (need CAP_NET_ADMIN and the tun module)",
+			  strerror(errno));
+		return ret;
+	}
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	memcpy(ifr.ifr_name, ifname, strlen(ifname));
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		ret = -errno;
+		log_error("wg: cannot create TUN device %s: %s", ifname, strerror(errno));
+		close(fd);
+		return ret;
+	}
+	memcpy(out_name, ifr.ifr_name, IFNAMSIZ);
+	out_name[IFNAMSIZ - 1] = 0;
+	sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ifr.ifr_mtu = (int)mtu;
+	if (sock < 0 || ioctl(sock, SIOCSIFMTU, &ifr) < 0) {
+		ret = -errno;
+		log_error("wg: cannot set MTU %u on %s: %s", mtu, ifname, strerror(errno));
+		if (sock >= 0)
+			close(sock);
+		close(fd);
+		return ret;
+	}
+	close(sock);
+	return fd;
+}
+
+static int udp_open(int family, uint16_t port, uint32_t fwmark)
+{
+	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int one = 1, bufsize = 4 << 20;
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sl;
+
+	if (fd < 0)
+		return -errno;
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		sl = sizeof(*s6);
+		/* Separate sockets per family: a v4 socket exists for v4 regardless. */
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+			goto fail;
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		sl = sizeof(*s4);
+	}
+	/* Bigger buffers absorb bursts; FORCE needs root, the plain one is the fallback. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsize, sizeof(bufsize)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufsize, sizeof(bufsize)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
+	if (fwmark && setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark)) < 0)
+		goto fail;
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
+		goto fail;
+	return fd;
+fail:;
+	int ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static uint16_t bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct ip_endpoint ep;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+	    ip_endpoint_from_sockaddr((struct sockaddr *)&ss, &ep))
+		return 0;
+	return ep.port;
+}
+
+/* Bind both families to one port (a random free one for 0). */
+static int udp_open_pair(uint16_t port, uint32_t fwmark, int fds[2], uint16_t *out_port)
+{
+	for (int attempt = 0; attempt < 16; attempt++) {
+		int v4 = udp_open(AF_INET, port, fwmark), v6;
+		uint16_t actual;
+		if (v4 < 0 && v4 != -EAFNOSUPPORT)
+			return v4;
+		actual = v4 >= 0 ? bound_port(v4) : port;
+		v6 = udp_open(AF_INET6, actual, fwmark);
+		if (v6 == -EADDRINUSE && port == 0 && v4 >= 0) {
+			/* The random v4 port is taken in v6: try another. */
+			close(v4);
+			continue;
+		}
+		if (v6 < 0 && v6 != -EAFNOSUPPORT && v6 != -EADDRNOTAVAIL) {
+			if (v4 >= 0)
+				close(v4);
+			return v6;
+		}
+		if (v4 < 0 && v6 < 0)
+			return -EAFNOSUPPORT;
+		if (v4 < 0)
+			actual = bound_port(v6);
+		fds[0] = v4 < 0 ? -1 : v4;
+		fds[1] = v6 < 0 ? -1 : v6;
+		*out_port = actual;
+		return 0;
+	}
+	return -EADDRINUSE;
+}
+
+static int start_udp_readers(struct wg_device *dev)
+{
+	for (int slot = 0; slot < 2; slot++) {
+		struct wg_udp_reader_arg *a;
+		dev->udp_running[slot] = false;
+		if (dev->udp_fd[slot] < 0)
+			continue;
+		a = malloc(sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		a->dev = dev;
+		a->slot = slot;
+		if (pthread_create(&dev->udp_thread[slot], NULL, wg_udp_reader, a)) {
+			free(a);
+			return -EAGAIN;
+		}
+		dev->udp_running[slot] = true;
+	}
+	return 0;
+}
+
+static void stop_udp_readers(struct wg_device *dev)
+{
+	uint64_t one = 1, drain;
+	if (write(dev->net_stop_fd, &one, sizeof(one)) < 0)
+		log_warn("wg %s: cannot signal the UDP readers: %s", dev->ifname, strerror(errno));
+	for (int slot = 0; slot < 2; slot++)
+		if (dev->udp_running[slot])
+			pthread_join(dev->udp_thread[slot], NULL);
+	dev->udp_running[0] = dev->udp_running[1] = false;
+	if (read(dev->net_stop_fd, &drain, sizeof(drain)) < 0 && errno != EAGAIN)
+		log_warn("wg %s: cannot reset the UDP reader signal: %s", dev->ifname, strerror(errno));
+}
+
+int wg_device_rebind(struct wg_device *dev, uint16_t port)
+{
+	int fds[2], old[2];
+	uint16_t actual;
+	int ret;
+
+	if (port && port == dev->port)
+		return 0;
+	ret = udp_open_pair(port, dev->fwmark, fds, &actual);
+	if (ret) {
+		log_error("wg %s: cannot listen on UDP port %u: %s", dev->ifname, port, strerror(-ret));
+		return ret;
+	}
+	stop_udp_readers(dev);
+	pthread_rwlock_wrlock(&dev->lock);
+	memcpy(old, dev->udp_fd, sizeof(old));
+	memcpy(dev->udp_fd, fds, sizeof(fds));
+	dev->port = actual;
+	pthread_rwlock_unlock(&dev->lock);
+	for (int i = 0; i < 2; i++)
+		if (old[i] >= 0)
+			close(old[i]);
+	return start_udp_readers(dev);
+}
+
+int wg_device_set_fwmark_locked(struct wg_device *dev, uint32_t mark)
+{
+	for (int i = 0; i < 2; i++)
+		if (dev->udp_fd[i] >= 0 && setsockopt(dev->udp_fd[i], SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0)
+			return -errno;
+	dev->fwmark = mark;
+	return 0;
+}
+
+int wg_device_set_private_key_locked(struct wg_device *dev, const uint8_t key[WG_KEY_LEN])
+{
+	struct noise_identity id = { 0 };
+	struct wg_peer *peer, *next;
+	int ret;
+
+	if (key && !key_is_zero(key)) {
+		ret = noise_identity_set(&id, key);
+		if (ret)
+			return ret;
+	}
+	if (id.has_key == dev->identity.has_key &&
+	    (!id.has_key || wg_memeq(id.private_key, dev->identity.private_key, WG_KEY_LEN))) {
+		noise_identity_clear(&id);
+		return 0;
+	}
+	dev->identity = id;
+	noise_identity_clear(&id);
+	ret = wg_cookie_checker_init(&dev->cookie_checker, dev->identity.public_key);
+	for (peer = TAILQ_FIRST(&dev->peers); peer; peer = next) {
+		next = TAILQ_NEXT(peer, link);
+		/* A peer with our own public key could only talk to itself. */
+		if (dev->identity.has_key &&
+		    memcmp(peer->public_key, dev->identity.public_key, WG_KEY_LEN) == 0) {
+			wg_peer_destroy(peer);
+			continue;
+		}
+		pthread_mutex_lock(&peer->lock);
+		wg_peer_zero_keys(peer);
+		noise_handshake_rekey_identity(&peer->hs, &dev->identity);
+		pthread_mutex_unlock(&peer->lock);
+	}
+	return ret;
+}
+
+static void *timer_thread(void *arg)
+{
+	struct wg_device *dev = arg;
+	struct pollfd pfd = { .fd = dev->stop_fd, .events = POLLIN };
+	while (!atomic_load(&dev->stopping)) {
+		int r = poll(&pfd, 1, 100);
+		if (r > 0)
+			break;
+		pthread_rwlock_rdlock(&dev->lock);
+		wg_timers_tick(dev);
+		pthread_rwlock_unlock(&dev->lock);
+	}
+	return NULL;
+}
+
+void wg_device_mark_dead(struct wg_device *dev)
+{
+	if (atomic_exchange(&dev->dead, true))
+		return;
+	if (dev->cfg.on_dead)
+		dev->cfg.on_dead(dev->cfg.user);
+}
+
+static bool ifname_valid(const char *name)
+{
+	size_t len = name ? strlen(name) : 0;
+	if (len == 0 || len >= IFNAMSIZ || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (name[i] == '/' || name[i] == ':' || name[i] <= ' ' || name[i] == 0x7f)
+			return false;
+	return true;
+}
+
+int wg_device_create(const struct wg_device_config *cfg, struct wg_device **out)
+{
+	struct wg_device *dev;
+	pthread_rwlockattr_t attr;
+	int ret;
+
+	if (!ifname_valid(cfg->ifname)) {
+		log_error("wg: invalid interface name \"%s\" (1 to 15 bytes, no '/', ':' or spaces)",
+			  cfg->ifname ? cfg->ifname : "");
+		return -EINVAL;
+	}
+	if (cfg->mtu && (cfg->mtu < 576 || cfg->mtu > WG_MAX_PACKET - 80)) {
+		log_error("wg %s: MTU %u out of range (576..65455)", cfg->ifname, cfg->mtu);
+		return -EINVAL;
+	}
+	ret = wg_crypto_init();
+	if (ret)
+		return ret;
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return -ENOMEM;
+	dev->cfg = *cfg;
+	dev->cfg.ifname = NULL;
+	dev->cfg.uapi_dir = NULL;
+	dev->tun_fd = dev->stop_fd = dev->net_stop_fd = dev->uapi_fd = -1;
+	dev->udp_fd[0] = dev->udp_fd[1] = -1;
+	dev->mtu = cfg->mtu ? cfg->mtu : WG_DEFAULT_MTU;
+	dev->fwmark = cfg->fwmark;
+	snprintf(dev->ifname, sizeof(dev->ifname), "%s", cfg->ifname);
+	TAILQ_INIT(&dev->peers);
+	wg_allowedips_init(&dev->aips);
+	atomic_init(&dev->stopping, false);
+	atomic_init(&dev->dead, false);
+
+	pthread_rwlockattr_init(&attr);
+	/* Configuration must not starve behind a busy data path. */
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	if (pthread_rwlock_init(&dev->lock, &attr) || pthread_mutex_init(&dev->config_lock, NULL) ||
+	    pthread_mutex_init(&dev->cookie_lock, NULL)) {
+		pthread_rwlockattr_destroy(&attr);
+		free(dev);
+		return -ENOMEM;
+	}
+	pthread_rwlockattr_destroy(&attr);
+	if ((ret = wg_ratelimit_init(&dev->ratelimit, 1000)) || (ret = wg_index_init(&dev->index)))
+		goto fail_early;
+	if (cfg->private_key && (ret = wg_device_set_private_key_locked(dev, cfg->private_key)))
+		goto fail_early;
+	if ((ret = wg_cookie_checker_init(&dev->cookie_checker, dev->identity.public_key)))
+		goto fail_early;
+
+	dev->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	dev->net_stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (dev->stop_fd < 0 || dev->net_stop_fd < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	ret = tun_open(cfg->ifname, dev->mtu, dev->ifname);
+	if (ret < 0)
+		goto fail;
+	dev->tun_fd = ret;
+	ret = udp_open_pair(cfg->listen_port, dev->fwmark, dev->udp_fd, &dev->port);
+	if (ret) {
+		log_error("wg %s: cannot listen on UDP port %u: %s", dev->ifname, cfg->listen_port,
+			  strerror(-ret));
+		goto fail;
+	}
+	if ((ret = start_udp_readers(dev)))
+		goto fail;
+	if (pthread_create(&dev->tun_thread, NULL, wg_tun_reader, dev)) {
+		ret = -EAGAIN;
+		goto fail_threads;
+	}
+	if (pthread_create(&dev->timer_thread, NULL, timer_thread, dev)) {
+		ret = -EAGAIN;
+		atomic_store(&dev->stopping, true);
+		goto fail_tun_thread;
+	}
+	if (!cfg->no_uapi && (ret = wg_uapi_start(dev, cfg->uapi_dir))) {
+		atomic_store(&dev->stopping, true);
+		goto fail_timer_thread;
+	}
+	*out = dev;
+	return 0;
+
+fail_timer_thread:
+	{
+		uint64_t one = 1;
+		if (write(dev->stop_fd, &one, sizeof(one)) < 0)
+			log_warn("wg %s: cannot stop threads: %s", dev->ifname, strerror(errno));
+	}
+	pthread_join(dev->timer_thread, NULL);
+fail_tun_thread:
+	atomic_store(&dev->stopping, true);
+	{
+		uint64_t one = 1;
+		if (write(dev->stop_fd, &one, sizeof(one)) < 0)
+			log_warn("wg %s: cannot stop threads: %s", dev->ifname, strerror(errno));
+	}
+	pthread_join(dev->tun_thread, NULL);
+fail_threads:
+	stop_udp_readers(dev);
+fail:
+	for (int i = 0; i < 2; i++)
+		if (dev->udp_fd[i] >= 0)
+			close(dev->udp_fd[i]);
+	if (dev->tun_fd >= 0)
+		close(dev->tun_fd);
+	if (dev->stop_fd >= 0)
+		close(dev->stop_fd);
+	if (dev->net_stop_fd >= 0)
+		close(dev->net_stop_fd);
+fail_early:
+	wg_index_destroy(&dev->index);
+	wg_ratelimit_destroy(&dev->ratelimit);
+	pthread_rwlock_destroy(&dev->lock);
+	pthread_mutex_destroy(&dev->config_lock);
+	pthread_mutex_destroy(&dev->cookie_lock);
+	noise_identity_clear(&dev->identity);
+	free(dev);
+	return ret;
+}
+
+void wg_device_destroy(struct wg_device *dev)
+{
+	struct wg_peer *peer;
+	uint64_t one = 1;
+	if (!dev)
+		return;
+	atomic_store(&dev->stopping, true);
+	if (write(dev->stop_fd, &one, sizeof(one)) < 0)
+		log_warn("wg %s: cannot stop threads: %s", dev->ifname, strerror(errno));
+	wg_uapi_stop(dev);
+	pthread_join(dev->timer_thread, NULL);
+	pthread_join(dev->tun_thread, NULL);
+	stop_udp_readers(dev);
+
+	pthread_rwlock_wrlock(&dev->lock);
+	while ((peer = TAILQ_FIRST(&dev->peers)))
+		wg_peer_destroy(peer);
+	wg_allowedips_free(&dev->aips);
+	pthread_rwlock_unlock(&dev->lock);
+
+	for (int i = 0; i < 2; i++)
+		if (dev->udp_fd[i] >= 0)
+			close(dev->udp_fd[i]);
+	/* Closing the last fd of a non-persistent TUN device deletes the link. */
+	close(dev->tun_fd);
+	close(dev->stop_fd);
+	close(dev->net_stop_fd);
+	wg_index_destroy(&dev->index);
+	wg_ratelimit_destroy(&dev->ratelimit);
+	pthread_rwlock_destroy(&dev->lock);
+	pthread_mutex_destroy(&dev->config_lock);
+	pthread_mutex_destroy(&dev->cookie_lock);
+	noise_identity_clear(&dev->identity);
+	wg_memzero(&dev->cookie_checker, sizeof(dev->cookie_checker));
+	free(dev);
+}
+
+const char *wg_device_ifname(const struct wg_device *dev)
+{
+	return dev->ifname;
+}
+
+int wg_device_set_private_key(struct wg_device *dev, const uint8_t key[WG_KEY_LEN])
+{
+	int ret;
+	pthread_mutex_lock(&dev->config_lock);
+	pthread_rwlock_wrlock(&dev->lock);
+	ret = wg_device_set_private_key_locked(dev, key);
+	pthread_rwlock_unlock(&dev->lock);
+	pthread_mutex_unlock(&dev->config_lock);
+	return ret;
+}
+
+int wg_device_set_listen_port(struct wg_device *dev, uint16_t port)
+{
+	int ret;
+	pthread_mutex_lock(&dev->config_lock);
+	ret = wg_device_rebind(dev, port);
+	pthread_mutex_unlock(&dev->config_lock);
+	return ret;
+}
+
+uint16_t wg_device_listen_port(struct wg_device *dev)
+{
+	uint16_t port;
+	pthread_rwlock_rdlock(&dev->lock);
+	port = dev->port;
+	pthread_rwlock_unlock(&dev->lock);
+	return port;
+}
+
+int wg_device_set_fwmark(struct wg_device *dev, uint32_t mark)
+{
+	int ret;
+	pthread_mutex_lock(&dev->config_lock);
+	pthread_rwlock_wrlock(&dev->lock);
+	ret = wg_device_set_fwmark_locked(dev, mark);
+	pthread_rwlock_unlock(&dev->lock);
+	pthread_mutex_unlock(&dev->config_lock);
+	return ret;
+}
+
+int wg_peer_upsert(struct wg_device *dev, const struct wg_peer_config *cfg)
+{
+	int ret;
+	for (size_t i = 0; i < cfg->n_allowed_ips; i++)
+		if (cfg->allowed_ips[i].len > ip_addr_bits(&cfg->allowed_ips[i].addr))
+			return -EINVAL;
+	pthread_mutex_lock(&dev->config_lock);
+	pthread_rwlock_wrlock(&dev->lock);
+	ret = wg_peer_apply(dev, cfg);
+	pthread_rwlock_unlock(&dev->lock);
+	pthread_mutex_unlock(&dev->config_lock);
+	return ret;
+}
+
+/* Run fn on the peer with key under the write lock; -ENOENT if none. */
+static int with_peer(struct wg_device *dev, const uint8_t key[WG_KEY_LEN],
+		     int (*fn)(struct wg_device *, struct wg_peer *, const void *), const void *arg)
+{
+	struct wg_peer *peer;
+	int ret = -ENOENT;
+	pthread_mutex_lock(&dev->config_lock);
+	pthread_rwlock_wrlock(&dev->lock);
+	peer = wg_peer_find(dev, key);
+	if (peer)
+		ret = fn(dev, peer, arg);
+	pthread_rwlock_unlock(&dev->lock);
+	pthread_mutex_unlock(&dev->config_lock);
+	return ret;
+}
+
+static int do_remove(struct wg_device *dev, struct wg_peer *peer, const void *arg)
+{
+	wg_peer_destroy(peer);
+	return 0;
+}
+
+static int do_add_aip(struct wg_device *dev, struct wg_peer *peer, const void *arg)
+{
+	return wg_allowedips_insert(&dev->aips, arg, &peer->aips);
+}
+
+static int do_remove_aip(struct wg_device *dev, struct wg_peer *peer, const void *arg)
+{
+	return wg_allowedips_remove(&dev->aips, arg, &peer->aips);
+}
+
+int wg_peer_remove(struct wg_device *dev, const uint8_t key[WG_KEY_LEN])
+{
+	return with_peer(dev, key, do_remove, NULL);
+}
+
+int wg_peer_add_allowed_ip(struct wg_device *dev, const uint8_t key[WG_KEY_LEN],
+			   const struct ip_prefix *prefix)
+{
+	return with_peer(dev, key, do_add_aip, prefix);
+}
+
+int wg_peer_remove_allowed_ip(struct wg_device *dev, const uint8_t key[WG_KEY_LEN],
+			      const struct ip_prefix *prefix)
+{
+	return with_peer(dev, key, do_remove_aip, prefix);
+}
+
+int wg_device_status(struct wg_device *dev, struct wg_device_status **out)
+{
+	struct wg_device_status *st = calloc(1, sizeof(*st));
+	struct wg_peer *peer;
+	size_t i = 0, cap = 0;
+	int ret = 0;
+
+	if (!st)
+		return -ENOMEM;
+	pthread_rwlock_rdlock(&dev->lock);
+	snprintf(st->ifname, sizeof(st->ifname), "%s", dev->ifname);
+	st->has_private_key = dev->identity.has_key;
+	if (st->has_private_key)
+		key_to_base64(dev->identity.public_key, st->public_key);
+	st->listen_port = dev->port;
+	st->fwmark = dev->fwmark;
+	cap = dev->n_peers;
+	st->peers = calloc(cap ? cap : 1, sizeof(*st->peers));
+	if (!st->peers)
+		ret = -ENOMEM;
+	TAILQ_FOREACH(peer, &dev->peers, link) {
+		struct wg_peer_status *ps = &st->peers[i];
+		struct wg_aip_node *n;
+		size_t k = 0;
+		if (ret)
+			break;
+		key_to_base64(peer->public_key, ps->public_key);
+		ps->allowed_ips = calloc(peer->aips.count ? peer->aips.count : 1, sizeof(*ps->allowed_ips));
+		if (!ps->allowed_ips) {
+			ret = -ENOMEM;
+			break;
+		}
+		wg_aip_owner_foreach(n, &peer->aips)
+			wg_aip_node_prefix(n, &ps->allowed_ips[k++]);
+		ps->n_allowed_ips = k;
+		pthread_mutex_lock(&peer->lock);
+		ps->has_endpoint = peer->has_endpoint;
+		ps->endpoint = peer->endpoint;
+		ps->last_handshake_sec = (int64_t)(peer->last_handshake_unix_ns / NSEC_PER_SEC);
+		ps->last_handshake_nsec = (long)(peer->last_handshake_unix_ns % NSEC_PER_SEC);
+		ps->persistent_keepalive = peer->persistent_keepalive;
+		ps->has_preshared_key = !key_is_zero(peer->hs.preshared_key);
+		pthread_mutex_unlock(&peer->lock);
+		ps->rx_bytes = atomic_load(&peer->rx_bytes);
+		ps->tx_bytes = atomic_load(&peer->tx_bytes);
+		i++;
+	}
+	st->n_peers = i;
+	pthread_rwlock_unlock(&dev->lock);
+	if (ret) {
+		for (size_t j = 0; st->peers && j < cap; j++)
+			free(st->peers[j].allowed_ips);
+		free(st->peers);
+		free(st);
+		return ret;
+	}
+	*out = st;
+	return 0;
+}
+
+void wg_device_status_free(struct wg_device_status *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < st->n_peers; i++)
+		free(st->peers[i].allowed_ips);
+	free(st->peers);
+	free(st);
+}
+
+int wg_device_send_raw(struct wg_device *dev, const struct ip_endpoint *to, const void *buf,
+		       size_t len)
+{
+	int ret;
+	pthread_rwlock_rdlock(&dev->lock);
+	ret = wg_udp_send(dev, to, buf, len);
+	pthread_rwlock_unlock(&dev->lock);
+	return ret;
+}
+
+int wg_keypair_generate(uint8_t private_key[WG_KEY_LEN], uint8_t public_key[WG_KEY_LEN])
+{
+	int ret = wg_crypto_init();
+	if (ret)
+		return ret;
+	wg_x25519_generate(private_key);
+	return wg_x25519_public(public_key, private_key);
+}
+
+int wg_public_from_private(const uint8_t private_key[WG_KEY_LEN], uint8_t public_key[WG_KEY_LEN])
+{
+	struct noise_identity id;
+	int ret = wg_crypto_init();
+	if (ret)
+		return ret;
+	ret = noise_identity_set(&id, private_key);
+	if (!ret)
+		memcpy(public_key, id.public_key, WG_KEY_LEN);
+	noise_identity_clear(&id);
+	return ret;
+}

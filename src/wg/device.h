@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The device and peer structures shared by the files that implement them
+ * (device.c, peer.c, timers.c, send.c, receive.c, uapi.c). Not public: the
+ * daemon uses wg.h.
+ *
+ * Locking, outermost first:
+ *   dev->lock (rwlock, writer-preferring): configuration - identity, peer
+ *     list, allowed IPs, sockets. Data path and timer threads hold it for
+ *     reading; configuration changes take it for writing, so a peer is only
+ *     freed when no packet is being processed.
+ *   peer->lock (mutex): one peer's handshake, keypairs, endpoint, timers,
+ *     staged packets.
+ *   dev->cookie_lock, the index table and the rate limiter: leaf locks.
+ */
+#ifndef OVL_WG_DEVICE_H
+#define OVL_WG_DEVICE_H
+
+#include <net/if.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include "wg/allowedips.h"
+#include "wg/cookie.h"
+#include "wg/index.h"
+#include "wg/noise.h"
+#include "wg/ratelimit.h"
+#include "wg/wg.h"
+
+#define WG_MAX_STAGED 128
+#define WG_BATCH 64
+/* Room around a packet: data header before, tag + padding after. */
+#define WG_PACKET_ROOM (WG_DATA_HEADER_LEN + WG_MAX_PACKET + WG_PADDING_MULTIPLE + WG_AEAD_TAG_LEN)
+
+struct wg_staged {
+	STAILQ_ENTRY(wg_staged) link;
+	size_t len;
+	uint8_t data[];
+};
+
+struct wg_peer {
+	TAILQ_ENTRY(wg_peer) link;
+	struct wg_device *dev;
+	uint8_t public_key[WG_KEY_LEN];
+	struct wg_aip_owner aips; /* under dev->lock */
+
+	pthread_mutex_t lock;
+	struct noise_handshake hs;
+	struct wg_cookie_maker cookie;
+	struct noise_keypair *kp_current, *kp_previous, *kp_next;
+	bool has_endpoint;
+	struct ip_endpoint endpoint;
+	uint16_t persistent_keepalive;
+	uint64_t last_handshake_unix_ns; /* wall clock, for wg show */
+	uint64_t last_initiation_sent_ns;
+	unsigned handshake_attempts;
+	bool sent_lastminute_handshake;
+	bool need_another_keepalive;
+	/* Timer deadlines (monotonic ns); 0 = not armed. */
+	uint64_t t_retransmit, t_send_keepalive, t_new_handshake, t_zero_keys, t_persistent;
+	STAILQ_HEAD(, wg_staged) staged;
+	unsigned n_staged;
+
+	atomic_uint_fast64_t rx_bytes, tx_bytes;
+};
+
+TAILQ_HEAD(wg_peer_list, wg_peer);
+
+struct wg_device {
+	char ifname[IFNAMSIZ];
+	struct wg_device_config cfg; /* callbacks and user data; strings not kept */
+	char uapi_path[108];
+
+	pthread_mutex_t config_lock; /* serialises configuration changes (outside lock) */
+	pthread_rwlock_t lock;
+	struct noise_identity identity;
+	struct wg_peer_list peers;
+	size_t n_peers;
+	struct wg_allowedips aips;
+	uint16_t port;
+	uint32_t fwmark;
+	unsigned mtu;
+
+	pthread_mutex_t cookie_lock;
+	struct wg_cookie_checker cookie_checker;
+	struct wg_ratelimit ratelimit;
+	struct wg_index_table index;
+
+	int tun_fd;
+	int udp_fd[2]; /* [0] IPv4, [1] IPv6; -1 when absent */
+	int stop_fd;   /* eventfd: all threads */
+	int net_stop_fd; /* eventfd: UDP receive threads, to rebind */
+	int uapi_fd;
+	dev_t uapi_st_dev; /* identity of our socket file, to notice its removal */
+	ino_t uapi_st_ino;
+	pthread_t tun_thread, timer_thread, uapi_thread, udp_thread[2];
+	bool udp_running[2], uapi_running;
+	atomic_bool stopping;
+	atomic_bool dead;
+};
+
+uint64_t wg_now_ns(void);      /* CLOCK_BOOTTIME: keeps counting during suspend */
+uint64_t wg_unix_now_ns(void); /* CLOCK_REALTIME */
+
+/* peer.c - all with dev->lock held for writing unless noted */
+struct wg_peer *wg_peer_find(struct wg_device *dev, const uint8_t key[WG_KEY_LEN]);
+struct wg_peer *wg_peer_create(struct wg_device *dev, const uint8_t key[WG_KEY_LEN]);
+void wg_peer_destroy(struct wg_peer *peer);
+/* With peer->lock held: */
+void wg_peer_zero_keys(struct wg_peer *peer);
+void wg_peer_add_keypair(struct wg_peer *peer, struct noise_keypair *kp);
+/* True when kp was the unconfirmed next keypair and is now current. */
+bool wg_peer_confirm_keypair(struct wg_peer *peer, struct noise_keypair *kp);
+void wg_peer_set_endpoint(struct wg_peer *peer, const struct ip_endpoint *ep);
+int wg_peer_apply(struct wg_device *dev, const struct wg_peer_config *cfg);
+
+/* timers.c - with peer->lock held */
+void wg_timers_data_sent(struct wg_peer *peer);
+void wg_timers_data_received(struct wg_peer *peer);
+void wg_timers_any_authenticated_packet_sent(struct wg_peer *peer);
+void wg_timers_any_authenticated_packet_received(struct wg_peer *peer);
+void wg_timers_any_authenticated_packet_traversal(struct wg_peer *peer);
+void wg_timers_handshake_initiated(struct wg_peer *peer);
+void wg_timers_handshake_complete(struct wg_peer *peer);
+void wg_timers_session_derived(struct wg_peer *peer);
+void wg_timers_stop(struct wg_peer *peer);
+/* Run due timers of every peer; dev->lock held for reading. */
+void wg_timers_tick(struct wg_device *dev);
+
+/* send.c - with peer->lock held unless noted */
+int wg_send_to_peer(struct wg_peer *peer, const void *buf, size_t len);
+void wg_send_initiation(struct wg_peer *peer, bool is_retry);
+void wg_send_keepalive(struct wg_peer *peer);
+void wg_send_staged(struct wg_peer *peer);
+void wg_stage_packet(struct wg_peer *peer, const uint8_t *pkt, size_t len);
+/* TUN reader thread body; dev->lock taken inside. */
+void *wg_tun_reader(void *arg);
+/* Low-level: one datagram from the device's socket of ep's family. */
+int wg_udp_send(struct wg_device *dev, const struct ip_endpoint *ep, const void *buf, size_t len);
+
+/* receive.c */
+void *wg_udp_reader(void *arg); /* arg: the device; family by thread slot */
+struct wg_udp_reader_arg {
+	struct wg_device *dev;
+	int slot;
+};
+/* Process one datagram (exposed for the fuzzer and in-process tests). */
+void wg_receive_datagram(struct wg_device *dev, uint8_t *buf, size_t len,
+			 const struct ip_endpoint *src);
+
+/* device.c - with config_lock held and lock NOT held */
+int wg_device_rebind(struct wg_device *dev, uint16_t port);
+/* With config_lock and lock (write) held */
+int wg_device_set_private_key_locked(struct wg_device *dev, const uint8_t key[WG_KEY_LEN]);
+int wg_device_set_fwmark_locked(struct wg_device *dev, uint32_t mark);
+void wg_device_mark_dead(struct wg_device *dev);
+
+/* uapi.c */
+int wg_uapi_start(struct wg_device *dev, const char *dir);
+void wg_uapi_stop(struct wg_device *dev);
+/* Handle one UAPI request read from in, reply to out. -errno on I/O failure. */
+int wg_uapi_serve(struct wg_device *dev, FILE *in, FILE *out);
+
+#endif

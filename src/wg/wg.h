@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Userspace WireGuard, as a library: the daemon runs its devices in-process
+ * through these functions; overlayd-wg(8) wraps one device in a
+ * wireguard-go-compatible command. Every device also serves the UAPI on
+ * <uapi_dir>/<ifname>.sock, so `wg show` works on it.
+ *
+ * Thread-safety: every function may be called from any thread while the
+ * device's own threads run the data path. Several devices may live in one
+ * process; there is no global mutable state.
+ *
+ * Callbacks run on the device's threads with internal locks held: they must
+ * not call wg_* functions on the same device (queue the work instead).
+ */
+#ifndef OVL_WG_WG_H
+#define OVL_WG_WG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/inet.h"
+#include "util/key.h"
+
+struct wg_device;
+
+/* A handshake with peer completed (a new session is in use). */
+typedef void (*wg_handshake_fn)(void *user, const uint8_t peer_key[WG_KEY_LEN]);
+/* An authenticated packet came from a new address of peer (roaming). */
+typedef void (*wg_endpoint_fn)(void *user, const uint8_t peer_key[WG_KEY_LEN],
+			       const struct ip_endpoint *endpoint);
+/*
+ * A datagram on the device's UDP port that is not WireGuard (e.g. STUN:
+ * see wg_is_stun()). Called on the receive thread; copy what you keep.
+ */
+typedef void (*wg_datagram_fn)(void *user, const uint8_t *buf, size_t len,
+			       const struct ip_endpoint *from);
+/* The device died on its own (its link was deleted). */
+typedef void (*wg_dead_fn)(void *user);
+
+struct wg_device_config {
+	const char *ifname;			/* <= 15 bytes; required */
+	const uint8_t *private_key;		/* NULL: none yet */
+	uint16_t listen_port;			/* 0: pick a free one */
+	uint32_t fwmark;			/* 0: none */
+	unsigned mtu;				/* 0: 1420 */
+	const char *uapi_dir;			/* NULL: /var/run/wireguard */
+	bool no_uapi;				/* don't serve the UAPI socket */
+	wg_handshake_fn on_handshake;
+	wg_endpoint_fn on_endpoint;
+	wg_datagram_fn on_datagram;
+	wg_dead_fn on_dead;
+	void *user;
+};
+
+/* Creates the TUN device, the UDP sockets, the UAPI socket and the threads. */
+int wg_device_create(const struct wg_device_config *cfg, struct wg_device **out);
+/* Stops the threads, removes the TUN device and the UAPI socket, frees all. */
+void wg_device_destroy(struct wg_device *dev);
+
+const char *wg_device_ifname(const struct wg_device *dev);
+/* NULL clears the key (no handshakes until a new one is set). */
+int wg_device_set_private_key(struct wg_device *dev, const uint8_t key[WG_KEY_LEN]);
+/* Rebinds both sockets; -EADDRINUSE leaves the old port in place. */
+int wg_device_set_listen_port(struct wg_device *dev, uint16_t port);
+uint16_t wg_device_listen_port(struct wg_device *dev);
+int wg_device_set_fwmark(struct wg_device *dev, uint32_t mark);
+
+struct wg_peer_config {
+	uint8_t public_key[WG_KEY_LEN];
+	bool update_only;		  /* do nothing if the peer does not exist */
+	bool set_preshared_key;
+	uint8_t preshared_key[WG_KEY_LEN]; /* all zero: none */
+	bool set_endpoint;
+	struct ip_endpoint endpoint;
+	bool set_persistent_keepalive;
+	uint16_t persistent_keepalive; /* seconds; 0: off */
+	bool replace_allowed_ips;      /* drop the existing ones first */
+	const struct ip_prefix *allowed_ips;
+	size_t n_allowed_ips;
+};
+
+/* Create or update a peer. A peer with the device's own public key is ignored. */
+int wg_peer_upsert(struct wg_device *dev, const struct wg_peer_config *cfg);
+/* -ENOENT when there is no such peer. */
+int wg_peer_remove(struct wg_device *dev, const uint8_t key[WG_KEY_LEN]);
+int wg_peer_add_allowed_ip(struct wg_device *dev, const uint8_t key[WG_KEY_LEN],
+			   const struct ip_prefix *prefix);
+int wg_peer_remove_allowed_ip(struct wg_device *dev, const uint8_t key[WG_KEY_LEN],
+			      const struct ip_prefix *prefix);
+
+struct wg_peer_status {
+	char public_key[WG_KEY_B64_LEN + 1];
+	bool has_endpoint;
+	struct ip_endpoint endpoint;
+	struct ip_prefix *allowed_ips;
+	size_t n_allowed_ips;
+	int64_t last_handshake_sec; /* Unix time; 0: never */
+	long last_handshake_nsec;
+	uint64_t rx_bytes, tx_bytes;
+	uint16_t persistent_keepalive;
+	bool has_preshared_key;
+};
+
+struct wg_device_status {
+	char ifname[16];
+	bool has_private_key;
+	char public_key[WG_KEY_B64_LEN + 1];
+	uint16_t listen_port;
+	uint32_t fwmark;
+	struct wg_peer_status *peers;
+	size_t n_peers;
+};
+
+int wg_device_status(struct wg_device *dev, struct wg_device_status **out);
+void wg_device_status_free(struct wg_device_status *st);
+
+/* Send a raw datagram from the device's UDP port (STUN, hole punching). */
+int wg_device_send_raw(struct wg_device *dev, const struct ip_endpoint *to, const void *buf,
+		       size_t len);
+/* True when buf looks like STUN (RFC 5389 magic cookie at bytes 4..7). */
+bool wg_is_stun(const uint8_t *buf, size_t len);
+
+int wg_keypair_generate(uint8_t private_key[WG_KEY_LEN], uint8_t public_key[WG_KEY_LEN]);
+int wg_public_from_private(const uint8_t private_key[WG_KEY_LEN], uint8_t public_key[WG_KEY_LEN]);
+
+#endif

@@ -1,0 +1,210 @@
+"""Network-namespace fixtures for the WireGuard tests: namespaces joined by
+veth underlays, WireGuard implementations (overlayd-wg or wireguard-go)
+started inside them by PID, configured with the stock `wg` tool, and torn
+down even when a test fails. Every name carries the test's unique token."""
+import os
+import pathlib
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+WG_SOCK_DIR = pathlib.Path("/var/run/wireguard")
+
+
+def run(*args, check=True, input=None, timeout=60):
+    """Run a command; raise with its stderr on failure."""
+    p = subprocess.run(list(args), capture_output=True, text=True, input=input, timeout=timeout)
+    if check and p.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, args))} failed ({p.returncode}): {p.stderr.strip()}")
+    return p
+
+
+def wait_for(cond, timeout=10.0, interval=0.05, what="condition"):
+    """Poll cond() until it is truthy or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def genkey():
+    priv = run("wg", "genkey").stdout.strip()
+    pub = run("wg", "pubkey", input=priv + "\n").stdout.strip()
+    return priv, pub
+
+
+class Lab:
+    """Owns every namespace, process and file a test creates; close() undoes all."""
+
+    def __init__(self, uniq, tmp_path):
+        self.uniq = uniq
+        self.tmp = pathlib.Path(tmp_path)
+        self.netns = []
+        self.procs = []
+        self.socks = []
+        self.veth_n = 0
+
+    # -- namespaces and links --------------------------------------------------
+    def ns(self, tag):
+        name = f"wgt-{self.uniq}-{tag}"
+        run("ip", "netns", "add", name)
+        self.netns.append(name)
+        self.ip(name, "link", "set", "lo", "up")
+        return name
+
+    def ip(self, ns, *args, check=True):
+        return run("ip", "-n", ns, *args, check=check)
+
+    def sh(self, ns, *args, check=True, timeout=60, input=None):
+        return run("ip", "netns", "exec", ns, *args, check=check, timeout=timeout, input=input)
+
+    def veth(self, ns_a, addrs_a, ns_b, addrs_b):
+        """A veth pair between two namespaces with the given addresses (CIDRs)."""
+        self.veth_n += 1
+        a, b = f"v{self.uniq}{self.veth_n}a", f"v{self.uniq}{self.veth_n}b"
+        run("ip", "link", "add", a, "netns", ns_a, "type", "veth", "peer", "name", b, "netns", ns_b)
+        for ns, dev, addrs in ((ns_a, a, addrs_a), (ns_b, b, addrs_b)):
+            for addr in addrs:
+                extra = ["nodad"] if ":" in addr else []
+                self.ip(ns, "addr", "add", addr, "dev", dev, *extra)
+            self.ip(ns, "link", "set", dev, "up")
+        return a, b
+
+    # -- WireGuard devices -----------------------------------------------------
+    def start(self, ns, impl, ifname, extra_env=None):
+        """Start a WireGuard implementation in the foreground inside ns."""
+        env = dict(os.environ, WG_PROCESS_FOREGROUND="1", LOG_LEVEL="verbose")
+        env.update(extra_env or {})
+        log = open(self.tmp / f"{ifname}.log", "w")
+        p = subprocess.Popen(["ip", "netns", "exec", ns, str(impl), ifname], env=env,
+                             stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        self.procs.append(p)
+        sock = WG_SOCK_DIR / f"{ifname}.sock"
+        self.socks.append(sock)
+        wait_for(lambda: sock.is_socket() or p.poll() is not None, what=f"{sock}")
+        if p.poll() is not None:
+            raise RuntimeError(f"{impl} {ifname} exited with {p.returncode}: {self.log(ifname)}")
+        return p
+
+    def log(self, ifname):
+        try:
+            return (self.tmp / f"{ifname}.log").read_text()[-4000:]
+        except OSError:
+            return ""
+
+    def wg(self, ns, *args, check=True, input=None):
+        return self.sh(ns, "wg", *args, check=check, input=input)
+
+    def keyfile(self, priv):
+        f = self.tmp / f"key{len(list(self.tmp.glob('key*')))}"
+        f.write_text(priv + "\n")
+        f.chmod(0o600)
+        return str(f)
+
+    def dump(self, ns, ifname):
+        """`wg show IF dump` parsed: ({device fields}, {pubkey: {peer fields}})."""
+        lines = self.wg(ns, "show", ifname, "dump").stdout.strip().split("\n")
+        d = lines[0].split("\t")
+        dev = {"private_key": d[0], "public_key": d[1], "listen_port": int(d[2]), "fwmark": d[3]}
+        peers = {}
+        for line in lines[1:]:
+            f = line.split("\t")
+            peers[f[0]] = {"preshared_key": f[1], "endpoint": f[2],
+                           "allowed_ips": [] if f[3] == "(none)" else f[3].split(","),
+                           "latest_handshake": int(f[4]), "rx": int(f[5]), "tx": int(f[6]),
+                           "keepalive": f[7]}
+        return dev, peers
+
+    def ping(self, ns, addr, count=3, src=None, timeout=2, check=False):
+        args = ["ping", "-n", "-c", str(count), "-i", "0.2", "-W", str(timeout)]
+        if src:
+            args += ["-I", src]
+        return self.sh(ns, *args, addr, check=check, timeout=count * (timeout + 1) + 5).returncode == 0
+
+    def close(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        for ns in self.netns:
+            run("ip", "netns", "del", ns, check=False)
+        for s in self.socks:
+            # Only our own sockets: the names carry this test's token.
+            if s.is_socket():
+                s.unlink()
+
+
+def pair(lab, impl_a, impl_b, v6_underlay=False, keepalive=None):
+    """Two namespaces A and B, a veth underlay, a tunnel 10.77.0.1/2 and
+    fd77::1/2 between impl_a (in A) and impl_b (in B). Returns a dict."""
+    a, b = lab.ns("a"), lab.ns("b")
+    lab.veth(a, ["172.31.1.1/24", "fd31::1/64"], b, ["172.31.1.2/24", "fd31::2/64"])
+    ia, ib = f"wgt{lab.uniq}a", f"wgt{lab.uniq}b"
+    lab.start(a, impl_a, ia)
+    lab.start(b, impl_b, ib)
+    ka, pa = genkey()
+    kb, pb = genkey()
+    ep_a = "[fd31::1]:51001" if v6_underlay else "172.31.1.1:51001"
+    ep_b = "[fd31::2]:51002" if v6_underlay else "172.31.1.2:51002"
+    ka_extra = ["persistent-keepalive", str(keepalive)] if keepalive else []
+    lab.wg(a, "set", ia, "private-key", lab.keyfile(ka), "listen-port", "51001", "peer", pb,
+           "endpoint", ep_b, "allowed-ips", "10.77.0.2/32,fd77::2/128", *ka_extra)
+    lab.wg(b, "set", ib, "private-key", lab.keyfile(kb), "listen-port", "51002", "peer", pa,
+           "endpoint", ep_a, "allowed-ips", "10.77.0.1/32,fd77::1/128")
+    for ns, dev, v4, v6 in ((a, ia, "10.77.0.1/24", "fd77::1/64"), (b, ib, "10.77.0.2/24", "fd77::2/64")):
+        lab.ip(ns, "addr", "add", v4, "dev", dev)
+        lab.ip(ns, "addr", "add", v6, "dev", dev, "nodad")
+        lab.ip(ns, "link", "set", dev, "mtu", "1420", "up")
+    return {"a": a, "b": b, "ia": ia, "ib": ib, "pa": pa, "pb": pb, "ka": ka, "kb": kb}
+
+
+def overlayd_wg(build):
+    return pathlib.Path(build) / "cmd" / "overlayd-wg"
+
+
+def wireguard_go():
+    return shutil.which("wireguard-go")
+
+
+# -- pytest fixtures (import them into a test module to use them) -------------
+try:
+    import pytest
+except ImportError:  # used outside pytest (benchmarks)
+    pytest = None
+
+if pytest:
+    @pytest.fixture
+    def lab(uniq, tmp_path):
+        if os.geteuid() != 0:
+            pytest.skip("needs root (network namespaces, TUN devices)")
+        lab = Lab(uniq, tmp_path)
+        try:
+            yield lab
+        finally:
+            lab.close()
+
+    @pytest.fixture
+    def ours(build):
+        p = overlayd_wg(build)
+        if not p.exists():
+            pytest.fail(f"{p} not built: run ninja -C {build}")
+        return p
+
+    @pytest.fixture
+    def wggo():
+        p = wireguard_go()
+        if not p:
+            pytest.skip("wireguard-go not installed (apt-get install wireguard-go)")
+        return p
