@@ -24,6 +24,8 @@ class Netns:
     def __init__(self, uniq):
         self.name = f"dns-{uniq}"
         self.procs = []
+        self.drivers = []
+        self.driver_failures = []  # (args, exit code, stderr) of drivers that did not exit cleanly
         sh("ip", "netns", "add", self.name)
         try:
             self.ip("link", "set", "lo", "up")
@@ -51,6 +53,18 @@ class Netns:
         return p
 
     def close(self):
+        # Drivers first, the normal way (EOF on stdin), so a sanitizer build
+        # gets to report leaks and errors in its exit code.
+        for d in self.drivers:
+            if d.p.poll() is None:
+                try:
+                    d.p.stdin.close()
+                    d.p.wait(timeout=10)
+                except (subprocess.TimeoutExpired, OSError):
+                    pass
+            if d.p.returncode != 0:
+                err = d.p.stderr.read() if d.p.returncode is not None else "still running"
+                self.driver_failures.append((d.p.args, d.p.returncode, err))
         for p in self.procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -77,6 +91,7 @@ class Driver:
     def __init__(self, ns, build, *args):
         self.p = ns.spawn(str(build / TESTD), *args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, bufsize=1)
+        ns.drivers.append(self)
         line = self._line(10)
         if line != "ready":
             err = self.p.stderr.read() if self.p.poll() is not None else ""

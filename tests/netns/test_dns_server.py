@@ -21,6 +21,7 @@ def ns(uniq):
     n = Netns(uniq)
     yield n
     n.close()
+    assert not n.driver_failures, n.driver_failures
 
 
 @pytest.fixture
