@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -137,7 +138,7 @@ static void answers_over_udp_and_tcp(void **state)
 struct race {
 	struct dns_server *srv;
 	struct ip_endpoint ep;
-	volatile bool stop;
+	atomic_bool stop;
 	unsigned answered, bad;
 };
 
@@ -146,7 +147,7 @@ static void *querier(void *arg)
 	struct race *r = arg;
 	uint8_t q[512], ans[1024];
 	size_t qlen = make_query(q, 1, "churn.zlayer.local.", DNS_T_A, 0);
-	while (!r->stop) {
+	while (!atomic_load(&r->stop)) {
 		size_t n = exchange(&r->ep, false, q, qlen, ans, sizeof(ans));
 		if (!n)
 			continue;
@@ -177,7 +178,7 @@ static void registrations_race_with_queries(void **state)
 		if (i % 3 == 0)
 			assert_int_equal(dns_record_remove(r.srv, "churn"), 0);
 	}
-	r.stop = true;
+	atomic_store(&r.stop, true);
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_true(r.answered > 0);
 	assert_int_equal(r.bad, 0);
