@@ -235,3 +235,79 @@ def test_malformed_queries(ns, build):
         assert res[k] is not None and res[k]["rcode"] == 1 and res[k]["id"] == 0x1234, (k, res[k])
     assert res["update"]["rcode"] == 4  # NOTIMP
     assert res["good"]["rcode"] == 0  # and the server is still alive
+
+
+TCP_LIMITS = textwrap.dedent("""
+    import json, socket, struct, sys, time
+    port = int(sys.argv[1])
+    def query(qid, name):
+        q = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+        q += b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\\x00\\x00\\x01\\x00\\x01"
+        return struct.pack("!H", len(q)) + q
+    def conn():
+        s = socket.create_connection(("127.0.0.1", port), timeout=3)
+        return s
+    def read_msg(s):
+        hdr = b""
+        while len(hdr) < 2:
+            try:
+                c = s.recv(2 - len(hdr))
+            except ConnectionResetError:
+                return None
+            if not c:
+                return None
+            hdr += c
+        n = struct.unpack("!H", hdr)[0]
+        body = b""
+        while len(body) < n:
+            body += s.recv(n - len(body))
+        return body
+    def closed_within(s, secs):
+        s.settimeout(secs)
+        try:
+            return s.recv(1) == b""
+        except (socket.timeout, TimeoutError):
+            return False
+        except ConnectionResetError:
+            return True
+    out = {}
+    # Three queries in one write, answered in order, one of them split
+    # across two writes.
+    s = conn()
+    blob = query(1, "a.zlayer.local") + query(2, "nope.zlayer.local") + query(3, "a.zlayer.local")
+    s.sendall(blob[:-5]); time.sleep(0.05); s.sendall(blob[-5:])
+    out["pipelined"] = [(struct.unpack("!H", m[:2])[0], m[3] & 15) for m in (read_msg(s) for _ in range(3))]
+    # Idle connections are closed (--tcp-idle-ms 300), well before 3 s.
+    t0 = time.monotonic()
+    out["idle_closed"] = closed_within(s, 3)
+    out["idle_secs"] = time.monotonic() - t0
+    # A connection limit of 2: the third is accepted and closed at once.
+    a, b = conn(), conn()
+    a.sendall(query(5, "a.zlayer.local")); read_msg(a)
+    b.sendall(query(6, "a.zlayer.local")); read_msg(b)
+    c = conn()
+    out["third_closed"] = closed_within(c, 2)
+    a.close(); b.close(); c.close()
+    # Garbage (a message too short for a header) closes the connection.
+    # (d first proves it was accepted: it gets an answer.)
+    for _ in range(50):
+        d = conn()
+        d.sendall(query(7, "a.zlayer.local"))
+        if read_msg(d) is not None:
+            break
+        d.close(); time.sleep(0.05)  # a and b may not be reaped yet
+    d.sendall(b"\\x00\\x03abc")
+    out["garbage_closed"] = closed_within(d, 2)
+    print(json.dumps(out))
+""")
+
+
+def test_tcp_pipelining_idle_timeout_and_limit(ns, build):
+    driver(ns, build, "--no-forward", "--record", "a=10.200.0.1", "--tcp-idle-ms", "300",
+           "--tcp-max-conns", "2")
+    r = ns.run("/usr/bin/python3", "-c", TCP_LIMITS, str(PORT))
+    res = json.loads(r.stdout or "null") or pytest.fail(r.stderr)
+    assert res["pipelined"] == [[1, 0], [2, 3], [3, 0]]
+    assert res["idle_closed"] and res["idle_secs"] < 2.5
+    assert res["third_closed"]
+    assert res["garbage_closed"]
