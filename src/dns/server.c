@@ -9,7 +9,8 @@
  * reads and answers a batch at a time (recvmmsg/sendmmsg). Worker 0 also
  * owns the TCP listeners and connections. Forwarded queries stay on the
  * worker that received them: each gets its own connected UDP socket to the
- * upstream (a fresh random source port) and a fresh random ID.
+ * upstream (a fresh random source port) and a fresh random ID; an answer
+ * truncated upstream is fetched again over TCP.
  *
  * Listeners come and go while workers run. To close one safely, the caller
  * removes its sockets from every epoll set, marks it dead, bumps a
@@ -92,6 +93,10 @@ struct pending {
 	struct ev ev;
 	struct pending *prev, *next;
 	int fd;			/* connected to the current upstream */
+	/* Over TCP once upstream answered with TC over UDP (RFC 7766 5). */
+	bool tcp, tcp_connected;
+	uint8_t *tcp_rx;	/* 2-byte length + message + room for an OPT */
+	size_t tcp_rxlen;
 	uint16_t id;		/* the ID we chose */
 	unsigned upstream;	/* index of the current attempt */
 	int64_t start_ms, attempt_deadline_ms;
@@ -123,7 +128,7 @@ struct worker {
 	struct sockaddr_storage peers[UDP_BATCH];
 	uint8_t rx[UDP_BATCH][UDP_RX_BUF];
 	uint8_t tx[UDP_BATCH][DNS_ANSWER_BUF];
-	uint8_t upstream_buf[DNS_MSG_MAX + 1];
+	uint8_t upstream_buf[DNS_MSG_MAX + 1 + DNS_OPT_RR_LEN];
 };
 
 struct dns_server {
@@ -364,6 +369,7 @@ static void pending_free(struct worker *w, struct pending *p)
 	if (p->conn)
 		p->conn->inflight--;
 	w->npending--;
+	free(p->tcp_rx);
 	free(p);
 }
 
@@ -386,7 +392,8 @@ static void pending_fail(struct worker *w, struct pending *p)
 	pending_deliver(w, p, out, len);
 }
 
-/* Sends the query to upstream p->upstream. 0, or -errno (try the next). */
+/* Sends the query to upstream p->upstream, over UDP or (p->tcp) starting a
+ * TCP connection. 0, or -errno (try the next). */
 static int pending_send(struct worker *w, struct pending *p)
 {
 	struct dns_server *srv = w->srv;
@@ -396,24 +403,38 @@ static int pending_send(struct worker *w, struct pending *p)
 	ip_endpoint_to_sockaddr(up, &ss, &sl);
 	if (p->fd >= 0)
 		close(p->fd); /* closing also removes it from the epoll set */
-	p->fd = socket(up->addr.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	p->tcp_connected = false;
+	p->tcp_rxlen = 0;
+	p->fd = socket(up->addr.family, (p->tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->fd < 0)
 		return -errno;
-	/* connect(): the kernel picks a random ephemeral port and drops
-	 * datagrams from anyone but the upstream. */
-	if (connect(p->fd, (struct sockaddr *)&ss, sl) < 0)
-		return -errno;
 	p->id = (uint16_t)arc4random();
-	uint8_t q[DNS_FORWARD_QUERY_MAX];
-	size_t qlen = dns_build_forward_query(q, &p->q, p->id);
-	if (send(p->fd, q, qlen, MSG_DONTWAIT) < 0)
-		return -errno;
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = p };
+	if (p->tcp) {
+		if (!p->tcp_rx && !(p->tcp_rx = malloc(2 + DNS_MSG_MAX + DNS_OPT_RR_LEN)))
+			return -ENOMEM;
+		/* The query goes out once the connection is up (EPOLLOUT). */
+		if (connect(p->fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS)
+			return -errno;
+		ev.events = EPOLLOUT;
+	} else {
+		/* connect(): the kernel picks a random ephemeral port and drops
+		 * datagrams from anyone but the upstream. */
+		if (connect(p->fd, (struct sockaddr *)&ss, sl) < 0)
+			return -errno;
+		uint8_t q[DNS_FORWARD_QUERY_MAX];
+		size_t qlen = dns_build_forward_query(q, &p->q, p->id);
+		if (send(p->fd, q, qlen, MSG_DONTWAIT) < 0)
+			return -errno;
+	}
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, p->fd, &ev) < 0)
 		return -errno;
-	/* Each upstream gets its share of the timeout, the last one the rest. */
-	int64_t total = srv->forward_timeout_ms;
-	p->attempt_deadline_ms = p->start_ms + total * (p->upstream + 1) / srv->nupstreams;
+	/* Each upstream gets its share of the timeout, the last one the rest;
+	 * a retry over TCP keeps the attempt's deadline. */
+	if (!p->tcp) {
+		int64_t total = srv->forward_timeout_ms;
+		p->attempt_deadline_ms = p->start_ms + total * (p->upstream + 1) / srv->nupstreams;
+	}
 	return 0;
 }
 
@@ -423,6 +444,7 @@ static void pending_next(struct worker *w, struct pending *p, int err)
 	char b[IP_ENDPOINT_STRLEN];
 	log_debug("dns: upstream %s: %s", ip_endpoint_format(&w->srv->upstreams[p->upstream], b, sizeof(b)),
 		  strerror(-err));
+	p->tcp = false; /* the next upstream starts over UDP */
 	while (++p->upstream < w->srv->nupstreams)
 		if (pending_send(w, p) == 0)
 			return;
@@ -472,30 +494,98 @@ static void close_if_broken(struct worker *w, struct tcp_conn *c)
 		conn_close(w, c);
 }
 
-static void upstream_readable(struct worker *w, struct pending *p)
+/* A checked upstream answer in msg (with DNS_OPT_RR_LEN spare bytes after
+ * len): truncated over UDP means "ask again over TCP", else relay it. */
+static void upstream_answer(struct worker *w, struct pending *p, uint8_t *msg, size_t len)
 {
-	struct tcp_conn *conn = p->conn;
+	if (!p->tcp && (msg[2] & (DNS_F_TC >> 8))) {
+		p->tcp = true;
+		int err = pending_send(w, p);
+		if (err)
+			pending_next(w, p, err);
+		return;
+	}
+	size_t limit = p->conn ? DNS_MSG_MAX : p->q.udp_limit;
+	len = dns_response_relay(msg, len, &p->q, limit);
+	pending_deliver(w, p, msg, len);
+}
+
+static void upstream_udp(struct worker *w, struct pending *p)
+{
 	for (;;) {
-		ssize_t n = recv(p->fd, w->upstream_buf, sizeof(w->upstream_buf) - 1, MSG_DONTWAIT);
+		ssize_t n = recv(p->fd, w->upstream_buf, sizeof(w->upstream_buf) - DNS_OPT_RR_LEN, MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return;
-			pending_next(w, p, -errno); /* e.g. ECONNREFUSED: nothing listens there */
-			close_if_broken(w, conn);
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				pending_next(w, p, -errno); /* e.g. ECONNREFUSED: nothing listens there */
 			return;
 		}
 		/* Anything but the answer to our question, with our ID, is ignored:
 		 * a spoofed or stale datagram must not end the wait. */
-		if (dns_response_check(w->upstream_buf, (size_t)n, p->id, &p->q) < 0)
-			continue;
-		size_t limit = p->conn ? DNS_MSG_MAX : p->q.udp_limit;
-		size_t len = dns_response_relay(w->upstream_buf, (size_t)n, &p->q, limit);
-		pending_deliver(w, p, w->upstream_buf, len);
-		close_if_broken(w, conn);
+		if (dns_response_check(w->upstream_buf, (size_t)n, p->id, &p->q) == 0) {
+			upstream_answer(w, p, w->upstream_buf, (size_t)n);
+			return;
+		}
+	}
+}
+
+static void upstream_tcp(struct worker *w, struct pending *p, uint32_t events)
+{
+	if (!p->tcp_connected) {
+		int soerr = 0;
+		socklen_t sl = sizeof(soerr);
+		if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+			soerr = errno;
+		if (soerr) {
+			pending_next(w, p, -soerr);
+			return;
+		}
+		uint8_t q[2 + DNS_FORWARD_QUERY_MAX];
+		size_t qlen = dns_build_forward_query(q + 2, &p->q, p->id);
+		dns_put16(q, (uint16_t)qlen);
+		/* A fresh connection takes a few hundred bytes at once. */
+		ssize_t n = send(p->fd, q, qlen + 2, MSG_NOSIGNAL | MSG_DONTWAIT);
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = p };
+		if (n != (ssize_t)(qlen + 2) || epoll_ctl(w->epfd, EPOLL_CTL_MOD, p->fd, &ev) < 0) {
+			pending_next(w, p, n < 0 ? -errno : -EIO);
+			return;
+		}
+		p->tcp_connected = true;
 		return;
 	}
+	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		return;
+	for (;;) {
+		ssize_t n = recv(p->fd, p->tcp_rx + p->tcp_rxlen, 2 + DNS_MSG_MAX - p->tcp_rxlen, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			pending_next(w, p, n < 0 ? -errno : -ECONNRESET);
+			return;
+		}
+		p->tcp_rxlen += (size_t)n;
+		if (p->tcp_rxlen < 2 || p->tcp_rxlen < 2u + dns_get16(p->tcp_rx))
+			continue;
+		size_t len = dns_get16(p->tcp_rx);
+		if (dns_response_check(p->tcp_rx + 2, len, p->id, &p->q) < 0)
+			pending_next(w, p, -EBADMSG);
+		else
+			upstream_answer(w, p, p->tcp_rx + 2, len);
+		return;
+	}
+}
+
+static void upstream_event(struct worker *w, struct pending *p, uint32_t events)
+{
+	struct tcp_conn *conn = p->conn; /* p may be gone afterwards */
+	if (p->tcp)
+		upstream_tcp(w, p, events);
+	else
+		upstream_udp(w, p);
+	close_if_broken(w, conn);
 }
 
 /* ---- UDP ---------------------------------------------------------------- */
@@ -612,7 +702,7 @@ static void *worker_main(void *arg)
 				 * batch never name it (epoll reports an fd once). */
 				break;
 			case EV_UPSTREAM:
-				upstream_readable(w, (struct pending *)e);
+				upstream_event(w, (struct pending *)e, evs[i].events);
 				break;
 			}
 		}

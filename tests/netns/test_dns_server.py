@@ -311,3 +311,18 @@ def test_tcp_pipelining_idle_timeout_and_limit(ns, build):
     assert res["idle_closed"] and res["idle_secs"] < 2.5
     assert res["third_closed"]
     assert res["garbage_closed"]
+
+
+def test_large_forwarded_answer_via_upstream_tcp(ns, build, tmp_path, resolv):
+    # Eight 200-byte TXT strings (about 1.7 KB): more than the 1232 bytes
+    # we ask upstream for over UDP, so upstream truncates and we must ask
+    # again over TCP.
+    txt = ",".join([f"{i}" + "y" * 199 for i in range(8)])
+    upstream(ns, tmp_path, f"--txt-record=huge.example,{txt}")
+    driver(ns, build, "--resolv-conf", resolv("192.0.2.53"))
+    a = dig(ns, PORT, "+tcp", "huge.example", "TXT")
+    assert a.status == "NOERROR" and len(a.values("TXT")[0]) > 1600, a.text  # one RR, 8 strings
+    # Over UDP the client gets TC (1.7 KB > its 1232) and dig retries over TCP.
+    a = dig(ns, PORT, "huge.example", "TXT")
+    assert "Truncated, retrying in TCP mode" in a.text
+    assert len(a.values("TXT")[0]) > 1600
