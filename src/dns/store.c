@@ -2,6 +2,7 @@
 #include "dns/store.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,34 +112,40 @@ static void table_free_all(struct name_table *t)
 	t->buckets = NULL;
 }
 
-/* Empty non-terminals: a reference on every proper ancestor of name. */
-static int ents_add(struct dns_store *st, const struct dns_name *name)
+/* Drops the references on the first n proper ancestors of name. */
+static void ents_del(struct dns_store *st, const struct dns_name *name, unsigned n)
 {
 	struct dns_name p = *name;
-	while (dns_name_parent(&p, &p)) {
-		struct ent_node *e = (struct ent_node *)table_find(&st->ents, &p);
-		if (!e) {
-			e = calloc(1, sizeof(*e));
-			if (!e)
-				return -ENOMEM; /* ancestors done so far stay counted */
-			e->node.name = p;
-			table_insert(&st->ents, &e->node);
-		}
-		e->refs++;
-	}
-	return 0;
-}
-
-static void ents_del(struct dns_store *st, const struct dns_name *name)
-{
-	struct dns_name p = *name;
-	while (dns_name_parent(&p, &p)) {
+	while (n-- && dns_name_parent(&p, &p)) {
 		struct ent_node *e = (struct ent_node *)table_find(&st->ents, &p);
 		if (e && --e->refs == 0) {
 			table_unlink(&st->ents, &e->node);
 			free(e);
 		}
 	}
+}
+
+/* Empty non-terminals: a reference on every proper ancestor of name.
+ * All or nothing. */
+static int ents_add(struct dns_store *st, const struct dns_name *name)
+{
+	struct dns_name p = *name;
+	unsigned done = 0;
+	while (dns_name_parent(&p, &p)) {
+		struct ent_node *e = (struct ent_node *)table_find(&st->ents, &p);
+		if (!e) {
+			e = calloc(1, sizeof(*e));
+			if (!e) {
+				ents_del(st, name, done);
+				return -ENOMEM;
+			}
+			e->node.name = p;
+			table_insert(&st->ents, &e->node);
+		}
+		e->refs++;
+		done++;
+	}
+	return 0;
 }
 
 static int ptr_add(struct dns_store *st, struct dns_rec *r)
@@ -183,7 +190,7 @@ static void ptr_del(struct dns_store *st, struct dns_rec *r)
 static void rec_unlink(struct dns_store *st, struct dns_rec *r)
 {
 	ptr_del(st, r);
-	ents_del(st, &r->node.name);
+	ents_del(st, &r->node.name, UINT_MAX);
 	table_unlink(&st->recs, &r->node);
 }
 
@@ -198,10 +205,15 @@ static int rec_insert(struct dns_store *st, struct dns_rec *r)
 	r->seq = ++st->seq;
 	table_insert(&st->recs, &r->node);
 	int err = ents_add(st, &r->node.name);
-	if (!err)
-		err = ptr_add(st, r);
 	if (err) {
-		rec_unlink(st, r);
+		table_unlink(&st->recs, &r->node);
+		free(r);
+		return err;
+	}
+	err = ptr_add(st, r);
+	if (err) {
+		ents_del(st, &r->node.name, UINT_MAX);
+		table_unlink(&st->recs, &r->node);
 		free(r);
 	}
 	return err;
