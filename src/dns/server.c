@@ -911,8 +911,12 @@ static int load_upstreams(struct dns_server *srv, const struct dns_config *cfg)
 		return 0;
 	if (cfg->n_upstreams) {
 		for (size_t i = 0; i < cfg->n_upstreams && i < DNS_MAX_UPSTREAMS; i++) {
-			if (cfg->upstreams[i].port == 0 || ip_addr_is_unspecified(&cfg->upstreams[i].addr))
+			if (cfg->upstreams[i].port == 0 || ip_addr_is_unspecified(&cfg->upstreams[i].addr)) {
+				char e[IP_ENDPOINT_STRLEN];
+				log_error("dns: upstream %s needs an address and a port",
+					  ip_endpoint_format(&cfg->upstreams[i], e, sizeof(e)));
 				return -EINVAL;
+			}
 			srv->upstreams[srv->nupstreams++] = cfg->upstreams[i];
 		}
 		return 0;
@@ -937,6 +941,7 @@ struct dns_server *dns_server_create(const struct dns_config *cfg)
 	if (!cfg)
 		cfg = &defaults;
 	if (cfg->threads > MAX_WORKERS) {
+		log_error("dns: %u serving threads requested, at most %u", cfg->threads, MAX_WORKERS);
 		errno = EINVAL;
 		return NULL;
 	}
@@ -957,9 +962,12 @@ struct dns_server *dns_server_create(const struct dns_config *cfg)
 	srv->tcp_idle_ms = cfg->tcp_idle_ms ? cfg->tcp_idle_ms : 10000;
 	srv->nworkers = cfg->threads ? cfg->threads : default_threads();
 	/* The serial starts at the wall clock so it grows across restarts. */
-	srv->store = dns_store_new(cfg->zone ? cfg->zone : DNS_DEFAULT_ZONE, (uint32_t)time(NULL));
+	const char *zone = cfg->zone ? cfg->zone : DNS_DEFAULT_ZONE;
+	srv->store = dns_store_new(zone, (uint32_t)time(NULL));
 	if (!srv->store) {
 		err = errno;
+		if (err == EINVAL)
+			log_error("dns: invalid zone '%s': want a domain name such as \"zlayer.local\"", zone);
 		goto fail;
 	}
 	err = -load_upstreams(srv, cfg);
