@@ -56,6 +56,25 @@ struct ev {
 
 struct listener;
 
+/*
+ * The local address a datagram reached. Only wildcard listeners need it:
+ * their answers must leave from that address (IP_PKTINFO / IPV6_PKTINFO),
+ * or a client that asked 10.0.0.2 gets its answer from 10.0.0.1 and drops
+ * it. family 0 means "let the kernel choose", as for bound addresses.
+ */
+struct udp_local {
+	sa_family_t family;
+	union {
+		struct in_pktinfo v4;
+		struct in6_pktinfo v6;
+	};
+};
+
+union udp_ctrl {
+	struct cmsghdr align;
+	uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+};
+
 struct udp_sock {
 	struct ev ev;
 	int fd;
@@ -65,6 +84,7 @@ struct udp_sock {
 struct listener {
 	struct listener *next;
 	struct ip_endpoint ep;
+	bool wildcard; /* 0.0.0.0 or :: */
 	atomic_bool dead;
 	struct ev tcp_ev; /* EV_TCP_LISTEN */
 	int tcp_fd;
@@ -106,6 +126,7 @@ struct pending {
 	struct udp_sock *us;
 	struct sockaddr_storage peer;
 	socklen_t peerlen;
+	struct udp_local local;
 	struct tcp_conn *conn;
 };
 
@@ -126,6 +147,7 @@ struct worker {
 	struct mmsghdr in[UDP_BATCH], out[UDP_BATCH];
 	struct iovec in_iov[UDP_BATCH], out_iov[UDP_BATCH];
 	struct sockaddr_storage peers[UDP_BATCH];
+	union udp_ctrl ctrl_in[UDP_BATCH], ctrl_out[UDP_BATCH];
 	uint8_t rx[UDP_BATCH][UDP_RX_BUF];
 	uint8_t tx[UDP_BATCH][DNS_ANSWER_BUF];
 	uint8_t upstream_buf[DNS_MSG_MAX + 1 + DNS_OPT_RR_LEN];
@@ -157,6 +179,41 @@ static void wake(struct worker *w)
 	uint64_t one = 1;
 	if (write(w->wakefd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		log_warn("dns: cannot wake worker %u: %m", w->index);
+}
+
+/* ---- UDP source addresses ----------------------------------------------- */
+
+static void local_from_msg(struct msghdr *m, struct udp_local *out)
+{
+	out->family = 0;
+	for (struct cmsghdr *c = m->msg_control ? CMSG_FIRSTHDR(m) : NULL; c; c = CMSG_NXTHDR(m, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			memcpy(&out->v4, CMSG_DATA(c), sizeof(out->v4));
+			out->v4.ipi_spec_dst = out->v4.ipi_addr; /* answer from where it came */
+			out->v4.ipi_ifindex = 0;		 /* and let routing pick the way */
+			out->family = AF_INET;
+		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+			memcpy(&out->v6, CMSG_DATA(c), sizeof(out->v6)); /* ifindex kept: link-local */
+			out->family = AF_INET6;
+		}
+	}
+}
+
+static void local_to_msg(const struct udp_local *l, struct msghdr *m, union udp_ctrl *ctrl)
+{
+	m->msg_control = NULL;
+	m->msg_controllen = 0;
+	if (!l->family)
+		return;
+	bool v4 = l->family == AF_INET;
+	size_t dlen = v4 ? sizeof(l->v4) : sizeof(l->v6);
+	m->msg_control = ctrl->buf;
+	m->msg_controllen = CMSG_SPACE(dlen);
+	struct cmsghdr *c = CMSG_FIRSTHDR(m);
+	c->cmsg_level = v4 ? IPPROTO_IP : IPPROTO_IPV6;
+	c->cmsg_type = v4 ? IP_PKTINFO : IPV6_PKTINFO;
+	c->cmsg_len = CMSG_LEN(dlen);
+	memcpy(CMSG_DATA(c), v4 ? (const void *)&l->v4 : (const void *)&l->v6, dlen);
 }
 
 /* ---- TCP connections ---------------------------------------------------- */
@@ -247,7 +304,8 @@ static int conn_send(struct worker *w, struct tcp_conn *c, const uint8_t *msg, s
 }
 
 static void forward_start(struct worker *w, const struct dns_query *q, struct udp_sock *us,
-			  const struct sockaddr_storage *peer, socklen_t peerlen, struct tcp_conn *conn);
+			  const struct sockaddr_storage *peer, socklen_t peerlen, const struct udp_local *local,
+			  struct tcp_conn *conn);
 
 /* Answers every complete message in the receive buffer. -1: close. */
 static int conn_process(struct worker *w, struct tcp_conn *c)
@@ -269,7 +327,7 @@ static int conn_process(struct worker *w, struct tcp_conn *c)
 			break;
 		}
 		if (v == DNS_VERDICT_FORWARD)
-			forward_start(w, &q, NULL, NULL, 0, c);
+			forward_start(w, &q, NULL, NULL, 0, NULL, c);
 		else
 			conn_send(w, c, out, olen);
 		if (c->broken) {
@@ -373,14 +431,26 @@ static void pending_free(struct worker *w, struct pending *p)
 	free(p);
 }
 
+/* One datagram to a UDP client, from the address it asked. */
+static void udp_send_one(struct udp_sock *us, const struct sockaddr_storage *peer, socklen_t peerlen,
+			 const struct udp_local *local, const uint8_t *msg, size_t len)
+{
+	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
+	struct msghdr m = { .msg_name = (void *)peer, .msg_namelen = peerlen, .msg_iov = &iov, .msg_iovlen = 1 };
+	union udp_ctrl ctrl;
+	local_to_msg(local, &m, &ctrl);
+	if (sendmsg(us->fd, &m, MSG_DONTWAIT) < 0)
+		log_debug("dns: sending an answer over UDP: %m");
+}
+
 /* Sends msg to the client that asked (if it is still there) and forgets the
  * query. A TCP connection whose send fails is only marked broken. */
 static void pending_deliver(struct worker *w, struct pending *p, const uint8_t *msg, size_t len)
 {
 	if (p->conn)
 		conn_send(w, p->conn, msg, len);
-	else if (p->us && sendto(p->us->fd, msg, len, MSG_DONTWAIT, (struct sockaddr *)&p->peer, p->peerlen) < 0)
-		log_debug("dns: sending a forwarded answer: %m");
+	else if (p->us)
+		udp_send_one(p->us, &p->peer, p->peerlen, &p->local, msg, len);
 	pending_free(w, p);
 }
 
@@ -452,7 +522,8 @@ static void pending_next(struct worker *w, struct pending *p, int err)
 }
 
 static void forward_start(struct worker *w, const struct dns_query *q, struct udp_sock *us,
-			  const struct sockaddr_storage *peer, socklen_t peerlen, struct tcp_conn *conn)
+			  const struct sockaddr_storage *peer, socklen_t peerlen, const struct udp_local *local,
+			  struct tcp_conn *conn)
 {
 	struct pending *p = w->npending < MAX_PENDING_PER_WORKER ? calloc(1, sizeof(*p)) : NULL;
 	if (!p || !w->srv->nupstreams) {
@@ -462,9 +533,8 @@ static void forward_start(struct worker *w, const struct dns_query *q, struct ud
 		free(p);
 		if (conn)
 			conn_send(w, conn, out, len); /* the caller closes it if broken */
-		else if (sendto(us->fd, out, len, MSG_DONTWAIT, (const struct sockaddr *)peer, peerlen) < 0) {
-			log_debug("dns: sending SERVFAIL: %m");
-		}
+		else
+			udp_send_one(us, peer, peerlen, local, out, len);
 		return;
 	}
 	p->ev.kind = EV_UPSTREAM;
@@ -474,6 +544,8 @@ static void forward_start(struct worker *w, const struct dns_query *q, struct ud
 	if (peer)
 		memcpy(&p->peer, peer, peerlen);
 	p->peerlen = peerlen;
+	if (local)
+		p->local = *local;
 	p->conn = conn;
 	if (conn)
 		conn->inflight++;
@@ -592,10 +664,15 @@ static void upstream_event(struct worker *w, struct pending *p, uint32_t events)
 
 static void udp_readable(struct worker *w, struct udp_sock *us)
 {
+	bool wildcard = us->l->wildcard;
 	for (unsigned i = 0; i < UDP_BATCH; i++) {
 		w->in_iov[i] = (struct iovec){ .iov_base = w->rx[i], .iov_len = UDP_RX_BUF };
 		w->in[i].msg_hdr = (struct msghdr){ .msg_name = &w->peers[i], .msg_namelen = sizeof(w->peers[i]),
 						    .msg_iov = &w->in_iov[i], .msg_iovlen = 1 };
+		if (wildcard) {
+			w->in[i].msg_hdr.msg_control = w->ctrl_in[i].buf;
+			w->in[i].msg_hdr.msg_controllen = sizeof(w->ctrl_in[i].buf);
+		}
 	}
 	int n = recvmmsg(us->fd, w->in, UDP_BATCH, MSG_DONTWAIT, NULL);
 	if (n <= 0)
@@ -608,13 +685,17 @@ static void udp_readable(struct worker *w, struct udp_sock *us)
 		size_t olen = 0;
 		enum dns_verdict v = dns_answer(w->srv->store, &w->srv->acfg, w->rx[i], w->in[i].msg_len, false, &q,
 						w->tx[nout], &olen);
+		struct udp_local local = { 0 };
+		if (wildcard && v != DNS_VERDICT_DROP)
+			local_from_msg(&w->in[i].msg_hdr, &local);
 		if (v == DNS_VERDICT_FORWARD) {
-			forward_start(w, &q, us, &w->peers[i], w->in[i].msg_hdr.msg_namelen, NULL);
+			forward_start(w, &q, us, &w->peers[i], w->in[i].msg_hdr.msg_namelen, &local, NULL);
 		} else if (v == DNS_VERDICT_REPLY) {
 			w->out_iov[nout] = (struct iovec){ .iov_base = w->tx[nout], .iov_len = olen };
 			w->out[nout].msg_hdr = (struct msghdr){ .msg_name = &w->peers[i],
 								.msg_namelen = w->in[i].msg_hdr.msg_namelen,
 								.msg_iov = &w->out_iov[nout], .msg_iovlen = 1 };
+			local_to_msg(&local, &w->out[nout].msg_hdr, &w->ctrl_out[nout]);
 			nout++;
 		}
 	}
@@ -722,6 +803,9 @@ static void *worker_main(void *arg)
 
 static int bound_socket(const struct ip_endpoint *ep, int type, bool reuseport)
 {
+	bool v6 = ep->addr.family == AF_INET6;
+	/* Wildcard UDP sockets learn each datagram's local address. */
+	bool pktinfo = type == SOCK_DGRAM && ip_addr_is_unspecified(&ep->addr);
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	ip_endpoint_to_sockaddr(ep, &ss, &sl);
@@ -730,7 +814,9 @@ static int bound_socket(const struct ip_endpoint *ep, int type, bool reuseport)
 		return -errno;
 	int one = 1;
 	if (setsockopt(fd, SOL_SOCKET, reuseport ? SO_REUSEPORT : SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    (ep->addr.family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+	    (v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+	    (pktinfo && setsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_RECVPKTINFO : IP_PKTINFO, &one,
+				   sizeof(one)) < 0) ||
 	    bind(fd, (struct sockaddr *)&ss, sl) < 0 || (type == SOCK_STREAM && listen(fd, 128) < 0)) {
 		int err = -errno;
 		close(fd);
@@ -783,6 +869,7 @@ int dns_server_listen(struct dns_server *srv, const struct ip_endpoint *ep)
 		goto out;
 	}
 	l->ep = *ep;
+	l->wildcard = ip_addr_is_unspecified(&ep->addr);
 	l->tcp_ev.kind = EV_TCP_LISTEN;
 	/* TCP first and without SO_REUSEPORT: it fails with EADDRINUSE when
 	 * another server holds the port, which the UDP sockets would not. */

@@ -326,3 +326,16 @@ def test_large_forwarded_answer_via_upstream_tcp(ns, build, tmp_path, resolv):
     a = dig(ns, PORT, "huge.example", "TXT")
     assert "Truncated, retrying in TCP mode" in a.text
     assert len(a.values("TXT")[0]) > 1600
+
+
+def test_wildcard_listener_answers_from_the_asked_address(ns, build, tmp_path, resolv):
+    upstream(ns, tmp_path, "--host-record=outside.example,192.0.2.77")
+    d = driver(ns, build, "--record", "web=10.200.0.5", "--resolv-conf", resolv("192.0.2.53"))
+    d.ok("listen 0.0.0.0:5302")
+    # Asked at 192.0.2.53 from 192.0.2.1: the kernel alone would answer from
+    # 192.0.2.1, which dig rejects ("reply from unexpected source").
+    for name, want in (("web.zlayer.local", "10.200.0.5"), ("outside.example", "192.0.2.77")):
+        a = dig(ns, 5302, "-b", "192.0.2.1", name, server="192.0.2.53")
+        assert a.values("A") == [want], a.text
+    a = dig(ns, 5302, "+tcp", "web.zlayer.local", server="192.0.2.53")
+    assert a.values("A") == ["10.200.0.5"]
