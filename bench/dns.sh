@@ -1,0 +1,53 @@
+#!/bin/bash
+# Overlay DNS throughput: our server (via the overlayd-dns-testd driver)
+# beside dnsmasq serving the same 1,000 A records, same run, dnsperf as the
+# load generator with the same arguments as shared/bench/dns-vs-dnsmasq.sh,
+# each server alone in its own network namespace on 127.0.0.1:53.
+#
+#   bench/dns.sh [-l SECONDS] [-t THREADS] [BUILD_DIR]     (default: build, 10 s)
+#
+# Needs root, dnsmasq-base, dnsperf and dig. Prints queries/s and average
+# latency for each, and the ratio.
+set -u
+L=10 THREADS=0
+while getopts "l:t:" o; do case $o in l) L=$OPTARG;; t) THREADS=$OPTARG;; *) exit 2;; esac; done
+shift $((OPTIND-1))
+BUILD=${1:-build}
+TESTD=$BUILD/tests/unit/dns/overlayd-dns-testd
+[[ -x $TESTD ]] || { echo "missing $TESTD: build first (ninja -C $BUILD)"; exit 2; }
+for t in dnsmasq dnsperf dig; do command -v $t >/dev/null || { echo "missing $t: scripts/install-deps.sh bench"; exit 2; }; done
+W=$(mktemp -d) NA=bench-dnsm-$$ NB=bench-dnso-$$
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+  ip netns del $NA 2>/dev/null; ip netns del $NB 2>/dev/null; rm -rf "$W"
+}
+trap cleanup EXIT
+for i in $(seq 1000); do echo "10.235.$((i / 250)).$((i % 250 + 2)) svc$i.bench.local"; done > $W/hosts
+awk '{print $2, "A"}' $W/hosts > $W/queries
+qps() { sed -n 's/.*Queries per second: *\([0-9.]*\).*/\1/p' "$1"; }
+lat() { sed -n 's/.*Average Latency (s): *\([0-9.]*\).*/\1/p' "$1"; }
+lost() { sed -n 's/.*Queries lost: *\([0-9]*\).*/\1/p' "$1"; }
+# Polls until the server in namespace $1 answers a registered name.
+wait_up() {
+  for _ in $(seq 100); do
+    [[ $(ip netns exec "$1" dig +short +time=1 +tries=1 @127.0.0.1 svc1.bench.local A 2>/dev/null) == 10.235.0.3 ]] && return 0
+    sleep 0.1
+  done
+  echo "server in $1 did not come up"; exit 1
+}
+
+ip netns add $NA; ip -n $NA link set lo up
+ip netns exec $NA dnsmasq --no-daemon --no-resolv --no-hosts --addn-hosts=$W/hosts --listen-address=127.0.0.1 \
+  --bind-interfaces --cache-size=10000 --log-facility=/dev/null >/dev/null 2>&1 & PIDS+=($!)
+ip netns add $NB; ip -n $NB link set lo up
+ip netns exec $NB "$TESTD" --listen 127.0.0.1:53 --hosts $W/hosts --no-forward --no-stdin --threads "$THREADS" \
+  > $W/ovl.log 2>&1 & PIDS+=($!)
+wait_up $NA
+wait_up $NB
+
+ip netns exec $NA dnsperf -s 127.0.0.1 -d $W/queries -l $L -c 4 -Q 1000000 > $W/m.out 2>&1
+ip netns exec $NB dnsperf -s 127.0.0.1 -d $W/queries -l $L -c 4 -Q 1000000 > $W/o.out 2>&1
+echo "dnsmasq:  $(qps $W/m.out) queries/s, average latency $(lat $W/m.out) s, lost $(lost $W/m.out)"
+echo "overlayd: $(qps $W/o.out) queries/s, average latency $(lat $W/o.out) s, lost $(lost $W/o.out)"
+echo "qps ratio overlayd/dnsmasq: $(awk -v a="$(qps $W/o.out)" -v b="$(qps $W/m.out)" 'BEGIN{printf "%.2f", a/b}')"

@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The server through its public API on loopback: listener bookkeeping and
+ * errors, answers over UDP and TCP, and registrations racing with queries.
+ * Ports are random high ones, retried when taken (other engineers' tests
+ * run on this machine too).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "dns/dns.h"
+#include "querybuf.h"
+
+static struct dns_server *new_server(void)
+{
+	struct dns_config cfg = { .zone = "zlayer.local", .forward = false, .threads = 2 };
+	struct dns_server *srv = dns_server_create(&cfg);
+	assert_non_null(srv);
+	return srv;
+}
+
+/* Listens on 127.0.0.1:<random high port>; returns the endpoint. */
+static struct ip_endpoint listen_random(struct dns_server *srv)
+{
+	struct ip_endpoint ep;
+	assert_int_equal(ip_endpoint_parse("127.0.0.1:0", &ep), 0);
+	for (int tries = 0; tries < 50; tries++) {
+		uint16_t r;
+		assert_int_equal(getrandom(&r, sizeof(r), 0), (ssize_t)sizeof(r));
+		ep.port = (uint16_t)(20000 + r % 40000);
+		int err = dns_server_listen(srv, &ep);
+		if (err == 0)
+			return ep;
+		assert_int_equal(err, -EADDRINUSE);
+	}
+	fail_msg("no free port");
+	return ep;
+}
+
+/* One query over UDP (tcp false) or TCP; returns the answer length, 0 on
+ * no answer within 2 s. */
+static size_t exchange(const struct ip_endpoint *ep, bool tcp, const uint8_t *q, size_t qlen, uint8_t *ans,
+		       size_t cap)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	ip_endpoint_to_sockaddr(ep, &ss, &sl);
+	int fd = socket(AF_INET, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	struct timeval tv = { .tv_sec = 2 };
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	ssize_t n = 0;
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0) {
+		close(fd);
+		return 0;
+	}
+	if (tcp) {
+		uint8_t buf[600];
+		dns_put16(buf, (uint16_t)qlen);
+		memcpy(buf + 2, q, qlen);
+		assert_int_equal(send(fd, buf, qlen + 2, 0), (ssize_t)qlen + 2);
+		uint8_t lenbuf[2];
+		if (recv(fd, lenbuf, 2, MSG_WAITALL) == 2)
+			n = recv(fd, ans, dns_get16(lenbuf) < cap ? dns_get16(lenbuf) : cap, MSG_WAITALL);
+	} else {
+		assert_int_equal(send(fd, q, qlen, 0), (ssize_t)qlen);
+		n = recv(fd, ans, cap, 0);
+	}
+	close(fd);
+	return n > 0 ? (size_t)n : 0;
+}
+
+static void listener_errors(void **state)
+{
+	struct dns_server *srv = new_server();
+	struct ip_endpoint ep = listen_random(srv), zero_port = ep, nonlocal;
+	zero_port.port = 0;
+	assert_int_equal(dns_server_listen(srv, &ep), -EEXIST);
+	assert_int_equal(dns_server_listen(srv, &zero_port), -EINVAL);
+	assert_int_equal(dns_server_listen(srv, NULL), -EINVAL);
+	assert_int_equal(ip_endpoint_parse("203.0.113.1:53", &nonlocal), 0);
+	assert_int_equal(dns_server_listen(srv, &nonlocal), -EADDRNOTAVAIL);
+	assert_int_equal(dns_server_unlisten(srv, &nonlocal), -ENOENT);
+	/* Another server cannot take the same port. */
+	struct dns_server *other = new_server();
+	assert_int_equal(dns_server_listen(other, &ep), -EADDRINUSE);
+	dns_server_destroy(other);
+	assert_int_equal(dns_server_unlisten(srv, &ep), 0);
+	assert_int_equal(dns_server_unlisten(srv, &ep), -ENOENT);
+	dns_server_destroy(srv);
+	struct dns_config bad = { .zone = "bad zone" };
+	assert_null(dns_server_create(&bad));
+	assert_int_equal(errno, EINVAL);
+}
+
+static void answers_over_udp_and_tcp(void **state)
+{
+	struct dns_server *srv = new_server();
+	struct ip_addr a;
+	assert_int_equal(ip_addr_parse("10.200.0.5", &a), 0);
+	assert_int_equal(dns_record_set(srv, "web", &a), 0);
+	struct ip_endpoint ep = listen_random(srv);
+	uint8_t q[512], ans[1024];
+	size_t qlen = make_query(q, 77, "web.zlayer.local.", DNS_T_A, 0);
+	for (int tcp = 0; tcp < 2; tcp++) {
+		size_t n = exchange(&ep, tcp, q, qlen, ans, sizeof(ans));
+		assert_true(n > 12);
+		assert_int_equal(dns_get16(ans), 77);
+		assert_int_equal(msg_count(ans, 1), 1);
+		assert_memory_equal(ans + n - 4, "\x0a\xc8\x00\x05", 4);
+	}
+	/* Listeners can be cycled while the server runs. */
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(dns_server_unlisten(srv, &ep), 0);
+		ep = listen_random(srv);
+		assert_true(exchange(&ep, i & 1, q, qlen, ans, sizeof(ans)) > 12);
+	}
+	struct dns_record *v;
+	size_t count;
+	assert_int_equal(dns_record_list(srv, &v, &count), 0);
+	assert_int_equal(count, 1);
+	assert_string_equal(v[0].name, "web.zlayer.local.");
+	free(v);
+	dns_server_destroy(srv);
+}
+
+struct race {
+	struct dns_server *srv;
+	struct ip_endpoint ep;
+	atomic_bool stop;
+	unsigned answered, bad;
+};
+
+static void *querier(void *arg)
+{
+	struct race *r = arg;
+	uint8_t q[512], ans[1024];
+	size_t qlen = make_query(q, 1, "churn.zlayer.local.", DNS_T_A, 0);
+	while (!atomic_load(&r->stop)) {
+		size_t n = exchange(&r->ep, false, q, qlen, ans, sizeof(ans));
+		if (!n)
+			continue;
+		r->answered++;
+		/* Either the name has an address, or it is NXDOMAIN with the SOA. */
+		bool ok = (msg_rcode(ans) == 0 && msg_count(ans, 1) == 1) ||
+			  (msg_rcode(ans) == 3 && msg_count(ans, 2) == 1);
+		if (!ok)
+			r->bad++;
+	}
+	return NULL;
+}
+
+static void registrations_race_with_queries(void **state)
+{
+	struct race r = { .srv = new_server() };
+	r.ep = listen_random(r.srv);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, querier, &r), 0);
+	struct ip_addr a;
+	assert_int_equal(ip_addr_parse("10.200.0.1", &a), 0);
+	char name[32];
+	for (int i = 0; i < 3000; i++) {
+		a.bytes[3] = (uint8_t)i;
+		assert_int_equal(dns_record_set(r.srv, "churn", &a), 0);
+		snprintf(name, sizeof(name), "other%d", i % 50);
+		assert_int_equal(dns_record_set(r.srv, name, &a), 0);
+		if (i % 3 == 0)
+			assert_int_equal(dns_record_remove(r.srv, "churn"), 0);
+	}
+	atomic_store(&r.stop, true);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_true(r.answered > 0);
+	assert_int_equal(r.bad, 0);
+	dns_server_destroy(r.srv);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(listener_errors),
+		cmocka_unit_test(answers_over_udp_and_tcp),
+		cmocka_unit_test(registrations_race_with_queries),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
