@@ -27,8 +27,3 @@ def build():
 def uniq():
     """A short unique token for names (namespaces, links <= 15 bytes)."""
     return uuid.uuid4().hex[:6]
-
-
-def require_root():
-    if os.geteuid() != 0:
-        pytest.skip("needs root (network namespaces)")

@@ -12,6 +12,7 @@ import time
 import pytest
 
 import ovl
+from testutil import wait_for  # noqa: F401  (used by fixtures below)
 
 
 class Daemon:
@@ -114,11 +115,3 @@ def make_daemon(build, workdir):
         d.stop()
 
 
-def wait_for(pred, secs=10.0, what="condition"):
-    end = time.time() + secs
-    while time.time() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")

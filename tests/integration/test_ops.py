@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from conftest import wait_for
+from testutil import wait_for
 
 KEY = "YNXtAzepDqRv9H52osJVDQnznT5AL11eVK3sB5JhQX0="
 KEY2 = "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw="

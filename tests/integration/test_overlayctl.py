@@ -4,7 +4,7 @@ import signal
 import subprocess
 import time
 
-from conftest import wait_for
+from testutil import wait_for
 
 KEY = "YNXtAzepDqRv9H52osJVDQnznT5AL11eVK3sB5JhQX0="
 

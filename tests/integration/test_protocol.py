@@ -4,7 +4,7 @@ import socket
 import struct
 import threading
 
-from conftest import wait_for
+from testutil import wait_for
 
 
 def status_ok(conn):

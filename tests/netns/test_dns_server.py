@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from conftest import require_root
+from testutil import require_root
 from dnstest import Driver, Netns, dig, have, kdig
 
 PORT = 5300
