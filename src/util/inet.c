@@ -104,9 +104,10 @@ unsigned __int128 ip_addr_sub(const struct ip_addr *a, const struct ip_addr *b)
 	return to_u128(a) - to_u128(b);
 }
 
-static int parse_prefix_len(const char *s, unsigned max, uint8_t *out)
+/* A decimal number of at most max_digits digits, no sign or spaces, <= max. */
+static int parse_decimal(const char *s, unsigned max_digits, unsigned max, unsigned *out)
 {
-	if (!*s || strlen(s) > 3)
+	if (!*s || strlen(s) > max_digits)
 		return -EINVAL;
 	unsigned v = 0;
 	for (const char *p = s; *p; p++) {
@@ -116,7 +117,7 @@ static int parse_prefix_len(const char *s, unsigned max, uint8_t *out)
 	}
 	if (v > max)
 		return -EINVAL;
-	*out = (uint8_t)v;
+	*out = v;
 	return 0;
 }
 
@@ -133,8 +134,10 @@ int ip_prefix_parse(const char *s, struct ip_prefix *out)
 	if (ip_addr_parse(buf, &p.addr) < 0)
 		return -EINVAL;
 	if (slash) {
-		if (parse_prefix_len(slash + 1, ip_addr_bits(&p.addr), &p.len) < 0)
+		unsigned len;
+		if (parse_decimal(slash + 1, 3, ip_addr_bits(&p.addr), &len) < 0)
 			return -EINVAL;
+		p.len = (uint8_t)len;
 	} else {
 		p.len = (uint8_t)ip_addr_bits(&p.addr);
 	}
@@ -202,22 +205,6 @@ struct ip_addr ip_prefix_last(const struct ip_prefix *p)
 	return last;
 }
 
-static int parse_port(const char *s, uint16_t *out)
-{
-	if (!*s || strlen(s) > 5)
-		return -EINVAL;
-	unsigned v = 0;
-	for (const char *p = s; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-		v = v * 10 + (unsigned)(*p - '0');
-	}
-	if (v > 65535)
-		return -EINVAL;
-	*out = (uint16_t)v;
-	return 0;
-}
-
 int ip_endpoint_parse(const char *s, struct ip_endpoint *out)
 {
 	char buf[IP_ENDPOINT_STRLEN];
@@ -246,8 +233,10 @@ int ip_endpoint_parse(const char *s, struct ip_endpoint *out)
 		if (ip_addr_parse(host, &e.addr) < 0 || e.addr.family != AF_INET)
 			return -EINVAL;
 	}
-	if (parse_port(port, &e.port) < 0)
+	unsigned portnum;
+	if (parse_decimal(port, 5, 65535, &portnum) < 0)
 		return -EINVAL;
+	e.port = (uint16_t)portnum;
 	*out = e;
 	return 0;
 }

@@ -123,12 +123,8 @@ class Node:
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                self.proc.send_signal(signal.SIGKILL)
-                self.proc.wait()
-        if self.conn:
-            self.conn.close()
-            self.conn = None
-        self.proc = None
+                pass
+        self.kill_daemon()
 
     def kill_daemon(self):
         """SIGKILL, as a crash would: nothing is torn down."""
