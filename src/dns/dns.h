@@ -68,9 +68,11 @@ struct dns_server *dns_server_create(const struct dns_config *cfg);
 void dns_server_destroy(struct dns_server *srv);
 
 /*
- * UDP and TCP on ep (port 0 is refused). Several listeners are allowed.
- * Returns 0, -EEXIST when already listening there, -EINVAL, or the bind
- * error (-EADDRINUSE, -EADDRNOTAVAIL when the address is not local yet).
+ * UDP and TCP on ep (port 0 is refused). Several listeners are allowed. A
+ * wildcard address (0.0.0.0, ::) works too: UDP answers then leave from the
+ * address each query reached. Returns 0, -EEXIST when already listening
+ * there, -EINVAL, or the bind error (-EADDRINUSE, -EADDRNOTAVAIL when the
+ * address is not local yet).
  */
 int dns_server_listen(struct dns_server *srv, const struct ip_endpoint *ep);
 /* Closes that listener and its TCP connections. 0 or -ENOENT. */
