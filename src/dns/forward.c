@@ -33,7 +33,6 @@ void dns_fwd_free(struct worker *w, struct pending *p)
 	free(p);
 }
 
-
 /* Sends msg to the client that asked (if it is still there) and forgets the
  * query. A TCP connection whose send fails is only marked broken. */
 static void pending_deliver(struct worker *w, struct pending *p, const uint8_t *msg, size_t len)
@@ -113,8 +112,8 @@ static void pending_next(struct worker *w, struct pending *p, int err)
 }
 
 void dns_fwd_start(struct worker *w, const struct dns_query *q, struct udp_sock *us,
-			  const struct sockaddr_storage *peer, socklen_t peerlen, const struct udp_local *local,
-			  struct tcp_conn *conn)
+		   const struct sockaddr_storage *peer, socklen_t peerlen, const struct udp_local *local,
+		   struct tcp_conn *conn)
 {
 	struct pending *p = w->npending < MAX_PENDING_PER_WORKER ? calloc(1, sizeof(*p)) : NULL;
 	if (!p || !w->srv->nupstreams) {
@@ -150,7 +149,6 @@ void dns_fwd_start(struct worker *w, const struct dns_query *q, struct udp_sock 
 	if (err)
 		pending_next(w, p, err);
 }
-
 
 /* A checked upstream answer in msg (with DNS_OPT_RR_LEN spare bytes after
  * len): truncated over UDP means "ask again over TCP", else relay it. */

@@ -97,7 +97,6 @@ int dns_tcp_send(struct worker *w, struct tcp_conn *c, const uint8_t *msg, size_
 	return 0;
 }
 
-
 /* Answers every complete message in the receive buffer. -1: close. */
 static int conn_process(struct worker *w, struct tcp_conn *c)
 {

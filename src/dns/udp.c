@@ -46,7 +46,7 @@ static void local_to_msg(const struct udp_local *l, struct msghdr *m, union udp_
 
 /* One datagram to a UDP client, from the address it asked. */
 void dns_udp_send_one(struct udp_sock *us, const struct sockaddr_storage *peer, socklen_t peerlen,
-			 const struct udp_local *local, const uint8_t *msg, size_t len)
+		      const struct udp_local *local, const uint8_t *msg, size_t len)
 {
 	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
 	struct msghdr m = { .msg_name = (void *)peer, .msg_namelen = peerlen, .msg_iov = &iov, .msg_iovlen = 1 };
