@@ -76,9 +76,14 @@ static void *worker_main(void *arg)
 	while (!atomic_load(&srv->stop)) {
 		int timeout = w->npending ? 20 : w->nconns ? 250 : -1;
 		int n = epoll_wait(w->epfd, evs, 64, timeout);
-		if (n < 0 && errno != EINTR) {
-			log_error("dns: worker %u: epoll_wait: %m", w->index);
-			break;
+		if (n < 0) {
+			/* Not expected (EINTR aside); keep looping, slowly, so
+			 * the loop counter still moves for workers_quiesce(). */
+			if (errno != EINTR) {
+				log_error("dns: worker %u: epoll_wait: %m", w->index);
+				nanosleep(&(struct timespec){ .tv_nsec = 100000000 }, NULL);
+			}
+			n = 0;
 		}
 		for (int i = 0; i < n; i++) {
 			struct ev *e = evs[i].data.ptr;
@@ -230,6 +235,10 @@ int dns_server_listen(struct dns_server *srv, const struct ip_endpoint *ep)
 	l->next = srv->listeners;
 	srv->listeners = l;
 	log_info("dns: listening on %s (UDP x%u, TCP)", ip_endpoint_format(ep, b, sizeof(b)), l->nudp);
+	for (unsigned i = 0; i < srv->nupstreams; i++)
+		if (ip_addr_equal(&srv->upstreams[i].addr, &ep->addr) && srv->upstreams[i].port == ep->port)
+			log_warn("dns: upstream %s is this server itself: queries forwarded there loop until "
+				 "they time out; remove it from the resolv.conf the server reads", b);
 out:
 	pthread_mutex_unlock(&srv->lock);
 	if (err && err != -EEXIST)
