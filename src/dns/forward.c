@@ -106,7 +106,7 @@ static void pending_next(struct worker *w, struct pending *p, int err)
 		  strerror(-err));
 	p->tcp = false; /* the next upstream starts over UDP */
 	while (++p->upstream < w->srv->nupstreams)
-		if (pending_send(w, p) == 0)
+		if (!atomic_load(&w->srv->upstream_is_self[p->upstream]) && pending_send(w, p) == 0)
 			return;
 	pending_fail(w, p);
 }
@@ -145,7 +145,7 @@ void dns_fwd_start(struct worker *w, const struct dns_query *q, struct udp_sock 
 		p->next->prev = p;
 	w->pending = p;
 	w->npending++;
-	int err = pending_send(w, p);
+	int err = atomic_load(&w->srv->upstream_is_self[0]) ? -ELOOP : pending_send(w, p);
 	if (err)
 		pending_next(w, p, err);
 }

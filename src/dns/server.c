@@ -157,6 +157,23 @@ static void listener_close(struct listener *l)
 	free(l);
 }
 
+/* Flags the upstreams that are one of our listeners (srv->lock held). */
+static void mark_self_upstreams(struct dns_server *srv)
+{
+	for (unsigned i = 0; i < srv->nupstreams; i++) {
+		bool self = false;
+		for (struct listener *l = srv->listeners; l && !self; l = l->next)
+			self = ip_addr_equal(&srv->upstreams[i].addr, &l->ep.addr) &&
+			       srv->upstreams[i].port == l->ep.port;
+		if (self && !atomic_load(&srv->upstream_is_self[i])) {
+			char b[IP_ENDPOINT_STRLEN];
+			log_warn("dns: upstream %s is this server itself: skipped, as forwarding there "
+				 "would loop", ip_endpoint_format(&srv->upstreams[i], b, sizeof(b)));
+		}
+		atomic_store(&srv->upstream_is_self[i], self);
+	}
+}
+
 /* Waits until every worker has run two full iterations since now. */
 static void workers_quiesce(struct dns_server *srv)
 {
@@ -235,10 +252,7 @@ int dns_server_listen(struct dns_server *srv, const struct ip_endpoint *ep)
 	l->next = srv->listeners;
 	srv->listeners = l;
 	log_info("dns: listening on %s (UDP x%u, TCP)", ip_endpoint_format(ep, b, sizeof(b)), l->nudp);
-	for (unsigned i = 0; i < srv->nupstreams; i++)
-		if (ip_addr_equal(&srv->upstreams[i].addr, &ep->addr) && srv->upstreams[i].port == ep->port)
-			log_warn("dns: upstream %s is this server itself: queries forwarded there loop until "
-				 "they time out; remove it from the resolv.conf the server reads", b);
+	mark_self_upstreams(srv);
 out:
 	pthread_mutex_unlock(&srv->lock);
 	if (err && err != -EEXIST)
@@ -267,6 +281,7 @@ int dns_server_unlisten(struct dns_server *srv, const struct ip_endpoint *ep)
 		atomic_fetch_add(&srv->gen, 1);
 		workers_quiesce(srv);
 		listener_close(l);
+		mark_self_upstreams(srv);
 	}
 	pthread_mutex_unlock(&srv->lock);
 	if (!l)

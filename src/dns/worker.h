@@ -138,6 +138,9 @@ struct dns_server {
 	struct dns_store *store;
 	struct dns_answer_cfg acfg;
 	struct ip_endpoint upstreams[DNS_MAX_UPSTREAMS];
+	/* Upstreams that are one of our own listeners: forwarding there would
+	 * loop, so they are skipped (kept up to date by listen/unlisten). */
+	atomic_bool upstream_is_self[DNS_MAX_UPSTREAMS];
 	unsigned nupstreams;
 	unsigned forward_timeout_ms, tcp_max_conns, tcp_idle_ms;
 	unsigned nworkers;

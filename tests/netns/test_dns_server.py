@@ -339,3 +339,18 @@ def test_wildcard_listener_answers_from_the_asked_address(ns, build, tmp_path, r
         assert a.values("A") == [want], a.text
     a = dig(ns, 5302, "+tcp", "web.zlayer.local", server="192.0.2.53")
     assert a.values("A") == ["10.200.0.5"]
+
+
+def test_upstream_that_is_ourselves_is_skipped(ns, build, tmp_path):
+    # Upstreams: ourselves first, then dnsmasq. Forwarding to ourselves would
+    # loop until the per-worker limit of pending queries answers SERVFAIL,
+    # which would be relayed; skipping it reaches dnsmasq.
+    upstream(ns, tmp_path, "--host-record=outside.example,192.0.2.77")
+    d = driver(ns, build, "--upstream", f"127.0.0.1:{PORT}", "--upstream", "192.0.2.53:53")
+    a = dig(ns, PORT, "outside.example", "A")
+    assert a.status == "NOERROR" and a.values("A") == ["192.0.2.77"], a.text
+    # Only ourselves: SERVFAIL.
+    d2 = Driver(ns, build, "--listen", "127.0.0.1:5303", "--upstream", "127.0.0.1:5303")
+    assert dig(ns, 5303, "outside.example", "A").status == "SERVFAIL"
+    assert d2.stop() == 0
+    assert d.stop() == 0
