@@ -42,8 +42,9 @@ struct dns_config {
 	const char *zone;		/* NULL = DNS_DEFAULT_ZONE */
 	uint32_t ttl;			/* 0 = DNS_DEFAULT_TTL */
 	uint32_t negative_ttl;		/* 0 = DNS_DEFAULT_NEGATIVE_TTL */
-	/* Forwarding of names we are not authoritative for. Off: REFUSED. */
-	bool forward;
+	/* Names we are not authoritative for are forwarded upstream, unless
+	 * no_forward is set: then they are REFUSED. */
+	bool no_forward;
 	/* Upstreams; when n_upstreams is 0 they come from resolv_conf. */
 	const struct ip_endpoint *upstreams;
 	size_t n_upstreams;

@@ -336,7 +336,7 @@ static unsigned default_threads(void)
 
 static int load_upstreams(struct dns_server *srv, const struct dns_config *cfg)
 {
-	if (!cfg->forward)
+	if (cfg->no_forward)
 		return 0;
 	if (cfg->n_upstreams) {
 		for (size_t i = 0; i < cfg->n_upstreams && i < DNS_MAX_UPSTREAMS; i++) {
@@ -366,7 +366,7 @@ static int load_upstreams(struct dns_server *srv, const struct dns_config *cfg)
 
 struct dns_server *dns_server_create(const struct dns_config *cfg)
 {
-	static const struct dns_config defaults = { .forward = true };
+	static const struct dns_config defaults = { 0 };
 	if (!cfg)
 		cfg = &defaults;
 	if (cfg->threads > MAX_WORKERS) {
@@ -385,7 +385,7 @@ struct dns_server *dns_server_create(const struct dns_config *cfg)
 	}
 	srv->acfg.ttl = cfg->ttl ? cfg->ttl : DNS_DEFAULT_TTL;
 	srv->acfg.negative_ttl = cfg->negative_ttl ? cfg->negative_ttl : DNS_DEFAULT_NEGATIVE_TTL;
-	srv->acfg.forward = cfg->forward;
+	srv->acfg.forward = !cfg->no_forward;
 	srv->forward_timeout_ms = cfg->forward_timeout_ms ? cfg->forward_timeout_ms : DNS_DEFAULT_FORWARD_TIMEOUT_MS;
 	srv->tcp_max_conns = cfg->tcp_max_conns ? cfg->tcp_max_conns : 256;
 	srv->tcp_idle_ms = cfg->tcp_idle_ms ? cfg->tcp_idle_ms : 10000;
