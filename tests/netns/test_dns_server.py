@@ -354,3 +354,16 @@ def test_upstream_that_is_ourselves_is_skipped(ns, build, tmp_path):
     assert dig(ns, 5303, "outside.example", "A").status == "SERVFAIL"
     assert d2.stop() == 0
     assert d.stop() == 0
+
+
+def test_ipv6_listeners(ns, build):
+    ns.ip("addr", "add", "2001:db8::1/64", "dev", "up0", "nodad")
+    ns.ip("addr", "add", "2001:db8::53/64", "dev", "up0", "nodad")
+    d = driver(ns, build, "--no-forward", "--record", "web=fd00::5")
+    d.ok("listen [::1]:5300")
+    d.ok("listen [::]:5301")
+    assert dig(ns, 5300, "web.zlayer.local", "AAAA", server="::1").values("AAAA") == ["fd00::5"]
+    assert dig(ns, 5300, "+tcp", "-x", "fd00::5", server="::1").values("PTR") == ["web.zlayer.local."]
+    # The wildcard answers from the address that was asked (IPV6_PKTINFO).
+    a = dig(ns, 5301, "-b", "2001:db8::1", "web.zlayer.local", "AAAA", server="2001:db8::53")
+    assert a.values("AAAA") == ["fd00::5"], a.text
