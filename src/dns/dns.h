@@ -42,8 +42,9 @@ struct dns_config {
 	const char *zone;		/* NULL = DNS_DEFAULT_ZONE */
 	uint32_t ttl;			/* 0 = DNS_DEFAULT_TTL */
 	uint32_t negative_ttl;		/* 0 = DNS_DEFAULT_NEGATIVE_TTL */
-	/* Forwarding of names we are not authoritative for. Off: REFUSED. */
-	bool forward;
+	/* Names we are not authoritative for are forwarded upstream, unless
+	 * no_forward is set: then they are REFUSED. */
+	bool no_forward;
 	/* Upstreams; when n_upstreams is 0 they come from resolv_conf. */
 	const struct ip_endpoint *upstreams;
 	size_t n_upstreams;
@@ -68,9 +69,11 @@ struct dns_server *dns_server_create(const struct dns_config *cfg);
 void dns_server_destroy(struct dns_server *srv);
 
 /*
- * UDP and TCP on ep (port 0 is refused). Several listeners are allowed.
- * Returns 0, -EEXIST when already listening there, -EINVAL, or the bind
- * error (-EADDRINUSE, -EADDRNOTAVAIL when the address is not local yet).
+ * UDP and TCP on ep (port 0 is refused). Several listeners are allowed. A
+ * wildcard address (0.0.0.0, ::) works too: UDP answers then leave from the
+ * address each query reached. Returns 0, -EEXIST when already listening
+ * there, -EINVAL, or the bind error (-EADDRINUSE, -EADDRNOTAVAIL when the
+ * address is not local yet).
  */
 int dns_server_listen(struct dns_server *srv, const struct ip_endpoint *ep);
 /* Closes that listener and its TCP connections. 0 or -ENOENT. */

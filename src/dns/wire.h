@@ -7,8 +7,8 @@
  * most an OPT record, and the answers we build hold one or two records. ldns
  * turns every message into a tree of heap-allocated rdf/rr objects and back
  * (ldns_wire2pkt + ldns_pkt2wire). bench/dns-parse.sh measures both on the
- * same 1,000 queries against the same store: 270-440 ns per query
- * hand-written vs 2700-3600 ns with ldns (6-13x over several runs on a
+ * same 1,000 queries against the same store: 180-440 ns per query
+ * hand-written vs 1900-3600 ns with ldns (6-13x over several runs on a
  * shared 2-core machine), with no allocation on our path, which is what
  * lets the server outrun dnsmasq (bench/dns.sh).
  * Every read is bounds-checked against the message length; fuzz/dns_message.c

@@ -142,7 +142,6 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "hosts", required_argument, NULL, 'H' },	  { "no-stdin", no_argument, NULL, 'S' },
 		{ "debug", no_argument, NULL, 'd' },		  { NULL, 0, NULL, 0 },
 	};
-	o->cfg.forward = true;
 	int c;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		int bad = 0;
@@ -157,7 +156,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'z': o->cfg.zone = optarg; break;
 		case 't': bad = parse_uint(optarg, &o->cfg.ttl) < 0; break;
 		case 'n': bad = parse_uint(optarg, &o->cfg.negative_ttl) < 0; break;
-		case 'F': o->cfg.forward = false; break;
+		case 'F': o->cfg.no_forward = true; break;
 		case 'r': o->cfg.resolv_conf = optarg; break;
 		case 'T': bad = parse_uint(optarg, &o->cfg.forward_timeout_ms) < 0; break;
 		case 'j': bad = parse_uint(optarg, &o->cfg.threads) < 0; break;

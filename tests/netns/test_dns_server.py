@@ -339,3 +339,31 @@ def test_wildcard_listener_answers_from_the_asked_address(ns, build, tmp_path, r
         assert a.values("A") == [want], a.text
     a = dig(ns, 5302, "+tcp", "web.zlayer.local", server="192.0.2.53")
     assert a.values("A") == ["10.200.0.5"]
+
+
+def test_upstream_that_is_ourselves_is_skipped(ns, build, tmp_path):
+    # Upstreams: ourselves first, then dnsmasq. Forwarding to ourselves would
+    # loop until the per-worker limit of pending queries answers SERVFAIL,
+    # which would be relayed; skipping it reaches dnsmasq.
+    upstream(ns, tmp_path, "--host-record=outside.example,192.0.2.77")
+    d = driver(ns, build, "--upstream", f"127.0.0.1:{PORT}", "--upstream", "192.0.2.53:53")
+    a = dig(ns, PORT, "outside.example", "A")
+    assert a.status == "NOERROR" and a.values("A") == ["192.0.2.77"], a.text
+    # Only ourselves: SERVFAIL.
+    d2 = Driver(ns, build, "--listen", "127.0.0.1:5303", "--upstream", "127.0.0.1:5303")
+    assert dig(ns, 5303, "outside.example", "A").status == "SERVFAIL"
+    assert d2.stop() == 0
+    assert d.stop() == 0
+
+
+def test_ipv6_listeners(ns, build):
+    ns.ip("addr", "add", "2001:db8::1/64", "dev", "up0", "nodad")
+    ns.ip("addr", "add", "2001:db8::53/64", "dev", "up0", "nodad")
+    d = driver(ns, build, "--no-forward", "--record", "web=fd00::5")
+    d.ok("listen [::1]:5300")
+    d.ok("listen [::]:5301")
+    assert dig(ns, 5300, "web.zlayer.local", "AAAA", server="::1").values("AAAA") == ["fd00::5"]
+    assert dig(ns, 5300, "+tcp", "-x", "fd00::5", server="::1").values("PTR") == ["web.zlayer.local."]
+    # The wildcard answers from the address that was asked (IPV6_PKTINFO).
+    a = dig(ns, 5301, "-b", "2001:db8::1", "web.zlayer.local", "AAAA", server="2001:db8::53")
+    assert a.values("AAAA") == ["fd00::5"], a.text

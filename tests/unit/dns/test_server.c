@@ -24,7 +24,7 @@
 
 static struct dns_server *new_server(void)
 {
-	struct dns_config cfg = { .zone = "zlayer.local", .forward = false, .threads = 2 };
+	struct dns_config cfg = { .zone = "zlayer.local", .no_forward = true, .threads = 2 };
 	struct dns_server *srv = dns_server_create(&cfg);
 	assert_non_null(srv);
 	return srv;
