@@ -71,7 +71,9 @@ static void sample_init(struct sample *s)
 
 static void assert_has(const char *haystack, const char *needle)
 {
-	if (!strstr(haystack, needle))
+	if (!haystack)
+		fail_msg("missing \"%s\": no text at all", needle);
+	else if (!strstr(haystack, needle))
 		fail_msg("missing \"%s\" in:\n%s", needle, haystack);
 }
 
