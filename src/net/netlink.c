@@ -410,7 +410,8 @@ int nl_bridge_member_count(struct nl_handle *nl, const char *bridge)
 	return err ? err : mc.count;
 }
 
-int nl_veth_create(struct nl_handle *nl, const char *host, const char *peer)
+/* A veth pair; the peer end is created in the namespace behind peer_ns_fd when >= 0. */
+static int veth_create(struct nl_handle *nl, const char *host, const char *peer, int peer_ns_fd)
 {
 	union nl_msgbuf m;
 	struct nlattr *info, *data, *peer_nest;
@@ -429,10 +430,24 @@ int nl_veth_create(struct nl_handle *nl, const char *host, const char *peer)
 	peer_ifi = mnl_nlmsg_put_extra_header(&m.align, sizeof(*peer_ifi));
 	peer_ifi->ifi_family = AF_UNSPEC;
 	mnl_attr_put_strz(&m.align, IFLA_IFNAME, peer);
+	if (peer_ns_fd >= 0)
+		mnl_attr_put_u32(&m.align, IFLA_NET_NS_FD, (uint32_t)peer_ns_fd);
 	mnl_attr_nest_end(&m.align, peer_nest);
 	mnl_attr_nest_end(&m.align, data);
 	mnl_attr_nest_end(&m.align, info);
 	return nl_talk(nl, &m.align, NULL, NULL);
+}
+
+int nl_veth_create(struct nl_handle *nl, const char *host, const char *peer)
+{
+	return veth_create(nl, host, peer, -1);
+}
+
+int nl_veth_create_in_netns(struct nl_handle *nl, const char *host, const char *peer, int peer_ns_fd)
+{
+	if (peer_ns_fd < 0)
+		return -EBADF;
+	return veth_create(nl, host, peer, peer_ns_fd);
 }
 
 int nl_link_move_to_netns_fd(struct nl_handle *nl, const char *name, int ns_fd, const char *new_name)

@@ -66,6 +66,14 @@ int nl_bridge_member_count(struct nl_handle *nl, const char *bridge);
 
 /* Creates a veth pair host <-> peer, both in this namespace, both down. */
 int nl_veth_create(struct nl_handle *nl, const char *host, const char *peer);
+/*
+ * Creates a veth pair whose peer end is born in the namespace behind
+ * peer_ns_fd under its final name (e.g. "eth0"): truly atomic (a name clash
+ * there creates nothing, -EEXIST) and much cheaper than create + move, which
+ * makes the kernel wait for RCU grace periods (tens of ms on a busy host).
+ * The attach path should prefer it.
+ */
+int nl_veth_create_in_netns(struct nl_handle *nl, const char *host, const char *peer, int peer_ns_fd);
 
 /*
  * Moves the link into the namespace behind ns_fd and renames it to new_name in
