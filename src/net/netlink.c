@@ -44,6 +44,7 @@ struct nl_reply {
 	int (*fn)(const struct nlmsghdr *nlh, void *arg); /* 0 = go on; else stop with it */
 	void *arg;
 	int result;   /* first non-zero fn() result */
+	int kernel_err; /* negative errno from NLMSG_ERROR / NLMSG_DONE */
 	bool intr;    /* the kernel flagged the dump as inconsistent */
 };
 
@@ -97,15 +98,20 @@ static int nl_data_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/*
+ * The kernel's verdicts are kept in the reply rather than in errno, so that an
+ * error libmnl raises itself (a foreign sequence number) cannot be mistaken
+ * for one the kernel sent.
+ */
+
 /* libmnl 1.0.4 ignores the errno the kernel puts in a dump's NLMSG_DONE. */
 static int nl_done_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const int *err = mnl_nlmsg_get_payload(nlh);
+	struct nl_reply *r = data;
 
-	if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(*err) && *err < 0) {
-		errno = -*err;
-		return MNL_CB_ERROR;
-	}
+	if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(*err) && *err < 0)
+		r->kernel_err = *err;
 	return MNL_CB_STOP;
 }
 
@@ -113,15 +119,12 @@ static int nl_done_cb(const struct nlmsghdr *nlh, void *data)
 static int nl_error_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+	struct nl_reply *r = data;
 
-	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*e)) {
-		errno = EBADMSG;
-		return MNL_CB_ERROR;
-	}
-	if (e->error < 0) {
-		errno = -e->error;
-		return MNL_CB_ERROR;
-	}
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*e))
+		r->kernel_err = -EBADMSG;
+	else if (e->error < 0)
+		r->kernel_err = e->error;
 	return MNL_CB_STOP;
 }
 
@@ -158,11 +161,19 @@ static int nl_talk(struct nl_handle *nl, struct nlmsghdr *req,
 		}
 		ret = mnl_cb_run2(nl->rbuf, (size_t)n, seq, nl->portid, nl_data_cb, &r,
 				  nl_ctl_cbs, NLMSG_MIN_TYPE);
+		/*
+		 * A datagram with another sequence number (EPROTO) or port (ESRCH) is
+		 * the tail of an earlier request that failed mid-read: not ours, skip it.
+		 */
+		if (ret == MNL_CB_ERROR && (errno == EPROTO || errno == ESRCH))
+			continue;
 		if (ret == MNL_CB_ERROR)
 			return errno ? -errno : -EIO;
 		if (ret == MNL_CB_STOP)
 			break;
 	}
+	if (r.kernel_err)
+		return r.kernel_err;
 	if (r.result)
 		return r.result;
 	return r.intr ? -EAGAIN : 0;
@@ -695,7 +706,12 @@ int nl_addr_flush(struct nl_handle *nl, const char *link)
 	index = nl_link_index(nl, link);
 	if (index < 0)
 		return index;
-	err = addr_dump(nl, index, addr_collect_cb, &av);
+	for (int tries = 0; tries < 3; tries++) {
+		av.n = 0;
+		err = addr_dump(nl, index, addr_collect_cb, &av);
+		if (err != -EAGAIN)
+			break;
+	}
 	for (size_t i = 0; !err && i < av.n; i++) {
 		err = addr_request(nl, RTM_DELADDR, 0, index, &av.v[i].addr, av.v[i].len);
 		/* Deleting a primary v4 address also drops its secondaries. */
