@@ -466,8 +466,10 @@ int nl_link_move_to_netns_fd(struct nl_handle *nl, const char *name, int ns_fd, 
 	union nl_msgbuf m;
 	int index, err;
 
-	if (ns_fd < 0 || (new_name && (err = check_ifname(new_name))))
-		return -EINVAL;
+	if (ns_fd < 0)
+		return -EBADF;
+	if (new_name && (err = check_ifname(new_name)))
+		return err;
 	/* IFLA_IFNAME below is the new name, so the link is named by index. */
 	index = nl_link_index(nl, name);
 	if (index < 0)
