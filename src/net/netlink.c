@@ -65,8 +65,11 @@ int nl_open(struct nl_handle **out)
 		goto fail;
 	if (mnl_socket_bind(nl->sock, 0, MNL_SOCKET_AUTOPID) < 0)
 		goto fail;
-	/* Errors need not echo our request back; only the errno matters. */
-	mnl_socket_setsockopt(nl->sock, NETLINK_CAP_ACK, &one, sizeof(one));
+	/*
+	 * Errors need not echo our request back; only the errno matters. An
+	 * optimisation only: kernels without it (< 4.3) still work.
+	 */
+	(void)mnl_socket_setsockopt(nl->sock, NETLINK_CAP_ACK, &one, sizeof(one));
 	nl->portid = mnl_socket_get_portid(nl->sock);
 	nl->seq = (uint32_t)getpid() << 8; /* any start; only equality is checked */
 	*out = nl;
