@@ -11,9 +11,13 @@
  * return of 0 means the kernel applied the change. Every function returns 0 (or
  * a documented non-negative value) on success and a negative errno on failure;
  * callers build the message, since only they know what the link was for.
- * Links are named by their name in the handle's namespace.
+ * Links are named by their name in the handle's namespace. Names longer than
+ * IFNAMSIZ - 1 or containing '/', ':' or blanks are -EINVAL.
  *
- * A handle is not thread-safe; use one per thread.
+ * A handle is not thread-safe; use one per thread. Callbacks of the *_list
+ * functions run while the dump is in flight and must not use the same handle.
+ * A dump the kernel flags as interrupted by a concurrent change returns
+ * -EAGAIN (nl_bridge_member_count and nl_addr_flush retry by themselves).
  */
 #ifndef OVL_NET_NETLINK_H
 #define OVL_NET_NETLINK_H
