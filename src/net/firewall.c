@@ -406,8 +406,10 @@ int fw_apply(struct fw *fw, const struct fw_config *cfg)
 
 static int fw_member_op(struct fw *fw, const char *network, const struct ip_addr *ip, bool add)
 {
-	char buf[IP_ADDR_STRLEN], script[1024];
-	size_t idx, off = 0;
+	char buf[IP_ADDR_STRLEN], *script = NULL;
+	size_t idx, len = 0;
+	FILE *f;
+	int err;
 
 	fw->error[0] = '\0';
 	if (!network || !ip || (ip->family != AF_INET && ip->family != AF_INET6))
@@ -420,19 +422,26 @@ static int fw_member_op(struct fw *fw, const char *network, const struct ip_addr
 			 network);
 		return -ENOENT;
 	}
+	f = open_memstream(&script, &len);
+	if (!f)
+		return -errno;
 	ip_addr_format(ip, buf, sizeof(buf));
 	for (size_t i = 0; i < sizeof(fw_families) / sizeof(fw_families[0]); i++) {
 		const char *fam = fw_families[i];
 		char sfx = set_suffix(ip->family);
-		/* add + delete makes removal of a non-member a no-op, not an error. */
-		off += (size_t)snprintf(script + off, sizeof(script) - off,
-					"add element %s %s net%zu_%c { %s }\n", fam, fw->table, idx, sfx, buf);
+
+		/* add + delete makes removing a non-member a no-op, not an error. */
+		fprintf(f, "add element %s %s net%zu_%c { %s }\n", fam, fw->table, idx, sfx, buf);
 		if (!add)
-			off += (size_t)snprintf(script + off, sizeof(script) - off,
-						"delete element %s %s net%zu_%c { %s }\n", fam, fw->table,
-						idx, sfx, buf);
+			fprintf(f, "delete element %s %s net%zu_%c { %s }\n", fam, fw->table, idx, sfx, buf);
 	}
-	return fw_run(fw, script);
+	if (fclose(f)) {
+		free(script);
+		return -ENOMEM;
+	}
+	err = fw_run(fw, script);
+	free(script);
+	return err;
 }
 
 int fw_member_add(struct fw *fw, const char *network, const struct ip_addr *ip)

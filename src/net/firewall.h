@@ -23,6 +23,7 @@
  *  element operation (fw_member_add/fw_member_del).
  *
  * Errors are negative errnos; fw_error() has nft's message for the log.
+ * A handle works in the namespace it was opened in and is not thread-safe.
  */
 #ifndef OVL_NET_FIREWALL_H
 #define OVL_NET_FIREWALL_H

@@ -11,6 +11,13 @@
  *
  * net.* parameters belong to the calling thread's network namespace (inside
  * netns_run() they are the container's).
+ *
+ * IPv6 forwarding, measured on Linux 6.18: net.ipv6.conf.<dev>.forwarding=1
+ * alone does NOT make the kernel forward packets received on <dev> (it only
+ * switches the device to router behaviour); ip6_forward() still requires
+ * conf.all.forwarding, which must never be set on a host (it turns off
+ * accept_ra everywhere). Since Linux 6.17, net.ipv6.conf.<dev>.force_forwarding=1
+ * forwards per device; set it on the ingress devices (bridge, host veth).
  */
 #ifndef OVL_NET_SYSCTL_H
 #define OVL_NET_SYSCTL_H

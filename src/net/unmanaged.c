@@ -161,16 +161,15 @@ static int mark_one(const struct manager *m, const struct unmanaged_opts *o, con
 	err = file_holds(file, content);
 	if (err == 1)
 		return 0; /* ours, from an earlier run: adopt it */
-	if (err == 0) {
+	if (err != -ENOENT) {
 		file[0] = '\0';
-		return -EEXIST;
+		return err == 0 ? -EEXIST : err;
 	}
+	err = 0;
 	if (mkdir(dir, 0755) == 0)
 		snprintf(created_dir, PATH_MAX, "%s", dir);
 	else if (errno != EEXIST)
 		err = -errno;
-	else
-		err = 0;
 	if (!err)
 		err = write_atomic(file, content);
 	if (err)

@@ -28,7 +28,7 @@ extern bool nstest_active;
 	} while (0)
 
 /*
- * Sends ICMP echo requests from the namespace behind ns_fd to dst (IPv4)
+ * Sends ICMP echo requests from the namespace behind ns_fd to dst (v4 or v6)
  * every 100 ms until a reply comes or timeout_ms pass. Returns 0 on a reply,
  * -ETIMEDOUT without one, another negative errno on a local failure.
  */
@@ -42,5 +42,8 @@ int nstest_ping(int ns_fd, const char *dst, int timeout_ms);
  */
 int nstest_container(struct nl_handle *nl, const char *host, const char *bridge, const char *ip,
 		     int prefix_len, const char *gw);
+
+/* Adds another address (and default route via gw, if not NULL) to a container's eth0. */
+int nstest_container_addr(int ns_fd, const char *ip, int prefix_len, const char *gw);
 
 #endif

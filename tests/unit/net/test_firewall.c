@@ -38,8 +38,8 @@ static struct ip_prefix prefix(const char *s)
 /* A description shared by the tests; rebuilt per test so each may edit it. */
 struct sample {
 	struct ip_prefix cluster[2];
-	struct ip_addr node[2];
-	struct ip_addr net_a[3], net_b[2];
+	struct ip_addr node[4];
+	struct ip_addr net_a[6], net_b[2];
 	struct fw_network networks[2];
 	const char *ifaces[1];
 	struct fw_config cfg;
@@ -52,17 +52,22 @@ static void sample_init(struct sample *s)
 	s->cluster[1] = prefix("fd77::/48");
 	s->node[0] = addr("10.77.0.1");
 	s->node[1] = addr("10.77.1.1");
+	s->node[2] = addr("fd77::1");
+	s->node[3] = addr("fd77:1::1");
 	s->net_a[0] = addr("10.77.0.2");
 	s->net_a[1] = addr("10.77.0.3");
 	s->net_a[2] = addr("10.77.1.2");
+	s->net_a[3] = addr("fd77::2");
+	s->net_a[4] = addr("fd77::3");
+	s->net_a[5] = addr("fd77:1::2");
 	s->net_b[0] = addr("10.77.0.4");
 	s->net_b[1] = addr("fd77::4");
-	s->networks[0] = (struct fw_network){ "a", s->net_a, 3 };
+	s->networks[0] = (struct fw_network){ "a", s->net_a, 6 };
 	s->networks[1] = (struct fw_network){ "b", s->net_b, 2 };
 	s->ifaces[0] = "zl-*";
 	s->cfg = (struct fw_config){
 		.cluster = s->cluster, .n_cluster = 2,
-		.node_ips = s->node, .n_node_ips = 2,
+		.node_ips = s->node, .n_node_ips = 4,
 		.overlay_ifaces = s->ifaces, .n_overlay_ifaces = 1,
 		.masquerade = true,
 		.networks = s->networks, .n_networks = 2,
@@ -71,9 +76,8 @@ static void sample_init(struct sample *s)
 
 static void assert_has(const char *haystack, const char *needle)
 {
-	/* Checked here too: GCC cannot see that cmocka's assert_non_null() does not return. */
 	if (!haystack)
-		fail_msg("no nft output while looking for \"%s\"", needle);
+		fail_msg("missing \"%s\": no text at all", needle);
 	else if (!strstr(haystack, needle))
 		fail_msg("missing \"%s\" in:\n%s", needle, haystack);
 }
@@ -92,7 +96,7 @@ static void render_full_description(void **state)
 	assert_has(script, "set cluster4 { type ipv4_addr; flags interval; auto-merge; elements = { 10.77.0.0/16 } }");
 	assert_has(script, "set cluster6 { type ipv6_addr; flags interval; auto-merge; elements = { fd77::/48 } }");
 	assert_has(script, "set node4 { type ipv4_addr; elements = { 10.77.0.1, 10.77.1.1 } }");
-	assert_has(script, "set node6 { type ipv6_addr; }");
+	assert_has(script, "set node6 { type ipv6_addr; elements = { fd77::1, fd77:1::1 } }");
 	assert_has(script, "set net0_4 { type ipv4_addr; comment \"isolation network a\"; "
 			   "elements = { 10.77.0.2, 10.77.0.3, 10.77.1.2 } }");
 	assert_has(script, "set net1_6 { type ipv6_addr; comment \"isolation network b\"; elements = { fd77::4 } }");
@@ -297,7 +301,14 @@ static void topo_build(struct topo *t)
 		[D1] = { "h-d1", "zl-b1", "10.77.1.2", "10.77.1.1" },
 		[EXT] = { "up0", NULL, "198.51.100.2", NULL },
 	};
-	struct ip_addr up = addr("198.51.100.1");
+	static const struct {
+		int ns;
+		const char *ip, *gw;
+	} c6[] = {
+		{ C1, "fd77::2", "fd77::1" }, { C2, "fd77::3", "fd77::1" }, { C3, "fd77::4", "fd77::1" },
+		{ C4, "fd77::5", "fd77::1" }, { D1, "fd77:1::2", "fd77:1::1" },
+	};
+	struct ip_addr up = addr("198.51.100.1"), gw6[2] = { addr("fd77::1"), addr("fd77:1::1") };
 	char v[8];
 
 	assert_int_equal(nl_open(&t->nl), 0);
@@ -308,14 +319,22 @@ static void topo_build(struct topo *t)
 		assert_true(t->ns[i] >= 0);
 	}
 	assert_int_equal(nl_addr_add(t->nl, "up0", &up, 24), 0);
+	assert_int_equal(nl_addr_add(t->nl, "zl-b0", &gw6[0], 64), 0);
+	assert_int_equal(nl_addr_add(t->nl, "zl-b1", &gw6[1], 64), 0);
+	for (size_t i = 0; i < sizeof(c6) / sizeof(c6[0]); i++)
+		assert_int_equal(nstest_container_addr(t->ns[c6[i].ns], c6[i].ip, 64, c6[i].gw), 0);
 	assert_int_equal(sysctl_write("net.ipv4.ip_forward", NULL, NULL, "1"), 0);
+	/* Our private namespace: conf.all is fine here (never on a real host). */
+	assert_int_equal(sysctl_write("net.ipv6.conf", "all", "forwarding", "1"), 0);
 	/*
 	 * With br_netfilter loaded, bridged IPv4 would also cross the inet
 	 * hooks; switch that off in this namespace so only the bridge table
 	 * can stop traffic between ports of one bridge.
 	 */
-	if (sysctl_read("net.bridge.bridge-nf-call-iptables", NULL, NULL, v, sizeof(v)) == 0)
+	if (sysctl_read("net.bridge.bridge-nf-call-iptables", NULL, NULL, v, sizeof(v)) == 0) {
 		assert_int_equal(sysctl_write("net.bridge.bridge-nf-call-iptables", NULL, NULL, "0"), 0);
+		assert_int_equal(sysctl_write("net.bridge.bridge-nf-call-ip6tables", NULL, NULL, "0"), 0);
+	}
 }
 
 static void topo_destroy(struct topo *t)
@@ -340,10 +359,10 @@ static void isolation_and_masquerade_packets(void **state)
 	/* Without rules: everything in the cluster talks, egress has no way back. */
 	expect_ping(&t, C1, "10.77.0.4", true, "no rules, c1 -> c3");
 	expect_ping(&t, C1, "198.51.100.2", false, "no rules, c1 -> ext");
+	expect_ping(&t, C1, "fd77::4", true, "no rules, c1 -> c3 (v6)");
 
 	fw = open_fw();
 	sample_init(&s);
-	s.cfg.n_cluster = 1; /* 10.77.0.0/16 */
 	/* a = {c1, c2, d1}, b = {c3}; c4 is in no network. */
 	if (fw_apply(fw, &s.cfg))
 		fail_msg("fw_apply: %s", fw_error(fw));
@@ -357,6 +376,10 @@ static void isolation_and_masquerade_packets(void **state)
 	expect_ping(&t, C3, "10.77.1.1", true, "member -> node address");
 	expect_ping(&t, C4, "10.77.0.1", true, "non-member -> node");
 	expect_ping(&t, C1, "198.51.100.2", true, "member -> egress, masqueraded");
+	expect_ping(&t, C1, "fd77::3", true, "same network, same bridge (v6)");
+	expect_ping(&t, C1, "fd77:1::2", true, "same network, routed (v6)");
+	expect_ping(&t, C1, "fd77::4", false, "other network, same bridge (v6)");
+	expect_ping(&t, D1, "fd77::4", false, "other network, routed (v6)");
 
 	/* Membership changes take effect at once. */
 	assert_int_equal(fw_member_del(fw, "b", &c3), 0);

@@ -159,6 +159,31 @@ static void move_into_netns_renames_atomically(void **state)
 	close(fd);
 }
 
+static void veth_born_in_netns(void **state)
+{
+	struct target_check c = { "eth0", "veth-9-g" };
+	int fd;
+
+	NSTEST_REQUIRE();
+	fd = netns_new();
+	assert_true(fd >= 0);
+	assert_int_equal(nl_veth_create_in_netns(nl, "veth-9-g", "eth0", fd), 0);
+	assert_int_equal(nl_link_exists(nl, "veth-9-g"), 1);
+	assert_int_equal(nl_link_exists(nl, "eth0"), 0);
+	assert_int_equal(netns_run(fd, check_in_target, &c), 0);
+
+	/* eth0 is taken there: nothing is created anywhere. */
+	assert_int_equal(nl_veth_create_in_netns(nl, "veth-10-g", "eth0", fd), -EEXIST);
+	assert_int_equal(nl_link_exists(nl, "veth-10-g"), 0);
+	assert_int_equal(nl_veth_create_in_netns(nl, "veth-10-g", "eth1", -1), -EBADF);
+
+	assert_int_equal(nl_link_delete(nl, "veth-9-g"), 0);
+	c.present = "lo";
+	c.absent = "eth0";
+	assert_int_equal(netns_run(fd, check_in_target, &c), 0);
+	close(fd);
+}
+
 struct addr_seen {
 	struct ip_prefix want[4];
 	size_t n_want;
@@ -355,6 +380,7 @@ int main(void)
 		cmocka_unit_test(bad_names_are_rejected),
 		cmocka_unit_test(up_down_and_mtu),
 		cmocka_unit_test(move_into_netns_renames_atomically),
+		cmocka_unit_test(veth_born_in_netns),
 		cmocka_unit_test(addresses_add_del_flush),
 		cmocka_unit_test(host_routes_with_source),
 		cmocka_unit_test(bridge_members_and_link_dump),

@@ -5,12 +5,14 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "net/netns.h"
+#include "net/sysctl.h"
 #include "nstest.h"
 
 /* The namespace inode identifies it. */
@@ -87,6 +89,32 @@ static void run_rejects_non_namespace_fds(void **state)
 	assert_int_equal(netns_run(-1, probe_fn, &p), -EBADF);
 }
 
+/* Sets ip_forward and reads it back, all inside the target namespace. */
+static int forward_on(void *arg)
+{
+	char v[8];
+	int err = sysctl_write("net.ipv4.ip_forward", NULL, NULL, "1");
+
+	if (!err)
+		err = sysctl_read("net.ipv4.ip_forward", NULL, NULL, v, sizeof(v));
+	return err ? err : strcmp(v, "1") ? -EIO : 0;
+}
+
+static void sysctls_inside_belong_to_the_target(void **state)
+{
+	char v[8];
+	int target;
+
+	NSTEST_REQUIRE();
+	assert_int_equal(sysctl_write("net.ipv4.ip_forward", NULL, NULL, "0"), 0);
+	target = netns_new();
+	assert_true(target >= 0);
+	assert_int_equal(netns_run(target, forward_on, NULL), 0);
+	assert_int_equal(sysctl_read("net.ipv4.ip_forward", NULL, NULL, v, sizeof(v)), 0);
+	assert_string_equal(v, "0");
+	close(target);
+}
+
 static void open_pid(void **state)
 {
 	pid_t child;
@@ -114,6 +142,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(run_executes_inside_and_never_moves_caller),
 		cmocka_unit_test(run_rejects_non_namespace_fds),
+		cmocka_unit_test(sysctls_inside_belong_to_the_target),
 		cmocka_unit_test(open_pid),
 	};
 
