@@ -354,9 +354,9 @@ int main(int argc, char **argv)
 
 	/*
 	 * Most requests finish in microseconds: poll briefly for the answer
-	 * instead of sleeping, which roughly halves a request's round trip.
+	 * instead of sleeping, saving a wake-up per request on a lightly loaded host.
 	 */
-	evloop_set_spin(d.loop, 0, requests_inflight, &d);
+	evloop_set_spin(d.loop, 50, requests_inflight, &d);
 	log_info("overlayd listening on %s (data dir %s)", socket_path, data_dir);
 	sd_notify(0, "READY=1");
 	r = evloop_run(d.loop);
