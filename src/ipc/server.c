@@ -20,6 +20,12 @@
 #define READ_CHUNK 65536
 /* A client that stops reading gets cut off rather than growing our memory without bound. */
 #define MAX_PENDING_OUTPUT (64u * 1024u * 1024u)
+/*
+ * Back-pressure: a connection with this many requests awaiting answers is
+ * not read further until some are answered, so one client pipelining without
+ * bound cannot queue unlimited work.
+ */
+#define MAX_PENDING_REQUESTS 1024u
 
 struct conn {
 	uint64_t id;
@@ -32,6 +38,11 @@ struct conn {
 	size_t out_off, out_len, out_cap;
 	bool closing; /* close once the output is written (after a fatal frame error) */
 	bool want_write;
+	bool want_read;
+	unsigned pending;  /* requests handed out and not yet answered */
+	bool processing;   /* inside conn_process_input: closing is deferred */
+	bool throttled;	   /* stopped at MAX_PENDING_REQUESTS; resumed by answers */
+	bool dead;	   /* closed while processing; freed when processing ends */
 	struct conn *prev, *next;
 };
 
@@ -77,11 +88,12 @@ static struct conn *conn_find(struct ipc_server *s, uint64_t id)
 static void conn_update_events(struct conn *c)
 {
 	bool want_write = c->out_len > c->out_off;
-	bool want_read = !c->srv->paused && !c->closing;
+	bool want_read = !c->srv->paused && !c->closing && c->pending < MAX_PENDING_REQUESTS;
 	uint32_t ev = (want_read ? EPOLLIN : 0) | (want_write ? EPOLLOUT : 0);
 	if (evloop_watch_modify(c->srv->loop, c->watch, ev) < 0)
 		log_warn("ipc: cannot update the watch of connection %llu", (unsigned long long)c->id);
 	c->want_write = want_write;
+	c->want_read = want_read;
 }
 
 /* Writes as much queued output as the socket takes. false when the connection died. */
@@ -138,30 +150,50 @@ static bool conn_queue(struct conn *c, const char *body, size_t len)
 	return true;
 }
 
-/* Queues a frame and tries to send it right away; closes the connection on failure. */
-static void conn_send(struct conn *c, char *body, size_t len)
+/* Closes c now, or right after conn_process_input when called from inside it. */
+static void conn_drop(struct conn *c)
 {
-	bool ok = body && conn_queue(c, body, len);
+	if (c->processing)
+		c->dead = true;
+	else
+		conn_close(c);
+}
+
+/* Queues a frame and tries to send it right away. false when the connection is gone. */
+static bool conn_send(struct conn *c, char *body, size_t len)
+{
+	bool ok = !c->dead && body && conn_queue(c, body, len);
 	free(body);
-	if (!ok || !conn_flush(c)) {
-		conn_close(c);
-		return;
-	}
-	if (c->closing && c->out_len == c->out_off) {
-		conn_close(c);
-		return;
+	if (!ok || !conn_flush(c) || (c->closing && c->out_len == c->out_off)) {
+		conn_drop(c);
+		return false;
 	}
 	bool want_write = c->out_len > c->out_off;
 	if (want_write != c->want_write || c->closing)
 		conn_update_events(c);
+	return true;
 }
+
+static bool conn_process_frames(struct conn *c);
 
 /* Processes every complete frame in the input buffer. false when the connection was closed. */
 static bool conn_process_input(struct conn *c)
 {
+	c->processing = true;
+	bool alive = conn_process_frames(c);
+	c->processing = false;
+	if (c->dead) {
+		conn_close(c);
+		return false;
+	}
+	return alive;
+}
+
+static bool conn_process_frames(struct conn *c)
+{
 	struct ipc_server *s = c->srv;
 	size_t off = 0;
-	while (!c->closing && !s->paused && c->in_len - off >= 4) {
+	while (!c->closing && !c->dead && !s->paused && c->pending < MAX_PENDING_REQUESTS && c->in_len - off >= 4) {
 		const uint8_t *p = c->in + off;
 		uint32_t len = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 		if (len > IPC_MAX_FRAME) {
@@ -192,7 +224,13 @@ static bool conn_process_input(struct conn *c)
 		if (r == CODEC_BAD_REQUEST)
 			log_debug("ipc: connection %llu request %llu: %s", (unsigned long long)c->id,
 				  (unsigned long long)rid, err);
+		c->pending++;
 		s->on_request(c->id, rid, r == CODEC_OK ? &req : NULL, r == CODEC_OK ? NULL : err, s->arg);
+	}
+	if (c->pending >= MAX_PENDING_REQUESTS) {
+		c->throttled = true; /* frames may stay buffered: answers resume processing */
+		if (c->want_read)
+			conn_update_events(c);
 	}
 	if (off) {
 		memmove(c->in, c->in + off, c->in_len - off);
@@ -229,6 +267,8 @@ static void conn_read(struct conn *c)
 		c->in_len += (size_t)n;
 		if (!conn_process_input(c))
 			return;
+		if (c->pending >= MAX_PENDING_REQUESTS)
+			return; /* back-pressure: leave the rest in the socket */
 		/* Shrink an idle buffer that grew for one large frame. */
 		if (c->in_len == 0 && c->in_cap > 4 * READ_CHUNK) {
 			free(c->in);
@@ -282,6 +322,7 @@ static void accept_event(struct evloop *loop, int fd, uint32_t events, void *arg
 		c->fd = cfd;
 		c->srv = s;
 		c->id = ++s->next_conn_id;
+		c->want_read = !s->paused;
 		c->watch = evloop_watch_fd(loop, cfd, s->paused ? 0 : EPOLLIN, conn_event, c);
 		if (!c->watch) {
 			log_warn("ipc: cannot watch a new connection: %s", strerror(errno));
@@ -382,7 +423,16 @@ void ipc_server_respond(struct ipc_server *s, uint64_t conn_id, uint64_t req_id,
 	char *body = codec_encode_response(req_id, resp, &n);
 	if (!body)
 		body = codec_encode_error(req_id, "internal error: out of memory encoding the response", &n);
-	conn_send(c, body, n);
+	if (c->pending)
+		c->pending--;
+	if (!conn_send(c, body, n))
+		return;
+	/* Resume a connection that back-pressure had stopped: frames may already be buffered. */
+	if (c->throttled && !c->processing && c->pending < MAX_PENDING_REQUESTS / 2) {
+		c->throttled = false;
+		if (conn_process_input(c))
+			conn_update_events(c);
+	}
 }
 
 void ipc_server_broadcast(struct ipc_server *s, const struct ovl_event *ev)

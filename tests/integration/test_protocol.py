@@ -148,3 +148,22 @@ def test_client_disconnecting_mid_request_is_harmless(daemon):
     with daemon.conn() as c:
         assert status_ok(c)
     assert daemon.proc.poll() is None
+
+
+def test_unbounded_pipelining_is_throttled_not_fatal(daemon):
+    # 5000 requests written without reading any answer: the daemon stops reading
+    # this client at its in-flight limit, answers, resumes, and loses nothing.
+    n = 5000
+    body = b"".join(
+        struct.pack("<I", len(b)) + b
+        for b in (json.dumps({"frame": "request", "id": i, "request": {"op": "status"}}).encode()
+                  for i in range(1, n + 1)))
+    with daemon.conn(timeout=60) as c:
+        t = threading.Thread(target=c.s.sendall, args=(body,))
+        t.start()
+        for i in range(1, n + 1):
+            f = c.read_frame()
+            assert f["id"] == i and f["response"]["result"] == "status"
+        t.join()
+        with daemon.conn() as other:
+            assert status_ok(other)
