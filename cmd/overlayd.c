@@ -191,15 +191,16 @@ static int take_lock(const char *data_dir)
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno == EWOULDBLOCK) {
-			char pid[32] = "";
+			char pid[24] = "", who[48] = "";
 			ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
 			if (n > 0) {
 				pid[n] = '\0';
 				pid[strcspn(pid, "\n")] = '\0';
+				snprintf(who, sizeof(who), " (pid %s)", pid);
 			}
-			log_error("another overlayd%s%s is already running with data dir %s (lock %s is held); "
+			log_error("another overlayd%s is already running with data dir %s (lock %s is held); "
 				  "exiting without touching its socket",
-				  pid[0] ? " (pid " : "", pid[0] ? strcat(pid, ")") : "", data_dir, path);
+				  who, data_dir, path);
 		} else {
 			log_error("cannot lock %s: %s", path, strerror(errno));
 		}
@@ -287,7 +288,12 @@ int main(int argc, char **argv)
 		}
 	}
 
-	int r = mkdir_p(data_dir, 0700);
+	/*
+	 * 0711: others may traverse to DIR/run/ (the socket has its own 0660
+	 * mode and group) but not list the directory; state.json and the lock
+	 * are 0600 themselves.
+	 */
+	int r = mkdir_p(data_dir, 0711);
 	if (r < 0) {
 		log_error("cannot create data dir %s: %s", data_dir, strerror(-r));
 		return 1;
