@@ -120,6 +120,8 @@ static void on_request(uint64_t conn_id, uint64_t req_id, struct ovl_request *re
 	j->conn_id = conn_id;
 	j->req_id = req_id;
 	if (req) {
+		log_debug("connection %llu request %llu: %s", (unsigned long long)conn_id, (unsigned long long)req_id,
+			  ovl_op_name(req->op));
 		j->job.has_request = true;
 		j->job.req = *req;
 	} else {
@@ -373,6 +375,7 @@ int main(int argc, char **argv)
 	/* Graceful: stop reading, finish what was accepted, answer it, then tear down. */
 	ipc_server_pause(d.server);
 	engine_worker_stop(d.worker);
+	engine_set_event_sink(d.engine, NULL, NULL); /* the loop is about to go */
 	evloop_run_posted(d.loop);
 	ipc_server_flush(d.server, 2000);
 	engine_teardown(d.engine);
