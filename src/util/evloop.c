@@ -199,10 +199,9 @@ struct evloop_watch *evloop_timer(struct evloop *loop, uint64_t first_ms, uint64
 	if (tfd < 0)
 		return NULL;
 	struct itimerspec its = { 0 };
-	/* A zero it_value would disarm the timer; fire "immediately" instead. */
-	ms_to_timespec(first_ms ? first_ms : 1, &its.it_value);
+	ms_to_timespec(first_ms, &its.it_value);
 	if (first_ms == 0)
-		its.it_value = (struct timespec){ .tv_nsec = 1 };
+		its.it_value.tv_nsec = 1; /* a zero it_value would disarm the timer: fire at once instead */
 	ms_to_timespec(interval_ms, &its.it_interval);
 	if (timerfd_settime(tfd, 0, &its, NULL) < 0) {
 		close(tfd);
