@@ -19,6 +19,7 @@
 
 #include "engine/engine.h"
 #include "engine/worker.h"
+#include "ipc/client.h"
 #include "ipc/server.h"
 #include "util/evloop.h"
 #include "util/log.h"
@@ -224,6 +225,16 @@ static int remove_stale_socket(const char *path)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISSOCK(st.st_mode)) {
 		log_error("%s exists and is not a socket; refusing to replace it", path);
+		return -EEXIST;
+	}
+	/*
+	 * Our lock only covers our data dir: a daemon on another data dir may
+	 * have been pointed at the same --socket. A socket that answers is live.
+	 */
+	int fd = ipc_client_connect(path);
+	if (fd >= 0) {
+		close(fd);
+		log_error("%s is in use by another running process; refusing to take it over", path);
 		return -EEXIST;
 	}
 	if (unlink(path) < 0)
