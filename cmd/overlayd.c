@@ -375,7 +375,8 @@ int main(int argc, char **argv)
 	 * Most requests finish in microseconds: poll briefly for the answer
 	 * instead of sleeping, saving a wake-up per request on a lightly loaded host.
 	 */
-	evloop_set_spin(d.loop, 50, requests_inflight, &d);
+	if (sysconf(_SC_NPROCESSORS_ONLN) > 1) /* on one CPU, spinning only delays the worker */
+		evloop_set_spin(d.loop, 50, requests_inflight, &d);
 	log_info("overlayd listening on %s (data dir %s)", socket_path, data_dir);
 	sd_notify(0, "READY=1");
 	r = evloop_run(d.loop);
