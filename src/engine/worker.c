@@ -87,9 +87,10 @@ void engine_worker_submit(struct engine_worker *w, struct engine_job *job)
 	else
 		w->head = job;
 	w->tail = job;
+	pthread_mutex_unlock(&w->lock);
+	/* Signalled after unlocking, so the woken worker does not block on the mutex at once. */
 	if (was_empty)
 		pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->lock);
 }
 
 void engine_worker_stop(struct engine_worker *w)
