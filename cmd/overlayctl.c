@@ -408,6 +408,9 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			return 0;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			puts("overlayctl " OVL_VERSION);
+			return 0;
 		} else {
 			fprintf(stderr, "overlayctl: unknown option %s\n", argv[i]);
 			usage(stderr);

@@ -60,7 +60,8 @@ static void usage(FILE *f)
 		   "                           data dir, else DIR/run/" SOCKET_NAME ")\n"
 		   "  --log-level LEVEL        error, warn, info (default) or debug\n"
 		   "  --discard-corrupt-state  start empty when state.json is corrupt (it is kept aside)\n"
-		   "  -h, --help               this help\n");
+		   "  -h, --help               this help\n"
+		   "  --version                print the version\n");
 }
 
 static void begin_stop(struct daemon *d, const char *why)
@@ -254,6 +255,7 @@ int main(int argc, char **argv)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "discard-corrupt-state", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	int c;
@@ -279,6 +281,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			puts("overlayd " OVL_VERSION);
 			return 0;
 		default:
 			usage(stderr);
