@@ -210,12 +210,13 @@ static void on_sigint(int sig)
 
 static int watch(const char *path, bool raw)
 {
-	int fd = connect_or_report(path);
-	if (fd < 0)
-		return 1;
+	/* Before connecting: an interrupt right after the connection exists must still end cleanly. */
 	struct sigaction sa = { .sa_handler = on_sigint };
 	sigaction(SIGINT, &sa, NULL); /* no SA_RESTART: recv returns EINTR */
 	sigaction(SIGTERM, &sa, NULL);
+	int fd = connect_or_report(path);
+	if (fd < 0)
+		return 1;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	while (!interrupted) {
 		char *body;

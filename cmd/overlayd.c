@@ -35,15 +35,13 @@ struct daemon {
 	struct engine_worker *worker;
 	struct ipc_server *server;
 	bool stopping;
-	uint64_t inflight; /* requests at the worker (loop thread only) */
 };
 
-/* One request on its way loop -> worker -> loop. */
+/* One request on its way from the loop to the worker, which answers the client itself. */
 struct daemon_job {
 	struct engine_job job; /* first: the worker hands back &job */
 	struct daemon *d;
-	uint64_t conn_id;
-	uint64_t req_id;
+	struct ipc_reply *reply;
 };
 
 struct daemon_event {
@@ -73,39 +71,33 @@ static void begin_stop(struct daemon *d, const char *why)
 	evloop_stop(d->loop);
 }
 
-/* Loop thread: a finished job goes back to its client. */
-static void deliver(void *arg)
+static void shutdown_requested(void *arg)
 {
-	struct daemon_job *j = arg;
-	struct daemon *d = j->d;
-	d->inflight--;
-	ipc_server_respond(d->server, j->conn_id, j->req_id, &j->job.resp);
-	bool shutdown = j->job.has_request && j->job.req.op == OVL_OP_SHUTDOWN && j->job.resp.result == OVL_RES_OK;
+	begin_stop(arg, "shutdown request");
+}
+
+static void job_free(struct daemon_job *j)
+{
 	if (j->job.has_request)
 		ovl_request_free(&j->job.req);
 	ovl_response_free(&j->job.resp);
 	free(j);
-	if (shutdown)
-		begin_stop(d, "shutdown request");
 }
 
-/* Worker thread: hand the job to the loop. */
+/* Worker thread: a finished job is answered straight to its client. */
 static void job_done(struct engine_job *job, void *arg)
 {
 	struct daemon *d = arg;
-	if (evloop_post(d->loop, deliver, job) < 0) {
-		/* Cannot reach the loop (out of memory): drop the answer, never the daemon. */
-		log_error("cannot hand a response back to the event loop; dropping it");
-		struct daemon_job *j = (struct daemon_job *)job;
-		if (j->job.has_request)
-			ovl_request_free(&j->job.req);
-		ovl_response_free(&j->job.resp);
-		free(j);
-	}
+	struct daemon_job *j = (struct daemon_job *)job;
+	ipc_reply_send(j->reply, &j->job.resp);
+	if (j->job.has_request && j->job.req.op == OVL_OP_SHUTDOWN && j->job.resp.result == OVL_RES_OK &&
+	    evloop_post(d->loop, shutdown_requested, d) < 0)
+		log_error("cannot hand the shutdown request to the event loop");
+	job_free(j);
 }
 
 /* Loop thread: a decoded (or rejected) frame goes to the worker, in arrival order. */
-static void on_request(uint64_t conn_id, uint64_t req_id, struct ovl_request *req, const char *err, void *arg)
+static void on_request(struct ipc_reply *reply, struct ovl_request *req, const char *err, void *arg)
 {
 	struct daemon *d = arg;
 	struct daemon_job *j = calloc(1, sizeof(*j));
@@ -114,28 +106,20 @@ static void on_request(uint64_t conn_id, uint64_t req_id, struct ovl_request *re
 			ovl_request_free(req);
 		struct ovl_response r;
 		ovl_response_err(&r, "overlayd is out of memory");
-		ipc_server_respond(d->server, conn_id, req_id, &r);
+		ipc_reply_send(reply, &r);
 		ovl_response_free(&r);
 		return;
 	}
 	j->d = d;
-	j->conn_id = conn_id;
-	j->req_id = req_id;
+	j->reply = reply;
 	if (req) {
-		log_debug("connection %llu request %llu: %s", (unsigned long long)conn_id, (unsigned long long)req_id,
-			  ovl_op_name(req->op));
+		log_debug("request %llu: %s", (unsigned long long)ipc_reply_id(reply), ovl_op_name(req->op));
 		j->job.has_request = true;
 		j->job.req = *req;
 	} else {
 		ovl_response_err(&j->job.resp, "%s", err);
 	}
-	d->inflight++;
 	engine_worker_submit(d->worker, &j->job);
-}
-
-static bool requests_inflight(void *arg)
-{
-	return ((struct daemon *)arg)->inflight > 0;
 }
 
 static void broadcast(void *arg)
@@ -376,12 +360,6 @@ int main(int argc, char **argv)
 		goto out_server;
 	}
 
-	/*
-	 * Most requests finish in microseconds: poll briefly for the answer
-	 * instead of sleeping, saving a wake-up per request on a lightly loaded host.
-	 */
-	if (sysconf(_SC_NPROCESSORS_ONLN) > 1) /* on one CPU, spinning only delays the worker */
-		evloop_set_spin(d.loop, 50, requests_inflight, &d);
 	log_info("overlayd listening on %s (data dir %s)", socket_path, data_dir);
 	sd_notify(0, "READY=1");
 	r = evloop_run(d.loop);
@@ -389,11 +367,11 @@ int main(int argc, char **argv)
 		log_error("event loop failed: %s", strerror(-r));
 	sd_notify(0, "STOPPING=1");
 
-	/* Graceful: stop reading, finish what was accepted, answer it, then tear down. */
+	/* Graceful: stop reading, finish and answer what was accepted, then tear down. */
 	ipc_server_pause(d.server);
 	engine_worker_stop(d.worker);
 	engine_set_event_sink(d.engine, NULL, NULL); /* the loop is about to go */
-	evloop_run_posted(d.loop);
+	evloop_run_posted(d.loop); /* notes from the worker about output left queued */
 	ipc_server_flush(d.server, 2000);
 	engine_teardown(d.engine);
 	status = r < 0 ? 1 : 0;
