@@ -29,5 +29,8 @@ echo "# overlayd control socket, op=status, ${SECS}s per run, $(nproc) CPUs, loa
 "$CTL" --socket "$SOCK" bench --seconds "$SECS" --clients 1 --pipeline 16
 "$CTL" --socket "$SOCK" bench --seconds "$SECS" --clients 8 --pipeline 1
 "$CTL" --socket "$SOCK" bench --seconds "$SECS" --clients 8 --pipeline 16
-echo "# another read-only op, for comparison"
-"$CTL" --socket "$SOCK" bench --seconds "$SECS" --clients 1 --pipeline 1 --op nat_status
+echo "# a mutating op: every request rewrites state.json durably (write, fsync, rename, fsync dir)"
+# (group commit: requests queued together share one write)
+REQ='{"op":"set_local_wg_pubkey","pubkey":"YNXtAzepDqRv9H52osJVDQnznT5AL11eVK3sB5JhQX0="}'
+"$CTL" --socket "$SOCK" bench --seconds "$SECS" --clients 1 --pipeline 1 --request "$REQ"
+"$CTL" --socket "$SOCK" bench --seconds "$SECS" --clients 8 --pipeline 1 --request "$REQ"

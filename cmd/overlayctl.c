@@ -41,7 +41,8 @@ static void usage(FILE *f)
 		"Usage: overlayctl [--socket PATH | --data-dir DIR] [--json] <op> [key=value ...]\n"
 		"       overlayctl [--socket PATH] status        node status as a table\n"
 		"       overlayctl [--socket PATH] watch         print events until interrupted\n"
-		"       overlayctl [--socket PATH] bench [--clients N] [--seconds S] [--pipeline D] [--op OP]\n"
+		"       overlayctl [--socket PATH] bench [--clients N] [--seconds S] [--pipeline D]\n"
+		"                                        [--op OP | --request JSON]\n"
 		"\n"
 		"ops: set_local_node_id node_id=N | set_local_wg_pubkey pubkey=K | setup_global_overlay ...\n"
 		"     allocate_ip service=S join_global=false | release_ip ip=A | add_peer public_key=K\n"
@@ -209,12 +210,13 @@ static void on_sigint(int sig)
 
 static int watch(const char *path, bool raw)
 {
-	int fd = connect_or_report(path);
-	if (fd < 0)
-		return 1;
+	/* Before connecting: an interrupt right after the connection exists must still end cleanly. */
 	struct sigaction sa = { .sa_handler = on_sigint };
 	sigaction(SIGINT, &sa, NULL); /* no SA_RESTART: recv returns EINTR */
 	sigaction(SIGTERM, &sa, NULL);
+	int fd = connect_or_report(path);
+	if (fd < 0)
+		return 1;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	while (!interrupted) {
 		char *body;
@@ -311,8 +313,9 @@ static int bench(const char *path, int argc, char **argv)
 {
 	int clients = 1, pipeline = 1;
 	double seconds = 3;
-	const char *op = "status";
+	const char *op = "status", *request = NULL;
 	static const struct option opts[] = {
+		{ "request", required_argument, NULL, 'r' },
 		{ "clients", required_argument, NULL, 'c' },
 		{ "seconds", required_argument, NULL, 's' },
 		{ "pipeline", required_argument, NULL, 'p' },
@@ -335,6 +338,9 @@ static int bench(const char *path, int argc, char **argv)
 		case 'o':
 			op = optarg;
 			break;
+		case 'r':
+			request = optarg;
+			break;
 		default:
 			return 2;
 		}
@@ -343,10 +349,15 @@ static int bench(const char *path, int argc, char **argv)
 		fprintf(stderr, "overlayctl bench: --clients 1..1024, --pipeline 1..4096, --seconds > 0\n");
 		return 2;
 	}
-	char frame[256];
-	int flen = snprintf(frame, sizeof(frame), "{\"frame\":\"request\",\"id\":1,\"request\":{\"op\":\"%s\"}}", op);
-	if (flen < 0 || (size_t)flen >= sizeof(frame))
+	char frame[4096];
+	int flen = request ? snprintf(frame, sizeof(frame), "{\"frame\":\"request\",\"id\":1,\"request\":%s}", request)
+			   : snprintf(frame, sizeof(frame), "{\"frame\":\"request\",\"id\":1,\"request\":{\"op\":\"%s\"}}", op);
+	if (flen < 0 || (size_t)flen >= sizeof(frame)) {
+		fprintf(stderr, "overlayctl bench: request too long\n");
 		return 2;
+	}
+	if (request)
+		op = "custom";
 	struct bench_client *bc = calloc((size_t)clients, sizeof(*bc));
 	pthread_t *th = calloc((size_t)clients, sizeof(*th));
 	if (!bc || !th)
@@ -397,6 +408,9 @@ int main(int argc, char **argv)
 			path = buf;
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			puts("overlayctl " OVL_VERSION);
 			return 0;
 		} else {
 			fprintf(stderr, "overlayctl: unknown option %s\n", argv[i]);

@@ -19,6 +19,7 @@
 
 #include "engine/engine.h"
 #include "engine/worker.h"
+#include "ipc/client.h"
 #include "ipc/server.h"
 #include "util/evloop.h"
 #include "util/log.h"
@@ -34,15 +35,13 @@ struct daemon {
 	struct engine_worker *worker;
 	struct ipc_server *server;
 	bool stopping;
-	uint64_t inflight; /* requests at the worker (loop thread only) */
 };
 
-/* One request on its way loop -> worker -> loop. */
+/* One request on its way from the loop to the worker, which answers the client itself. */
 struct daemon_job {
 	struct engine_job job; /* first: the worker hands back &job */
 	struct daemon *d;
-	uint64_t conn_id;
-	uint64_t req_id;
+	struct ipc_reply *reply;
 };
 
 struct daemon_event {
@@ -59,7 +58,8 @@ static void usage(FILE *f)
 		   "                           data dir, else DIR/run/" SOCKET_NAME ")\n"
 		   "  --log-level LEVEL        error, warn, info (default) or debug\n"
 		   "  --discard-corrupt-state  start empty when state.json is corrupt (it is kept aside)\n"
-		   "  -h, --help               this help\n");
+		   "  -h, --help               this help\n"
+		   "  --version                print the version\n");
 }
 
 static void begin_stop(struct daemon *d, const char *why)
@@ -71,39 +71,33 @@ static void begin_stop(struct daemon *d, const char *why)
 	evloop_stop(d->loop);
 }
 
-/* Loop thread: a finished job goes back to its client. */
-static void deliver(void *arg)
+static void shutdown_requested(void *arg)
 {
-	struct daemon_job *j = arg;
-	struct daemon *d = j->d;
-	d->inflight--;
-	ipc_server_respond(d->server, j->conn_id, j->req_id, &j->job.resp);
-	bool shutdown = j->job.has_request && j->job.req.op == OVL_OP_SHUTDOWN && j->job.resp.result == OVL_RES_OK;
+	begin_stop(arg, "shutdown request");
+}
+
+static void job_free(struct daemon_job *j)
+{
 	if (j->job.has_request)
 		ovl_request_free(&j->job.req);
 	ovl_response_free(&j->job.resp);
 	free(j);
-	if (shutdown)
-		begin_stop(d, "shutdown request");
 }
 
-/* Worker thread: hand the job to the loop. */
+/* Worker thread: a finished job is answered straight to its client. */
 static void job_done(struct engine_job *job, void *arg)
 {
 	struct daemon *d = arg;
-	if (evloop_post(d->loop, deliver, job) < 0) {
-		/* Cannot reach the loop (out of memory): drop the answer, never the daemon. */
-		log_error("cannot hand a response back to the event loop; dropping it");
-		struct daemon_job *j = (struct daemon_job *)job;
-		if (j->job.has_request)
-			ovl_request_free(&j->job.req);
-		ovl_response_free(&j->job.resp);
-		free(j);
-	}
+	struct daemon_job *j = (struct daemon_job *)job;
+	ipc_reply_send(j->reply, &j->job.resp);
+	if (j->job.has_request && j->job.req.op == OVL_OP_SHUTDOWN && j->job.resp.result == OVL_RES_OK &&
+	    evloop_post(d->loop, shutdown_requested, d) < 0)
+		log_error("cannot hand the shutdown request to the event loop");
+	job_free(j);
 }
 
 /* Loop thread: a decoded (or rejected) frame goes to the worker, in arrival order. */
-static void on_request(uint64_t conn_id, uint64_t req_id, struct ovl_request *req, const char *err, void *arg)
+static void on_request(struct ipc_reply *reply, struct ovl_request *req, const char *err, void *arg)
 {
 	struct daemon *d = arg;
 	struct daemon_job *j = calloc(1, sizeof(*j));
@@ -112,26 +106,20 @@ static void on_request(uint64_t conn_id, uint64_t req_id, struct ovl_request *re
 			ovl_request_free(req);
 		struct ovl_response r;
 		ovl_response_err(&r, "overlayd is out of memory");
-		ipc_server_respond(d->server, conn_id, req_id, &r);
+		ipc_reply_send(reply, &r);
 		ovl_response_free(&r);
 		return;
 	}
 	j->d = d;
-	j->conn_id = conn_id;
-	j->req_id = req_id;
+	j->reply = reply;
 	if (req) {
+		log_debug("request %llu: %s", (unsigned long long)ipc_reply_id(reply), ovl_op_name(req->op));
 		j->job.has_request = true;
 		j->job.req = *req;
 	} else {
 		ovl_response_err(&j->job.resp, "%s", err);
 	}
-	d->inflight++;
 	engine_worker_submit(d->worker, &j->job);
-}
-
-static bool requests_inflight(void *arg)
-{
-	return ((struct daemon *)arg)->inflight > 0;
 }
 
 static void broadcast(void *arg)
@@ -191,15 +179,16 @@ static int take_lock(const char *data_dir)
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno == EWOULDBLOCK) {
-			char pid[32] = "";
+			char pid[24] = "", who[48] = "";
 			ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
 			if (n > 0) {
 				pid[n] = '\0';
 				pid[strcspn(pid, "\n")] = '\0';
+				snprintf(who, sizeof(who), " (pid %s)", pid);
 			}
-			log_error("another overlayd%s%s is already running with data dir %s (lock %s is held); "
+			log_error("another overlayd%s is already running with data dir %s (lock %s is held); "
 				  "exiting without touching its socket",
-				  pid[0] ? " (pid " : "", pid[0] ? strcat(pid, ")") : "", data_dir, path);
+				  who, data_dir, path);
 		} else {
 			log_error("cannot lock %s: %s", path, strerror(errno));
 		}
@@ -223,6 +212,16 @@ static int remove_stale_socket(const char *path)
 		log_error("%s exists and is not a socket; refusing to replace it", path);
 		return -EEXIST;
 	}
+	/*
+	 * Our lock only covers our data dir: a daemon on another data dir may
+	 * have been pointed at the same --socket. A socket that answers is live.
+	 */
+	int fd = ipc_client_connect(path);
+	if (fd >= 0) {
+		close(fd);
+		log_error("%s is in use by another running process; refusing to take it over", path);
+		return -EEXIST;
+	}
 	if (unlink(path) < 0)
 		return -errno;
 	log_info("removed stale socket %s", path);
@@ -240,6 +239,7 @@ int main(int argc, char **argv)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "discard-corrupt-state", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	int c;
@@ -266,6 +266,9 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			puts("overlayd " OVL_VERSION);
+			return 0;
 		default:
 			usage(stderr);
 			return 2;
@@ -287,7 +290,12 @@ int main(int argc, char **argv)
 		}
 	}
 
-	int r = mkdir_p(data_dir, 0700);
+	/*
+	 * 0711: others may traverse to DIR/run/ (the socket has its own 0660
+	 * mode and group) but not list the directory; state.json and the lock
+	 * are 0600 themselves.
+	 */
+	int r = mkdir_p(data_dir, 0711);
 	if (r < 0) {
 		log_error("cannot create data dir %s: %s", data_dir, strerror(-r));
 		return 1;
@@ -352,11 +360,6 @@ int main(int argc, char **argv)
 		goto out_server;
 	}
 
-	/*
-	 * Most requests finish in microseconds: poll briefly for the answer
-	 * instead of sleeping, which roughly halves a request's round trip.
-	 */
-	evloop_set_spin(d.loop, 0, requests_inflight, &d);
 	log_info("overlayd listening on %s (data dir %s)", socket_path, data_dir);
 	sd_notify(0, "READY=1");
 	r = evloop_run(d.loop);
@@ -364,10 +367,11 @@ int main(int argc, char **argv)
 		log_error("event loop failed: %s", strerror(-r));
 	sd_notify(0, "STOPPING=1");
 
-	/* Graceful: stop reading, finish what was accepted, answer it, then tear down. */
+	/* Graceful: stop reading, finish and answer what was accepted, then tear down. */
 	ipc_server_pause(d.server);
 	engine_worker_stop(d.worker);
-	evloop_run_posted(d.loop);
+	engine_set_event_sink(d.engine, NULL, NULL); /* the loop is about to go */
+	evloop_run_posted(d.loop); /* notes from the worker about output left queued */
 	ipc_server_flush(d.server, 2000);
 	engine_teardown(d.engine);
 	status = r < 0 ? 1 : 0;

@@ -185,9 +185,10 @@ static void dispatch(struct engine *e, const struct ovl_request *q, struct ovl_r
 	ovl_response_err(resp, "unknown request op %d", (int)q->op);
 }
 
-void engine_handle(struct engine *e, const struct ovl_request *req, struct ovl_response *resp)
+void engine_execute(struct engine *e, const struct ovl_request *req, struct ovl_response *resp, bool *changed)
 {
 	memset(resp, 0, sizeof(*resp));
+	*changed = false;
 	if (e->shutdown_requested) {
 		/* Requests queued behind a shutdown must not touch a torn-down engine. */
 		ovl_response_err(resp, "%s: overlayd is shutting down", ovl_op_name(req->op));
@@ -195,18 +196,40 @@ void engine_handle(struct engine *e, const struct ovl_request *req, struct ovl_r
 	}
 	e->dirty = false;
 	dispatch(e, req, resp);
-	if (!e->dirty)
-		return;
-	e->dirty = false;
-	char err[600];
-	if (state_save(e->state_path, &e->st, err, sizeof(err)) < 0) {
-		/*
-		 * The change is live in memory but not durable: say so rather
-		 * than answer ok, so the orchestrator can retry or alert.
-		 */
-		log_error("%s: %s", ovl_op_name(req->op), err);
-		ovl_response_free(resp);
-		ovl_response_err(resp, "%s was applied but the state could not be saved: %s", ovl_op_name(req->op),
-				 err);
+	if (e->dirty) {
+		*changed = true;
+		e->unsaved = true;
 	}
+}
+
+int engine_persist(struct engine *e, char *err, size_t errlen)
+{
+	if (!e->unsaved)
+		return 0;
+	int r = state_save(e->state_path, &e->st, err, errlen);
+	if (r < 0) {
+		log_error("%s", err);
+		return r;
+	}
+	e->unsaved = false;
+	return 0;
+}
+
+void engine_fail_unsaved(struct ovl_response *resp, const struct ovl_request *req, const char *why)
+{
+	/*
+	 * The change is live in memory but not durable: say so rather than
+	 * answer ok, so the orchestrator can retry or alert.
+	 */
+	ovl_response_free(resp);
+	ovl_response_err(resp, "%s was applied but the state could not be saved: %s", ovl_op_name(req->op), why);
+}
+
+void engine_handle(struct engine *e, const struct ovl_request *req, struct ovl_response *resp)
+{
+	bool changed;
+	char err[600];
+	engine_execute(e, req, resp, &changed);
+	if (changed && engine_persist(e, err, sizeof(err)) < 0)
+		engine_fail_unsaved(resp, req, err);
 }

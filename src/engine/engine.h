@@ -50,8 +50,21 @@ struct engine_config {
 int engine_open(const struct engine_config *cfg, struct engine **out, char *err, size_t errlen);
 void engine_close(struct engine *e);
 
-/* Executes one request. resp is always filled (OVL_RES_ERR on failure); free it with ovl_response_free. */
+/*
+ * Executes one request and persists any change before returning. resp is
+ * always filled (OVL_RES_ERR on failure); free it with ovl_response_free.
+ */
 void engine_handle(struct engine *e, const struct ovl_request *req, struct ovl_response *resp);
+
+/*
+ * Group commit, for the worker: engine_execute() runs a request without
+ * saving (*changed tells whether it changed the state); one engine_persist()
+ * then saves a whole batch before any of its answers go out. When that fails,
+ * each changed request's answer becomes an error via engine_fail_unsaved().
+ */
+void engine_execute(struct engine *e, const struct ovl_request *req, struct ovl_response *resp, bool *changed);
+int engine_persist(struct engine *e, char *err, size_t errlen);
+void engine_fail_unsaved(struct ovl_response *resp, const struct ovl_request *req, const char *why);
 
 /* True once a shutdown request has been handled. */
 bool engine_shutdown_requested(const struct engine *e);

@@ -30,17 +30,12 @@ static bool scope_ok(struct engine *e, const struct ovl_scope *s, struct ovl_res
 	return true;
 }
 
-static void key_b64(const uint8_t key[WG_KEY_LEN], char out[WG_KEY_B64_LEN + 1])
-{
-	key_to_base64(key, out);
-}
-
 void peers_add(struct engine *e, const struct ovl_peer_spec *p, const struct ovl_scope *s, struct ovl_response *resp)
 {
 	if (!scope_ok(e, s, resp))
 		return;
 	char k[WG_KEY_B64_LEN + 1];
-	key_b64(p->public_key, k);
+	key_to_base64(p->public_key, k);
 	if (!e->global_up)
 		log_warn("add_peer %s: global overlay has no host device yet; peer recorded, to be installed "
 			 "when the device is up",
@@ -77,7 +72,7 @@ void peers_allowed_ip(struct engine *e, bool add, const uint8_t key[WG_KEY_LEN],
 	if (!scope_ok(e, s, resp))
 		return;
 	char k[WG_KEY_B64_LEN + 1];
-	key_b64(key, k);
+	key_to_base64(key, k);
 	struct ovl_peer_spec *p = state_find_peer(&e->st, key);
 	if (!p) {
 		/* The original's no-device path skips silently; keep it ok but say why. */

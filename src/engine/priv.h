@@ -10,7 +10,8 @@ struct engine {
 	char *data_dir;
 	char *state_path;
 	struct ovl_state st;
-	bool dirty; /* set by handlers that changed st; engine_handle persists it */
+	bool dirty;   /* set by handlers that changed st during one request */
+	bool unsaved; /* st differs from state.json */
 	bool shutdown_requested;
 
 	/*

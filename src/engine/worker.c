@@ -29,12 +29,25 @@ static void *worker_main(void *p)
 		struct engine_job *batch = w->head;
 		w->head = w->tail = NULL;
 		pthread_mutex_unlock(&w->lock);
+		/*
+		 * Group commit: run the batch, save the state once, then answer.
+		 * No answer leaves before the change it reports is durable.
+		 */
+		bool any_changed = false;
+		for (struct engine_job *job = batch; job; job = job->next) {
+			job->changed = false;
+			if (job->has_request)
+				engine_execute(w->engine, &job->req, &job->resp, &job->changed);
+			any_changed |= job->changed;
+		}
+		char err[600];
+		bool saved = !any_changed || engine_persist(w->engine, err, sizeof(err)) == 0;
 		while (batch) {
 			struct engine_job *job = batch;
 			batch = job->next;
 			job->next = NULL;
-			if (job->has_request)
-				engine_handle(w->engine, &job->req, &job->resp);
+			if (!saved && job->changed)
+				engine_fail_unsaved(&job->resp, &job->req, err);
 			w->done(job, w->arg);
 		}
 		pthread_mutex_lock(&w->lock);
@@ -74,9 +87,10 @@ void engine_worker_submit(struct engine_worker *w, struct engine_job *job)
 	else
 		w->head = job;
 	w->tail = job;
+	pthread_mutex_unlock(&w->lock);
+	/* Signalled after unlocking, so the woken worker does not block on the mutex at once. */
 	if (was_empty)
 		pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->lock);
 }
 
 void engine_worker_stop(struct engine_worker *w)

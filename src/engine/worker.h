@@ -3,6 +3,8 @@
  * The engine's worker thread: executes jobs one at a time, strictly in
  * submission order, and hands each finished job to a completion callback
  * (called on the worker thread; the daemon posts it to its event loop).
+ * Jobs queued together are persisted with one state write (group commit)
+ * before any of their answers is handed back.
  */
 #ifndef OVL_ENGINE_WORKER_H
 #define OVL_ENGINE_WORKER_H
@@ -15,6 +17,7 @@ struct engine_job {
 	struct ovl_request req;
 	struct ovl_response resp;
 	void *ctx;
+	bool changed;		 /* internal */
 	struct engine_job *next; /* internal */
 };
 

@@ -1,9 +1,20 @@
 // SPDX-License-Identifier: MIT
+/*
+ * Connections are owned by the event loop (reading, decoding, closing). Their
+ * output side, struct conn_out, is shared with whichever thread answers a
+ * request: a mutex guards the queue and the fd, and the loop closes the fd
+ * under that mutex, so an answering thread never writes to a closed or
+ * reused descriptor. Only the loop touches epoll; another thread that needs
+ * the loop (output left queued, a broken client, a throttled connection that
+ * may resume) posts a note naming the connection by id.
+ */
 #include "ipc/server.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +31,19 @@
 #define READ_CHUNK 65536
 /* A client that stops reading gets cut off rather than growing our memory without bound. */
 #define MAX_PENDING_OUTPUT (64u * 1024u * 1024u)
+/* Back-pressure: stop reading a connection with this many unanswered requests. */
+#define MAX_PENDING_REQUESTS 1024u
+
+struct conn_out {
+	pthread_mutex_t lock;
+	int fd; /* -1 once the loop closed the connection */
+	uint8_t *buf;
+	size_t off, len, cap;
+	bool broken; /* a write failed or the client fell too far behind: the loop closes it */
+	atomic_uint refs;
+	atomic_uint pending; /* requests handed out and not yet answered */
+	atomic_bool throttled;
+};
 
 struct conn {
 	uint64_t id;
@@ -28,11 +52,17 @@ struct conn {
 	struct evloop_watch *watch;
 	uint8_t *in;
 	size_t in_len, in_cap;
-	uint8_t *out;
-	size_t out_off, out_len, out_cap;
-	bool closing; /* close once the output is written (after a fatal frame error) */
-	bool want_write;
+	struct conn_out *out;
+	bool closing;	 /* close once the output is written (after a fatal frame error) */
+	uint32_t events; /* what the watch is armed for */
 	struct conn *prev, *next;
+};
+
+struct ipc_reply {
+	struct ipc_server *srv;
+	struct conn_out *out;
+	uint64_t conn_id;
+	uint64_t id;
 };
 
 struct ipc_server {
@@ -48,23 +78,82 @@ struct ipc_server {
 	bool paused;
 };
 
-static void conn_close(struct conn *c)
+/* ---------------------------------------------------------------- output (any thread) */
+
+enum out_state { OUT_SENT, OUT_QUEUED, OUT_GONE };
+
+static void out_unref(struct conn_out *o)
 {
-	struct ipc_server *s = c->srv;
-	evloop_unwatch(s->loop, c->watch);
-	close(c->fd);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	s->nconns--;
-	log_debug("ipc: connection %llu closed", (unsigned long long)c->id);
-	free(c->in);
-	free(c->out);
-	free(c);
+	if (atomic_fetch_sub(&o->refs, 1) != 1)
+		return;
+	pthread_mutex_destroy(&o->lock);
+	free(o->buf);
+	free(o);
 }
+
+/* Writes queued bytes until the socket is full. Lock held. */
+static enum out_state out_flush_locked(struct conn_out *o)
+{
+	if (o->fd < 0 || o->broken)
+		return OUT_GONE;
+	while (o->off < o->len) {
+		ssize_t n = send(o->fd, o->buf + o->off, o->len - o->off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return OUT_QUEUED;
+			o->broken = true;
+			return OUT_GONE;
+		}
+		o->off += (size_t)n;
+	}
+	o->off = o->len = 0;
+	return OUT_SENT;
+}
+
+/* Queues one frame (u32 LE length + body) and writes what the socket takes. */
+static enum out_state out_write_frame(struct conn_out *o, const char *body, size_t len)
+{
+	enum out_state st = OUT_GONE;
+	pthread_mutex_lock(&o->lock);
+	if (o->fd < 0 || o->broken)
+		goto out;
+	if (o->len - o->off + len + 4 > MAX_PENDING_OUTPUT) {
+		o->broken = true;
+		goto out;
+	}
+	if (o->len + len + 4 > o->cap) {
+		if (o->off) { /* compact before growing */
+			memmove(o->buf, o->buf + o->off, o->len - o->off);
+			o->len -= o->off;
+			o->off = 0;
+		}
+		size_t cap = o->cap ? o->cap : 4096;
+		while (cap < o->len + len + 4)
+			cap *= 2;
+		uint8_t *n = realloc(o->buf, cap);
+		if (!n) {
+			o->broken = true;
+			goto out;
+		}
+		o->buf = n;
+		o->cap = cap;
+	}
+	uint8_t *p = o->buf + o->len;
+	p[0] = (uint8_t)len;
+	p[1] = (uint8_t)(len >> 8);
+	p[2] = (uint8_t)(len >> 16);
+	p[3] = (uint8_t)(len >> 24);
+	memcpy(p + 4, body, len);
+	o->len += len + 4;
+	st = out_flush_locked(o);
+out:
+	pthread_mutex_unlock(&o->lock);
+	return st;
+}
+
+/* ---------------------------------------------------------------- connections (loop thread) */
 
 static struct conn *conn_find(struct ipc_server *s, uint64_t id)
 {
@@ -74,105 +163,84 @@ static struct conn *conn_find(struct ipc_server *s, uint64_t id)
 	return NULL;
 }
 
-static void conn_update_events(struct conn *c)
-{
-	bool want_write = c->out_len > c->out_off;
-	bool want_read = !c->srv->paused && !c->closing;
-	uint32_t ev = (want_read ? EPOLLIN : 0) | (want_write ? EPOLLOUT : 0);
-	if (evloop_watch_modify(c->srv->loop, c->watch, ev) < 0)
-		log_warn("ipc: cannot update the watch of connection %llu", (unsigned long long)c->id);
-	c->want_write = want_write;
-}
-
-/* Writes as much queued output as the socket takes. false when the connection died. */
-static bool conn_flush(struct conn *c)
-{
-	while (c->out_off < c->out_len) {
-		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return true;
-			return false;
-		}
-		c->out_off += (size_t)n;
-	}
-	c->out_off = c->out_len = 0;
-	return true;
-}
-
-/* Appends one frame (u32 LE length + body). */
-static bool conn_queue(struct conn *c, const char *body, size_t len)
-{
-	if (c->out_off && c->out_off == c->out_len)
-		c->out_off = c->out_len = 0;
-	if (c->out_len - c->out_off + len + 4 > MAX_PENDING_OUTPUT) {
-		log_warn("ipc: connection %llu is not reading its responses; closing it", (unsigned long long)c->id);
-		return false;
-	}
-	if (c->out_len + len + 4 > c->out_cap) {
-		/* Compact before growing. */
-		if (c->out_off) {
-			memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
-			c->out_len -= c->out_off;
-			c->out_off = 0;
-		}
-		size_t cap = c->out_cap ? c->out_cap : 4096;
-		while (cap < c->out_len + len + 4)
-			cap *= 2;
-		uint8_t *n = realloc(c->out, cap);
-		if (!n)
-			return false;
-		c->out = n;
-		c->out_cap = cap;
-	}
-	uint32_t l = (uint32_t)len;
-	uint8_t *p = c->out + c->out_len;
-	p[0] = (uint8_t)l;
-	p[1] = (uint8_t)(l >> 8);
-	p[2] = (uint8_t)(l >> 16);
-	p[3] = (uint8_t)(l >> 24);
-	memcpy(p + 4, body, len);
-	c->out_len += len + 4;
-	return true;
-}
-
-/* Queues a frame and tries to send it right away; closes the connection on failure. */
-static void conn_send(struct conn *c, char *body, size_t len)
-{
-	bool ok = body && conn_queue(c, body, len);
-	free(body);
-	if (!ok || !conn_flush(c)) {
-		conn_close(c);
-		return;
-	}
-	if (c->closing && c->out_len == c->out_off) {
-		conn_close(c);
-		return;
-	}
-	bool want_write = c->out_len > c->out_off;
-	if (want_write != c->want_write || c->closing)
-		conn_update_events(c);
-}
-
-/* Processes every complete frame in the input buffer. false when the connection was closed. */
-static bool conn_process_input(struct conn *c)
+static void conn_close(struct conn *c)
 {
 	struct ipc_server *s = c->srv;
+	evloop_unwatch(s->loop, c->watch);
+	pthread_mutex_lock(&c->out->lock);
+	close(c->fd);
+	c->out->fd = -1;
+	pthread_mutex_unlock(&c->out->lock);
+	out_unref(c->out);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->nconns--;
+	log_debug("ipc: connection %llu closed", (unsigned long long)c->id);
+	free(c->in);
+	free(c);
+}
+
+/*
+ * After anything that may have changed a connection's output or state:
+ * closes it when broken or done, else arms the watch for what it needs.
+ * Returns false when the connection was closed.
+ */
+static bool conn_settle(struct conn *c)
+{
+	pthread_mutex_lock(&c->out->lock);
+	bool broken = c->out->broken;
+	bool has_output = c->out->len > c->out->off;
+	pthread_mutex_unlock(&c->out->lock);
+	if (broken || (c->closing && !has_output)) {
+		conn_close(c);
+		return false;
+	}
+	bool want_read = !c->srv->paused && !c->closing && !atomic_load(&c->out->throttled);
+	uint32_t ev = (want_read ? EPOLLIN : 0) | (has_output ? EPOLLOUT : 0);
+	if (ev != c->events) {
+		if (evloop_watch_modify(c->srv->loop, c->watch, ev) < 0)
+			log_warn("ipc: cannot update the watch of connection %llu", (unsigned long long)c->id);
+		c->events = ev;
+	}
+	return true;
+}
+
+/* A frame the connection cannot recover from: answer with id 0, then close. */
+static void conn_fatal(struct conn *c, const char *msg)
+{
+	size_t n;
+	log_warn("ipc: connection %llu: %s; closing", (unsigned long long)c->id, msg);
+	c->closing = true;
+	char *body = codec_encode_error(0, msg, &n);
+	if (body)
+		out_write_frame(c->out, body, n);
+	free(body);
+}
+
+/* Hands every complete buffered frame on, until closing, paused or throttled. */
+static void conn_process_input(struct conn *c)
+{
+	struct ipc_server *s = c->srv;
+	struct conn_out *o = c->out;
 	size_t off = 0;
 	while (!c->closing && !s->paused && c->in_len - off >= 4) {
+		if (atomic_load(&o->pending) >= MAX_PENDING_REQUESTS) {
+			atomic_store(&o->throttled, true);
+			/* Re-check: answers may have gone out before the flag was visible. */
+			if (atomic_load(&o->pending) >= MAX_PENDING_REQUESTS / 2 || !atomic_exchange(&o->throttled, false))
+				break;
+		}
 		const uint8_t *p = c->in + off;
 		uint32_t len = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 		if (len > IPC_MAX_FRAME) {
 			char msg[128];
-			size_t n;
 			snprintf(msg, sizeof(msg), "frame of %u bytes exceeds the %u-byte limit", len, IPC_MAX_FRAME);
-			log_warn("ipc: connection %llu: %s; closing", (unsigned long long)c->id, msg);
-			c->closing = true;
-			char *body = codec_encode_error(0, msg, &n);
-			conn_send(c, body, n);
-			return false; /* closed or closing: no more reads */
+			conn_fatal(c, msg);
+			break;
 		}
 		if (c->in_len - off - 4 < len)
 			break;
@@ -182,23 +250,28 @@ static bool conn_process_input(struct conn *c)
 		enum codec_result r = codec_decode_request((const char *)p + 4, len, &rid, &req, err, sizeof(err));
 		off += 4 + (size_t)len;
 		if (r == CODEC_BAD_FRAME) {
-			size_t n;
-			log_warn("ipc: connection %llu: %s; closing", (unsigned long long)c->id, err);
-			c->closing = true;
-			char *body = codec_encode_error(0, err, &n);
-			conn_send(c, body, n);
-			return false;
+			conn_fatal(c, err);
+			break;
 		}
 		if (r == CODEC_BAD_REQUEST)
 			log_debug("ipc: connection %llu request %llu: %s", (unsigned long long)c->id,
 				  (unsigned long long)rid, err);
-		s->on_request(c->id, rid, r == CODEC_OK ? &req : NULL, r == CODEC_OK ? NULL : err, s->arg);
+		struct ipc_reply *reply = malloc(sizeof(*reply));
+		if (!reply) {
+			if (r == CODEC_OK)
+				ovl_request_free(&req);
+			conn_fatal(c, "overlayd is out of memory");
+			break;
+		}
+		*reply = (struct ipc_reply){ .srv = s, .out = o, .conn_id = c->id, .id = rid };
+		atomic_fetch_add(&o->refs, 1);
+		atomic_fetch_add(&o->pending, 1);
+		s->on_request(reply, r == CODEC_OK ? &req : NULL, r == CODEC_OK ? NULL : err, s->arg);
 	}
 	if (off) {
 		memmove(c->in, c->in + off, c->in_len - off);
 		c->in_len -= off;
 	}
-	return true;
 }
 
 static void conn_read(struct conn *c)
@@ -215,20 +288,19 @@ static void conn_read(struct conn *c)
 			c->in_cap = cap;
 		}
 		ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
-		if (n == 0) {
+		if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)) {
 			conn_close(c);
 			return;
 		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				conn_close(c);
-			return;
+			break;
 		}
 		c->in_len += (size_t)n;
-		if (!conn_process_input(c))
-			return;
+		conn_process_input(c);
+		if (c->closing || atomic_load(&c->out->throttled))
+			break; /* the rest stays in the socket */
 		/* Shrink an idle buffer that grew for one large frame. */
 		if (c->in_len == 0 && c->in_cap > 4 * READ_CHUNK) {
 			free(c->in);
@@ -236,26 +308,23 @@ static void conn_read(struct conn *c)
 			c->in_cap = 0;
 		}
 		if ((size_t)n < READ_CHUNK)
-			return;
+			break;
 	}
+	conn_settle(c);
 }
 
 static void conn_event(struct evloop *loop, int fd, uint32_t events, void *arg)
 {
 	struct conn *c = arg;
 	if (events & EPOLLOUT) {
-		if (!conn_flush(c)) {
-			conn_close(c);
+		pthread_mutex_lock(&c->out->lock);
+		out_flush_locked(c->out);
+		pthread_mutex_unlock(&c->out->lock);
+		if (!conn_settle(c))
 			return;
-		}
-		if (c->closing && c->out_len == c->out_off) {
-			conn_close(c);
-			return;
-		}
-		conn_update_events(c);
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		if (c->closing || c->srv->paused) {
+		if (c->closing || c->srv->paused || atomic_load(&c->out->throttled)) {
 			if (events & (EPOLLHUP | EPOLLERR))
 				conn_close(c);
 			return;
@@ -263,6 +332,73 @@ static void conn_event(struct evloop *loop, int fd, uint32_t events, void *arg)
 		conn_read(c);
 	}
 }
+
+struct loop_note {
+	struct ipc_server *srv;
+	uint64_t conn_id;
+};
+
+/* Loop thread: another thread changed a connection's output or throttling. */
+static void on_note(void *arg)
+{
+	struct loop_note *note = arg;
+	struct conn *c = conn_find(note->srv, note->conn_id);
+	free(note);
+	if (!c)
+		return;
+	/* Frames left buffered by back-pressure may go on now. */
+	if (!atomic_load(&c->out->throttled) && !c->closing)
+		conn_process_input(c);
+	conn_settle(c);
+}
+
+static void post_note(struct ipc_server *s, uint64_t conn_id)
+{
+	struct loop_note *note = malloc(sizeof(*note));
+	if (!note) {
+		log_error("ipc: out of memory notifying the event loop");
+		return;
+	}
+	*note = (struct loop_note){ .srv = s, .conn_id = conn_id };
+	if (evloop_post(s->loop, on_note, note) < 0) {
+		log_error("ipc: cannot notify the event loop");
+		free(note);
+	}
+}
+
+/* ---------------------------------------------------------------- replies (any thread) */
+
+uint64_t ipc_reply_id(const struct ipc_reply *reply)
+{
+	return reply->id;
+}
+
+void ipc_reply_send(struct ipc_reply *reply, const struct ovl_response *resp)
+{
+	struct conn_out *o = reply->out;
+	size_t n = 0;
+	char *body = codec_encode_response(reply->id, resp, &n);
+	if (!body)
+		body = codec_encode_error(reply->id, "internal error: out of memory encoding the response", &n);
+	enum out_state st = body ? out_write_frame(o, body, n) : OUT_GONE;
+	free(body);
+
+	bool notify = st == OUT_QUEUED; /* the loop must wait for the socket to drain */
+	if (st == OUT_GONE) {
+		pthread_mutex_lock(&o->lock);
+		notify = o->fd >= 0; /* broken but still open: the loop closes it */
+		pthread_mutex_unlock(&o->lock);
+	}
+	unsigned left = atomic_fetch_sub(&o->pending, 1) - 1;
+	if (left < MAX_PENDING_REQUESTS / 2 && atomic_load(&o->throttled) && atomic_exchange(&o->throttled, false))
+		notify = true; /* resume reading */
+	if (notify)
+		post_note(reply->srv, reply->conn_id);
+	out_unref(o);
+	free(reply);
+}
+
+/* ---------------------------------------------------------------- server (loop thread) */
 
 static void accept_event(struct evloop *loop, int fd, uint32_t events, void *arg)
 {
@@ -275,17 +411,26 @@ static void accept_event(struct evloop *loop, int fd, uint32_t events, void *arg
 			return;
 		}
 		struct conn *c = calloc(1, sizeof(*c));
-		if (!c) {
+		struct conn_out *o = calloc(1, sizeof(*o));
+		if (!c || !o) {
+			free(c);
+			free(o);
 			close(cfd);
 			continue;
 		}
+		pthread_mutex_init(&o->lock, NULL);
+		o->fd = cfd;
+		atomic_init(&o->refs, 1);
+		c->out = o;
 		c->fd = cfd;
 		c->srv = s;
 		c->id = ++s->next_conn_id;
-		c->watch = evloop_watch_fd(loop, cfd, s->paused ? 0 : EPOLLIN, conn_event, c);
+		c->events = s->paused ? 0 : EPOLLIN;
+		c->watch = evloop_watch_fd(loop, cfd, c->events, conn_event, c);
 		if (!c->watch) {
 			log_warn("ipc: cannot watch a new connection: %s", strerror(errno));
 			close(cfd);
+			out_unref(o);
 			free(c);
 			continue;
 		}
@@ -373,18 +518,6 @@ void ipc_server_free(struct ipc_server *s)
 	free(s);
 }
 
-void ipc_server_respond(struct ipc_server *s, uint64_t conn_id, uint64_t req_id, const struct ovl_response *resp)
-{
-	struct conn *c = conn_find(s, conn_id);
-	if (!c)
-		return; /* the client went away; its answer has nowhere to go */
-	size_t n = 0;
-	char *body = codec_encode_response(req_id, resp, &n);
-	if (!body)
-		body = codec_encode_error(req_id, "internal error: out of memory encoding the response", &n);
-	conn_send(c, body, n);
-}
-
 void ipc_server_broadcast(struct ipc_server *s, const struct ovl_event *ev)
 {
 	size_t n;
@@ -395,12 +528,10 @@ void ipc_server_broadcast(struct ipc_server *s, const struct ovl_event *ev)
 	}
 	struct conn *c = s->conns;
 	while (c) {
-		struct conn *next = c->next; /* conn_send may close c */
+		struct conn *next = c->next; /* conn_settle may close c */
 		if (!c->closing) {
-			char *copy = malloc(n);
-			if (copy)
-				memcpy(copy, body, n);
-			conn_send(c, copy, n);
+			out_write_frame(c->out, body, n);
+			conn_settle(c);
 		}
 		c = next;
 	}
@@ -412,8 +543,12 @@ void ipc_server_pause(struct ipc_server *s)
 	s->paused = true;
 	evloop_unwatch(s->loop, s->listen_watch);
 	s->listen_watch = NULL;
-	for (struct conn *c = s->conns; c; c = c->next)
-		conn_update_events(c);
+	struct conn *c = s->conns;
+	while (c) {
+		struct conn *next = c->next;
+		conn_settle(c);
+		c = next;
+	}
 }
 
 static long long now_ms(void)
@@ -427,26 +562,23 @@ void ipc_server_flush(struct ipc_server *s, int timeout_ms)
 {
 	long long deadline = now_ms() + timeout_ms;
 	for (;;) {
-		bool pending = false;
+		struct pollfd pfd[64];
+		int n = 0;
 		struct conn *c = s->conns;
 		while (c) {
 			struct conn *next = c->next;
-			if (c->out_len > c->out_off) {
-				if (!conn_flush(c))
-					conn_close(c);
-				else if (c->out_len > c->out_off)
-					pending = true;
-			}
+			pthread_mutex_lock(&c->out->lock);
+			enum out_state st = out_flush_locked(c->out);
+			pthread_mutex_unlock(&c->out->lock);
+			if (st == OUT_GONE)
+				conn_close(c);
+			else if (st == OUT_QUEUED && n < 64)
+				pfd[n++] = (struct pollfd){ .fd = c->fd, .events = POLLOUT };
 			c = next;
 		}
 		long long left = deadline - now_ms();
-		if (!pending || left <= 0)
+		if (!n || left <= 0)
 			return;
-		struct pollfd pfd[64];
-		int n = 0;
-		for (c = s->conns; c && n < 64; c = c->next)
-			if (c->out_len > c->out_off)
-				pfd[n++] = (struct pollfd){ .fd = c->fd, .events = POLLOUT };
 		if (poll(pfd, (nfds_t)n, (int)(left > 100 ? 100 : left)) < 0 && errno != EINTR)
 			return;
 	}

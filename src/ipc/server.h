@@ -2,14 +2,19 @@
 /*
  * The control socket: accepts clients on an event loop, reads length-prefixed
  * frames without blocking (per-connection input buffers), decodes them, and
- * writes responses and broadcast events through per-connection output queues.
+ * hands each request on with a reply handle.
  *
- * Requests are handed to on_request in arrival order, tagged with the
- * connection's id; the answer comes back later through ipc_server_respond()
- * (on the loop thread), so a slow request never stops the loop from serving
- * other connections. Decode errors are answered through the same path
- * (on_request with req NULL and an error message), keeping each connection's
- * responses in request order.
+ * Requests go to on_request in arrival order. The answer is sent later with
+ * ipc_reply_send(), from any thread: the engine's worker writes its answers
+ * straight to the client (a per-connection output queue under a lock), so a
+ * request costs no extra event-loop wake-up, and a slow request never stops
+ * the loop from reading other connections. Decode errors go through the same
+ * path (on_request with req NULL and a message), which keeps each
+ * connection's answers in request order.
+ *
+ * Back-pressure: a connection with 1024 unanswered requests is not read
+ * further until answers go out. A client that stops reading its answers is
+ * disconnected once 64 MiB are queued for it.
  */
 #ifndef OVL_IPC_SERVER_H
 #define OVL_IPC_SERVER_H
@@ -22,13 +27,15 @@
 #include "util/evloop.h"
 
 struct ipc_server;
+/* Where one request's answer goes: its connection (which may have gone) and id. */
+struct ipc_reply;
 
 /*
  * One decoded frame. req is NULL when the frame was invalid (err_message
- * says why); the callee takes ownership of *req's contents either way.
+ * says why); the callee takes ownership of *req's contents either way, and
+ * must pass reply to ipc_reply_send() exactly once.
  */
-typedef void (*ipc_request_fn)(uint64_t conn_id, uint64_t req_id, struct ovl_request *req, const char *err_message,
-			       void *arg);
+typedef void (*ipc_request_fn)(struct ipc_reply *reply, struct ovl_request *req, const char *err_message, void *arg);
 
 struct ipc_server_config {
 	const char *path; /* socket path; a stale file there must already be removed */
@@ -41,17 +48,19 @@ struct ipc_server_config {
 /* Binds and listens. NULL with err set on failure. */
 struct ipc_server *ipc_server_new(struct evloop *loop, const struct ipc_server_config *cfg, char *err,
 				  size_t errlen);
-/* Closes every connection and the listener; unlinks the socket file. */
+/* Closes every connection and the listener; unlinks the socket file. Every reply must have been sent. */
 void ipc_server_free(struct ipc_server *s);
 
-/* Queues a response for conn_id (dropped if that client has gone). */
-void ipc_server_respond(struct ipc_server *s, uint64_t conn_id, uint64_t req_id, const struct ovl_response *resp);
-/* Queues an event for every connected client. */
+/* Thread-safe. Sends the answer (dropped if the client has gone) and frees reply. */
+void ipc_reply_send(struct ipc_reply *reply, const struct ovl_response *resp);
+uint64_t ipc_reply_id(const struct ipc_reply *reply);
+
+/* Loop thread: queues an event for every connected client. */
 void ipc_server_broadcast(struct ipc_server *s, const struct ovl_event *ev);
 
-/* Stops reading new requests (graceful shutdown); queued output still goes out. */
+/* Loop thread: stops reading new requests (graceful shutdown); queued output still goes out. */
 void ipc_server_pause(struct ipc_server *s);
-/* Best effort: blocks up to timeout_ms writing out every queued response. */
+/* Loop thread, best effort: blocks up to timeout_ms writing out every queued answer. */
 void ipc_server_flush(struct ipc_server *s, int timeout_ms);
 size_t ipc_server_connection_count(const struct ipc_server *s);
 

@@ -16,7 +16,6 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -52,9 +51,6 @@ struct evloop {
 	struct evloop_watch *post_watch;
 	pthread_mutex_t post_lock;
 	struct post_item *post_head, *post_tail;
-	unsigned spin_us;
-	bool (*spin_busy)(void *arg);
-	void *spin_arg;
 };
 
 static struct evloop_watch *watch_add(struct evloop *loop, enum watch_kind kind, int fd, bool owns_fd,
@@ -88,8 +84,7 @@ static void post_dispatch(struct evloop *loop)
 		log_warn("evloop: reading the post eventfd failed: %s", strerror(errno));
 	pthread_mutex_lock(&loop->post_lock);
 	struct post_item *items = loop->post_head;
-	__atomic_store_n(&loop->post_head, NULL, __ATOMIC_RELAXED);
-	loop->post_tail = NULL;
+	loop->post_head = loop->post_tail = NULL;
 	pthread_mutex_unlock(&loop->post_lock);
 	while (items) {
 		struct post_item *next = items->next;
@@ -199,10 +194,9 @@ struct evloop_watch *evloop_timer(struct evloop *loop, uint64_t first_ms, uint64
 	if (tfd < 0)
 		return NULL;
 	struct itimerspec its = { 0 };
-	/* A zero it_value would disarm the timer; fire "immediately" instead. */
-	ms_to_timespec(first_ms ? first_ms : 1, &its.it_value);
+	ms_to_timespec(first_ms, &its.it_value);
 	if (first_ms == 0)
-		its.it_value = (struct timespec){ .tv_nsec = 1 };
+		its.it_value.tv_nsec = 1; /* a zero it_value would disarm the timer: fire at once instead */
 	ms_to_timespec(interval_ms, &its.it_interval);
 	if (timerfd_settime(tfd, 0, &its, NULL) < 0) {
 		close(tfd);
@@ -251,7 +245,7 @@ int evloop_post(struct evloop *loop, evloop_post_fn fn, void *arg)
 	if (loop->post_tail)
 		loop->post_tail->next = it;
 	else
-		__atomic_store_n(&loop->post_head, it, __ATOMIC_RELEASE);
+		loop->post_head = it;
 	loop->post_tail = it;
 	pthread_mutex_unlock(&loop->post_lock);
 	/* One wake-up per batch: the loop drains the whole queue on each wake. */
@@ -287,49 +281,12 @@ static void dispatch(struct evloop *loop, struct evloop_watch *w, uint32_t event
 	}
 }
 
-void evloop_set_spin(struct evloop *loop, unsigned max_us, bool (*busy)(void *arg), void *arg)
-{
-	loop->spin_us = max_us;
-	loop->spin_busy = busy;
-	loop->spin_arg = arg;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* Polls briefly for posted work while the owner expects some; true when some arrived. */
-static bool spin_for_posts(struct evloop *loop)
-{
-	if (!loop->spin_us || !loop->spin_busy || !loop->spin_busy(loop->spin_arg))
-		return false;
-	uint64_t end = now_ns() + (uint64_t)loop->spin_us * 1000u;
-	do {
-		if (__atomic_load_n(&loop->post_head, __ATOMIC_ACQUIRE))
-			return true;
-#if defined(__x86_64__) || defined(__i386__)
-		__builtin_ia32_pause();
-#endif
-	} while (now_ns() < end);
-	return false;
-}
-
 int evloop_run(struct evloop *loop)
 {
 	struct epoll_event evs[64];
 	loop->stop = false;
 	while (!loop->stop) {
-		int n = epoll_wait(loop->epfd, evs, 64, 0);
-		if (n == 0) {
-			if (spin_for_posts(loop)) {
-				post_dispatch(loop);
-				continue;
-			}
-			n = epoll_wait(loop->epfd, evs, 64, -1);
-		}
+		int n = epoll_wait(loop->epfd, evs, 64, -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

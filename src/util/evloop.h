@@ -50,13 +50,6 @@ struct evloop_watch *evloop_signals(struct evloop *loop, const int *signals, int
 /* Thread-safe: runs fn(arg) on the loop thread soon, in posting order. 0 or -errno. */
 int evloop_post(struct evloop *loop, evloop_post_fn fn, void *arg);
 
-/*
- * Latency hint: while busy(arg) is true (e.g. requests are out at a worker
- * thread), the loop polls for up to max_us before sleeping in epoll_wait, so a
- * quick answer posted from another thread is picked up without a wake-up.
- */
-void evloop_set_spin(struct evloop *loop, unsigned max_us, bool (*busy)(void *arg), void *arg);
-
 /* Runs every function posted so far, on the calling (loop) thread; used while shutting down. */
 void evloop_run_posted(struct evloop *loop);
 

@@ -111,7 +111,12 @@ def make_daemon(build, workdir):
         return d
 
     yield make
+    bad = []
     for d in made:
-        d.stop()
+        running = d.proc is not None and d.proc.poll() is None
+        rc = d.stop()
+        if running and rc != 0:  # a daemon still up must stop cleanly (sanitizers report through this)
+            bad.append(f"{d.data_dir}: exit {rc}: {d.log_text()[-2000:]}")
+    assert not bad, bad
 
 

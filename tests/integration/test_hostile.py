@@ -86,8 +86,8 @@ def test_hostile_input_changes_nothing(daemon):
         if rng.random() < 0.3:
             g = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64)))
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(str(daemon.sock))  # blocking: waits for backlog room instead of failing with EAGAIN
         s.settimeout(10)
-        s.connect(str(daemon.sock))
         try:
             s.sendall(frame(g))
             c = ovl.Conn.__new__(ovl.Conn)

@@ -286,3 +286,12 @@ def test_status_reports_recorded_global_config(make_daemon):
     s = state(d)
     assert s["created_links"] == ["zl-prod-0-g"]  # unknown keys survive a rewrite
     assert s["global"]["slice_cidr"] == "10.200.0.0/26"
+
+
+def test_live_socket_of_another_data_dir_is_not_stolen(make_daemon):
+    d1 = make_daemon("one").start()
+    d2 = make_daemon("two", extra_args=["--socket", str(d1.sock)])
+    d2.start(wait=False)
+    assert d2.wait_exit() == 1
+    assert "in use by another running process" in d2.log_text()
+    assert d1.call({"op": "status"})["result"] == "status"

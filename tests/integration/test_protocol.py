@@ -1,5 +1,6 @@
 """Framing and connection behaviour: bad input, limits, concurrency."""
 import json
+import signal
 import socket
 import struct
 import threading
@@ -148,3 +149,59 @@ def test_client_disconnecting_mid_request_is_harmless(daemon):
     with daemon.conn() as c:
         assert status_ok(c)
     assert daemon.proc.poll() is None
+
+
+def test_unbounded_pipelining_is_throttled_not_fatal(daemon):
+    # 5000 requests written without reading any answer: the daemon stops reading
+    # this client at its in-flight limit, answers, resumes, and loses nothing.
+    n = 5000
+    body = b"".join(
+        struct.pack("<I", len(b)) + b
+        for b in (json.dumps({"frame": "request", "id": i, "request": {"op": "status"}}).encode()
+                  for i in range(1, n + 1)))
+    with daemon.conn(timeout=60) as c:
+        t = threading.Thread(target=c.s.sendall, args=(body,))
+        t.start()
+        for i in range(1, n + 1):
+            f = c.read_frame()
+            assert f["id"] == i and f["response"]["result"] == "status"
+        t.join()
+        with daemon.conn() as other:
+            assert status_ok(other)
+
+
+def test_frame_split_into_single_bytes(daemon):
+    with daemon.conn() as c:
+        body = json.dumps({"frame": "request", "id": 12, "request": {"op": "status"}}).encode()
+        for b in struct.pack("<I", len(body)) + body:
+            c.s.sendall(bytes([b]))
+        f = c.read_frame()
+        assert f["id"] == 12 and f["response"]["result"] == "status"
+
+
+def test_sigterm_answers_accepted_requests_in_order(make_daemon):
+    d = make_daemon().start()
+    c = d.conn(timeout=30)
+    try:
+        frames = b"".join(
+            struct.pack("<I", len(b)) + b
+            for b in (json.dumps({"frame": "request", "id": i,
+                                  "request": {"op": "allocate_ip", "service": "s", "join_global": False}}).encode()
+                      for i in range(1, 301)))
+        c.s.sendall(frames)
+        first = c.read_frame()
+        assert first["id"] == 1
+        d.proc.send_signal(signal.SIGTERM)
+        ids = [1]
+        while True:
+            try:
+                ids.append(c.read_frame()["id"])
+            except ConnectionError:
+                break
+        # Whatever was accepted before the signal is answered, in order, with no gaps.
+        assert ids == list(range(1, len(ids) + 1))
+        assert d.wait_exit() == 0
+        # Every answered allocation is durable.
+        assert len(json.loads(d.state_path.read_text())["allocator"]["allocated"]) == len(ids)
+    finally:
+        c.close()

@@ -22,15 +22,14 @@ struct ctx {
 };
 
 /* Answers every request at once with ok (an engine stand-in: this tests transport only). */
-static void on_request(uint64_t conn, uint64_t id, struct ovl_request *req, const char *err, void *arg)
+static void on_request(struct ipc_reply *reply, struct ovl_request *req, const char *err, void *arg)
 {
-	struct ctx *c = arg;
 	struct ovl_response r = { .result = OVL_RES_OK };
 	if (req)
 		ovl_request_free(req);
 	else
 		ovl_response_err(&r, "%s", err);
-	ipc_server_respond(c->srv, conn, id, &r);
+	ipc_reply_send(reply, &r);
 	ovl_response_free(&r);
 }
 

@@ -169,6 +169,33 @@ static void nat_config_defaults_and_copies(void **state)
 	json_decref(o);
 }
 
+static void allowed_ips_and_hostport_edges(void **state)
+{
+	struct ip_prefix *ips;
+	size_t n;
+	char err[200];
+	assert_int_equal(ovl_allowed_ips_parse("   ", &ips, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(ovl_allowed_ips_parse(" 10.0.0.1 ,fd00::/64 ", &ips, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(ips[0].len, 32); /* a bare address is a host prefix */
+	free(ips);
+	assert_int_equal(ovl_allowed_ips_parse("10.0.0.0/8,", &ips, &n, err, sizeof(err)), -EINVAL);
+	assert_int_equal(ovl_allowed_ips_parse(",10.0.0.0/8", &ips, &n, err, sizeof(err)), -EINVAL);
+	assert_int_equal(ovl_allowed_ips_parse("10.0.0.0/8,,10.1.0.0/16", &ips, &n, err, sizeof(err)), -EINVAL);
+
+	assert_true(ovl_hostport_valid("stun.example:3478"));
+	assert_true(ovl_hostport_valid("1.2.3.4:3478"));
+	assert_true(ovl_hostport_valid("[fd00::1]:3478"));
+	assert_false(ovl_hostport_valid("stun.example"));
+	assert_false(ovl_hostport_valid(":3478"));
+	assert_false(ovl_hostport_valid("host:0"));
+	assert_false(ovl_hostport_valid("host:65536"));
+	assert_false(ovl_hostport_valid("host:+5"));
+	assert_false(ovl_hostport_valid("ho st:5"));
+	assert_false(ovl_hostport_valid("[fd00::1]:0"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -177,6 +204,7 @@ int main(void)
 		cmocka_unit_test(peer_spec_rejects_bad_input),
 		cmocka_unit_test(candidate_round_trip),
 		cmocka_unit_test(nat_config_defaults_and_copies),
+		cmocka_unit_test(allowed_ips_and_hostport_edges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
