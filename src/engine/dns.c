@@ -58,7 +58,7 @@ static bool name_check(const struct engine *e, const char *name, char *why, size
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
 			  c == '_';
 		if (!ok) {
-			if (c > 0x20 && c < 0x7f)
+			if (c >= 0x20 && c < 0x7f)
 				snprintf(why, len, "character '%c' is not allowed (letters, digits, '-' and '_' only)",
 					 c);
 			else
