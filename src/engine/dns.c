@@ -316,10 +316,8 @@ int engine_dns_listen_node(struct engine *e, const struct ip_addr *node_ip)
 		log_debug("dns: %s is already served", text);
 		return 0;
 	}
-	if (r < 0) {
-		log_error("dns: cannot listen on %s: %s", text, strerror(-r));
-		return r;
-	}
+	if (r < 0)
+		return r; /* the DNS module logged why; the caller says what it was doing */
 	e->dns_node_listening = true;
 	e->dns_node_ep = ep;
 	return 0;
