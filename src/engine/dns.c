@@ -228,13 +228,17 @@ static int server_create(struct engine *e, const struct engine_dns_config *cfg, 
 	};
 	e->dns = dns_server_create(&dcfg);
 	if (!e->dns)
-		return -errno;
+		return errno ? -errno : -ENOMEM;
+	size_t restored = 0;
 	for (size_t i = 0; i < e->st.n_dns; i++) {
 		int r = dns_record_set(e->dns, e->st.dns[i].name, &e->st.dns[i].ip);
 		if (r < 0)
 			log_warn("dns: cannot restore the record %s from the state: %s", e->st.dns[i].name,
 				 strerror(-r));
+		else
+			restored++;
 	}
+	log_info("dns: zone %s, %zu record(s) restored from the state", zone, restored);
 	return 0;
 }
 
