@@ -289,6 +289,13 @@ int engine_dns_start(struct engine *e, const struct engine_dns_config *cfg, char
 			engine_dns_stop(e);
 			return r;
 		}
+		const struct ip_endpoint *l = &cfg->listen[i];
+		if (l->port == 53 && ip_addr_is_unspecified(&l->addr)) {
+			if (l->addr.family == AF_INET6)
+				e->dns_wildcard53_v6 = true;
+			else
+				e->dns_wildcard53_v4 = true;
+		}
 	}
 	return 0;
 }
@@ -298,6 +305,7 @@ void engine_dns_stop(struct engine *e)
 	dns_server_destroy(e->dns);
 	e->dns = NULL;
 	e->dns_node_listening = false;
+	e->dns_wildcard53_v4 = e->dns_wildcard53_v6 = false;
 }
 
 int engine_dns_listen_node(struct engine *e, const struct ip_addr *node_ip)
@@ -313,6 +321,11 @@ int engine_dns_listen_node(struct engine *e, const struct ip_addr *node_ip)
 		if (ip_addr_equal(&e->dns_node_ep.addr, node_ip))
 			return 0;
 		engine_dns_unlisten_node(e);
+	}
+	if (node_ip->family == AF_INET6 ? e->dns_wildcard53_v6 : e->dns_wildcard53_v4) {
+		/* Binding the node address next to that wildcard would fail (EADDRINUSE), and is not needed. */
+		log_debug("dns: %s is served by the wildcard listener on port 53", text);
+		return 0;
 	}
 	int r = dns_server_listen(e->dns, &ep);
 	if (r == -EEXIST) {

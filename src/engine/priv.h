@@ -30,6 +30,8 @@ struct engine {
 	struct dns_name dns_zone;  /* the zone in effect, for name checks */
 	bool dns_node_listening;   /* we opened dns_node_ep (engine_dns_listen_node) */
 	struct ip_endpoint dns_node_ep;
+	/* An operator's --dns-listen on 0.0.0.0:53 / [::]:53 already serves every node address. */
+	bool dns_wildcard53_v4, dns_wildcard53_v6;
 
 	engine_event_fn event_fn;
 	void *event_arg;
@@ -70,7 +72,8 @@ int engine_dns_set_zone(struct engine *e, const char *zone);
 /*
  * UDP + TCP on <node_ip>:53, for setup_global_overlay; a previous node
  * listener moves. 0 (also when DNS is disabled, or when an operator's
- * --dns-listen already serves that address) or -errno from the bind
+ * --dns-listen already serves that address, exactly or as a wildcard on
+ * port 53) or -errno from the bind
  * (-EADDRNOTAVAIL when node_ip is not on an interface yet, -EACCES without
  * CAP_NET_BIND_SERVICE).
  */

@@ -202,6 +202,26 @@ static void node_listener_leaves_an_operators_listener_alone(void **state)
 	fx_close(f);
 }
 
+static void node_listener_under_an_operators_wildcard(void **state)
+{
+	NSTEST_REQUIRE();
+	struct ip_endpoint ep;
+	assert_int_equal(ip_endpoint_parse("0.0.0.0:53", &ep), 0);
+	struct engine_dns_config dns = { .listen = &ep, .n_listen = 1 };
+	struct fx *f = fx_open(&dns);
+	register_name(f->e, "web", "10.200.0.5");
+	char a[INET_ADDRSTRLEN];
+	struct ip_addr node;
+	assert_int_equal(ip_addr_parse("127.0.0.4", &node), 0);
+	/* The wildcard already answers on the node address: that is success. */
+	assert_int_equal(engine_dns_listen_node(f->e, &node), 0);
+	assert_int_equal(ask("127.0.0.4", 53, "web.zlayer.local.", a, sizeof(a)), 0);
+	assert_string_equal(a, "10.200.0.5");
+	engine_dns_unlisten_node(f->e);
+	assert_int_equal(ask("127.0.0.4", 53, "web.zlayer.local.", a, sizeof(a)), 0);
+	fx_close(f);
+}
+
 static void explicit_listener_failure_is_a_startup_error(void **state)
 {
 	NSTEST_REQUIRE();
@@ -227,6 +247,7 @@ int main(void)
 		cmocka_unit_test(disabled_dns_keeps_records_only),
 		cmocka_unit_test(node_listener_serves_moves_and_stops),
 		cmocka_unit_test(node_listener_leaves_an_operators_listener_alone),
+		cmocka_unit_test(node_listener_under_an_operators_wildcard),
 		cmocka_unit_test(explicit_listener_failure_is_a_startup_error),
 	};
 	/* Before any thread: the namespace is per process. */
