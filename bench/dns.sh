@@ -4,13 +4,17 @@
 # load generator with the same arguments as shared/bench/dns-vs-dnsmasq.sh,
 # each server alone in its own network namespace on 127.0.0.1:53.
 #
-#   bench/dns.sh [-l SECONDS] [-t THREADS] [BUILD_DIR]     (default: build, 10 s)
+#   bench/dns.sh [-l SECONDS] [-t THREADS] [-d] [BUILD_DIR]     (default: build, 10 s)
+#
+# -d runs the whole daemon instead of the driver: overlayd --dns-listen
+# 127.0.0.1:53, the records registered over its control socket (register_dns),
+# as the orchestrator would (-t does not apply then).
 #
 # Needs root, dnsmasq-base, dnsperf and dig. Prints queries/s and average
 # latency for each, and the ratio.
 set -u
-L=10 THREADS=0
-while getopts "l:t:" o; do case $o in l) L=$OPTARG;; t) THREADS=$OPTARG;; *) exit 2;; esac; done
+L=10 THREADS=0 DAEMON=0
+while getopts "l:t:d" o; do case $o in l) L=$OPTARG;; t) THREADS=$OPTARG;; d) DAEMON=1;; *) exit 2;; esac; done
 shift $((OPTIND-1))
 BUILD=${1:-build}
 TESTD=$BUILD/tests/unit/dns/overlayd-dns-testd
@@ -41,8 +45,24 @@ ip netns add $NA; ip -n $NA link set lo up
 ip netns exec $NA dnsmasq --no-daemon --no-resolv --no-hosts --addn-hosts=$W/hosts --listen-address=127.0.0.1 \
   --bind-interfaces --cache-size=10000 --log-facility=/dev/null >/dev/null 2>&1 & PIDS+=($!)
 ip netns add $NB; ip -n $NB link set lo up
-ip netns exec $NB "$TESTD" --listen 127.0.0.1:53 --hosts $W/hosts --no-forward --no-stdin --threads "$THREADS" \
-  > $W/ovl.log 2>&1 & PIDS+=($!)
+if [[ $DAEMON == 1 ]]; then
+  [[ -x $BUILD/cmd/overlayd ]] || { echo "missing $BUILD/cmd/overlayd: build first"; exit 2; }
+  ip netns exec $NB "$BUILD/cmd/overlayd" --data-dir $W/ovl --socket $W/ovl.sock --dns-listen 127.0.0.1:53 \
+    > $W/ovl.log 2>&1 & PIDS+=($!)
+  /usr/bin/python3 - "$W/ovl.sock" "$W/hosts" "$(dirname "$0")/../tests/lib" <<'PY' || { echo "registering failed"; exit 1; }
+import sys
+sys.path.insert(0, sys.argv[3])
+import ovl
+c = ovl.connect(sys.argv[1])
+for line in open(sys.argv[2]):
+    ip, name = line.split()
+    r = c.call({"op": "register_dns", "name": name + ".", "ip": ip})
+    assert r.get("result") == "ok", r
+PY
+else
+  ip netns exec $NB "$TESTD" --listen 127.0.0.1:53 --hosts $W/hosts --no-forward --no-stdin --threads "$THREADS" \
+    > $W/ovl.log 2>&1 & PIDS+=($!)
+fi
 wait_up $NA
 wait_up $NB
 

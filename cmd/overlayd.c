@@ -17,17 +17,20 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "dns/dns.h"
 #include "engine/engine.h"
 #include "engine/worker.h"
 #include "ipc/client.h"
 #include "ipc/server.h"
 #include "util/evloop.h"
+#include "util/inet.h"
 #include "util/log.h"
 
 #define DEFAULT_DATA_DIR "/var/lib/zlayer"
 #define DEFAULT_SOCKET "/var/run/zlayer-overlayd.sock"
 #define SOCKET_NAME "zlayer-overlayd.sock"
 #define SOCKET_GROUP "zlayer"
+#define MAX_DNS_ENDPOINTS 8
 
 struct daemon {
 	struct evloop *loop;
@@ -52,14 +55,38 @@ struct daemon_event {
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: overlayd [--data-dir DIR] [--socket PATH] [--log-level LEVEL] [--discard-corrupt-state]\n"
+		   "                [--dns-zone ZONE] [--dns-upstream IP[:PORT]]... [--dns-listen ADDR:PORT]...\n"
+		   "                [--no-dns]\n"
 		   "\n"
 		   "  --data-dir DIR           state and lock directory (default " DEFAULT_DATA_DIR ")\n"
 		   "  --socket PATH            control socket (default " DEFAULT_SOCKET " with the default\n"
 		   "                           data dir, else DIR/run/" SOCKET_NAME ")\n"
 		   "  --log-level LEVEL        error, warn, info (default) or debug\n"
 		   "  --discard-corrupt-state  start empty when state.json is corrupt (it is kept aside)\n"
+		   "  --dns-zone ZONE          overlay DNS zone (default: the recorded one, else " DNS_DEFAULT_ZONE ")\n"
+		   "  --dns-upstream IP[:PORT] resolver for names outside the overlay (repeatable; port 53 by\n"
+		   "                           default; default: the nameservers of /etc/resolv.conf)\n"
+		   "  --dns-listen ADDR:PORT   also serve DNS there, with or without the data plane (repeatable;\n"
+		   "                           IPv6 as [ADDR]:PORT)\n"
+		   "  --no-dns                 run no DNS server (records are still kept)\n"
 		   "  -h, --help               this help\n"
 		   "  --version                print the version\n");
+}
+
+/*
+ * "IP:PORT", "[IPv6]:PORT", or (upstreams only) a bare address meaning port
+ * 53. A listener may be a wildcard address; an upstream may not.
+ */
+static int parse_dns_endpoint(const char *s, bool is_listen, struct ip_endpoint *out)
+{
+	if (ip_endpoint_parse(s, out) < 0) {
+		if (is_listen || ip_addr_parse(s, &out->addr) < 0)
+			return -EINVAL;
+		out->port = 53;
+	}
+	if (out->port == 0 || (!is_listen && ip_addr_is_unspecified(&out->addr)))
+		return -EINVAL;
+	return 0;
 }
 
 static void begin_stop(struct daemon *d, const char *why)
@@ -233,11 +260,17 @@ int main(int argc, char **argv)
 	const char *data_dir = DEFAULT_DATA_DIR;
 	const char *socket_path = NULL;
 	bool discard_corrupt = false;
+	struct ip_endpoint dns_upstreams[MAX_DNS_ENDPOINTS], dns_listen[MAX_DNS_ENDPOINTS];
+	struct engine_dns_config dns = { .upstreams = dns_upstreams, .listen = dns_listen };
 	static const struct option opts[] = {
 		{ "data-dir", required_argument, NULL, 'd' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "discard-corrupt-state", no_argument, NULL, 'D' },
+		{ "dns-zone", required_argument, NULL, 'z' },
+		{ "dns-upstream", required_argument, NULL, 'u' },
+		{ "dns-listen", required_argument, NULL, 'L' },
+		{ "no-dns", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -263,6 +296,34 @@ int main(int argc, char **argv)
 		case 'D':
 			discard_corrupt = true;
 			break;
+		case 'z':
+			dns.zone = optarg;
+			break;
+		case 'u':
+		case 'L': {
+			bool is_listen = c == 'L';
+			size_t *n = is_listen ? &dns.n_listen : &dns.n_upstreams;
+			struct ip_endpoint *list = is_listen ? dns_listen : dns_upstreams;
+			if (*n == MAX_DNS_ENDPOINTS) {
+				fprintf(stderr, "overlayd: at most %d --dns-%s options\n", MAX_DNS_ENDPOINTS,
+					is_listen ? "listen" : "upstream");
+				return 2;
+			}
+			if (parse_dns_endpoint(optarg, is_listen, &list[*n]) < 0) {
+				fprintf(stderr,
+					is_listen ? "overlayd: --dns-listen \"%s\": want ADDR:PORT with a port 1-65535 "
+						    "(IPv6 as [ADDR]:PORT)\n"
+						  : "overlayd: --dns-upstream \"%s\": want IP or IP:PORT with a port "
+						    "1-65535 (IPv6 as [IP]:PORT)\n",
+					optarg);
+				return 2;
+			}
+			(*n)++;
+			break;
+		}
+		case 'N':
+			dns.disabled = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -273,6 +334,10 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+	}
+	if (dns.disabled && dns.n_listen) {
+		fprintf(stderr, "overlayd: --dns-listen and --no-dns contradict each other\n");
+		return 2;
 	}
 	if (optind != argc) {
 		fprintf(stderr, "overlayd: unexpected argument \"%s\"\n", argv[optind]);
@@ -307,23 +372,23 @@ int main(int argc, char **argv)
 	struct daemon d = { 0 };
 	char err[1024];
 	int status = 1;
-	struct engine_config ecfg = { .data_dir = data_dir, .discard_corrupt_state = discard_corrupt };
-	if (engine_open(&ecfg, &d.engine, err, sizeof(err)) < 0) {
-		log_error("%s", err);
-		goto out_lock;
-	}
 	d.loop = evloop_new();
 	if (!d.loop) {
 		log_error("cannot create the event loop: %s", strerror(errno));
-		goto out_engine;
+		goto out_lock;
 	}
-	/* Before any thread starts, so every thread inherits the blocked mask. */
+	/* Before any thread starts (the engine's DNS server has some), so every thread inherits the blocked mask. */
 	const int sigs[] = { SIGTERM, SIGINT };
 	if (!evloop_signals(d.loop, sigs, 2, on_signal, &d)) {
 		log_error("cannot set up signal handling: %s", strerror(errno));
 		goto out_loop;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	struct engine_config ecfg = { .data_dir = data_dir, .discard_corrupt_state = discard_corrupt, .dns = dns };
+	if (engine_open(&ecfg, &d.engine, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		goto out_loop;
+	}
 
 	char dir[4200];
 	snprintf(dir, sizeof(dir), "%s", socket_path);
@@ -332,13 +397,13 @@ int main(int argc, char **argv)
 		*slash = '\0';
 		if ((r = mkdir_p(dir, 0755)) < 0) {
 			log_error("cannot create socket directory %s: %s", dir, strerror(-r));
-			goto out_loop;
+			goto out_engine;
 		}
 	}
 	if ((r = remove_stale_socket(socket_path)) < 0) {
 		if (r != -EEXIST)
 			log_error("cannot remove stale socket %s: %s", socket_path, strerror(-r));
-		goto out_loop;
+		goto out_engine;
 	}
 	struct group *grp = getgrnam(SOCKET_GROUP);
 	struct ipc_server_config scfg = {
@@ -351,7 +416,7 @@ int main(int argc, char **argv)
 	d.server = ipc_server_new(d.loop, &scfg, err, sizeof(err));
 	if (!d.server) {
 		log_error("%s", err);
-		goto out_loop;
+		goto out_engine;
 	}
 	engine_set_event_sink(d.engine, on_event, &d);
 	d.worker = engine_worker_start(d.engine, job_done, &d);
@@ -378,10 +443,10 @@ int main(int argc, char **argv)
 	log_info("overlayd stopped");
 out_server:
 	ipc_server_free(d.server);
-out_loop:
-	evloop_free(d.loop);
 out_engine:
 	engine_close(d.engine);
+out_loop:
+	evloop_free(d.loop);
 out_lock:
 	close(lock_fd);
 	return status;

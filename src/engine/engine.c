@@ -58,8 +58,17 @@ int engine_open(const struct engine_config *cfg, struct engine **out, char *err,
 	} else {
 		log_info("no state file at %s yet: starting fresh", e->state_path);
 	}
-	if (r != 0) {
-		/* Write the fresh state now: a data dir we cannot persist into is a startup error, not a later surprise. */
+	bool fresh = r != 0;
+	if ((r = engine_dns_start(e, &cfg->dns, err, errlen)) < 0) {
+		engine_close(e);
+		return r;
+	}
+	if (fresh || e->dirty) {
+		e->dirty = false;
+		/*
+		 * Write a fresh (or re-zoned) state now: a data dir we cannot
+		 * persist into is a startup error, not a later surprise.
+		 */
 		if ((r = state_save(e->state_path, &e->st, err, errlen)) < 0) {
 			engine_close(e);
 			return r;
@@ -73,6 +82,7 @@ void engine_close(struct engine *e)
 {
 	if (!e)
 		return;
+	engine_dns_stop(e);
 	state_free(&e->st);
 	free(e->state_path);
 	free(e->data_dir);
@@ -89,6 +99,7 @@ void engine_teardown(struct engine *e)
 	struct ovl_response resp = { 0 };
 	global_teardown(e, &resp);
 	ovl_response_free(&resp);
+	engine_dns_stop(e);
 }
 
 void engine_set_event_sink(struct engine *e, engine_event_fn fn, void *arg)

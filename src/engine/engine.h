@@ -33,16 +33,43 @@
 #include <stddef.h>
 
 #include "engine/request.h"
+#include "util/inet.h"
 
 struct engine;
+
+/*
+ * The overlay DNS server the engine runs (engine/dns.c). A zeroed struct is
+ * the usual daemon: DNS on, zone from the state file (else "zlayer.local"),
+ * upstreams from /etc/resolv.conf, and no listener until the global overlay
+ * is up (then <node_ip>:53).
+ */
+struct engine_dns_config {
+	bool disabled;			  /* no server at all; records are still kept in the state */
+	const char *zone;		  /* NULL = the state's zone, else the default; set = persisted */
+	const struct ip_endpoint *upstreams; /* none = resolv_conf's nameservers */
+	size_t n_upstreams;
+	const char *resolv_conf;	  /* NULL = /etc/resolv.conf */
+	/* Listeners independent of the data plane (operators, tests). When any
+	 * is requested, failing to start the server or to bind is an
+	 * engine_open() error; otherwise a server that cannot start is only a
+	 * warning and the daemon runs without DNS. */
+	const struct ip_endpoint *listen;
+	size_t n_listen;
+	unsigned threads;		  /* serving threads; 0 = the DNS default */
+	unsigned forward_timeout_ms;	  /* 0 = the DNS default */
+};
 
 struct engine_config {
 	const char *data_dir;	    /* must exist; state.json lives here */
 	bool discard_corrupt_state; /* start empty after moving a corrupt state file aside */
+	struct engine_dns_config dns;
 };
 
 /*
- * Loads (or creates) the state in cfg->data_dir. A corrupt state file is
+ * Loads (or creates) the state in cfg->data_dir and starts the DNS server,
+ * which has threads of its own: block the signals the caller handles (e.g.
+ * through a signalfd) before calling this, so they are never delivered to
+ * one of those threads. A corrupt state file is
  * moved to state.json.corrupt-<time>; unless cfg->discard_corrupt_state, that
  * is an error (-EBADMSG) so the daemon refuses to run on an empty state.
  * Returns 0 or -errno, with an actionable message in err.
@@ -69,7 +96,8 @@ void engine_fail_unsaved(struct ovl_response *resp, const struct ovl_request *re
 /* True once a shutdown request has been handled. */
 bool engine_shutdown_requested(const struct engine *e);
 
-/* Reverts every host change the engine made (graceful stop). Idempotent. */
+/* Reverts every host change the engine made (graceful stop), and stops the
+ * DNS server. Idempotent. */
 void engine_teardown(struct engine *e);
 
 /* Events go to one sink (the daemon broadcasts them to every client). */

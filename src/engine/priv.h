@@ -3,6 +3,8 @@
 #ifndef OVL_ENGINE_PRIV_H
 #define OVL_ENGINE_PRIV_H
 
+#include "dns/dns.h"
+#include "dns/name.h"
 #include "engine/engine.h"
 #include "state/state.h"
 
@@ -20,6 +22,17 @@ struct engine {
 	 */
 	bool global_up;
 	uint64_t nat_last_refresh;
+
+	/*
+	 * Overlay DNS (dns.c). dns is NULL when disabled or when it could not
+	 * start; the zone and the records are kept in st either way.
+	 */
+	struct dns_server *dns;
+	struct dns_name dns_zone;  /* the zone in effect, for name checks */
+	bool dns_node_listening;   /* we opened dns_node_ep (engine_dns_listen_node) */
+	struct ip_endpoint dns_node_ep;
+	/* An operator's --dns-listen on 0.0.0.0:53 / [::]:53 already serves every node address. */
+	bool dns_wildcard53_v4, dns_wildcard53_v6;
 
 	engine_event_fn event_fn;
 	void *event_arg;
@@ -46,6 +59,28 @@ void peers_allowed_ip(struct engine *e, bool add, const uint8_t key[WG_KEY_LEN],
 void dns_register(struct engine *e, const char *name, const struct ip_addr *ip, struct ovl_response *resp);
 void dns_unregister(struct engine *e, const char *name, struct ovl_response *resp);
 void dns_scoped_resolver(struct engine *e, struct ovl_response *resp);
+
+/* DNS server lifetime, called by engine_open / engine_teardown / engine_close. */
+int engine_dns_start(struct engine *e, const struct engine_dns_config *cfg, char *err, size_t errlen);
+void engine_dns_stop(struct engine *e);
+/*
+ * Sets the overlay zone (an attach's dns_domain): relative names follow it,
+ * and the state records it (marks e->dirty when it changed). 0, -EINVAL for
+ * a malformed zone or one too long for a registered relative name (nothing
+ * changes then), or -ENOMEM.
+ */
+int engine_dns_set_zone(struct engine *e, const char *zone);
+/*
+ * UDP + TCP on <node_ip>:53, for setup_global_overlay; a previous node
+ * listener moves. 0 (also when DNS is disabled, or when an operator's
+ * --dns-listen already serves that address, exactly or as a wildcard on
+ * port 53) or -errno from the bind
+ * (-EADDRNOTAVAIL when node_ip is not on an interface yet, -EACCES without
+ * CAP_NET_BIND_SERVICE).
+ */
+int engine_dns_listen_node(struct engine *e, const struct ip_addr *node_ip);
+/* Closes the node listener (teardown). Idempotent. */
+void engine_dns_unlisten_node(struct engine *e);
 void status_snapshot(struct engine *e, struct ovl_response *resp);
 void nat_tick(struct engine *e, struct ovl_response *resp);
 void nat_status(struct engine *e, struct ovl_response *resp);

@@ -17,7 +17,7 @@
 /* Keys this build reads and writes; everything else lands in st->unknown. */
 static const char *const known_keys[] = { "version",	 "node_id",  "local_wg_pubkey", "global",
 					  "allocator",	 "subnets",  "dns_records",	"global_peers",
-					  "services" };
+					  "services",	 "dns_zone" };
 
 int state_init(struct ovl_state *st)
 {
@@ -43,6 +43,7 @@ void state_free(struct ovl_state *st)
 	ipam_slice_free(&st->slice);
 	if (st->has_subnets)
 		ipam_subnets_free(&st->subnets);
+	free(st->dns_zone);
 	for (size_t i = 0; i < st->n_dns; i++)
 		free(st->dns[i].name);
 	free(st->dns);
@@ -150,6 +151,16 @@ bool state_remove_dns(struct ovl_state *st, const char *name)
 	return true;
 }
 
+int state_set_dns_zone(struct ovl_state *st, const char *zone)
+{
+	char *dup = NULL;
+	if (zone && !(dup = strdup(zone)))
+		return -ENOMEM;
+	free(st->dns_zone);
+	st->dns_zone = dup;
+	return 0;
+}
+
 int state_put_service(struct ovl_state *st, const char *name, enum ovl_mode mode)
 {
 	struct state_service *s = state_find_service(st, name);
@@ -245,7 +256,8 @@ static json_t *encode(const struct ovl_state *st)
 	    (st->has_local_wg_pubkey && mj_set_new(o, "local_wg_pubkey", mj_key_string(st->local_wg_pubkey)) < 0) ||
 	    (st->global_set && mj_set_new(o, "global", encode_global(&st->global)) < 0) ||
 	    mj_set_new(o, "allocator", encode_allocator(&st->slice)) < 0 ||
-	    (st->has_subnets && mj_set_new(o, "subnets", encode_subnets(&st->subnets)) < 0))
+	    (st->has_subnets && mj_set_new(o, "subnets", encode_subnets(&st->subnets)) < 0) ||
+	    (st->dns_zone && mj_set_new(o, "dns_zone", json_string(st->dns_zone)) < 0))
 		goto fail;
 	for (size_t i = 0; i < st->n_dns; i++)
 		if (mj_set_new(dns, st->dns[i].name, mj_ip_string(&st->dns[i].ip)) < 0)
@@ -408,6 +420,14 @@ static int decode(const json_t *root, struct ovl_state *st, char *err, size_t er
 	if ((v = json_object_get(root, "subnets")) && !json_is_null(v))
 		CHECK(decode_subnets(v, st, err, errlen));
 
+	if ((v = json_object_get(root, "dns_zone")) && !json_is_null(v)) {
+		if (!json_is_string(v) || !json_string_value(v)[0]) {
+			snprintf(err, errlen, "`dns_zone`: expected a non-empty string");
+			return -EBADMSG;
+		}
+		if (state_set_dns_zone(st, json_string_value(v)) < 0)
+			return -ENOMEM;
+	}
 	if ((v = json_object_get(root, "dns_records"))) {
 		const char *name;
 		json_t *ipv;

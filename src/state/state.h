@@ -73,6 +73,10 @@ struct ovl_state {
 	bool has_subnets;
 	struct ipam_subnets subnets;
 
+	/* The overlay DNS zone last set (--dns-zone or an attach's dns_domain);
+	 * NULL = never set, the DNS default applies. Relative record names
+	 * follow it. */
+	char *dns_zone;
 	struct state_dns_record *dns;
 	size_t n_dns;
 	struct ovl_peer_spec *peers; /* global-scope peers, PeerSpec form */
@@ -111,6 +115,7 @@ int state_put_peer(struct ovl_state *st, const struct ovl_peer_spec *p); /* copy
 bool state_remove_peer(struct ovl_state *st, const uint8_t key[WG_KEY_LEN]);
 int state_put_dns(struct ovl_state *st, const char *name, const struct ip_addr *ip);
 bool state_remove_dns(struct ovl_state *st, const char *name);
+int state_set_dns_zone(struct ovl_state *st, const char *zone); /* copy; NULL clears */
 int state_put_service(struct ovl_state *st, const char *name, enum ovl_mode mode);
 bool state_remove_service(struct ovl_state *st, const char *name);
 

@@ -76,6 +76,7 @@ static void round_trip(void **state)
 	assert_true(ipam_slice_release(&st.slice, &a1));
 	assert_int_equal(ip_addr_parse("10.200.0.9", &ip), 0);
 	assert_int_equal(state_put_dns(&st, "web.overlay.", &ip), 0);
+	assert_int_equal(state_set_dns_zone(&st, "bench.local"), 0);
 	assert_int_equal(state_put_service(&st, "web", OVL_MODE_DEDICATED), 0);
 	json_t *pj = json_pack("{s:s,s:s,s:s,s:i,s:[{s:s,s:s,s:i}]}", "public_key", KEY, "endpoint",
 			       "[fd00::1]:51420", "allowed_ips", "10.200.1.0/26", "persistent_keepalive_secs", 25,
@@ -106,6 +107,7 @@ static void round_trip(void **state)
 	assert_false(ipam_slice_is_allocated(&back.slice, &a1));
 	assert_int_equal(back.n_dns, 1);
 	assert_true(ip_addr_equal(&state_find_dns(&back, "web.overlay.")->ip, &ip));
+	assert_string_equal(back.dns_zone, "bench.local");
 	assert_int_equal(state_find_service(&back, "web")->mode, OVL_MODE_DEDICATED);
 	assert_int_equal(back.n_peers, 1);
 	assert_int_equal(back.peers[0].n_candidates, 1);
@@ -150,6 +152,7 @@ static void corrupt_files_are_refused_and_quarantined(void **state)
 		"{\"version\":1,\"allocator\":{\"cidr\":\"10.0.0.0/24\",\"allocated\":[\"10.0.0.1\"]}}",
 		"{\"version\":1,\"global_peers\":[{\"public_key\":\"bad\"}]}",
 		"{\"version\":1,\"version\":1}", /* duplicate key */
+		"{\"version\":1,\"dns_zone\":7}",	 /* mistyped zone */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct ovl_state st;
