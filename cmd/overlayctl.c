@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,10 +203,18 @@ static int print_response(json_t *resp, bool raw)
 }
 
 static volatile sig_atomic_t interrupted;
+static volatile sig_atomic_t watch_fd = -1;
 
+/*
+ * Setting a flag alone would lose a signal that lands between the loop's check
+ * and the blocking read; shutting the socket down (async-signal-safe) makes that
+ * read return at once.
+ */
 static void on_sigint(int sig)
 {
 	interrupted = 1;
+	if (watch_fd >= 0)
+		shutdown(watch_fd, SHUT_RDWR);
 }
 
 static int watch(const char *path, bool raw)
@@ -217,6 +226,7 @@ static int watch(const char *path, bool raw)
 	int fd = connect_or_report(path);
 	if (fd < 0)
 		return 1;
+	watch_fd = fd;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	while (!interrupted) {
 		char *body;
@@ -225,6 +235,7 @@ static int watch(const char *path, bool raw)
 		if (r < 0) {
 			if (interrupted || r == -EINTR)
 				break;
+			watch_fd = -1;
 			fprintf(stderr, "overlayctl: %s\n", r == -EPIPE ? "overlayd closed the connection" : strerror(-r));
 			close(fd);
 			return 1;
@@ -247,6 +258,7 @@ static int watch(const char *path, bool raw)
 		json_decref(f);
 		free(body);
 	}
+	watch_fd = -1;
 	close(fd);
 	return 0;
 }
