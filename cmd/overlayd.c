@@ -59,6 +59,11 @@ static void usage(FILE *f)
 		   "                           data dir, else DIR/run/" SOCKET_NAME ")\n"
 		   "  --log-level LEVEL        error, warn, info (default) or debug\n"
 		   "  --discard-corrupt-state  start empty when state.json is corrupt (it is kept aside)\n"
+		   "  --wg-sock-dir DIR        WireGuard UAPI socket directory (default /var/run/wireguard)\n"
+		   "  --dns-listen ADDR:PORT   also serve overlay DNS there (repeatable; no data plane needed)\n"
+		   "  --networkd-dir DIR       systemd-networkd drop-in directory (default /run/systemd/network)\n"
+		   "  --nm-dir DIR             NetworkManager drop-in directory (default /run/NetworkManager/conf.d)\n"
+		   "  --no-unmanaged           never write networkd/NetworkManager drop-ins\n"
 		   "  -h, --help               this help\n");
 }
 
@@ -234,7 +239,14 @@ int main(int argc, char **argv)
 	const char *data_dir = DEFAULT_DATA_DIR;
 	const char *socket_path = NULL;
 	bool discard_corrupt = false;
+	struct engine_dp_opts dpo = { 0 };
+	struct ip_endpoint dns_listen[8];
 	static const struct option opts[] = {
+		{ "wg-sock-dir", required_argument, NULL, 'W' },
+		{ "dns-listen", required_argument, NULL, 'N' },
+		{ "networkd-dir", required_argument, NULL, 'n' },
+		{ "nm-dir", required_argument, NULL, 'm' },
+		{ "no-unmanaged", no_argument, NULL, 'U' },
 		{ "data-dir", required_argument, NULL, 'd' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "log-level", required_argument, NULL, 'l' },
@@ -262,6 +274,32 @@ int main(int argc, char **argv)
 		}
 		case 'D':
 			discard_corrupt = true;
+			break;
+		case 'W':
+			dpo.wg_sock_dir = optarg;
+			break;
+		case 'n':
+			dpo.networkd_dir = optarg;
+			break;
+		case 'm':
+			dpo.nm_dir = optarg;
+			break;
+		case 'U':
+			dpo.no_unmanaged = true;
+			break;
+		case 'N':
+			if (dpo.n_dns_listen == sizeof(dns_listen) / sizeof(dns_listen[0])) {
+				fprintf(stderr, "overlayd: at most %zu --dns-listen addresses\n", dpo.n_dns_listen);
+				return 2;
+			}
+			if (ip_endpoint_parse(optarg, &dns_listen[dpo.n_dns_listen]) < 0 ||
+			    dns_listen[dpo.n_dns_listen].port == 0) {
+				fprintf(stderr, "overlayd: --dns-listen \"%s\": expected ADDR:PORT (IPv6 as [ADDR]:PORT)\n",
+					optarg);
+				return 2;
+			}
+			dpo.dns_listen = dns_listen;
+			dpo.n_dns_listen++;
 			break;
 		case 'h':
 			usage(stdout);
@@ -299,7 +337,7 @@ int main(int argc, char **argv)
 	struct daemon d = { 0 };
 	char err[1024];
 	int status = 1;
-	struct engine_config ecfg = { .data_dir = data_dir, .discard_corrupt_state = discard_corrupt };
+	struct engine_config ecfg = { .data_dir = data_dir, .discard_corrupt_state = discard_corrupt, .dp = dpo };
 	if (engine_open(&ecfg, &d.engine, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		goto out_lock;

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * Overlay DNS records: kept and persisted here; serving them is the DNS
- * module's job. Names ending in a dot are absolute, others are relative to
- * the overlay zone; both are stored exactly as given.
+ * Overlay DNS records: kept and persisted here and served by the DNS library
+ * (dns/dns.h) once its server runs (--dns-listen, or the global overlay's
+ * <node_ip>:53 listener). Names ending in a dot are absolute, others are
+ * relative to the overlay zone; both are stored exactly as given.
  */
-#include "engine/priv.h"
+#include "engine/dp.h"
+
+#include "dns/dns.h"
+#include "util/log.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -40,7 +44,18 @@ void dns_register(struct engine *e, const char *name, const struct ip_addr *ip, 
 				 name);
 		return;
 	}
+	if (e->dp->dns) {
+		int r = dns_record_set(e->dp->dns, name, ip);
+		if (r < 0) {
+			ovl_response_err(resp, "register_dns: the DNS server refused \"%.80s\" (%s): a relative name "
+					       "must fit under the zone, and the address must be specified",
+					 name, strerror(-r));
+			return;
+		}
+	}
 	if (state_put_dns(&e->st, name, ip) < 0) {
+		if (e->dp->dns)
+			dns_record_remove(e->dp->dns, name);
 		ovl_response_err(resp, "register_dns %s: out of memory", name);
 		return;
 	}
@@ -50,6 +65,8 @@ void dns_register(struct engine *e, const char *name, const struct ip_addr *ip, 
 
 void dns_unregister(struct engine *e, const char *name, struct ovl_response *resp)
 {
+	if (e->dp->dns)
+		dns_record_remove(e->dp->dns, name); /* -ENOENT is fine: idempotent */
 	if (state_remove_dns(&e->st, name))
 		e->dirty = true;
 	resp_ok(resp); /* idempotent */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Engine lifetime, request dispatch and persistence. */
-#include "engine/priv.h"
+#include "engine/dp.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -58,8 +58,14 @@ int engine_open(const struct engine_config *cfg, struct engine **out, char *err,
 	} else {
 		log_info("no state file at %s yet: starting fresh", e->state_path);
 	}
-	if (r != 0) {
+	int q = dp_open(e, &cfg->dp, err, errlen);
+	if (q < 0) {
+		engine_close(e);
+		return q;
+	}
+	if (r != 0 || e->dirty) {
 		/* Write the fresh state now: a data dir we cannot persist into is a startup error, not a later surprise. */
+		e->dirty = false;
 		if ((r = state_save(e->state_path, &e->st, err, errlen)) < 0) {
 			engine_close(e);
 			return r;
@@ -73,6 +79,7 @@ void engine_close(struct engine *e)
 {
 	if (!e)
 		return;
+	dp_close(e);
 	state_free(&e->st);
 	free(e->state_path);
 	free(e->data_dir);
@@ -87,8 +94,12 @@ bool engine_shutdown_requested(const struct engine *e)
 void engine_teardown(struct engine *e)
 {
 	struct ovl_response resp = { 0 };
+	e->dirty = false;
 	global_teardown(e, &resp);
 	ovl_response_free(&resp);
+	char err[600];
+	if (e->dirty && state_save(e->state_path, &e->st, err, sizeof(err)) < 0)
+		log_error("teardown: %s", err);
 }
 
 void engine_set_event_sink(struct engine *e, engine_event_fn fn, void *arg)
