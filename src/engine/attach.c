@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dns/dns.h"
@@ -149,6 +150,44 @@ static int set_zone(struct engine *e, const char *domain)
 	return 0;
 }
 
+/*
+ * The pid's namespace, refusing our own: moving eth0 into the daemon's own
+ * namespace would configure the node, not a container. A runtime may hand
+ * over a pid between fork and unshare(CLONE_NEWNET), so a pid still in our
+ * namespace gets a short, bounded grace period to leave it.
+ */
+#define OWN_NS_GRACE_MS 250
+
+static int open_container_ns(uint32_t pid, char *err, size_t errlen)
+{
+	struct stat own, st;
+	if (stat("/proc/self/ns/net", &own) < 0) {
+		snprintf(err, errlen, "cannot inspect overlayd's own network namespace: %s", strerror(errno));
+		return -errno;
+	}
+	for (int waited = 0;; waited++) {
+		int fd = netns_open_pid((pid_t)pid);
+		if (fd < 0) {
+			if (fd == -ESRCH || fd == -ENOENT)
+				snprintf(err, errlen, "process %u does not exist (it may have exited)", pid);
+			else
+				snprintf(err, errlen, "cannot open the network namespace of process %u: %s", pid,
+					 strerror(-fd));
+			return fd;
+		}
+		if (fstat(fd, &st) < 0 || st.st_ino != own.st_ino || st.st_dev != own.st_dev)
+			return fd;
+		close(fd);
+		if (waited >= OWN_NS_GRACE_MS) {
+			snprintf(err, errlen,
+				 "process %u shares overlayd's network namespace: it is not a container (start it "
+				 "in its own network namespace)", pid);
+			return -EINVAL;
+		}
+		usleep(1000);
+	}
+}
+
 void attach_container(struct engine *e, const struct ovl_req_attach *r, struct ovl_response *resp)
 {
 	switch (r->handle.platform) {
@@ -205,13 +244,9 @@ void attach_container(struct engine *e, const struct ovl_req_attach *r, struct o
 		return;
 	}
 	dp->attaches = grown;
-	int ns_fd = netns_open_pid((pid_t)pid);
+	int ns_fd = open_container_ns(pid, err, sizeof(err));
 	if (ns_fd < 0) {
-		if (ns_fd == -ESRCH || ns_fd == -ENOENT)
-			ovl_response_err(resp, "attach_container: process %u does not exist (it may have exited)", pid);
-		else
-			ovl_response_err(resp, "attach_container: cannot open the network namespace of process %u: %s",
-					 pid, strerror(-ns_fd));
+		ovl_response_err(resp, "attach_container: %s", err);
 		return;
 	}
 	struct dp_attach a = { .pid = pid, .ephemeral = r->ephemeral };
