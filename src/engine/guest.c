@@ -77,6 +77,17 @@ void guest_attach(struct engine *e, const struct ovl_req_attach *r, struct ovl_r
 		snprintf(err, sizeof(err), "cannot route the guest address through %s: %s", dp->gname, strerror(-q));
 		goto fail;
 	}
+	/*
+	 * A guest address inside a bridge subnet looks on-link to the
+	 * containers there: the node answers their ARP for it (proxy ARP; the
+	 * route above leads elsewhere) and forwards to the guest. The setting
+	 * lives and dies with our bridge.
+	 */
+	struct dp_bridge *b = has_bridge ? dp_service_bridge(dp, dp_find_service(dp, r->service)) : NULL;
+	if (b && (q = sysctl_write("net.ipv4.conf", b->name, "proxy_arp", "1")) < 0)
+		log_warn("guest %s: cannot enable proxy ARP on %s (%s); containers there cannot reach it", id, b->name,
+			 strerror(-q));
+	dp_forwarding_enable(e, &g.ip, dp->gname);
 	if (state_put_peer(&e->st, &guest) < 0) {
 		wg_peer_remove(dp->gdev, g.public_key);
 		snprintf(err, sizeof(err), "out of memory");

@@ -121,6 +121,7 @@ def test_sigkill_and_restart_keeps_attachments(cluster2):
     ip_b = b.attach(cb, "web")
     a.attach(gone, "web")
     assert poll(lambda: cb.ping(ip_a), timeout=20, what="before the crash")
+    ded = a.service("db", mode="dedicated")
     key = a.ok("status")["public_key"]
 
     a.kill_daemon()
@@ -129,6 +130,11 @@ def test_sigkill_and_restart_keeps_attachments(cluster2):
     st = poll(lambda: a.ok("status"), what="status after restart")
     assert st["public_key"] == key  # same identity: peers still know it
     assert st["interface"] and st["peer_count"] == 1
+    # The dedicated identity (key, port, device) survived too.
+    [d] = st["dedicated_services"]
+    assert (d["public_key"], d["listen_port"]) == (ded["wg_public_key"], ded["wg_port"])
+    assert d["interface"] in a.links()
+    assert a.ok("setup_service_overlay", service="db", mode="dedicated") == ded
     # The surviving attachment works again through the rebuilt device...
     assert poll(lambda: cb.ping(ip_a), timeout=30, what="after the restart")
     # ...and the dead container's veth was cleaned deliberately.
