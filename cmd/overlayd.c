@@ -338,22 +338,26 @@ int main(int argc, char **argv)
 	char err[1024];
 	int status = 1;
 	struct engine_config ecfg = { .data_dir = data_dir, .discard_corrupt_state = discard_corrupt, .dp = dpo };
-	if (engine_open(&ecfg, &d.engine, err, sizeof(err)) < 0) {
-		log_error("%s", err);
-		goto out_lock;
-	}
 	d.loop = evloop_new();
 	if (!d.loop) {
 		log_error("cannot create the event loop: %s", strerror(errno));
-		goto out_engine;
+		goto out_lock;
 	}
-	/* Before any thread starts, so every thread inherits the blocked mask. */
+	/*
+	 * Before any thread starts (the engine's data plane starts DNS and
+	 * WireGuard threads when it restores state), so every thread inherits
+	 * the blocked mask.
+	 */
 	const int sigs[] = { SIGTERM, SIGINT };
 	if (!evloop_signals(d.loop, sigs, 2, on_signal, &d)) {
 		log_error("cannot set up signal handling: %s", strerror(errno));
 		goto out_loop;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (engine_open(&ecfg, &d.engine, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		goto out_loop;
+	}
 
 	char dir[4200];
 	snprintf(dir, sizeof(dir), "%s", socket_path);
@@ -413,9 +417,8 @@ int main(int argc, char **argv)
 out_server:
 	ipc_server_free(d.server);
 out_loop:
-	evloop_free(d.loop);
-out_engine:
 	engine_close(d.engine);
+	evloop_free(d.loop);
 out_lock:
 	close(lock_fd);
 	return status;
