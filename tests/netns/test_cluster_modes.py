@@ -144,3 +144,15 @@ def test_sigkill_and_restart_keeps_attachments(cluster2):
     a.ok("teardown_global_overlay")
     assert not [l for l in a.links() if l.startswith(("zl-", "veth-", "vc-"))]
     assert "overlayd_" not in a.exec("nft", "list", "tables", check=False).stdout
+
+
+def test_cross_node_subnet_collision_is_reported(cluster2):
+    a, b = cluster2.nodes
+    for n in (a, b):
+        n.ok("set_local_node_id", node_id=7)  # same id on both: the registries carve the same subnet
+        n.service("web")
+    assert a.subnets["web"] == b.subnets["web"]
+    assert "SUBNET COLLISION" not in a.log.read_text()
+    cluster2.mesh()
+    assert poll(lambda: "SUBNET COLLISION" in a.log.read_text(), timeout=5, what="collision logged")
+    assert a.subnets["web"] in a.log.read_text().split("SUBNET COLLISION", 1)[1]
