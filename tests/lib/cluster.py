@@ -93,6 +93,8 @@ class Node:
         self.log = self.dir / "overlayd.log"
         self.proc = None
         self.conn = None
+        self.returncode = None
+        self.failure = None
 
     def start_daemon(self, extra_args=()):
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -127,6 +129,13 @@ class Node:
             except subprocess.TimeoutExpired:
                 self.proc.send_signal(signal.SIGKILL)
                 self.proc.wait()
+            # A clean stop exits 0; under ASan a leak or error makes it non-zero.
+            self.returncode = self.proc.returncode
+            if self.returncode != 0:
+                try:
+                    self.failure = self.log.read_text(errors="replace")[-4000:]
+                except OSError:
+                    self.failure = ""
         if self.conn:
             self.conn.close()
             self.conn = None
@@ -195,6 +204,13 @@ class Cluster:
 
     def __exit__(self, *exc):
         self.stop()
+
+    def check_clean_exits(self):
+        """Raise when a daemon stopped by stop() did not exit 0 (with its log tail)."""
+        bad = [(n.index, n.returncode, n.failure) for n in self.nodes if n.returncode not in (None, 0)]
+        if bad:
+            raise AssertionError("overlayd exited non-zero: " + "; ".join(
+                f"node {i}: rc {rc}\n{log}" for i, rc, log in bad))
 
     def _add_ns(self, name):
         sh("ip", "netns", "add", name)

@@ -20,6 +20,7 @@ def cluster(build, uniq):
     with Cluster(build / "cmd" / "overlayd", nodes=3, token=uniq) as c:
         c.start_daemons()
         yield c
+    c.check_clean_exits()
 
 
 def overlay_links(node):

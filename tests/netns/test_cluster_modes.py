@@ -17,6 +17,7 @@ def cluster2(build, uniq):
         for n in c.nodes:
             n.setup_global(f"m{uniq}")
         yield c
+    c.check_clean_exits()
 
 
 def capture(cluster, bpf):

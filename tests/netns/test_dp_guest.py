@@ -20,6 +20,7 @@ def node(build, uniq):
         n.setup_global(f"g{uniq}")
         n.cluster = c
         yield n
+    c.check_clean_exits()
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ def node(build, uniq):
         n.setup_global(f"i{uniq}")
         n.cluster = c
         yield n
+    c.check_clean_exits()
 
 
 def test_isolation_networks(node):
