@@ -157,3 +157,23 @@ def test_cross_node_subnet_collision_is_reported(cluster2):
     cluster2.mesh()
     assert poll(lambda: "SUBNET COLLISION" in a.log.read_text(), timeout=5, what="collision logged")
     assert a.subnets["web"] in a.log.read_text().split("SUBNET COLLISION", 1)[1]
+
+
+def test_peer_health_changed_event(cluster2):
+    a, b = cluster2.nodes
+    for n in (a, b):
+        n.service("web")
+    cluster2.mesh()
+    cb = cluster2.container("hb")
+    ip_b = b.attach(cb, "web")
+    ca = cluster2.container("ha")
+    a.attach(ca, "web")
+    key_b = b.ok("status")["public_key"]
+    assert not [e for e in a.conn.events if e.get("event") == "peer_health_changed"]
+    assert poll(lambda: ca.ping(ip_b), timeout=20, what="handshake")
+
+    def healthy_event():
+        a.ok("status")  # reading frames collects pushed events
+        return [e for e in a.conn.events
+                if e.get("event") == "peer_health_changed" and e["pubkey"] == key_b and e["healthy"] is True]
+    assert poll(healthy_event, timeout=15, interval=0.5, what="peer_health_changed healthy")
