@@ -69,6 +69,10 @@ static void usage(FILE *f)
 		   "  --dns-listen ADDR:PORT   also serve DNS there, with or without the data plane (repeatable;\n"
 		   "                           IPv6 as [ADDR]:PORT)\n"
 		   "  --no-dns                 run no DNS server (records are still kept)\n"
+		   "  --wg-sock-dir DIR        WireGuard UAPI socket directory (default /var/run/wireguard)\n"
+		   "  --networkd-dir DIR       systemd-networkd drop-in directory (default /run/systemd/network)\n"
+		   "  --nm-dir DIR             NetworkManager drop-in directory (default /run/NetworkManager/conf.d)\n"
+		   "  --no-unmanaged           never write networkd/NetworkManager drop-ins\n"
 		   "  -h, --help               this help\n"
 		   "  --version                print the version\n");
 }
@@ -262,7 +266,12 @@ int main(int argc, char **argv)
 	bool discard_corrupt = false;
 	struct ip_endpoint dns_upstreams[MAX_DNS_ENDPOINTS], dns_listen[MAX_DNS_ENDPOINTS];
 	struct engine_dns_config dns = { .upstreams = dns_upstreams, .listen = dns_listen };
+	struct engine_dp_opts dpo = { 0 };
 	static const struct option opts[] = {
+		{ "wg-sock-dir", required_argument, NULL, 'W' },
+		{ "networkd-dir", required_argument, NULL, 'n' },
+		{ "nm-dir", required_argument, NULL, 'm' },
+		{ "no-unmanaged", no_argument, NULL, 'U' },
 		{ "data-dir", required_argument, NULL, 'd' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "log-level", required_argument, NULL, 'l' },
@@ -324,6 +333,18 @@ int main(int argc, char **argv)
 		case 'N':
 			dns.disabled = true;
 			break;
+		case 'W':
+			dpo.wg_sock_dir = optarg;
+			break;
+		case 'n':
+			dpo.networkd_dir = optarg;
+			break;
+		case 'm':
+			dpo.nm_dir = optarg;
+			break;
+		case 'U':
+			dpo.no_unmanaged = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -377,14 +398,18 @@ int main(int argc, char **argv)
 		log_error("cannot create the event loop: %s", strerror(errno));
 		goto out_lock;
 	}
-	/* Before any thread starts (the engine's DNS server has some), so every thread inherits the blocked mask. */
+	/*
+	 * Before any thread starts (the engine's data plane starts DNS and
+	 * WireGuard threads when it restores state), so every thread inherits
+	 * the blocked mask.
+	 */
 	const int sigs[] = { SIGTERM, SIGINT };
 	if (!evloop_signals(d.loop, sigs, 2, on_signal, &d)) {
 		log_error("cannot set up signal handling: %s", strerror(errno));
 		goto out_loop;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	struct engine_config ecfg = { .data_dir = data_dir, .discard_corrupt_state = discard_corrupt, .dns = dns };
+	struct engine_config ecfg = { .data_dir = data_dir, .discard_corrupt_state = discard_corrupt, .dns = dns, .dp = dpo };
 	if (engine_open(&ecfg, &d.engine, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		goto out_loop;

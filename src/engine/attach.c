@@ -1,6 +1,174 @@
 // SPDX-License-Identifier: MIT
-/* attach_container / detach_container: routes by handle platform. */
-#include "engine/priv.h"
+/*
+ * attach_container / detach_container for linux_pid handles (the other
+ * platforms are routed to guest.c and hostshared.c).
+ *
+ * A container gets eth0 on its service's bridge (or the shared bridge) with a
+ * default route via the bridge gateway, and with join_global eth1 on the
+ * global overlay: a /32 in the container and a /32 host route to it through
+ * its host-side veth. Host-side names are deterministic ("veth-<pid>-s",
+ * "veth-<pid>-g"), so a detach finds them even without a record, and a
+ * failed attach removes everything it made.
+ */
+#include "engine/dp.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dns/dns.h"
+#include "net/firewall.h"
+#include "net/netlink.h"
+#include "net/netns.h"
+#include "util/log.h"
+
+/* What is configured inside the container's namespace, on its thread. */
+struct ns_setup {
+	const char *ifname;
+	struct ip_addr ip;
+	uint8_t len;
+	bool has_gateway; /* default route via gateway */
+	struct ip_addr gateway;
+	bool has_onlink; /* host route to onlink through ifname */
+	struct ip_addr onlink;
+	const char *step;
+	int err;
+};
+
+static int ns_configure(void *arg)
+{
+	struct ns_setup *c = arg;
+	struct nl_handle *nl;
+	int r;
+	c->step = "open netlink in";
+	if ((r = nl_open(&nl)) < 0)
+		return c->err = r;
+	c->step = "address";
+	if ((r = nl_addr_add(nl, c->ifname, &c->ip, c->len)) < 0)
+		goto out;
+	c->step = "bring up";
+	if ((r = nl_link_set_up(nl, c->ifname)) < 0 || (r = nl_link_set_up(nl, "lo")) < 0)
+		goto out;
+	c->step = "route through";
+	if (c->has_onlink && (r = nl_route_replace_host(nl, &c->onlink, c->ifname, NULL)) < 0)
+		goto out;
+	c->step = "add the default route on";
+	if (c->has_gateway && (r = nl_route_add_default(nl, &c->gateway)) < 0)
+		goto out;
+	r = 0;
+out:
+	nl_close(nl);
+	return c->err = r;
+}
+
+/*
+ * One veth pair: host side veth-<pid>-<tag>, container side `inner`,
+ * configured per cfg; the host side joins bridge or, without one, gets a
+ * host route to cfg->ip.
+ */
+static int veth_into(struct engine *e, uint32_t pid, int ns_fd, const char *tag, struct ns_setup *cfg,
+		     const char *bridge, char *err, size_t errlen)
+{
+	struct nl_handle *nl = e->dp->nl;
+	char host[VETH_NAME_SIZE], pending[VETH_NAME_SIZE], ip[IP_ADDR_STRLEN];
+	snprintf(host, sizeof(host), "veth-%u-%s", pid, tag);
+	snprintf(pending, sizeof(pending), "vc-%u-%s", pid, tag);
+	ip_addr_format(&cfg->ip, ip, sizeof(ip));
+	const char *step = "remove a stale";
+	int r;
+	if ((r = nl_link_delete(nl, host)) < 0 || (r = nl_link_delete(nl, pending)) < 0)
+		goto fail;
+	step = "create";
+	if ((r = nl_veth_create(nl, host, pending)) < 0)
+		goto fail;
+	step = "set the MTU of";
+	if ((r = nl_link_set_mtu(nl, host, DP_MTU)) < 0 || (r = nl_link_set_mtu(nl, pending, DP_MTU)) < 0)
+		goto fail_del;
+	step = "move into the container";
+	if ((r = nl_link_move_to_netns_fd(nl, pending, ns_fd, cfg->ifname)) < 0)
+		goto fail_del;
+	r = netns_run(ns_fd, ns_configure, cfg);
+	if (r < 0) {
+		snprintf(err, errlen, "container %u: cannot %s %s (%s): %s", pid, cfg->err ? cfg->step : "enter the namespace of",
+			 cfg->ifname, ip, strerror(-r));
+		nl_link_delete(nl, host);
+		return r;
+	}
+	step = "bring up";
+	if ((r = nl_link_set_up(nl, host)) < 0)
+		goto fail_del;
+	if (bridge) {
+		step = "enslave to the bridge";
+		if ((r = nl_link_set_master(nl, host, bridge)) < 0)
+			goto fail_del;
+	} else {
+		step = "route the container address through";
+		if ((r = nl_route_replace_host(nl, &cfg->ip, host, &e->dp->node_ip)) < 0)
+			goto fail_del;
+	}
+	return 0;
+fail_del:
+	nl_link_delete(nl, host);
+	nl_link_delete(nl, pending);
+fail:
+	snprintf(err, errlen, "container %u: cannot %s veth %s (%s%s%s): %s", pid, step, host, ip, bridge ? " on " : "",
+		 bridge ? bridge : "", strerror(-r));
+	return r;
+}
+
+static void delete_veths(struct engine *e, uint32_t pid)
+{
+	char name[VETH_NAME_SIZE];
+	static const char *const tags[] = { "s", "g" };
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(name, sizeof(name), "veth-%u-%s", pid, tags[i]);
+		int r = nl_link_delete(e->dp->nl, name);
+		if (r < 0)
+			log_warn("cannot delete %s: %s", name, strerror(-r));
+		dp_forwarding_forget(e, name);
+	}
+}
+
+/*
+ * The pid's namespace, refusing our own: moving eth0 into the daemon's own
+ * namespace would configure the node, not a container. A runtime may hand
+ * over a pid between fork and unshare(CLONE_NEWNET), so a pid still in our
+ * namespace gets a short, bounded grace period to leave it.
+ */
+#define OWN_NS_GRACE_MS 250
+
+static int open_container_ns(uint32_t pid, char *err, size_t errlen)
+{
+	struct stat own, st;
+	if (stat("/proc/self/ns/net", &own) < 0) {
+		snprintf(err, errlen, "cannot inspect overlayd's own network namespace: %s", strerror(errno));
+		return -errno;
+	}
+	for (int waited = 0;; waited++) {
+		int fd = netns_open_pid((pid_t)pid);
+		if (fd < 0) {
+			if (fd == -ESRCH || fd == -ENOENT)
+				snprintf(err, errlen, "process %u does not exist (it may have exited)", pid);
+			else
+				snprintf(err, errlen, "cannot open the network namespace of process %u: %s", pid,
+					 strerror(-fd));
+			return fd;
+		}
+		if (fstat(fd, &st) < 0 || st.st_ino != own.st_ino || st.st_dev != own.st_dev)
+			return fd;
+		close(fd);
+		if (waited >= OWN_NS_GRACE_MS) {
+			snprintf(err, errlen,
+				 "process %u shares overlayd's network namespace: it is not a container (start it "
+				 "in its own network namespace)", pid);
+			return -EINVAL;
+		}
+		usleep(1000);
+	}
+}
 
 void attach_container(struct engine *e, const struct ovl_req_attach *r, struct ovl_response *resp)
 {
@@ -14,10 +182,131 @@ void attach_container(struct engine *e, const struct ovl_req_attach *r, struct o
 	case OVL_HANDLE_LINUX_PID:
 		break;
 	}
-	ovl_response_err(resp,
-			 "attach_container: attaching pid %u needs the Linux data plane (veth into the container's "
-			 "namespace), which is not available in this build yet",
-			 r->handle.pid);
+	struct dp *dp = e->dp;
+	uint32_t pid = r->handle.pid;
+	char err[600];
+	if (!dp->up) {
+		ovl_response_err(resp, "attach_container %u: global overlay not set up; call setup_global_overlay first",
+				 pid);
+		return;
+	}
+	struct dp_service *s = dp_find_service(dp, r->service);
+	struct dp_bridge *b = dp_service_bridge(dp, s);
+	if (!b) {
+		ovl_response_err(resp, "attach_container %u: no service overlay for service %s; call "
+				       "setup_service_overlay first", pid, r->service);
+		return;
+	}
+	struct dp_attach *old = dp_find_attach(dp, pid);
+	if (old) {
+		if (strcmp(old->service, r->service) != 0) {
+			ovl_response_err(resp, "attach_container %u: already attached to service %s; detach it first",
+					 pid, old->service);
+			return;
+		}
+		resp->result = OVL_RES_ATTACHED; /* idempotent */
+		resp->ip = old->ip;
+		return;
+	}
+	if (r->dns_domain && engine_dns_set_zone(e, r->dns_domain) < 0) {
+		ovl_response_err(resp, "attach_container %u: invalid dns_domain \"%.80s\"", pid, r->dns_domain);
+		return;
+	}
+	if (pid == 0 || pid == (uint32_t)getpid()) {
+		ovl_response_err(resp, "attach_container: pid %u is not a container", pid);
+		return;
+	}
+	if (dp_nl(e, &dp->nl, err, sizeof(err)) < 0) {
+		ovl_response_err(resp, "attach_container %u: %s", pid, err);
+		return;
+	}
+	void *grown = realloc(dp->attaches, (dp->n_attaches + 1) * sizeof(*dp->attaches));
+	if (!grown) {
+		ovl_response_err(resp, "attach_container %u: out of memory", pid);
+		return;
+	}
+	dp->attaches = grown;
+	int ns_fd = open_container_ns(pid, err, sizeof(err));
+	if (ns_fd < 0) {
+		ovl_response_err(resp, "attach_container: %s", err);
+		return;
+	}
+	struct dp_attach a = { .pid = pid, .ephemeral = r->ephemeral };
+	a.service = strdup(r->service);
+	a.isolation = r->isolation_network ? strdup(r->isolation_network) : NULL;
+	if (!a.service || (r->isolation_network && !a.isolation)) {
+		snprintf(err, sizeof(err), "out of memory");
+		goto fail;
+	}
+	char sub[IP_PREFIX_STRLEN];
+	if (ipam_slice_alloc(&b->pool, &a.ip) < 0) {
+		snprintf(err, sizeof(err), "service bridge %s subnet %s exhausted", b->name,
+			 ip_prefix_format(&b->subnet, sub, sizeof(sub)));
+		goto fail;
+	}
+	struct ns_setup s0 = { .ifname = "eth0", .ip = a.ip, .len = b->subnet.len, .has_gateway = true,
+			       .gateway = b->gateway };
+	if (veth_into(e, pid, ns_fd, "s", &s0, b->name, err, sizeof(err)) < 0)
+		goto fail_ip;
+	if (r->join_global && dp->has_device) {
+		if (ipam_slice_alloc(&e->st.slice, &a.global_ip) < 0) {
+			snprintf(err, sizeof(err), "node slice %s exhausted (join_global)",
+				 ip_prefix_format(&e->st.slice.cidr, sub, sizeof(sub)));
+			goto fail_veth;
+		}
+		a.has_global = true;
+		struct ns_setup s1 = { .ifname = "eth1", .ip = a.global_ip, .len = (uint8_t)ip_addr_bits(&a.global_ip),
+				       .has_onlink = true, .onlink = dp->node_ip };
+		if (veth_into(e, pid, ns_fd, "g", &s1, NULL, err, sizeof(err)) < 0)
+			goto fail_veth;
+	}
+	close(ns_fd);
+	char host[VETH_NAME_SIZE];
+	snprintf(host, sizeof(host), "veth-%u-s", pid);
+	dp_forwarding_enable(e, &a.ip, host);
+	dp_forwarding_enable(e, &a.ip, b->name);
+	if (a.has_global) {
+		snprintf(host, sizeof(host), "veth-%u-g", pid);
+		dp_forwarding_enable(e, &a.global_ip, host);
+	}
+	dp->attaches[dp->n_attaches++] = a;
+	if (a.isolation)
+		dp_firewall_sync(e);
+	dp_commit(e);
+	resp->result = OVL_RES_ATTACHED;
+	resp->ip = a.ip;
+	return;
+fail_veth:
+	delete_veths(e, pid);
+	if (a.has_global)
+		ipam_slice_release(&e->st.slice, &a.global_ip);
+fail_ip:
+	ipam_slice_release(&b->pool, &a.ip);
+fail:
+	close(ns_fd);
+	free(a.service);
+	free(a.isolation);
+	ovl_response_err(resp, "attach_container %u (service %s): %s", pid, r->service, err);
+}
+
+void dp_attach_release(struct engine *e, struct dp_attach *a, bool delete_links)
+{
+	struct dp *dp = e->dp;
+	if (delete_links && dp->nl)
+		delete_veths(e, a->pid);
+	struct dp_bridge *b = dp_service_bridge(dp, dp_find_service(dp, a->service));
+	if (b)
+		ipam_slice_release(&b->pool, &a->ip);
+	if (a->has_global)
+		ipam_slice_release(&e->st.slice, &a->global_ip);
+	bool fenced = a->isolation != NULL;
+	free(a->service);
+	free(a->isolation);
+	size_t idx = (size_t)(a - dp->attaches);
+	memmove(a, a + 1, (dp->n_attaches - idx - 1) * sizeof(*a));
+	dp->n_attaches--;
+	if (fenced)
+		dp_firewall_sync(e); /* drains the member from its network */
 }
 
 void detach_container(struct engine *e, const struct ovl_handle *h, struct ovl_response *resp)
@@ -32,6 +321,79 @@ void detach_container(struct engine *e, const struct ovl_handle *h, struct ovl_r
 	case OVL_HANDLE_LINUX_PID:
 		break;
 	}
-	/* Idempotent: nothing is ever attached in this build, so the pid is unknown. */
+	struct dp *dp = e->dp;
+	char err[300];
+	/*
+	 * Delete the deterministic veths even without a record (a crash before
+	 * the record was saved): the pid's names can only be ours.
+	 */
+	if (dp->up && dp_nl(e, &dp->nl, err, sizeof(err)) == 0)
+		delete_veths(e, h->pid);
+	struct dp_attach *a = dp_find_attach(dp, h->pid);
+	if (!a) {
+		resp_ok(resp); /* idempotent */
+		return;
+	}
+	bool ephemeral = a->ephemeral;
+	char *service = strdup(a->service);
+	dp_attach_release(e, a, false);
+	/*
+	 * Ephemeral last-leaver: a per-job bridge goes the moment its last
+	 * container leaves, through the same path as teardown_service_overlay.
+	 */
+	struct dp_service *s = service ? dp_find_service(dp, service) : NULL;
+	if (ephemeral && s && !s->on_shared && dp->nl && nl_bridge_member_count(dp->nl, s->bridge.name) == 0) {
+		log_info("ephemeral service %s: last container left; tearing its bridge %s down", service,
+			 s->bridge.name);
+		dp_service_remove(e, s);
+		dp_firewall_sync(e);
+	}
+	free(service);
+	dp_commit(e);
 	resp_ok(resp);
+}
+
+struct sweep {
+	char (*dead)[IFNAMSIZ];
+	size_t n;
+	int err;
+};
+
+static int sweep_visit(const struct nl_link *l, void *arg)
+{
+	struct sweep *sw = arg;
+	unsigned pid;
+	char tag[4], rest;
+	if (sscanf(l->name, "veth-%u-%3[sg]%c", &pid, tag, &rest) != 2 &&
+	    sscanf(l->name, "vc-%u-%3[sg]%c", &pid, tag, &rest) != 2)
+		return 0;
+	char proc[32];
+	snprintf(proc, sizeof(proc), "/proc/%u", pid);
+	if (access(proc, F_OK) == 0)
+		return 0; /* the process lives: its veth is in use (ours or not) */
+	void *n = realloc(sw->dead, (sw->n + 1) * sizeof(*sw->dead));
+	if (!n)
+		return sw->err = -ENOMEM;
+	sw->dead = n;
+	snprintf(sw->dead[sw->n++], IFNAMSIZ, "%s", l->name);
+	return 0;
+}
+
+/* Deletes container veths whose process is gone (a crash or a missed detach left them). */
+void dp_sweep_orphan_veths(struct engine *e)
+{
+	struct dp *dp = e->dp;
+	struct sweep sw = { 0 };
+	if (!dp->nl)
+		return;
+	int r = nl_link_list(dp->nl, sweep_visit, &sw);
+	if (r < 0)
+		log_warn("orphan veth sweep: cannot list links: %s", strerror(-r));
+	for (size_t i = 0; i < sw.n; i++) {
+		log_info("deleting orphan veth %s (its process is gone)", sw.dead[i]);
+		if ((r = nl_link_delete(dp->nl, sw.dead[i])) < 0)
+			log_warn("cannot delete orphan veth %s: %s", sw.dead[i], strerror(-r));
+		dp_forwarding_forget(e, sw.dead[i]);
+	}
+	free(sw.dead);
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Engine lifetime, request dispatch and persistence. */
-#include "engine/priv.h"
+#include "engine/dp.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -59,7 +59,8 @@ int engine_open(const struct engine_config *cfg, struct engine **out, char *err,
 		log_info("no state file at %s yet: starting fresh", e->state_path);
 	}
 	bool fresh = r != 0;
-	if ((r = engine_dns_start(e, &cfg->dns, err, errlen)) < 0) {
+	/* DNS first: restart recovery in dp_open may bring the node listener up. */
+	if ((r = engine_dns_start(e, &cfg->dns, err, errlen)) < 0 || (r = dp_open(e, &cfg->dp, err, errlen)) < 0) {
 		engine_close(e);
 		return r;
 	}
@@ -82,6 +83,7 @@ void engine_close(struct engine *e)
 {
 	if (!e)
 		return;
+	dp_close(e);
 	engine_dns_stop(e);
 	state_free(&e->st);
 	free(e->state_path);
@@ -97,8 +99,12 @@ bool engine_shutdown_requested(const struct engine *e)
 void engine_teardown(struct engine *e)
 {
 	struct ovl_response resp = { 0 };
+	e->dirty = false;
 	global_teardown(e, &resp);
 	ovl_response_free(&resp);
+	char err[600];
+	if (e->dirty && state_save(e->state_path, &e->st, err, sizeof(err)) < 0)
+		log_error("teardown: %s", err);
 	engine_dns_stop(e);
 }
 

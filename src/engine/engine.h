@@ -21,10 +21,10 @@
  * Persistence: every request that changes what the daemon owns is written to
  * <data_dir>/state.json before its response is returned.
  *
- * Data-plane seams: requests whose mechanism needs the Linux data plane
- * (global/service overlays, container attach) answer a clear OVL_RES_ERR in
- * this build; their handlers live in global.c, service.c, attach.c, guest.c
- * and hostshared.c, where that work plugs in.
+ * The Linux data plane (global/service overlays, container attach, peers on
+ * the userspace WireGuard devices, firewall, DNS listener) lives in
+ * global.c, service.c, attach.c, guest.c, hostshared.c, peers.c, status.c,
+ * teardown.c and recover.c; dp.h is their shared model.
  */
 #ifndef OVL_ENGINE_ENGINE_H
 #define OVL_ENGINE_ENGINE_H
@@ -59,10 +59,22 @@ struct engine_dns_config {
 	unsigned forward_timeout_ms;	  /* 0 = the DNS default */
 };
 
+/*
+ * Where the data plane may touch the host; every path is configurable so
+ * tests never write host files. Strings must outlive the engine.
+ */
+struct engine_dp_opts {
+	const char *wg_sock_dir;  /* WireGuard UAPI sockets; NULL: /var/run/wireguard */
+	const char *networkd_dir; /* unmanaged drop-ins; NULL: /run/systemd/network */
+	const char *nm_dir;	  /* NULL: /run/NetworkManager/conf.d */
+	bool no_unmanaged;	  /* never write networkd/NM drop-ins */
+};
+
 struct engine_config {
 	const char *data_dir;	    /* must exist; state.json lives here */
 	bool discard_corrupt_state; /* start empty after moving a corrupt state file aside */
 	struct engine_dns_config dns;
+	struct engine_dp_opts dp;   /* the Linux data plane */
 };
 
 /*

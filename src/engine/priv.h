@@ -16,10 +16,8 @@ struct engine {
 	bool unsaved; /* st differs from state.json */
 	bool shutdown_requested;
 
-	/*
-	 * Live data plane. Nothing is ever brought up in this build; the
-	 * data-plane work fills these in (global device, bridges, ...).
-	 */
+	/* Live data plane (engine/dp.h). */
+	struct dp *dp;
 	bool global_up;
 	uint64_t nat_last_refresh;
 

@@ -147,6 +147,11 @@ void ovl_response_free(struct ovl_response *r)
 			free(r->status.dedicated[i].interface);
 		}
 		free(r->status.dedicated);
+		for (size_t i = 0; i < r->status.n_services; i++) {
+			free(r->status.services[i].service);
+			free(r->status.services[i].bridge);
+		}
+		free(r->status.services);
 		break;
 	case OVL_RES_NAT_STATUS:
 		free(r->nat_status.candidates);

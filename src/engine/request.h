@@ -190,6 +190,14 @@ struct ovl_dedicated_status {
 	uint32_t peer_count;
 };
 
+/* Extension: every service overlay of this node, so peers can be told its subnet. */
+struct ovl_service_status {
+	char *service;
+	enum ovl_mode mode;
+	char *bridge;
+	struct ip_prefix subnet;
+};
+
 struct ovl_res_status {
 	char *interface; /* NULL = omitted */
 	bool has_node_ip;
@@ -206,6 +214,8 @@ struct ovl_res_status {
 	size_t n_peers;
 	struct ovl_dedicated_status *dedicated;
 	size_t n_dedicated;
+	struct ovl_service_status *services; /* extension "services"; omitted when empty */
+	size_t n_services;
 };
 
 struct ovl_res_service_overlay {
@@ -215,7 +225,7 @@ struct ovl_res_service_overlay {
 	uint8_t wg_public_key[WG_KEY_LEN];
 	uint16_t wg_port;
 	struct ip_addr overlay_ip;
-	struct ip_prefix subnet;
+	struct ip_prefix subnet; /* every mode (extension outside dedicated); family 0 = omitted */
 };
 
 struct ovl_res_guest_config {

@@ -398,6 +398,20 @@ static int encode_status(json_t *o, const struct ovl_res_status *s)
 				return -ENOMEM;
 		}
 	}
+	if (s->n_services) { /* extension */
+		json_t *a = json_array();
+		if (mj_set_new(o, "services", a) < 0)
+			return -ENOMEM;
+		for (size_t i = 0; i < s->n_services; i++) {
+			const struct ovl_service_status *v = &s->services[i];
+			json_t *e = json_object();
+			if (json_array_append_new(a, e) < 0 || mj_set_new(e, "service", json_string(v->service)) < 0 ||
+			    mj_set_new(e, "mode", json_string(ovl_mode_name(v->mode))) < 0 ||
+			    mj_set_new(e, "bridge", json_string(v->bridge)) < 0 ||
+			    mj_set_new(e, "subnet", mj_prefix_string(&v->subnet)) < 0)
+				return -ENOMEM;
+		}
+	}
 	return 0;
 }
 
@@ -478,8 +492,10 @@ static json_t *response_json(const struct ovl_response *r)
 			e = e ?: mj_set_new(o, "wg_public_key", mj_key_string(s->wg_public_key));
 			e = e ?: mj_set_new(o, "wg_port", json_integer(s->wg_port));
 			e = e ?: mj_set_new(o, "overlay_ip", mj_ip_string(&s->overlay_ip));
-			e = e ?: mj_set_new(o, "subnet", mj_prefix_string(&s->subnet));
 		}
+		/* The subnet is protocol for dedicated, an extension for the other modes. */
+		if (s->subnet.addr.family)
+			e = e ?: mj_set_new(o, "subnet", mj_prefix_string(&s->subnet));
 		break;
 	}
 	case OVL_RES_GUEST_CONFIG:

@@ -88,16 +88,20 @@ class Node:
         self.ns = f"n{index}-{cluster.token}"
         self.underlay_ip = f"{UNDERLAY_NET}.{10 + index}"
         self.dir = cluster.workdir / f"n{index}"
+        self.wg_dir = self.dir / "wg"
         self.socket = self.dir / "overlayd.sock"
         self.log = self.dir / "overlayd.log"
         self.proc = None
         self.conn = None
+        self.returncode = None
+        self.failure = None
 
     def start_daemon(self, extra_args=()):
         self.dir.mkdir(parents=True, exist_ok=True)
         args = ["ip", "netns", "exec", self.ns, str(self.cluster.overlayd),
                 "--data-dir", str(self.dir / "data"), "--socket", str(self.socket),
-                "--log-level", "debug", *self.cluster.daemon_args, *extra_args]
+                "--log-level", "debug", "--wg-sock-dir", str(self.wg_dir), "--no-unmanaged",
+                *self.cluster.daemon_args, *extra_args]
         self.proc = subprocess.Popen(args, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
         self.conn = ovl.connect(self.socket)
         return self
@@ -124,6 +128,15 @@ class Node:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 pass
+            # A clean stop exits 0; under ASan a leak or error makes it non-zero.
+            self.returncode = self.proc.returncode
+            if self.returncode is None:
+                self.returncode = -9  # did not stop in time: killed below
+            if self.returncode != 0:
+                try:
+                    self.failure = self.log.read_text(errors="replace")[-4000:]
+                except OSError:
+                    self.failure = ""
         self.kill_daemon()
 
     def kill_daemon(self):
@@ -135,6 +148,30 @@ class Node:
             self.conn.close()
             self.conn = None
         self.proc = None
+
+    # ---- the orchestrator's sequence, as helpers ----
+
+    def setup_global(self, deployment, **extra):
+        """set_local_node_id (i+1: it keys the service-subnet registry) and setup_global_overlay with
+        this node's slice (10.200.<i>.0/26); returns the status."""
+        self.ok("set_local_node_id", node_id=self.index + 1)
+        self.ok("setup_global_overlay", deployment=deployment, instance_id=str(self.index),
+                cluster_cidr="10.200.0.0/16", slice_cidr=f"10.200.{self.index}.0/26",
+                wg_port=51420, **extra)
+        self.status = self.ok("status")
+        return self.status
+
+    def service(self, name, mode="auto"):
+        """setup_service_overlay; records the subnet (extension) for the other nodes' add_peer."""
+        r = self.ok("setup_service_overlay", service=name, mode=mode)
+        self.subnets = getattr(self, "subnets", {})
+        self.subnets[name] = r["subnet"]
+        return r
+
+    def attach(self, container, service, **extra):
+        r = self.ok("attach_container", handle=container.handle(), service=service,
+                    join_global=extra.pop("join_global", False), **extra)
+        return r["ip"]
 
     def links(self):
         out = sh("ip", "-o", "link", "show", ns=self.ns).stdout
@@ -166,6 +203,13 @@ class Cluster:
     def __exit__(self, *exc):
         self.stop()
 
+    def check_clean_exits(self):
+        """Raise when a daemon stopped by stop() did not exit 0 (with its log tail)."""
+        bad = [(n.index, n.returncode, n.failure) for n in self.nodes if n.returncode not in (None, 0)]
+        if bad:
+            raise AssertionError("overlayd exited non-zero: " + "; ".join(
+                f"node {i}: rc {rc}\n{log}" for i, rc, log in bad))
+
     def _add_ns(self, name):
         sh("ip", "netns", "add", name)
         self.namespaces.append(name)
@@ -182,6 +226,25 @@ class Cluster:
             sh("ip", "-n", self.underlay_ns, "link", "set", f"p{n.index}", "master", "ul", "up")
             sh("ip", "-n", n.ns, "addr", "add", f"{n.underlay_ip}/24", "dev", "eth0")
             sh("ip", "-n", n.ns, "link", "set", "eth0", "up")
+
+    def mesh(self, scope_service=None):
+        """add_peer every other node on every node, with its slice and every service subnet
+        (global scope), or with the dedicated service's subnet and device (service scope)."""
+        for n in self.nodes:
+            for o in self.nodes:
+                if o is n:
+                    continue
+                if scope_service:
+                    d = next(x for x in o.ok("status")["dedicated_services"] if x["service"] == scope_service)
+                    n.ok("add_peer", public_key=d["public_key"], endpoint=f"{o.underlay_ip}:{d['listen_port']}",
+                         allowed_ips=d["subnet"], persistent_keepalive_secs=0,
+                         scope={"scope": "service", "service": scope_service})
+                    continue
+                st = o.ok("status")
+                nets = [o.status["slice_cidr"]] + [s["subnet"] for s in st.get("services", [])
+                                                   if s["mode"] != "dedicated"]
+                n.ok("add_peer", public_key=st["public_key"], endpoint=f"{o.underlay_ip}:51420",
+                     allowed_ips=",".join(nets), persistent_keepalive_secs=0)
 
     def start_daemons(self, extra_args=()):
         for n in self.nodes:

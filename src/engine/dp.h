@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Linux data plane's live objects and their record, shared by the
+ * per-family files (global.c, service.c, attach.c, guest.c, hostshared.c,
+ * peers.c, status.c, teardown.c, recover.c). Not for other modules.
+ *
+ * Every host change is entered here the moment it is made and the record is
+ * persisted with the request (dp_record.c writes it into state.json under
+ * the "dataplane" key), so teardown and restart recovery walk these lists
+ * instead of guessing. Names are deterministic (ipam/ifname.h; container
+ * veths "veth-<pid>-s|g"), so even a change made just before a crash is found
+ * again by name.
+ */
+#ifndef OVL_ENGINE_DP_H
+#define OVL_ENGINE_DP_H
+
+#include <net/if.h>
+#include <pthread.h>
+
+#include "engine/priv.h"
+#include "ipam/ports.h"
+#include "ipam/slice.h"
+#include "net/sysctl.h"
+#include "net/unmanaged.h"
+
+struct nl_handle;
+struct wg_device;
+struct fw;
+
+/* A Linux bridge and the address pool of its subnet (gateway = offset 1). */
+struct dp_bridge {
+	char name[IFNAMSIZ];
+	struct ip_prefix subnet;
+	struct ip_addr gateway;
+	struct ipam_slice pool;
+};
+
+struct dp_service {
+	char *name;
+	enum ovl_mode mode;
+	bool on_shared;		/* shared mode: uses dp->shared */
+	struct dp_bridge bridge; /* own bridge (every other mode) */
+	/* dedicated mode: a second WireGuard device with its own identity */
+	bool dedicated;
+	char dev_name[IFNAMSIZ];
+	uint8_t dev_private[WG_KEY_LEN];
+	uint8_t dev_public[WG_KEY_LEN];
+	uint16_t dev_port;
+	struct ovl_peer_spec *peers; /* service-scope peers */
+	size_t n_peers;
+	struct wg_device *dev; /* live, not persisted */
+};
+
+/* linux_pid attachment. */
+struct dp_attach {
+	uint32_t pid;
+	char *service;
+	struct ip_addr ip; /* eth0, from the service's bridge pool */
+	bool has_global;
+	struct ip_addr global_ip; /* eth1, from the node slice */
+	bool ephemeral;
+	char *isolation; /* NULL = none */
+};
+
+/* guest_managed and host_shared attachments. */
+struct dp_guest {
+	char *id;
+	char *service;	 /* pool owner; NULL = node slice */
+	struct ip_addr ip;
+	uint8_t public_key[WG_KEY_LEN];
+	bool host_shared; /* a /32 alias on the global device instead of a peer */
+};
+
+struct dp {
+	struct engine_dp_opts opts;
+	struct nl_handle *nl; /* host (node) namespace */
+
+	/* global overlay */
+	bool up;		/* setup_global_overlay succeeded */
+	bool has_device;	/* false: VM-only overlay (host adapter failed, not mandatory) */
+	char gname[IFNAMSIZ];
+	struct ip_addr node_ip;
+	uint8_t public_key[WG_KEY_LEN];
+	struct wg_device *gdev;
+
+	bool has_shared;
+	struct dp_bridge shared;
+
+	struct dp_service *services;
+	size_t n_services;
+	struct ipam_ports ports; /* dedicated-device port band */
+	bool ports_ready;
+	struct dp_attach *attaches;
+	size_t n_attaches;
+	struct dp_guest *guests;
+	size_t n_guests;
+
+	/* host parameters changed, with the values found before */
+	struct sysctl_saved ip_forward;
+	char (*v6_fwd)[IFNAMSIZ]; /* devices whose IPv6 forwarding we switched on */
+	size_t n_v6_fwd;
+
+	/* firewall: one table pair owned by this daemon */
+	struct fw *fw;
+	bool fw_applied;
+	char fw_instance[32];
+
+	bool unmanaged_marked;
+	struct unmanaged_state unmanaged;
+
+	/* overlay DNS */
+
+	/* peer health: a background job compares handshakes to the threshold */
+	pthread_t health_thread;
+	bool health_running;
+	pthread_mutex_t health_lock; /* guards gdev use by the health job */
+	pthread_cond_t health_cond;
+	bool health_stop;
+	struct dp_health *health; /* last verdict per peer */
+	size_t n_health;
+};
+
+struct dp_health {
+	uint8_t key[WG_KEY_LEN];
+	bool healthy;
+};
+
+#define DP_HEALTH_THRESHOLD_SECS 180
+#define DP_HEALTH_INTERVAL_SECS 5
+#define DP_MTU 1420
+/* "veth-<pid>-s": a pid has at most 7 digits (pid_max 2^22), so the name fits IFNAMSIZ. */
+#define VETH_NAME_SIZE 24
+
+/* dp.c: lifetime, record, shared helpers */
+int dp_open(struct engine *e, const struct engine_dp_opts *opts, char *err, size_t errlen);
+void dp_close(struct engine *e);
+/* Re-encodes the record into the state and marks it dirty (persisted with the response). */
+void dp_commit(struct engine *e);
+int dp_nl(struct engine *e, struct nl_handle **out, char *err, size_t errlen);
+struct dp_service *dp_find_service(struct dp *dp, const char *name);
+struct dp_attach *dp_find_attach(struct dp *dp, uint32_t pid);
+struct dp_guest *dp_find_guest(struct dp *dp, const char *id, bool host_shared);
+/* The bridge a service's containers join (own or shared); NULL if none. */
+struct dp_bridge *dp_service_bridge(struct dp *dp, struct dp_service *s);
+/* zl-<deployment>-<instance>[-<service>]-<suffix> (service NULL: node-wide). */
+void dp_ifname(struct engine *e, const char *service, const char *suffix, char out[IFNAMSIZ]);
+/* Creates the DNS server on first use and restores the recorded names. */
+/* Creates (or adopts) a bridge with gateway/len up; fills b. */
+int dp_bridge_create(struct engine *e, struct dp_bridge *b, const char *name, const struct ip_prefix *subnet,
+		     char *err, size_t errlen);
+void dp_bridge_destroy(struct engine *e, struct dp_bridge *b);
+void dp_service_remove(struct engine *e, struct dp_service *s);
+/* Forwarding: ip_forward snapshot once, IPv6 per device only (never conf.all). */
+void dp_forwarding_enable(struct engine *e, const struct ip_addr *family_of, const char *dev);
+void dp_forwarding_revert(struct engine *e);
+void dp_forwarding_forget(struct engine *e, const char *dev); /* device deleted */
+/* Rewrites the firewall from the current membership (warns when nftables is missing). */
+void dp_firewall_sync(struct engine *e);
+/* Logs an error when subnet overlaps a peer's allowed IPs (cross-node registry collision). */
+void dp_check_subnet_collision(struct engine *e, const struct ip_prefix *subnet, const char *what);
+
+/* global.c */
+int dp_global_bringup(struct engine *e, char *err, size_t errlen);
+void dp_global_down(struct engine *e);
+
+/* service.c */
+int dp_service_device_up(struct engine *e, struct dp_service *s, char *err, size_t errlen);
+
+/* peers.c: installs a PeerSpec on a device (routes for dedicated devices). */
+int dp_peer_install(struct engine *e, struct wg_device *dev, const char *route_dev, const struct ovl_peer_spec *p,
+		    char *err, size_t errlen);
+void dp_health_start(struct engine *e);
+void dp_health_stop(struct engine *e);
+
+/* attach.c */
+void dp_attach_release(struct engine *e, struct dp_attach *a, bool delete_links);
+void dp_sweep_orphan_veths(struct engine *e);
+
+/* recover.c: re-adopts what the record says we own after a restart. */
+void dp_recover(struct engine *e);
+
+/* dp_record.c */
+int dp_record_load(struct engine *e, char *err, size_t errlen);
+int dp_record_store(struct engine *e);
+
+#endif

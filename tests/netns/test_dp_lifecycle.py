@@ -1,0 +1,77 @@
+"""Lifecycle rules: ephemeral last-leaver bridge teardown, prune_orphan_bridges
+(live / protected / zero-member), a full pool answering a clear error with
+nothing half-made, and a stale global link of our name being replaced."""
+import pytest
+
+from cluster import Cluster
+from testutil import require_root
+
+
+@pytest.fixture
+def node(build, uniq):
+    require_root()
+    with Cluster(build / "cmd" / "overlayd", nodes=1, token=uniq) as c:
+        c.start_daemons()
+        n = c.nodes[0]
+        n.cluster = c
+        yield n
+    c.check_clean_exits()
+
+
+def test_ephemeral_and_prune(node, uniq):
+    node.setup_global(f"l{uniq}")
+    job = node.service("job")
+    keep = node.service("keep")
+    old = node.service("old")
+    node.service("sh1", mode="shared")
+    ded = node.service("ded", mode="dedicated")
+    c = node.cluster.container("ephem")
+    node.attach(c, "job", ephemeral=True)
+    k = node.cluster.container("member")
+    node.attach(k, "old")  # a bridge with a member is never reclaimed
+    node.ok("detach_container", handle=c.handle())
+    # Last leaver of an ephemeral attach: the bridge went with it.
+    assert job["name"] not in node.links()
+    assert "job" not in [s["service"] for s in node.ok("status")["services"]]
+
+    # The orchestrator's live list names the managed bridges (keep, ded's); old is not in it but has a
+    # member; the global device, the shared bridge and dedicated devices are protected.
+    live = [keep["name"], ded["name"]]
+    r = node.ok("prune_orphan_bridges", live_bridge_names=live)
+    assert r["reclaimed"] == []
+    node.ok("detach_container", handle=k.handle())
+    r = node.ok("prune_orphan_bridges", live_bridge_names=live)
+    assert r["reclaimed"] == [old["name"]]
+    links = node.links()
+    assert old["name"] not in links and keep["name"] in links
+    st = node.ok("status")
+    assert st["interface"] in links and ded["name"] in links
+    assert {s["service"] for s in st["services"]} == {"keep", "sh1", "ded"}
+
+
+def test_full_pool_is_a_clear_error(node, uniq):
+    node.setup_global(f"p{uniq}")
+    dev = node.status["interface"]
+    addrs = lambda: node.exec("ip", "-o", "-4", "addr", "show", "dev", dev).stdout.count("inet ")
+    got = set()
+    for i in range(61):  # a /26 slice: offsets 2..62
+        r = node.ok("attach_container", handle={"platform": "host_shared", "id": f"h{i}"}, service="x",
+                    join_global=True)
+        got.add(r["ip"])
+    assert len(got) == 61 and node.status["node_ip"] not in got
+    before = addrs()
+    r = node.call("attach_container", handle={"platform": "host_shared", "id": "one-too-many"}, service="x",
+                  join_global=True)
+    assert r["result"] == "err" and "exhausted" in r["message"]
+    assert addrs() == before
+
+
+def test_stale_global_link_is_replaced(node, uniq):
+    # A leftover of an earlier run with our deterministic name (here: a bridge).
+    name = node.setup_global(f"s{uniq}")["interface"]
+    node.ok("teardown_global_overlay")
+    node.exec("ip", "link", "add", name, "type", "bridge")
+    node.ok("setup_global_overlay", deployment=f"s{uniq}", instance_id="0", cluster_cidr="10.200.0.0/16",
+            slice_cidr="10.200.0.0/26", wg_port=51420)
+    kind = node.exec("ip", "-d", "link", "show", name).stdout
+    assert "bridge" not in kind and "tun" in kind
