@@ -48,6 +48,7 @@ class Lab:
         self.netns = []
         self.procs = []
         self.socks = []
+        self.checked = []  # our own daemons: must exit cleanly (sanitizers report via exit code)
         self.veth_n = 0
 
     # -- namespaces and links --------------------------------------------------
@@ -86,6 +87,8 @@ class Lab:
                              stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self.procs.append(p)
+        if pathlib.Path(impl).name == "overlayd-wg":
+            self.checked.append((p, ifname))
         sock = WG_SOCK_DIR / f"{ifname}.sock"
         self.socks.append(sock)
         wait_for(lambda: sock.is_socket() or p.poll() is not None, what=f"{sock}")
@@ -144,6 +147,10 @@ class Lab:
             # Only our own sockets: the names carry this test's token.
             if s.is_socket():
                 s.unlink()
+        bad = [(ifn, p.returncode) for p, ifn in self.checked if p.returncode not in (0, None)]
+        if bad:
+            raise RuntimeError("overlayd-wg exited uncleanly: " + "; ".join(
+                f"{ifn}: status {rc}\n{self.log(ifn)}" for ifn, rc in bad))
 
 
 def pair(lab, impl_a, impl_b, v6_underlay=False, keepalive=None):
