@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/udp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,11 +17,13 @@
 
 #include "util/log.h"
 #include "wg/device.h"
+#include "wg/offload.h"
 
 static int tun_open(const char *ifname, unsigned mtu, char out_name[IFNAMSIZ])
 {
 	struct ifreq ifr = { 0 };
 	int fd, sock, ret;
+	int hdrsz = (int)WG_VNET_HDR_LEN;
 
 	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
@@ -29,7 +32,12 @@ static int tun_open(const char *ifname, unsigned mtu, char out_name[IFNAMSIZ])
 			  strerror(errno));
 		return ret;
 	}
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	/*
+	 * With a virtio-net header per packet the kernel can hand us 64 KiB TCP
+	 * super-packets (TSO) and take coalesced ones (GRO): far fewer syscalls
+	 * and a far cheaper TCP stack on both sides of the tunnel.
+	 */
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR;
 	memcpy(ifr.ifr_name, ifname, strlen(ifname));
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		ret = -errno;
@@ -37,6 +45,11 @@ static int tun_open(const char *ifname, unsigned mtu, char out_name[IFNAMSIZ])
 		close(fd);
 		return ret;
 	}
+	/* Without offloads the headers stay (all zero): correct, just slower. */
+	if (ioctl(fd, TUNSETVNETHDRSZ, &hdrsz) < 0 ||
+	    ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) < 0)
+		log_warn("wg: TUN offloads unavailable on %s (%s): one packet per read", ifname,
+			 strerror(errno));
 	memcpy(out_name, ifr.ifr_name, IFNAMSIZ);
 	out_name[IFNAMSIZ - 1] = 0;
 	sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -83,6 +96,8 @@ static int udp_open(int family, uint16_t port, uint32_t fwmark)
 		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
 	if (fwmark && setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark)) < 0)
 		goto fail;
+	/* UDP GRO: bursts from one sender arrive as one buffer (split in receive.c). */
+	(void)setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
 		goto fail;
 	return fd;

@@ -147,8 +147,12 @@ struct wg_udp_reader_arg {
 	struct wg_device *dev;
 	int slot;
 };
-/* Process one datagram (exposed for the fuzzer and in-process tests). */
-void wg_receive_datagram(struct wg_device *dev, uint8_t *buf, size_t len,
+struct wg_rx; /* a UDP reader's batch state (TUN write coalescing) */
+/*
+ * Process one datagram. rx may be NULL (each packet then goes to the TUN
+ * device at once); otherwise call wg_rx_flush after a batch.
+ */
+void wg_receive_datagram(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, size_t len,
 			 const struct ip_endpoint *src);
 
 /* device.c - with config_lock held and lock NOT held */
