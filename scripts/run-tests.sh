@@ -39,7 +39,10 @@ passed=$((passed + ${up:-0})); failed=$((failed + ${uf:-0}))
 export OVERLAYD_BUILD=$TOP/$BUILD
 [[ $BUILD == /* ]] && export OVERLAYD_BUILD=$BUILD
 if compgen -G "tests/integration/test_*.py" >/dev/null || compgen -G "tests/netns/test_*.py" >/dev/null; then
-  /usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml="$BUILD/pytest.xml" tests/integration tests/netns "$@"
+  # Only the suites that exist yet (pytest fails on a missing path).
+  suites=()
+  for d in tests/integration tests/netns; do [[ -d $d ]] && suites+=("$d"); done
+  /usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml="$BUILD/pytest.xml" "${suites[@]}" "$@"
   rc=$?
   if [[ $rc != 5 ]]; then
     read -r pp pf < <(/usr/bin/python3 - "$BUILD/pytest.xml" <<'PY'

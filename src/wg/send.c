@@ -176,7 +176,7 @@ void wg_send_staged(struct wg_peer *peer)
  * one buffer, and becomes one or a few sendmmsg entries using UDP GSO
  * (UDP_SEGMENT): one syscall sends a whole batch of reads.
  */
-#define TX_BUF_SIZE (1u << 21)
+#define TX_BUF_SIZE (1u << 19)
 #define TX_MAX_GSO_SEGS 64
 #define TX_MAX_GSO_BYTES 65000
 
