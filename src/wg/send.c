@@ -216,13 +216,19 @@ static void send_unsegmented(int fd, struct send_batch *b, unsigned k)
 
 static void batch_flush(struct wg_device *dev, struct send_batch *b, int family_slot)
 {
-	unsigned done = 0;
+	unsigned done = 0, waits = 0;
 	int fd = dev->udp_fd[family_slot];
 	while (done < b->n && fd >= 0) {
 		int r = sendmmsg(fd, b->msgs + done, b->n - done, 0);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
+			if ((errno == EAGAIN || errno == ENOBUFS) && waits++ < 20) {
+				/* Socket buffer full: wait for room rather than drop a burst. */
+				struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+				if (poll(&pfd, 1, 100) > 0)
+					continue;
+			}
 			/* EIO/EINVAL on a GSO entry: no segmentation offload on this route. */
 			if (b->gso[done] && (errno == EIO || errno == EINVAL))
 				send_unsegmented(fd, b, done);
