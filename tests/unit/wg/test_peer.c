@@ -11,22 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "wg/device.h"
-
-static struct wg_device *fake_device(void)
-{
-	struct wg_device *dev = calloc(1, sizeof(*dev));
-	uint8_t k[32];
-	assert_non_null(dev);
-	assert_int_equal(wg_crypto_init(), 0);
-	wg_x25519_generate(k);
-	assert_int_equal(noise_identity_set(&dev->identity, k), 0);
-	assert_int_equal(wg_index_init(&dev->index), 0);
-	TAILQ_INIT(&dev->peers);
-	wg_allowedips_init(&dev->aips);
-	dev->udp_fd[0] = dev->udp_fd[1] = -1;
-	return dev;
-}
+#include "fake_device.h"
 
 /* A keypair registered in the index table, with an extra reference for the test. */
 static struct noise_keypair *keypair(struct wg_device *dev, struct wg_peer *peer, bool initiator)
