@@ -131,6 +131,17 @@ void wg_timers_stop(struct wg_peer *peer);
 void wg_timers_tick(struct wg_device *dev);
 
 /* send.c - with peer->lock held unless noted */
+/*
+ * How datagrams reach a peer. Only direct UDP exists today; a relayed path
+ * (TURN) will be a second kind, chosen here. The batched TUN-to-UDP path
+ * handles WG_PATH_UDP itself; a new kind must be carried by wg_send_to_peer
+ * (and tun_packet in send.c taught to hand such datagrams to it).
+ */
+enum wg_path_kind {
+	WG_PATH_NONE, /* no endpoint known */
+	WG_PATH_UDP,  /* *ep: the peer's UDP endpoint */
+};
+enum wg_path_kind wg_peer_path(const struct wg_peer *peer, struct ip_endpoint *ep);
 int wg_send_to_peer(struct wg_peer *peer, const void *buf, size_t len);
 void wg_send_initiation(struct wg_peer *peer, bool is_retry);
 void wg_send_keepalive(struct wg_peer *peer);

@@ -29,16 +29,27 @@ int wg_udp_send(struct wg_device *dev, const struct ip_endpoint *ep, const void 
 	return 0;
 }
 
-/*
- * The one place that decides how a datagram reaches a peer. Today that is
- * its UDP endpoint; a relayed path (TURN) would be chosen here too.
- */
+enum wg_path_kind wg_peer_path(const struct wg_peer *peer, struct ip_endpoint *ep)
+{
+	if (!peer->has_endpoint)
+		return WG_PATH_NONE;
+	*ep = peer->endpoint;
+	return WG_PATH_UDP;
+}
+
+/* The one place that sends a datagram to a peer, whatever its path. */
 int wg_send_to_peer(struct wg_peer *peer, const void *buf, size_t len)
 {
+	struct ip_endpoint ep;
 	int ret;
-	if (!peer->has_endpoint)
+	switch (wg_peer_path(peer, &ep)) {
+	case WG_PATH_UDP:
+		ret = wg_udp_send(peer->dev, &ep, buf, len);
+		break;
+	case WG_PATH_NONE:
+	default:
 		return -EDESTADDRREQ;
-	ret = wg_udp_send(peer->dev, &peer->endpoint, buf, len);
+	}
 	if (!ret)
 		atomic_fetch_add(&peer->tx_bytes, len);
 	return ret;
@@ -297,9 +308,10 @@ static void tun_packet(struct wg_device *dev, struct tun_reader *r, size_t got)
 		return; /* no peer routes this destination */
 	peer = (struct wg_peer *)((char *)owner - offsetof(struct wg_peer, aips));
 
+	struct ip_endpoint ep;
 	pthread_mutex_lock(&peer->lock);
 	kp = sending_keypair(peer, now);
-	if (!kp || !peer->has_endpoint) {
+	if (!kp || wg_peer_path(peer, &ep) != WG_PATH_UDP) {
 		for (unsigned i = 0; i < nsegs; i++)
 			wg_stage_packet(peer, r->scratch,
 					wg_tso_segment(vh, pkt, len, i, seg_len, nsegs, r->scratch));
@@ -308,7 +320,6 @@ static void tun_packet(struct wg_device *dev, struct tun_reader *r, size_t got)
 		noise_keypair_put(kp);
 		return;
 	}
-	struct ip_endpoint ep = peer->endpoint;
 	wg_timers_data_sent(peer);
 	wg_timers_any_authenticated_packet_sent(peer);
 	wg_timers_any_authenticated_packet_traversal(peer);
