@@ -166,10 +166,12 @@ def pair(lab, impl_a, impl_b, v6_underlay=False, keepalive=None):
     ep_a = "[fd31::1]:51001" if v6_underlay else "172.31.1.1:51001"
     ep_b = "[fd31::2]:51002" if v6_underlay else "172.31.1.2:51002"
     ka_extra = ["persistent-keepalive", str(keepalive)] if keepalive else []
+    # A preshared key on every pair: interop then also checks the psk mixing.
+    psk = lab.keyfile(run("wg", "genpsk").stdout.strip())
     lab.wg(a, "set", ia, "private-key", lab.keyfile(ka), "listen-port", "51001", "peer", pb,
-           "endpoint", ep_b, "allowed-ips", "10.77.0.2/32,fd77::2/128", *ka_extra)
+           "preshared-key", psk, "endpoint", ep_b, "allowed-ips", "10.77.0.2/32,fd77::2/128", *ka_extra)
     lab.wg(b, "set", ib, "private-key", lab.keyfile(kb), "listen-port", "51002", "peer", pa,
-           "endpoint", ep_a, "allowed-ips", "10.77.0.1/32,fd77::1/128")
+           "preshared-key", psk, "endpoint", ep_a, "allowed-ips", "10.77.0.1/32,fd77::1/128")
     for ns, dev, v4, v6 in ((a, ia, "10.77.0.1/24", "fd77::1/64"), (b, ib, "10.77.0.2/24", "fd77::2/64")):
         lab.ip(ns, "addr", "add", v4, "dev", dev)
         lab.ip(ns, "addr", "add", v6, "dev", dev, "nodad")
