@@ -361,6 +361,7 @@ void *wg_udp_reader(void *arg)
 		udp_reader_free(r);
 		return NULL;
 	}
+	wg_thread_low_latency();
 	for (;;) {
 		for (unsigned i = 0; i < WG_BATCH; i++) {
 			struct msghdr *mh = &r->msgs[i].msg_hdr;

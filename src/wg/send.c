@@ -394,6 +394,7 @@ void *wg_tun_reader(void *arg)
 		tun_reader_free(r);
 		return NULL;
 	}
+	wg_thread_low_latency();
 	while (!atomic_load(&dev->stopping)) {
 		unsigned n = 0;
 		bool locked = false;
