@@ -356,7 +356,7 @@ int wg_device_create(const struct wg_device_config *cfg, struct wg_device **out)
 		return -ENOMEM;
 	}
 	pthread_rwlockattr_destroy(&attr);
-	if ((ret = wg_ratelimit_init(&dev->ratelimit, 1000)) || (ret = wg_index_init(&dev->index)))
+	if ((ret = wg_ratelimit_init(&dev->ratelimit, WG_UNDER_LOAD_HANDSHAKES_PER_SECOND)) || (ret = wg_index_init(&dev->index)))
 		goto fail_early;
 	if (cfg->private_key && (ret = wg_device_set_private_key_locked(dev, cfg->private_key)))
 		goto fail_early;

@@ -32,8 +32,6 @@
 
 #define WG_MAX_STAGED 128
 #define WG_BATCH 64
-/* Room around a packet: data header before, tag + padding after. */
-#define WG_PACKET_ROOM (WG_DATA_HEADER_LEN + WG_MAX_PACKET + WG_PADDING_MULTIPLE + WG_AEAD_TAG_LEN)
 
 struct wg_staged {
 	STAILQ_ENTRY(wg_staged) link;

@@ -18,9 +18,6 @@
 #include "wg/device.h"
 #include "wg/offload.h"
 
-/* Handshake messages per second above which the device demands cookies. */
-#define UNDER_LOAD_HANDSHAKES_PER_SECOND 1000
-
 static inline uint32_t le32_at(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
