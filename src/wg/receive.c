@@ -25,9 +25,10 @@ static inline uint32_t le32_at(const uint8_t *p)
 
 bool wg_is_stun(const uint8_t *buf, size_t len)
 {
-	/* RFC 5389: top two bits zero, length a multiple of 4, magic cookie. */
-	return len >= 20 && (buf[0] & 0xc0) == 0 && buf[4] == 0x21 && buf[5] == 0x12 &&
-	       buf[6] == 0xa4 && buf[7] == 0x42;
+	/* RFC 5389: top two bits zero, a body length (multiple of 4) that fits, magic cookie. */
+	size_t body = len >= 20 ? (size_t)buf[2] << 8 | buf[3] : 0;
+	return len >= 20 && (buf[0] & 0xc0) == 0 && body % 4 == 0 && 20 + body == len &&
+	       buf[4] == 0x21 && buf[5] == 0x12 && buf[6] == 0xa4 && buf[7] == 0x42;
 }
 
 /*
