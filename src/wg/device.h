@@ -32,8 +32,6 @@
 
 #define WG_MAX_STAGED 128
 #define WG_BATCH 64
-/* Room around a packet: data header before, tag + padding after. */
-#define WG_PACKET_ROOM (WG_DATA_HEADER_LEN + WG_MAX_PACKET + WG_PADDING_MULTIPLE + WG_AEAD_TAG_LEN)
 
 struct wg_staged {
 	STAILQ_ENTRY(wg_staged) link;
@@ -103,6 +101,8 @@ struct wg_device {
 };
 
 uint64_t wg_now_ns(void);      /* CLOCK_BOOTTIME: keeps counting during suspend */
+/* Ask the scheduler for short slices on a data-path thread (lower wakeup latency). */
+void wg_thread_low_latency(void);
 uint64_t wg_unix_now_ns(void); /* CLOCK_REALTIME */
 
 /* peer.c - all with dev->lock held for writing unless noted */
@@ -131,6 +131,17 @@ void wg_timers_stop(struct wg_peer *peer);
 void wg_timers_tick(struct wg_device *dev);
 
 /* send.c - with peer->lock held unless noted */
+/*
+ * How datagrams reach a peer. Only direct UDP exists today; a relayed path
+ * (TURN) will be a second kind, chosen here. The batched TUN-to-UDP path
+ * handles WG_PATH_UDP itself; a new kind must be carried by wg_send_to_peer
+ * (and tun_packet in send.c taught to hand such datagrams to it).
+ */
+enum wg_path_kind {
+	WG_PATH_NONE, /* no endpoint known */
+	WG_PATH_UDP,  /* *ep: the peer's UDP endpoint */
+};
+enum wg_path_kind wg_peer_path(const struct wg_peer *peer, struct ip_endpoint *ep);
 int wg_send_to_peer(struct wg_peer *peer, const void *buf, size_t len);
 void wg_send_initiation(struct wg_peer *peer, bool is_retry);
 void wg_send_keepalive(struct wg_peer *peer);
@@ -147,8 +158,12 @@ struct wg_udp_reader_arg {
 	struct wg_device *dev;
 	int slot;
 };
-/* Process one datagram (exposed for the fuzzer and in-process tests). */
-void wg_receive_datagram(struct wg_device *dev, uint8_t *buf, size_t len,
+struct wg_rx; /* a UDP reader's batch state (TUN write coalescing) */
+/*
+ * Process one datagram. rx may be NULL (each packet then goes to the TUN
+ * device at once); otherwise call wg_rx_flush after a batch.
+ */
+void wg_receive_datagram(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, size_t len,
 			 const struct ip_endpoint *src);
 
 /* device.c - with config_lock held and lock NOT held */

@@ -35,12 +35,16 @@
 /* Per-source handshake budget under load (token bucket). */
 #define WG_RATELIMIT_PACKETS_PER_SECOND 20
 #define WG_RATELIMIT_BURST 5
-/* Queued handshakes above which the device counts as under load. */
-#define WG_UNDER_LOAD_QUEUE 64
+/*
+ * Handshake messages per second above which a device counts as under load
+ * (and demands cookies), and for how long after the rate drops it stays so.
+ * The kernel measures its handshake queue instead; we handle handshakes
+ * inline, so we measure their rate.
+ */
+#define WG_UNDER_LOAD_HANDSHAKES_PER_SECOND 1000
 #define WG_UNDER_LOAD_AFTER_TIME 1
 
 #define WG_DEFAULT_MTU 1420
-#define WG_DEFAULT_PORT 51820
 #define WG_MAX_PACKET 65535
 
 enum wg_message_type {

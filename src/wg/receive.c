@@ -6,6 +6,8 @@
  * (cryptokey routing) and written to the TUN device.
  */
 #include <errno.h>
+#include <linux/udp.h>
+#include <sys/uio.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,9 +16,7 @@
 
 #include "util/log.h"
 #include "wg/device.h"
-
-/* Handshake messages per second above which the device demands cookies. */
-#define UNDER_LOAD_HANDSHAKES_PER_SECOND 1000
+#include "wg/offload.h"
 
 static inline uint32_t le32_at(const uint8_t *p)
 {
@@ -25,9 +25,10 @@ static inline uint32_t le32_at(const uint8_t *p)
 
 bool wg_is_stun(const uint8_t *buf, size_t len)
 {
-	/* RFC 5389: top two bits zero, length a multiple of 4, magic cookie. */
-	return len >= 20 && (buf[0] & 0xc0) == 0 && buf[4] == 0x21 && buf[5] == 0x12 &&
-	       buf[6] == 0xa4 && buf[7] == 0x42;
+	/* RFC 5389: top two bits zero, a body length (multiple of 4) that fits, magic cookie. */
+	size_t body = len >= 20 ? (size_t)buf[2] << 8 | buf[3] : 0;
+	return len >= 20 && (buf[0] & 0xc0) == 0 && body % 4 == 0 && 20 + body == len &&
+	       buf[4] == 0x21 && buf[5] == 0x12 && buf[6] == 0xa4 && buf[7] == 0x42;
 }
 
 /*
@@ -186,7 +187,40 @@ static size_t inner_packet(const uint8_t *p, size_t len, sa_family_t *family, co
 	return 0;
 }
 
-static void receive_data(struct wg_device *dev, uint8_t *buf, size_t len,
+struct wg_rx {
+	struct wg_gro gro;
+};
+
+static void tun_write(struct wg_device *dev, const void *buf, size_t len)
+{
+	if (write(dev->tun_fd, buf, len) < 0)
+		log_debug("wg %s: TUN write: %s", dev->ifname, strerror(errno));
+}
+
+static void rx_flush(struct wg_device *dev, struct wg_rx *rx)
+{
+	size_t n = wg_gro_finish(&rx->gro);
+	if (n)
+		tun_write(dev, rx->gro.buf, n);
+}
+
+/* Hand a decrypted, source-checked packet to the kernel, coalescing TCP bursts. */
+static void deliver(struct wg_device *dev, struct wg_rx *rx, const uint8_t *pkt, size_t len)
+{
+	if (!rx) {
+		struct virtio_net_hdr vh = { 0 };
+		struct iovec iov[2] = { { &vh, sizeof(vh) }, { (void *)pkt, len } };
+		if (writev(dev->tun_fd, iov, 2) < 0)
+			log_debug("wg %s: TUN write: %s", dev->ifname, strerror(errno));
+		return;
+	}
+	if (!wg_gro_add(&rx->gro, pkt, len)) {
+		rx_flush(dev, rx);
+		wg_gro_add(&rx->gro, pkt, len);
+	}
+}
+
+static void receive_data(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, size_t len,
 			 const struct ip_endpoint *src)
 {
 	struct noise_keypair *kp;
@@ -241,11 +275,10 @@ static void receive_data(struct wg_device *dev, uint8_t *buf, size_t len,
 			  dev->ifname);
 		return;
 	}
-	if (write(dev->tun_fd, inner, ilen) < 0)
-		log_debug("wg %s: TUN write: %s", dev->ifname, strerror(errno));
+	deliver(dev, rx, inner, ilen);
 }
 
-void wg_receive_datagram(struct wg_device *dev, uint8_t *buf, size_t len,
+void wg_receive_datagram(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, size_t len,
 			 const struct ip_endpoint *src)
 {
 	switch (wg_message_classify(buf, len)) {
@@ -259,7 +292,7 @@ void wg_receive_datagram(struct wg_device *dev, uint8_t *buf, size_t len,
 		receive_cookie(dev, buf);
 		break;
 	case WG_MSG_DATA:
-		receive_data(dev, buf, len, src);
+		receive_data(dev, rx, buf, len, src);
 		break;
 	default:
 		if (dev->cfg.on_datagram)
@@ -273,7 +306,35 @@ struct udp_reader {
 	struct mmsghdr msgs[WG_BATCH];
 	struct iovec iov[WG_BATCH];
 	struct sockaddr_storage addrs[WG_BATCH];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl[WG_BATCH];
+	struct wg_rx rx;
 };
+
+/* The UDP GRO segment size of a received buffer, or 0 if it holds one datagram. */
+static size_t gro_size(struct msghdr *mh)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level == IPPROTO_UDP && cm->cmsg_type == UDP_GRO) {
+			int v;
+			memcpy(&v, CMSG_DATA(cm), sizeof(v));
+			return v > 0 ? (size_t)v : 0;
+		}
+	}
+	return 0;
+}
+
+static void udp_reader_free(struct udp_reader *r)
+{
+	if (!r)
+		return;
+	for (unsigned i = 0; i < WG_BATCH; i++)
+		free(r->bufs[i]);
+	free(r->rx.gro.buf);
+	free(r);
+}
 
 void *wg_udp_reader(void *arg)
 {
@@ -286,42 +347,51 @@ void *wg_udp_reader(void *arg)
 		{ .fd = dev->stop_fd, .events = POLLIN },
 		{ .fd = dev->net_stop_fd, .events = POLLIN },
 	};
+	bool ok = r != NULL;
 
 	free(a);
-	for (unsigned i = 0; r && i < WG_BATCH; i++) {
-		r->bufs[i] = malloc(WG_MAX_PACKET);
-		if (!r->bufs[i]) {
-			for (unsigned j = 0; j < i; j++)
-				free(r->bufs[j]);
-			free(r);
-			r = NULL;
-		}
-	}
-	if (!r) {
+	for (unsigned i = 0; ok && i < WG_BATCH; i++)
+		ok = (r->bufs[i] = malloc(WG_MAX_PACKET)) != NULL;
+	if (ok)
+		ok = (r->rx.gro.buf = malloc(WG_VNET_HDR_LEN + WG_MAX_PACKET)) != NULL;
+	if (!ok) {
 		log_error("wg %s: out of memory starting a UDP reader", dev->ifname);
+		udp_reader_free(r);
 		return NULL;
 	}
+	wg_thread_low_latency();
 	for (;;) {
 		for (unsigned i = 0; i < WG_BATCH; i++) {
+			struct msghdr *mh = &r->msgs[i].msg_hdr;
 			r->iov[i].iov_base = r->bufs[i];
 			r->iov[i].iov_len = WG_MAX_PACKET;
 			memset(&r->msgs[i], 0, sizeof(r->msgs[i]));
-			r->msgs[i].msg_hdr.msg_name = &r->addrs[i];
-			r->msgs[i].msg_hdr.msg_namelen = sizeof(r->addrs[i]);
-			r->msgs[i].msg_hdr.msg_iov = &r->iov[i];
-			r->msgs[i].msg_hdr.msg_iovlen = 1;
+			mh->msg_name = &r->addrs[i];
+			mh->msg_namelen = sizeof(r->addrs[i]);
+			mh->msg_iov = &r->iov[i];
+			mh->msg_iovlen = 1;
+			mh->msg_control = r->ctl[i].buf;
+			mh->msg_controllen = sizeof(r->ctl[i].buf);
 		}
 		int n = recvmmsg(fd, r->msgs, WG_BATCH, MSG_DONTWAIT, NULL);
 		if (n > 0) {
 			pthread_rwlock_rdlock(&dev->lock);
 			for (int i = 0; i < n; i++) {
+				struct msghdr *mh = &r->msgs[i].msg_hdr;
+				size_t total = r->msgs[i].msg_len, seg = gro_size(mh);
 				struct ip_endpoint src;
-				if (r->msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
+				if (mh->msg_flags & MSG_TRUNC)
 					continue;
 				if (ip_endpoint_from_sockaddr((struct sockaddr *)&r->addrs[i], &src))
 					continue;
-				wg_receive_datagram(dev, r->bufs[i], r->msgs[i].msg_len, &src);
+				if (!seg)
+					seg = total;
+				for (size_t off = 0; off < total; off += seg) {
+					size_t len = total - off < seg ? total - off : seg;
+					wg_receive_datagram(dev, &r->rx, r->bufs[i] + off, len, &src);
+				}
 			}
+			rx_flush(dev, &r->rx);
 			pthread_rwlock_unlock(&dev->lock);
 			continue;
 		}
@@ -335,8 +405,6 @@ void *wg_udp_reader(void *arg)
 		if (pfd[1].revents || pfd[2].revents)
 			break;
 	}
-	for (unsigned i = 0; i < WG_BATCH; i++)
-		free(r->bufs[i]);
-	free(r);
+	udp_reader_free(r);
 	return NULL;
 }

@@ -5,6 +5,7 @@
  * kernel routes into the tunnel and sends it in batches (sendmmsg).
  */
 #include <errno.h>
+#include <linux/udp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include "util/log.h"
 #include "wg/device.h"
+#include "wg/offload.h"
 
 int wg_udp_send(struct wg_device *dev, const struct ip_endpoint *ep, const void *buf, size_t len)
 {
@@ -27,16 +29,27 @@ int wg_udp_send(struct wg_device *dev, const struct ip_endpoint *ep, const void 
 	return 0;
 }
 
-/*
- * The one place that decides how a datagram reaches a peer. Today that is
- * its UDP endpoint; a relayed path (TURN) would be chosen here too.
- */
+enum wg_path_kind wg_peer_path(const struct wg_peer *peer, struct ip_endpoint *ep)
+{
+	if (!peer->has_endpoint)
+		return WG_PATH_NONE;
+	*ep = peer->endpoint;
+	return WG_PATH_UDP;
+}
+
+/* The one place that sends a datagram to a peer, whatever its path. */
 int wg_send_to_peer(struct wg_peer *peer, const void *buf, size_t len)
 {
+	struct ip_endpoint ep;
 	int ret;
-	if (!peer->has_endpoint)
+	switch (wg_peer_path(peer, &ep)) {
+	case WG_PATH_UDP:
+		ret = wg_udp_send(peer->dev, &ep, buf, len);
+		break;
+	case WG_PATH_NONE:
+	default:
 		return -EDESTADDRREQ;
-	ret = wg_udp_send(peer->dev, &peer->endpoint, buf, len);
+	}
 	if (!ret)
 		atomic_fetch_add(&peer->tx_bytes, len);
 	return ret;
@@ -168,25 +181,70 @@ void wg_send_staged(struct wg_peer *peer)
 	noise_keypair_put(kp);
 }
 
-/* A batch of encrypted datagrams per address family, flushed with sendmmsg. */
+/*
+ * Batched, segmented transmission. Each TUN read (up to a 64 KiB TCP
+ * super-packet) is cut into MTU-sized segments, encrypted back to back into
+ * one buffer, and becomes one or a few sendmmsg entries using UDP GSO
+ * (UDP_SEGMENT): one syscall sends a whole batch of reads.
+ */
+#define TX_BUF_SIZE (1u << 19)
+#define TX_MAX_GSO_SEGS 64
+#define TX_MAX_GSO_BYTES 65000
+
 struct send_batch {
 	struct mmsghdr msgs[WG_BATCH];
 	struct iovec iov[WG_BATCH];
 	struct sockaddr_storage addrs[WG_BATCH];
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctl[WG_BATCH];
+	uint16_t gso[WG_BATCH];
 	unsigned n;
 };
 
+struct tun_reader {
+	uint8_t *rbuf;	  /* one TUN read: virtio-net header + packet */
+	uint8_t *scratch; /* a segment being staged */
+	uint8_t *obuf;	  /* ciphertext of the batch */
+	size_t oused;
+	struct send_batch batch[2];
+};
+
+/* Send an entry's datagrams one by one (a path that refuses UDP GSO). */
+static void send_unsegmented(int fd, struct send_batch *b, unsigned k)
+{
+	uint8_t *p = b->iov[k].iov_base;
+	size_t left = b->iov[k].iov_len, seg = b->gso[k] ? b->gso[k] : left;
+	while (left) {
+		size_t n = left < seg ? left : seg;
+		if (sendto(fd, p, n, 0, b->msgs[k].msg_hdr.msg_name, b->msgs[k].msg_hdr.msg_namelen) < 0)
+			break;
+		p += n;
+		left -= n;
+	}
+}
+
 static void batch_flush(struct wg_device *dev, struct send_batch *b, int family_slot)
 {
-	unsigned done = 0;
+	unsigned done = 0, waits = 0;
 	int fd = dev->udp_fd[family_slot];
 	while (done < b->n && fd >= 0) {
 		int r = sendmmsg(fd, b->msgs + done, b->n - done, 0);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			/* Skip the datagram the kernel refused (e.g. unreachable) and go on. */
-			log_debug("wg %s: sendmmsg: %s", dev->ifname, strerror(errno));
+			if ((errno == EAGAIN || errno == ENOBUFS) && waits++ < 20) {
+				/* Socket buffer full: wait for room rather than drop a burst. */
+				struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+				if (poll(&pfd, 1, 100) > 0)
+					continue;
+			}
+			/* EIO/EINVAL on a GSO entry: no segmentation offload on this route. */
+			if (b->gso[done] && (errno == EIO || errno == EINVAL))
+				send_unsegmented(fd, b, done);
+			else
+				log_debug("wg %s: sendmmsg: %s", dev->ifname, strerror(errno));
 			done++;
 			continue;
 		}
@@ -195,23 +253,53 @@ static void batch_flush(struct wg_device *dev, struct send_batch *b, int family_
 	b->n = 0;
 }
 
-struct tun_reader {
-	uint8_t *bufs[WG_BATCH];
-	size_t lens[WG_BATCH];
-	struct send_batch batch[2];
-};
-
-/* Route and encrypt one packet from the TUN device; queue it in a batch. */
-static void tun_packet(struct wg_device *dev, struct tun_reader *r, unsigned i)
+static void flush_all(struct wg_device *dev, struct tun_reader *r)
 {
-	uint8_t *pkt = r->bufs[i] + WG_DATA_HEADER_LEN;
-	size_t len = r->lens[i];
+	batch_flush(dev, &r->batch[0], 0);
+	batch_flush(dev, &r->batch[1], 1);
+	r->oused = 0;
+}
+
+static void batch_add(struct send_batch *b, const struct ip_endpoint *ep, uint8_t *data, size_t len,
+		      uint16_t gso)
+{
+	unsigned k = b->n++;
+	struct msghdr *mh = &b->msgs[k].msg_hdr;
+	socklen_t sl;
+	ip_endpoint_to_sockaddr(ep, &b->addrs[k], &sl);
+	b->iov[k].iov_base = data;
+	b->iov[k].iov_len = len;
+	b->gso[k] = gso;
+	memset(&b->msgs[k], 0, sizeof(b->msgs[k]));
+	mh->msg_name = &b->addrs[k];
+	mh->msg_namelen = sl;
+	mh->msg_iov = &b->iov[k];
+	mh->msg_iovlen = 1;
+	if (gso) {
+		struct cmsghdr *cm = (struct cmsghdr *)b->ctl[k].buf;
+		mh->msg_control = b->ctl[k].buf;
+		mh->msg_controllen = sizeof(b->ctl[k].buf);
+		cm->cmsg_level = IPPROTO_UDP;
+		cm->cmsg_type = UDP_SEGMENT;
+		cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+		memcpy(CMSG_DATA(cm), &gso, sizeof(gso));
+	}
+}
+
+/* Route, segment, encrypt and queue one TUN read. */
+static void tun_packet(struct wg_device *dev, struct tun_reader *r, size_t got)
+{
+	const struct virtio_net_hdr *vh = (const struct virtio_net_hdr *)r->rbuf;
+	uint8_t *pkt = r->rbuf + WG_VNET_HDR_LEN;
+	size_t len = got - WG_VNET_HDR_LEN, seg_len, padded, stride, total = 0;
 	struct wg_aip_owner *owner = NULL;
 	struct noise_keypair *kp;
 	struct wg_peer *peer;
 	uint64_t now = wg_now_ns();
-	int n;
+	unsigned nsegs, per_entry, entries;
 
+	if (wg_tso_plan(vh, pkt, len, &seg_len, &nsegs))
+		return;
 	if (len >= 20 && (pkt[0] >> 4) == 4)
 		owner = wg_allowedips_lookup_raw(&dev->aips, AF_INET, pkt + 16);
 	else if (len >= 40 && (pkt[0] >> 4) == 6)
@@ -220,39 +308,74 @@ static void tun_packet(struct wg_device *dev, struct tun_reader *r, unsigned i)
 		return; /* no peer routes this destination */
 	peer = (struct wg_peer *)((char *)owner - offsetof(struct wg_peer, aips));
 
+	struct ip_endpoint ep;
 	pthread_mutex_lock(&peer->lock);
 	kp = sending_keypair(peer, now);
-	if (!kp || !peer->has_endpoint) {
-		wg_stage_packet(peer, pkt, len);
+	if (!kp || wg_peer_path(peer, &ep) != WG_PATH_UDP) {
+		for (unsigned i = 0; i < nsegs; i++)
+			wg_stage_packet(peer, r->scratch,
+					wg_tso_segment(vh, pkt, len, i, seg_len, nsegs, r->scratch));
 		wg_send_initiation(peer, false);
 		pthread_mutex_unlock(&peer->lock);
 		noise_keypair_put(kp);
 		return;
 	}
-	struct ip_endpoint ep = peer->endpoint;
 	wg_timers_data_sent(peer);
 	wg_timers_any_authenticated_packet_sent(peer);
 	wg_timers_any_authenticated_packet_traversal(peer);
 	pthread_mutex_unlock(&peer->lock);
 
-	n = noise_encrypt(kp, r->bufs[i], pkt, len, dev->mtu, now, NULL);
-	noise_keypair_put(kp);
-	if (n < 0)
-		return;
-	atomic_fetch_add(&peer->tx_bytes, (uint64_t)n);
+	/* Every segment but the last has the same padded size: the GSO stride. */
+	padded = (seg_len + WG_PADDING_MULTIPLE - 1) & ~(size_t)(WG_PADDING_MULTIPLE - 1);
+	if (padded > dev->mtu)
+		padded = seg_len > dev->mtu ? seg_len : dev->mtu;
+	stride = WG_DATA_HEADER_LEN + padded + WG_AEAD_TAG_LEN;
+	per_entry = (unsigned)(TX_MAX_GSO_BYTES / stride);
+	if (per_entry > TX_MAX_GSO_SEGS)
+		per_entry = TX_MAX_GSO_SEGS;
+	if (per_entry == 0)
+		per_entry = 1;
+	entries = (nsegs + per_entry - 1) / per_entry;
 
 	int slot = ep.addr.family == AF_INET6 ? 1 : 0;
 	struct send_batch *b = &r->batch[slot];
-	unsigned k = b->n++;
-	socklen_t sl;
-	ip_endpoint_to_sockaddr(&ep, &b->addrs[k], &sl);
-	b->iov[k].iov_base = r->bufs[i];
-	b->iov[k].iov_len = (size_t)n;
-	memset(&b->msgs[k], 0, sizeof(b->msgs[k]));
-	b->msgs[k].msg_hdr.msg_name = &b->addrs[k];
-	b->msgs[k].msg_hdr.msg_namelen = sl;
-	b->msgs[k].msg_hdr.msg_iov = &b->iov[k];
-	b->msgs[k].msg_hdr.msg_iovlen = 1;
+	if (r->oused + (size_t)nsegs * stride > TX_BUF_SIZE || b->n + entries > WG_BATCH)
+		flush_all(dev, r);
+	if ((size_t)nsegs * stride > TX_BUF_SIZE || entries > WG_BATCH) {
+		noise_keypair_put(kp);
+		return; /* cannot happen with a 64 KiB read; never overrun */
+	}
+	uint8_t *base = r->obuf + r->oused;
+	size_t last = 0;
+	for (unsigned i = 0; i < nsegs; i++) {
+		uint8_t *out = base + (size_t)i * stride;
+		size_t l = wg_tso_segment(vh, pkt, len, i, seg_len, nsegs, out + WG_DATA_HEADER_LEN);
+		int n = noise_encrypt(kp, out, out + WG_DATA_HEADER_LEN, l, dev->mtu, now, NULL);
+		if (n < 0) {
+			nsegs = i; /* key expired mid-packet: send what is ready */
+			break;
+		}
+		last = (size_t)n;
+		total += (size_t)n;
+	}
+	noise_keypair_put(kp);
+	for (unsigned s0 = 0; s0 < nsegs; s0 += per_entry) {
+		unsigned c = nsegs - s0 < per_entry ? nsegs - s0 : per_entry;
+		size_t bytes = (size_t)(c - 1) * stride + (s0 + c == nsegs ? last : stride);
+		batch_add(b, &ep, base + (size_t)s0 * stride, bytes, c > 1 ? (uint16_t)stride : 0);
+	}
+	r->oused += (size_t)nsegs * stride;
+	atomic_fetch_add(&peer->tx_bytes, (uint64_t)total);
+}
+
+static void tun_reader_free(struct tun_reader *r)
+{
+	if (!r)
+		return;
+	free(r->rbuf);
+	free(r->scratch);
+	free(r->obuf);
+	free(r);
 }
 
 void *wg_tun_reader(void *arg)
@@ -261,23 +384,22 @@ void *wg_tun_reader(void *arg)
 	struct tun_reader *r = calloc(1, sizeof(*r));
 	struct pollfd pfd[2] = { { .fd = dev->tun_fd, .events = POLLIN }, { .fd = dev->stop_fd, .events = POLLIN } };
 
-	for (unsigned i = 0; r && i < WG_BATCH; i++) {
-		r->bufs[i] = malloc(WG_PACKET_ROOM);
-		if (!r->bufs[i]) {
-			for (unsigned j = 0; j < i; j++)
-				free(r->bufs[j]);
-			free(r);
-			r = NULL;
-		}
+	if (r) {
+		r->rbuf = malloc(WG_VNET_HDR_LEN + WG_MAX_PACKET);
+		r->scratch = malloc(WG_MAX_PACKET);
+		r->obuf = malloc(TX_BUF_SIZE);
 	}
-	if (!r) {
+	if (!r || !r->rbuf || !r->scratch || !r->obuf) {
 		log_error("wg %s: out of memory starting the TUN reader", dev->ifname);
+		tun_reader_free(r);
 		return NULL;
 	}
+	wg_thread_low_latency();
 	while (!atomic_load(&dev->stopping)) {
 		unsigned n = 0;
+		bool locked = false;
 		while (n < WG_BATCH) {
-			ssize_t got = read(dev->tun_fd, r->bufs[n] + WG_DATA_HEADER_LEN, WG_MAX_PACKET);
+			ssize_t got = read(dev->tun_fd, r->rbuf, WG_VNET_HDR_LEN + WG_MAX_PACKET);
 			if (got < 0) {
 				if (errno == EINTR)
 					continue;
@@ -285,21 +407,24 @@ void *wg_tun_reader(void *arg)
 					/* EBADFD/EIO: someone deleted the link under us. */
 					log_info("wg %s: TUN device gone (%s), shutting down", dev->ifname,
 						 strerror(errno));
-					atomic_store(&dev->dead, true);
-					if (dev->cfg.on_dead)
-						dev->cfg.on_dead(dev->cfg.user);
+					if (locked)
+						pthread_rwlock_unlock(&dev->lock);
+					wg_device_mark_dead(dev);
 					goto out;
 				}
 				break;
 			}
-			r->lens[n++] = (size_t)got;
+			if ((size_t)got <= WG_VNET_HDR_LEN)
+				continue;
+			if (!locked) {
+				pthread_rwlock_rdlock(&dev->lock);
+				locked = true;
+			}
+			tun_packet(dev, r, (size_t)got);
+			n++;
 		}
-		if (n) {
-			pthread_rwlock_rdlock(&dev->lock);
-			for (unsigned i = 0; i < n; i++)
-				tun_packet(dev, r, i);
-			batch_flush(dev, &r->batch[0], 0);
-			batch_flush(dev, &r->batch[1], 1);
+		if (locked) {
+			flush_all(dev, r);
 			pthread_rwlock_unlock(&dev->lock);
 			continue;
 		}
@@ -307,8 +432,6 @@ void *wg_tun_reader(void *arg)
 			break;
 	}
 out:
-	for (unsigned i = 0; i < WG_BATCH; i++)
-		free(r->bufs[i]);
-	free(r);
+	tun_reader_free(r);
 	return NULL;
 }

@@ -53,7 +53,12 @@ struct wg_device_config {
 	void *user;
 };
 
-/* Creates the TUN device, the UDP sockets, the UAPI socket and the threads. */
+/*
+ * Creates the TUN device (in the calling thread's network namespace; needs
+ * CAP_NET_ADMIN), the UDP sockets, the UAPI socket and the threads. The link
+ * is left down with no addresses: bring it up and address it as for any
+ * interface. Returns 0 or a negative errno (the reason is also logged).
+ */
 int wg_device_create(const struct wg_device_config *cfg, struct wg_device **out);
 /* Stops the threads, removes the TUN device and the UAPI socket, frees all. */
 void wg_device_destroy(struct wg_device *dev);

@@ -48,6 +48,7 @@ class Lab:
         self.netns = []
         self.procs = []
         self.socks = []
+        self.checked = []  # our own daemons: must exit cleanly (sanitizers report via exit code)
         self.veth_n = 0
 
     # -- namespaces and links --------------------------------------------------
@@ -86,6 +87,8 @@ class Lab:
                              stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self.procs.append(p)
+        if pathlib.Path(impl).name == "overlayd-wg":
+            self.checked.append((p, ifname))
         sock = WG_SOCK_DIR / f"{ifname}.sock"
         self.socks.append(sock)
         wait_for(lambda: sock.is_socket() or p.poll() is not None, what=f"{sock}")
@@ -144,6 +147,10 @@ class Lab:
             # Only our own sockets: the names carry this test's token.
             if s.is_socket():
                 s.unlink()
+        bad = [(ifn, p.returncode) for p, ifn in self.checked if p.returncode not in (0, None)]
+        if bad:
+            raise RuntimeError("overlayd-wg exited uncleanly: " + "; ".join(
+                f"{ifn}: status {rc}\n{self.log(ifn)}" for ifn, rc in bad))
 
 
 def pair(lab, impl_a, impl_b, v6_underlay=False, keepalive=None):
@@ -159,10 +166,12 @@ def pair(lab, impl_a, impl_b, v6_underlay=False, keepalive=None):
     ep_a = "[fd31::1]:51001" if v6_underlay else "172.31.1.1:51001"
     ep_b = "[fd31::2]:51002" if v6_underlay else "172.31.1.2:51002"
     ka_extra = ["persistent-keepalive", str(keepalive)] if keepalive else []
+    # A preshared key on every pair: interop then also checks the psk mixing.
+    psk = lab.keyfile(run("wg", "genpsk").stdout.strip())
     lab.wg(a, "set", ia, "private-key", lab.keyfile(ka), "listen-port", "51001", "peer", pb,
-           "endpoint", ep_b, "allowed-ips", "10.77.0.2/32,fd77::2/128", *ka_extra)
+           "preshared-key", psk, "endpoint", ep_b, "allowed-ips", "10.77.0.2/32,fd77::2/128", *ka_extra)
     lab.wg(b, "set", ib, "private-key", lab.keyfile(kb), "listen-port", "51002", "peer", pa,
-           "endpoint", ep_a, "allowed-ips", "10.77.0.1/32,fd77::1/128")
+           "preshared-key", psk, "endpoint", ep_a, "allowed-ips", "10.77.0.1/32,fd77::1/128")
     for ns, dev, v4, v6 in ((a, ia, "10.77.0.1/24", "fd77::1/64"), (b, ib, "10.77.0.2/24", "fd77::2/64")):
         lab.ip(ns, "addr", "add", v4, "dev", dev)
         lab.ip(ns, "addr", "add", v6, "dev", dev, "nodad")

@@ -99,3 +99,31 @@ def test_persistent_keepalive_through_snat(lab, ours, keepalive):
         assert reached, "the keepalives should have kept the NAT mapping open"
     else:
         assert not reached, "control: without keepalives the mapping should have expired"
+
+
+def test_passive_keepalive_after_one_way_data(lab, ours):
+    # B receives data it never answers (its firewall eats it): after
+    # KEEPALIVE_TIMEOUT (10 s) B must send one empty keepalive so A knows the
+    # session is alive.
+    t = pair(lab, ours, ours)
+    a, b = t["a"], t["b"]
+    assert lab.ping(a, "10.77.0.2", count=1)
+    lab.sh(b, "nft", "-f", "-", input="""
+table inet sink {
+  chain input { type filter hook input priority 0; udp dport 9 drop; }
+}""")
+
+    def counters():
+        return lab.dump(a, t["ia"])[1][t["pb"]]["rx"], lab.dump(b, t["ib"])[1][t["pa"]]["rx"]
+
+    rx_a0, rx_b0 = counters()
+    lab.sh(a, "/usr/bin/python3", "-c",
+           "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+           "s.sendto(b'x' * 100, ('10.77.0.2', 9))")
+    wait_for(lambda: counters()[1] > rx_b0, timeout=5, what="the datagram reaching B")
+    t0 = time.monotonic()
+    wait_for(lambda: counters()[0] > rx_a0, timeout=14, interval=0.2, what="B's keepalive")
+    waited = time.monotonic() - t0
+    # Exactly one keepalive (32 bytes), and not before the timeout (minus polling slack).
+    assert counters()[0] - rx_a0 == 32
+    assert waited > 8, f"keepalive after {waited:.1f}s, expected ~10s"
