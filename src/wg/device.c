@@ -350,8 +350,10 @@ int wg_device_create(const struct wg_device_config *cfg, struct wg_device **out)
 	/* Configuration must not starve behind a busy data path. */
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	if (pthread_rwlock_init(&dev->lock, &attr) || pthread_mutex_init(&dev->config_lock, NULL) ||
-	    pthread_mutex_init(&dev->cookie_lock, NULL)) {
+	    pthread_mutex_init(&dev->cookie_lock, NULL) || pthread_mutex_init(&dev->tun_tx_lock, NULL) ||
+	    !(dev->tun_tx = wg_tun_tx_new())) {
 		pthread_rwlockattr_destroy(&attr);
+		wg_tun_tx_free(dev->tun_tx);
 		free(dev);
 		return -ENOMEM;
 	}
@@ -430,6 +432,8 @@ fail_early:
 	pthread_rwlock_destroy(&dev->lock);
 	pthread_mutex_destroy(&dev->config_lock);
 	pthread_mutex_destroy(&dev->cookie_lock);
+	pthread_mutex_destroy(&dev->tun_tx_lock);
+	wg_tun_tx_free(dev->tun_tx);
 	noise_identity_clear(&dev->identity);
 	free(dev);
 	return ret;
@@ -467,6 +471,8 @@ void wg_device_destroy(struct wg_device *dev)
 	pthread_rwlock_destroy(&dev->lock);
 	pthread_mutex_destroy(&dev->config_lock);
 	pthread_mutex_destroy(&dev->cookie_lock);
+	pthread_mutex_destroy(&dev->tun_tx_lock);
+	wg_tun_tx_free(dev->tun_tx);
 	noise_identity_clear(&dev->identity);
 	wg_memzero(&dev->cookie_checker, sizeof(dev->cookie_checker));
 	free(dev);

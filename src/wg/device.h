@@ -88,6 +88,8 @@ struct wg_device {
 	struct wg_index_table index;
 
 	int tun_fd;
+	pthread_mutex_t tun_tx_lock; /* guards tun_tx: TUN reads and the send batch */
+	struct tun_reader *tun_tx;
 	int udp_fd[2]; /* [0] IPv4, [1] IPv6; -1 when absent */
 	int stop_fd;   /* eventfd: all threads */
 	int net_stop_fd; /* eventfd: UDP receive threads, to rebind */
@@ -149,6 +151,17 @@ void wg_send_staged(struct wg_peer *peer);
 void wg_stage_packet(struct wg_peer *peer, const uint8_t *pkt, size_t len);
 /* TUN reader thread body; dev->lock taken inside. */
 void *wg_tun_reader(void *arg);
+/*
+ * Read, encrypt and send what is queued on the TUN device (one batch).
+ * With dev->lock (read) and dev->tun_tx_lock held. Returns the number of
+ * packets, or -errno when the TUN device failed (the link is gone). Besides
+ * the TUN reader thread, a UDP reader calls it right after writing to the
+ * TUN device: replies and ACKs the kernel produced synchronously go out at
+ * once, without waking another thread.
+ */
+int wg_tun_drain(struct wg_device *dev);
+struct tun_reader *wg_tun_tx_new(void);
+void wg_tun_tx_free(struct tun_reader *r);
 /* Low-level: one datagram from the device's socket of ep's family. */
 int wg_udp_send(struct wg_device *dev, const struct ip_endpoint *ep, const void *buf, size_t len);
 
@@ -159,6 +172,7 @@ struct wg_udp_reader_arg {
 	int slot;
 };
 struct wg_rx; /* a UDP reader's batch state (TUN write coalescing) */
+struct tun_reader;
 /*
  * Process one datagram. rx may be NULL (each packet then goes to the TUN
  * device at once); otherwise call wg_rx_flush after a batch.

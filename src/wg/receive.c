@@ -189,6 +189,7 @@ static size_t inner_packet(const uint8_t *p, size_t len, sa_family_t *family, co
 
 struct wg_rx {
 	struct wg_gro gro;
+	bool wrote; /* something went to the TUN device in this batch */
 };
 
 static void tun_write(struct wg_device *dev, const void *buf, size_t len)
@@ -200,8 +201,10 @@ static void tun_write(struct wg_device *dev, const void *buf, size_t len)
 static void rx_flush(struct wg_device *dev, struct wg_rx *rx)
 {
 	size_t n = wg_gro_finish(&rx->gro);
-	if (n)
+	if (n) {
 		tun_write(dev, rx->gro.buf, n);
+		rx->wrote = true;
+	}
 }
 
 /* Hand a decrypted, source-checked packet to the kernel, coalescing TCP bursts. */
@@ -392,6 +395,17 @@ void *wg_udp_reader(void *arg)
 				}
 			}
 			rx_flush(dev, &r->rx);
+			/*
+			 * What we just wrote may have made the kernel answer at once
+			 * (ping replies, TCP ACKs and the data they release): send it
+			 * from here unless the TUN reader is already at it.
+			 */
+			if (r->rx.wrote && pthread_mutex_trylock(&dev->tun_tx_lock) == 0) {
+				if (wg_tun_drain(dev) < 0)
+					wg_device_mark_dead(dev);
+				pthread_mutex_unlock(&dev->tun_tx_lock);
+			}
+			r->rx.wrote = false;
 			pthread_rwlock_unlock(&dev->lock);
 			continue;
 		}

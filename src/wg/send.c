@@ -368,7 +368,7 @@ static void tun_packet(struct wg_device *dev, struct tun_reader *r, size_t got)
 	atomic_fetch_add(&peer->tx_bytes, (uint64_t)total);
 }
 
-static void tun_reader_free(struct tun_reader *r)
+void wg_tun_tx_free(struct tun_reader *r)
 {
 	if (!r)
 		return;
@@ -378,60 +378,71 @@ static void tun_reader_free(struct tun_reader *r)
 	free(r);
 }
 
-void *wg_tun_reader(void *arg)
+struct tun_reader *wg_tun_tx_new(void)
 {
-	struct wg_device *dev = arg;
 	struct tun_reader *r = calloc(1, sizeof(*r));
-	struct pollfd pfd[2] = { { .fd = dev->tun_fd, .events = POLLIN }, { .fd = dev->stop_fd, .events = POLLIN } };
-
 	if (r) {
 		r->rbuf = malloc(WG_VNET_HDR_LEN + WG_MAX_PACKET);
 		r->scratch = malloc(WG_MAX_PACKET);
 		r->obuf = malloc(TX_BUF_SIZE);
 	}
 	if (!r || !r->rbuf || !r->scratch || !r->obuf) {
-		log_error("wg %s: out of memory starting the TUN reader", dev->ifname);
-		tun_reader_free(r);
+		wg_tun_tx_free(r);
 		return NULL;
 	}
+	return r;
+}
+
+int wg_tun_drain(struct wg_device *dev)
+{
+	struct tun_reader *r = dev->tun_tx;
+	int n = 0, ret = 0;
+
+	while (n < WG_BATCH) {
+		ssize_t got = read(dev->tun_fd, r->rbuf, WG_VNET_HDR_LEN + WG_MAX_PACKET);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				ret = -errno;
+			break;
+		}
+		if ((size_t)got <= WG_VNET_HDR_LEN)
+			continue;
+		tun_packet(dev, r, (size_t)got);
+		n++;
+	}
+	if (n)
+		flush_all(dev, r);
+	return ret ? ret : n;
+}
+
+void *wg_tun_reader(void *arg)
+{
+	struct wg_device *dev = arg;
+	struct pollfd pfd[2] = { { .fd = dev->tun_fd, .events = POLLIN }, { .fd = dev->stop_fd, .events = POLLIN } };
+
 	wg_thread_low_latency();
 	while (!atomic_load(&dev->stopping)) {
-		unsigned n = 0;
-		bool locked = false;
-		while (n < WG_BATCH) {
-			ssize_t got = read(dev->tun_fd, r->rbuf, WG_VNET_HDR_LEN + WG_MAX_PACKET);
-			if (got < 0) {
-				if (errno == EINTR)
-					continue;
-				if (errno != EAGAIN && !atomic_load(&dev->stopping)) {
-					/* EBADFD/EIO: someone deleted the link under us. */
-					log_info("wg %s: TUN device gone (%s), shutting down", dev->ifname,
-						 strerror(errno));
-					if (locked)
-						pthread_rwlock_unlock(&dev->lock);
-					wg_device_mark_dead(dev);
-					goto out;
-				}
-				break;
+		int n;
+		pthread_rwlock_rdlock(&dev->lock);
+		pthread_mutex_lock(&dev->tun_tx_lock);
+		n = wg_tun_drain(dev);
+		pthread_mutex_unlock(&dev->tun_tx_lock);
+		pthread_rwlock_unlock(&dev->lock);
+		if (n < 0) {
+			if (!atomic_load(&dev->stopping)) {
+				/* EBADFD/EIO: someone deleted the link under us. */
+				log_info("wg %s: TUN device gone (%s), shutting down", dev->ifname,
+					 strerror(-n));
+				wg_device_mark_dead(dev);
 			}
-			if ((size_t)got <= WG_VNET_HDR_LEN)
-				continue;
-			if (!locked) {
-				pthread_rwlock_rdlock(&dev->lock);
-				locked = true;
-			}
-			tun_packet(dev, r, (size_t)got);
-			n++;
+			break;
 		}
-		if (locked) {
-			flush_all(dev, r);
-			pthread_rwlock_unlock(&dev->lock);
+		if (n > 0)
 			continue;
-		}
 		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
 			break;
 	}
-out:
-	tun_reader_free(r);
 	return NULL;
 }
