@@ -202,6 +202,11 @@ static void dispatch(struct engine *e, const struct ovl_request *q, struct ovl_r
 	ovl_response_err(resp, "unknown request op %d", (int)q->op);
 }
 
+bool engine_request_is_quick_read(const struct ovl_request *req)
+{
+	return req->op == OVL_OP_STATUS || req->op == OVL_OP_NAT_STATUS;
+}
+
 void engine_execute(struct engine *e, const struct ovl_request *req, struct ovl_response *resp, bool *changed)
 {
 	memset(resp, 0, sizeof(*resp));

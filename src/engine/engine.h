@@ -105,6 +105,13 @@ void engine_execute(struct engine *e, const struct ovl_request *req, struct ovl_
 int engine_persist(struct engine *e, char *err, size_t errlen);
 void engine_fail_unsaved(struct ovl_response *resp, const struct ovl_request *req, const char *why);
 
+/*
+ * True for requests that only read the engine and are cheap (status,
+ * nat_status): the worker may run them on the submitting thread when it is
+ * idle, saving two thread hand-offs per request.
+ */
+bool engine_request_is_quick_read(const struct ovl_request *req);
+
 /* True once a shutdown request has been handled. */
 bool engine_shutdown_requested(const struct engine *e);
 

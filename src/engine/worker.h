@@ -5,6 +5,13 @@
  * (called on the worker thread; the daemon posts it to its event loop).
  * Jobs queued together are persisted with one state write (group commit)
  * before any of their answers is handed back.
+ *
+ * Fast path: a quick read-only job (engine_request_is_quick_read) or an
+ * already-answered one, submitted while the worker is idle with nothing
+ * queued, runs on the submitting thread instead; done() is then called there.
+ * Order is kept (everything submitted earlier has been answered), the engine
+ * is still used by one thread at a time, and slow requests always go to the
+ * worker, so the submitter (the event loop) never waits on them.
  */
 #ifndef OVL_ENGINE_WORKER_H
 #define OVL_ENGINE_WORKER_H
@@ -27,7 +34,7 @@ struct engine_worker;
 
 /* Starts the thread. NULL on failure (errno set). */
 struct engine_worker *engine_worker_start(struct engine *e, engine_job_done_fn done, void *arg);
-/* Queues job (ownership passes to the worker until done() is called). Thread-safe. */
+/* Queues (or, see above, runs) job; ownership passes until done() is called. Thread-safe. */
 void engine_worker_submit(struct engine_worker *w, struct engine_job *job);
 /* Finishes every queued job, then joins the thread and frees w. */
 void engine_worker_stop(struct engine_worker *w);

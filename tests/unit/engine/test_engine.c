@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The engine called directly from C (no JSON), including the seed's server unit cases. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -202,12 +203,16 @@ static void corrupt_state_refused_unless_discarded(void **state)
 /* The worker runs jobs in submission order and hands each back. */
 struct order {
 	int seen[64];
+	pthread_t thread[64];
+	int result[64];
 	int n;
 };
 
 static void job_done(struct engine_job *job, void *arg)
 {
 	struct order *o = arg;
+	o->thread[o->n] = pthread_self();
+	o->result[o->n] = (int)job->resp.result;
 	o->seen[o->n++] = (int)(intptr_t)job->ctx;
 	ovl_response_free(&job->resp);
 }
@@ -222,10 +227,13 @@ static void worker_keeps_order(void **state)
 	for (int i = 0; i < 64; i++) {
 		memset(&jobs[i], 0, sizeof(jobs[i]));
 		jobs[i].ctx = (void *)(intptr_t)i;
-		if (i % 3) {
+		if (i % 3 == 1) {
 			jobs[i].has_request = true;
 			jobs[i].req.op = OVL_OP_SET_LOCAL_NODE_ID;
 			jobs[i].req.set_local_node_id.node_id = (uint64_t)i;
+		} else if (i % 3 == 2) {
+			jobs[i].has_request = true; /* a quick read: may take the fast path */
+			jobs[i].req.op = OVL_OP_STATUS;
 		} else {
 			ovl_response_err(&jobs[i].resp, "preset %d", i);
 		}
@@ -235,6 +243,31 @@ static void worker_keeps_order(void **state)
 	assert_int_equal(o.n, 64);
 	for (int i = 0; i < 64; i++)
 		assert_int_equal(o.seen[i], i);
+}
+
+/*
+ * An idle worker lets a quick read run on the submitting thread (no hand-off);
+ * a mutating request still runs on the worker thread.
+ */
+static void worker_fast_path_for_quick_reads(void **state)
+{
+	struct fx *f = *state;
+	struct order o = { 0 };
+	struct engine_job status = { .has_request = true, .ctx = (void *)0 };
+	struct engine_job setid = { .has_request = true, .ctx = (void *)1 };
+	status.req.op = OVL_OP_STATUS;
+	setid.req.op = OVL_OP_SET_LOCAL_NODE_ID;
+	setid.req.set_local_node_id.node_id = 9;
+	struct engine_worker *w = engine_worker_start(f->e, job_done, &o);
+	assert_non_null(w);
+	engine_worker_submit(w, &status);
+	assert_int_equal(o.n, 1); /* answered before submit returned */
+	assert_true(pthread_equal(o.thread[0], pthread_self()));
+	assert_int_equal(o.result[0], OVL_RES_STATUS);
+	engine_worker_submit(w, &setid);
+	engine_worker_stop(w);
+	assert_int_equal(o.n, 2);
+	assert_false(pthread_equal(o.thread[1], pthread_self()));
 }
 
 int main(void)
@@ -247,6 +280,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(nat_status_is_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(shutdown_then_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(worker_keeps_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(worker_fast_path_for_quick_reads, setup, teardown),
 		cmocka_unit_test(corrupt_state_refused_unless_discarded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
