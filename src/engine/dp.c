@@ -246,7 +246,8 @@ void dp_forwarding_enable(struct engine *e, const struct ip_addr *family_of, con
 	 * IPv4 has no per-device forwarding knob that routes, so ip_forward is
 	 * global; its value from before we ever touched it is kept to restore.
 	 */
-	if (!dp->ip_forward.saved || family_of->family == AF_INET) {
+	/* Once set (and its old value recorded) it stays set: no write per attach. */
+	if (!dp->ip_forward.saved) {
 		int r = sysctl_set_saved(&dp->ip_forward, "net.ipv4.ip_forward", NULL, NULL, "1");
 		if (r < 0)
 			log_warn("cannot enable net.ipv4.ip_forward: %s; containers cannot reach other nodes",
