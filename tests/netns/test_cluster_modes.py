@@ -20,10 +20,22 @@ def cluster2(build, uniq):
     c.check_clean_exits()
 
 
-def capture(cluster, bpf):
+@pytest.fixture
+def captures():
+    """tcpdump processes of a test, stopped by PID even when the test fails."""
+    procs = []
+    yield procs
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+            p.wait(timeout=10)
+
+
+def capture(cluster, bpf, procs):
     """tcpdump on every underlay port; returns the process (stop with finish())."""
     p = subprocess.Popen(["ip", "netns", "exec", cluster.underlay_ns, "tcpdump", "-n", "-l", "--immediate-mode", "-i", "any",
                           "-w", "/dev/null", bpf], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    procs.append(p)
     # tcpdump says "listening on" once the capture is armed.
     while True:
         line = p.stderr.readline().decode()
@@ -42,7 +54,7 @@ def finish(p):
     raise AssertionError(err.decode())
 
 
-def test_shared_and_dedicated_modes_cross_node(cluster2):
+def test_shared_and_dedicated_modes_cross_node(cluster2, captures):
     a, b = cluster2.nodes
     for n in (a, b):
         r1 = n.service("api", mode="shared")
@@ -65,8 +77,8 @@ def test_shared_and_dedicated_modes_cross_node(cluster2):
     ip_db_b = b.attach(db_b, "db")
     a.attach(db_a, "db")
 
-    wg = capture(cluster2, "udp port 51420 or udp port 51421")
-    other = capture(cluster2, "ip and not (udp port 51420 or udp port 51421)")
+    wg = capture(cluster2, "udp port 51420 or udp port 51421", captures)
+    other = capture(cluster2, "ip and not (udp port 51420 or udp port 51421)", captures)
     assert poll(lambda: api_a.ping(ip_api_b), timeout=20, what="shared-mode cross-node ping")
     assert poll(lambda: db_a.ping(ip_db_b), timeout=20, what="dedicated-mode cross-node ping")
     # The dedicated service's traffic leaves by its own device, not the cluster device.
