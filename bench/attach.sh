@@ -18,14 +18,18 @@ BUILD=${1:-build}
 SHARED=${SHARED_BENCH:-/work/shared/bench/attach-vs-cni.sh}
 [[ -x $BUILD/cmd/overlayd ]] || { echo "bench: $BUILD/cmd/overlayd missing; build first"; exit 2; }
 [[ -x $SHARED ]] || { echo "bench: shared benchmark $SHARED missing"; exit 2; }
+# Output goes to a file, not a pipe: a run that dies mid-way can leave its
+# `sleep` containers holding a pipe open for minutes.
+OUT=$(mktemp)
+trap 'rm -f "$OUT"' EXIT
 for try in 1 2 3; do
-	out=$("$SHARED" -n "$N" "$(readlink -f "$BUILD/cmd/overlayd")" 2>&1)
+	"$SHARED" -n "$N" "$(readlink -f "$BUILD/cmd/overlayd")" >"$OUT" 2>&1 </dev/null
 	rc=$?
-	echo "$out"
-	if [[ $rc == 0 ]] && grep -q "^overlayd:" <<<"$out"; then
+	cat "$OUT"
+	if [[ $rc == 0 ]] && grep -q "^overlayd:" "$OUT"; then
 		exit 0
 	fi
-	grep -q "already exists" <<<"$out" || exit $rc
+	grep -q "already exists" "$OUT" || exit $rc
 	echo "(run $try hit the benchmark's container-start race; retrying)"
 done
 exit 1

@@ -20,9 +20,20 @@
 
 #define RECORD_KEY "dataplane"
 
+/* A bridge with its pool's allocations (containers, guests, allocate_ip). */
 static json_t *bridge_json(const struct dp_bridge *b)
 {
-	return json_pack("{s:s, s:o}", "name", b->name, "subnet", mj_prefix_string(&b->subnet));
+	json_t *ips = json_array();
+	for (size_t i = 0; ips && i < ipam_slice_count(&b->pool); i++) {
+		struct ip_addr a = ipam_slice_at(&b->pool, i);
+		if (json_array_append_new(ips, mj_ip_string(&a)) < 0) {
+			json_decref(ips);
+			return NULL;
+		}
+	}
+	if (!ips)
+		return NULL;
+	return json_pack("{s:s, s:o, s:o}", "name", b->name, "subnet", mj_prefix_string(&b->subnet), "allocated", ips);
 }
 
 static json_t *encode(struct dp *dp)
@@ -118,6 +129,16 @@ static int load_bridge(const json_t *o, struct dp_bridge *b)
 	if (ipam_slice_init(&b->pool, &b->subnet) < 0)
 		return -EBADMSG;
 	b->gateway = ipam_slice_node_ip(&b->pool);
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(o, "allocated"), i, v) {
+		struct ip_addr a;
+		if (!json_is_string(v) || ip_addr_parse(json_string_value(v), &a) < 0 ||
+		    ipam_slice_reserve(&b->pool, &a) < 0) {
+			ipam_slice_free(&b->pool);
+			return -EBADMSG;
+		}
+	}
 	return 0;
 }
 

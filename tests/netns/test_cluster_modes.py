@@ -136,6 +136,8 @@ def test_sigkill_and_restart_keeps_attachments(cluster2):
     assert poll(lambda: cb.ping(ip_a), timeout=20, what="before the crash")
     ded = a.service("db", mode="dedicated")
     key = a.ok("status")["public_key"]
+    held = a.ok("allocate_ip", service="web", join_global=False)["ip"]
+    assert held.rsplit(".", 1)[0] == ip_a.rsplit(".", 1)[0]  # from the web bridge's pool
 
     a.kill_daemon()
     gone.stop()  # this container dies while the daemon is down
@@ -148,6 +150,9 @@ def test_sigkill_and_restart_keeps_attachments(cluster2):
     assert (d["public_key"], d["listen_port"]) == (ded["wg_public_key"], ded["wg_port"])
     assert d["interface"] in a.links()
     assert a.ok("setup_service_overlay", service="db", mode="dedicated") == ded
+    # Pool allocations survived: neither the held address nor the live container's is handed out again.
+    again = {a.ok("allocate_ip", service="web", join_global=False)["ip"] for _ in range(3)}
+    assert len(again) == 3 and not again & {held, ip_a}
     # The surviving attachment works again through the rebuilt device...
     assert poll(lambda: cb.ping(ip_a), timeout=30, what="after the restart")
     # ...and the dead container's veth was cleaned deliberately.
