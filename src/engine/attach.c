@@ -151,17 +151,50 @@ static int set_zone(struct engine *e, const char *domain)
 }
 
 /*
- * The pid's namespace, refusing our own: moving eth0 into the daemon's own
- * namespace would configure the node, not a container. A runtime may hand
- * over a pid between fork and unshare(CLONE_NEWNET), so a pid still in our
- * namespace gets a short, bounded grace period to leave it.
+ * The pid's namespace. A runtime may hand over a pid between fork and
+ * unshare(CLONE_NEWNET): the process then still sits in its parent's
+ * namespace (often the host's), and configuring "its" namespace would
+ * configure that one. So while the pid shares its parent's namespace, or
+ * ours, it gets a short bounded grace period to move; a pid still in our own
+ * namespace after it is refused (it is not a container). One that keeps
+ * sharing its parent's namespace (not ours) is accepted: a process inside a
+ * container may be handed over too.
  */
-#define OWN_NS_GRACE_MS 250
+#define NS_GRACE_MS 250
+
+static int ns_of(const char *path, struct stat *st)
+{
+	return stat(path, st) < 0 ? -errno : 0;
+}
+
+static bool same_ns(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev;
+}
+
+/* The parent's namespace, from /proc/<pid>/status; false when unknown. */
+static bool parent_ns(uint32_t pid, struct stat *st)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%u/status", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	unsigned ppid = 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "PPid: %u", &ppid) == 1)
+			break;
+	fclose(f);
+	if (ppid == 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%u/ns/net", ppid);
+	return ns_of(path, st) == 0;
+}
 
 static int open_container_ns(uint32_t pid, char *err, size_t errlen)
 {
-	struct stat own, st;
-	if (stat("/proc/self/ns/net", &own) < 0) {
+	struct stat own, st, parent;
+	if (ns_of("/proc/self/ns/net", &own) < 0) {
 		snprintf(err, errlen, "cannot inspect overlayd's own network namespace: %s", strerror(errno));
 		return -errno;
 	}
@@ -175,10 +208,19 @@ static int open_container_ns(uint32_t pid, char *err, size_t errlen)
 					 strerror(-fd));
 			return fd;
 		}
-		if (fstat(fd, &st) < 0 || st.st_ino != own.st_ino || st.st_dev != own.st_dev)
+		if (fstat(fd, &st) < 0) {
+			int r = -errno;
+			close(fd);
+			snprintf(err, errlen, "cannot inspect the network namespace of process %u: %s", pid,
+				 strerror(-r));
+			return r;
+		}
+		bool ours = same_ns(&st, &own);
+		bool parents = parent_ns(pid, &parent) && same_ns(&st, &parent);
+		if (!ours && (!parents || waited >= NS_GRACE_MS))
 			return fd;
 		close(fd);
-		if (waited >= OWN_NS_GRACE_MS) {
+		if (waited >= NS_GRACE_MS) {
 			snprintf(err, errlen,
 				 "process %u shares overlayd's network namespace: it is not a container (start it "
 				 "in its own network namespace)", pid);

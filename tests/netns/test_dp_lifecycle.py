@@ -75,3 +75,25 @@ def test_stale_global_link_is_replaced(node, uniq):
             slice_cidr="10.200.0.0/26", wg_port=51420)
     kind = node.exec("ip", "-d", "link", "show", name).stdout
     assert "bridge" not in kind and "tun" in kind
+
+
+def test_pid_in_the_nodes_namespace_is_refused(node, uniq):
+    import subprocess
+    node.setup_global(f"r{uniq}")
+    node.service("web")
+    p = subprocess.Popen(["ip", "netns", "exec", node.ns, "sleep", "60"])
+    try:
+        # Wait until the exec'd sleep sits in the node namespace (ip netns exec setns's, then execs).
+        own = f"/run/netns/{node.ns}"
+        import os
+        target = os.stat(own).st_ino
+        from cluster import poll
+        poll(lambda: os.stat(f"/proc/{p.pid}/ns/net").st_ino == target, what="sleep in the node namespace")
+        before = node.links()
+        r = node.call("attach_container", handle={"platform": "linux_pid", "pid": p.pid}, service="web",
+                      join_global=False)
+        assert r["result"] == "err" and "not a container" in r["message"], r
+        assert node.links() == before  # nothing half-made
+    finally:
+        p.kill()
+        p.wait()
