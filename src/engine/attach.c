@@ -323,8 +323,13 @@ void attach_container(struct engine *e, const struct ovl_req_attach *r, struct o
 	close(ns_fd);
 	char host[VETH_NAME_SIZE];
 	snprintf(host, sizeof(host), "veth-%u-s", pid);
+	/* Every device this container's traffic enters the node by. */
 	dp_forwarding_enable(e, &a.ip, host);
 	dp_forwarding_enable(e, &a.ip, b->name);
+	if (dp->has_device)
+		dp_forwarding_enable(e, &a.ip, dp->gname);
+	if (s->dedicated)
+		dp_forwarding_enable(e, &a.ip, s->dev_name);
 	if (a.has_global) {
 		snprintf(host, sizeof(host), "veth-%u-g", pid);
 		dp_forwarding_enable(e, &a.global_ip, host);

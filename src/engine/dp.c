@@ -256,6 +256,10 @@ void dp_forwarding_enable(struct engine *e, const struct ip_addr *family_of, con
 	/*
 	 * IPv6: only on our own devices. conf.all.forwarding=1 would switch off
 	 * accept_ra on every interface and drop the host's RA default route.
+	 * Per-device "forwarding" alone does not route (the kernel checks
+	 * conf.all); since Linux 6.17 "force_forwarding" makes a device forward
+	 * on its own. On older kernels IPv6 overlay routing needs the operator
+	 * to enable conf.all.forwarding, which we never do.
 	 */
 	if (family_of->family != AF_INET6 || v6_fwd_has(dp, dev))
 		return;
@@ -263,6 +267,13 @@ void dp_forwarding_enable(struct engine *e, const struct ip_addr *family_of, con
 	if (r < 0) {
 		log_warn("cannot enable IPv6 forwarding on %s: %s", dev, strerror(-r));
 		return;
+	}
+	r = sysctl_write("net.ipv6.conf", dev, "force_forwarding", "1");
+	if (r == -ENOENT && !dp->v6_force_warned) {
+		dp->v6_force_warned = true;
+		log_warn("this kernel has no net.ipv6.conf.<dev>.force_forwarding (Linux < 6.17): IPv6 overlay "
+			 "traffic is routed only if net.ipv6.conf.all.forwarding=1, which overlayd never sets "
+			 "(it would drop the host's RA-learned routes)");
 	}
 	void *n = realloc(dp->v6_fwd, (dp->n_v6_fwd + 1) * sizeof(*dp->v6_fwd));
 	if (!n)
@@ -289,8 +300,11 @@ void dp_forwarding_revert(struct engine *e)
 	int r = sysctl_restore(&dp->ip_forward);
 	if (r < 0)
 		log_warn("cannot restore net.ipv4.ip_forward: %s", strerror(-r));
-	for (size_t i = 0; i < dp->n_v6_fwd; i++)
-		sysctl_write("net.ipv6.conf", dp->v6_fwd[i], "forwarding", "0"); /* gone with its device is fine */
+	for (size_t i = 0; i < dp->n_v6_fwd; i++) {
+		/* A device that is gone took its settings along: errors are fine here. */
+		sysctl_write("net.ipv6.conf", dp->v6_fwd[i], "force_forwarding", "0");
+		sysctl_write("net.ipv6.conf", dp->v6_fwd[i], "forwarding", "0");
+	}
 	dp->n_v6_fwd = 0;
 }
 

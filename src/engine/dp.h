@@ -100,6 +100,7 @@ struct dp {
 	struct sysctl_saved ip_forward;
 	char (*v6_fwd)[IFNAMSIZ]; /* devices whose IPv6 forwarding we switched on */
 	size_t n_v6_fwd;
+	bool v6_force_warned;
 
 	/* firewall: one table pair owned by this daemon */
 	struct fw *fw;

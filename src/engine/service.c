@@ -269,6 +269,7 @@ void dp_service_remove(struct engine *e, struct dp_service *s)
 	if (s->dedicated) {
 		if (dp->nl)
 			nl_link_delete(dp->nl, s->dev_name); /* its peer routes go with it */
+		dp_forwarding_forget(e, s->dev_name);
 		if (dp->ports_ready)
 			ipam_ports_release(&dp->ports, s->dev_port);
 	}
