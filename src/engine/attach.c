@@ -410,7 +410,7 @@ void detach_container(struct engine *e, const struct ovl_handle *h, struct ovl_r
 	if (ephemeral && s && !s->on_shared && dp->nl && nl_bridge_member_count(dp->nl, s->bridge.name) == 0) {
 		log_info("ephemeral service %s: last container left; tearing its bridge %s down", service,
 			 s->bridge.name);
-		dp_service_remove(e, s);
+		dp_service_remove(e, s, false);
 		dp_firewall_sync(e);
 	}
 	free(service);

@@ -67,6 +67,11 @@ void dp_close(struct engine *e)
 		explicit_bzero(s->dev_private, sizeof(s->dev_private));
 	}
 	free(dp->services);
+	for (size_t i = 0; i < dp->n_identities; i++) {
+		free(dp->identities[i].service);
+		explicit_bzero(dp->identities[i].private_key, WG_KEY_LEN);
+	}
+	free(dp->identities);
 	if (dp->gdev)
 		wg_device_destroy(dp->gdev);
 	for (size_t i = 0; i < dp->n_attaches; i++) {

@@ -72,6 +72,18 @@ struct dp_guest {
 	bool host_shared; /* a /32 alias on the global device instead of a peer */
 };
 
+/*
+ * A dedicated device's identity, kept until teardown_service_overlay: a
+ * daemon restart (even a graceful one, which tears the devices down) brings
+ * the service back with the same key and port, so other nodes' peers for it
+ * stay valid.
+ */
+struct dp_identity {
+	char *service;
+	uint8_t private_key[WG_KEY_LEN];
+	uint16_t port;
+};
+
 struct dp {
 	struct engine_dp_opts opts;
 	struct nl_handle *nl; /* host (node) namespace */
@@ -89,6 +101,8 @@ struct dp {
 
 	struct dp_service *services;
 	size_t n_services;
+	struct dp_identity *identities;
+	size_t n_identities;
 	struct ipam_ports ports; /* dedicated-device port band */
 	bool ports_ready;
 	struct dp_attach *attaches;
@@ -155,7 +169,8 @@ int dp_dns_ensure(struct engine *e, char *err, size_t errlen);
 int dp_bridge_create(struct engine *e, struct dp_bridge *b, const char *name, const struct ip_prefix *subnet,
 		     char *err, size_t errlen);
 void dp_bridge_destroy(struct engine *e, struct dp_bridge *b);
-void dp_service_remove(struct engine *e, struct dp_service *s);
+/* forget_identity: an explicit teardown_service_overlay (not a global teardown or prune). */
+void dp_service_remove(struct engine *e, struct dp_service *s, bool forget_identity);
 /* Forwarding: ip_forward snapshot once, IPv6 per device only (never conf.all). */
 void dp_forwarding_enable(struct engine *e, const struct ip_addr *family_of, const char *dev);
 void dp_forwarding_revert(struct engine *e);

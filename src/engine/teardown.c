@@ -74,7 +74,7 @@ void teardown_prune(struct engine *e, char *const *live, size_t nlive, struct ov
 			if (!dp->services[j].on_shared && strcmp(dp->services[j].bridge.name, name) == 0)
 				owner = &dp->services[j];
 		if (owner)
-			dp_service_remove(e, owner);
+			dp_service_remove(e, owner, true);
 		else if (nl_link_delete(dp->nl, name) < 0)
 			continue;
 		log_info("prune_orphan_bridges: reclaimed %s", name);

@@ -194,3 +194,22 @@ def test_peer_health_changed_event(cluster2):
         return [e for e in a.conn.events
                 if e.get("event") == "peer_health_changed" and e["pubkey"] == key_b and e["healthy"] is True]
     assert poll(healthy_event, timeout=15, interval=0.5, what="peer_health_changed healthy")
+
+
+def test_dedicated_identity_survives_a_graceful_restart(cluster2, uniq):
+    a = cluster2.nodes[0]
+    ded = a.service("db", mode="dedicated")
+    other = a.service("db2", mode="dedicated")
+    assert other["wg_port"] != ded["wg_port"]
+    key = a.ok("status")["public_key"]
+    a.stop_daemon()  # shutdown: everything torn down...
+    assert not [l for l in a.links() if l.startswith("zl-")]
+    a.start_daemon()
+    assert a.setup_global(f"m{uniq}")["public_key"] == key  # ...but the node key is kept
+    # db2 first this time: it must not take db's remembered port.
+    assert a.service("db2", mode="dedicated") == other
+    assert a.service("db", mode="dedicated") == ded
+    # An explicit teardown forgets the identity: the service comes back as a new device.
+    a.ok("teardown_service_overlay", service="db")
+    again = a.service("db", mode="dedicated")
+    assert again["wg_public_key"] != ded["wg_public_key"]

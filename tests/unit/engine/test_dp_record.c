@@ -91,6 +91,10 @@ static void round_trip(void **state)
 	dp->n_guests = 1;
 	dp->guests[0] = (struct dp_guest){ .id = strdup("vm1"), .ip = ip("10.200.0.3"), .host_shared = false };
 	memset(dp->guests[0].public_key, 9, WG_KEY_LEN);
+	dp->identities = calloc(1, sizeof(*dp->identities));
+	dp->n_identities = 1;
+	dp->identities[0] = (struct dp_identity){ .service = strdup("db"), .port = 51421 };
+	memcpy(dp->identities[0].private_key, db->dev_private, WG_KEY_LEN);
 	strcpy(dp->ip_forward.path, "/proc/sys/net/ipv4/ip_forward");
 	strcpy(dp->ip_forward.old_value, "0");
 	dp->ip_forward.saved = true;
@@ -128,6 +132,10 @@ static void round_trip(void **state)
 	struct dp_guest *g = dp_find_guest(r, "vm1", false);
 	assert_non_null(g);
 	assert_null(dp_find_guest(r, "vm1", true));
+	assert_int_equal(r->n_identities, 1);
+	assert_string_equal(r->identities[0].service, "db");
+	assert_int_equal(r->identities[0].port, 51421);
+	assert_memory_equal(r->identities[0].private_key, db->dev_private, WG_KEY_LEN);
 	assert_true(r->ip_forward.saved);
 	assert_string_equal(r->ip_forward.old_value, "0");
 	bare_free(a);
