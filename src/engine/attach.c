@@ -268,6 +268,10 @@ void attach_container(struct engine *e, const struct ovl_req_attach *r, struct o
 		resp->ip = old->ip;
 		return;
 	}
+	if (r->isolation_network && !*r->isolation_network) {
+		ovl_response_err(resp, "attach_container %u: isolation_network must not be empty", pid);
+		return;
+	}
 	if (r->dns_domain && set_zone(e, r->dns_domain) < 0) {
 		ovl_response_err(resp, "attach_container %u: invalid dns_domain \"%.80s\"", pid, r->dns_domain);
 		return;
@@ -335,8 +339,14 @@ void attach_container(struct engine *e, const struct ovl_req_attach *r, struct o
 		dp_forwarding_enable(e, &a.global_ip, host);
 	}
 	dp->attaches[dp->n_attaches++] = a;
-	if (a.isolation)
-		dp_firewall_sync(e);
+	if (a.isolation && dp_firewall_sync(e) < 0) {
+		/* A fence that cannot be installed is no fence: undo the attach. */
+		dp_attach_release(e, &dp->attaches[dp->n_attaches - 1], true);
+		ovl_response_err(resp, "attach_container %u (service %s): cannot install the isolation rules for "
+				       "network %s; see overlayd's log for nft's message", pid, r->service,
+				 r->isolation_network);
+		return;
+	}
 	dp_commit(e);
 	resp->result = OVL_RES_ATTACHED;
 	resp->ip = a.ip;

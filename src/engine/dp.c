@@ -350,7 +350,7 @@ static int collect_networks(struct dp *dp, struct fw_network **out, size_t *n, s
 	return 0;
 }
 
-void dp_firewall_sync(struct engine *e)
+int dp_firewall_sync(struct engine *e)
 {
 	struct dp *dp = e->dp;
 	if (!dp->fw) {
@@ -374,7 +374,7 @@ void dp_firewall_sync(struct engine *e)
 				 "isolation rules",
 				 strerror(-r));
 			dp->fw = NULL;
-			return;
+			return 0;
 		}
 		snprintf(dp->fw_instance, sizeof(dp->fw_instance), "%s", inst);
 	}
@@ -382,7 +382,7 @@ void dp_firewall_sync(struct engine *e)
 	struct ip_addr *all_nodes = calloc(dp->n_services + 2, sizeof(*all_nodes));
 	if (!all_nodes) {
 		log_error("firewall: out of memory");
-		return;
+		return -ENOMEM;
 	}
 	size_t na = 0;
 	all_nodes[na++] = dp->node_ip;
@@ -397,7 +397,7 @@ void dp_firewall_sync(struct engine *e)
 	if (collect_networks(dp, &nets, &nn, &members) < 0) {
 		free(all_nodes);
 		log_error("firewall: out of memory");
-		return;
+		return -ENOMEM;
 	}
 	static const char *const overlay_ifaces[] = { "zl-*", "veth-*" };
 	struct fw_config cfg = {
@@ -422,6 +422,7 @@ void dp_firewall_sync(struct engine *e)
 	free(nets);
 	free(members);
 	free(all_nodes);
+	return r;
 }
 
 void dp_check_subnet_collision(struct engine *e, const struct ip_prefix *subnet, const char *what)

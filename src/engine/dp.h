@@ -175,8 +175,12 @@ void dp_service_remove(struct engine *e, struct dp_service *s, bool forget_ident
 void dp_forwarding_enable(struct engine *e, const struct ip_addr *family_of, const char *dev);
 void dp_forwarding_revert(struct engine *e);
 void dp_forwarding_forget(struct engine *e, const char *dev); /* device deleted */
-/* Rewrites the firewall from the current membership (warns when nftables is missing). */
-void dp_firewall_sync(struct engine *e);
+/*
+ * Rewrites the firewall from the current membership. 0, also when nftables is
+ * missing (warned once: the seed runs without rules then); < 0 when nft
+ * refused the rules (logged; the previous rules stay).
+ */
+int dp_firewall_sync(struct engine *e);
 /* Logs an error when subnet overlaps a peer's allowed IPs (cross-node registry collision). */
 void dp_check_subnet_collision(struct engine *e, const struct ip_prefix *subnet, const char *what);
 
