@@ -65,7 +65,7 @@ out:
 }
 
 /*
- * One veth pair: host side veth-<pid>-<tag>, container side `inner`,
+ * One veth pair: host side veth-<pid>-<tag>, container side cfg->ifname,
  * configured per cfg; the host side joins bridge or, without one, gets a
  * host route to cfg->ip.
  */
@@ -73,23 +73,17 @@ static int veth_into(struct engine *e, uint32_t pid, int ns_fd, const char *tag,
 		     const char *bridge, char *err, size_t errlen)
 {
 	struct nl_handle *nl = e->dp->nl;
-	char host[VETH_NAME_SIZE], pending[VETH_NAME_SIZE], ip[IP_ADDR_STRLEN];
+	char host[VETH_NAME_SIZE], ip[IP_ADDR_STRLEN];
 	snprintf(host, sizeof(host), "veth-%u-%s", pid, tag);
-	snprintf(pending, sizeof(pending), "vc-%u-%s", pid, tag);
 	ip_addr_format(&cfg->ip, ip, sizeof(ip));
 	const char *step = "remove a stale";
 	int r;
-	if ((r = nl_link_delete(nl, host)) < 0 || (r = nl_link_delete(nl, pending)) < 0)
+	if ((r = nl_link_delete(nl, host)) < 0)
 		goto fail;
+	/* The container end is born in its namespace under its final name: no move, no rename. */
 	step = "create";
-	if ((r = nl_veth_create(nl, host, pending)) < 0)
+	if ((r = nl_veth_create_into(nl, host, cfg->ifname, ns_fd, DP_MTU)) < 0)
 		goto fail;
-	step = "set the MTU of";
-	if ((r = nl_link_set_mtu(nl, host, DP_MTU)) < 0 || (r = nl_link_set_mtu(nl, pending, DP_MTU)) < 0)
-		goto fail_del;
-	step = "move into the container";
-	if ((r = nl_link_move_to_netns_fd(nl, pending, ns_fd, cfg->ifname)) < 0)
-		goto fail_del;
 	r = netns_run(ns_fd, ns_configure, cfg);
 	if (r < 0) {
 		snprintf(err, errlen, "container %u: cannot %s %s (%s): %s", pid, cfg->err ? cfg->step : "enter the namespace of",
@@ -111,8 +105,7 @@ static int veth_into(struct engine *e, uint32_t pid, int ns_fd, const char *tag,
 	}
 	return 0;
 fail_del:
-	nl_link_delete(nl, host);
-	nl_link_delete(nl, pending);
+	nl_link_delete(nl, host); /* takes the container end along */
 fail:
 	snprintf(err, errlen, "container %u: cannot %s veth %s (%s%s%s): %s", pid, step, host, ip, bridge ? " on " : "",
 		 bridge ? bridge : "", strerror(-r));

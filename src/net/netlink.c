@@ -410,7 +410,7 @@ int nl_bridge_member_count(struct nl_handle *nl, const char *bridge)
 	return err ? err : mc.count;
 }
 
-int nl_veth_create(struct nl_handle *nl, const char *host, const char *peer)
+static int veth_create(struct nl_handle *nl, const char *host, const char *peer, int peer_ns_fd, uint32_t mtu)
 {
 	union nl_msgbuf m;
 	struct nlattr *info, *data, *peer_nest;
@@ -421,6 +421,8 @@ int nl_veth_create(struct nl_handle *nl, const char *host, const char *peer)
 		return err;
 	link_msg(&m, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0);
 	mnl_attr_put_strz(&m.align, IFLA_IFNAME, host);
+	if (mtu)
+		mnl_attr_put_u32(&m.align, IFLA_MTU, mtu);
 	info = mnl_attr_nest_start(&m.align, IFLA_LINKINFO);
 	mnl_attr_put_strz(&m.align, IFLA_INFO_KIND, "veth");
 	data = mnl_attr_nest_start(&m.align, IFLA_INFO_DATA);
@@ -429,10 +431,26 @@ int nl_veth_create(struct nl_handle *nl, const char *host, const char *peer)
 	peer_ifi = mnl_nlmsg_put_extra_header(&m.align, sizeof(*peer_ifi));
 	peer_ifi->ifi_family = AF_UNSPEC;
 	mnl_attr_put_strz(&m.align, IFLA_IFNAME, peer);
+	if (mtu)
+		mnl_attr_put_u32(&m.align, IFLA_MTU, mtu);
+	if (peer_ns_fd >= 0)
+		mnl_attr_put_u32(&m.align, IFLA_NET_NS_FD, (uint32_t)peer_ns_fd);
 	mnl_attr_nest_end(&m.align, peer_nest);
 	mnl_attr_nest_end(&m.align, data);
 	mnl_attr_nest_end(&m.align, info);
 	return nl_talk(nl, &m.align, NULL, NULL);
+}
+
+int nl_veth_create(struct nl_handle *nl, const char *host, const char *peer)
+{
+	return veth_create(nl, host, peer, -1, 0);
+}
+
+int nl_veth_create_into(struct nl_handle *nl, const char *host, const char *peer, int peer_ns_fd, uint32_t mtu)
+{
+	if (peer_ns_fd < 0)
+		return -EINVAL;
+	return veth_create(nl, host, peer, peer_ns_fd, mtu);
 }
 
 int nl_link_move_to_netns_fd(struct nl_handle *nl, const char *name, int ns_fd, const char *new_name)

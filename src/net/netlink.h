@@ -66,6 +66,13 @@ int nl_bridge_member_count(struct nl_handle *nl, const char *bridge);
 
 /* Creates a veth pair host <-> peer, both in this namespace, both down. */
 int nl_veth_create(struct nl_handle *nl, const char *host, const char *peer);
+/*
+ * Creates the pair with peer born in the namespace behind peer_ns_fd under
+ * its final name, both ends with mtu (0: the default), in one request: no
+ * move and rename afterwards (a move costs the kernel an RCU grace period),
+ * and nothing is created when peer's name is taken there (-EEXIST).
+ */
+int nl_veth_create_into(struct nl_handle *nl, const char *host, const char *peer, int peer_ns_fd, uint32_t mtu);
 
 /*
  * Moves the link into the namespace behind ns_fd and renames it to new_name in
