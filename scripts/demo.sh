@@ -54,10 +54,17 @@ with Cluster(build + "/cmd/overlayd", nodes=3) as c:
         dst = db[b][1]
         poll(lambda: src.ping(dst), timeout=20, what=f"db{a} -> db{b}")
         say(f"   db{a} (node {a}) -> db{b} {dst} (node {b}) over the dedicated db devices: ok")
+    say("== overlay DNS: names registered on a node resolve at <node_ip>:53 from its containers")
+    n0 = c.nodes[0]
+    n0.ok("register_dns", name="web1", ip=web[1][1])
+    ans = web[0][0].run("dig", "+short", "+time=2", f"@{n0.status['node_ip']}", "web1.zlayer.local").stdout.strip()
+    say(f"   web0: dig @{n0.status['node_ip']} web1.zlayer.local -> {ans or '(no answer)'}")
     say("== what crossed the underlay: only WireGuard UDP")
-    cap = subprocess.Popen(["ip", "netns", "exec", c.underlay_ns, "tcpdump", "-n", "-l", "-c", "6", "-i", "ul",
-                            "ip"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    time.sleep(0.5)
+    cap = subprocess.Popen(["ip", "netns", "exec", c.underlay_ns, "tcpdump", "-n", "-l", "--immediate-mode",
+                            "-c", "6", "-i", "p0", "ip"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    while "listening" not in (cap.stderr.readline() or "listening"):  # armed (or gone)
+        pass
     web[0][0].run("ping", "-n", "-c", "3", "-i", "0.2", web[1][1])
     try:
         lines = cap.communicate(timeout=5)[0].splitlines()

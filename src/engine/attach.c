@@ -65,7 +65,7 @@ out:
 }
 
 /*
- * One veth pair: host side veth-<pid>-<tag>, container side `inner`,
+ * One veth pair: host side veth-<pid>-<tag>, container side cfg->ifname,
  * configured per cfg; the host side joins bridge or, without one, gets a
  * host route to cfg->ip.
  */
@@ -73,23 +73,17 @@ static int veth_into(struct engine *e, uint32_t pid, int ns_fd, const char *tag,
 		     const char *bridge, char *err, size_t errlen)
 {
 	struct nl_handle *nl = e->dp->nl;
-	char host[VETH_NAME_SIZE], pending[VETH_NAME_SIZE], ip[IP_ADDR_STRLEN];
+	char host[VETH_NAME_SIZE], ip[IP_ADDR_STRLEN];
 	snprintf(host, sizeof(host), "veth-%u-%s", pid, tag);
-	snprintf(pending, sizeof(pending), "vc-%u-%s", pid, tag);
 	ip_addr_format(&cfg->ip, ip, sizeof(ip));
 	const char *step = "remove a stale";
 	int r;
-	if ((r = nl_link_delete(nl, host)) < 0 || (r = nl_link_delete(nl, pending)) < 0)
+	if ((r = nl_link_delete(nl, host)) < 0)
 		goto fail;
+	/* The container end is born in its namespace under its final name: no move, no rename. */
 	step = "create";
-	if ((r = nl_veth_create(nl, host, pending)) < 0)
+	if ((r = nl_veth_create_into(nl, host, cfg->ifname, ns_fd, DP_MTU)) < 0)
 		goto fail;
-	step = "set the MTU of";
-	if ((r = nl_link_set_mtu(nl, host, DP_MTU)) < 0 || (r = nl_link_set_mtu(nl, pending, DP_MTU)) < 0)
-		goto fail_del;
-	step = "move into the container";
-	if ((r = nl_link_move_to_netns_fd(nl, pending, ns_fd, cfg->ifname)) < 0)
-		goto fail_del;
 	r = netns_run(ns_fd, ns_configure, cfg);
 	if (r < 0) {
 		snprintf(err, errlen, "container %u: cannot %s %s (%s): %s", pid, cfg->err ? cfg->step : "enter the namespace of",
@@ -111,8 +105,7 @@ static int veth_into(struct engine *e, uint32_t pid, int ns_fd, const char *tag,
 	}
 	return 0;
 fail_del:
-	nl_link_delete(nl, host);
-	nl_link_delete(nl, pending);
+	nl_link_delete(nl, host); /* takes the container end along */
 fail:
 	snprintf(err, errlen, "container %u: cannot %s veth %s (%s%s%s): %s", pid, step, host, ip, bridge ? " on " : "",
 		 bridge ? bridge : "", strerror(-r));
@@ -133,17 +126,50 @@ static void delete_veths(struct engine *e, uint32_t pid)
 }
 
 /*
- * The pid's namespace, refusing our own: moving eth0 into the daemon's own
- * namespace would configure the node, not a container. A runtime may hand
- * over a pid between fork and unshare(CLONE_NEWNET), so a pid still in our
- * namespace gets a short, bounded grace period to leave it.
+ * The pid's namespace. A runtime may hand over a pid between fork and
+ * unshare(CLONE_NEWNET): the process then still sits in its parent's
+ * namespace (often the host's), and configuring "its" namespace would
+ * configure that one. So while the pid shares its parent's namespace, or
+ * ours, it gets a short bounded grace period to move; a pid still in our own
+ * namespace after it is refused (it is not a container). One that keeps
+ * sharing its parent's namespace (not ours) is accepted: a process inside a
+ * container may be handed over too.
  */
-#define OWN_NS_GRACE_MS 250
+#define NS_GRACE_MS 250
+
+static int ns_of(const char *path, struct stat *st)
+{
+	return stat(path, st) < 0 ? -errno : 0;
+}
+
+static bool same_ns(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev;
+}
+
+/* The parent's namespace, from /proc/<pid>/status; false when unknown. */
+static bool parent_ns(uint32_t pid, struct stat *st)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%u/status", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	unsigned ppid = 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "PPid: %u", &ppid) == 1)
+			break;
+	fclose(f);
+	if (ppid == 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%u/ns/net", ppid);
+	return ns_of(path, st) == 0;
+}
 
 static int open_container_ns(uint32_t pid, char *err, size_t errlen)
 {
-	struct stat own, st;
-	if (stat("/proc/self/ns/net", &own) < 0) {
+	struct stat own, st, parent;
+	if (ns_of("/proc/self/ns/net", &own) < 0) {
 		snprintf(err, errlen, "cannot inspect overlayd's own network namespace: %s", strerror(errno));
 		return -errno;
 	}
@@ -157,10 +183,19 @@ static int open_container_ns(uint32_t pid, char *err, size_t errlen)
 					 strerror(-fd));
 			return fd;
 		}
-		if (fstat(fd, &st) < 0 || st.st_ino != own.st_ino || st.st_dev != own.st_dev)
+		if (fstat(fd, &st) < 0) {
+			int r = -errno;
+			close(fd);
+			snprintf(err, errlen, "cannot inspect the network namespace of process %u: %s", pid,
+				 strerror(-r));
+			return r;
+		}
+		bool ours = same_ns(&st, &own);
+		bool parents = parent_ns(pid, &parent) && same_ns(&st, &parent);
+		if (!ours && (!parents || waited >= NS_GRACE_MS))
 			return fd;
 		close(fd);
-		if (waited >= OWN_NS_GRACE_MS) {
+		if (waited >= NS_GRACE_MS) {
 			snprintf(err, errlen,
 				 "process %u shares overlayd's network namespace: it is not a container (start it "
 				 "in its own network namespace)", pid);
@@ -206,6 +241,10 @@ void attach_container(struct engine *e, const struct ovl_req_attach *r, struct o
 		}
 		resp->result = OVL_RES_ATTACHED; /* idempotent */
 		resp->ip = old->ip;
+		return;
+	}
+	if (r->isolation_network && !*r->isolation_network) {
+		ovl_response_err(resp, "attach_container %u: isolation_network must not be empty", pid);
 		return;
 	}
 	if (r->dns_domain && engine_dns_set_zone(e, r->dns_domain) < 0) {
@@ -263,15 +302,26 @@ void attach_container(struct engine *e, const struct ovl_req_attach *r, struct o
 	close(ns_fd);
 	char host[VETH_NAME_SIZE];
 	snprintf(host, sizeof(host), "veth-%u-s", pid);
+	/* Every device this container's traffic enters the node by. */
 	dp_forwarding_enable(e, &a.ip, host);
 	dp_forwarding_enable(e, &a.ip, b->name);
+	if (dp->has_device)
+		dp_forwarding_enable(e, &a.ip, dp->gname);
+	if (s->dedicated)
+		dp_forwarding_enable(e, &a.ip, s->dev_name);
 	if (a.has_global) {
 		snprintf(host, sizeof(host), "veth-%u-g", pid);
 		dp_forwarding_enable(e, &a.global_ip, host);
 	}
 	dp->attaches[dp->n_attaches++] = a;
-	if (a.isolation)
-		dp_firewall_sync(e);
+	if (a.isolation && dp_firewall_sync(e) < 0) {
+		/* A fence that cannot be installed is no fence: undo the attach. */
+		dp_attach_release(e, &dp->attaches[dp->n_attaches - 1], true);
+		ovl_response_err(resp, "attach_container %u (service %s): cannot install the isolation rules for "
+				       "network %s; see overlayd's log for nft's message", pid, r->service,
+				 r->isolation_network);
+		return;
+	}
 	dp_commit(e);
 	resp->result = OVL_RES_ATTACHED;
 	resp->ip = a.ip;
@@ -345,7 +395,7 @@ void detach_container(struct engine *e, const struct ovl_handle *h, struct ovl_r
 	if (ephemeral && s && !s->on_shared && dp->nl && nl_bridge_member_count(dp->nl, s->bridge.name) == 0) {
 		log_info("ephemeral service %s: last container left; tearing its bridge %s down", service,
 			 s->bridge.name);
-		dp_service_remove(e, s);
+		dp_service_remove(e, s, false);
 		dp_firewall_sync(e);
 	}
 	free(service);

@@ -53,6 +53,11 @@ void dp_close(struct engine *e)
 		explicit_bzero(s->dev_private, sizeof(s->dev_private));
 	}
 	free(dp->services);
+	for (size_t i = 0; i < dp->n_identities; i++) {
+		free(dp->identities[i].service);
+		explicit_bzero(dp->identities[i].private_key, WG_KEY_LEN);
+	}
+	free(dp->identities);
 	if (dp->gdev)
 		wg_device_destroy(dp->gdev);
 	for (size_t i = 0; i < dp->n_attaches; i++) {
@@ -212,7 +217,8 @@ void dp_forwarding_enable(struct engine *e, const struct ip_addr *family_of, con
 	 * IPv4 has no per-device forwarding knob that routes, so ip_forward is
 	 * global; its value from before we ever touched it is kept to restore.
 	 */
-	if (!dp->ip_forward.saved || family_of->family == AF_INET) {
+	/* Once set (and its old value recorded) it stays set: no write per attach. */
+	if (!dp->ip_forward.saved) {
 		int r = sysctl_set_saved(&dp->ip_forward, "net.ipv4.ip_forward", NULL, NULL, "1");
 		if (r < 0)
 			log_warn("cannot enable net.ipv4.ip_forward: %s; containers cannot reach other nodes",
@@ -221,6 +227,10 @@ void dp_forwarding_enable(struct engine *e, const struct ip_addr *family_of, con
 	/*
 	 * IPv6: only on our own devices. conf.all.forwarding=1 would switch off
 	 * accept_ra on every interface and drop the host's RA default route.
+	 * Per-device "forwarding" alone does not route (the kernel checks
+	 * conf.all); since Linux 6.17 "force_forwarding" makes a device forward
+	 * on its own. On older kernels IPv6 overlay routing needs the operator
+	 * to enable conf.all.forwarding, which we never do.
 	 */
 	if (family_of->family != AF_INET6 || v6_fwd_has(dp, dev))
 		return;
@@ -228,6 +238,13 @@ void dp_forwarding_enable(struct engine *e, const struct ip_addr *family_of, con
 	if (r < 0) {
 		log_warn("cannot enable IPv6 forwarding on %s: %s", dev, strerror(-r));
 		return;
+	}
+	r = sysctl_write("net.ipv6.conf", dev, "force_forwarding", "1");
+	if (r == -ENOENT && !dp->v6_force_warned) {
+		dp->v6_force_warned = true;
+		log_warn("this kernel has no net.ipv6.conf.<dev>.force_forwarding (Linux < 6.17): IPv6 overlay "
+			 "traffic is routed only if net.ipv6.conf.all.forwarding=1, which overlayd never sets "
+			 "(it would drop the host's RA-learned routes)");
 	}
 	void *n = realloc(dp->v6_fwd, (dp->n_v6_fwd + 1) * sizeof(*dp->v6_fwd));
 	if (!n)
@@ -254,8 +271,11 @@ void dp_forwarding_revert(struct engine *e)
 	int r = sysctl_restore(&dp->ip_forward);
 	if (r < 0)
 		log_warn("cannot restore net.ipv4.ip_forward: %s", strerror(-r));
-	for (size_t i = 0; i < dp->n_v6_fwd; i++)
-		sysctl_write("net.ipv6.conf", dp->v6_fwd[i], "forwarding", "0"); /* gone with its device is fine */
+	for (size_t i = 0; i < dp->n_v6_fwd; i++) {
+		/* A device that is gone took its settings along: errors are fine here. */
+		sysctl_write("net.ipv6.conf", dp->v6_fwd[i], "force_forwarding", "0");
+		sysctl_write("net.ipv6.conf", dp->v6_fwd[i], "forwarding", "0");
+	}
 	dp->n_v6_fwd = 0;
 }
 
@@ -296,7 +316,7 @@ static int collect_networks(struct dp *dp, struct fw_network **out, size_t *n, s
 	return 0;
 }
 
-void dp_firewall_sync(struct engine *e)
+int dp_firewall_sync(struct engine *e)
 {
 	struct dp *dp = e->dp;
 	if (!dp->fw) {
@@ -320,7 +340,7 @@ void dp_firewall_sync(struct engine *e)
 				 "isolation rules",
 				 strerror(-r));
 			dp->fw = NULL;
-			return;
+			return 0;
 		}
 		snprintf(dp->fw_instance, sizeof(dp->fw_instance), "%s", inst);
 	}
@@ -328,7 +348,7 @@ void dp_firewall_sync(struct engine *e)
 	struct ip_addr *all_nodes = calloc(dp->n_services + 2, sizeof(*all_nodes));
 	if (!all_nodes) {
 		log_error("firewall: out of memory");
-		return;
+		return -ENOMEM;
 	}
 	size_t na = 0;
 	all_nodes[na++] = dp->node_ip;
@@ -343,7 +363,7 @@ void dp_firewall_sync(struct engine *e)
 	if (collect_networks(dp, &nets, &nn, &members) < 0) {
 		free(all_nodes);
 		log_error("firewall: out of memory");
-		return;
+		return -ENOMEM;
 	}
 	static const char *const overlay_ifaces[] = { "zl-*", "veth-*" };
 	struct fw_config cfg = {
@@ -368,6 +388,7 @@ void dp_firewall_sync(struct engine *e)
 	free(nets);
 	free(members);
 	free(all_nodes);
+	return r;
 }
 
 void dp_check_subnet_collision(struct engine *e, const struct ip_prefix *subnet, const char *what)

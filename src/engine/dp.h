@@ -71,6 +71,18 @@ struct dp_guest {
 	bool host_shared; /* a /32 alias on the global device instead of a peer */
 };
 
+/*
+ * A dedicated device's identity, kept until teardown_service_overlay: a
+ * daemon restart (even a graceful one, which tears the devices down) brings
+ * the service back with the same key and port, so other nodes' peers for it
+ * stay valid.
+ */
+struct dp_identity {
+	char *service;
+	uint8_t private_key[WG_KEY_LEN];
+	uint16_t port;
+};
+
 struct dp {
 	struct engine_dp_opts opts;
 	struct nl_handle *nl; /* host (node) namespace */
@@ -88,6 +100,8 @@ struct dp {
 
 	struct dp_service *services;
 	size_t n_services;
+	struct dp_identity *identities;
+	size_t n_identities;
 	struct ipam_ports ports; /* dedicated-device port band */
 	bool ports_ready;
 	struct dp_attach *attaches;
@@ -99,6 +113,7 @@ struct dp {
 	struct sysctl_saved ip_forward;
 	char (*v6_fwd)[IFNAMSIZ]; /* devices whose IPv6 forwarding we switched on */
 	size_t n_v6_fwd;
+	bool v6_force_warned;
 
 	/* firewall: one table pair owned by this daemon */
 	struct fw *fw;
@@ -149,13 +164,18 @@ void dp_ifname(struct engine *e, const char *service, const char *suffix, char o
 int dp_bridge_create(struct engine *e, struct dp_bridge *b, const char *name, const struct ip_prefix *subnet,
 		     char *err, size_t errlen);
 void dp_bridge_destroy(struct engine *e, struct dp_bridge *b);
-void dp_service_remove(struct engine *e, struct dp_service *s);
+/* forget_identity: an explicit teardown_service_overlay (not a global teardown or prune). */
+void dp_service_remove(struct engine *e, struct dp_service *s, bool forget_identity);
 /* Forwarding: ip_forward snapshot once, IPv6 per device only (never conf.all). */
 void dp_forwarding_enable(struct engine *e, const struct ip_addr *family_of, const char *dev);
 void dp_forwarding_revert(struct engine *e);
 void dp_forwarding_forget(struct engine *e, const char *dev); /* device deleted */
-/* Rewrites the firewall from the current membership (warns when nftables is missing). */
-void dp_firewall_sync(struct engine *e);
+/*
+ * Rewrites the firewall from the current membership. 0, also when nftables is
+ * missing (warned once: the seed runs without rules then); < 0 when nft
+ * refused the rules (logged; the previous rules stay).
+ */
+int dp_firewall_sync(struct engine *e);
 /* Logs an error when subnet overlaps a peer's allowed IPs (cross-node registry collision). */
 void dp_check_subnet_collision(struct engine *e, const struct ip_prefix *subnet, const char *what);
 

@@ -20,16 +20,28 @@
 
 #define RECORD_KEY "dataplane"
 
+/* A bridge with its pool's allocations (containers, guests, allocate_ip). */
 static json_t *bridge_json(const struct dp_bridge *b)
 {
-	return json_pack("{s:s, s:o}", "name", b->name, "subnet", mj_prefix_string(&b->subnet));
+	json_t *ips = json_array();
+	for (size_t i = 0; ips && i < ipam_slice_count(&b->pool); i++) {
+		struct ip_addr a = ipam_slice_at(&b->pool, i);
+		if (json_array_append_new(ips, mj_ip_string(&a)) < 0) {
+			json_decref(ips);
+			return NULL;
+		}
+	}
+	if (!ips)
+		return NULL;
+	return json_pack("{s:s, s:o, s:o}", "name", b->name, "subnet", mj_prefix_string(&b->subnet), "allocated", ips);
 }
 
 static json_t *encode(struct dp *dp)
 {
 	json_t *o = json_object(), *svcs = json_array(), *atts = json_array(), *guests = json_array(),
-	       *v6 = json_array();
-	if (!o || !svcs || !atts || !guests || !v6 || mj_set_new(o, "services", svcs) < 0 ||
+	       *v6 = json_array(), *ids = json_array();
+	if (!o || !svcs || !atts || !guests || !v6 || !ids || mj_set_new(o, "services", svcs) < 0 ||
+	    mj_set_new(o, "dedicated_identities", ids) < 0 ||
 	    mj_set_new(o, "attachments", atts) < 0 || mj_set_new(o, "guests", guests) < 0 ||
 	    mj_set_new(o, "ipv6_forwarding", v6) < 0)
 		goto fail;
@@ -48,6 +60,11 @@ static json_t *encode(struct dp *dp)
 		goto fail;
 	for (size_t i = 0; i < dp->n_v6_fwd; i++)
 		if (json_array_append_new(v6, json_string(dp->v6_fwd[i])) < 0)
+			goto fail;
+	for (size_t i = 0; i < dp->n_identities; i++)
+		if (json_array_append_new(ids, json_pack("{s:s, s:o, s:i}", "service", dp->identities[i].service,
+							 "private_key", mj_key_string(dp->identities[i].private_key),
+							 "port", dp->identities[i].port)) < 0)
 			goto fail;
 	for (size_t i = 0; i < dp->n_services; i++) {
 		const struct dp_service *s = &dp->services[i];
@@ -117,6 +134,16 @@ static int load_bridge(const json_t *o, struct dp_bridge *b)
 	if (ipam_slice_init(&b->pool, &b->subnet) < 0)
 		return -EBADMSG;
 	b->gateway = ipam_slice_node_ip(&b->pool);
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(o, "allocated"), i, v) {
+		struct ip_addr a;
+		if (!json_is_string(v) || ip_addr_parse(json_string_value(v), &a) < 0 ||
+		    ipam_slice_reserve(&b->pool, &a) < 0) {
+			ipam_slice_free(&b->pool);
+			return -EBADMSG;
+		}
+	}
 	return 0;
 }
 
@@ -284,6 +311,21 @@ int dp_record_load(struct engine *e, char *err, size_t errlen)
 			goto oom;
 		dp->v6_fwd = n;
 		snprintf(dp->v6_fwd[dp->n_v6_fwd++], IFNAMSIZ, "%s", json_string_value(v));
+	}
+	json_array_foreach(json_object_get(rec, "dedicated_identities"), i, v) {
+		struct dp_identity id = { 0 };
+		const char *svc;
+		if (mj_string(v, "service", true, &svc, why, sizeof(why)) < 0 ||
+		    mj_key(v, "private_key", true, id.private_key, why, sizeof(why)) < 0 ||
+		    mj_u16(v, "port", true, &id.port, why, sizeof(why)) < 0)
+			goto bad;
+		void *n = realloc(dp->identities, (dp->n_identities + 1) * sizeof(*dp->identities));
+		if (!n)
+			goto oom;
+		dp->identities = n;
+		if (!(id.service = strdup(svc)))
+			goto oom;
+		dp->identities[dp->n_identities++] = id;
 	}
 	json_array_foreach(json_object_get(rec, "services"), i, v)
 		if (load_service(dp, v) < 0)

@@ -345,7 +345,7 @@ void dp_global_down(struct engine *e)
 		ovl_response_free(&r);
 	}
 	while (dp->n_services)
-		dp_service_remove(e, &dp->services[dp->n_services - 1]);
+		dp_service_remove(e, &dp->services[dp->n_services - 1], false);
 	if (dp->has_shared) {
 		if (e->st.has_subnets)
 			ipam_subnets_release(&e->st.subnets, IPAM_SHARED_BRIDGE_KEY, e->st.node_id);
@@ -383,6 +383,7 @@ void dp_global_down(struct engine *e)
 	dp_forwarding_revert(e);
 	dp->up = false;
 	dp->has_device = false;
+	dp->ports_ready = false; /* the band follows the next setup's wg_port */
 	dp->gname[0] = '\0';
 	free(dp->health);
 	dp->health = NULL;

@@ -66,6 +66,7 @@ void guest_attach(struct engine *e, const struct ovl_req_attach *r, struct ovl_r
 	}
 	/* The guest as a global peer: its /32, endpoint learned from its keepalives. */
 	memcpy(guest.public_key, g.public_key, WG_KEY_LEN);
+	guest.endpoint.addr.family = g.ip.family; /* 0.0.0.0:0 / [::]:0: none yet */
 	guest.allowed_ips = &host;
 	guest.n_allowed_ips = 1;
 	if (dp_peer_install(e, dp->gdev, NULL, &guest, err, sizeof(err)) < 0)

@@ -145,6 +145,64 @@ static int ports_ready(struct engine *e)
 	return 0;
 }
 
+static struct dp_identity *identity_find(struct dp *dp, const char *service)
+{
+	for (size_t i = 0; i < dp->n_identities; i++)
+		if (strcmp(dp->identities[i].service, service) == 0)
+			return &dp->identities[i];
+	return NULL;
+}
+
+static void identity_forget(struct dp *dp, const char *service)
+{
+	struct dp_identity *id = identity_find(dp, service);
+	if (!id)
+		return;
+	free(id->service);
+	explicit_bzero(id->private_key, sizeof(id->private_key));
+	size_t i = (size_t)(id - dp->identities);
+	memmove(id, id + 1, (dp->n_identities - i - 1) * sizeof(*id));
+	dp->n_identities--;
+}
+
+static int identity_keep(struct dp *dp, const struct dp_service *s)
+{
+	if (identity_find(dp, s->name))
+		return 0;
+	void *n = realloc(dp->identities, (dp->n_identities + 1) * sizeof(*dp->identities));
+	if (!n)
+		return -ENOMEM;
+	dp->identities = n;
+	struct dp_identity *id = &dp->identities[dp->n_identities];
+	if (!(id->service = strdup(s->name)))
+		return -ENOMEM;
+	memcpy(id->private_key, s->dev_private, WG_KEY_LEN);
+	id->port = s->dev_port;
+	dp->n_identities++;
+	return 0;
+}
+
+/* The lowest free port of the band that no remembered identity will want back. */
+static int alloc_port(struct dp *dp, uint16_t *out)
+{
+	uint16_t skipped[IPAM_PORT_BAND];
+	size_t n = 0;
+	int r;
+	for (;;) {
+		if ((r = ipam_ports_alloc(&dp->ports, out)) < 0)
+			break;
+		bool taken = false;
+		for (size_t i = 0; i < dp->n_identities && !taken; i++)
+			taken = dp->identities[i].port == *out;
+		if (!taken)
+			break;
+		skipped[n++] = *out;
+	}
+	while (n)
+		ipam_ports_release(&dp->ports, skipped[--n]);
+	return r;
+}
+
 void service_setup(struct engine *e, const char *service, enum ovl_mode mode, struct ovl_response *resp)
 {
 	struct dp *dp = e->dp;
@@ -206,13 +264,26 @@ void service_setup(struct engine *e, const char *service, enum ovl_mode mode, st
 			ports_ready(e);
 			ns.dedicated = true;
 			dp_ifname(e, service, "d", ns.dev_name);
-			if ((r = ipam_ports_alloc(&dp->ports, &ns.dev_port)) < 0) {
-				snprintf(err, sizeof(err), "no free UDP port for a dedicated device in %u..%u",
-					 e->st.global.wg_port + 1, e->st.global.wg_port + IPAM_PORT_BAND);
-				goto fail_bridge;
+			struct dp_identity *known = identity_find(dp, service);
+			if (known && ipam_ports_reserve(&dp->ports, known->port) == 0) {
+				/* The identity this service had before a restart: peers elsewhere know it. */
+				ns.dev_port = known->port;
+				memcpy(ns.dev_private, known->private_key, WG_KEY_LEN);
+				wg_public_from_private(ns.dev_private, ns.dev_public);
+			} else {
+				if ((r = alloc_port(dp, &ns.dev_port)) < 0) {
+					snprintf(err, sizeof(err), "no free UDP port for a dedicated device in %u..%u",
+						 e->st.global.wg_port + 1, e->st.global.wg_port + IPAM_PORT_BAND);
+					goto fail_bridge;
+				}
+				if ((r = wg_keypair_generate(ns.dev_private, ns.dev_public)) < 0) {
+					snprintf(err, sizeof(err), "cannot generate a WireGuard key");
+					goto fail_port;
+				}
 			}
-			if ((r = wg_keypair_generate(ns.dev_private, ns.dev_public)) < 0) {
-				snprintf(err, sizeof(err), "cannot generate a WireGuard key");
+			if (identity_keep(dp, &ns) < 0) {
+				snprintf(err, sizeof(err), "out of memory");
+				r = -ENOMEM;
 				goto fail_port;
 			}
 			if ((r = dp_service_device_up(e, &ns, err, sizeof(err))) < 0)
@@ -255,9 +326,11 @@ fail:
 	ovl_response_err(resp, "setup_service_overlay %s (%s): %s", service, ovl_mode_name(mode), err);
 }
 
-void dp_service_remove(struct engine *e, struct dp_service *s)
+void dp_service_remove(struct engine *e, struct dp_service *s, bool forget_identity)
 {
 	struct dp *dp = e->dp;
+	if (forget_identity)
+		identity_forget(dp, s->name);
 	/* Containers on the service go first: their veths hang off its bridge. */
 	for (size_t i = dp->n_attaches; i-- > 0;)
 		if (strcmp(dp->attaches[i].service, s->name) == 0)
@@ -269,6 +342,7 @@ void dp_service_remove(struct engine *e, struct dp_service *s)
 	if (s->dedicated) {
 		if (dp->nl)
 			nl_link_delete(dp->nl, s->dev_name); /* its peer routes go with it */
+		dp_forwarding_forget(e, s->dev_name);
 		if (dp->ports_ready)
 			ipam_ports_release(&dp->ports, s->dev_port);
 	}
@@ -292,7 +366,7 @@ void service_teardown(struct engine *e, const char *service, struct ovl_response
 	struct dp *dp = e->dp;
 	struct dp_service *s = dp_find_service(dp, service);
 	if (s) {
-		dp_service_remove(e, s);
+		dp_service_remove(e, s, true);
 		dp_firewall_sync(e);
 		log_info("service %s torn down", service);
 		dp_commit(e);

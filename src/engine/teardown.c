@@ -42,6 +42,8 @@ void teardown_prune(struct engine *e, char *const *live, size_t nlive, struct ov
 	char err[256];
 	if (!dp->up || dp_nl(e, &dp->nl, err, sizeof(err)) < 0)
 		return;
+	/* The periodic prune is also the backstop for veths of containers that died unseen. */
+	dp_sweep_orphan_veths(e);
 	const char **prot = calloc(dp->n_services + 2, sizeof(*prot));
 	if (!prot) {
 		ovl_response_err(resp, "prune_orphan_bridges: out of memory");
@@ -72,7 +74,7 @@ void teardown_prune(struct engine *e, char *const *live, size_t nlive, struct ov
 			if (!dp->services[j].on_shared && strcmp(dp->services[j].bridge.name, name) == 0)
 				owner = &dp->services[j];
 		if (owner)
-			dp_service_remove(e, owner);
+			dp_service_remove(e, owner, true);
 		else if (nl_link_delete(dp->nl, name) < 0)
 			continue;
 		log_info("prune_orphan_bridges: reclaimed %s", name);

@@ -44,7 +44,6 @@ struct nl_reply {
 	int (*fn)(const struct nlmsghdr *nlh, void *arg); /* 0 = go on; else stop with it */
 	void *arg;
 	int result;   /* first non-zero fn() result */
-	int kernel_err; /* negative errno from NLMSG_ERROR / NLMSG_DONE */
 	bool intr;    /* the kernel flagged the dump as inconsistent */
 };
 
@@ -65,11 +64,8 @@ int nl_open(struct nl_handle **out)
 		goto fail;
 	if (mnl_socket_bind(nl->sock, 0, MNL_SOCKET_AUTOPID) < 0)
 		goto fail;
-	/*
-	 * Errors need not echo our request back; only the errno matters. An
-	 * optimisation only: kernels without it (< 4.3) still work.
-	 */
-	(void)mnl_socket_setsockopt(nl->sock, NETLINK_CAP_ACK, &one, sizeof(one));
+	/* Errors need not echo our request back; only the errno matters. */
+	mnl_socket_setsockopt(nl->sock, NETLINK_CAP_ACK, &one, sizeof(one));
 	nl->portid = mnl_socket_get_portid(nl->sock);
 	nl->seq = (uint32_t)getpid() << 8; /* any start; only equality is checked */
 	*out = nl;
@@ -101,20 +97,15 @@ static int nl_data_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/*
- * The kernel's verdicts are kept in the reply rather than in errno, so that an
- * error libmnl raises itself (a foreign sequence number) cannot be mistaken
- * for one the kernel sent.
- */
-
 /* libmnl 1.0.4 ignores the errno the kernel puts in a dump's NLMSG_DONE. */
 static int nl_done_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const int *err = mnl_nlmsg_get_payload(nlh);
-	struct nl_reply *r = data;
 
-	if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(*err) && *err < 0)
-		r->kernel_err = *err;
+	if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(*err) && *err < 0) {
+		errno = -*err;
+		return MNL_CB_ERROR;
+	}
 	return MNL_CB_STOP;
 }
 
@@ -122,12 +113,15 @@ static int nl_done_cb(const struct nlmsghdr *nlh, void *data)
 static int nl_error_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-	struct nl_reply *r = data;
 
-	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*e))
-		r->kernel_err = -EBADMSG;
-	else if (e->error < 0)
-		r->kernel_err = e->error;
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*e)) {
+		errno = EBADMSG;
+		return MNL_CB_ERROR;
+	}
+	if (e->error < 0) {
+		errno = -e->error;
+		return MNL_CB_ERROR;
+	}
 	return MNL_CB_STOP;
 }
 
@@ -164,19 +158,11 @@ static int nl_talk(struct nl_handle *nl, struct nlmsghdr *req,
 		}
 		ret = mnl_cb_run2(nl->rbuf, (size_t)n, seq, nl->portid, nl_data_cb, &r,
 				  nl_ctl_cbs, NLMSG_MIN_TYPE);
-		/*
-		 * A datagram with another sequence number (EPROTO) or port (ESRCH) is
-		 * the tail of an earlier request that failed mid-read: not ours, skip it.
-		 */
-		if (ret == MNL_CB_ERROR && (errno == EPROTO || errno == ESRCH))
-			continue;
 		if (ret == MNL_CB_ERROR)
 			return errno ? -errno : -EIO;
 		if (ret == MNL_CB_STOP)
 			break;
 	}
-	if (r.kernel_err)
-		return r.kernel_err;
 	if (r.result)
 		return r.result;
 	return r.intr ? -EAGAIN : 0;
@@ -424,8 +410,7 @@ int nl_bridge_member_count(struct nl_handle *nl, const char *bridge)
 	return err ? err : mc.count;
 }
 
-/* A veth pair; the peer end is created in the namespace behind peer_ns_fd when >= 0. */
-static int veth_create(struct nl_handle *nl, const char *host, const char *peer, int peer_ns_fd)
+static int veth_create(struct nl_handle *nl, const char *host, const char *peer, int peer_ns_fd, uint32_t mtu)
 {
 	union nl_msgbuf m;
 	struct nlattr *info, *data, *peer_nest;
@@ -436,6 +421,8 @@ static int veth_create(struct nl_handle *nl, const char *host, const char *peer,
 		return err;
 	link_msg(&m, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0);
 	mnl_attr_put_strz(&m.align, IFLA_IFNAME, host);
+	if (mtu)
+		mnl_attr_put_u32(&m.align, IFLA_MTU, mtu);
 	info = mnl_attr_nest_start(&m.align, IFLA_LINKINFO);
 	mnl_attr_put_strz(&m.align, IFLA_INFO_KIND, "veth");
 	data = mnl_attr_nest_start(&m.align, IFLA_INFO_DATA);
@@ -444,6 +431,8 @@ static int veth_create(struct nl_handle *nl, const char *host, const char *peer,
 	peer_ifi = mnl_nlmsg_put_extra_header(&m.align, sizeof(*peer_ifi));
 	peer_ifi->ifi_family = AF_UNSPEC;
 	mnl_attr_put_strz(&m.align, IFLA_IFNAME, peer);
+	if (mtu)
+		mnl_attr_put_u32(&m.align, IFLA_MTU, mtu);
 	if (peer_ns_fd >= 0)
 		mnl_attr_put_u32(&m.align, IFLA_NET_NS_FD, (uint32_t)peer_ns_fd);
 	mnl_attr_nest_end(&m.align, peer_nest);
@@ -454,14 +443,14 @@ static int veth_create(struct nl_handle *nl, const char *host, const char *peer,
 
 int nl_veth_create(struct nl_handle *nl, const char *host, const char *peer)
 {
-	return veth_create(nl, host, peer, -1);
+	return veth_create(nl, host, peer, -1, 0);
 }
 
-int nl_veth_create_in_netns(struct nl_handle *nl, const char *host, const char *peer, int peer_ns_fd)
+int nl_veth_create_into(struct nl_handle *nl, const char *host, const char *peer, int peer_ns_fd, uint32_t mtu)
 {
 	if (peer_ns_fd < 0)
-		return -EBADF;
-	return veth_create(nl, host, peer, peer_ns_fd);
+		return -EINVAL;
+	return veth_create(nl, host, peer, peer_ns_fd, mtu);
 }
 
 int nl_link_move_to_netns_fd(struct nl_handle *nl, const char *name, int ns_fd, const char *new_name)
@@ -469,10 +458,8 @@ int nl_link_move_to_netns_fd(struct nl_handle *nl, const char *name, int ns_fd, 
 	union nl_msgbuf m;
 	int index, err;
 
-	if (ns_fd < 0)
-		return -EBADF;
-	if (new_name && (err = check_ifname(new_name)))
-		return err;
+	if (ns_fd < 0 || (new_name && (err = check_ifname(new_name))))
+		return -EINVAL;
 	/* IFLA_IFNAME below is the new name, so the link is named by index. */
 	index = nl_link_index(nl, name);
 	if (index < 0)
@@ -711,12 +698,7 @@ int nl_addr_flush(struct nl_handle *nl, const char *link)
 	index = nl_link_index(nl, link);
 	if (index < 0)
 		return index;
-	for (int tries = 0; tries < 3; tries++) {
-		av.n = 0;
-		err = addr_dump(nl, index, addr_collect_cb, &av);
-		if (err != -EAGAIN)
-			break;
-	}
+	err = addr_dump(nl, index, addr_collect_cb, &av);
 	for (size_t i = 0; !err && i < av.n; i++) {
 		err = addr_request(nl, RTM_DELADDR, 0, index, &av.v[i].addr, av.v[i].len);
 		/* Deleting a primary v4 address also drops its secondaries. */

@@ -11,13 +11,9 @@
  * return of 0 means the kernel applied the change. Every function returns 0 (or
  * a documented non-negative value) on success and a negative errno on failure;
  * callers build the message, since only they know what the link was for.
- * Links are named by their name in the handle's namespace. Names longer than
- * IFNAMSIZ - 1 or containing '/', ':' or blanks are -EINVAL.
+ * Links are named by their name in the handle's namespace.
  *
- * A handle is not thread-safe; use one per thread. Callbacks of the *_list
- * functions run while the dump is in flight and must not use the same handle.
- * A dump the kernel flags as interrupted by a concurrent change returns
- * -EAGAIN (nl_bridge_member_count and nl_addr_flush retry by themselves).
+ * A handle is not thread-safe; use one per thread.
  */
 #ifndef OVL_NET_NETLINK_H
 #define OVL_NET_NETLINK_H
@@ -71,13 +67,12 @@ int nl_bridge_member_count(struct nl_handle *nl, const char *bridge);
 /* Creates a veth pair host <-> peer, both in this namespace, both down. */
 int nl_veth_create(struct nl_handle *nl, const char *host, const char *peer);
 /*
- * Creates a veth pair whose peer end is born in the namespace behind
- * peer_ns_fd under its final name (e.g. "eth0"): truly atomic (a name clash
- * there creates nothing, -EEXIST) and much cheaper than create + move, which
- * makes the kernel wait for RCU grace periods (tens of ms on a busy host).
- * The attach path should prefer it.
+ * Creates the pair with peer born in the namespace behind peer_ns_fd under
+ * its final name, both ends with mtu (0: the default), in one request: no
+ * move and rename afterwards (a move costs the kernel an RCU grace period),
+ * and nothing is created when peer's name is taken there (-EEXIST).
  */
-int nl_veth_create_in_netns(struct nl_handle *nl, const char *host, const char *peer, int peer_ns_fd);
+int nl_veth_create_into(struct nl_handle *nl, const char *host, const char *peer, int peer_ns_fd, uint32_t mtu);
 
 /*
  * Moves the link into the namespace behind ns_fd and renames it to new_name in

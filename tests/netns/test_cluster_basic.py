@@ -70,6 +70,11 @@ def test_cross_node_auto_mode_and_clean_teardown(cluster, uniq):
 
     # An address nobody has is not reachable (the test would pass vacuously otherwise).
     assert not c0.ping("10.200.250.250")
+    # Egress: a host outside the overlay (the underlay namespace, which has no route to 10.200/16)
+    # answers only because node 0 masquerades the container's overlay source.
+    sh("ip", "-n", cluster.underlay_ns, "addr", "add", "192.0.2.1/24", "dev", "ul")
+    assert poll(lambda: c0.ping("192.0.2.1"), timeout=10, what="egress through masquerade")
+    assert "masquerade" in cluster.nodes[0].exec("nft", "list", "ruleset").stdout
 
     # Bad input: a vanished pid and a missing service answer err and leave nothing.
     r = cluster.nodes[0].call("attach_container", handle={"platform": "linux_pid", "pid": 4000000},

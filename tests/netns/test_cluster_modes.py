@@ -20,10 +20,22 @@ def cluster2(build, uniq):
     c.check_clean_exits()
 
 
-def capture(cluster, bpf):
+@pytest.fixture
+def captures():
+    """tcpdump processes of a test, stopped by PID even when the test fails."""
+    procs = []
+    yield procs
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+            p.wait(timeout=10)
+
+
+def capture(cluster, bpf, procs):
     """tcpdump on every underlay port; returns the process (stop with finish())."""
     p = subprocess.Popen(["ip", "netns", "exec", cluster.underlay_ns, "tcpdump", "-n", "-l", "--immediate-mode", "-i", "any",
                           "-w", "/dev/null", bpf], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    procs.append(p)
     # tcpdump says "listening on" once the capture is armed.
     while True:
         line = p.stderr.readline().decode()
@@ -42,7 +54,7 @@ def finish(p):
     raise AssertionError(err.decode())
 
 
-def test_shared_and_dedicated_modes_cross_node(cluster2):
+def test_shared_and_dedicated_modes_cross_node(cluster2, captures):
     a, b = cluster2.nodes
     for n in (a, b):
         r1 = n.service("api", mode="shared")
@@ -65,8 +77,8 @@ def test_shared_and_dedicated_modes_cross_node(cluster2):
     ip_db_b = b.attach(db_b, "db")
     a.attach(db_a, "db")
 
-    wg = capture(cluster2, "udp port 51420 or udp port 51421")
-    other = capture(cluster2, "ip and not (udp port 51420 or udp port 51421)")
+    wg = capture(cluster2, "udp port 51420 or udp port 51421", captures)
+    other = capture(cluster2, "ip and not (udp port 51420 or udp port 51421)", captures)
     assert poll(lambda: api_a.ping(ip_api_b), timeout=20, what="shared-mode cross-node ping")
     assert poll(lambda: db_a.ping(ip_db_b), timeout=20, what="dedicated-mode cross-node ping")
     # The dedicated service's traffic leaves by its own device, not the cluster device.
@@ -124,6 +136,8 @@ def test_sigkill_and_restart_keeps_attachments(cluster2):
     assert poll(lambda: cb.ping(ip_a), timeout=20, what="before the crash")
     ded = a.service("db", mode="dedicated")
     key = a.ok("status")["public_key"]
+    held = a.ok("allocate_ip", service="web", join_global=False)["ip"]
+    assert held.rsplit(".", 1)[0] == ip_a.rsplit(".", 1)[0]  # from the web bridge's pool
 
     a.kill_daemon()
     gone.stop()  # this container dies while the daemon is down
@@ -136,6 +150,9 @@ def test_sigkill_and_restart_keeps_attachments(cluster2):
     assert (d["public_key"], d["listen_port"]) == (ded["wg_public_key"], ded["wg_port"])
     assert d["interface"] in a.links()
     assert a.ok("setup_service_overlay", service="db", mode="dedicated") == ded
+    # Pool allocations survived: neither the held address nor the live container's is handed out again.
+    again = {a.ok("allocate_ip", service="web", join_global=False)["ip"] for _ in range(3)}
+    assert len(again) == 3 and not again & {held, ip_a}
     # The surviving attachment works again through the rebuilt device...
     assert poll(lambda: cb.ping(ip_a), timeout=30, what="after the restart")
     # ...and the dead container's veth was cleaned deliberately.
@@ -177,3 +194,22 @@ def test_peer_health_changed_event(cluster2):
         return [e for e in a.conn.events
                 if e.get("event") == "peer_health_changed" and e["pubkey"] == key_b and e["healthy"] is True]
     assert poll(healthy_event, timeout=15, interval=0.5, what="peer_health_changed healthy")
+
+
+def test_dedicated_identity_survives_a_graceful_restart(cluster2, uniq):
+    a = cluster2.nodes[0]
+    ded = a.service("db", mode="dedicated")
+    other = a.service("db2", mode="dedicated")
+    assert other["wg_port"] != ded["wg_port"]
+    key = a.ok("status")["public_key"]
+    a.stop_daemon()  # shutdown: everything torn down...
+    assert not [l for l in a.links() if l.startswith("zl-")]
+    a.start_daemon()
+    assert a.setup_global(f"m{uniq}")["public_key"] == key  # ...but the node key is kept
+    # db2 first this time: it must not take db's remembered port.
+    assert a.service("db2", mode="dedicated") == other
+    assert a.service("db", mode="dedicated") == ded
+    # An explicit teardown forgets the identity: the service comes back as a new device.
+    a.ok("teardown_service_overlay", service="db")
+    again = a.service("db", mode="dedicated")
+    assert again["wg_public_key"] != ded["wg_public_key"]

@@ -82,6 +82,13 @@ def test_guest_managed_reaches_a_container(node, guest_ns, build, uniq, tmp_path
     assert c.ping(cfg["overlay_ip"])  # and back
     assert ping(st["node_ip"])
 
+    # A crash and a restart: the guest stays a peer (recorded in the state) and keeps working.
+    node.kill_daemon()
+    node.start_daemon()
+    st = poll(lambda: node.ok("status"), what="status after restart")
+    assert any(p["public_key"] == cfg["public_key"] for p in st["peers"])
+    assert poll(lambda: ping(ip), timeout=30, what="guest -> container after restart")
+
     assert node.ok("detach_container", handle={"platform": "guest_managed", "id": "vm1"}) == {"result": "ok"}
     assert node.ok("detach_container", handle={"platform": "guest_managed", "id": "vm1"}) == {"result": "ok"}
     assert not any(p["public_key"] == cfg["public_key"] for p in node.ok("status").get("peers", []))

@@ -41,6 +41,13 @@ def test_isolation_networks(node):
     assert not r1.ping(ip_free)
     assert not free.ping(ip_r2)
 
+    # Bad input changes nothing.
+    x = c.container("x")
+    before = node.links()
+    r = node.call("attach_container", handle=x.handle(), service="svc", join_global=False, isolation_network="")
+    assert r["result"] == "err" and "isolation_network" in r["message"]
+    assert node.links() == before
+
     # Drained on detach: r2's address leaves the red set.
     ruleset = lambda: node.exec("nft", "list", "ruleset").stdout
     assert ip_r2 in ruleset()

@@ -75,3 +75,57 @@ def test_stale_global_link_is_replaced(node, uniq):
             slice_cidr="10.200.0.0/26", wg_port=51420)
     kind = node.exec("ip", "-d", "link", "show", name).stdout
     assert "bridge" not in kind and "tun" in kind
+
+
+def test_pid_in_the_nodes_namespace_is_refused(node, uniq):
+    import subprocess
+    node.setup_global(f"r{uniq}")
+    node.service("web")
+    p = subprocess.Popen(["ip", "netns", "exec", node.ns, "sleep", "60"])
+    try:
+        # Wait until the exec'd sleep sits in the node namespace (ip netns exec setns's, then execs).
+        own = f"/run/netns/{node.ns}"
+        import os
+        target = os.stat(own).st_ino
+        from cluster import poll
+        poll(lambda: os.stat(f"/proc/{p.pid}/ns/net").st_ino == target, what="sleep in the node namespace")
+        before = node.links()
+        r = node.call("attach_container", handle={"platform": "linux_pid", "pid": p.pid}, service="web",
+                      join_global=False)
+        assert r["result"] == "err" and "not a container" in r["message"], r
+        assert node.links() == before  # nothing half-made
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_host_adapter_failure_mandatory_or_degraded(node, uniq):
+    import subprocess
+    # Something else holds the WireGuard port in the node namespace: the device cannot be created.
+    holder = subprocess.Popen(["ip", "netns", "exec", node.ns, "/usr/bin/python3", "-c",
+                               "import socket,sys,time\n"
+                               "s=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM)\n"
+                               "s.setsockopt(socket.IPPROTO_IPV6,socket.IPV6_V6ONLY,0)\n"
+                               "s.bind(('::',51420)); print('bound',flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "bound"
+        req = dict(deployment=f"h{uniq}", instance_id="0", cluster_cidr="10.200.0.0/16",
+                   slice_cidr="10.200.0.0/26", wg_port=51420)
+        r = node.call("setup_global_overlay", host_adapter_mandatory=True, **req)
+        assert r["result"] == "err" and "51420" in r["message"], r
+        assert not [l for l in node.links() if l.startswith("zl-")]
+        assert node.ok("status").get("interface") is None
+        r = node.ok("setup_global_overlay", host_adapter_mandatory=False, **req)
+        assert r["name"] == "(host-adapter-disabled)"
+        st = node.ok("status")
+        assert "interface" not in st and st["node_ip"] == "10.200.0.1"
+        # IP allocation keeps working; what needs the device says so.
+        assert node.ok("allocate_ip", service="x", join_global=False)["ip"] == "10.200.0.2"
+        r = node.call("attach_container", handle={"platform": "guest_managed", "id": "vm"}, service="x",
+                      join_global=False)
+        assert r["result"] == "err" and "global overlay" in r["message"]
+        node.ok("teardown_global_overlay")
+    finally:
+        holder.kill()
+        holder.wait()

@@ -6,7 +6,7 @@
  * default route in there, host end up and enslaved; detach deletes the veth.
  * "Containers" are fresh namespaces made beforehand, so only our work is
  * timed. Runs inside a private namespace; prints p50/p99 for the veth born in
- * the container namespace (nl_veth_create_in_netns) and, for comparison,
+ * the container namespace (nl_veth_create_into) and, for comparison,
  * created here then moved (nl_link_move_to_netns_fd). Not a test.
  *   bench_net_attach [CYCLES]
  */
@@ -53,7 +53,7 @@ static int attach(struct nl_handle *nl, int ns_fd, int i, struct inside *in, boo
 	if (move)
 		err = nl_veth_create(nl, host, pending) ?: nl_link_move_to_netns_fd(nl, pending, ns_fd, "eth0");
 	else
-		err = nl_veth_create_in_netns(nl, host, "eth0", ns_fd);
+		err = nl_veth_create_into(nl, host, "eth0", ns_fd, 0);
 	if (err || (err = netns_run(ns_fd, configure_inside, in)) || (err = nl_link_set_up(nl, host)) ||
 	    (err = nl_link_set_master(nl, host, "zl-bench")))
 		return err;

@@ -159,25 +159,26 @@ static void move_into_netns_renames_atomically(void **state)
 	close(fd);
 }
 
-static void veth_born_in_netns(void **state)
+static void veth_born_in_target_netns(void **state)
 {
-	struct target_check c = { "eth0", "veth-9-g" };
+	struct target_check c = { "eth0", "veth-9-s" };
+	struct nl_link l;
 	int fd;
 
 	NSTEST_REQUIRE();
 	fd = netns_new();
 	assert_true(fd >= 0);
-	assert_int_equal(nl_veth_create_in_netns(nl, "veth-9-g", "eth0", fd), 0);
-	assert_int_equal(nl_link_exists(nl, "veth-9-g"), 1);
+	assert_int_equal(nl_veth_create_into(nl, "veth-9-s", "eth0", fd, 1420), 0);
+	assert_int_equal(nl_link_get(nl, "veth-9-s", &l), 0);
+	assert_int_equal(l.mtu, 1420);
 	assert_int_equal(nl_link_exists(nl, "eth0"), 0);
 	assert_int_equal(netns_run(fd, check_in_target, &c), 0);
-
-	/* eth0 is taken there: nothing is created anywhere. */
-	assert_int_equal(nl_veth_create_in_netns(nl, "veth-10-g", "eth0", fd), -EEXIST);
-	assert_int_equal(nl_link_exists(nl, "veth-10-g"), 0);
-	assert_int_equal(nl_veth_create_in_netns(nl, "veth-10-g", "eth1", -1), -EBADF);
-
-	assert_int_equal(nl_link_delete(nl, "veth-9-g"), 0);
+	/* The name is taken there: nothing is created on either side. */
+	assert_int_equal(nl_veth_create_into(nl, "veth-10-s", "eth0", fd, 0), -EEXIST);
+	assert_int_equal(nl_link_exists(nl, "veth-10-s"), 0);
+	assert_int_equal(nl_veth_create_into(nl, "veth-10-s", "eth1", -1, 0), -EINVAL);
+	/* Deleting the host end removes the container end too. */
+	assert_int_equal(nl_link_delete(nl, "veth-9-s"), 0);
 	c.present = "lo";
 	c.absent = "eth0";
 	assert_int_equal(netns_run(fd, check_in_target, &c), 0);
@@ -380,7 +381,7 @@ int main(void)
 		cmocka_unit_test(bad_names_are_rejected),
 		cmocka_unit_test(up_down_and_mtu),
 		cmocka_unit_test(move_into_netns_renames_atomically),
-		cmocka_unit_test(veth_born_in_netns),
+		cmocka_unit_test(veth_born_in_target_netns),
 		cmocka_unit_test(addresses_add_del_flush),
 		cmocka_unit_test(host_routes_with_source),
 		cmocka_unit_test(bridge_members_and_link_dump),
