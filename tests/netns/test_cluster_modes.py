@@ -32,9 +32,12 @@ def captures():
 
 
 def capture(cluster, bpf, procs):
-    """tcpdump on every underlay port; returns the process (stop with finish())."""
+    """tcpdump on every underlay port (each packet shows up once per bridge port
+    it crosses, and on the bridge); returns the process (stop with finish())."""
+    pcap = cluster.workdir / f"underlay-{len(procs)}.pcap"
     p = subprocess.Popen(["ip", "netns", "exec", cluster.underlay_ns, "tcpdump", "-n", "-l", "--immediate-mode", "-i", "any",
-                          "-w", "/dev/null", bpf], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                          "-w", str(pcap), bpf], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p.pcap = pcap
     procs.append(p)
     # tcpdump says "listening on" once the capture is armed.
     while True:
@@ -52,6 +55,12 @@ def finish(p):
         if "packets captured" in l:
             return int(l.split()[0])
     raise AssertionError(err.decode())
+
+
+def decoded(p):
+    """The captured packets, for an assertion message."""
+    r = subprocess.run(["tcpdump", "-nvr", str(p.pcap)], capture_output=True, text=True)
+    return r.stdout[-3000:]
 
 
 def test_shared_and_dedicated_modes_cross_node(cluster2, captures):
@@ -84,7 +93,7 @@ def test_shared_and_dedicated_modes_cross_node(cluster2, captures):
     # The dedicated service's traffic leaves by its own device, not the cluster device.
     route = a.exec("ip", "route", "get", ip_db_b).stdout
     assert a.ok("status")["dedicated_services"][0]["interface"] in route, route
-    assert finish(other) == 0
+    assert finish(other) == 0, "non-WireGuard IPv4 crossed the underlay:\n" + decoded(other)
     assert finish(wg) > 0
     dd = a.ok("status")["dedicated_services"][0]
     assert dd["peer_count"] == 1
