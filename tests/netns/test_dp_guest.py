@@ -7,20 +7,7 @@ import subprocess
 
 import pytest
 
-from cluster import Cluster, poll, sh
-from testutil import require_root
-
-
-@pytest.fixture
-def node(build, uniq):
-    require_root()
-    with Cluster(build / "cmd" / "overlayd", nodes=1, token=uniq) as c:
-        c.start_daemons()
-        n = c.nodes[0]
-        n.setup_global(f"g{uniq}")
-        n.cluster = c
-        yield n
-    c.check_clean_exits()
+from cluster import poll, sh
 
 
 @pytest.fixture

@@ -1,22 +1,7 @@
 """Per-network L3 isolation (isolation_network): a member reaches only its own
 network's members, the node and egress; traffic that must not pass does not,
 and membership is drained on detach."""
-import pytest
-
-from cluster import Cluster, poll
-from testutil import require_root
-
-
-@pytest.fixture
-def node(build, uniq):
-    require_root()
-    with Cluster(build / "cmd" / "overlayd", nodes=1, token=uniq) as c:
-        c.start_daemons()
-        n = c.nodes[0]
-        n.setup_global(f"i{uniq}")
-        n.cluster = c
-        yield n
-    c.check_clean_exits()
+from cluster import poll
 
 
 def test_isolation_networks(node):

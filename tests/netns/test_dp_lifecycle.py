@@ -1,21 +1,10 @@
 """Lifecycle rules: ephemeral last-leaver bridge teardown, prune_orphan_bridges
 (live / protected / zero-member), a full pool answering a clear error with
 nothing half-made, and a stale global link of our name being replaced."""
-import pytest
-
-from cluster import Cluster
-from testutil import require_root
 
 
-@pytest.fixture
-def node(build, uniq):
-    require_root()
-    with Cluster(build / "cmd" / "overlayd", nodes=1, token=uniq) as c:
-        c.start_daemons()
-        n = c.nodes[0]
-        n.cluster = c
-        yield n
-    c.check_clean_exits()
+# These tests set the global overlay up themselves.
+SETUP_GLOBAL = False
 
 
 def test_ephemeral_and_prune(node, uniq):
