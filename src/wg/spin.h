@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 /* How long a spin waits for an answer. */
-#define WG_SPIN_NS (300 * 1000ull)
+#define WG_SPIN_NS (500 * 1000ull)
 /* After n misses in a row, skip 2^n - 1 chances, capped at this exponent. */
 #define WG_SPIN_MAX_BACKOFF 6
 
