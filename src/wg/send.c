@@ -473,10 +473,10 @@ void *wg_tun_reader(void *arg)
 		pthread_rwlock_unlock(&dev->lock);
 		if (n == WG_BATCH)
 			continue; /* more may be queued */
-		if (n > 0 && wg_spin_wanted(&spin)) {
+		if (n > 0 && wg_spin_wanted(&spin, wg_now_ns())) {
 			n = spin_for_answers(dev, ur);
 			if (n >= 0)
-				wg_spin_done(&spin, n > 0);
+				wg_spin_done(&spin, n > 0, wg_now_ns());
 		}
 		if (n < 0) {
 			if (!atomic_load(&dev->stopping)) {

@@ -1,24 +1,20 @@
 // SPDX-License-Identifier: MIT
-/* Adaptive busy-poll policy: exponential backoff over fruitless spins. */
+/* Adaptive busy-poll policy: exponential backoff in time over fruitless spins. */
 #include "wg/spin.h"
 
-bool wg_spin_wanted(struct wg_spin *s)
+bool wg_spin_wanted(const struct wg_spin *s, uint64_t now)
 {
-	if (s->skip) {
-		s->skip--;
-		return false;
-	}
-	return true;
+	return now >= s->resume_ns;
 }
 
-void wg_spin_done(struct wg_spin *s, bool found)
+void wg_spin_done(struct wg_spin *s, bool found, uint64_t now)
 {
 	if (found) {
 		s->misses = 0;
-		s->skip = 0;
+		s->resume_ns = 0;
 		return;
 	}
 	if (s->misses < WG_SPIN_MAX_BACKOFF)
 		s->misses++;
-	s->skip = (1u << s->misses) - 1;
+	s->resume_ns = now + (WG_SPIN_BACKOFF_NS << (s->misses - 1));
 }
