@@ -179,6 +179,17 @@ struct tun_reader;
  */
 void wg_receive_datagram(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, size_t len,
 			 const struct ip_endpoint *src);
+/* A UDP receive batch's buffers and state; one per thread that reads sockets. */
+struct udp_reader;
+struct udp_reader *wg_udp_rx_new(void);
+void wg_udp_rx_free(struct udp_reader *r);
+/*
+ * Read one batch from UDP socket fd without blocking and process it,
+ * then send what the kernel answered through the TUN device. With
+ * dev->lock held for reading. Returns the number of datagrams read (0 when
+ * none was waiting).
+ */
+int wg_udp_receive(struct wg_device *dev, struct udp_reader *r, int fd);
 
 /* device.c - with config_lock held and lock NOT held */
 int wg_device_rebind(struct wg_device *dev, uint16_t port);

@@ -329,7 +329,7 @@ static size_t gro_size(struct msghdr *mh)
 	return 0;
 }
 
-static void udp_reader_free(struct udp_reader *r)
+void wg_udp_rx_free(struct udp_reader *r)
 {
 	if (!r)
 		return;
@@ -339,79 +339,97 @@ static void udp_reader_free(struct udp_reader *r)
 	free(r);
 }
 
-void *wg_udp_reader(void *arg)
+struct udp_reader *wg_udp_rx_new(void)
 {
-	struct wg_udp_reader_arg *a = arg;
-	struct wg_device *dev = a->dev;
-	int fd = dev->udp_fd[a->slot];
 	struct udp_reader *r = calloc(1, sizeof(*r));
-	struct pollfd pfd[3] = {
-		{ .fd = fd, .events = POLLIN },
-		{ .fd = dev->stop_fd, .events = POLLIN },
-		{ .fd = dev->net_stop_fd, .events = POLLIN },
-	};
 	bool ok = r != NULL;
-
-	free(a);
 	for (unsigned i = 0; ok && i < WG_BATCH; i++)
 		ok = (r->bufs[i] = malloc(WG_MAX_PACKET)) != NULL;
 	if (ok)
 		ok = (r->rx.gro.buf = malloc(WG_VNET_HDR_LEN + WG_MAX_PACKET)) != NULL;
 	if (!ok) {
+		wg_udp_rx_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+int wg_udp_receive(struct wg_device *dev, struct udp_reader *r, int fd)
+{
+	int n;
+	for (unsigned i = 0; i < WG_BATCH; i++) {
+		struct msghdr *mh = &r->msgs[i].msg_hdr;
+		r->iov[i].iov_base = r->bufs[i];
+		r->iov[i].iov_len = WG_MAX_PACKET;
+		memset(&r->msgs[i], 0, sizeof(r->msgs[i]));
+		mh->msg_name = &r->addrs[i];
+		mh->msg_namelen = sizeof(r->addrs[i]);
+		mh->msg_iov = &r->iov[i];
+		mh->msg_iovlen = 1;
+		mh->msg_control = r->ctl[i].buf;
+		mh->msg_controllen = sizeof(r->ctl[i].buf);
+	}
+	n = recvmmsg(fd, r->msgs, WG_BATCH, MSG_DONTWAIT, NULL);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNREFUSED)
+			log_warn("wg %s: UDP receive: %s", dev->ifname, strerror(errno));
+		return 0;
+	}
+	for (int i = 0; i < n; i++) {
+		struct msghdr *mh = &r->msgs[i].msg_hdr;
+		size_t total = r->msgs[i].msg_len, seg = gro_size(mh);
+		struct ip_endpoint src;
+		if (mh->msg_flags & MSG_TRUNC)
+			continue;
+		if (ip_endpoint_from_sockaddr((struct sockaddr *)&r->addrs[i], &src))
+			continue;
+		if (!seg)
+			seg = total;
+		for (size_t off = 0; off < total; off += seg) {
+			size_t len = total - off < seg ? total - off : seg;
+			wg_receive_datagram(dev, &r->rx, r->bufs[i] + off, len, &src);
+		}
+	}
+	rx_flush(dev, &r->rx);
+	/*
+	 * What we just wrote may have made the kernel answer at once (ping
+	 * replies, TCP ACKs and the data they release): send it from here
+	 * unless another thread is already at it.
+	 */
+	if (r->rx.wrote && pthread_mutex_trylock(&dev->tun_tx_lock) == 0) {
+		if (wg_tun_drain(dev) < 0)
+			wg_device_mark_dead(dev);
+		pthread_mutex_unlock(&dev->tun_tx_lock);
+	}
+	r->rx.wrote = false;
+	return n;
+}
+
+void *wg_udp_reader(void *arg)
+{
+	struct wg_udp_reader_arg *a = arg;
+	struct wg_device *dev = a->dev;
+	int fd = dev->udp_fd[a->slot];
+	struct udp_reader *r = wg_udp_rx_new();
+	struct pollfd pfd[3] = {
+		{ .fd = fd, .events = POLLIN },
+		{ .fd = dev->stop_fd, .events = POLLIN },
+		{ .fd = dev->net_stop_fd, .events = POLLIN },
+	};
+
+	free(a);
+	if (!r) {
 		log_error("wg %s: out of memory starting a UDP reader", dev->ifname);
-		udp_reader_free(r);
 		return NULL;
 	}
 	wg_thread_low_latency();
 	for (;;) {
-		for (unsigned i = 0; i < WG_BATCH; i++) {
-			struct msghdr *mh = &r->msgs[i].msg_hdr;
-			r->iov[i].iov_base = r->bufs[i];
-			r->iov[i].iov_len = WG_MAX_PACKET;
-			memset(&r->msgs[i], 0, sizeof(r->msgs[i]));
-			mh->msg_name = &r->addrs[i];
-			mh->msg_namelen = sizeof(r->addrs[i]);
-			mh->msg_iov = &r->iov[i];
-			mh->msg_iovlen = 1;
-			mh->msg_control = r->ctl[i].buf;
-			mh->msg_controllen = sizeof(r->ctl[i].buf);
-		}
-		int n = recvmmsg(fd, r->msgs, WG_BATCH, MSG_DONTWAIT, NULL);
-		if (n > 0) {
-			pthread_rwlock_rdlock(&dev->lock);
-			for (int i = 0; i < n; i++) {
-				struct msghdr *mh = &r->msgs[i].msg_hdr;
-				size_t total = r->msgs[i].msg_len, seg = gro_size(mh);
-				struct ip_endpoint src;
-				if (mh->msg_flags & MSG_TRUNC)
-					continue;
-				if (ip_endpoint_from_sockaddr((struct sockaddr *)&r->addrs[i], &src))
-					continue;
-				if (!seg)
-					seg = total;
-				for (size_t off = 0; off < total; off += seg) {
-					size_t len = total - off < seg ? total - off : seg;
-					wg_receive_datagram(dev, &r->rx, r->bufs[i] + off, len, &src);
-				}
-			}
-			rx_flush(dev, &r->rx);
-			/*
-			 * What we just wrote may have made the kernel answer at once
-			 * (ping replies, TCP ACKs and the data they release): send it
-			 * from here unless the TUN reader is already at it.
-			 */
-			if (r->rx.wrote && pthread_mutex_trylock(&dev->tun_tx_lock) == 0) {
-				if (wg_tun_drain(dev) < 0)
-					wg_device_mark_dead(dev);
-				pthread_mutex_unlock(&dev->tun_tx_lock);
-			}
-			r->rx.wrote = false;
-			pthread_rwlock_unlock(&dev->lock);
+		int n;
+		pthread_rwlock_rdlock(&dev->lock);
+		n = wg_udp_receive(dev, r, fd);
+		pthread_rwlock_unlock(&dev->lock);
+		if (n > 0)
 			continue;
-		}
-		if (n < 0 && errno != EAGAIN && errno != EINTR && errno != ECONNREFUSED) {
-			log_warn("wg %s: UDP receive: %s", dev->ifname, strerror(errno));
-		}
 		if (atomic_load(&dev->stopping))
 			break;
 		if (poll(pfd, 3, -1) < 0 && errno != EINTR)
@@ -419,6 +437,6 @@ void *wg_udp_reader(void *arg)
 		if (pfd[1].revents || pfd[2].revents)
 			break;
 	}
-	udp_reader_free(r);
+	wg_udp_rx_free(r);
 	return NULL;
 }

@@ -15,6 +15,7 @@
 #include "util/log.h"
 #include "wg/device.h"
 #include "wg/offload.h"
+#include "wg/spin.h"
 
 int wg_udp_send(struct wg_device *dev, const struct ip_endpoint *ep, const void *buf, size_t len)
 {
@@ -417,11 +418,51 @@ int wg_tun_drain(struct wg_device *dev)
 	return ret ? ret : n;
 }
 
+/*
+ * After sending a burst, poll the sockets and the TUN device without
+ * sleeping for up to WG_SPIN_NS: the peer's answer (a ping reply, TCP ACKs)
+ * is then handled here instead of waking a UDP reader. Stop as soon as
+ * something was handled: whoever it woke (the pinging process, say) is
+ * likely queued on this very CPU and must not wait behind a spinner.
+ * Returns whether anything was handled, or -errno when the TUN device
+ * failed.
+ */
+static int spin_for_answers(struct wg_device *dev, struct udp_reader *ur)
+{
+	uint64_t deadline = wg_now_ns() + WG_SPIN_NS;
+
+	while (!atomic_load(&dev->stopping)) {
+		int got = 0, n;
+		pthread_rwlock_rdlock(&dev->lock);
+		for (int slot = 0; slot < 2; slot++)
+			if (dev->udp_fd[slot] >= 0)
+				got += wg_udp_receive(dev, ur, dev->udp_fd[slot]);
+		pthread_mutex_lock(&dev->tun_tx_lock);
+		n = wg_tun_drain(dev);
+		pthread_mutex_unlock(&dev->tun_tx_lock);
+		pthread_rwlock_unlock(&dev->lock);
+		if (n < 0)
+			return n;
+		if (got > 0 || n > 0)
+			return 1;
+		if (wg_now_ns() >= deadline)
+			break;
+	}
+	return 0;
+}
+
 void *wg_tun_reader(void *arg)
 {
 	struct wg_device *dev = arg;
 	struct pollfd pfd[2] = { { .fd = dev->tun_fd, .events = POLLIN }, { .fd = dev->stop_fd, .events = POLLIN } };
+	struct udp_reader *ur = wg_udp_rx_new();
+	struct wg_spin spin = { 0 };
 
+	if (!ur) {
+		log_error("wg %s: out of memory starting the TUN reader", dev->ifname);
+		wg_device_mark_dead(dev);
+		return NULL;
+	}
 	wg_thread_low_latency();
 	while (!atomic_load(&dev->stopping)) {
 		int n;
@@ -430,6 +471,13 @@ void *wg_tun_reader(void *arg)
 		n = wg_tun_drain(dev);
 		pthread_mutex_unlock(&dev->tun_tx_lock);
 		pthread_rwlock_unlock(&dev->lock);
+		if (n == WG_BATCH)
+			continue; /* more may be queued */
+		if (n > 0 && wg_spin_wanted(&spin, wg_now_ns())) {
+			n = spin_for_answers(dev, ur);
+			if (n >= 0)
+				wg_spin_done(&spin, n > 0, wg_now_ns());
+		}
 		if (n < 0) {
 			if (!atomic_load(&dev->stopping)) {
 				/* EBADFD/EIO: someone deleted the link under us. */
@@ -439,10 +487,9 @@ void *wg_tun_reader(void *arg)
 			}
 			break;
 		}
-		if (n > 0)
-			continue;
 		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
 			break;
 	}
+	wg_udp_rx_free(ur);
 	return NULL;
 }
