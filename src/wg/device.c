@@ -312,6 +312,43 @@ static bool ifname_valid(const char *name)
 	return true;
 }
 
+/* Tells the TUN and timer threads to finish (they watch stop_fd). */
+static void signal_stop(struct wg_device *dev)
+{
+	uint64_t one = 1;
+	atomic_store(&dev->stopping, true);
+	if (write(dev->stop_fd, &one, sizeof(one)) < 0)
+		log_warn("wg %s: cannot stop threads: %s", dev->ifname, strerror(errno));
+}
+
+/*
+ * Releases what wg_device_create set up, once no thread uses the device: the
+ * shared end of both a failed create and wg_device_destroy. Closing the last
+ * fd of a non-persistent TUN device deletes the link.
+ */
+static void device_free(struct wg_device *dev)
+{
+	for (int i = 0; i < 2; i++)
+		if (dev->udp_fd[i] >= 0)
+			close(dev->udp_fd[i]);
+	if (dev->tun_fd >= 0)
+		close(dev->tun_fd);
+	if (dev->stop_fd >= 0)
+		close(dev->stop_fd);
+	if (dev->net_stop_fd >= 0)
+		close(dev->net_stop_fd);
+	wg_index_destroy(&dev->index);
+	wg_ratelimit_destroy(&dev->ratelimit);
+	pthread_rwlock_destroy(&dev->lock);
+	pthread_mutex_destroy(&dev->config_lock);
+	pthread_mutex_destroy(&dev->cookie_lock);
+	pthread_mutex_destroy(&dev->tun_tx_lock);
+	wg_tun_tx_free(dev->tun_tx);
+	noise_identity_clear(&dev->identity);
+	wg_memzero(&dev->cookie_checker, sizeof(dev->cookie_checker));
+	free(dev);
+}
+
 int wg_device_create(const struct wg_device_config *cfg, struct wg_device **out)
 {
 	struct wg_device *dev;
@@ -359,11 +396,11 @@ int wg_device_create(const struct wg_device_config *cfg, struct wg_device **out)
 	}
 	pthread_rwlockattr_destroy(&attr);
 	if ((ret = wg_ratelimit_init(&dev->ratelimit, WG_UNDER_LOAD_HANDSHAKES_PER_SECOND)) || (ret = wg_index_init(&dev->index)))
-		goto fail_early;
+		goto fail;
 	if (cfg->private_key && (ret = wg_device_set_private_key_locked(dev, cfg->private_key)))
-		goto fail_early;
+		goto fail;
 	if ((ret = wg_cookie_checker_init(&dev->cookie_checker, dev->identity.public_key)))
-		goto fail_early;
+		goto fail;
 
 	dev->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	dev->net_stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -392,62 +429,30 @@ int wg_device_create(const struct wg_device_config *cfg, struct wg_device **out)
 		atomic_store(&dev->stopping, true);
 		goto fail_tun_thread;
 	}
-	if (!cfg->no_uapi && (ret = wg_uapi_start(dev, cfg->uapi_dir))) {
-		atomic_store(&dev->stopping, true);
+	if (!cfg->no_uapi && (ret = wg_uapi_start(dev, cfg->uapi_dir)))
 		goto fail_timer_thread;
-	}
 	*out = dev;
 	return 0;
 
 fail_timer_thread:
-	{
-		uint64_t one = 1;
-		if (write(dev->stop_fd, &one, sizeof(one)) < 0)
-			log_warn("wg %s: cannot stop threads: %s", dev->ifname, strerror(errno));
-	}
+	signal_stop(dev);
 	pthread_join(dev->timer_thread, NULL);
 fail_tun_thread:
-	atomic_store(&dev->stopping, true);
-	{
-		uint64_t one = 1;
-		if (write(dev->stop_fd, &one, sizeof(one)) < 0)
-			log_warn("wg %s: cannot stop threads: %s", dev->ifname, strerror(errno));
-	}
+	signal_stop(dev);
 	pthread_join(dev->tun_thread, NULL);
 fail_threads:
 	stop_udp_readers(dev);
 fail:
-	for (int i = 0; i < 2; i++)
-		if (dev->udp_fd[i] >= 0)
-			close(dev->udp_fd[i]);
-	if (dev->tun_fd >= 0)
-		close(dev->tun_fd);
-	if (dev->stop_fd >= 0)
-		close(dev->stop_fd);
-	if (dev->net_stop_fd >= 0)
-		close(dev->net_stop_fd);
-fail_early:
-	wg_index_destroy(&dev->index);
-	wg_ratelimit_destroy(&dev->ratelimit);
-	pthread_rwlock_destroy(&dev->lock);
-	pthread_mutex_destroy(&dev->config_lock);
-	pthread_mutex_destroy(&dev->cookie_lock);
-	pthread_mutex_destroy(&dev->tun_tx_lock);
-	wg_tun_tx_free(dev->tun_tx);
-	noise_identity_clear(&dev->identity);
-	free(dev);
+	device_free(dev);
 	return ret;
 }
 
 void wg_device_destroy(struct wg_device *dev)
 {
 	struct wg_peer *peer;
-	uint64_t one = 1;
 	if (!dev)
 		return;
-	atomic_store(&dev->stopping, true);
-	if (write(dev->stop_fd, &one, sizeof(one)) < 0)
-		log_warn("wg %s: cannot stop threads: %s", dev->ifname, strerror(errno));
+	signal_stop(dev);
 	wg_uapi_stop(dev);
 	pthread_join(dev->timer_thread, NULL);
 	pthread_join(dev->tun_thread, NULL);
@@ -458,24 +463,7 @@ void wg_device_destroy(struct wg_device *dev)
 		wg_peer_destroy(peer);
 	wg_allowedips_free(&dev->aips);
 	pthread_rwlock_unlock(&dev->lock);
-
-	for (int i = 0; i < 2; i++)
-		if (dev->udp_fd[i] >= 0)
-			close(dev->udp_fd[i]);
-	/* Closing the last fd of a non-persistent TUN device deletes the link. */
-	close(dev->tun_fd);
-	close(dev->stop_fd);
-	close(dev->net_stop_fd);
-	wg_index_destroy(&dev->index);
-	wg_ratelimit_destroy(&dev->ratelimit);
-	pthread_rwlock_destroy(&dev->lock);
-	pthread_mutex_destroy(&dev->config_lock);
-	pthread_mutex_destroy(&dev->cookie_lock);
-	pthread_mutex_destroy(&dev->tun_tx_lock);
-	wg_tun_tx_free(dev->tun_tx);
-	noise_identity_clear(&dev->identity);
-	wg_memzero(&dev->cookie_checker, sizeof(dev->cookie_checker));
-	free(dev);
+	device_free(dev);
 }
 
 const char *wg_device_ifname(const struct wg_device *dev)
