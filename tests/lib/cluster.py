@@ -20,30 +20,17 @@ import tempfile
 import time
 
 import ovl
+from testutil import run, wait_for
 
 UNDERLAY_NET = "192.0.2"
 
 
-def sh(*args, check=True, ns=None, capture=True, timeout=60):
-    cmd = list(args)
-    if ns:
-        cmd = ["ip", "netns", "exec", ns] + cmd
-    r = subprocess.run(cmd, capture_output=capture, text=True, timeout=timeout)
-    if check and r.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()}")
-    return r
+def sh(*args, check=True, ns=None, timeout=60):
+    return run(*args, check=check, ns=ns, timeout=timeout)
 
 
-def poll(cond, timeout=10.0, interval=0.05, what="condition"):
-    """Wait until cond() is truthy; return its value or raise TimeoutError."""
-    end = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > end:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
+# Poll with a deadline (the harness's historical name).
+poll = wait_for
 
 
 class Container:

@@ -9,6 +9,8 @@ import signal
 import subprocess
 import time
 
+import testutil
+
 TESTD = "tests/unit/dns/overlayd-dns-testd"
 
 
@@ -77,12 +79,8 @@ class Netns:
 
 
 def wait_for(cond, timeout=5.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    """testutil.wait_for with this suite's shorter default deadline."""
+    return testutil.wait_for(cond, timeout, what)
 
 
 class Driver:

@@ -1,24 +1,37 @@
-"""Small helpers every pytest suite shares (import as `from testutil import ...`;
-tests/conftest.py puts tests/lib on sys.path). Kept out of conftest.py files,
-whose module name `conftest` is ambiguous when several exist."""
+"""Small helpers every test suite, harness and the demo share (import as
+`from testutil import ...`; tests/conftest.py puts tests/lib on sys.path).
+Kept out of conftest.py files, whose module name `conftest` is ambiguous when
+several exist."""
 import os
+import subprocess
 import time
-
-import pytest
 
 
 def require_root():
     if os.geteuid() != 0:
+        import pytest  # only tests call this; the demo imports this module without pytest
         pytest.skip("needs root (network namespaces)")
 
 
-def wait_for(pred, secs=10.0, what="condition", interval=0.02):
-    """Poll pred() until it returns a truthy value (returned) or fail after secs."""
-    end = time.monotonic() + secs
+def wait_for(cond, timeout=10.0, what="condition", interval=0.02):
+    """Poll cond() until it returns a truthy value (returned) or fail after timeout seconds."""
+    end = time.monotonic() + timeout
     while True:
-        v = pred()
+        v = cond()
         if v:
             return v
         if time.monotonic() > end:
-            raise AssertionError(f"timed out after {secs}s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def run(*args, check=True, input=None, timeout=60, ns=None):
+    """Run a command (inside network namespace ns when given), capturing its
+    output as text; with check, a non-zero exit raises with its stderr."""
+    cmd = [str(a) for a in args]
+    if ns:
+        cmd = ["ip", "netns", "exec", ns] + cmd
+    p = subprocess.run(cmd, capture_output=True, text=True, input=input, timeout=timeout)
+    if check and p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr.strip()}")
+    return p

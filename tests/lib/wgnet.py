@@ -10,27 +10,9 @@ import signal
 import subprocess
 import time
 
+from testutil import run, wait_for  # noqa: F401 (re-exported to the wg tests)
+
 WG_SOCK_DIR = pathlib.Path("/var/run/wireguard")
-
-
-def run(*args, check=True, input=None, timeout=60):
-    """Run a command; raise with its stderr on failure."""
-    p = subprocess.run(list(args), capture_output=True, text=True, input=input, timeout=timeout)
-    if check and p.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, args))} failed ({p.returncode}): {p.stderr.strip()}")
-    return p
-
-
-def wait_for(cond, timeout=10.0, interval=0.05, what="condition"):
-    """Poll cond() until it is truthy or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def genkey():
