@@ -204,7 +204,9 @@ class Cluster:
 
     def build_underlay(self):
         self._add_ns(self.underlay_ns)
-        sh("ip", "-n", self.underlay_ns, "link", "add", "ul", "type", "bridge")
+        # No multicast snooping: a snooping bridge joins 224.0.0.106 (IGMP from
+        # 0.0.0.0), traffic on the underlay that overlayd did not send.
+        sh("ip", "-n", self.underlay_ns, "link", "add", "ul", "type", "bridge", "mcast_snooping", "0")
         sh("ip", "-n", self.underlay_ns, "link", "set", "ul", "up")
         for n in self.nodes:
             self._add_ns(n.ns)

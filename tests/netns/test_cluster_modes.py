@@ -37,7 +37,7 @@ def capture(cluster, bpf, procs):
     pcap = cluster.workdir / f"underlay-{len(procs)}.pcap"
     p = subprocess.Popen(["ip", "netns", "exec", cluster.underlay_ns, "tcpdump", "-n", "-l", "--immediate-mode", "-i", "any",
                           "-w", str(pcap), bpf], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    p.pcap = pcap
+    p.pcap, p.ns = pcap, cluster.underlay_ns
     procs.append(p)
     # tcpdump says "listening on" once the capture is armed.
     while True:
@@ -58,8 +58,9 @@ def finish(p):
 
 
 def decoded(p):
-    """The captured packets, for an assertion message."""
-    r = subprocess.run(["tcpdump", "-nvr", str(p.pcap)], capture_output=True, text=True)
+    """The captured packets, for an assertion message (read in the underlay
+    namespace, so interface indexes map to its own link names)."""
+    r = subprocess.run(["ip", "netns", "exec", p.ns, "tcpdump", "-nvr", str(p.pcap)], capture_output=True, text=True)
     return r.stdout[-3000:]
 
 
