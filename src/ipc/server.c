@@ -484,7 +484,7 @@ struct ipc_server *ipc_server_new(struct evloop *loop, const struct ipc_server_c
 		snprintf(err, errlen, "cannot chmod %s: %s", cfg->path, strerror(errno));
 		goto fail_unlink;
 	}
-	if (listen(s->listen_fd, 128) < 0) {
+	if (listen(s->listen_fd, SOMAXCONN) < 0) { /* the kernel caps it at net.core.somaxconn */
 		snprintf(err, errlen, "cannot listen on %s: %s", cfg->path, strerror(errno));
 		goto fail_unlink;
 	}
