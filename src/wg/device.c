@@ -7,8 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
-#include <sched.h>
-#include <sys/syscall.h>
 #include <linux/udp.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -19,6 +17,7 @@
 
 #include "util/log.h"
 #include "wg/device.h"
+#include "wg/placement.h"
 #include "wg/offload.h"
 
 static int tun_open(const char *ifname, unsigned mtu, char out_name[IFNAMSIZ])
@@ -255,29 +254,6 @@ int wg_device_set_private_key_locked(struct wg_device *dev, const uint8_t key[WG
 	return ret;
 }
 
-void wg_thread_low_latency(void)
-{
-	/*
-	 * The data path sleeps and wakes per packet burst and runs briefly. On
-	 * EEVDF kernels (6.6+) a short requested slice lets such a thread preempt
-	 * on wakeup instead of queueing behind busy tasks; older kernels reject
-	 * or ignore it, which is harmless. No privilege is needed.
-	 */
-	struct { /* struct sched_attr (linux/sched/types.h clashes with sched.h) */
-		uint32_t size, sched_policy;
-		uint64_t sched_flags;
-		int32_t sched_nice;
-		uint32_t sched_priority;
-		uint64_t sched_runtime, sched_deadline, sched_period;
-	} attr = {
-		.size = sizeof(attr),
-		.sched_policy = SCHED_OTHER,
-		.sched_runtime = 100 * 1000, /* ns */
-	};
-	if (syscall(SYS_sched_setattr, 0, &attr, 0) < 0)
-		log_debug("wg: sched_setattr (short slice) unavailable: %s", strerror(errno));
-}
-
 static void *timer_thread(void *arg)
 {
 	struct wg_device *dev = arg;
@@ -286,6 +262,7 @@ static void *timer_thread(void *arg)
 		int r = poll(&pfd, 1, 100);
 		if (r > 0)
 			break;
+		atomic_store(&dev->cpu_free, wg_cpu_free());
 		pthread_rwlock_rdlock(&dev->lock);
 		wg_timers_tick(dev);
 		pthread_rwlock_unlock(&dev->lock);

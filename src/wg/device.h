@@ -100,11 +100,10 @@ struct wg_device {
 	bool udp_running[2], uapi_running;
 	atomic_bool stopping;
 	atomic_bool dead;
+	atomic_bool cpu_free; /* sampled by the timer thread (placement.h) */
 };
 
 uint64_t wg_now_ns(void);      /* CLOCK_BOOTTIME: keeps counting during suspend */
-/* Ask the scheduler for short slices on a data-path thread (lower wakeup latency). */
-void wg_thread_low_latency(void);
 uint64_t wg_unix_now_ns(void); /* CLOCK_REALTIME */
 
 /* peer.c - all with dev->lock held for writing unless noted */

@@ -16,6 +16,7 @@
 
 #include "util/log.h"
 #include "wg/device.h"
+#include "wg/placement.h"
 #include "wg/offload.h"
 
 static inline uint32_t le32_at(const uint8_t *p)
@@ -422,7 +423,9 @@ void *wg_udp_reader(void *arg)
 		log_error("wg %s: out of memory starting a UDP reader", dev->ifname);
 		return NULL;
 	}
-	wg_thread_low_latency();
+	/* Network wake-ups should preempt busy tasks rather than queue behind them. */
+	if (wg_thread_set_policy(WG_THREAD_SHORT_SLICE))
+		log_debug("wg %s: no short scheduler slice for the UDP reader", dev->ifname);
 	for (;;) {
 		int n;
 		pthread_rwlock_rdlock(&dev->lock);

@@ -7,14 +7,17 @@
 #include <errno.h>
 #include <linux/udp.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
 #include "wg/device.h"
 #include "wg/offload.h"
+#include "wg/placement.h"
 #include "wg/spin.h"
 
 int wg_udp_send(struct wg_device *dev, const struct ip_endpoint *ep, const void *buf, size_t len)
@@ -451,33 +454,76 @@ static int spin_for_answers(struct wg_device *dev, struct udp_reader *ur)
 	return 0;
 }
 
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+/* Leaves a SCHED_IDLE pass that began at start, cpu0 (see placement.h). */
+static void end_idle_pass(struct wg_device *dev, struct wg_placement *pl, uint64_t start, uint64_t cpu0)
+{
+	uint64_t now, ran;
+	int err = wg_thread_set_policy(WG_THREAD_SHORT_SLICE);
+	if (err) {
+		/* Cannot happen when wg_thread_placement_able() said yes; never try again. */
+		log_error("wg %s: cannot leave SCHED_IDLE: %s", dev->ifname, strerror(-err));
+		pl->able = false;
+		return;
+	}
+	now = wg_now_ns();
+	ran = thread_cpu_ns() - cpu0;
+	wg_placement_done(pl, now, now - start > ran ? now - start - ran : 0);
+}
+
 void *wg_tun_reader(void *arg)
 {
 	struct wg_device *dev = arg;
 	struct pollfd pfd[2] = { { .fd = dev->tun_fd, .events = POLLIN }, { .fd = dev->stop_fd, .events = POLLIN } };
 	struct udp_reader *ur = wg_udp_rx_new();
 	struct wg_spin spin = { 0 };
+	struct wg_placement placement = { .able = wg_thread_placement_able() };
 
 	if (!ur) {
 		log_error("wg %s: out of memory starting the TUN reader", dev->ifname);
 		wg_device_mark_dead(dev);
 		return NULL;
 	}
-	wg_thread_low_latency();
+	/* Wake-ups should preempt busy tasks rather than queue behind them. */
+	if (wg_thread_set_policy(WG_THREAD_SHORT_SLICE))
+		log_debug("wg %s: no short scheduler slice for the TUN reader", dev->ifname);
 	while (!atomic_load(&dev->stopping)) {
+		uint64_t start = wg_now_ns(), cpu0 = 0;
+		bool idle = wg_placement_wanted(&placement, start, atomic_load(&dev->cpu_free)) &&
+			    wg_thread_set_policy(WG_THREAD_IDLE) == 0;
 		int n;
+
+		if (idle) {
+			sched_yield(); /* to the sender this wake-up may have preempted */
+			cpu0 = thread_cpu_ns();
+		}
+
 		pthread_rwlock_rdlock(&dev->lock);
 		pthread_mutex_lock(&dev->tun_tx_lock);
 		n = wg_tun_drain(dev);
 		pthread_mutex_unlock(&dev->tun_tx_lock);
 		pthread_rwlock_unlock(&dev->lock);
-		if (n == WG_BATCH)
-			continue; /* more may be queued */
+		if (n > 0)
+			wg_placement_traffic(&placement, start);
+		if (n == WG_BATCH) {
+			/* Bulk traffic: ordinary scheduling, and read on. */
+			if (idle)
+				end_idle_pass(dev, &placement, start, cpu0);
+			continue;
+		}
 		if (n > 0 && wg_spin_wanted(&spin, wg_now_ns())) {
 			n = spin_for_answers(dev, ur);
 			if (n >= 0)
 				wg_spin_done(&spin, n > 0, wg_now_ns());
 		}
+		if (idle)
+			end_idle_pass(dev, &placement, start, cpu0);
 		if (n < 0) {
 			if (!atomic_load(&dev->stopping)) {
 				/* EBADFD/EIO: someone deleted the link under us. */

@@ -27,10 +27,21 @@ uint64_t wg_unix_now_ns(void)
 	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * Timer jitter only has to keep peers from retrying in lockstep, so it comes
+ * from a per-thread xorshift64 seeded once: data packets arm a timer and a
+ * getrandom() syscall per packet showed up in request/response latency.
+ */
 static uint64_t jitter(void)
 {
+	static __thread uint64_t state;
 	uint32_t r;
-	wg_random(&r, sizeof(r));
+	while (!state)
+		wg_random(&state, sizeof(state));
+	state ^= state << 13;
+	state ^= state >> 7;
+	state ^= state << 17;
+	r = (uint32_t)(state >> 32);
 	return (uint64_t)(r % WG_REKEY_TIMEOUT_JITTER_MS) * 1000000ULL;
 }
 

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Wake-up placement for sparse, request/response traffic.
+ *
+ * On small VMs the cost of a packet is dominated not by crypto but by
+ * wake-ups: the scheduler sends each woken thread to an idle CPU, and
+ * waking a halted vCPU costs ~150 us where a wake-up on the running CPU
+ * costs ~15 us. A ping crosses several such hops (TUN reader, the peer's
+ * receiver, the pinging process) and every one used to land on the other,
+ * halted vCPU.
+ *
+ * The scheduler counts a CPU that runs only SCHED_IDLE tasks as idle when it
+ * places a woken task, and such a task is preempted at once. So when the
+ * TUN reader wakes after a quiet spell (WG_PLACEMENT_GAP_NS without TUN
+ * traffic) it handles the packet, sends it and spins for the answer as
+ * SCHED_IDLE: whoever its sends and writes wake - the receiver, the
+ * application the answer is for - is placed on this already running CPU and
+ * runs immediately, and the spinner never delays them. Bulk traffic never
+ * takes this path (no gap), so throughput keeps ordinary scheduling.
+ *
+ * The TUN reader otherwise asks for a short slice, so that its wake-ups
+ * preempt busy tasks rather than queue behind them; a placement pass
+ * therefore first yields, letting the sender it may have preempted finish
+ * and sleep, so that its CPU really is running nothing else.
+ *
+ * A SCHED_IDLE thread gets almost no CPU next to busy normal tasks, and it
+ * may hold the device's read lock. So placement is only used while fewer
+ * other tasks are runnable than there are CPUs (an idle CPU exists for the
+ * wake-ups to go to), as sampled by the device's timer thread from
+ * /proc/loadavg ten times a second. A pass that still spent more than
+ * WG_PLACEMENT_WAIT_NS off the CPU (starved, or sharing its CPU with a
+ * long-running wakee) pauses placement for WG_PLACEMENT_BACKOFF_NS, doubling
+ * per such pass up to WG_PLACEMENT_MAX_BACKOFF. Going back to SCHED_OTHER
+ * needs CAP_SYS_NICE or a RLIMIT_NICE of 20; without either, placement is
+ * never used.
+ */
+#ifndef OVL_WG_PLACEMENT_H
+#define OVL_WG_PLACEMENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* TUN traffic this far apart is sparse. */
+#define WG_PLACEMENT_GAP_NS (1000 * 1000ull)
+/* A pass that waited this long for the CPU was starved. */
+#define WG_PLACEMENT_WAIT_NS (1000 * 1000ull)
+/* After n starved passes in a row, no placement for BACKOFF << (n - 1)... */
+#define WG_PLACEMENT_BACKOFF_NS (1000 * 1000 * 1000ull)
+/* ...with n capped here (32 s). */
+#define WG_PLACEMENT_MAX_BACKOFF 6
+
+struct wg_placement {
+	bool able;              /* this thread may use SCHED_IDLE and come back */
+	unsigned strikes;       /* starved passes in a row */
+	uint64_t last_traffic;  /* when the TUN last had packets */
+	uint64_t resume;        /* no placement before this time */
+};
+
+/* Whether a pass starting at now should run as SCHED_IDLE, cpu_free as sampled. */
+bool wg_placement_wanted(const struct wg_placement *p, uint64_t now, bool cpu_free);
+/* The TUN had packets at now. */
+void wg_placement_traffic(struct wg_placement *p, uint64_t now);
+/* A SCHED_IDLE pass ended at now after waiting off the CPU for waited ns. */
+void wg_placement_done(struct wg_placement *p, uint64_t now, uint64_t waited);
+/* Whether fewer tasks than CPUs are runnable besides the caller (from /proc/loadavg). */
+bool wg_cpu_free(void);
+
+enum wg_thread_policy {
+	WG_THREAD_NORMAL,      /* SCHED_OTHER, default slice */
+	WG_THREAD_SHORT_SLICE, /* SCHED_OTHER asking for 100 us slices: preempts on wakeup */
+	WG_THREAD_IDLE,        /* SCHED_IDLE */
+};
+/*
+ * Whether the calling thread runs SCHED_OTHER and may return to it from
+ * SCHED_IDLE (CAP_SYS_NICE, or RLIMIT_NICE of at least 20).
+ */
+bool wg_thread_placement_able(void);
+/* Sets the calling thread's policy; -errno on failure. */
+int wg_thread_set_policy(enum wg_thread_policy policy);
+
+#endif
