@@ -105,6 +105,7 @@ struct wg_device {
 
 uint64_t wg_now_ns(void);      /* CLOCK_BOOTTIME: keeps counting during suspend */
 uint64_t wg_unix_now_ns(void); /* CLOCK_REALTIME */
+uint64_t wg_thread_cpu_ns(void); /* CPU time of the calling thread */
 
 /* peer.c - all with dev->lock held for writing unless noted */
 struct wg_peer *wg_peer_find(struct wg_device *dev, const uint8_t key[WG_KEY_LEN]);

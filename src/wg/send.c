@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -454,13 +453,6 @@ static int spin_for_answers(struct wg_device *dev, struct udp_reader *ur)
 	return 0;
 }
 
-static uint64_t thread_cpu_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
 /* Leaves a SCHED_IDLE pass that began at start, cpu0 (see placement.h). */
 static void end_idle_pass(struct wg_device *dev, struct wg_placement *pl, uint64_t start, uint64_t cpu0)
 {
@@ -473,7 +465,7 @@ static void end_idle_pass(struct wg_device *dev, struct wg_placement *pl, uint64
 		return;
 	}
 	now = wg_now_ns();
-	ran = thread_cpu_ns() - cpu0;
+	ran = wg_thread_cpu_ns() - cpu0;
 	wg_placement_done(pl, now, now - start > ran ? now - start - ran : 0);
 }
 
@@ -501,7 +493,7 @@ void *wg_tun_reader(void *arg)
 
 		if (idle) {
 			sched_yield(); /* to the sender this wake-up may have preempted */
-			cpu0 = thread_cpu_ns();
+			cpu0 = wg_thread_cpu_ns();
 		}
 
 		pthread_rwlock_rdlock(&dev->lock);

@@ -13,18 +13,26 @@
 
 #define SEC(x) ((uint64_t)(x) * NSEC_PER_SEC)
 
-uint64_t wg_now_ns(void)
+static uint64_t clock_ns(clockid_t clock)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_BOOTTIME, &ts);
+	clock_gettime(clock, &ts);
 	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t wg_now_ns(void)
+{
+	return clock_ns(CLOCK_BOOTTIME);
 }
 
 uint64_t wg_unix_now_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+	return clock_ns(CLOCK_REALTIME);
+}
+
+uint64_t wg_thread_cpu_ns(void)
+{
+	return clock_ns(CLOCK_THREAD_CPUTIME_ID);
 }
 
 /*
