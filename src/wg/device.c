@@ -18,6 +18,7 @@
 #include "util/log.h"
 #include "wg/device.h"
 #include "wg/placement.h"
+#include "wg/pollmode.h"
 #include "wg/offload.h"
 
 static int tun_open(const char *ifname, unsigned mtu, char out_name[IFNAMSIZ])
@@ -151,6 +152,17 @@ static int udp_open_pair(uint16_t port, uint32_t fwmark, int fds[2], uint16_t *o
 	return -EADDRINUSE;
 }
 
+/*
+ * Names a device thread "<role>:<ifname>" (cut to the kernel's 15 bytes), so
+ * that top -H, perf and the tests can tell the data-path threads apart.
+ */
+void wg_thread_name(pthread_t t, const char *role, const char *ifname)
+{
+	char name[16];
+	snprintf(name, sizeof(name), "%s:%s", role, ifname);
+	pthread_setname_np(t, name);
+}
+
 static int start_udp_readers(struct wg_device *dev)
 {
 	for (int slot = 0; slot < 2; slot++) {
@@ -167,6 +179,7 @@ static int start_udp_readers(struct wg_device *dev)
 			free(a);
 			return -EAGAIN;
 		}
+		wg_thread_name(dev->udp_thread[slot], slot ? "udp6" : "udp4", dev->ifname);
 		dev->udp_running[slot] = true;
 	}
 	return 0;
@@ -204,6 +217,8 @@ int wg_device_rebind(struct wg_device *dev, uint16_t port)
 	memcpy(dev->udp_fd, fds, sizeof(fds));
 	dev->port = actual;
 	pthread_rwlock_unlock(&dev->lock);
+	/* A solo TUN reader may be polling the old sockets: have it take the new. */
+	wg_poll_kick(dev, WG_POLLER_TUN);
 	for (int i = 0; i < 2; i++)
 		if (old[i] >= 0)
 			close(old[i]);
@@ -314,6 +329,9 @@ static void device_free(struct wg_device *dev)
 		close(dev->stop_fd);
 	if (dev->net_stop_fd >= 0)
 		close(dev->net_stop_fd);
+	for (int i = 0; i < WG_POLLERS; i++)
+		if (dev->poll_kick[i] >= 0)
+			close(dev->poll_kick[i]);
 	wg_index_destroy(&dev->index);
 	wg_ratelimit_destroy(&dev->ratelimit);
 	pthread_rwlock_destroy(&dev->lock);
@@ -352,6 +370,9 @@ int wg_device_create(const struct wg_device_config *cfg, struct wg_device **out)
 	dev->cfg.uapi_dir = NULL;
 	dev->tun_fd = dev->stop_fd = dev->net_stop_fd = dev->uapi_fd = -1;
 	dev->udp_fd[0] = dev->udp_fd[1] = -1;
+	for (int i = 0; i < WG_POLLERS; i++)
+		dev->poll_kick[i] = -1;
+	atomic_init(&dev->poll_mode, WG_POLL_SPLIT);
 	dev->mtu = cfg->mtu ? cfg->mtu : WG_DEFAULT_MTU;
 	dev->fwmark = cfg->fwmark;
 	snprintf(dev->ifname, sizeof(dev->ifname), "%s", cfg->ifname);
@@ -385,6 +406,11 @@ int wg_device_create(const struct wg_device_config *cfg, struct wg_device **out)
 		ret = -errno;
 		goto fail;
 	}
+	for (int i = 0; i < WG_POLLERS; i++)
+		if ((dev->poll_kick[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+			ret = -errno;
+			goto fail;
+		}
 	ret = tun_open(cfg->ifname, dev->mtu, dev->ifname);
 	if (ret < 0)
 		goto fail;
@@ -401,11 +427,13 @@ int wg_device_create(const struct wg_device_config *cfg, struct wg_device **out)
 		ret = -EAGAIN;
 		goto fail_threads;
 	}
+	wg_thread_name(dev->tun_thread, "tun", dev->ifname);
 	if (pthread_create(&dev->timer_thread, NULL, timer_thread, dev)) {
 		ret = -EAGAIN;
 		atomic_store(&dev->stopping, true);
 		goto fail_tun_thread;
 	}
+	wg_thread_name(dev->timer_thread, "timer", dev->ifname);
 	if (!cfg->no_uapi && (ret = wg_uapi_start(dev, cfg->uapi_dir)))
 		goto fail_timer_thread;
 	*out = dev;

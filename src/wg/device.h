@@ -93,6 +93,10 @@ struct wg_device {
 	int udp_fd[2]; /* [0] IPv4, [1] IPv6; -1 when absent */
 	int stop_fd;   /* eventfd: all threads */
 	int net_stop_fd; /* eventfd: UDP receive threads, to rebind */
+	int poll_kick[3];  /* eventfds, one per enum wg_poller (pollmode.h) */
+	atomic_int poll_mode; /* enum wg_poll_mode */
+	atomic_uint_fast64_t last_traffic_ns; /* any data-path thread handled packets */
+	atomic_uint_fast64_t split_hold_ns; /* bulk traffic: no solo mode before this */
 	int uapi_fd;
 	dev_t uapi_st_dev; /* identity of our socket file, to notice its removal */
 	ino_t uapi_st_ino;
@@ -154,12 +158,13 @@ void *wg_tun_reader(void *arg);
 /*
  * Read, encrypt and send what is queued on the TUN device (one batch).
  * With dev->lock (read) and dev->tun_tx_lock held. Returns the number of
- * packets, or -errno when the TUN device failed (the link is gone). Besides
+ * reads, or -errno when the TUN device failed (the link is gone); segments,
+ * unless NULL, gets the number of packets they held (TSO reads hold many). Besides
  * the TUN reader thread, a UDP reader calls it right after writing to the
  * TUN device: replies and ACKs the kernel produced synchronously go out at
  * once, without waking another thread.
  */
-int wg_tun_drain(struct wg_device *dev);
+int wg_tun_drain(struct wg_device *dev, unsigned *segments);
 struct tun_reader *wg_tun_tx_new(void);
 void wg_tun_tx_free(struct tun_reader *r);
 /* Low-level: one datagram from the device's socket of ep's family. */
@@ -186,8 +191,8 @@ void wg_udp_rx_free(struct udp_reader *r);
 /*
  * Read one batch from UDP socket fd without blocking and process it,
  * then send what the kernel answered through the TUN device. With
- * dev->lock held for reading. Returns the number of datagrams read (0 when
- * none was waiting).
+ * dev->lock held for reading. Returns the number of datagrams read, those
+ * coalesced by UDP GRO counted one by one (0 when none was waiting).
  */
 int wg_udp_receive(struct wg_device *dev, struct udp_reader *r, int fd);
 
@@ -197,6 +202,7 @@ int wg_device_rebind(struct wg_device *dev, uint16_t port);
 int wg_device_set_private_key_locked(struct wg_device *dev, const uint8_t key[WG_KEY_LEN]);
 int wg_device_set_fwmark_locked(struct wg_device *dev, uint32_t mark);
 void wg_device_mark_dead(struct wg_device *dev);
+void wg_thread_name(pthread_t t, const char *role, const char *ifname);
 
 /* uapi.c */
 int wg_uapi_start(struct wg_device *dev, const char *dir);

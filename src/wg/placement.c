@@ -28,9 +28,10 @@ void wg_placement_done(struct wg_placement *p, uint64_t now, uint64_t waited)
 		p->strikes = 0;
 		return;
 	}
-	if (p->strikes < WG_PLACEMENT_MAX_BACKOFF)
+	if (p->strikes < WG_PLACEMENT_FORGIVEN + WG_PLACEMENT_MAX_BACKOFF)
 		p->strikes++;
-	p->resume = now + (WG_PLACEMENT_BACKOFF_NS << (p->strikes - 1));
+	if (p->strikes > WG_PLACEMENT_FORGIVEN)
+		p->resume = now + (WG_PLACEMENT_BACKOFF_NS << (p->strikes - WG_PLACEMENT_FORGIVEN - 1));
 }
 
 bool wg_cpu_free(void)

@@ -29,8 +29,11 @@
  * wake-ups to go to), as sampled by the device's timer thread from
  * /proc/loadavg ten times a second. A pass that still spent more than
  * WG_PLACEMENT_WAIT_NS off the CPU (starved, or sharing its CPU with a
- * long-running wakee) pauses placement for WG_PLACEMENT_BACKOFF_NS, doubling
- * per such pass up to WG_PLACEMENT_MAX_BACKOFF. Going back to SCHED_OTHER
+ * long-running wakee) is a strike. One strike is forgiven: a kernel thread
+ * that runs for a millisecond now and then (memory compaction, DAMON) makes
+ * one on an idle machine. Each further strike in a row pauses placement for
+ * WG_PLACEMENT_BACKOFF_NS, doubling per strike up to
+ * WG_PLACEMENT_MAX_BACKOFF. Going back to SCHED_OTHER
  * needs CAP_SYS_NICE or a RLIMIT_NICE of 20; without either, placement is
  * never used.
  */
@@ -44,7 +47,9 @@
 #define WG_PLACEMENT_GAP_NS (1000 * 1000ull)
 /* A pass that waited this long for the CPU was starved. */
 #define WG_PLACEMENT_WAIT_NS (1000 * 1000ull)
-/* After n starved passes in a row, no placement for BACKOFF << (n - 1)... */
+/* Starved passes in a row that cost nothing... */
+#define WG_PLACEMENT_FORGIVEN 1
+/* ...after n more, no placement for BACKOFF << (n - 1)... */
 #define WG_PLACEMENT_BACKOFF_NS (1000 * 1000 * 1000ull)
 /* ...with n capped here (32 s). */
 #define WG_PLACEMENT_MAX_BACKOFF 6

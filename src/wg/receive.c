@@ -17,6 +17,7 @@
 #include "util/log.h"
 #include "wg/device.h"
 #include "wg/placement.h"
+#include "wg/pollmode.h"
 #include "wg/offload.h"
 
 static inline uint32_t le32_at(const uint8_t *p)
@@ -357,7 +358,7 @@ struct udp_reader *wg_udp_rx_new(void)
 
 int wg_udp_receive(struct wg_device *dev, struct udp_reader *r, int fd)
 {
-	int n;
+	int n, datagrams;
 	for (unsigned i = 0; i < WG_BATCH; i++) {
 		struct msghdr *mh = &r->msgs[i].msg_hdr;
 		r->iov[i].iov_base = r->bufs[i];
@@ -376,6 +377,7 @@ int wg_udp_receive(struct wg_device *dev, struct udp_reader *r, int fd)
 			log_warn("wg %s: UDP receive: %s", dev->ifname, strerror(errno));
 		return 0;
 	}
+	datagrams = n;
 	for (int i = 0; i < n; i++) {
 		struct msghdr *mh = &r->msgs[i].msg_hdr;
 		size_t total = r->msgs[i].msg_len, seg = gro_size(mh);
@@ -386,6 +388,8 @@ int wg_udp_receive(struct wg_device *dev, struct udp_reader *r, int fd)
 			continue;
 		if (!seg)
 			seg = total;
+		else
+			datagrams += (int)((total + seg - 1) / seg) - 1; /* GRO: one buffer, many datagrams */
 		for (size_t off = 0; off < total; off += seg) {
 			size_t len = total - off < seg ? total - off : seg;
 			wg_receive_datagram(dev, &r->rx, r->bufs[i] + off, len, &src);
@@ -398,12 +402,12 @@ int wg_udp_receive(struct wg_device *dev, struct udp_reader *r, int fd)
 	 * unless another thread is already at it.
 	 */
 	if (r->rx.wrote && pthread_mutex_trylock(&dev->tun_tx_lock) == 0) {
-		if (wg_tun_drain(dev) < 0)
+		if (wg_tun_drain(dev, NULL) < 0)
 			wg_device_mark_dead(dev);
 		pthread_mutex_unlock(&dev->tun_tx_lock);
 	}
 	r->rx.wrote = false;
-	return n;
+	return datagrams;
 }
 
 void *wg_udp_reader(void *arg)
@@ -411,11 +415,13 @@ void *wg_udp_reader(void *arg)
 	struct wg_udp_reader_arg *a = arg;
 	struct wg_device *dev = a->dev;
 	int fd = dev->udp_fd[a->slot];
+	enum wg_poller self = a->slot ? WG_POLLER_UDP6 : WG_POLLER_UDP4;
 	struct udp_reader *r = wg_udp_rx_new();
-	struct pollfd pfd[3] = {
-		{ .fd = fd, .events = POLLIN },
+	struct pollfd pfd[4] = {
 		{ .fd = dev->stop_fd, .events = POLLIN },
 		{ .fd = dev->net_stop_fd, .events = POLLIN },
+		{ .fd = dev->poll_kick[self], .events = POLLIN },
+		{ .fd = fd, .events = POLLIN },
 	};
 
 	free(a);
@@ -426,19 +432,39 @@ void *wg_udp_reader(void *arg)
 	/* Network wake-ups should preempt busy tasks rather than queue behind them. */
 	if (wg_thread_set_policy(WG_THREAD_SHORT_SLICE))
 		log_debug("wg %s: no short scheduler slice for the UDP reader", dev->ifname);
+	bool quiet = false;
 	for (;;) {
-		int n;
-		pthread_rwlock_rdlock(&dev->lock);
-		n = wg_udp_receive(dev, r, fd);
-		pthread_rwlock_unlock(&dev->lock);
-		if (n > 0)
-			continue;
+		/* Solo: the TUN reader polls this socket (pollmode.h); wait for a kick. */
+		bool split = atomic_load(&dev->poll_mode) == WG_POLL_SPLIT;
+		if (split) {
+			int n;
+			pthread_rwlock_rdlock(&dev->lock);
+			n = wg_udp_receive(dev, r, fd);
+			pthread_rwlock_unlock(&dev->lock);
+			if (n > 0)
+				wg_poll_traffic(dev, wg_now_ns(), (unsigned)n);
+			if (quiet) {
+				/* Handled what ended a quiet spell: sparse traffic goes solo. */
+				wg_poll_set_mode(dev, WG_POLL_SOLO, self);
+				quiet = false;
+				continue;
+			}
+			if (n > 0)
+				continue;
+		}
 		if (atomic_load(&dev->stopping))
 			break;
-		if (poll(pfd, 3, -1) < 0 && errno != EINTR)
+		if (poll(pfd, split ? 4 : 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
 			break;
-		if (pfd[1].revents || pfd[2].revents)
+		}
+		if (pfd[0].revents || pfd[1].revents)
 			break;
+		if (pfd[2].revents)
+			wg_poll_kicked(dev, self);
+		else if (split)
+			quiet = wg_poll_quiet(dev, wg_now_ns());
 	}
 	wg_udp_rx_free(r);
 	return NULL;

@@ -17,6 +17,7 @@
 #include "wg/device.h"
 #include "wg/offload.h"
 #include "wg/placement.h"
+#include "wg/pollmode.h"
 #include "wg/spin.h"
 
 int wg_udp_send(struct wg_device *dev, const struct ip_endpoint *ep, const void *buf, size_t len)
@@ -289,8 +290,8 @@ static void batch_add(struct send_batch *b, const struct ip_endpoint *ep, uint8_
 	}
 }
 
-/* Route, segment, encrypt and queue one TUN read. */
-static void tun_packet(struct wg_device *dev, struct tun_reader *r, size_t got)
+/* Route, segment, encrypt and queue one TUN read; returns its number of segments. */
+static unsigned tun_packet(struct wg_device *dev, struct tun_reader *r, size_t got)
 {
 	const struct virtio_net_hdr *vh = (const struct virtio_net_hdr *)r->rbuf;
 	uint8_t *pkt = r->rbuf + WG_VNET_HDR_LEN;
@@ -302,13 +303,13 @@ static void tun_packet(struct wg_device *dev, struct tun_reader *r, size_t got)
 	unsigned nsegs, per_entry, entries;
 
 	if (wg_tso_plan(vh, pkt, len, &seg_len, &nsegs))
-		return;
+		return 0;
 	if (len >= 20 && (pkt[0] >> 4) == 4)
 		owner = wg_allowedips_lookup_raw(&dev->aips, AF_INET, pkt + 16);
 	else if (len >= 40 && (pkt[0] >> 4) == 6)
 		owner = wg_allowedips_lookup_raw(&dev->aips, AF_INET6, pkt + 24);
 	if (!owner)
-		return; /* no peer routes this destination */
+		return nsegs; /* no peer routes this destination */
 	peer = (struct wg_peer *)((char *)owner - offsetof(struct wg_peer, aips));
 
 	struct ip_endpoint ep;
@@ -321,7 +322,7 @@ static void tun_packet(struct wg_device *dev, struct tun_reader *r, size_t got)
 		wg_send_initiation(peer, false);
 		pthread_mutex_unlock(&peer->lock);
 		noise_keypair_put(kp);
-		return;
+		return nsegs;
 	}
 	wg_timers_data_sent(peer);
 	wg_timers_any_authenticated_packet_sent(peer);
@@ -346,7 +347,7 @@ static void tun_packet(struct wg_device *dev, struct tun_reader *r, size_t got)
 		flush_all(dev, r);
 	if ((size_t)nsegs * stride > TX_BUF_SIZE || entries > WG_BATCH) {
 		noise_keypair_put(kp);
-		return; /* cannot happen with a 64 KiB read; never overrun */
+		return nsegs; /* cannot happen with a 64 KiB read; never overrun */
 	}
 	uint8_t *base = r->obuf + r->oused;
 	size_t last = 0;
@@ -369,6 +370,7 @@ static void tun_packet(struct wg_device *dev, struct tun_reader *r, size_t got)
 	}
 	r->oused += (size_t)nsegs * stride;
 	atomic_fetch_add(&peer->tx_bytes, (uint64_t)total);
+	return nsegs;
 }
 
 void wg_tun_tx_free(struct tun_reader *r)
@@ -396,10 +398,11 @@ struct tun_reader *wg_tun_tx_new(void)
 	return r;
 }
 
-int wg_tun_drain(struct wg_device *dev)
+int wg_tun_drain(struct wg_device *dev, unsigned *segments)
 {
 	struct tun_reader *r = dev->tun_tx;
 	int n = 0, ret = 0;
+	unsigned segs = 0;
 
 	while (n < WG_BATCH) {
 		ssize_t got = read(dev->tun_fd, r->rbuf, WG_VNET_HDR_LEN + WG_MAX_PACKET);
@@ -412,12 +415,24 @@ int wg_tun_drain(struct wg_device *dev)
 		}
 		if ((size_t)got <= WG_VNET_HDR_LEN)
 			continue;
-		tun_packet(dev, r, (size_t)got);
+		segs += tun_packet(dev, r, (size_t)got);
 		n++;
 	}
 	if (n)
 		flush_all(dev, r);
+	if (segments)
+		*segments = segs;
 	return ret ? ret : n;
+}
+
+/* Reads each UDP socket once, with dev->lock held; the number of datagrams read. */
+static int receive_sockets_locked(struct wg_device *dev, struct udp_reader *ur)
+{
+	int got = 0;
+	for (int slot = 0; slot < 2; slot++)
+		if (dev->udp_fd[slot] >= 0)
+			got += wg_udp_receive(dev, ur, dev->udp_fd[slot]);
+	return got;
 }
 
 /*
@@ -434,13 +449,11 @@ static int spin_for_answers(struct wg_device *dev, struct udp_reader *ur)
 	uint64_t deadline = wg_now_ns() + WG_SPIN_NS;
 
 	while (!atomic_load(&dev->stopping)) {
-		int got = 0, n;
+		int got, n;
 		pthread_rwlock_rdlock(&dev->lock);
-		for (int slot = 0; slot < 2; slot++)
-			if (dev->udp_fd[slot] >= 0)
-				got += wg_udp_receive(dev, ur, dev->udp_fd[slot]);
+		got = receive_sockets_locked(dev, ur);
 		pthread_mutex_lock(&dev->tun_tx_lock);
-		n = wg_tun_drain(dev);
+		n = wg_tun_drain(dev, NULL);
 		pthread_mutex_unlock(&dev->tun_tx_lock);
 		pthread_rwlock_unlock(&dev->lock);
 		if (n < 0)
@@ -469,13 +482,33 @@ static void end_idle_pass(struct wg_device *dev, struct wg_placement *pl, uint64
 	wg_placement_done(pl, now, now - start > ran ? now - start - ran : 0);
 }
 
+/* The TUN reader's poll set: stop, kick, the TUN device, and when solo the sockets. */
+enum { TUN_PFD_STOP, TUN_PFD_KICK, TUN_PFD_TUN, TUN_PFD_UDP };
+static nfds_t tun_poll_set(struct wg_device *dev, struct pollfd pfd[TUN_PFD_UDP + 2])
+{
+	nfds_t n = TUN_PFD_UDP;
+	pfd[TUN_PFD_STOP] = (struct pollfd){ .fd = dev->stop_fd, .events = POLLIN };
+	pfd[TUN_PFD_KICK] = (struct pollfd){ .fd = dev->poll_kick[WG_POLLER_TUN], .events = POLLIN };
+	pfd[TUN_PFD_TUN] = (struct pollfd){ .fd = dev->tun_fd, .events = POLLIN };
+	if (atomic_load(&dev->poll_mode) != WG_POLL_SOLO)
+		return n;
+	pthread_rwlock_rdlock(&dev->lock);
+	for (int slot = 0; slot < 2; slot++)
+		if (dev->udp_fd[slot] >= 0)
+			pfd[n++] = (struct pollfd){ .fd = dev->udp_fd[slot], .events = POLLIN };
+	pthread_rwlock_unlock(&dev->lock);
+	return n;
+}
+
 void *wg_tun_reader(void *arg)
 {
 	struct wg_device *dev = arg;
-	struct pollfd pfd[2] = { { .fd = dev->tun_fd, .events = POLLIN }, { .fd = dev->stop_fd, .events = POLLIN } };
+	struct pollfd pfd[TUN_PFD_UDP + 2];
 	struct udp_reader *ur = wg_udp_rx_new();
 	struct wg_spin spin = { 0 };
 	struct wg_placement placement = { .able = wg_thread_placement_able() };
+	struct wg_solo_load load = { 0 };
+	bool tun_woke = false, quiet = false;
 
 	if (!ur) {
 		log_error("wg %s: out of memory starting the TUN reader", dev->ifname);
@@ -487,9 +520,12 @@ void *wg_tun_reader(void *arg)
 		log_debug("wg %s: no short scheduler slice for the TUN reader", dev->ifname);
 	while (!atomic_load(&dev->stopping)) {
 		uint64_t start = wg_now_ns(), cpu0 = 0;
-		bool idle = wg_placement_wanted(&placement, start, atomic_load(&dev->cpu_free)) &&
+		bool solo = atomic_load(&dev->poll_mode) == WG_POLL_SOLO;
+		/* Placement is for what a local sender is waiting on, not for arrivals. */
+		bool idle = tun_woke && wg_placement_wanted(&placement, start, atomic_load(&dev->cpu_free)) &&
 			    wg_thread_set_policy(WG_THREAD_IDLE) == 0;
-		int n;
+		int n, got = 0;
+		unsigned segments = 0;
 
 		if (idle) {
 			sched_yield(); /* to the sender this wake-up may have preempted */
@@ -498,12 +534,26 @@ void *wg_tun_reader(void *arg)
 
 		pthread_rwlock_rdlock(&dev->lock);
 		pthread_mutex_lock(&dev->tun_tx_lock);
-		n = wg_tun_drain(dev);
+		n = wg_tun_drain(dev, &segments);
 		pthread_mutex_unlock(&dev->tun_tx_lock);
+		if (solo)
+			got = receive_sockets_locked(dev, ur);
 		pthread_rwlock_unlock(&dev->lock);
 		if (n > 0)
 			wg_placement_traffic(&placement, start);
-		if (n == WG_BATCH) {
+		if (n > 0 || got > 0)
+			/* Timed after the work: a bulk pass may take milliseconds. */
+			wg_poll_traffic(dev, wg_now_ns(), segments > (unsigned)got ? segments : (unsigned)got);
+		if (quiet) {
+			/* Handled what ended a quiet spell: sparse traffic goes solo. */
+			wg_poll_set_mode(dev, WG_POLL_SOLO, WG_POLLER_TUN);
+			quiet = false;
+		} else if (solo && (n == WG_BATCH || got >= WG_BATCH ||
+				    wg_solo_load_add(&load, start, segments + (unsigned)got))) {
+			/* Too much for one thread: the UDP readers take their sockets back. */
+			wg_poll_set_mode(dev, WG_POLL_SPLIT, WG_POLLER_TUN);
+		}
+		if (n == WG_BATCH || got >= WG_BATCH) {
 			/* Bulk traffic: ordinary scheduling, and read on. */
 			if (idle)
 				end_idle_pass(dev, &placement, start, cpu0);
@@ -525,8 +575,16 @@ void *wg_tun_reader(void *arg)
 			}
 			break;
 		}
-		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+		if (poll(pfd, tun_poll_set(dev, pfd), -1) < 0) {
+			if (errno == EINTR)
+				continue;
 			break;
+		}
+		tun_woke = pfd[TUN_PFD_TUN].revents != 0;
+		if (pfd[TUN_PFD_KICK].revents)
+			wg_poll_kicked(dev, WG_POLLER_TUN);
+		else if (tun_woke)
+			quiet = wg_poll_quiet(dev, wg_now_ns());
 	}
 	wg_udp_rx_free(ur);
 	return NULL;

@@ -142,6 +142,7 @@ int wg_uapi_start(struct wg_device *dev, const char *dir)
 		unlink(dev->uapi_path);
 		return -EAGAIN;
 	}
+	wg_thread_name(dev->uapi_thread, "uapi", dev->ifname);
 	dev->uapi_running = true;
 	return 0;
 }

@@ -48,11 +48,29 @@ static void never_when_unable_or_cpus_busy(void **state)
 	assert_false(wg_placement_wanted(&p, T0, true));
 }
 
+static void a_lone_starved_pass_is_forgiven(void **state)
+{
+	struct wg_placement p = able();
+	uint64_t now = T0;
+	/* Starved passes with prompt ones between them, as a stray kernel thread makes. */
+	for (int i = 0; i < 10; i++) {
+		wg_placement_done(&p, now, WG_PLACEMENT_WAIT_NS + 1);
+		assert_true(wg_placement_wanted(&p, now, true));
+		now += MS;
+		wg_placement_done(&p, now, 0);
+		now += MS;
+	}
+}
+
 static void starved_passes_back_off_exponentially_up_to_a_cap(void **state)
 {
 	struct wg_placement p = able();
 	uint64_t now = T0, pause = WG_PLACEMENT_BACKOFF_NS;
 	const uint64_t cap = WG_PLACEMENT_BACKOFF_NS << (WG_PLACEMENT_MAX_BACKOFF - 1);
+	for (int i = 0; i < WG_PLACEMENT_FORGIVEN; i++) {
+		wg_placement_done(&p, now, WG_PLACEMENT_WAIT_NS + 1);
+		assert_true(wg_placement_wanted(&p, now, true));
+	}
 	for (int i = 0; i < WG_PLACEMENT_MAX_BACKOFF + 3; i++) {
 		assert_true(wg_placement_wanted(&p, now, true));
 		wg_placement_done(&p, now, WG_PLACEMENT_WAIT_NS + 1);
@@ -69,12 +87,16 @@ static void a_prompt_pass_ends_the_backoff(void **state)
 {
 	struct wg_placement p = able();
 	uint64_t now = T0;
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 4 + WG_PLACEMENT_FORGIVEN; i++) {
 		wg_placement_done(&p, now, 50 * MS);
 		now += WG_PLACEMENT_BACKOFF_NS << WG_PLACEMENT_MAX_BACKOFF;
 	}
 	/* Waiting behind the wakee it placed on its own CPU is the normal case. */
 	wg_placement_done(&p, now, WG_PLACEMENT_WAIT_NS);
+	assert_true(wg_placement_wanted(&p, now, true));
+	/* The count starts over: forgiven strikes first, then the shortest pause. */
+	for (int i = 0; i < WG_PLACEMENT_FORGIVEN; i++)
+		wg_placement_done(&p, now, WG_PLACEMENT_WAIT_NS + 1);
 	assert_true(wg_placement_wanted(&p, now, true));
 	wg_placement_done(&p, now, WG_PLACEMENT_WAIT_NS + 1);
 	assert_false(wg_placement_wanted(&p, now + WG_PLACEMENT_BACKOFF_NS - 1, true));
@@ -131,6 +153,7 @@ int main(void)
 		cmocka_unit_test(only_after_a_quiet_spell),
 		cmocka_unit_test(never_for_bulk_traffic),
 		cmocka_unit_test(never_when_unable_or_cpus_busy),
+		cmocka_unit_test(a_lone_starved_pass_is_forgiven),
 		cmocka_unit_test(starved_passes_back_off_exponentially_up_to_a_cap),
 		cmocka_unit_test(a_prompt_pass_ends_the_backoff),
 		cmocka_unit_test(idle_and_back),
