@@ -40,10 +40,14 @@ void wg_poll_traffic(struct wg_device *dev, uint64_t now, unsigned packets)
 		atomic_store_explicit(&dev->split_hold_ns, now + WG_SPLIT_HOLD_NS, memory_order_relaxed);
 }
 
+bool wg_poll_bulk(struct wg_device *dev, uint64_t now)
+{
+	return now < atomic_load_explicit(&dev->split_hold_ns, memory_order_relaxed);
+}
+
 bool wg_poll_quiet(struct wg_device *dev, uint64_t now)
 {
-	return atomic_load(&dev->poll_mode) == WG_POLL_SPLIT &&
-	       now >= atomic_load_explicit(&dev->split_hold_ns, memory_order_relaxed) &&
+	return atomic_load(&dev->poll_mode) == WG_POLL_SPLIT && !wg_poll_bulk(dev, now) &&
 	       wg_solo_gap(atomic_load_explicit(&dev->last_traffic_ns, memory_order_relaxed), now);
 }
 

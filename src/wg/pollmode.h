@@ -79,6 +79,8 @@ void wg_poll_traffic(struct wg_device *dev, uint64_t now, unsigned packets);
  * should make it solo once it has handled what woke it.
  */
 bool wg_poll_quiet(struct wg_device *dev, uint64_t now);
+/* Whether the device saw bulk traffic within WG_SPLIT_HOLD_NS before now. */
+bool wg_poll_bulk(struct wg_device *dev, uint64_t now);
 /* Switches the mode (if it is not already mode) and kicks the other pollers. */
 void wg_poll_set_mode(struct wg_device *dev, enum wg_poll_mode mode, enum wg_poller self);
 /* Wakes poller p to rebuild its poll set (its mode changed, or the sockets did). */

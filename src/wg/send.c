@@ -521,8 +521,13 @@ void *wg_tun_reader(void *arg)
 	while (!atomic_load(&dev->stopping)) {
 		uint64_t start = wg_now_ns(), cpu0 = 0;
 		bool solo = atomic_load(&dev->poll_mode) == WG_POLL_SOLO;
-		/* Placement is for what a local sender is waiting on, not for arrivals. */
-		bool idle = tun_woke && wg_placement_wanted(&placement, start, atomic_load(&dev->cpu_free)) &&
+		/*
+		 * Placement is for what a local sender is waiting on, not for
+		 * arrivals, and not amid bulk traffic, whose millisecond gaps
+		 * would start passes that the busy CPUs then starve.
+		 */
+		bool idle = tun_woke && !wg_poll_bulk(dev, start) &&
+			    wg_placement_wanted(&placement, start, atomic_load(&dev->cpu_free)) &&
 			    wg_thread_set_policy(WG_THREAD_IDLE) == 0;
 		int n, got = 0;
 		unsigned segments = 0;
@@ -553,12 +558,13 @@ void *wg_tun_reader(void *arg)
 			/* Too much for one thread: the UDP readers take their sockets back. */
 			wg_poll_set_mode(dev, WG_POLL_SPLIT, WG_POLLER_TUN);
 		}
-		if (n == WG_BATCH || got >= WG_BATCH) {
-			/* Bulk traffic: ordinary scheduling, and read on. */
-			if (idle)
-				end_idle_pass(dev, &placement, start, cpu0);
-			continue;
+		if (idle && (segments >= WG_BULK_READ || got >= WG_BULK_READ)) {
+			/* Bulk after all: ordinary scheduling for the rest of the pass. */
+			end_idle_pass(dev, &placement, start, cpu0);
+			idle = false;
 		}
+		if (n == WG_BATCH || got >= WG_BATCH)
+			continue; /* bulk traffic: read on */
 		if (n > 0 && wg_spin_wanted(&spin, wg_now_ns())) {
 			n = spin_for_answers(dev, ur);
 			if (n >= 0)

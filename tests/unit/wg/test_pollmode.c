@@ -126,8 +126,11 @@ static void bulk_reads_hold_split_mode(void **state)
 	/* Small reads with a gap after them: quiet. */
 	wg_poll_traffic(dev, now, WG_BULK_READ - 1);
 	assert_true(wg_poll_quiet(dev, now + WG_SOLO_GAP_NS));
+	assert_false(wg_poll_bulk(dev, now));
 	/* A bulk read: a gap is not enough until the hold is over. */
 	wg_poll_traffic(dev, now, WG_BULK_READ);
+	assert_true(wg_poll_bulk(dev, now + WG_SPLIT_HOLD_NS - 1));
+	assert_false(wg_poll_bulk(dev, now + WG_SPLIT_HOLD_NS));
 	assert_false(wg_poll_quiet(dev, now + WG_SOLO_GAP_NS));
 	assert_false(wg_poll_quiet(dev, now + WG_SPLIT_HOLD_NS - 1));
 	assert_true(wg_poll_quiet(dev, now + WG_SPLIT_HOLD_NS));
