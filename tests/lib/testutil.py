@@ -35,3 +35,22 @@ def run(*args, check=True, input=None, timeout=60, ns=None):
     if check and p.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr.strip()}")
     return p
+
+
+def proc_stat(pid, tid=None):
+    """/proc/PID/stat, or a thread's /proc/PID/task/TID/stat, as {field number
+    as proc(5) counts them: value} from field 3 (state) on. Split after the
+    last ')': the command name (field 2) may hold spaces and parentheses."""
+    path = f"/proc/{pid}/task/{tid}/stat" if tid else f"/proc/{pid}/stat"
+    rest = open(path).read().rsplit(")", 1)[1].split()
+    return {i + 3: v for i, v in enumerate(rest)}
+
+
+def cpu_ticks(stat):
+    """User + system CPU time, in clock ticks, of a proc_stat() result."""
+    return int(stat[14]) + int(stat[15])
+
+
+def threads_of(pid):
+    """The thread ids of process pid."""
+    return [int(t) for t in os.listdir(f"/proc/{pid}/task")]

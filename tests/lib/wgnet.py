@@ -2,6 +2,7 @@
 veth underlays, WireGuard implementations (overlayd-wg or wireguard-go)
 started inside them by PID, configured with the stock `wg` tool, and torn
 down even when a test fails. Every name carries the test's unique token."""
+import json
 import os
 import pathlib
 import re
@@ -10,7 +11,7 @@ import signal
 import subprocess
 import time
 
-from testutil import run, wait_for  # noqa: F401 (re-exported to the wg tests)
+from testutil import cpu_ticks, proc_stat, run, threads_of, wait_for  # noqa: F401 (re-exported to the wg tests)
 
 WG_SOCK_DIR = pathlib.Path("/var/run/wireguard")
 
@@ -112,6 +113,24 @@ class Lab:
         if src:
             args += ["-I", src]
         return self.sh(ns, *args, addr, check=check, timeout=count * (timeout + 1) + 5).returncode == 0
+
+    def ping_times(self, ns, addr, count, interval):
+        """Round-trip times (ms) of the answered pings among count sent every interval s."""
+        r = self.sh(ns, "ping", "-n", "-c", str(count), "-i", str(interval), "-W", "2", addr,
+                    check=False, timeout=count * (interval + 2) + 10)
+        return [float(t) for t in re.findall(r"time=([0-9.]+)", r.stdout)]
+
+    def iperf(self, server_ns, client_ns, addr, port, *client_args, seconds=1):
+        """One iperf3 run: a one-shot server in server_ns, the client in
+        client_ns towards addr (extra client_args, e.g. -u); the client's JSON report."""
+        srv = subprocess.Popen(["ip", "netns", "exec", server_ns, "iperf3", "-s", "-1", "-p", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs.append(srv)
+        wait_for(lambda: f":{port}" in self.sh(server_ns, "ss", "-ltn").stdout, what="iperf3 server")
+        out = self.sh(client_ns, "iperf3", "-c", addr, "-p", str(port), "-t", str(seconds), "-J",
+                      *client_args, timeout=seconds + 30).stdout
+        srv.wait(timeout=10)
+        return json.loads(out)
 
     def close(self):
         for p in self.procs:

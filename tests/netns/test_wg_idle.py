@@ -4,15 +4,14 @@ sleep: its CPU time may not keep growing while the tunnel is idle."""
 import os
 import time
 
-from wgnet import lab, ours, pair, wait_for  # noqa: F401 (fixtures)
+from wgnet import cpu_ticks, lab, ours, pair, proc_stat, wait_for  # noqa: F401 (fixtures)
 
 TICK = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid):
     """User + system CPU time of process pid (all its threads)."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    return cpu_ticks(proc_stat(pid)) / TICK
 
 
 def test_idle_device_burns_no_cpu(lab, ours):

@@ -1,7 +1,6 @@
 """overlayd-wg against itself and against Debian's wireguard-go, in both
 directions: either side initiates, IPv4 and IPv6 inside and outside the
 tunnel, ping and TCP (iperf3), and byte counters that match the traffic."""
-import subprocess
 import time
 
 import pytest
@@ -74,24 +73,10 @@ def test_tcp_and_byte_counters(lab, ours, wggo_opt, which):
     assert pa1["tx"] - pa0["tx"] <= 20 * (1028 + 32 + 16) + 1000
 
     # TCP: a short iperf3 run must move real data.
-    srv = subprocess.Popen(["ip", "netns", "exec", t["b"], "iperf3", "-s", "-1", "-p", "5201"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    lab.procs.append(srv)
-    wait_for(lambda: "5201" in lab.sh(t["b"], "ss", "-ltn").stdout, what="iperf3 server")
-    out = lab.sh(t["a"], "iperf3", "-c", "10.77.0.2", "-p", "5201", "-t", "1", "-J").stdout
-    import json
-    got = json.loads(out)["end"]["sum_received"]["bytes"]
+    got = lab.iperf(t["b"], t["a"], "10.77.0.2", 5201)["end"]["sum_received"]["bytes"]
     assert got > 1_000_000, f"only {got} bytes over TCP"
-    srv.wait(timeout=10)
 
     # UDP over IPv6 (the kernel hands such packets over with a partial
     # checksum that we must complete, or the receiver drops them).
-    srv = subprocess.Popen(["ip", "netns", "exec", t["b"], "iperf3", "-s", "-1", "-p", "5202"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    lab.procs.append(srv)
-    wait_for(lambda: "5202" in lab.sh(t["b"], "ss", "-ltn").stdout, what="iperf3 server")
-    out = lab.sh(t["a"], "iperf3", "-u", "-b", "20M", "-l", "1200", "-c", "fd77::2", "-p", "5202",
-                 "-t", "1", "-J").stdout
-    end = json.loads(out)["end"]["sum"]
+    end = lab.iperf(t["b"], t["a"], "fd77::2", 5202, "-u", "-b", "20M", "-l", "1200")["end"]["sum"]
     assert end["packets"] > 1000 and end["lost_percent"] < 10, end
-    srv.wait(timeout=10)

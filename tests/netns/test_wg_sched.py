@@ -4,27 +4,16 @@ CPU. Those passes must always end (no thread may be left SCHED_IDLE), and
 they must not be used while the CPUs are busy, where a SCHED_IDLE thread
 would be starved and the tunnel would stall."""
 import os
-import re
 import subprocess
 
-from wgnet import lab, ours, pair  # noqa: F401 (fixtures)
+from wgnet import lab, ours, pair, proc_stat, threads_of  # noqa: F401 (fixtures)
 
 SCHED_OTHER, SCHED_IDLE = 0, 5
 
 
 def thread_policies(pid):
     """{tid: scheduling policy} of every thread of pid (field 41 of stat)."""
-    out = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        stat = open(f"/proc/{pid}/task/{tid}/stat").read().rsplit(")", 1)[1].split()
-        out[int(tid)] = int(stat[41 - 3])
-    return out
-
-
-def ping_times(lab, ns, addr, count, interval):
-    r = lab.sh(ns, "ping", "-n", "-c", str(count), "-i", str(interval), "-W", "2", addr, check=False,
-               timeout=count * (interval + 2) + 10)
-    return [float(t) for t in re.findall(r"time=([0-9.]+)", r.stdout)]
+    return {tid: int(proc_stat(pid, tid)[41]) for tid in threads_of(pid)}
 
 
 def test_sparse_traffic_leaves_every_thread_sched_other(lab, ours):
@@ -32,7 +21,7 @@ def test_sparse_traffic_leaves_every_thread_sched_other(lab, ours):
     assert lab.ping(t["a"], "10.77.0.2", count=1)
     # Sparse pings (placement passes) in both directions, then a flood.
     for src, dst in ((t["a"], "10.77.0.2"), (t["b"], "10.77.0.1")):
-        assert len(ping_times(lab, src, dst, 30, 0.01)) == 30
+        assert len(lab.ping_times(src, dst, 30, 0.01)) == 30
     assert lab.sh(t["a"], "ping", "-n", "-q", "-c", "300", "-i", "0.002", "10.77.0.2",
                   check=False).returncode == 0
     for p in lab.procs:
@@ -50,7 +39,7 @@ def test_busy_cpus_do_not_stall_the_tunnel(lab, ours):
     assert lab.ping(t["a"], "10.77.0.2", count=1)
     hogs = [subprocess.Popen(["python3", "-c", "while True: pass"]) for _ in range(os.cpu_count())]
     try:
-        times = ping_times(lab, t["a"], "10.77.0.2", 60, 0.02)
+        times = lab.ping_times(t["a"], "10.77.0.2", 60, 0.02)
         for p in lab.procs:
             assert SCHED_IDLE not in thread_policies(p.pid).values()
     finally:

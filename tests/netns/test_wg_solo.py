@@ -3,34 +3,33 @@ the TUN reader alone, which also polls the UDP sockets, so no thread is
 woken for work another one does; bulk traffic gets a UDP reader per socket
 again; and a socket rebind reaches the solo poller. The threads are told
 apart by their names ("tun:IF", "udp4:IF")."""
-import os
-import subprocess
-
-from wgnet import lab, ours, pair, wait_for  # noqa: F401 (fixtures)
-from test_wg_sched import ping_times
+from wgnet import cpu_ticks, lab, ours, pair, proc_stat, threads_of  # noqa: F401 (fixtures)
 
 
 def threads(pid):
     """{role: (voluntary context switches, CPU ticks)} of pid's named device threads."""
     out = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
+    for tid in threads_of(pid):
         base = f"/proc/{pid}/task/{tid}"
         role = open(f"{base}/comm").read().strip().split(":", 1)[0]
         switches = next(int(line.split()[1]) for line in open(f"{base}/status")
                         if line.startswith("voluntary_ctxt_switches"))
-        stat = open(f"{base}/stat").read().rsplit(")", 1)[1].split()
-        out[role] = (switches, int(stat[13 - 2]) + int(stat[14 - 2]))  # utime + stime
+        out[role] = (switches, cpu_ticks(proc_stat(pid, tid)))
     return out
 
 
+def daemons(lab):
+    return [p for p, _ in lab.checked]
+
+
 def deltas(lab, before):
-    """Per process, {role: (switches, ticks)} since the snapshot before."""
-    now = [threads(p.pid) for p in lab.procs]
+    """Per daemon, {role: (switches, ticks)} since the snapshot before."""
+    now = [threads(p.pid) for p in daemons(lab)]
     return [{r: (a[r][0] - b[r][0], a[r][1] - b[r][1]) for r in a if r in b} for a, b in zip(now, before)]
 
 
 def sparse_pings(lab, t, count=40):
-    times = ping_times(lab, t["a"], "10.77.0.2", count, 0.02)
+    times = lab.ping_times(t["a"], "10.77.0.2", count, 0.02)
     assert len(times) == count, f"only {len(times)} of {count} pings answered"
 
 
@@ -38,7 +37,7 @@ def test_sparse_traffic_wakes_only_the_tun_reader(lab, ours):
     t = pair(lab, ours, ours)
     assert lab.ping(t["a"], "10.77.0.2", count=1)
     sparse_pings(lab, t, 5)  # the devices go solo on the first quiet wake-up
-    before = [threads(p.pid) for p in lab.procs]
+    before = [threads(p.pid) for p in daemons(lab)]
     sparse_pings(lab, t)
     for d in deltas(lab, before):
         assert {"tun", "udp4", "udp6"} <= d.keys(), d
@@ -48,31 +47,19 @@ def test_sparse_traffic_wakes_only_the_tun_reader(lab, ours):
         assert d["udp4"][0] <= 3 and d["udp6"][0] <= 3, d
 
 
-def iperf(lab, t, seconds):
-    srv = subprocess.Popen(["ip", "netns", "exec", t["b"], "iperf3", "-s", "-1", "-p", "5201"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for(lambda: "5201" in lab.sh(t["b"], "ss", "-ltn").stdout, what="iperf3 server")
-        lab.sh(t["a"], "iperf3", "-c", "10.77.0.2", "-p", "5201", "-t", str(seconds),
-               timeout=seconds + 30)
-    finally:
-        srv.kill()
-        srv.wait()
-
-
 def test_bulk_traffic_gets_the_udp_readers_back_then_sparse_goes_solo(lab, ours):
     t = pair(lab, ours, ours)
     assert lab.ping(t["a"], "10.77.0.2", count=1)
     sparse_pings(lab, t, 5)
-    before = [threads(p.pid) for p in lab.procs]
-    iperf(lab, t, 2)
+    before = [threads(p.pid) for p in daemons(lab)]
+    lab.iperf(t["b"], t["a"], "10.77.0.2", 5201, seconds=2)
     _, b = deltas(lab, before)
     # B's UDP reader decrypted the stream: at least a fifth of a second of CPU
     # (USER_HZ is 100). A solo device would leave it asleep.
     assert b["udp4"][1] >= 20, b
     # Once the bulk hold is over, sparse traffic is solo again.
     sparse_pings(lab, t, 10)
-    before = [threads(p.pid) for p in lab.procs]
+    before = [threads(p.pid) for p in daemons(lab)]
     sparse_pings(lab, t)
     for d in deltas(lab, before):
         assert d["udp4"][0] <= 3, d
