@@ -57,6 +57,22 @@ bool wg_cpu_free(void)
 	return cpus > 0 && running - 1 < (unsigned long)cpus;
 }
 
+bool wg_sample_due(atomic_uint_fast64_t *next, uint64_t now, uint64_t period)
+{
+	uint64_t due = atomic_load(next);
+	return now >= due && atomic_compare_exchange_strong(next, &due, now + period);
+}
+
+bool wg_cpu_free_sampled(uint64_t now)
+{
+	static atomic_uint_fast64_t next_sample;
+	static atomic_bool sample;
+
+	if (wg_sample_due(&next_sample, now, WG_CPU_FREE_PERIOD_NS))
+		atomic_store(&sample, wg_cpu_free());
+	return atomic_load(&sample);
+}
+
 static bool has_cap_sys_nice(void)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };

@@ -40,6 +40,7 @@
 #ifndef OVL_WG_PLACEMENT_H
 #define OVL_WG_PLACEMENT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -69,6 +70,21 @@ void wg_placement_traffic(struct wg_placement *p, uint64_t now);
 void wg_placement_done(struct wg_placement *p, uint64_t now, uint64_t waited);
 /* Whether fewer tasks than CPUs are runnable besides the caller (from /proc/loadavg). */
 bool wg_cpu_free(void);
+/* How often a process samples it, however many devices ask. */
+#define WG_CPU_FREE_PERIOD_NS (100 * 1000 * 1000ull)
+/*
+ * wg_cpu_free() as last sampled by this process, sampling again when the
+ * sample is WG_CPU_FREE_PERIOD_NS old at now: every device's timer thread
+ * asks ten times a second, but a daemon with many devices reads
+ * /proc/loadavg (~20 us) only ten times a second in all.
+ */
+bool wg_cpu_free_sampled(uint64_t now);
+/*
+ * Whether a sample is due at now, given the time *next it is next due: true
+ * for exactly one of any number of concurrent callers, which moves *next a
+ * period on.
+ */
+bool wg_sample_due(atomic_uint_fast64_t *next, uint64_t now, uint64_t period);
 
 enum wg_thread_policy {
 	WG_THREAD_NORMAL,      /* SCHED_OTHER, default slice */

@@ -147,6 +147,48 @@ static void busy_cpus_are_seen(void **state)
 		pthread_join(t[i], NULL);
 }
 
+static void a_sample_is_due_once_per_period(void **state)
+{
+	atomic_uint_fast64_t next = 0;
+	assert_true(wg_sample_due(&next, T0, 100 * MS));
+	assert_false(wg_sample_due(&next, T0, 100 * MS));
+	assert_false(wg_sample_due(&next, T0 + 100 * MS - 1, 100 * MS));
+	assert_true(wg_sample_due(&next, T0 + 100 * MS, 100 * MS));
+	/* A late caller samples at once and starts the next period from then. */
+	assert_true(wg_sample_due(&next, T0 + 1000 * MS, 100 * MS));
+	assert_false(wg_sample_due(&next, T0 + 1099 * MS, 100 * MS));
+}
+
+static atomic_uint_fast64_t race_next;
+static atomic_int race_winners;
+static atomic_bool race_go;
+
+static void *race(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&race_go))
+		;
+	if (wg_sample_due(&race_next, T0, 100 * MS))
+		atomic_fetch_add(&race_winners, 1);
+	return NULL;
+}
+
+static void concurrent_callers_sample_once(void **state)
+{
+	pthread_t t[8];
+	for (int round = 0; round < 50; round++) {
+		atomic_store(&race_next, 0);
+		atomic_store(&race_winners, 0);
+		atomic_store(&race_go, false);
+		for (int i = 0; i < 8; i++)
+			assert_int_equal(pthread_create(&t[i], NULL, race, NULL), 0);
+		atomic_store(&race_go, true);
+		for (int i = 0; i < 8; i++)
+			pthread_join(t[i], NULL);
+		assert_int_equal(atomic_load(&race_winners), 1);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -158,6 +200,8 @@ int main(void)
 		cmocka_unit_test(a_prompt_pass_ends_the_backoff),
 		cmocka_unit_test(idle_and_back),
 		cmocka_unit_test(busy_cpus_are_seen),
+		cmocka_unit_test(a_sample_is_due_once_per_period),
+		cmocka_unit_test(concurrent_callers_sample_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
