@@ -277,7 +277,7 @@ static void *timer_thread(void *arg)
 		int r = poll(&pfd, 1, 100);
 		if (r > 0)
 			break;
-		atomic_store(&dev->cpu_free, wg_cpu_free_sampled(wg_now_ns()));
+		wg_cpu_free_refresh(wg_now_ns());
 		pthread_rwlock_rdlock(&dev->lock);
 		wg_timers_tick(dev);
 		pthread_rwlock_unlock(&dev->lock);

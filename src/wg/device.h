@@ -27,6 +27,7 @@
 #include "wg/cookie.h"
 #include "wg/index.h"
 #include "wg/noise.h"
+#include "wg/pollmode.h"
 #include "wg/ratelimit.h"
 #include "wg/wg.h"
 
@@ -93,7 +94,7 @@ struct wg_device {
 	int udp_fd[2]; /* [0] IPv4, [1] IPv6; -1 when absent */
 	int stop_fd;   /* eventfd: all threads */
 	int net_stop_fd; /* eventfd: UDP receive threads, to rebind */
-	int poll_kick[3];  /* eventfds, one per enum wg_poller (pollmode.h) */
+	int poll_kick[WG_POLLERS]; /* eventfds, one per poller (pollmode.h) */
 	atomic_int poll_mode; /* enum wg_poll_mode */
 	atomic_uint_fast64_t last_traffic_ns; /* any data-path thread handled packets */
 	atomic_uint_fast64_t split_hold_ns; /* bulk traffic: no solo mode before this */
@@ -104,7 +105,6 @@ struct wg_device {
 	bool udp_running[2], uapi_running;
 	atomic_bool stopping;
 	atomic_bool dead;
-	atomic_bool cpu_free; /* sampled by the timer thread (placement.h) */
 };
 
 uint64_t wg_now_ns(void);      /* CLOCK_BOOTTIME: keeps counting during suspend */

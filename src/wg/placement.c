@@ -63,14 +63,18 @@ bool wg_sample_due(atomic_uint_fast64_t *next, uint64_t now, uint64_t period)
 	return now >= due && atomic_compare_exchange_strong(next, &due, now + period);
 }
 
-bool wg_cpu_free_sampled(uint64_t now)
-{
-	static atomic_uint_fast64_t next_sample;
-	static atomic_bool sample;
+static atomic_uint_fast64_t cpu_free_due;
+static atomic_bool cpu_free_sample;
 
-	if (wg_sample_due(&next_sample, now, WG_CPU_FREE_PERIOD_NS))
-		atomic_store(&sample, wg_cpu_free());
-	return atomic_load(&sample);
+void wg_cpu_free_refresh(uint64_t now)
+{
+	if (wg_sample_due(&cpu_free_due, now, WG_CPU_FREE_PERIOD_NS))
+		atomic_store(&cpu_free_sample, wg_cpu_free());
+}
+
+bool wg_cpu_free_sampled(void)
+{
+	return atomic_load(&cpu_free_sample);
 }
 
 static bool has_cap_sys_nice(void)

@@ -26,8 +26,8 @@
  * A SCHED_IDLE thread gets almost no CPU next to busy normal tasks, and it
  * may hold the device's read lock. So placement is only used while fewer
  * other tasks are runnable than there are CPUs (an idle CPU exists for the
- * wake-ups to go to), as sampled by the device's timer thread from
- * /proc/loadavg ten times a second. A pass that still spent more than
+ * wake-ups to go to), as sampled from /proc/loadavg ten times a second
+ * (one sample per process, taken by the devices' timer threads). A pass that still spent more than
  * WG_PLACEMENT_WAIT_NS off the CPU (starved, or sharing its CPU with a
  * long-running wakee) is a strike. One strike is forgiven: a kernel thread
  * that runs for a millisecond now and then (memory compaction, DAMON) makes
@@ -73,12 +73,14 @@ bool wg_cpu_free(void);
 /* How often a process samples it, however many devices ask. */
 #define WG_CPU_FREE_PERIOD_NS (100 * 1000 * 1000ull)
 /*
- * wg_cpu_free() as last sampled by this process, sampling again when the
- * sample is WG_CPU_FREE_PERIOD_NS old at now: every device's timer thread
- * asks ten times a second, but a daemon with many devices reads
- * /proc/loadavg (~20 us) only ten times a second in all.
+ * Samples wg_cpu_free() if this process's sample is WG_CPU_FREE_PERIOD_NS old
+ * at now. Every device's timer thread calls it ten times a second, but a
+ * daemon with many devices reads /proc/loadavg (~20 us) only ten times a
+ * second in all, and never on the data path.
  */
-bool wg_cpu_free_sampled(uint64_t now);
+void wg_cpu_free_refresh(uint64_t now);
+/* This process's latest wg_cpu_free() sample (false before the first). */
+bool wg_cpu_free_sampled(void);
 /*
  * Whether a sample is due at now, given the time *next it is next due: true
  * for exactly one of any number of concurrent callers, which moves *next a

@@ -527,7 +527,7 @@ void *wg_tun_reader(void *arg)
 		 * would start passes that the busy CPUs then starve.
 		 */
 		bool idle = tun_woke && !wg_poll_bulk(dev, start) &&
-			    wg_placement_wanted(&placement, start, atomic_load(&dev->cpu_free)) &&
+			    wg_placement_wanted(&placement, start, wg_cpu_free_sampled()) &&
 			    wg_thread_set_policy(WG_THREAD_IDLE) == 0;
 		int n, got = 0;
 		unsigned segments = 0;
