@@ -26,8 +26,8 @@
 #include <unistd.h>
 
 #include "ipc/client.h"
+#include "proto/frame.h"
 
-#define DEFAULT_SOCKET "/var/run/zlayer-overlayd.sock"
 
 /* Fields that are strings in the protocol even when they look like numbers. */
 static const char *const string_fields[] = {
@@ -51,8 +51,8 @@ static void usage(FILE *f)
 		"     register_dns name=N ip=A | unregister_dns name=N | prune_orphan_bridges\n"
 		"     live_bridge_names='[...]' | nat_status | nat_tick | shutdown | ... (see overlayctl(8))\n"
 		"\n"
-		"The socket defaults to $OVERLAYD_SOCKET, else " DEFAULT_SOCKET
-		" (with --data-dir DIR: DIR/run/zlayer-overlayd.sock).\n"
+		"The socket defaults to $OVERLAYD_SOCKET, else " PROTO_DEFAULT_SOCKET
+		" (with --data-dir DIR: DIR/run/" PROTO_SOCKET_NAME ").\n"
 		"Exit status: 0 ok, 1 error response or connection failure, 2 usage error.\n");
 }
 
@@ -416,7 +416,7 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
 			path = argv[++i];
 		} else if (strcmp(argv[i], "--data-dir") == 0 && i + 1 < argc) {
-			snprintf(buf, sizeof(buf), "%s/run/zlayer-overlayd.sock", argv[++i]);
+			snprintf(buf, sizeof(buf), "%s/run/" PROTO_SOCKET_NAME, argv[++i]);
 			path = buf;
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
@@ -431,7 +431,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!path || !*path)
-		path = DEFAULT_SOCKET;
+		path = PROTO_DEFAULT_SOCKET;
 	if (i >= argc) {
 		usage(stderr);
 		return 2;

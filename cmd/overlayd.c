@@ -21,14 +21,13 @@
 #include "engine/engine.h"
 #include "engine/worker.h"
 #include "ipc/client.h"
+#include "proto/frame.h"
 #include "ipc/server.h"
 #include "util/evloop.h"
 #include "util/inet.h"
 #include "util/log.h"
 
 #define DEFAULT_DATA_DIR "/var/lib/zlayer"
-#define DEFAULT_SOCKET "/var/run/zlayer-overlayd.sock"
-#define SOCKET_NAME "zlayer-overlayd.sock"
 #define SOCKET_GROUP "zlayer"
 #define MAX_DNS_ENDPOINTS 8
 
@@ -59,8 +58,8 @@ static void usage(FILE *f)
 		   "                [--no-dns]\n"
 		   "\n"
 		   "  --data-dir DIR           state and lock directory (default " DEFAULT_DATA_DIR ")\n"
-		   "  --socket PATH            control socket (default " DEFAULT_SOCKET " with the default\n"
-		   "                           data dir, else DIR/run/" SOCKET_NAME ")\n"
+		   "  --socket PATH            control socket (default " PROTO_DEFAULT_SOCKET " with the default\n"
+		   "                           data dir, else DIR/run/" PROTO_SOCKET_NAME ")\n"
 		   "  --log-level LEVEL        error, warn, info (default) or debug\n"
 		   "  --discard-corrupt-state  start empty when state.json is corrupt (it is kept aside)\n"
 		   "  --dns-zone ZONE          overlay DNS zone (default: the recorded one, else " DNS_DEFAULT_ZONE ")\n"
@@ -369,9 +368,9 @@ int main(int argc, char **argv)
 	char sock_buf[4200];
 	if (!socket_path) {
 		if (strcmp(data_dir, DEFAULT_DATA_DIR) == 0) {
-			socket_path = DEFAULT_SOCKET;
+			socket_path = PROTO_DEFAULT_SOCKET;
 		} else {
-			snprintf(sock_buf, sizeof(sock_buf), "%s/run/%s", data_dir, SOCKET_NAME);
+			snprintf(sock_buf, sizeof(sock_buf), "%s/run/%s", data_dir, PROTO_SOCKET_NAME);
 			socket_path = sock_buf;
 		}
 	}

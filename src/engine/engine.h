@@ -32,7 +32,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "engine/request.h"
+#include "proto/request.h"
 #include "util/inet.h"
 
 struct engine;

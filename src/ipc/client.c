@@ -8,7 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "ipc/codec.h"
+#include "proto/frame.h"
 
 int ipc_client_connect(const char *path)
 {
@@ -60,21 +60,22 @@ static int read_all(int fd, void *buf, size_t len)
 
 int ipc_client_send(int fd, const void *body, size_t len)
 {
-	if (len > IPC_MAX_FRAME)
+	if (len > PROTO_MAX_FRAME)
 		return -EMSGSIZE;
-	uint8_t hdr[4] = { (uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16), (uint8_t)(len >> 24) };
-	int r = write_all(fd, hdr, 4);
+	uint8_t hdr[PROTO_FRAME_HEADER];
+	le32_put(hdr, (uint32_t)len);
+	int r = write_all(fd, hdr, sizeof(hdr));
 	return r ? r : write_all(fd, body, len);
 }
 
 int ipc_client_recv(int fd, char **body, size_t *len)
 {
-	uint8_t hdr[4];
-	int r = read_all(fd, hdr, 4);
+	uint8_t hdr[PROTO_FRAME_HEADER];
+	int r = read_all(fd, hdr, sizeof(hdr));
 	if (r)
 		return r;
-	uint32_t n = (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 24;
-	if (n > IPC_MAX_FRAME)
+	uint32_t n = le32_get(hdr);
+	if (n > PROTO_MAX_FRAME)
 		return -EMSGSIZE;
 	char *b = malloc((size_t)n + 1);
 	if (!b)

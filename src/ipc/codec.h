@@ -12,10 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/request.h"
-
-/* The protocol's frame size limit: 8 MiB of JSON body. */
-#define IPC_MAX_FRAME (8u * 1024u * 1024u)
+#include "proto/request.h"
 
 enum codec_result {
 	CODEC_OK,	   /* *req filled */

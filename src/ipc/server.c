@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "ipc/codec.h"
+#include "proto/frame.h"
 #include "util/log.h"
 
 #define READ_CHUNK 65536
@@ -141,10 +142,7 @@ static enum out_state out_write_frame(struct conn_out *o, const char *body, size
 		o->cap = cap;
 	}
 	uint8_t *p = o->buf + o->len;
-	p[0] = (uint8_t)len;
-	p[1] = (uint8_t)(len >> 8);
-	p[2] = (uint8_t)(len >> 16);
-	p[3] = (uint8_t)(len >> 24);
+	le32_put(p, (uint32_t)len);
 	memcpy(p + 4, body, len);
 	o->len += len + 4;
 	st = out_flush_locked(o);
@@ -235,10 +233,10 @@ static void conn_process_input(struct conn *c)
 				break;
 		}
 		const uint8_t *p = c->in + off;
-		uint32_t len = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-		if (len > IPC_MAX_FRAME) {
+		uint32_t len = le32_get(p);
+		if (len > PROTO_MAX_FRAME) {
 			char msg[128];
-			snprintf(msg, sizeof(msg), "frame of %u bytes exceeds the %u-byte limit", len, IPC_MAX_FRAME);
+			snprintf(msg, sizeof(msg), "frame of %u bytes exceeds the %u-byte limit", len, PROTO_MAX_FRAME);
 			conn_fatal(c, msg);
 			break;
 		}

@@ -23,7 +23,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "engine/request.h"
+#include "proto/request.h"
 #include "util/evloop.h"
 
 struct ipc_server;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "engine/request.h"
+#include "proto/request.h"
 
 #include <errno.h>
 #include <stdarg.h>

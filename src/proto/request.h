@@ -7,8 +7,8 @@
  * directly and call engine_handle(). Strings are heap-owned by the struct;
  * ovl_request_free() / ovl_response_free() / ovl_event_free() release them.
  */
-#ifndef OVL_ENGINE_REQUEST_H
-#define OVL_ENGINE_REQUEST_H
+#ifndef OVL_PROTO_REQUEST_H
+#define OVL_PROTO_REQUEST_H
 
 #include <stdbool.h>
 #include <stddef.h>
