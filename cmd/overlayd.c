@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -258,6 +259,26 @@ static int remove_stale_socket(const char *path)
 	return 0;
 }
 
+/*
+ * Every client connection, WireGuard device, netns and DNS socket is a
+ * descriptor; the common soft limit of 1024 is far below the hard limit and
+ * a busy node hits it. Raising the soft limit needs no privilege.
+ */
+static void raise_nofile_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rlim_t old = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warn("cannot raise the open-file limit from %llu to %llu: %s", (unsigned long long)old,
+			 (unsigned long long)rl.rlim_max, strerror(errno));
+	else
+		log_debug("open-file limit raised from %llu to %llu", (unsigned long long)old,
+			  (unsigned long long)rl.rlim_max);
+}
+
 int main(int argc, char **argv)
 {
 	const char *data_dir = DEFAULT_DATA_DIR;
@@ -380,6 +401,7 @@ int main(int argc, char **argv)
 	 * mode and group) but not list the directory; state.json and the lock
 	 * are 0600 themselves.
 	 */
+	raise_nofile_limit();
 	int r = mkdir_p(data_dir, 0711);
 	if (r < 0) {
 		log_error("cannot create data dir %s: %s", data_dir, strerror(-r));

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -30,6 +31,9 @@
 #include "util/log.h"
 
 #define READ_CHUNK 65536
+/* Accept back-off while out of descriptors: retry interval, and at most one warning per interval. */
+#define ACCEPT_RETRY_MS 100
+#define ACCEPT_WARN_INTERVAL_MS 10000
 /* A client that stops reading gets cut off rather than growing our memory without bound. */
 #define MAX_PENDING_OUTPUT (64u * 1024u * 1024u)
 /* Back-pressure: stop reading a connection with this many unanswered requests. */
@@ -70,6 +74,15 @@ struct ipc_server {
 	struct evloop *loop;
 	int listen_fd;
 	struct evloop_watch *listen_watch;
+	/*
+	 * Accept back-off: when accept() fails for want of descriptors (or
+	 * memory), the listener stays readable, so it is disarmed and this timer
+	 * (made up front: a new timerfd needs a descriptor too) re-arms it.
+	 */
+	struct evloop_watch *accept_retry;
+	bool accept_suspended;
+	unsigned long accept_failures; /* since the last warning */
+	long long accept_warned_ms;    /* when the last warning was logged; 0 = never */
 	char *path;
 	ipc_request_fn on_request;
 	void *arg;
@@ -78,6 +91,13 @@ struct ipc_server {
 	size_t nconns;
 	bool paused;
 };
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* ---------------------------------------------------------------- output (any thread) */
 
@@ -161,6 +181,8 @@ static struct conn *conn_find(struct ipc_server *s, uint64_t id)
 	return NULL;
 }
 
+static void accept_resume(struct ipc_server *s);
+
 static void conn_close(struct conn *c)
 {
 	struct ipc_server *s = c->srv;
@@ -180,6 +202,7 @@ static void conn_close(struct conn *c)
 	log_debug("ipc: connection %llu closed", (unsigned long long)c->id);
 	free(c->in);
 	free(c);
+	accept_resume(s); /* a descriptor came free */
 }
 
 /*
@@ -398,14 +421,63 @@ void ipc_reply_send(struct ipc_reply *reply, const struct ovl_response *resp)
 
 /* ---------------------------------------------------------------- server (loop thread) */
 
+/* Re-arms the listener after a back-off; a no-op unless suspended (or once paused). */
+static void accept_resume(struct ipc_server *s)
+{
+	if (!s->accept_suspended || !s->listen_watch)
+		return;
+	s->accept_suspended = false;
+	evloop_timer_disarm(s->loop, s->accept_retry);
+	if (evloop_watch_modify(s->loop, s->listen_watch, EPOLLIN) < 0)
+		log_warn("ipc: cannot re-arm the listening socket: %s", strerror(errno));
+}
+
+static void accept_retry_event(struct evloop *loop, void *arg)
+{
+	accept_resume(arg);
+}
+
+/*
+ * accept() failed with err (EMFILE, ENFILE, ENOBUFS, ENOMEM...): the pending
+ * connection stays queued and the listener readable, so retrying at once would
+ * spin. Stop watching it for ACCEPT_RETRY_MS (or until a connection closes);
+ * connected clients are served meanwhile. Warn at most once per interval.
+ */
+static void accept_suspend(struct ipc_server *s, int err)
+{
+	s->accept_failures++;
+	long long now = now_ms();
+	if (!s->accept_warned_ms || now - s->accept_warned_ms >= ACCEPT_WARN_INTERVAL_MS) {
+		struct rlimit rl = { 0 };
+		getrlimit(RLIMIT_NOFILE, &rl);
+		log_warn("ipc: cannot accept connections: %s (%zu connected, open-file limit %llu); "
+			 "%lu failure(s) since the last report, retrying every %d ms",
+			 strerror(err), s->nconns, (unsigned long long)rl.rlim_cur, s->accept_failures,
+			 ACCEPT_RETRY_MS);
+		s->accept_warned_ms = now;
+		s->accept_failures = 0;
+	}
+	if (s->accept_suspended)
+		return;
+	if (evloop_watch_modify(s->loop, s->listen_watch, 0) < 0 ||
+	    evloop_timer_set(s->loop, s->accept_retry, ACCEPT_RETRY_MS, 0) < 0) {
+		/* Cannot happen with valid watches; leave the listener armed rather than deaf. */
+		evloop_watch_modify(s->loop, s->listen_watch, EPOLLIN);
+		return;
+	}
+	s->accept_suspended = true;
+}
+
 static void accept_event(struct evloop *loop, int fd, uint32_t events, void *arg)
 {
 	struct ipc_server *s = arg;
-	for (;;) {
+	while (!s->accept_suspended) {
 		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				log_warn("ipc: accept failed: %s", strerror(errno));
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				accept_suspend(s, errno);
 			return;
 		}
 		struct conn *c = calloc(1, sizeof(*c));
@@ -486,6 +558,11 @@ struct ipc_server *ipc_server_new(struct evloop *loop, const struct ipc_server_c
 		snprintf(err, errlen, "cannot listen on %s: %s", cfg->path, strerror(errno));
 		goto fail_unlink;
 	}
+	s->accept_retry = evloop_timer(loop, 0, 0, accept_retry_event, s);
+	if (!s->accept_retry || evloop_timer_disarm(loop, s->accept_retry) < 0) {
+		snprintf(err, errlen, "cannot create the accept retry timer: %s", strerror(errno));
+		goto fail_unlink;
+	}
 	s->listen_watch = evloop_watch_fd(loop, s->listen_fd, EPOLLIN, accept_event, s);
 	if (!s->listen_watch) {
 		snprintf(err, errlen, "cannot watch %s: %s", cfg->path, strerror(errno));
@@ -495,6 +572,8 @@ struct ipc_server *ipc_server_new(struct evloop *loop, const struct ipc_server_c
 fail_unlink:
 	unlink(cfg->path);
 fail:
+	if (s->accept_retry)
+		evloop_unwatch(loop, s->accept_retry);
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
 	free(s->path);
@@ -509,6 +588,7 @@ void ipc_server_free(struct ipc_server *s)
 	while (s->conns)
 		conn_close(s->conns);
 	evloop_unwatch(s->loop, s->listen_watch);
+	evloop_unwatch(s->loop, s->accept_retry);
 	close(s->listen_fd);
 	if (unlink(s->path) < 0 && errno != ENOENT)
 		log_warn("cannot remove socket %s: %s", s->path, strerror(errno));
@@ -547,13 +627,6 @@ void ipc_server_pause(struct ipc_server *s)
 		conn_settle(c);
 		c = next;
 	}
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void ipc_server_flush(struct ipc_server *s, int timeout_ms)

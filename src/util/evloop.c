@@ -187,18 +187,24 @@ static void ms_to_timespec(uint64_t ms, struct timespec *ts)
 	ts->tv_nsec = (long)(ms % 1000) * 1000000L;
 }
 
+/* A zero it_value would disarm the timer: first_ms 0 fires at once instead. */
+static int timerfd_arm(int tfd, uint64_t first_ms, uint64_t interval_ms)
+{
+	struct itimerspec its = { 0 };
+	ms_to_timespec(first_ms, &its.it_value);
+	if (first_ms == 0)
+		its.it_value.tv_nsec = 1;
+	ms_to_timespec(interval_ms, &its.it_interval);
+	return timerfd_settime(tfd, 0, &its, NULL) < 0 ? -errno : 0;
+}
+
 struct evloop_watch *evloop_timer(struct evloop *loop, uint64_t first_ms, uint64_t interval_ms,
 				  evloop_timer_fn fn, void *arg)
 {
 	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (tfd < 0)
 		return NULL;
-	struct itimerspec its = { 0 };
-	ms_to_timespec(first_ms, &its.it_value);
-	if (first_ms == 0)
-		its.it_value.tv_nsec = 1; /* a zero it_value would disarm the timer: fire at once instead */
-	ms_to_timespec(interval_ms, &its.it_interval);
-	if (timerfd_settime(tfd, 0, &its, NULL) < 0) {
+	if (timerfd_arm(tfd, first_ms, interval_ms) < 0) {
 		close(tfd);
 		return NULL;
 	}
@@ -209,6 +215,25 @@ struct evloop_watch *evloop_timer(struct evloop *loop, uint64_t first_ms, uint64
 	}
 	w->timer_fn = fn;
 	return w;
+}
+
+int evloop_timer_set(struct evloop *loop, struct evloop_watch *w, uint64_t first_ms, uint64_t interval_ms)
+{
+	if (w->kind != WATCH_TIMER || w->dead)
+		return -EINVAL;
+	return timerfd_arm(w->fd, first_ms, interval_ms);
+}
+
+int evloop_timer_disarm(struct evloop *loop, struct evloop_watch *w)
+{
+	if (w->kind != WATCH_TIMER || w->dead)
+		return -EINVAL;
+	/*
+	 * Setting the time clears pending expirations, so an expiry already in
+	 * this batch's events finds nothing to read and is not dispatched.
+	 */
+	struct itimerspec off = { 0 };
+	return timerfd_settime(w->fd, 0, &off, NULL) < 0 ? -errno : 0;
 }
 
 struct evloop_watch *evloop_signals(struct evloop *loop, const int *signals, int count, evloop_signal_fn fn,

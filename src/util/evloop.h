@@ -39,6 +39,14 @@ void evloop_unwatch(struct evloop *loop, struct evloop_watch *w);
 /* A timer firing after first_ms, then every interval_ms (0 = once; then it stays armed-off). */
 struct evloop_watch *evloop_timer(struct evloop *loop, uint64_t first_ms, uint64_t interval_ms,
 				  evloop_timer_fn fn, void *arg);
+/*
+ * Re-arms a timer from evloop_timer(): fires after first_ms (0 = at once),
+ * then every interval_ms (0 = once). Needs no new descriptor, so it works
+ * while the process is out of them. 0 or -errno.
+ */
+int evloop_timer_set(struct evloop *loop, struct evloop_watch *w, uint64_t first_ms, uint64_t interval_ms);
+/* Disarms a timer without removing it. 0 or -errno. */
+int evloop_timer_disarm(struct evloop *loop, struct evloop_watch *w);
 
 /*
  * Blocks the given signals for the calling thread (call before starting other

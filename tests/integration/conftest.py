@@ -28,11 +28,12 @@ class Daemon:
     def state_path(self):
         return self.data_dir / "state.json"
 
-    def start(self, wait=True, extra_args=None):
+    def start(self, wait=True, extra_args=None, preexec_fn=None):
+        """preexec_fn runs in the child before exec (e.g. to lower a resource limit)."""
         args = [str(self.build / "cmd" / "overlayd"), "--data-dir", str(self.data_dir), "--log-level", "debug"]
         args += self.extra_args if extra_args is None else list(extra_args)
         self.logf = open(self.log, "ab")
-        self.proc = subprocess.Popen(args, stdout=self.logf, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(args, stdout=self.logf, stderr=subprocess.STDOUT, preexec_fn=preexec_fn)
         if wait:
             self.wait_ready()
         return self

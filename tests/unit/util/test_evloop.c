@@ -37,6 +37,39 @@ static void timer_repeats_and_can_remove_itself(void **state)
 	evloop_free(loop);
 }
 
+static void count_timer(struct evloop *loop, void *arg)
+{
+	struct counts *c = arg;
+	c->timer++;
+}
+
+static void stop_timer(struct evloop *loop, void *arg)
+{
+	evloop_stop(loop);
+}
+
+/* The ipc server's accept back-off re-arms one timer while out of descriptors. */
+static void timer_can_be_disarmed_and_rearmed(void **state)
+{
+	struct evloop *loop = evloop_new();
+	struct counts c = { 0 };
+	struct evloop_watch *t = evloop_timer(loop, 1, 1, count_timer, &c);
+	assert_non_null(t);
+	assert_int_equal(evloop_timer_disarm(loop, t), 0);
+	struct evloop_watch *stop = evloop_timer(loop, 30, 0, stop_timer, NULL);
+	assert_int_equal(evloop_run(loop), 0);
+	assert_int_equal(c.timer, 0); /* disarmed: never fired in 30 ms */
+
+	assert_int_equal(evloop_timer_set(loop, t, 0, 0), 0); /* once, at once */
+	assert_int_equal(evloop_timer_set(loop, stop, 30, 0), 0);
+	assert_int_equal(evloop_run(loop), 0);
+	assert_int_equal(c.timer, 1);
+	assert_int_equal(evloop_timer_set(loop, stop, 30, 0), 0);
+	assert_int_equal(evloop_run(loop), 0);
+	assert_int_equal(c.timer, 1); /* one-shot: stays disarmed after firing */
+	evloop_free(loop);
+}
+
 static void on_post(void *arg)
 {
 	struct counts *c = arg;
@@ -120,6 +153,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(timer_repeats_and_can_remove_itself),
+		cmocka_unit_test(timer_can_be_disarmed_and_rearmed),
 		cmocka_unit_test(posts_from_another_thread_run_in_order),
 		cmocka_unit_test(fd_and_signal_watches),
 	};
