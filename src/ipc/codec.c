@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ipc/bounds.h"
 #include "state/model_json.h"
 
 /* ---------------------------------------------------------------- decoding */
@@ -255,7 +256,9 @@ enum codec_result codec_decode_request(const char *body, size_t len, uint64_t *i
 	json_error_t jerr;
 	memset(req, 0, sizeof(*req));
 	*id = 0;
-	/* jansson rejects invalid UTF-8 and caps nesting depth (2048) by itself. */
+	if (!ipc_frame_within_bounds(body, len, err, errlen))
+		return CODEC_BAD_FRAME;
+	/* jansson rejects invalid UTF-8 by itself. */
 	json_t *root = json_loadb(body, len, 0, &jerr);
 	if (!root) {
 		snprintf(err, errlen, "invalid JSON frame: %s (at byte %d)", jerr.text, jerr.position);
