@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "ipc/codec.h"
+#include "ipc/inbuf.h"
 #include "proto/frame.h"
 #include "util/log.h"
 
@@ -55,8 +56,7 @@ struct conn {
 	int fd;
 	struct ipc_server *srv;
 	struct evloop_watch *watch;
-	uint8_t *in;
-	size_t in_len, in_cap;
+	struct ipc_inbuf in;
 	struct conn_out *out;
 	bool closing;	 /* close once the output is written (after a fatal frame error) */
 	uint32_t events; /* what the watch is armed for */
@@ -200,7 +200,7 @@ static void conn_close(struct conn *c)
 		c->next->prev = c->prev;
 	s->nconns--;
 	log_debug("ipc: connection %llu closed", (unsigned long long)c->id);
-	free(c->in);
+	ipc_inbuf_free(&c->in);
 	free(c);
 	accept_resume(s); /* a descriptor came free */
 }
@@ -247,29 +247,28 @@ static void conn_process_input(struct conn *c)
 {
 	struct ipc_server *s = c->srv;
 	struct conn_out *o = c->out;
-	size_t off = 0;
-	while (!c->closing && !s->paused && c->in_len - off >= 4) {
+	while (!c->closing && !s->paused && ipc_inbuf_pending(&c->in) >= PROTO_FRAME_HEADER) {
 		if (atomic_load(&o->pending) >= MAX_PENDING_REQUESTS) {
 			atomic_store(&o->throttled, true);
 			/* Re-check: answers may have gone out before the flag was visible. */
 			if (atomic_load(&o->pending) >= MAX_PENDING_REQUESTS / 2 || !atomic_exchange(&o->throttled, false))
 				break;
 		}
-		const uint8_t *p = c->in + off;
-		uint32_t len = le32_get(p);
-		if (len > PROTO_MAX_FRAME) {
+		const uint8_t *body;
+		uint32_t len;
+		enum ipc_inbuf_result ir = ipc_inbuf_next(&c->in, &body, &len);
+		if (ir == IPC_INBUF_OVERSIZE) {
 			char msg[128];
 			snprintf(msg, sizeof(msg), "frame of %u bytes exceeds the %u-byte limit", len, PROTO_MAX_FRAME);
 			conn_fatal(c, msg);
 			break;
 		}
-		if (c->in_len - off - 4 < len)
+		if (ir == IPC_INBUF_MORE)
 			break;
 		uint64_t rid;
 		struct ovl_request req;
 		char err[512];
-		enum codec_result r = codec_decode_request((const char *)p + 4, len, &rid, &req, err, sizeof(err));
-		off += 4 + (size_t)len;
+		enum codec_result r = codec_decode_request((const char *)body, len, &rid, &req, err, sizeof(err));
 		if (r == CODEC_BAD_FRAME) {
 			conn_fatal(c, err);
 			break;
@@ -289,26 +288,20 @@ static void conn_process_input(struct conn *c)
 		atomic_fetch_add(&o->pending, 1);
 		s->on_request(reply, r == CODEC_OK ? &req : NULL, r == CODEC_OK ? NULL : err, s->arg);
 	}
-	if (off) {
-		memmove(c->in, c->in + off, c->in_len - off);
-		c->in_len -= off;
-	}
+	/* Also frees a buffer that grew for one large frame once it is idle. */
+	ipc_inbuf_compact(&c->in, 4 * READ_CHUNK);
 }
 
 static void conn_read(struct conn *c)
 {
 	for (int rounds = 0; rounds < 16; rounds++) { /* bounded: stay fair to other clients */
-		if (c->in_cap - c->in_len < READ_CHUNK) {
-			size_t cap = c->in_cap ? c->in_cap * 2 : READ_CHUNK * 2;
-			uint8_t *n = realloc(c->in, cap);
-			if (!n) {
-				conn_close(c);
-				return;
-			}
-			c->in = n;
-			c->in_cap = cap;
+		size_t avail;
+		uint8_t *space = ipc_inbuf_space(&c->in, READ_CHUNK, &avail);
+		if (!space) {
+			conn_close(c);
+			return;
 		}
-		ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+		ssize_t n = recv(c->fd, space, avail, 0);
 		if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)) {
 			conn_close(c);
 			return;
@@ -318,16 +311,10 @@ static void conn_read(struct conn *c)
 				continue;
 			break;
 		}
-		c->in_len += (size_t)n;
+		ipc_inbuf_commit(&c->in, (size_t)n);
 		conn_process_input(c);
 		if (c->closing || atomic_load(&c->out->throttled))
 			break; /* the rest stays in the socket */
-		/* Shrink an idle buffer that grew for one large frame. */
-		if (c->in_len == 0 && c->in_cap > 4 * READ_CHUNK) {
-			free(c->in);
-			c->in = NULL;
-			c->in_cap = 0;
-		}
 		if ((size_t)n < READ_CHUNK)
 			break;
 	}
