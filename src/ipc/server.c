@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "ipc/codec.h"
+#include "ipc/decoder.h"
 #include "ipc/inbuf.h"
 #include "proto/frame.h"
 #include "util/log.h"
@@ -59,6 +60,7 @@ struct conn {
 	struct ipc_inbuf in;
 	struct conn_out *out;
 	bool closing;	 /* close once the output is written (after a fatal frame error) */
+	bool decoding;	 /* a large frame is with the decoder: read nothing more until it is back */
 	uint32_t events; /* what the watch is armed for */
 	struct conn *prev, *next;
 };
@@ -74,6 +76,7 @@ struct ipc_server {
 	struct evloop *loop;
 	int listen_fd;
 	struct evloop_watch *listen_watch;
+	struct ipc_decoder *decoder; /* large frames are decoded on its thread */
 	/*
 	 * Accept back-off: when accept() fails for want of descriptors (or
 	 * memory), the listener stays readable, so it is disarmed and this timer
@@ -220,7 +223,7 @@ static bool conn_settle(struct conn *c)
 		conn_close(c);
 		return false;
 	}
-	bool want_read = !c->srv->paused && !c->closing && !atomic_load(&c->out->throttled);
+	bool want_read = !c->srv->paused && !c->closing && !c->decoding && !atomic_load(&c->out->throttled);
 	uint32_t ev = (want_read ? EPOLLIN : 0) | (has_output ? EPOLLOUT : 0);
 	if (ev != c->events) {
 		if (evloop_watch_modify(c->srv->loop, c->watch, ev) < 0)
@@ -243,11 +246,43 @@ static void conn_fatal(struct conn *c, const char *msg)
 }
 
 /* Hands every complete buffered frame on, until closing, paused or throttled. */
+/*
+ * Hands one decoded frame on (or closes the connection after an unreadable
+ * one). Takes ownership of *req when r is CODEC_OK. False when the connection
+ * is closing.
+ */
+static bool conn_dispatch(struct conn *c, enum codec_result r, uint64_t rid, struct ovl_request *req,
+			  const char *err)
+{
+	struct ipc_server *s = c->srv;
+	struct conn_out *o = c->out;
+	if (r == CODEC_BAD_FRAME) {
+		conn_fatal(c, err);
+		return false;
+	}
+	if (r == CODEC_BAD_REQUEST)
+		log_debug("ipc: connection %llu request %llu: %s", (unsigned long long)c->id, (unsigned long long)rid,
+			  err);
+	struct ipc_reply *reply = malloc(sizeof(*reply));
+	if (!reply) {
+		if (r == CODEC_OK)
+			ovl_request_free(req);
+		conn_fatal(c, "overlayd is out of memory");
+		return false;
+	}
+	*reply = (struct ipc_reply){ .srv = s, .out = o, .conn_id = c->id, .id = rid };
+	atomic_fetch_add(&o->refs, 1);
+	atomic_fetch_add(&o->pending, 1);
+	s->on_request(reply, r == CODEC_OK ? req : NULL, r == CODEC_OK ? NULL : err, s->arg);
+	return true;
+}
+
+/* Hands every complete buffered frame on, until closing, paused, throttled or waiting for the decoder. */
 static void conn_process_input(struct conn *c)
 {
 	struct ipc_server *s = c->srv;
 	struct conn_out *o = c->out;
-	while (!c->closing && !s->paused && ipc_inbuf_pending(&c->in) >= PROTO_FRAME_HEADER) {
+	while (!c->closing && !c->decoding && !s->paused && ipc_inbuf_pending(&c->in) >= PROTO_FRAME_HEADER) {
 		if (atomic_load(&o->pending) >= MAX_PENDING_REQUESTS) {
 			atomic_store(&o->throttled, true);
 			/* Re-check: answers may have gone out before the flag was visible. */
@@ -265,28 +300,21 @@ static void conn_process_input(struct conn *c)
 		}
 		if (ir == IPC_INBUF_MORE)
 			break;
+		if (len > IPC_DECODE_INLINE_MAX) {
+			/* This connection waits for the decoder (keeping its order); the others go on. */
+			if (ipc_decoder_submit(s->decoder, c->id, body, len) < 0) {
+				conn_fatal(c, "overlayd is out of memory");
+				break;
+			}
+			c->decoding = true;
+			break;
+		}
 		uint64_t rid;
 		struct ovl_request req;
 		char err[512];
 		enum codec_result r = codec_decode_request((const char *)body, len, &rid, &req, err, sizeof(err));
-		if (r == CODEC_BAD_FRAME) {
-			conn_fatal(c, err);
+		if (!conn_dispatch(c, r, rid, &req, err))
 			break;
-		}
-		if (r == CODEC_BAD_REQUEST)
-			log_debug("ipc: connection %llu request %llu: %s", (unsigned long long)c->id,
-				  (unsigned long long)rid, err);
-		struct ipc_reply *reply = malloc(sizeof(*reply));
-		if (!reply) {
-			if (r == CODEC_OK)
-				ovl_request_free(&req);
-			conn_fatal(c, "overlayd is out of memory");
-			break;
-		}
-		*reply = (struct ipc_reply){ .srv = s, .out = o, .conn_id = c->id, .id = rid };
-		atomic_fetch_add(&o->refs, 1);
-		atomic_fetch_add(&o->pending, 1);
-		s->on_request(reply, r == CODEC_OK ? &req : NULL, r == CODEC_OK ? NULL : err, s->arg);
 	}
 	/* Also frees a buffer that grew for one large frame once it is idle. */
 	ipc_inbuf_compact(&c->in, 4 * READ_CHUNK);
@@ -313,7 +341,7 @@ static void conn_read(struct conn *c)
 		}
 		ipc_inbuf_commit(&c->in, (size_t)n);
 		conn_process_input(c);
-		if (c->closing || atomic_load(&c->out->throttled))
+		if (c->closing || c->decoding || atomic_load(&c->out->throttled))
 			break; /* the rest stays in the socket */
 		if ((size_t)n < READ_CHUNK)
 			break;
@@ -332,7 +360,7 @@ static void conn_event(struct evloop *loop, int fd, uint32_t events, void *arg)
 			return;
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		if (c->closing || c->srv->paused || atomic_load(&c->out->throttled)) {
+		if (c->closing || c->decoding || c->srv->paused || atomic_load(&c->out->throttled)) {
 			if (events & (EPOLLHUP | EPOLLERR))
 				conn_close(c);
 			return;
@@ -372,6 +400,22 @@ static void post_note(struct ipc_server *s, uint64_t conn_id)
 		log_error("ipc: cannot notify the event loop");
 		free(note);
 	}
+}
+
+/* Loop thread: a large frame of a connection came back from the decoder. */
+static void on_decoded(struct ipc_decode_job *job, void *arg)
+{
+	struct ipc_server *s = arg;
+	struct conn *c = conn_find(s, job->conn_id);
+	if (!c || s->paused) { /* gone, or shutting down: like a frame never read */
+		ipc_decode_job_free(job, false);
+		return;
+	}
+	c->decoding = false;
+	conn_dispatch(c, job->result, job->id, &job->req, job->err);
+	ipc_decode_job_free(job, true);
+	conn_process_input(c);
+	conn_settle(c);
 }
 
 /* ---------------------------------------------------------------- replies (any thread) */
@@ -545,6 +589,11 @@ struct ipc_server *ipc_server_new(struct evloop *loop, const struct ipc_server_c
 		snprintf(err, errlen, "cannot listen on %s: %s", cfg->path, strerror(errno));
 		goto fail_unlink;
 	}
+	s->decoder = ipc_decoder_new(loop, on_decoded, s);
+	if (!s->decoder) {
+		snprintf(err, errlen, "cannot start the decoder thread: %s", strerror(errno));
+		goto fail_unlink;
+	}
 	s->accept_retry = evloop_timer(loop, 0, 0, accept_retry_event, s);
 	if (!s->accept_retry || evloop_timer_disarm(loop, s->accept_retry) < 0) {
 		snprintf(err, errlen, "cannot create the accept retry timer: %s", strerror(errno));
@@ -561,6 +610,7 @@ fail_unlink:
 fail:
 	if (s->accept_retry)
 		evloop_unwatch(loop, s->accept_retry);
+	ipc_decoder_free(s->decoder);
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
 	free(s->path);
@@ -572,6 +622,7 @@ void ipc_server_free(struct ipc_server *s)
 {
 	if (!s)
 		return;
+	ipc_decoder_free(s->decoder);
 	while (s->conns)
 		conn_close(s->conns);
 	evloop_unwatch(s->loop, s->listen_watch);

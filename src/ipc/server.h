@@ -12,6 +12,9 @@
  * path (on_request with req NULL and a message), which keeps each
  * connection's answers in request order.
  *
+ * Frames over 64 KiB are decoded on a decoder thread (ipc/decoder.h); their
+ * connection reads nothing more until the result is back.
+ *
  * Back-pressure: a connection with 1024 unanswered requests is not read
  * further until answers go out. A client that stops reading its answers is
  * disconnected once 64 MiB are queued for it.
