@@ -6,6 +6,8 @@ decoded off the event loop."""
 import threading
 import time
 
+import pytest
+
 # Measured on the 2-core shared build machine (a fuzzer and other engineers'
 # builds running): with the loop blocked by decoding, another client's status
 # took 550-840 ms with one huge-array frame at a time, and 420-820 ms with six
@@ -24,6 +26,11 @@ def vm_hwm_kb(pid):
     raise AssertionError("no VmHWM")
 
 
+def sanitized(pid):
+    """ASan keeps freed memory in quarantine and maps shadow memory: VmHWM then says nothing."""
+    return "libasan" in open(f"/proc/{pid}/maps").read()
+
+
 def huge_array_frame(limit=8 * 1024 * 1024):
     head = b'{"frame":"request","id":7,"request":{"op":"status","junk":['
     tail = b"0]}}"
@@ -37,6 +44,7 @@ def deep_frame(depth):
 
 def test_huge_array_frame_neither_blocks_nor_balloons(daemon):
     pid = daemon.proc.pid
+    check_memory = not sanitized(pid)
     body = huge_array_frame()
     assert len(body) <= 8 * 1024 * 1024
     hwm_before = vm_hwm_kb(pid)
@@ -72,9 +80,11 @@ def test_huge_array_frame_neither_blocks_nor_balloons(daemon):
         assert resp["response"]["result"] == "err", resp
         assert "limit" in resp["response"]["message"], resp
     assert worst < STATUS_BOUND_S, f"another client's status took {worst * 1000:.0f} ms"
-    assert grown < HWM_GROWTH_BOUND_KB, f"VmHWM grew by {grown} kB"
     with daemon.conn() as c:
         assert c.call({"op": "status"})["result"] == "status"
+    if not check_memory:
+        pytest.skip("latency checked; VmHWM is meaningless under AddressSanitizer")
+    assert grown < HWM_GROWTH_BOUND_KB, f"VmHWM grew by {grown} kB"
 
 
 def test_large_frames_within_limits_are_decoded_off_the_loop(daemon):
