@@ -42,6 +42,34 @@ def deep_frame(depth):
     return (b'{"frame":"request","id":8,"request":{"op":"status","junk":' + b"[" * depth + b"]" * depth + b"}}")
 
 
+def status_latencies_while(daemon, action):
+    """Runs action() while another client sends status after status; returns
+    action's result and each status round trip's time in seconds."""
+    latencies, failures = [], []
+    stop = threading.Event()
+
+    def poll_status():
+        try:
+            with daemon.conn(timeout=10) as c:
+                while not stop.is_set():
+                    t0 = time.monotonic()
+                    assert c.call({"op": "status"})["result"] == "status"
+                    latencies.append(time.monotonic() - t0)
+        except Exception as e:  # noqa: BLE001 - reported on the test's thread
+            failures.append(e)
+
+    poller = threading.Thread(target=poll_status)
+    poller.start()
+    try:
+        result = action()
+    finally:
+        stop.set()
+        poller.join()
+    assert not failures, failures
+    assert latencies
+    return result, latencies
+
+
 def test_huge_array_frame_neither_blocks_nor_balloons(daemon):
     pid = daemon.proc.pid
     check_memory = not sanitized(pid)
@@ -49,28 +77,15 @@ def test_huge_array_frame_neither_blocks_nor_balloons(daemon):
     assert len(body) <= 8 * 1024 * 1024
     hwm_before = vm_hwm_kb(pid)
 
-    latencies = []
-    stop = threading.Event()
-
-    def poll_status():
-        with daemon.conn(timeout=10) as c:
-            while not stop.is_set():
-                t0 = time.monotonic()
-                assert c.call({"op": "status"})["result"] == "status"
-                latencies.append(time.monotonic() - t0)
-
-    poller = threading.Thread(target=poll_status)
-    poller.start()
-    responses = []
-    try:
+    def send_huge():
+        responses = []
         for _ in range(3):
             with daemon.conn(timeout=30) as big:
                 big.send_raw(body)
                 responses.append(big.read_frame())
-    finally:
-        stop.set()
-        poller.join()
+        return responses
 
+    responses, latencies = status_latencies_while(daemon, send_huge)
     worst = max(latencies)
     grown = vm_hwm_kb(pid) - hwm_before
     print(f"\nstatus latency while 3 huge frames were handled: worst {worst * 1000:.1f} ms "
@@ -94,16 +109,6 @@ def test_large_frames_within_limits_are_decoded_off_the_loop(daemon):
     body = (b'{"frame":"request","id":9,"request":{"op":"status","junk":['
             + b",".join([b'"' + b"x" * 80 + b'"'] * 99000) + b"]}}")
     assert len(body) < 8 * 1024 * 1024
-    latencies = []
-    stop = threading.Event()
-
-    def poll_status():
-        with daemon.conn(timeout=10) as c:
-            while not stop.is_set():
-                t0 = time.monotonic()
-                assert c.call({"op": "status"})["result"] == "status"
-                latencies.append(time.monotonic() - t0)
-
     results = []
 
     def send_big():
@@ -112,17 +117,14 @@ def test_large_frames_within_limits_are_decoded_off_the_loop(daemon):
                 big.send_raw(body)
                 results.append(big.read_frame()["response"]["result"])
 
-    poller = threading.Thread(target=poll_status)
-    poller.start()
-    senders = [threading.Thread(target=send_big) for _ in range(SENDERS)]
-    try:
+    def send_from_many():
+        senders = [threading.Thread(target=send_big) for _ in range(SENDERS)]
         for t in senders:
             t.start()
         for t in senders:
             t.join()
-    finally:
-        stop.set()
-        poller.join()
+
+    _, latencies = status_latencies_while(daemon, send_from_many)
     worst = max(latencies)
     print(f"\nstatus latency while {SENDERS} clients sent 8 MiB frames within the limits: worst {worst * 1000:.1f} ms "
           f"over {len(latencies)} requests")
