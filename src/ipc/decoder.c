@@ -21,6 +21,7 @@ struct ipc_decoder {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool stop;
+	bool delivery_posted; /* deliver() is queued on the loop and will take d->done */
 	struct job_list todo, done;
 };
 
@@ -64,6 +65,7 @@ static void deliver(void *arg)
 	struct ipc_decoder *d = arg;
 	pthread_mutex_lock(&d->lock);
 	struct ipc_decode_job *j = list_take_all(&d->done);
+	d->delivery_posted = false;
 	pthread_mutex_unlock(&d->lock);
 	while (j) {
 		struct ipc_decode_job *next = j->next;
@@ -90,11 +92,17 @@ static void *decoder_main(void *arg)
 		j->result = codec_decode_request(j->body, j->len, &j->id, &j->req, j->err, sizeof(j->err));
 
 		pthread_mutex_lock(&d->lock);
-		/* One wake-up of the loop per batch: deliver() drains the whole list. */
-		bool first = !d->done.head;
+		/*
+		 * One wake-up of the loop per batch: deliver() drains the whole
+		 * list. A failed post (out of memory) is retried with the next job.
+		 */
 		list_push(&d->done, j);
-		if (first && evloop_post(d->loop, deliver, d) < 0)
-			log_error("ipc: cannot hand a decoded frame back to the event loop");
+		if (!d->delivery_posted) {
+			if (evloop_post(d->loop, deliver, d) == 0)
+				d->delivery_posted = true;
+			else
+				log_error("ipc: cannot hand a decoded frame back to the event loop");
+		}
 	}
 	pthread_mutex_unlock(&d->lock);
 	return NULL;

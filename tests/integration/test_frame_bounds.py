@@ -3,6 +3,7 @@ unknown key holds a huge JSON array must be refused before it is parsed into
 millions of values, so it neither blocks other clients' requests on the event
 loop nor balloons the daemon's memory; large frames within the limits are
 decoded off the event loop."""
+import struct
 import threading
 import time
 
@@ -10,12 +11,17 @@ import pytest
 
 # Measured on the 2-core shared build machine (a fuzzer and other engineers'
 # builds running): with the loop blocked by decoding, another client's status
-# took 550-840 ms with one huge-array frame at a time, and 420-820 ms with six
-# clients each sending 8 MiB frames within the limits. With the limits and the
-# decoder thread: 5-75 ms and 45-150 ms under the same load.
+# took 550-840 ms with one huge-array frame at a time. With the limits: 5-75 ms.
 STATUS_BOUND_S = 0.15
+# Six clients each send two 8 MiB frames within the limits. Decoded on the
+# loop, each frame held status up for ~0.1 s: 7-9 status requests per run took
+# 92-760 ms (build and ASan build). Decoded on the decoder thread, 0-1 per run
+# took over 90 ms (a scheduler's hiccup on 2 shared cores, worst 160 ms; up to
+# 330 ms under ASan), so the test counts slow requests rather than taking the
+# single worst.
 SENDERS = 6
-STATUS_BOUND_BATCH_S = 0.25
+SLOW_S = 0.09
+MAX_SLOW = 3
 HWM_GROWTH_BOUND_KB = 50 * 1024
 
 
@@ -125,11 +131,11 @@ def test_large_frames_within_limits_are_decoded_off_the_loop(daemon):
             t.join()
 
     _, latencies = status_latencies_while(daemon, send_from_many)
-    worst = max(latencies)
-    print(f"\nstatus latency while {SENDERS} clients sent 8 MiB frames within the limits: worst {worst * 1000:.1f} ms "
-          f"over {len(latencies)} requests")
+    slow = sorted(x for x in latencies if x > SLOW_S)
+    print(f"\nstatus latency while {SENDERS} clients sent 8 MiB frames within the limits: "
+          f"{len(slow)} of {len(latencies)} over {SLOW_S * 1000:.0f} ms: {[round(x * 1000) for x in slow]}")
     assert results == ["status"] * (2 * SENDERS)
-    assert worst < STATUS_BOUND_BATCH_S, f"another client's status took {worst * 1000:.0f} ms"
+    assert len(slow) <= MAX_SLOW, f"{len(slow)} status requests took over {SLOW_S * 1000:.0f} ms: {slow}"
 
 
 def test_nesting_limit_names_the_limit(daemon):
@@ -147,3 +153,17 @@ def test_nesting_limit_names_the_limit(daemon):
 def test_many_small_values_within_limit_still_accepted(daemon):
     with daemon.conn() as c:
         assert c.call({"op": "status", "junk": list(range(1000))})["result"] == "status"
+
+
+def test_connection_order_kept_around_a_decoded_large_frame(daemon):
+    """A large frame goes to the decoder thread; the small frames its client
+    pipelined behind it must still be answered after it, in order."""
+    big = (b'{"frame":"request","id":1,"request":{"op":"status","junk":"' + b"x" * (1024 * 1024) + b'"}}')
+    small = [f'{{"frame":"request","id":{i},"request":{{"op":"status"}}}}'.encode() for i in (2, 3)]
+    bad_big = b'{"frame":"request","id":4,"request":{"op":"nope","junk":"' + b"y" * (512 * 1024) + b'"}}'
+    with daemon.conn(timeout=30) as c:
+        c.s.sendall(b"".join(struct.pack("<I", len(b)) + b for b in [big, *small, bad_big, small[0]]))
+        got = [c.read_frame() for _ in range(5)]
+    assert [f["id"] for f in got] == [1, 2, 3, 4, 2]
+    assert [f["response"]["result"] for f in got] == ["status", "status", "status", "err", "status"]
+    assert "unknown op" in got[3]["response"]["message"]
