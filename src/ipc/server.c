@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Connections are owned by the event loop (reading, decoding, closing). Their
+ * Connections are owned by the event loop (reading, decoding, closing; frames
+ * over 64 KiB are decoded by ipc/decoder.c and come back by connection id). Their
  * output side, struct conn_out, is shared with whichever thread answers a
  * request: a mutex guards the queue and the fd, and the loop closes the fd
  * under that mutex, so an answering thread never writes to a closed or
