@@ -3,7 +3,9 @@
 frame per op of protocol.md (and handle/scope variants) for fuzz_ipc_frame
 (bodies), and length-prefixed streams of them for fuzz_ipc_reassembly (two
 split-seed bytes, then frames). Run from the repository root; the output is
-committed, so rerun only when the protocol changes."""
+committed, so rerun only when the protocol changes. When fuzzing, give the
+harness a scratch directory first (new inputs go there), e.g.
+  build-fuzz/fuzz/fuzz_ipc_frame /tmp/cx fuzz/corpus-ipc_frame -max_total_time=300"""
 import json
 import pathlib
 import struct
