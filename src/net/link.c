@@ -269,24 +269,6 @@ int nl_veth_create_into(struct nl_handle *nl, const char *host, const char *peer
 	return veth_create(nl, host, peer, peer_ns_fd, mtu);
 }
 
-int nl_link_move_to_netns_fd(struct nl_handle *nl, const char *name, int ns_fd, const char *new_name)
-{
-	union nl_msgbuf m;
-	int index, err;
-
-	if (ns_fd < 0 || (new_name && (err = nl_check_ifname(new_name))))
-		return -EINVAL;
-	/* IFLA_IFNAME below is the new name, so the link is named by index. */
-	index = nl_link_index(nl, name);
-	if (index < 0)
-		return index;
-	link_msg(&m, RTM_NEWLINK, 0, index);
-	mnl_attr_put_u32(&m.align, IFLA_NET_NS_FD, (uint32_t)ns_fd);
-	if (new_name)
-		mnl_attr_put_strz(&m.align, IFLA_IFNAME, new_name);
-	return nl_talk(nl, &m.align, NULL, NULL);
-}
-
 /* RTM_NEWLINK on an existing link named by IFLA_IFNAME: one round trip. */
 static struct ifinfomsg *link_set_msg(union nl_msgbuf *m, const char *name)
 {
@@ -296,7 +278,7 @@ static struct ifinfomsg *link_set_msg(union nl_msgbuf *m, const char *name)
 	return ifi;
 }
 
-static int link_set_flags(struct nl_handle *nl, const char *name, unsigned int flags)
+int nl_link_set_up(struct nl_handle *nl, const char *name)
 {
 	union nl_msgbuf m;
 	struct ifinfomsg *ifi;
@@ -306,18 +288,8 @@ static int link_set_flags(struct nl_handle *nl, const char *name, unsigned int f
 		return err;
 	ifi = link_set_msg(&m, name);
 	ifi->ifi_change = IFF_UP;
-	ifi->ifi_flags = flags;
+	ifi->ifi_flags = IFF_UP;
 	return nl_talk(nl, &m.align, NULL, NULL);
-}
-
-int nl_link_set_up(struct nl_handle *nl, const char *name)
-{
-	return link_set_flags(nl, name, IFF_UP);
-}
-
-int nl_link_set_down(struct nl_handle *nl, const char *name)
-{
-	return link_set_flags(nl, name, 0);
 }
 
 int nl_link_set_mtu(struct nl_handle *nl, const char *name, uint32_t mtu)

@@ -74,19 +74,7 @@ int nl_veth_create(struct nl_handle *nl, const char *host, const char *peer);
  */
 int nl_veth_create_into(struct nl_handle *nl, const char *host, const char *peer, int peer_ns_fd, uint32_t mtu);
 
-/*
- * Moves the link into the namespace behind ns_fd and renames it to new_name in
- * the same RTM_NEWLINK: the kernel does both under one rtnl lock, so nothing in
- * the target namespace can act on the temporary name in between. new_name NULL
- * keeps the name. Should new_name be taken in the target, the kernel has
- * already moved the link when the rename fails: it returns -EEXIST with the
- * link left there under its old name (deleting the host end of a veth pair
- * removes it along).
- */
-int nl_link_move_to_netns_fd(struct nl_handle *nl, const char *name, int ns_fd, const char *new_name);
-
 int nl_link_set_up(struct nl_handle *nl, const char *name);
-int nl_link_set_down(struct nl_handle *nl, const char *name);
 int nl_link_set_mtu(struct nl_handle *nl, const char *name, uint32_t mtu);
 /* Enslaves link to bridge; bridge NULL releases it. */
 int nl_link_set_master(struct nl_handle *nl, const char *link, const char *bridge);
