@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -39,22 +42,27 @@ void etest_open(struct etest *t)
 
 static int leftover_cb(const struct nl_link *l, void *arg)
 {
-	(void)arg;
-	if (!strncmp(l->name, "zl-", 3) || !strncmp(l->name, "veth-", 5))
-		fail_msg("teardown left %s behind", l->name);
+	int *left = arg;
+
+	if (!strncmp(l->name, "zl-", 3) || !strncmp(l->name, "veth-", 5)) {
+		fprintf(stderr, "teardown left %s behind\n", l->name);
+		(*left)++;
+	}
 	return 0;
 }
 
-void etest_close(struct etest *t)
+bool etest_close(struct etest *t)
 {
 	char cmd[128];
+	int left = 0, err;
 
+	/* Everything is released before any verdict, so the next test starts clean. */
 	engine_teardown(t->e);
-	assert_int_equal(nl_link_list(t->nl, leftover_cb, NULL), 0);
+	err = nl_link_list(t->nl, leftover_cb, &left);
 	engine_close(t->e);
 	nl_close(t->nl);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
-	assert_int_equal(system(cmd), 0);
+	return system(cmd) == 0 && err == 0 && left == 0;
 }
 
 void etest_call(struct etest *t, const struct ovl_request *q, struct ovl_response *resp)
@@ -276,6 +284,34 @@ bool etest_has_addr(struct etest *t, const char *link, const char *prefix)
 	return nl_addr_list(t->nl, link, addr_find_cb, &f) == 0 && f.found;
 }
 
+char *etest_wg_get(struct etest *t, const char *ifname)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char *out = NULL;
+	size_t len = 0;
+	FILE *o = open_memstream(&out, &len);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char buf[4096];
+	ssize_t n;
+
+	assert_non_null(o);
+	assert_true(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s.sock", t->wg_dir, ifname);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+		fail_msg("UAPI socket %s: %s", sa.sun_path, strerror(errno));
+	assert_int_equal(write(fd, "get=1\n\n", 7), 7);
+	/* The answer ends with an empty line, after "errno=N". */
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		fwrite(buf, 1, (size_t)n, o);
+		fflush(o);
+		if (len >= 2 && !strcmp(out + len - 2, "\n\n"))
+			break;
+	}
+	close(fd);
+	assert_int_equal(fclose(o), 0);
+	return out;
+}
+
 pid_t etest_container(void)
 {
 	int ready[2];
@@ -286,7 +322,13 @@ pid_t etest_container(void)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		/* Only async-signal-safe calls: the parent has threads. */
+		/* Only async-signal-safe calls: the parent has threads. It dies
+		 * with the test, and holds none of the test's output open. */
+		int nul = open("/dev/null", O_RDWR);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (nul < 0 || dup2(nul, STDOUT_FILENO) < 0 || dup2(nul, STDERR_FILENO) < 0)
+			_exit(1);
 		if (unshare(CLONE_NEWNET) == 0 && write(ready[1], "x", 1) == 1)
 			for (;;)
 				pause();

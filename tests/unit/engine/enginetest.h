@@ -28,8 +28,11 @@ struct etest {
 
 /* A fresh engine in a fresh data dir (the namespace must be entered already). */
 void etest_open(struct etest *t);
-/* Graceful teardown (which must leave no zl-* or veth-* link), then close and rm -rf. */
-void etest_close(struct etest *t);
+/*
+ * Graceful teardown, close and rm -rf, whatever happens; false (with the
+ * names on stderr) when teardown left a zl-* or veth-* link behind.
+ */
+bool etest_close(struct etest *t);
 
 /* Runs q; the caller frees *resp. */
 void etest_call(struct etest *t, const struct ovl_request *q, struct ovl_response *resp);
@@ -69,6 +72,12 @@ void etest_global_ifname(struct etest *t, char name[IFNAMSIZ]);
 bool etest_has_addr(struct etest *t, const char *link, const char *prefix);
 /* The output of a command run in the namespace (e.g. "ip route"); malloc'd. */
 char *etest_run(const char *cmd);
+
+/*
+ * What wg(8) sees: the device's answer to a UAPI "get=1" on its socket in
+ * wg_dir (lines such as "public_key=<hex>", "allowed_ip=10.0.0.0/26"). malloc'd.
+ */
+char *etest_wg_get(struct etest *t, const char *ifname);
 
 /*
  * A "container": a child process in a network namespace of its own, waiting

@@ -42,11 +42,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct etest *t = *state;
+	bool clean = !nstest_active || etest_close(t);
 
-	if (nstest_active)
-		etest_close(t);
 	free(t);
-	return 0;
+	return clean ? 0 : -1;
 }
 
 /* What setup_service_overlay answered. */
