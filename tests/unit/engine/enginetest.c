@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "enginetest.h"
+#include "nstest.h"
 
 void etest_open(struct etest *t)
 {
@@ -63,6 +64,27 @@ bool etest_close(struct etest *t)
 	nl_close(t->nl);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
 	return system(cmd) == 0 && err == 0 && left == 0;
+}
+
+int etest_fixture_setup(void **state)
+{
+	struct etest *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -1;
+	if (nstest_active)
+		etest_open(t);
+	*state = t;
+	return 0;
+}
+
+int etest_fixture_teardown(void **state)
+{
+	struct etest *t = *state;
+	bool clean = !nstest_active || etest_close(t);
+
+	free(t);
+	return clean ? 0 : -1;
 }
 
 void etest_call(struct etest *t, const struct ovl_request *q, struct ovl_response *resp)

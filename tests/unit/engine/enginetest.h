@@ -34,6 +34,14 @@ void etest_open(struct etest *t);
  */
 bool etest_close(struct etest *t);
 
+/*
+ * cmocka fixtures: *state becomes a struct etest, opened when the namespace
+ * could be entered (tests start with NSTEST_REQUIRE()); teardown fails when
+ * etest_close() finds leftovers.
+ */
+int etest_fixture_setup(void **state);
+int etest_fixture_teardown(void **state);
+
 /* Runs q; the caller frees *resp. */
 void etest_call(struct etest *t, const struct ovl_request *q, struct ovl_response *resp);
 /* Runs q, fails the test on OVL_RES_ERR, frees the response. */

@@ -20,27 +20,6 @@
 #include "enginetest.h"
 #include "nstest.h"
 
-static int setup(void **state)
-{
-	struct etest *t = calloc(1, sizeof(*t));
-
-	if (!t)
-		return -1;
-	if (nstest_active)
-		etest_open(t);
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct etest *t = *state;
-	bool clean = !nstest_active || etest_close(t);
-
-	free(t);
-	return clean ? 0 : -1;
-}
-
 /* want NULL: the path must be absent. */
 static void expect_state(struct etest *t, const char *path, const char *want)
 {
@@ -183,12 +162,14 @@ static void a_busy_port_fails_clean_or_degrades(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(setup_brings_the_device_up_and_records_it, setup, teardown),
-		cmocka_unit_test_setup_teardown(refusals_change_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(a_stale_link_of_our_name_is_replaced, setup, teardown),
-		cmocka_unit_test_setup_teardown(a_busy_port_fails_clean_or_degrades, setup, teardown),
+		cmocka_unit_test_setup_teardown(setup_brings_the_device_up_and_records_it, etest_fixture_setup, etest_fixture_teardown),
+		cmocka_unit_test_setup_teardown(refusals_change_nothing, etest_fixture_setup, etest_fixture_teardown),
+		cmocka_unit_test_setup_teardown(a_stale_link_of_our_name_is_replaced, etest_fixture_setup, etest_fixture_teardown),
+		cmocka_unit_test_setup_teardown(a_busy_port_fails_clean_or_degrades, etest_fixture_setup, etest_fixture_teardown),
 	};
 
-	nstest_enter();
+	/* Every case needs the kernel: without root, the whole program is a skip (77). */
+	if (!nstest_enter())
+		return 77;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,27 +23,6 @@
 
 #define KEY "YNXtAzepDqRv9H52osJVDQnznT5AL11eVK3sB5JhQX0="
 
-static int setup(void **state)
-{
-	struct etest *t = calloc(1, sizeof(*t));
-
-	if (!t)
-		return -1;
-	if (nstest_active)
-		etest_open(t);
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct etest *t = *state;
-	bool clean = !nstest_active || etest_close(t);
-
-	free(t);
-	return clean ? 0 : -1;
-}
-
 static void global_up(struct etest *t)
 {
 	struct ovl_request q = etest_setup_global("peer", "10.77.0.0/16", "10.77.0.0/26");
@@ -239,12 +218,14 @@ static void scopes_without_a_dedicated_device_are_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(global_peer_lifecycle, setup, teardown),
-		cmocka_unit_test_setup_teardown(peer_before_the_device_is_installed_at_bring_up, setup, teardown),
-		cmocka_unit_test_setup_teardown(dedicated_peer_gets_routes, setup, teardown),
-		cmocka_unit_test_setup_teardown(scopes_without_a_dedicated_device_are_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(global_peer_lifecycle, etest_fixture_setup, etest_fixture_teardown),
+		cmocka_unit_test_setup_teardown(peer_before_the_device_is_installed_at_bring_up, etest_fixture_setup, etest_fixture_teardown),
+		cmocka_unit_test_setup_teardown(dedicated_peer_gets_routes, etest_fixture_setup, etest_fixture_teardown),
+		cmocka_unit_test_setup_teardown(scopes_without_a_dedicated_device_are_refused, etest_fixture_setup, etest_fixture_teardown),
 	};
 
-	nstest_enter();
+	/* Every case needs the kernel: without root, the whole program is a skip (77). */
+	if (!nstest_enter())
+		return 77;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,29 +23,15 @@
 #define CLUSTER "10.77.0.0/24"
 #define SLICE "10.77.0.0/26"
 
+/* Every test here starts with the global overlay up. */
 static int setup(void **state)
 {
-	struct etest *t = calloc(1, sizeof(*t));
+	struct ovl_request q = etest_setup_global("svc", CLUSTER, SLICE);
+	int r = etest_fixture_setup(state);
 
-	if (!t)
-		return -1;
-	if (nstest_active) {
-		struct ovl_request q = etest_setup_global("svc", CLUSTER, SLICE);
-
-		etest_open(t);
-		etest_ok(t, &q);
-	}
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct etest *t = *state;
-	bool clean = !nstest_active || etest_close(t);
-
-	free(t);
-	return clean ? 0 : -1;
+	if (r == 0 && nstest_active)
+		etest_ok(*state, &q);
+	return r;
 }
 
 /* What setup_service_overlay answered. */
@@ -219,12 +205,14 @@ static void exhausted_subnets_and_bad_names_are_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(isolated_service_gets_its_own_bridge, setup, teardown),
-		cmocka_unit_test_setup_teardown(shared_services_share_one_bridge, setup, teardown),
-		cmocka_unit_test_setup_teardown(dedicated_service_gets_a_device_of_its_own, setup, teardown),
-		cmocka_unit_test_setup_teardown(exhausted_subnets_and_bad_names_are_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(isolated_service_gets_its_own_bridge, setup, etest_fixture_teardown),
+		cmocka_unit_test_setup_teardown(shared_services_share_one_bridge, setup, etest_fixture_teardown),
+		cmocka_unit_test_setup_teardown(dedicated_service_gets_a_device_of_its_own, setup, etest_fixture_teardown),
+		cmocka_unit_test_setup_teardown(exhausted_subnets_and_bad_names_are_refused, setup, etest_fixture_teardown),
 	};
 
-	nstest_enter();
+	/* Every case needs the kernel: without root, the whole program is a skip (77). */
+	if (!nstest_enter())
+		return 77;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
