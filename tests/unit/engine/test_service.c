@@ -202,6 +202,22 @@ static void exhausted_subnets_and_bad_names_are_refused(void **state)
 	service_up(t, "s4", OVL_MODE_ISOLATED);
 }
 
+/* A cluster CIDR with no room for one service subnet: refused, nothing made. */
+static void a_cluster_too_small_for_a_subnet_is_refused(void **state)
+{
+	struct etest *t = *state;
+	struct ovl_request down = { .op = OVL_OP_TEARDOWN_GLOBAL_OVERLAY };
+	struct ovl_request small = etest_setup_global("tiny", "10.88.0.0/28", NULL);
+	struct ovl_request isolated = etest_setup_service("web", OVL_MODE_ISOLATED);
+	struct ovl_request shared = etest_setup_service("web", OVL_MODE_SHARED);
+
+	NSTEST_REQUIRE();
+	etest_ok(t, &down);
+	etest_ok(t, &small);
+	etest_refused(t, &isolated, "smaller than one /26 service subnet");
+	etest_refused(t, &shared, "smaller than one /26 service subnet");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -209,6 +225,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(shared_services_share_one_bridge, setup, etest_fixture_teardown),
 		cmocka_unit_test_setup_teardown(dedicated_service_gets_a_device_of_its_own, setup, etest_fixture_teardown),
 		cmocka_unit_test_setup_teardown(exhausted_subnets_and_bad_names_are_refused, setup, etest_fixture_teardown),
+		cmocka_unit_test_setup_teardown(a_cluster_too_small_for_a_subnet_is_refused, setup, etest_fixture_teardown),
 	};
 
 	/* Every case needs the kernel: without root, the whole program is a skip (77). */
