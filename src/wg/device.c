@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * A device: its TUN interface, its life cycle (create, destroy, death of
- * the link), the timer thread and the public API of wg.h. The UDP sockets
+ * the link), the timer thread, the handshake worker's start and stop, and
+ * the public API of wg.h. The UDP sockets
  * are in socket.c, the data-path threads in threads.c.
  */
 #include <errno.h>
@@ -166,6 +167,16 @@ static void signal_stop(struct wg_device *dev)
 		log_warn("wg %s: cannot stop threads: %s", dev->ifname, strerror(errno));
 }
 
+/* Stops the handshake worker; with the UDP readers stopped (nothing pushes). */
+static void stop_handshake_worker(struct wg_device *dev)
+{
+	if (!dev->handshake_running)
+		return;
+	wg_handshake_queue_stop(dev->handshakes);
+	pthread_join(dev->handshake_thread, NULL);
+	dev->handshake_running = false;
+}
+
 /*
  * Releases what wg_device_create set up, once no thread uses the device: the
  * shared end of both a failed create and wg_device_destroy. Closing the last
@@ -187,6 +198,11 @@ static void device_free(struct wg_device *dev)
 			close(dev->poll_kick[i]);
 	wg_index_destroy(&dev->index);
 	wg_ratelimit_destroy(&dev->ratelimit);
+	wg_ratelimit_destroy(&dev->cookie_ratelimit);
+	if (dev->handshakes) {
+		wg_handshake_queue_destroy(dev->handshakes);
+		free(dev->handshakes);
+	}
 	pthread_rwlock_destroy(&dev->lock);
 	pthread_mutex_destroy(&dev->config_lock);
 	pthread_mutex_destroy(&dev->cookie_lock);
@@ -246,8 +262,17 @@ int wg_device_create(const struct wg_device_config *cfg, struct wg_device **out)
 		return -ENOMEM;
 	}
 	pthread_rwlockattr_destroy(&attr);
-	if ((ret = wg_ratelimit_init(&dev->ratelimit, WG_UNDER_LOAD_HANDSHAKES_PER_SECOND)) || (ret = wg_index_init(&dev->index)))
+	if ((ret = wg_ratelimit_init(&dev->ratelimit, WG_UNDER_LOAD_HANDSHAKES_PER_SECOND)) ||
+	    (ret = wg_ratelimit_init(&dev->cookie_ratelimit, WG_UNDER_LOAD_HANDSHAKES_PER_SECOND)) ||
+	    (ret = wg_index_init(&dev->index)))
 		goto fail;
+	dev->handshakes = malloc(sizeof(*dev->handshakes));
+	if (!dev->handshakes || (ret = wg_handshake_queue_init(dev->handshakes, WG_HANDSHAKE_QUEUE_LEN))) {
+		free(dev->handshakes);
+		dev->handshakes = NULL;
+		ret = -ENOMEM;
+		goto fail;
+	}
 	if (cfg->private_key && (ret = wg_device_set_private_key_locked(dev, cfg->private_key)))
 		goto fail;
 	if ((ret = wg_cookie_checker_init(&dev->cookie_checker, dev->identity.public_key)))
@@ -274,8 +299,15 @@ int wg_device_create(const struct wg_device_config *cfg, struct wg_device **out)
 			  strerror(-ret));
 		goto fail;
 	}
-	if ((ret = wg_udp_readers_start(dev)))
+	/* The handshake worker first: the UDP readers queue for it. */
+	if (pthread_create(&dev->handshake_thread, NULL, wg_handshake_worker, dev)) {
+		ret = -EAGAIN;
 		goto fail;
+	}
+	dev->handshake_running = true;
+	wg_thread_name(dev->handshake_thread, "hs", dev->ifname);
+	if ((ret = wg_udp_readers_start(dev)))
+		goto fail_threads;
 	if (pthread_create(&dev->tun_thread, NULL, wg_tun_reader, dev)) {
 		ret = -EAGAIN;
 		goto fail_threads;
@@ -301,6 +333,7 @@ fail_tun_thread:
 fail_threads:
 	wg_udp_readers_stop(dev);
 fail:
+	stop_handshake_worker(dev);
 	device_free(dev);
 	return ret;
 }
@@ -315,6 +348,7 @@ void wg_device_destroy(struct wg_device *dev)
 	pthread_join(dev->timer_thread, NULL);
 	pthread_join(dev->tun_thread, NULL);
 	wg_udp_readers_stop(dev);
+	stop_handshake_worker(dev);
 
 	pthread_rwlock_wrlock(&dev->lock);
 	while ((peer = TAILQ_FIRST(&dev->peers)))

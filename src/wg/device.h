@@ -11,7 +11,8 @@
  *     freed when no packet is being processed.
  *   peer->lock (mutex): one peer's handshake, keypairs, endpoint, timers,
  *     staged packets.
- *   dev->cookie_lock, the index table and the rate limiter: leaf locks.
+ *   dev->cookie_lock, the index table, the rate limiters and the handshake
+ *     queue: leaf locks.
  */
 #ifndef OVL_WG_DEVICE_H
 #define OVL_WG_DEVICE_H
@@ -25,6 +26,7 @@
 
 #include "wg/allowedips.h"
 #include "wg/cookie.h"
+#include "wg/handshake.h"
 #include "wg/index.h"
 #include "wg/noise.h"
 #include "wg/pollmode.h"
@@ -85,7 +87,11 @@ struct wg_device {
 
 	pthread_mutex_t cookie_lock;
 	struct wg_cookie_checker cookie_checker;
-	struct wg_ratelimit ratelimit;
+	struct wg_ratelimit ratelimit;	      /* handshakes per source; load detection */
+	struct wg_ratelimit cookie_ratelimit; /* cookie replies per source */
+	struct wg_handshake_queue *handshakes; /* NULL: no worker, handshakes inline */
+	atomic_uint_fast64_t hs_rejected;     /* bad MACs, or over the source's rate */
+	atomic_uint_fast64_t cookie_replies_limited; /* withheld: over the source's rate */
 	struct wg_index_table index;
 
 	int tun_fd;
@@ -103,8 +109,8 @@ struct wg_device {
 	int uapi_fd;
 	dev_t uapi_st_dev; /* identity of our socket file, to notice its removal */
 	ino_t uapi_st_ino;
-	pthread_t tun_thread, timer_thread, uapi_thread, udp_thread[2];
-	bool udp_running[2], uapi_running;
+	pthread_t tun_thread, timer_thread, uapi_thread, udp_thread[2], handshake_thread;
+	bool udp_running[2], uapi_running, handshake_running;
 	atomic_bool stopping;
 	atomic_bool dead;
 };
@@ -180,6 +186,12 @@ void wg_rx_free(struct wg_rx *rx);
  */
 void wg_receive_datagram(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, size_t len,
 			 const struct ip_endpoint *src);
+/*
+ * The Diffie-Hellman part of an admitted initiation or response (the
+ * handshake worker's job). With dev->lock held for reading.
+ */
+void wg_receive_handshake(struct wg_device *dev, uint8_t *buf, size_t len,
+			  const struct ip_endpoint *src);
 /* Writes what the batch coalesced; whether the batch wrote anything to the TUN device. */
 bool wg_rx_flush(struct wg_device *dev, struct wg_rx *rx);
 

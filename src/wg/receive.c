@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * Incoming datagrams: handshake messages (with cookie and rate-limit
- * checks first), cookie replies, and data, which is authenticated,
+ * Incoming WireGuard messages: handshake messages (cookie and rate-limit
+ * checks here, the Diffie-Hellman work on the handshake worker: see
+ * handshake.h), cookie replies, and data, which is authenticated,
  * replay-checked, source-checked against the sending peer's allowed IPs
  * (cryptokey routing) and written to the TUN device.
  */
@@ -13,6 +14,7 @@
 
 #include "util/log.h"
 #include "wg/device.h"
+#include "wg/handshake.h"
 #include "wg/offload.h"
 
 static inline uint32_t le32_at(const uint8_t *p)
@@ -21,31 +23,47 @@ static inline uint32_t le32_at(const uint8_t *p)
 }
 
 /*
- * MAC checks for a handshake message. Returns true when it may be
- * processed; under load, answers with a cookie reply instead.
+ * The cheap checks a handshake message passes on the receive path, before
+ * it may queue for Diffie-Hellman work (handshake.h): a valid MAC1; under
+ * load also a valid MAC2 (else a cookie reply, at most WG_RATELIMIT_* per
+ * source: answering every initiation of a flood would make us its
+ * amplifier) and the per-source handshake rate limit.
  */
 static bool admit_handshake(struct wg_device *dev, const uint8_t *buf, size_t len,
-			    const struct ip_endpoint *src, uint32_t sender_index)
+			    const struct ip_endpoint *src)
 {
 	uint64_t now = wg_now_ns();
-	bool under_load = wg_ratelimit_under_load(&dev->ratelimit, now);
+	bool under_load = wg_ratelimit_under_load(&dev->ratelimit, now) ||
+			  (dev->handshakes && wg_handshake_queue_busy(dev->handshakes, now));
+	bool reply_allowed;
 	enum wg_cookie_result res;
+	struct wg_msg_cookie reply;
 
 	pthread_mutex_lock(&dev->cookie_lock);
 	res = wg_cookie_validate(&dev->cookie_checker, buf, len, src, under_load, now);
+	pthread_mutex_unlock(&dev->cookie_lock);
+	if (res == WG_COOKIE_INVALID) {
+		atomic_fetch_add(&dev->hs_rejected, 1);
+		return false;
+	}
 	if (res == WG_COOKIE_VALID_MAC1 && under_load) {
-		struct wg_msg_cookie reply;
-		if (!wg_cookie_create_reply(&dev->cookie_checker, &reply, buf, len, sender_index, src, now)) {
-			pthread_mutex_unlock(&dev->cookie_lock);
-			wg_udp_send(dev, src, &reply, sizeof(reply));
+		reply_allowed = wg_ratelimit_allow(&dev->cookie_ratelimit, &src->addr, now);
+		if (!reply_allowed) {
+			atomic_fetch_add(&dev->cookie_replies_limited, 1);
 			return false;
 		}
+		pthread_mutex_lock(&dev->cookie_lock);
+		reply_allowed = !wg_cookie_create_reply(&dev->cookie_checker, &reply, buf, len,
+							le32_at(buf + 4), src, now);
+		pthread_mutex_unlock(&dev->cookie_lock);
+		if (reply_allowed)
+			wg_udp_send(dev, src, &reply, sizeof(reply));
+		return false;
 	}
-	pthread_mutex_unlock(&dev->cookie_lock);
-	if (res == WG_COOKIE_INVALID)
+	if (under_load && !wg_ratelimit_allow(&dev->ratelimit, &src->addr, now)) {
+		atomic_fetch_add(&dev->hs_rejected, 1);
 		return false;
-	if (under_load && !wg_ratelimit_allow(&dev->ratelimit, &src->addr, now))
-		return false;
+	}
 	return true;
 }
 
@@ -61,8 +79,6 @@ static void receive_initiation(struct wg_device *dev, uint8_t *buf, size_t len,
 	uint32_t index;
 	int ret;
 
-	if (!admit_handshake(dev, buf, len, src, le32_at(buf + 4)))
-		return;
 	if (noise_consume_initiation(msg, &dev->identity, &in))
 		return;
 	peer = wg_peer_find(dev, in.remote_static);
@@ -107,8 +123,6 @@ static void receive_response(struct wg_device *dev, uint8_t *buf, size_t len,
 	uint64_t now = wg_now_ns();
 	uint32_t index = le32_at(buf + 8);
 
-	if (!admit_handshake(dev, buf, len, src, le32_at(buf + 4)))
-		return;
 	if (wg_index_lookup(&dev->index, index, WG_INDEX_HANDSHAKE, &peer, NULL))
 		return;
 	pthread_mutex_lock(&peer->lock);
@@ -297,15 +311,28 @@ static void receive_data(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, 
 	deliver(dev, rx, inner, ilen);
 }
 
+void wg_receive_handshake(struct wg_device *dev, uint8_t *buf, size_t len,
+			  const struct ip_endpoint *src)
+{
+	if (wg_message_classify(buf, len) == WG_MSG_INITIATION)
+		receive_initiation(dev, buf, len, src);
+	else if (wg_message_classify(buf, len) == WG_MSG_RESPONSE)
+		receive_response(dev, buf, len, src);
+}
+
 void wg_receive_datagram(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, size_t len,
 			 const struct ip_endpoint *src)
 {
 	switch (wg_message_classify(buf, len)) {
 	case WG_MSG_INITIATION:
-		receive_initiation(dev, buf, len, src);
-		break;
 	case WG_MSG_RESPONSE:
-		receive_response(dev, buf, len, src);
+		if (!admit_handshake(dev, buf, len, src))
+			break;
+		/* The Diffie-Hellman work: on the handshake worker, if the device has one. */
+		if (!dev->handshakes)
+			wg_receive_handshake(dev, buf, len, src);
+		else
+			wg_handshake_queue_push(dev->handshakes, buf, len, src, wg_now_ns());
 		break;
 	case WG_MSG_COOKIE:
 		receive_cookie(dev, buf);
