@@ -12,7 +12,10 @@ The flooder shares the machine's CPUs with both daemons: on a small machine
 the rate it achieves (printed) can fall short of the one asked for, and what
 it burns is taken from the daemons.
 
-    bench/wg-flood.py [-r RATE,RATE,...] [--only ours|wggo] BUILD_DIR
+    bench/wg-flood.py [-r RATE,RATE,...] [-j THREADS] [--only ours|wggo] BUILD_DIR
+
+THREADS flooder threads (default 1) share the rate, each with its own socket
+on the flooder's one address; more than one takes CPU from the daemons.
 
 A rate of 0 floods as fast as the flooder can. A rung's "highest passing
 rate" is the rate asked for; the achieved one is on its line.
@@ -30,11 +33,11 @@ from wgnet import Lab, flood_pair, flood_survived, flood_trial, flooder, overlay
 LADDER = "30000,60000,90000,120000,150000,200000,0"  # 0: as fast as the flooder can
 
 
-def trial(impl, tool, rate):
+def trial(impl, tool, rate, threads):
     with tempfile.TemporaryDirectory() as tmp:
         lab = Lab(uuid.uuid4().hex[:6], tmp)
         try:
-            return flood_trial(lab, flood_pair(lab, impl), tool, rate)
+            return flood_trial(lab, flood_pair(lab, impl), tool, rate, threads=threads)
         finally:
             lab.close()
 
@@ -51,6 +54,7 @@ def describe(r):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-r", "--rates", default=LADDER)
+    ap.add_argument("-j", "--threads", type=int, default=1)
     ap.add_argument("--only", choices=["ours", "wggo"])
     ap.add_argument("build")
     args = ap.parse_args()
@@ -67,7 +71,7 @@ def main():
     failed = {name: False for name in impls}
     for rate in (int(x) for x in args.rates.split(",")):
         for name, impl in impls.items():
-            r = trial(impl, tool, rate)
+            r = trial(impl, tool, rate, args.threads)
             ok = flood_survived(r)
             print(f"{rate or 'max':>7}/s  {name:<5} {describe(r)}", flush=True)
             if ok and not failed[name]:

@@ -194,10 +194,11 @@ def link_rx_packets(lab, ns, dev):
     return json.loads(lab.ip(ns, "-s", "-j", "link", "show", "dev", dev).stdout)[0]["stats64"]["rx"]["packets"]
 
 
-def start_flood(lab, t, flooder, rate):
-    """wg-flood in F: rate initiations/s with a valid MAC1 for B's key, until stopped."""
+def start_flood(lab, t, flooder, rate, threads=1):
+    """wg-flood in F: rate initiations/s with a valid MAC1 for B's key, from
+    threads sockets on F's one address, until stopped."""
     p = subprocess.Popen(["ip", "netns", "exec", t["f"], str(flooder), "-r", str(rate), "-t", "0",
-                          "172.31.2.2:51002", t["pb"]], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                          "-j", str(threads), "172.31.2.2:51002", t["pb"]], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lab.procs.append(p)
     first = link_rx_packets(lab, t["b"], t["f_link"])
     wait_for(lambda: link_rx_packets(lab, t["b"], t["f_link"]) - first > 1000 or p.poll() is not None,
@@ -232,11 +233,11 @@ def fresh_handshake(lab, t, timeout):
     return time.monotonic() - start
 
 
-def flood_trial(lab, t, flooder, rate, handshake_timeout=25, pings=10):
+def flood_trial(lab, t, flooder, rate, handshake_timeout=25, pings=10, threads=1):
     """B flooded at rate: pings over the established session, then a fresh
     handshake and pings over the new session. Returns the counts."""
     assert lab.ping(t["a"], "10.77.0.2", count=1), "no tunnel before the flood"
-    p = start_flood(lab, t, flooder, rate)
+    p = start_flood(lab, t, flooder, rate, threads)
     try:
         established = lab.ping_times(t["a"], "10.77.0.2", pings, 0.2)
         took = fresh_handshake(lab, t, handshake_timeout)
