@@ -35,9 +35,9 @@ static bool admit_handshake(struct wg_device *dev, const uint8_t *buf, size_t le
 	uint64_t now = wg_now_ns();
 	bool under_load = wg_ratelimit_under_load(&dev->ratelimit, now) ||
 			  (dev->handshakes && wg_handshake_queue_busy(dev->handshakes, now));
-	bool reply_allowed;
 	enum wg_cookie_result res;
 	struct wg_msg_cookie reply;
+	int ret;
 
 	pthread_mutex_lock(&dev->cookie_lock);
 	res = wg_cookie_validate(&dev->cookie_checker, buf, len, src, under_load, now);
@@ -47,16 +47,15 @@ static bool admit_handshake(struct wg_device *dev, const uint8_t *buf, size_t le
 		return false;
 	}
 	if (res == WG_COOKIE_VALID_MAC1 && under_load) {
-		reply_allowed = wg_ratelimit_allow(&dev->cookie_ratelimit, &src->addr, now);
-		if (!reply_allowed) {
+		if (!wg_ratelimit_allow(&dev->cookie_ratelimit, &src->addr, now)) {
 			atomic_fetch_add(&dev->cookie_replies_limited, 1);
 			return false;
 		}
 		pthread_mutex_lock(&dev->cookie_lock);
-		reply_allowed = !wg_cookie_create_reply(&dev->cookie_checker, &reply, buf, len,
-							le32_at(buf + 4), src, now);
+		ret = wg_cookie_create_reply(&dev->cookie_checker, &reply, buf, len, le32_at(buf + 4),
+					     src, now);
 		pthread_mutex_unlock(&dev->cookie_lock);
-		if (reply_allowed)
+		if (!ret)
 			wg_udp_send(dev, src, &reply, sizeof(reply));
 		return false;
 	}
