@@ -82,7 +82,8 @@ void wg_thread_name(pthread_t t, const char *role, const char *ifname)
 int wg_device_set_fwmark_locked(struct wg_device *dev, uint32_t mark)
 {
 	for (int i = 0; i < 2; i++)
-		if (dev->udp_fd[i] >= 0 && setsockopt(dev->udp_fd[i], SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0)
+		if ((dev->udp_fd[i] >= 0 && setsockopt(dev->udp_fd[i], SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0) ||
+		    (dev->hs_fd[i] >= 0 && setsockopt(dev->hs_fd[i], SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0))
 			return -errno;
 	dev->fwmark = mark;
 	return 0;
@@ -187,6 +188,9 @@ static void device_free(struct wg_device *dev)
 	for (int i = 0; i < 2; i++)
 		if (dev->udp_fd[i] >= 0)
 			close(dev->udp_fd[i]);
+	for (int i = 0; i < 2; i++)
+		if (dev->hs_fd[i] >= 0)
+			close(dev->hs_fd[i]);
 	if (dev->tun_fd >= 0)
 		close(dev->tun_fd);
 	if (dev->stop_fd >= 0)
@@ -238,7 +242,7 @@ int wg_device_create(const struct wg_device_config *cfg, struct wg_device **out)
 	dev->cfg.ifname = NULL;
 	dev->cfg.uapi_dir = NULL;
 	dev->tun_fd = dev->stop_fd = dev->net_stop_fd = dev->uapi_fd = -1;
-	dev->udp_fd[0] = dev->udp_fd[1] = -1;
+	dev->udp_fd[0] = dev->udp_fd[1] = dev->hs_fd[0] = dev->hs_fd[1] = -1;
 	for (int i = 0; i < WG_POLLERS; i++)
 		dev->poll_kick[i] = -1;
 	atomic_init(&dev->poll_mode, WG_POLL_SPLIT);
@@ -293,7 +297,7 @@ int wg_device_create(const struct wg_device_config *cfg, struct wg_device **out)
 	if (ret < 0)
 		goto fail;
 	dev->tun_fd = ret;
-	ret = wg_socket_open_pair(cfg->listen_port, dev->fwmark, dev->udp_fd, &dev->port);
+	ret = wg_socket_open_pair(cfg->listen_port, dev->fwmark, dev->udp_fd, dev->hs_fd, &dev->port);
 	if (ret) {
 		log_error("wg %s: cannot listen on UDP port %u: %s", dev->ifname, cfg->listen_port,
 			  strerror(-ret));

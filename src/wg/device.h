@@ -98,6 +98,7 @@ struct wg_device {
 	pthread_mutex_t tun_tx_lock; /* guards tun_tx: TUN reads and the send batch */
 	struct tun_reader *tun_tx;
 	int udp_fd[2]; /* [0] IPv4, [1] IPv6; -1 when absent */
+	int hs_fd[2];  /* the same port's handshake sockets (socket.c); -1 when absent */
 	int stop_fd;   /* eventfd: all threads */
 	int net_stop_fd; /* eventfd: UDP receive threads, to rebind */
 	int poll_kick[WG_POLLERS]; /* eventfds, one per poller (pollmode.h) */
@@ -109,8 +110,8 @@ struct wg_device {
 	int uapi_fd;
 	dev_t uapi_st_dev; /* identity of our socket file, to notice its removal */
 	ino_t uapi_st_ino;
-	pthread_t tun_thread, timer_thread, uapi_thread, udp_thread[2], handshake_thread;
-	bool udp_running[2], uapi_running, handshake_running;
+	pthread_t tun_thread, timer_thread, uapi_thread, udp_thread[2], handshake_thread, hs_reader_thread;
+	bool udp_running[2], uapi_running, handshake_running, hs_reader_running;
 	atomic_bool stopping;
 	atomic_bool dead;
 };
@@ -219,7 +220,9 @@ struct wg_udp_reader_arg {
 	struct wg_device *dev;
 	int slot;
 };
-/* A UDP reader per open socket; with lock NOT held. */
+/* The thread that reads the handshake sockets (hs_fd) and queues what it admits. */
+void *wg_handshake_reader(void *arg);
+/* A UDP reader per open socket, and the handshake reader; with lock NOT held. */
 int wg_udp_readers_start(struct wg_device *dev);
 void wg_udp_readers_stop(struct wg_device *dev);
 

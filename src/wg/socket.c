@@ -4,10 +4,16 @@
  * datagram, and reading a batch (recvmmsg, UDP GRO) whose datagrams are
  * demultiplexed here: WireGuard to receive.c, STUN and anything else to
  * the datagram hook when one is registered, else counted and dropped.
+ *
+ * Each family has two sockets on the port, a reuseport group whose BPF
+ * program makes the kernel queue data (and cookie replies) on one and
+ * everything else on the other: a handshake flood then fills only the
+ * second socket's queue, and data never waits behind it.
  */
 #include "wg/socket.h"
 
 #include <errno.h>
+#include <linux/filter.h>
 #include <linux/udp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +42,7 @@ bool wg_is_stun(const uint8_t *buf, size_t len)
 	return wg_datagram_classify(buf, len) == WG_DGRAM_STUN;
 }
 
-static int udp_open(int family, uint16_t port, uint32_t fwmark)
+static int udp_open(int family, uint16_t port, uint32_t fwmark, bool reuseport)
 {
 	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	int one = 1, bufsize = 4 << 20;
@@ -66,6 +72,8 @@ static int udp_open(int family, uint16_t port, uint32_t fwmark)
 		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
 	if (fwmark && setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark)) < 0)
 		goto fail;
+	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		goto fail;
 	/* UDP GRO: bursts from one sender arrive as one buffer (split in wg_udp_receive). */
 	(void)setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
@@ -88,31 +96,88 @@ static uint16_t bound_port(int fd)
 	return ep.port;
 }
 
-int wg_socket_open_pair(uint16_t port, uint32_t fwmark, int fds[2], uint16_t *out_port)
+/*
+ * The kernel's choice of socket within a port's reuseport group, made on
+ * the UDP payload before anything is queued: data and cookie replies to
+ * the first socket, everything else (handshakes, STUN) to the second.
+ */
+static int steer_handshakes(int fd)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),			 /* message type */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, WG_MSG_DATA, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, WG_MSG_COOKIE, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) < 0 ? -errno : 0;
+}
+
+/*
+ * One family's sockets on port (0: a free one): *data, and *hs for
+ * handshakes, steered there by the kernel; *hs is -1 where steering is not
+ * available (one socket then gets everything). Returns 0 or -errno.
+ */
+static int open_family(int family, uint16_t port, uint32_t fwmark, int *data, int *hs)
+{
+	int ret;
+	*hs = -1;
+	*data = udp_open(family, port, fwmark, true);
+	if (*data < 0)
+		return *data;
+	port = bound_port(*data);
+	*hs = udp_open(family, port, fwmark, true);
+	ret = *hs < 0 ? *hs : steer_handshakes(*data);
+	if (ret) {
+		log_debug("wg: no separate handshake socket on port %u: %s", port, strerror(-ret));
+		if (*hs >= 0)
+			close(*hs);
+		*hs = -1;
+	}
+	return 0;
+}
+
+static void close_family(int *data, int *hs)
+{
+	if (*data >= 0)
+		close(*data);
+	if (*hs >= 0)
+		close(*hs);
+	*data = *hs = -1;
+}
+
+int wg_socket_open_pair(uint16_t port, uint32_t fwmark, int fds[2], int hs_fds[2], uint16_t *out_port)
 {
 	for (int attempt = 0; attempt < 16; attempt++) {
-		int v4 = udp_open(AF_INET, port, fwmark), v6;
+		int v4, v4_hs, v6, v6_hs, ret4, ret6;
 		uint16_t actual;
-		if (v4 < 0 && v4 != -EAFNOSUPPORT)
-			return v4;
+		ret4 = open_family(AF_INET, port, fwmark, &v4, &v4_hs);
+		if (ret4 < 0 && ret4 != -EAFNOSUPPORT)
+			return ret4;
+		if (ret4 < 0)
+			v4 = v4_hs = -1;
 		actual = v4 >= 0 ? bound_port(v4) : port;
-		v6 = udp_open(AF_INET6, actual, fwmark);
-		if (v6 == -EADDRINUSE && port == 0 && v4 >= 0) {
+		ret6 = open_family(AF_INET6, actual, fwmark, &v6, &v6_hs);
+		if (ret6 == -EADDRINUSE && port == 0 && v4 >= 0) {
 			/* The random v4 port is taken in v6: try another. */
-			close(v4);
+			close_family(&v4, &v4_hs);
 			continue;
 		}
-		if (v6 < 0 && v6 != -EAFNOSUPPORT && v6 != -EADDRNOTAVAIL) {
-			if (v4 >= 0)
-				close(v4);
-			return v6;
+		if (ret6 < 0 && ret6 != -EAFNOSUPPORT && ret6 != -EADDRNOTAVAIL) {
+			close_family(&v4, &v4_hs);
+			return ret6;
 		}
+		if (ret6 < 0)
+			v6 = v6_hs = -1;
 		if (v4 < 0 && v6 < 0)
 			return -EAFNOSUPPORT;
 		if (v4 < 0)
 			actual = bound_port(v6);
-		fds[0] = v4 < 0 ? -1 : v4;
-		fds[1] = v6 < 0 ? -1 : v6;
+		fds[0] = v4;
+		fds[1] = v6;
+		hs_fds[0] = v4_hs;
+		hs_fds[1] = v6_hs;
 		*out_port = actual;
 		return 0;
 	}
@@ -121,13 +186,13 @@ int wg_socket_open_pair(uint16_t port, uint32_t fwmark, int fds[2], uint16_t *ou
 
 int wg_device_rebind(struct wg_device *dev, uint16_t port)
 {
-	int fds[2], old[2];
+	int fds[2], hs_fds[2], old[2], old_hs[2];
 	uint16_t actual;
 	int ret;
 
 	if (port && port == dev->port)
 		return 0;
-	ret = wg_socket_open_pair(port, dev->fwmark, fds, &actual);
+	ret = wg_socket_open_pair(port, dev->fwmark, fds, hs_fds, &actual);
 	if (ret) {
 		log_error("wg %s: cannot listen on UDP port %u: %s", dev->ifname, port, strerror(-ret));
 		return ret;
@@ -135,14 +200,15 @@ int wg_device_rebind(struct wg_device *dev, uint16_t port)
 	wg_udp_readers_stop(dev);
 	pthread_rwlock_wrlock(&dev->lock);
 	memcpy(old, dev->udp_fd, sizeof(old));
+	memcpy(old_hs, dev->hs_fd, sizeof(old_hs));
 	memcpy(dev->udp_fd, fds, sizeof(fds));
+	memcpy(dev->hs_fd, hs_fds, sizeof(hs_fds));
 	dev->port = actual;
 	pthread_rwlock_unlock(&dev->lock);
 	/* A solo TUN reader may be polling the old sockets: have it take the new. */
 	wg_poll_kick(dev, WG_POLLER_TUN);
 	for (int i = 0; i < 2; i++)
-		if (old[i] >= 0)
-			close(old[i]);
+		close_family(&old[i], &old_hs[i]);
 	return wg_udp_readers_start(dev);
 }
 

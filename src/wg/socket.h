@@ -29,8 +29,12 @@ enum wg_datagram_kind wg_datagram_classify(const uint8_t *buf, size_t len);
 
 /*
  * Opens and binds the IPv4 and IPv6 sockets on one port (a random free one
- * for port 0). fds[i] is -1 for a family the host lacks. 0 or -errno.
+ * for port 0): fds for data, hs_fds for what is not data (handshakes, STUN),
+ * steered apart by the kernel. fds[i] and hs_fds[i] are -1 for a family the
+ * host lacks; hs_fds[i] also where the kernel cannot steer (fds[i] then
+ * receives everything). 0 or -errno.
  */
-int wg_socket_open_pair(uint16_t port, uint32_t fwmark, int fds[2], uint16_t *out_port);
+int wg_socket_open_pair(uint16_t port, uint32_t fwmark, int fds[2], int hs_fds[2],
+			uint16_t *out_port);
 
 #endif

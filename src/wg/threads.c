@@ -2,7 +2,8 @@
 /*
  * The data-path threads and how they poll: the TUN reader (busy-polling
  * for answers after a send, SCHED_IDLE placement passes, solo polling of
- * the sockets for sparse traffic) and one UDP reader per socket. What they
+ * the sockets for sparse traffic), one UDP reader per data socket and the
+ * reader of the handshake sockets. What they
  * do with a packet is in send.c and receive.c; who polls what is decided
  * in pollmode.c, spin.c and placement.c.
  */
@@ -250,6 +251,49 @@ void *wg_udp_reader(void *arg)
 	return NULL;
 }
 
+/*
+ * The handshake sockets carry what the kernel did not steer to the data
+ * sockets (socket.c): handshakes, STUN. Always read by this one thread,
+ * whatever the poll mode, at ordinary priority: a flood of them costs this
+ * thread its time, not the data path.
+ */
+void *wg_handshake_reader(void *arg)
+{
+	struct wg_device *dev = arg;
+	struct udp_reader *r = wg_udp_rx_new();
+	struct pollfd pfd[4] = {
+		{ .fd = dev->stop_fd, .events = POLLIN },
+		{ .fd = dev->net_stop_fd, .events = POLLIN },
+	};
+	nfds_t n = 2;
+
+	if (!r) {
+		log_error("wg %s: out of memory starting the handshake reader", dev->ifname);
+		return NULL;
+	}
+	for (int slot = 0; slot < 2; slot++)
+		if (dev->hs_fd[slot] >= 0)
+			pfd[n++] = (struct pollfd){ .fd = dev->hs_fd[slot], .events = POLLIN };
+	while (!atomic_load(&dev->stopping)) {
+		int got = 0;
+		pthread_rwlock_rdlock(&dev->lock);
+		for (nfds_t i = 2; i < n; i++)
+			got += wg_udp_receive(dev, r, pfd[i].fd);
+		pthread_rwlock_unlock(&dev->lock);
+		if (got > 0)
+			continue;
+		if (poll(pfd, n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[0].revents || pfd[1].revents)
+			break;
+	}
+	wg_udp_rx_free(r);
+	return NULL;
+}
+
 int wg_udp_readers_start(struct wg_device *dev)
 {
 	for (int slot = 0; slot < 2; slot++) {
@@ -269,6 +313,13 @@ int wg_udp_readers_start(struct wg_device *dev)
 		wg_thread_name(dev->udp_thread[slot], slot ? "udp6" : "udp4", dev->ifname);
 		dev->udp_running[slot] = true;
 	}
+	dev->hs_reader_running = false;
+	if (dev->hs_fd[0] < 0 && dev->hs_fd[1] < 0)
+		return 0;
+	if (pthread_create(&dev->hs_reader_thread, NULL, wg_handshake_reader, dev))
+		return -EAGAIN;
+	wg_thread_name(dev->hs_reader_thread, "hsrx", dev->ifname);
+	dev->hs_reader_running = true;
 	return 0;
 }
 
@@ -280,7 +331,9 @@ void wg_udp_readers_stop(struct wg_device *dev)
 	for (int slot = 0; slot < 2; slot++)
 		if (dev->udp_running[slot])
 			pthread_join(dev->udp_thread[slot], NULL);
-	dev->udp_running[0] = dev->udp_running[1] = false;
+	if (dev->hs_reader_running)
+		pthread_join(dev->hs_reader_thread, NULL);
+	dev->udp_running[0] = dev->udp_running[1] = dev->hs_reader_running = false;
 	if (read(dev->net_stop_fd, &drain, sizeof(drain)) < 0 && errno != EAGAIN)
 		log_warn("wg %s: cannot reset the UDP reader signal: %s", dev->ifname, strerror(errno));
 }

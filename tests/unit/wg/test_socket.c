@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
  * The demultiplexing of a device's UDP port (socket.h): WireGuard, STUN or
- * neither, from the first bytes and the size alone.
+ * neither, from the first bytes and the size alone; and the kernel's
+ * steering of data and handshakes onto separate sockets of the port.
  */
+#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "wg/messages.h"
@@ -104,12 +109,67 @@ static void short_and_empty(void **state)
 	assert_int_equal(wg_datagram_classify((const uint8_t *)"junk", 4), WG_DGRAM_OTHER);
 }
 
+/* Whether a datagram arrives on fd within 2 s (consumed), or with no wait at all. */
+static bool received(int fd, bool wait)
+{
+	uint8_t buf[256];
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	if (wait && poll(&pfd, 1, 2000) != 1)
+		return false;
+	return recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0;
+}
+
+/*
+ * The kernel steers by message type: data and cookie replies to the data
+ * socket, handshakes and STUN to the handshake socket, so a handshake
+ * flood cannot fill the data socket's queue.
+ */
+static void kernel_steers_handshakes_apart(void **state)
+{
+	int fds[2], hs[2], client = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	uint16_t port;
+	uint8_t init[WG_MSG_INITIATION_LEN] = { WG_MSG_INITIATION }, data[WG_MSG_DATA_MIN_LEN + 16] = { WG_MSG_DATA };
+	uint8_t cookie[WG_MSG_COOKIE_LEN] = { WG_MSG_COOKIE }, resp[WG_MSG_RESPONSE_LEN] = { WG_MSG_RESPONSE };
+	uint8_t stun[20];
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+	assert_int_equal(wg_socket_open_pair(0, 0, fds, hs, &port), 0);
+	assert_true(fds[0] >= 0);
+	assert_true(hs[0] >= 0);
+	to.sin_port = htons(port);
+	stun_message(stun, sizeof(stun));
+	const struct {
+		const uint8_t *buf;
+		size_t len;
+		bool to_data;
+	} cases[] = { { data, sizeof(data), true },  { cookie, sizeof(cookie), true },
+		      { init, sizeof(init), false }, { resp, sizeof(resp), false },
+		      { stun, sizeof(stun), false } };
+	for (int round = 0; round < 3; round++) /* not luck of the hash: every time */
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			assert_int_equal(sendto(client, cases[i].buf, cases[i].len, 0, (struct sockaddr *)&to,
+						sizeof(to)), (ssize_t)cases[i].len);
+			/* Once it is on the one, it cannot also be on the other. */
+			int want = cases[i].to_data ? fds[0] : hs[0], other = cases[i].to_data ? hs[0] : fds[0];
+			assert_true(received(want, true));
+			assert_false(received(other, false));
+		}
+	close(client);
+	for (int i = 0; i < 2; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		if (hs[i] >= 0)
+			close(hs[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(wireguard_by_type_and_size),
 		cmocka_unit_test(stun_by_header),
 		cmocka_unit_test(short_and_empty),
+		cmocka_unit_test(kernel_steers_handshakes_apart),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
