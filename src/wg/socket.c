@@ -14,6 +14,9 @@
 
 #include <errno.h>
 #include <linux/filter.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <linux/udp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,10 +117,73 @@ static int steer_handshakes(int fd)
 	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) < 0 ? -errno : 0;
 }
 
+static void close_family(int *data, int *hs)
+{
+	if (*data >= 0)
+		close(*data);
+	if (*hs >= 0)
+		close(*hs);
+	*data = *hs = -1;
+}
+
+/*
+ * How many UDP sockets of family are bound to port in this network
+ * namespace (sock_diag), or -errno.
+ */
+static int sockets_on_port(int family, uint16_t port)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 req;
+	} msg = {
+		.nlh = { .nlmsg_len = sizeof(msg), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
+		.req = { .sdiag_family = (uint8_t)family, .sdiag_protocol = IPPROTO_UDP, .idiag_states = ~0u },
+	};
+	union {
+		char buf[16384];
+		struct nlmsghdr align;
+	} u;
+	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG), count = 0, ret = 0;
+	bool done = false;
+
+	if (fd < 0)
+		return -errno;
+	if (send(fd, &msg, sizeof(msg), 0) < 0)
+		ret = -errno;
+	while (!ret && !done) {
+		ssize_t got = recv(fd, u.buf, sizeof(u.buf), 0);
+		int len = (int)got;
+		if (got < 0) {
+			if (errno != EINTR)
+				ret = -errno;
+			continue;
+		}
+		for (struct nlmsghdr *h = &u.align; !done && NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+			const struct inet_diag_msg *d = NLMSG_DATA(h);
+			if (h->nlmsg_type == NLMSG_DONE)
+				done = true;
+			else if (h->nlmsg_type == NLMSG_ERROR)
+				ret = -EPROTO;
+			else if (ntohs(d->id.idiag_sport) == port)
+				count++;
+		}
+		if (got == 0)
+			ret = -EPROTO;
+	}
+	close(fd);
+	return ret ? ret : count;
+}
+
 /*
  * One family's sockets on port (0: a free one): *data, and *hs for
  * handshakes, steered there by the kernel; *hs is -1 where steering is not
  * available (one socket then gets everything). Returns 0 or -errno.
+ *
+ * SO_REUSEPORT would let a socket of another device, or of another process
+ * of the same user, join the group silently: the port must hold only our
+ * two sockets, else it is in use. Where that cannot be checked, one
+ * ordinary socket, exclusive as always.
  */
 static int open_family(int family, uint16_t port, uint32_t fwmark, int *data, int *hs)
 {
@@ -129,22 +195,21 @@ static int open_family(int family, uint16_t port, uint32_t fwmark, int *data, in
 	port = bound_port(*data);
 	*hs = udp_open(family, port, fwmark, true);
 	ret = *hs < 0 ? *hs : steer_handshakes(*data);
+	if (!ret) {
+		ret = sockets_on_port(family, port);
+		if (ret > 2) {
+			close_family(data, hs);
+			return -EADDRINUSE;
+		}
+		ret = ret == 2 ? 0 : ret < 0 ? ret : -EPROTO;
+	}
 	if (ret) {
 		log_debug("wg: no separate handshake socket on port %u: %s", port, strerror(-ret));
-		if (*hs >= 0)
-			close(*hs);
-		*hs = -1;
+		close_family(data, hs);
+		*data = udp_open(family, port, fwmark, false);
+		return *data < 0 ? *data : 0;
 	}
 	return 0;
-}
-
-static void close_family(int *data, int *hs)
-{
-	if (*data >= 0)
-		close(*data);
-	if (*hs >= 0)
-		close(*hs);
-	*data = *hs = -1;
 }
 
 int wg_socket_open_pair(uint16_t port, uint32_t fwmark, int fds[2], int hs_fds[2], uint16_t *out_port)
@@ -153,6 +218,8 @@ int wg_socket_open_pair(uint16_t port, uint32_t fwmark, int fds[2], int hs_fds[2
 		int v4, v4_hs, v6, v6_hs, ret4, ret6;
 		uint16_t actual;
 		ret4 = open_family(AF_INET, port, fwmark, &v4, &v4_hs);
+		if (ret4 == -EADDRINUSE && port == 0)
+			continue; /* a random port another reuseport group shares: try another */
 		if (ret4 < 0 && ret4 != -EAFNOSUPPORT)
 			return ret4;
 		if (ret4 < 0)

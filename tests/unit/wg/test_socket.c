@@ -5,6 +5,7 @@
  * steering of data and handshakes onto separate sockets of the port.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -109,6 +110,16 @@ static void short_and_empty(void **state)
 	assert_int_equal(wg_datagram_classify((const uint8_t *)"junk", 4), WG_DGRAM_OTHER);
 }
 
+static void close_pair(int fds[2], int hs[2])
+{
+	for (int i = 0; i < 2; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		if (hs[i] >= 0)
+			close(hs[i]);
+	}
+}
+
 /* Whether a datagram arrives on fd within 2 s (consumed), or with no wait at all. */
 static bool received(int fd, bool wait)
 {
@@ -155,12 +166,36 @@ static void kernel_steers_handshakes_apart(void **state)
 			assert_false(received(other, false));
 		}
 	close(client);
-	for (int i = 0; i < 2; i++) {
-		if (fds[i] >= 0)
-			close(fds[i]);
-		if (hs[i] >= 0)
-			close(hs[i]);
-	}
+	close_pair(fds, hs);
+}
+
+
+/*
+ * A port is one device's: a second pair on it fails, although both pairs
+ * set SO_REUSEPORT (as another device of this process, or another process
+ * of the same user, would), and the first pair keeps its traffic.
+ */
+static void port_stays_exclusive(void **state)
+{
+	int fds[2], hs[2], fds2[2] = { -1, -1 }, hs2[2] = { -1, -1 }, plain;
+	uint16_t port, port2 = 0;
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sin);
+
+	assert_int_equal(wg_socket_open_pair(0, 0, fds, hs, &port), 0);
+	assert_int_equal(wg_socket_open_pair(port, 0, fds2, hs2, &port2), -EADDRINUSE);
+	close_pair(fds, hs);
+	/* Once it is free again, the port can be had. */
+	assert_int_equal(wg_socket_open_pair(port, 0, fds, hs, &port2), 0);
+	assert_int_equal(port2, port);
+	close_pair(fds, hs);
+
+	/* A port held by an ordinary socket is refused too. */
+	plain = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(plain, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(plain, (struct sockaddr *)&sin, &sl), 0);
+	assert_int_equal(wg_socket_open_pair(ntohs(sin.sin_port), 0, fds, hs, &port2), -EADDRINUSE);
+	close(plain);
 }
 
 int main(void)
@@ -170,6 +205,7 @@ int main(void)
 		cmocka_unit_test(stun_by_header),
 		cmocka_unit_test(short_and_empty),
 		cmocka_unit_test(kernel_steers_handshakes_apart),
+		cmocka_unit_test(port_stays_exclusive),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
