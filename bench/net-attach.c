@@ -7,7 +7,8 @@
  * "Containers" are fresh namespaces made beforehand, so only our work is
  * timed. Runs inside a private namespace; prints p50/p99 for the veth born in
  * the container namespace (nl_veth_create_into) and, for comparison,
- * created here then moved (nl_link_move_to_netns_fd). Not a test.
+ * created here then moved (nl_link_move_to_netns_fd). Not a test: run it with
+ * `meson test -C build --benchmark net_attach`.
  *   bench_net_attach [CYCLES]
  */
 #include <errno.h>
