@@ -5,7 +5,7 @@
 #                 then a short run of every fuzz harness
 #   make test   - every test, plain build only
 #   make bench  - the side-by-side benchmarks
-#   make fuzz-smoke - every libFuzzer harness over its seed corpus + 20 s (part of check)
+#   make fuzz-smoke - every libFuzzer harness over its seed corpus + 15 s (part of check)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 

@@ -1,14 +1,14 @@
 #!/bin/bash
 # Builds the libFuzzer harnesses (build-fuzz, as `make fuzz` does) and runs
 # each one over its committed seed corpus (fuzz/corpus-<name>/) and then for
-# FUZZ_SECONDS more of fuzzing (default 20), one at a time. Any crash, leak,
+# FUZZ_SECONDS more of fuzzing (default 15), one at a time. Any crash, leak,
 # sanitizer report or timeout fails the run; its input is kept under
 # build-fuzz/fuzz-crashes/. The committed corpora are only read.
 #   scripts/fuzz-smoke.sh [HARNESS...]          (default: every fuzz_* built)
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP"
-SECS=${FUZZ_SECONDS:-20}
+SECS=${FUZZ_SECONDS:-15}
 BUILD=build-fuzz
 [[ -f $BUILD/build.ninja ]] || CC=clang meson setup "$BUILD" -Dfuzz=true -Dtests=false -Db_lundef=false >/dev/null || exit 1
 ninja -C "$BUILD" >/dev/null || { echo "fuzz: build failed"; exit 1; }

@@ -38,7 +38,7 @@ fi
 # Skips are counted apart from passes and listed by name; under CI (CI=true)
 # a skip fails unless tests/allowed-skips names it.
 tally=(--allowed tests/allowed-skips --meson "$BUILD/meson-logs/testlog.json" --junit "$BUILD/pytest.xml")
-[[ ${CI:-} == true ]] && tally+=(--ci)
+[[ ${CI:-} == true || ${CI:-} == 1 ]] && tally+=(--ci)
 read -r passed failed skipped < <(/usr/bin/python3 scripts/test-tally.py "${tally[@]}")
 passed=${passed:-0} failed=${failed:-1} skipped=${skipped:-0}
 # A runner that failed with no failing test named (a crash, a collection
