@@ -102,20 +102,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
 	    connect(fd, (struct sockaddr *)&server_addr, sizeof(server_addr)) < 0)
 		abort();
+	/* libFuzzer's -timeout alarm interrupts system calls: EINTR retries. */
 	while (off < size) {
 		size_t n = size - off < piece ? size - off : piece;
-		if (send(fd, data + off, n, MSG_NOSIGNAL) < 0)
+		ssize_t sent = send(fd, data + off, n, MSG_NOSIGNAL);
+		if (sent < 0 && errno == EINTR)
+			continue;
+		if (sent < 0)
 			break; /* the server gave up on us (not DNS): fine */
-		off += n;
+		off += (size_t)sent;
 	}
 	shutdown(fd, SHUT_WR);
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		if (poll(&p, 1, 5000) != 1) {
+		int ready = poll(&p, 1, 5000);
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready != 1) {
 			fprintf(stderr, "the server neither answered nor closed within 5 s\n");
 			abort();
 		}
 		ssize_t n = recv(fd, answers + got, sizeof(answers) - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n <= 0)
 			break; /* closed, or reset after a message that is not DNS */
 		got += (size_t)n;
