@@ -56,6 +56,37 @@ static void setup(void)
 	}
 }
 
+/*
+ * A socket connected to the server, from a source address that changes
+ * every connection (127.1.0.0 - 127.1.255.255): the client closes first, so
+ * each connection leaves a TIME_WAIT behind, and thousands a second would
+ * soon use up one address's ports.
+ */
+static int client_socket(void)
+{
+	static uint32_t next_src;
+	struct sockaddr_in src = { .sin_family = AF_INET };
+	int fd;
+
+	for (int tries = 0; tries < 16; tries++) {
+		src.sin_addr.s_addr = htonl(0x7f010000u | (next_src++ & 0xffff));
+		if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+			return -1;
+		if (bind(fd, (struct sockaddr *)&src, sizeof(src)) == 0) {
+			/* An interrupted connect goes on in the background. */
+			for (;;) {
+				if (connect(fd, (struct sockaddr *)&server_addr, sizeof(server_addr)) == 0 ||
+				    errno == EISCONN)
+					return fd;
+				if (errno != EINTR && errno != EALREADY)
+					break;
+			}
+		}
+		close(fd);
+	}
+	return -1;
+}
+
 /* Complete length-prefixed messages at the start of the stream. */
 static size_t complete_frames(const uint8_t *s, size_t len)
 {
@@ -99,8 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setup();
 	/* The first byte sets the piece size (1..256): prefixes and messages split across reads. */
 	size_t piece = (size_t)data[0] + 1;
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-	    connect(fd, (struct sockaddr *)&server_addr, sizeof(server_addr)) < 0)
+	if ((fd = client_socket()) < 0)
 		abort();
 	/* libFuzzer's -timeout alarm interrupts system calls: EINTR retries. */
 	while (off < size) {
