@@ -85,9 +85,7 @@ void dp_close(struct engine *e)
 
 void dp_commit(struct engine *e)
 {
-	if (dp_record_store(e) < 0)
-		log_error("out of memory recording the data plane state; the next save may miss a change");
-	e->dirty = true;
+	e->dirty = true; /* the record is converted once, when the batch is saved (engine_save) */
 }
 
 int dp_nl(struct engine *e, struct nl_handle **out, char *err, size_t errlen)

@@ -5,9 +5,9 @@
  * peers.c, status.c, teardown.c, recover.c). Not for other modules.
  *
  * Every host change is entered here the moment it is made and the record is
- * persisted with the request (dp_record.c writes it into state.json under
- * the "dataplane" key), so teardown and restart recovery walk these lists
- * instead of guessing. Names are deterministic (ipam/ifname.h; container
+ * persisted with the request's group commit (dp_record.c converts these
+ * lists into the state's typed "dataplane" section), so teardown and restart
+ * recovery walk these lists instead of guessing. Names are deterministic (ipam/ifname.h; container
  * veths "veth-<pid>-s|g"), so even a change made just before a crash is found
  * again by name.
  */
@@ -149,7 +149,7 @@ struct dp_health {
 /* dp.c: lifetime, record, shared helpers */
 int dp_open(struct engine *e, const struct engine_dp_opts *opts, char *err, size_t errlen);
 void dp_close(struct engine *e);
-/* Re-encodes the record into the state and marks it dirty (persisted with the response). */
+/* Marks the state dirty: the record is stored with the batch's save (engine_save), before any answer. */
 void dp_commit(struct engine *e);
 int dp_nl(struct engine *e, struct nl_handle **out, char *err, size_t errlen);
 struct dp_service *dp_find_service(struct dp *dp, const char *name);
@@ -199,8 +199,8 @@ void dp_sweep_orphan_veths(struct engine *e);
 /* recover.c: re-adopts what the record says we own after a restart. */
 void dp_recover(struct engine *e);
 
-/* dp_record.c */
+/* dp_record.c: e->st.dataplane -> the lists (at open), the lists -> e->st.dataplane (before each save). */
 int dp_record_load(struct engine *e, char *err, size_t errlen);
-int dp_record_store(struct engine *e);
+int dp_record_store(struct engine *e); /* 0 or -ENOMEM (the previous record stays) */
 
 #endif

@@ -77,7 +77,11 @@ static void round_trip(void **state)
 	assert_int_equal(ip_addr_parse("10.200.0.9", &ip), 0);
 	assert_int_equal(state_put_dns(&st, "web.overlay.", &ip), 0);
 	assert_int_equal(state_set_dns_zone(&st, "bench.local"), 0);
-	assert_int_equal(state_put_service(&st, "web", OVL_MODE_DEDICATED), 0);
+	st.dataplane.services = calloc(1, sizeof(*st.dataplane.services));
+	assert_non_null(st.dataplane.services);
+	st.dataplane.n_services = 1;
+	st.dataplane.services[0] = (struct state_dp_service){ .name = strdup("web"), .mode = OVL_MODE_DEDICATED,
+							      .on_shared = true };
 	json_t *pj = json_pack("{s:s,s:s,s:s,s:i,s:[{s:s,s:s,s:i}]}", "public_key", KEY, "endpoint",
 			       "[fd00::1]:51420", "allowed_ips", "10.200.1.0/26", "persistent_keepalive_secs", 25,
 			       "candidates", "candidate_type", "host", "address", "192.168.1.5:51820", "priority", 100);
@@ -108,7 +112,9 @@ static void round_trip(void **state)
 	assert_int_equal(back.n_dns, 1);
 	assert_true(ip_addr_equal(&state_find_dns(&back, "web.overlay.")->ip, &ip));
 	assert_string_equal(back.dns_zone, "bench.local");
-	assert_int_equal(state_find_service(&back, "web")->mode, OVL_MODE_DEDICATED);
+	assert_int_equal(back.dataplane.n_services, 1);
+	assert_string_equal(back.dataplane.services[0].name, "web");
+	assert_int_equal(back.dataplane.services[0].mode, OVL_MODE_DEDICATED);
 	assert_int_equal(back.n_peers, 1);
 	assert_int_equal(back.peers[0].n_candidates, 1);
 	assert_int_equal(back.peers[0].persistent_keepalive_secs, 25);
