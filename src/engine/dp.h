@@ -194,7 +194,14 @@ void dp_health_stop(struct engine *e);
 
 /* attach.c */
 void dp_attach_release(struct engine *e, struct dp_attach *a, bool delete_links);
-void dp_sweep_orphan_veths(struct engine *e);
+/* Re-creates a's links with its recorded addresses (recovery). 0, or -errno with err set and the links deleted. */
+int dp_attach_replumb(struct engine *e, struct dp_attach *a, char *err, size_t errlen);
+/*
+ * Deletes container veths (veth-<pid>-s|g) whose process is gone and, with
+ * unrecorded, also those of running processes that no recorded attachment
+ * explains (restart recovery: remains of an attach that was never saved).
+ */
+void dp_sweep_orphan_veths(struct engine *e, bool unrecorded);
 
 /* recover.c: re-adopts what the record says we own after a restart. */
 void dp_recover(struct engine *e);
