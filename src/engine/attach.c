@@ -213,7 +213,7 @@ static int open_container_ns(uint32_t pid, char *err, size_t errlen)
  * traffic enters the node by. Stale links of the pid's names are replaced.
  * On failure the caller deletes what was made (delete_veths).
  */
-static int plumb(struct engine *e, const struct dp_attach *a, const struct dp_service *s, const struct dp_bridge *b,
+static int plumb(struct engine *e, const struct state_dp_attach *a, const struct dp_service *s, const struct dp_bridge *b,
 		 int ns_fd, char *err, size_t errlen)
 {
 	struct dp *dp = e->dp;
@@ -244,7 +244,7 @@ static int plumb(struct engine *e, const struct dp_attach *a, const struct dp_se
 	return 0;
 }
 
-int dp_attach_replumb(struct engine *e, struct dp_attach *a, char *err, size_t errlen)
+int dp_attach_replumb(struct engine *e, struct state_dp_attach *a, char *err, size_t errlen)
 {
 	struct dp_service *s = dp_find_service(e->dp, a->service);
 	struct dp_bridge *b = dp_service_bridge(e->dp, s);
@@ -289,7 +289,7 @@ void attach_container(struct engine *e, const struct ovl_req_attach *r, struct o
 				       "setup_service_overlay first", pid, r->service);
 		return;
 	}
-	struct dp_attach *old = dp_find_attach(dp, pid);
+	struct state_dp_attach *old = dp_find_attach(dp, pid);
 	if (old) {
 		if (strcmp(old->service, r->service) != 0) {
 			ovl_response_err(resp, "attach_container %u: already attached to service %s; detach it first",
@@ -327,7 +327,7 @@ void attach_container(struct engine *e, const struct ovl_req_attach *r, struct o
 		ovl_response_err(resp, "attach_container: %s", err);
 		return;
 	}
-	struct dp_attach a = { .pid = pid, .ephemeral = r->ephemeral };
+	struct state_dp_attach a = { .pid = pid, .ephemeral = r->ephemeral };
 	a.service = strdup(r->service);
 	a.isolation = r->isolation_network ? strdup(r->isolation_network) : NULL;
 	if (!a.service || (r->isolation_network && !a.isolation)) {
@@ -378,7 +378,7 @@ fail:
 	ovl_response_err(resp, "attach_container %u (service %s): %s", pid, r->service, err);
 }
 
-void dp_attach_release(struct engine *e, struct dp_attach *a, bool delete_links)
+void dp_attach_release(struct engine *e, struct state_dp_attach *a, bool delete_links)
 {
 	struct dp *dp = e->dp;
 	if (delete_links && dp->nl)
@@ -419,7 +419,7 @@ void detach_container(struct engine *e, const struct ovl_handle *h, struct ovl_r
 	if (dp->up && dp_nl(e, &dp->nl, err, sizeof(err)) == 0)
 		delete_veths(e, h->pid);
 	crashpoint("detach-host-changed");
-	struct dp_attach *a = dp_find_attach(dp, h->pid);
+	struct state_dp_attach *a = dp_find_attach(dp, h->pid);
 	if (!a) {
 		resp_ok(resp); /* idempotent */
 		return;
@@ -459,7 +459,7 @@ static bool in_use(const struct sweep *sw, uint32_t pid, const char *tag)
 {
 	if (!sw->record)
 		return true;
-	const struct dp_attach *a = dp_find_attach(sw->record, pid);
+	const struct state_dp_attach *a = dp_find_attach(sw->record, pid);
 	return a && (tag[0] == 's' || a->has_global);
 }
 

@@ -49,12 +49,19 @@ static int service_store(const struct dp_service *s, struct state_dp_service *ou
 	return 0;
 }
 
-static char *dup_or_null(const char *s, bool *oom)
-{
-	char *d = s ? strdup(s) : NULL;
-	*oom |= s && !d;
-	return d;
-}
+/*
+ * The plain records (identities, attachments, guests) are the state's own
+ * types: both directions copy the lists element by element. *n counts the
+ * copies made, so a failure leaves a list its owner frees as usual.
+ */
+#define COPY_LIST(dst, n, src, count, copy)                                                   \
+	({                                                                                   \
+		int r_ = 0;                                                                  \
+		for (*(n) = 0; *(n) < (count); (*(n))++)                                     \
+			if ((r_ = copy(&(dst)[*(n)], &(src)[*(n)])) < 0)                     \
+				break;                                                       \
+		r_;                                                                          \
+	})
 
 /* The lists of rec, each sized for n items; -ENOMEM. */
 static int alloc_lists(struct dp *dp, struct state_dataplane *rec)
@@ -70,7 +77,6 @@ static int alloc_lists(struct dp *dp, struct state_dataplane *rec)
 
 static int store(struct dp *dp, struct state_dataplane *rec)
 {
-	bool oom = false;
 	rec->up = dp->up;
 	rec->has_device = dp->has_device;
 	snprintf(rec->interface, sizeof(rec->interface), "%s", dp->gname);
@@ -89,32 +95,14 @@ static int store(struct dp *dp, struct state_dataplane *rec)
 	rec->has_shared = dp->has_shared;
 	for (; rec->n_ipv6_forwarding < dp->n_v6_fwd; rec->n_ipv6_forwarding++)
 		memcpy(rec->ipv6_forwarding[rec->n_ipv6_forwarding], dp->v6_fwd[rec->n_ipv6_forwarding], IFNAMSIZ);
-	for (size_t i = 0; i < dp->n_identities; i++, rec->n_identities++) {
-		const struct dp_identity *id = &dp->identities[i];
-		struct state_dp_identity *o = &rec->identities[i];
-		o->service = dup_or_null(id->service, &oom);
-		memcpy(o->private_key, id->private_key, WG_KEY_LEN);
-		o->port = id->port;
-	}
 	for (size_t i = 0; i < dp->n_services; i++, rec->n_services++)
 		if (service_store(&dp->services[i], &rec->services[i]) < 0)
-			oom = true;
-	for (size_t i = 0; i < dp->n_attaches; i++, rec->n_attaches++) {
-		const struct dp_attach *a = &dp->attaches[i];
-		rec->attaches[i] = (struct state_dp_attach){ .pid = a->pid, .ip = a->ip, .has_global = a->has_global,
-							     .global_ip = a->global_ip, .ephemeral = a->ephemeral };
-		rec->attaches[i].service = dup_or_null(a->service, &oom);
-		rec->attaches[i].isolation = dup_or_null(a->isolation, &oom);
-	}
-	for (size_t i = 0; i < dp->n_guests; i++, rec->n_guests++) {
-		const struct dp_guest *g = &dp->guests[i];
-		struct state_dp_guest *o = &rec->guests[i];
-		*o = (struct state_dp_guest){ .ip = g->ip, .host_shared = g->host_shared };
-		memcpy(o->public_key, g->public_key, WG_KEY_LEN);
-		o->id = dup_or_null(g->id, &oom);
-		o->service = dup_or_null(g->service, &oom);
-	}
-	return oom ? -ENOMEM : 0;
+			return -ENOMEM;
+	if (COPY_LIST(rec->identities, &rec->n_identities, dp->identities, dp->n_identities, state_dp_identity_copy) < 0 ||
+	    COPY_LIST(rec->attaches, &rec->n_attaches, dp->attaches, dp->n_attaches, state_dp_attach_copy) < 0 ||
+	    COPY_LIST(rec->guests, &rec->n_guests, dp->guests, dp->n_guests, state_dp_guest_copy) < 0)
+		return -ENOMEM;
+	return 0;
 }
 
 int dp_record_store(struct engine *e)
@@ -194,48 +182,32 @@ static void pool_reserve(struct dp *dp, const char *service, const struct ip_add
 
 static int lists_load(struct dp *dp, const struct state_dataplane *rec, char *why, size_t whylen)
 {
-	bool oom = false;
 	if ((rec->n_ipv6_forwarding && !(dp->v6_fwd = calloc(rec->n_ipv6_forwarding, sizeof(*dp->v6_fwd)))) ||
 	    (rec->n_identities && !(dp->identities = calloc(rec->n_identities, sizeof(*dp->identities)))) ||
 	    (rec->n_services && !(dp->services = calloc(rec->n_services, sizeof(*dp->services)))) ||
 	    (rec->n_attaches && !(dp->attaches = calloc(rec->n_attaches, sizeof(*dp->attaches)))) ||
-	    (rec->n_guests && !(dp->guests = calloc(rec->n_guests, sizeof(*dp->guests))))) {
-		snprintf(why, whylen, "out of memory");
-		return -ENOMEM;
-	}
+	    (rec->n_guests && !(dp->guests = calloc(rec->n_guests, sizeof(*dp->guests)))))
+		goto oom;
 	for (; dp->n_v6_fwd < rec->n_ipv6_forwarding; dp->n_v6_fwd++)
 		memcpy(dp->v6_fwd[dp->n_v6_fwd], rec->ipv6_forwarding[dp->n_v6_fwd], IFNAMSIZ);
-	for (size_t i = 0; i < rec->n_identities; i++, dp->n_identities++) {
-		dp->identities[i] = (struct dp_identity){ .port = rec->identities[i].port };
-		memcpy(dp->identities[i].private_key, rec->identities[i].private_key, WG_KEY_LEN);
-		dp->identities[i].service = dup_or_null(rec->identities[i].service, &oom);
-	}
+	if (COPY_LIST(dp->identities, &dp->n_identities, rec->identities, rec->n_identities, state_dp_identity_copy) < 0)
+		goto oom;
 	for (size_t i = 0; i < rec->n_services; i++) {
 		int r = service_load(dp, &rec->services[i], why, whylen);
 		if (r < 0)
 			return r;
 	}
-	for (size_t i = 0; i < rec->n_attaches; i++, dp->n_attaches++) {
-		const struct state_dp_attach *a = &rec->attaches[i];
-		dp->attaches[i] = (struct dp_attach){ .pid = a->pid, .ip = a->ip, .has_global = a->has_global,
-						      .global_ip = a->global_ip, .ephemeral = a->ephemeral };
-		dp->attaches[i].service = dup_or_null(a->service, &oom);
-		dp->attaches[i].isolation = dup_or_null(a->isolation, &oom);
-		pool_reserve(dp, a->service, &a->ip);
-	}
-	for (size_t i = 0; i < rec->n_guests; i++, dp->n_guests++) {
-		const struct state_dp_guest *g = &rec->guests[i];
-		dp->guests[i] = (struct dp_guest){ .ip = g->ip, .host_shared = g->host_shared };
-		memcpy(dp->guests[i].public_key, g->public_key, WG_KEY_LEN);
-		dp->guests[i].id = dup_or_null(g->id, &oom);
-		dp->guests[i].service = dup_or_null(g->service, &oom);
-		pool_reserve(dp, g->service, &g->ip);
-	}
-	if (oom) {
-		snprintf(why, whylen, "out of memory");
-		return -ENOMEM;
-	}
+	if (COPY_LIST(dp->attaches, &dp->n_attaches, rec->attaches, rec->n_attaches, state_dp_attach_copy) < 0 ||
+	    COPY_LIST(dp->guests, &dp->n_guests, rec->guests, rec->n_guests, state_dp_guest_copy) < 0)
+		goto oom;
+	for (size_t i = 0; i < dp->n_attaches; i++)
+		pool_reserve(dp, dp->attaches[i].service, &dp->attaches[i].ip);
+	for (size_t i = 0; i < dp->n_guests; i++)
+		pool_reserve(dp, dp->guests[i].service, &dp->guests[i].ip);
 	return 0;
+oom:
+	snprintf(why, whylen, "out of memory");
+	return -ENOMEM;
 }
 
 int dp_record_load(struct engine *e, char *err, size_t errlen)

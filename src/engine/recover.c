@@ -120,7 +120,7 @@ static bool host_end_is(struct nl_handle *nl, const char *name, int master_index
  * up, so an up host end means that end was configured; the addresses say
  * with what.
  */
-static bool attach_intact(struct engine *e, const struct dp_attach *a, char *why, size_t whylen)
+static bool attach_intact(struct engine *e, const struct state_dp_attach *a, char *why, size_t whylen)
 {
 	struct nl_handle *nl = e->dp->nl;
 	struct dp_bridge *b = dp_service_bridge(e->dp, dp_find_service(e->dp, a->service));
@@ -159,7 +159,7 @@ static bool attach_intact(struct engine *e, const struct dp_attach *a, char *why
  * (its source) when the device dies with the process; the rebuilt device
  * brings the address back, this the route.
  */
-static void restore_global_route(struct engine *e, const struct dp_attach *a)
+static void restore_global_route(struct engine *e, const struct state_dp_attach *a)
 {
 	char g_end[VETH_NAME_SIZE];
 	if (!a->has_global || !e->dp->has_device)
@@ -172,7 +172,7 @@ static void restore_global_route(struct engine *e, const struct dp_attach *a)
 }
 
 /* Keeps, re-creates or releases the recorded attachment a (see the top of this file). */
-static void recover_attach(struct engine *e, struct dp_attach *a)
+static void recover_attach(struct engine *e, struct state_dp_attach *a)
 {
 	char why[300], ip[IP_ADDR_STRLEN], s_end[VETH_NAME_SIZE];
 	uint32_t pid = a->pid;
@@ -241,7 +241,7 @@ void dp_recover(struct engine *e)
 	for (size_t i = dp->n_attaches; i-- > 0;)
 		recover_attach(e, &dp->attaches[i]);
 	for (size_t i = 0; i < dp->n_guests; i++) {
-		struct dp_guest *g = &dp->guests[i];
+		struct state_dp_guest *g = &dp->guests[i];
 		if (!dp->has_device)
 			break;
 		int r = g->host_shared ? nl_addr_add(dp->nl, dp->gname, &g->ip, (uint8_t)ip_addr_bits(&g->ip))

@@ -145,7 +145,7 @@ static int ports_ready(struct engine *e)
 	return 0;
 }
 
-static struct dp_identity *identity_find(struct dp *dp, const char *service)
+static struct state_dp_identity *identity_find(struct dp *dp, const char *service)
 {
 	for (size_t i = 0; i < dp->n_identities; i++)
 		if (strcmp(dp->identities[i].service, service) == 0)
@@ -155,7 +155,7 @@ static struct dp_identity *identity_find(struct dp *dp, const char *service)
 
 static void identity_forget(struct dp *dp, const char *service)
 {
-	struct dp_identity *id = identity_find(dp, service);
+	struct state_dp_identity *id = identity_find(dp, service);
 	if (!id)
 		return;
 	free(id->service);
@@ -173,7 +173,7 @@ static int identity_keep(struct dp *dp, const struct dp_service *s)
 	if (!n)
 		return -ENOMEM;
 	dp->identities = n;
-	struct dp_identity *id = &dp->identities[dp->n_identities];
+	struct state_dp_identity *id = &dp->identities[dp->n_identities];
 	if (!(id->service = strdup(s->name)))
 		return -ENOMEM;
 	memcpy(id->private_key, s->dev_private, WG_KEY_LEN);
@@ -264,7 +264,7 @@ void service_setup(struct engine *e, const char *service, enum ovl_mode mode, st
 			ports_ready(e);
 			ns.dedicated = true;
 			dp_ifname(e, service, "d", ns.dev_name);
-			struct dp_identity *known = identity_find(dp, service);
+			struct state_dp_identity *known = identity_find(dp, service);
 			if (known && ipam_ports_reserve(&dp->ports, known->port) == 0) {
 				/* The identity this service had before a restart: peers elsewhere know it. */
 				ns.dev_port = known->port;

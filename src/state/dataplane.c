@@ -24,28 +24,86 @@ static void service_free(struct state_dp_service *s)
 	explicit_bzero(s->dev_private, sizeof(s->dev_private));
 }
 
+void state_dp_identity_free(struct state_dp_identity *id)
+{
+	free(id->service);
+	explicit_bzero(id->private_key, sizeof(id->private_key));
+}
+
+void state_dp_attach_free(struct state_dp_attach *a)
+{
+	free(a->service);
+	free(a->isolation);
+}
+
+void state_dp_guest_free(struct state_dp_guest *g)
+{
+	free(g->id);
+	free(g->service);
+}
+
+/* strdup of an optional string; sets *oom when it fails. */
+static char *dup_optional(const char *s, bool *oom)
+{
+	char *d = s ? strdup(s) : NULL;
+	*oom |= s && !d;
+	return d;
+}
+
+int state_dp_identity_copy(struct state_dp_identity *dst, const struct state_dp_identity *src)
+{
+	bool oom = false;
+	*dst = *src;
+	dst->service = dup_optional(src->service, &oom);
+	if (oom)
+		state_dp_identity_free(dst);
+	return oom ? -ENOMEM : 0;
+}
+
+int state_dp_attach_copy(struct state_dp_attach *dst, const struct state_dp_attach *src)
+{
+	bool oom = false;
+	*dst = *src;
+	dst->service = dup_optional(src->service, &oom);
+	dst->isolation = dup_optional(src->isolation, &oom);
+	if (oom)
+		state_dp_attach_free(dst);
+	return oom ? -ENOMEM : 0;
+}
+
+int state_dp_guest_copy(struct state_dp_guest *dst, const struct state_dp_guest *src)
+{
+	bool oom = false;
+	*dst = *src;
+	dst->id = dup_optional(src->id, &oom);
+	dst->service = dup_optional(src->service, &oom);
+	if (oom)
+		state_dp_guest_free(dst);
+	return oom ? -ENOMEM : 0;
+}
+
+void state_dp_records_free(struct state_dp_identity *ids, size_t n_ids, struct state_dp_attach *attaches,
+			   size_t n_attaches, struct state_dp_guest *guests, size_t n_guests)
+{
+	for (size_t i = 0; i < n_ids; i++)
+		state_dp_identity_free(&ids[i]);
+	free(ids);
+	for (size_t i = 0; i < n_attaches; i++)
+		state_dp_attach_free(&attaches[i]);
+	free(attaches);
+	for (size_t i = 0; i < n_guests; i++)
+		state_dp_guest_free(&guests[i]);
+	free(guests);
+}
+
 void state_dataplane_free(struct state_dataplane *dp)
 {
 	bridge_free(&dp->shared);
 	free(dp->ipv6_forwarding);
-	for (size_t i = 0; i < dp->n_identities; i++) {
-		free(dp->identities[i].service);
-		explicit_bzero(dp->identities[i].private_key, WG_KEY_LEN);
-	}
-	free(dp->identities);
 	for (size_t i = 0; i < dp->n_services; i++)
 		service_free(&dp->services[i]);
 	free(dp->services);
-	for (size_t i = 0; i < dp->n_attaches; i++) {
-		free(dp->attaches[i].service);
-		free(dp->attaches[i].isolation);
-	}
-	free(dp->attaches);
-	for (size_t i = 0; i < dp->n_guests; i++) {
-		free(dp->guests[i].id);
-		free(dp->guests[i].service);
-	}
-	free(dp->guests);
+	state_dp_records_free(dp->identities, dp->n_identities, dp->attaches, dp->n_attaches, dp->guests, dp->n_guests);
 	memset(dp, 0, sizeof(*dp));
 }
 

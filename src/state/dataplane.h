@@ -45,28 +45,31 @@ struct state_dp_service {
 	size_t n_peers;
 };
 
+/* A dedicated device's identity, kept until teardown_service_overlay. */
 struct state_dp_identity {
 	char *service;
 	uint8_t private_key[WG_KEY_LEN];
 	uint16_t port;
 };
 
+/* A linux_pid attachment. */
 struct state_dp_attach {
 	uint32_t pid;
 	char *service;
-	struct ip_addr ip;
+	struct ip_addr ip; /* eth0, from the service's bridge pool */
 	bool has_global;
-	struct ip_addr global_ip;
+	struct ip_addr global_ip; /* eth1, from the node slice */
 	bool ephemeral;
 	char *isolation; /* NULL = none */
 };
 
+/* guest_managed and host_shared attachments. */
 struct state_dp_guest {
 	char *id;
-	char *service; /* NULL = node slice */
+	char *service; /* pool owner; NULL = node slice */
 	struct ip_addr ip;
 	uint8_t public_key[WG_KEY_LEN];
-	bool host_shared;
+	bool host_shared; /* a /32 alias on the global device instead of a peer */
 };
 
 struct state_dataplane {
@@ -95,6 +98,17 @@ struct state_dataplane {
 	size_t n_guests;
 };
 
+/* One element: free its strings (keys wiped); copy into a zeroed dst (0, or -ENOMEM with dst freed). */
+void state_dp_identity_free(struct state_dp_identity *id);
+void state_dp_attach_free(struct state_dp_attach *a);
+void state_dp_guest_free(struct state_dp_guest *g);
+int state_dp_identity_copy(struct state_dp_identity *dst, const struct state_dp_identity *src);
+int state_dp_attach_copy(struct state_dp_attach *dst, const struct state_dp_attach *src);
+int state_dp_guest_copy(struct state_dp_guest *dst, const struct state_dp_guest *src);
+
+/* Frees the plain record lists with their elements (as dataplane and the engine's live lists hold them). */
+void state_dp_records_free(struct state_dp_identity *ids, size_t n_ids, struct state_dp_attach *attaches,
+			   size_t n_attaches, struct state_dp_guest *guests, size_t n_guests);
 /* Frees every list and string (keys are wiped) and zeroes dp. */
 void state_dataplane_free(struct state_dataplane *dp);
 /* True when nothing is recorded (the section is then left out of the file). */

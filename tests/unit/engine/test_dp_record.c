@@ -83,16 +83,16 @@ static void round_trip(void **state)
 					       &db->peers[0].n_allowed_ips, err, sizeof(err)), 0);
 	dp->attaches = calloc(1, sizeof(*dp->attaches));
 	dp->n_attaches = 1;
-	dp->attaches[0] = (struct dp_attach){ .pid = 4242, .service = strdup("web"), .ip = ip("10.200.74.66"),
+	dp->attaches[0] = (struct state_dp_attach){ .pid = 4242, .service = strdup("web"), .ip = ip("10.200.74.66"),
 					      .has_global = true, .global_ip = ip("10.200.0.2"), .ephemeral = true,
 					      .isolation = strdup("red") };
 	dp->guests = calloc(1, sizeof(*dp->guests));
 	dp->n_guests = 1;
-	dp->guests[0] = (struct dp_guest){ .id = strdup("vm1"), .ip = ip("10.200.0.3"), .host_shared = false };
+	dp->guests[0] = (struct state_dp_guest){ .id = strdup("vm1"), .ip = ip("10.200.0.3"), .host_shared = false };
 	memset(dp->guests[0].public_key, 9, WG_KEY_LEN);
 	dp->identities = calloc(1, sizeof(*dp->identities));
 	dp->n_identities = 1;
-	dp->identities[0] = (struct dp_identity){ .service = strdup("db"), .port = 51421 };
+	dp->identities[0] = (struct state_dp_identity){ .service = strdup("db"), .port = 51421 };
 	memcpy(dp->identities[0].private_key, db->dev_private, WG_KEY_LEN);
 	strcpy(dp->ip_forward.path, "/proc/sys/net/ipv4/ip_forward");
 	strcpy(dp->ip_forward.old_value, "0");
@@ -127,11 +127,11 @@ static void round_trip(void **state)
 	assert_memory_equal(d2->dev_public, db->dev_public, WG_KEY_LEN);
 	assert_int_equal(d2->n_peers, 1);
 	assert_int_equal(d2->peers[0].n_allowed_ips, 1);
-	struct dp_attach *at = dp_find_attach(r, 4242);
+	struct state_dp_attach *at = dp_find_attach(r, 4242);
 	assert_non_null(at);
 	assert_true(at->has_global && at->ephemeral);
 	assert_string_equal(at->isolation, "red");
-	struct dp_guest *g = dp_find_guest(r, "vm1", false);
+	struct state_dp_guest *g = dp_find_guest(r, "vm1", false);
 	assert_non_null(g);
 	assert_null(dp_find_guest(r, "vm1", true));
 	assert_int_equal(r->n_identities, 1);
