@@ -24,7 +24,6 @@
 #include "engine/dp.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -141,11 +140,9 @@ static bool attach_intact(struct engine *e, const struct state_dp_attach *a, cha
 		snprintf(why, whylen, "%s exists but no global address is recorded", g_end);
 		return false;
 	}
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%u/ns/net", a->pid);
-	int ns_fd = open(path, O_RDONLY | O_CLOEXEC);
+	int ns_fd = netns_open_pid((pid_t)a->pid);
 	if (ns_fd < 0) {
-		snprintf(why, whylen, "its network namespace cannot be opened: %s", strerror(errno));
+		snprintf(why, whylen, "its network namespace cannot be opened: %s", strerror(-ns_fd));
 		return false;
 	}
 	bool ok = container_addr_is(ns_fd, "eth0", &a->ip, why, whylen) &&
