@@ -209,8 +209,17 @@ void dp_recover(struct engine *e)
 {
 	struct dp *dp = e->dp;
 	char err[600];
-	if (!dp->up && !dp->n_attaches && !dp->n_services && !dp->has_shared)
+	if (!dp->up && !dp->n_attaches && !dp->n_services && !dp->has_shared) {
+		/*
+		 * Nothing recorded, yet a crash before the very first save can
+		 * have left container links of ours behind (global, service and
+		 * attach all in one unsaved batch): they go, or the fresh pools
+		 * would hand their addresses out again.
+		 */
+		if (dp_nl(e, &dp->nl, err, sizeof(err)) == 0)
+			dp_sweep_orphan_veths(e, true);
 		return;
+	}
 	if (dp_nl(e, &dp->nl, err, sizeof(err)) < 0) {
 		log_error("recovery: %s; the recorded overlay is not restored", err);
 		return;
