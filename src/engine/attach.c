@@ -114,17 +114,55 @@ fail:
 	return r;
 }
 
+/* Takes the pid's links out of service now; the reaper deletes them (reaper.c). */
 static void delete_veths(struct engine *e, uint32_t pid)
 {
 	char name[VETH_NAME_SIZE];
 	static const char *const tags[] = { "s", "g" };
 	for (size_t i = 0; i < 2; i++) {
 		snprintf(name, sizeof(name), "veth-%u-%s", pid, tags[i]);
-		int r = nl_link_delete(e->dp->nl, name);
-		if (r < 0)
-			log_warn("cannot delete %s: %s", name, strerror(-r));
+		dp_reaper_retire(e, name);
 		dp_forwarding_forget(e, name);
 	}
+}
+
+/* The addresses a detach removes inside the container (eth0, and eth1 with global). */
+struct ns_unaddress {
+	const struct state_dp_attach *a;
+	uint8_t len; /* eth0's prefix length: its bridge's subnet */
+};
+
+static int ns_unaddress(void *arg)
+{
+	const struct ns_unaddress *u = arg;
+	struct nl_handle *nl;
+	int r = nl_open(&nl);
+	if (r < 0)
+		return r;
+	r = nl_addr_del(nl, "eth0", &u->a->ip, u->len);
+	if (r == 0 && u->a->has_global)
+		r = nl_addr_del(nl, "eth1", &u->a->global_ip, (uint8_t)ip_addr_bits(&u->a->global_ip));
+	nl_close(nl);
+	return r;
+}
+
+/*
+ * A detached container's links are deleted later (reaper.c), so its addresses
+ * are removed inside it first: an address handed out again must not still be
+ * on the old container. A process that is gone took its namespace along.
+ */
+static void unaddress_container(struct engine *e, const struct state_dp_attach *a)
+{
+	const struct dp_bridge *b = dp_service_bridge(e->dp, dp_find_service(e->dp, a->service));
+	int ns_fd = netns_open_pid((pid_t)a->pid);
+	if (!b || ns_fd < 0)
+		return;
+	struct ns_unaddress u = { .a = a, .len = b->subnet.len };
+	int r = netns_run(ns_fd, ns_unaddress, &u);
+	close(ns_fd);
+	if (r < 0 && r != -ENODEV)
+		log_warn("container %u: cannot remove its addresses: %s (its links are down and leaving)", a->pid,
+			 strerror(-r));
 }
 
 /*
@@ -257,8 +295,10 @@ int dp_attach_replumb(struct engine *e, struct state_dp_attach *a, char *err, si
 		return ns_fd;
 	int r = plumb(e, a, s, b, ns_fd, err, errlen);
 	close(ns_fd);
-	if (r < 0)
+	if (r < 0) {
 		delete_veths(e, a->pid);
+		dp_reaper_flush(e); /* a failure path: nothing of it may outlive the answer */
+	}
 	return r;
 }
 
@@ -356,6 +396,7 @@ void engine_attach_container(struct engine *e, const struct ovl_req_attach *r, s
 	if (a.isolation && dp_firewall_sync(e) < 0) {
 		/* A fence that cannot be installed is no fence: undo the attach. */
 		dp_attach_release(e, &dp->attaches[dp->n_attaches - 1], true);
+		dp_reaper_flush(e);
 		ovl_response_err(resp, "attach_container %u (service %s): cannot install the isolation rules for "
 				       "network %s; see overlayd's log for nft's message", pid, r->service,
 				 r->isolation_network);
@@ -367,6 +408,7 @@ void engine_attach_container(struct engine *e, const struct ovl_req_attach *r, s
 	return;
 fail_veth:
 	delete_veths(e, pid);
+	dp_reaper_flush(e); /* the container's end goes too before its address is free again */
 	if (a.has_global)
 		ipam_slice_release(&e->st.slice, &a.global_ip);
 fail_ip:
@@ -412,14 +454,19 @@ void engine_detach_container(struct engine *e, const struct ovl_handle *h, struc
 	}
 	struct dp *dp = e->dp;
 	char err[300];
-	/*
-	 * Delete the deterministic veths even without a record (a crash before
-	 * the record was saved): the pid's names can only be ours.
-	 */
-	if (dp->up && dp_nl(e, &dp->nl, err, sizeof(err)) == 0)
-		delete_veths(e, h->pid);
-	crashpoint("detach-host-changed");
 	struct state_dp_attach *a = dp_find_attach(dp, h->pid);
+	/*
+	 * Retire the deterministic veths even without a record (a crash before
+	 * the record was saved): the pid's names can only be ours. When this
+	 * answers, they are down and off the bridge, and the container holds
+	 * none of its addresses; the kernel's slow deletion follows (reaper.c).
+	 */
+	if (dp->up && dp_nl(e, &dp->nl, err, sizeof(err)) == 0) {
+		if (a)
+			unaddress_container(e, a);
+		delete_veths(e, h->pid);
+	}
+	crashpoint("detach-host-changed");
 	if (!a) {
 		resp_ok(resp); /* idempotent */
 		return;
@@ -444,7 +491,7 @@ void engine_detach_container(struct engine *e, const struct ovl_handle *h, struc
 }
 
 struct sweep {
-	struct dp *record; /* NULL: only links whose process is gone */
+	struct dp *record; /* NULL: only links whose process is gone; else also retired ones left by a crash */
 	struct sweep_link {
 		char name[IFNAMSIZ];
 		uint32_t pid;
@@ -468,13 +515,19 @@ static int sweep_visit(const struct nl_link *l, void *arg)
 	struct sweep *sw = arg;
 	unsigned pid;
 	char tag[4], rest;
-	if (sscanf(l->name, "veth-%u-%3[sg]%c", &pid, tag, &rest) != 2)
-		return 0;
-	char proc[32];
-	snprintf(proc, sizeof(proc), "/proc/%u", pid);
-	bool running = access(proc, F_OK) == 0;
-	if (running && in_use(sw, pid, tag))
-		return 0;
+	bool running = false;
+	if (sw->record && strncmp(l->name, DP_DYING_PREFIX, strlen(DP_DYING_PREFIX)) == 0 &&
+	    strcmp(l->kind, "veth") == 0) {
+		pid = 0; /* a retired link whose deletion a crash interrupted */
+	} else {
+		if (sscanf(l->name, "veth-%u-%3[sg]%c", &pid, tag, &rest) != 2)
+			return 0;
+		char proc[32];
+		snprintf(proc, sizeof(proc), "/proc/%u", pid);
+		running = access(proc, F_OK) == 0;
+		if (running && in_use(sw, pid, tag))
+			return 0;
+	}
 	void *n = realloc(sw->dead, (sw->n + 1) * sizeof(*sw->dead));
 	if (!n)
 		return sw->err = -ENOMEM;
@@ -490,6 +543,8 @@ void dp_sweep_orphan_veths(struct engine *e, bool unrecorded)
 	struct sweep sw = { .record = unrecorded ? dp : NULL };
 	if (!dp->nl)
 		return;
+	if (unrecorded)
+		dp_reaper_flush(e); /* retired links a crash left pending, in one batch */
 	int r = nl_link_list(dp->nl, sweep_visit, &sw);
 	if (r < 0)
 		log_warn("orphan veth sweep: cannot list links: %s", strerror(-r));
@@ -499,6 +554,8 @@ void dp_sweep_orphan_veths(struct engine *e, bool unrecorded)
 			log_warn("deleting veth %s: container %u is running but this link is not in the saved record "
 				 "(a crash came before the save, so its request was never answered; a retry makes it "
 				 "again)", l->name, l->pid);
+		else if (l->pid == 0)
+			log_info("deleting retired veth %s (its deletion was pending)", l->name);
 		else
 			log_info("deleting orphan veth %s (its process is gone)", l->name);
 		if ((r = nl_link_delete(dp->nl, l->name)) < 0)

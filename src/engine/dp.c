@@ -22,6 +22,8 @@ int dp_open(struct engine *e, const struct engine_dp_opts *opts, char *err, size
 	}
 	pthread_mutex_init(&dp->health_lock, NULL);
 	pthread_cond_init(&dp->health_cond, NULL);
+	pthread_mutex_init(&dp->reap_lock, NULL);
+	pthread_cond_init(&dp->reap_cond, NULL);
 	dp->opts = *opts;
 	e->dp = dp;
 	int r = dp_record_load(e, err, errlen);
@@ -37,6 +39,7 @@ void dp_close(struct engine *e)
 	if (!dp)
 		return;
 	dp_health_stop(e);
+	dp_reaper_stop(e);
 	/*
 	 * A close without teardown (tests, a crash-like exit) leaves bridges and
 	 * veths for the next start to adopt; the userspace devices die with us.
@@ -65,6 +68,8 @@ void dp_close(struct engine *e)
 		nl_close(dp->nl);
 	pthread_mutex_destroy(&dp->health_lock);
 	pthread_cond_destroy(&dp->health_cond);
+	pthread_mutex_destroy(&dp->reap_lock);
+	pthread_cond_destroy(&dp->reap_cond);
 	free(dp);
 	e->dp = NULL;
 }

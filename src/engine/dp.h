@@ -110,6 +110,13 @@ struct dp {
 	bool health_stop;
 	struct dp_health *health; /* last verdict per peer */
 	size_t n_health;
+	/* retired container links, deleted in batches off the request path (reaper.c) */
+	pthread_t reap_thread;
+	bool reap_running;
+	pthread_mutex_t reap_lock; /* guards reap_pending, reap_stop */
+	pthread_cond_t reap_cond;
+	bool reap_pending;
+	bool reap_stop;
 };
 
 struct dp_health {
@@ -122,6 +129,13 @@ struct dp_health {
 #define DP_MTU 1420
 /* "veth-<pid>-s": a pid has at most 7 digits (pid_max 2^22), so the name fits IFNAMSIZ. */
 #define VETH_NAME_SIZE 24
+
+/*
+ * A retired container link (reaper.c): renamed DP_DYING_PREFIX<ifindex> and
+ * in group DP_DYING_GROUP ("OVLD") until the reaper deletes the group.
+ */
+#define DP_DYING_PREFIX "vdel-"
+#define DP_DYING_GROUP 0x4f564c44u
 
 /* dp.c: lifetime, record, shared helpers */
 int dp_open(struct engine *e, const struct engine_dp_opts *opts, char *err, size_t errlen);
@@ -169,6 +183,15 @@ int dp_peer_install(struct engine *e, struct wg_device *dev, const char *route_d
 void dp_health_start(struct engine *e);
 void dp_health_stop(struct engine *e);
 
+/*
+ * reaper.c: a retired link leaves service at once (down, off its bridge, its
+ * name free) and is deleted by a background thread, in batches;
+ * dp_reaper_flush deletes every retired link now (teardown, recovery), and
+ * dp_reaper_stop waits for the pending ones.
+ */
+void dp_reaper_retire(struct engine *e, const char *name);
+void dp_reaper_flush(struct engine *e);
+void dp_reaper_stop(struct engine *e);
 /* attach.c */
 void dp_attach_release(struct engine *e, struct state_dp_attach *a, bool delete_links);
 /* Re-creates a's links with its recorded addresses (recovery). 0, or -errno with err set and the links deleted. */

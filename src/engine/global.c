@@ -337,6 +337,7 @@ void dp_global_down(struct engine *e)
 	/* Containers first (their veths and host routes), then bridges and devices. */
 	while (dp->n_attaches)
 		dp_attach_release(e, &dp->attaches[dp->n_attaches - 1], true);
+	dp_reaper_flush(e);
 	while (dp->n_guests) {
 		struct state_dp_guest *g = &dp->guests[dp->n_guests - 1];
 		struct ovl_response r = { 0 };

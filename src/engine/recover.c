@@ -258,5 +258,6 @@ void dp_recover(struct engine *e)
 	}
 	if (dp->up)
 		dp_firewall_sync(e);
+	dp_reaper_flush(e); /* links of released attachments: gone before the first request */
 	dp_commit(e);
 }

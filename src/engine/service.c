@@ -324,6 +324,7 @@ void dp_service_remove(struct engine *e, struct dp_service *s, bool forget_ident
 	for (size_t i = dp->n_attaches; i-- > 0;)
 		if (strcmp(dp->attaches[i].service, s->name) == 0)
 			dp_attach_release(e, &dp->attaches[i], true);
+	dp_reaper_flush(e); /* their links go now, in one batch: the service leaves nothing behind */
 	if (s->dev) {
 		wg_device_destroy(s->dev);
 		s->dev = NULL;

@@ -334,3 +334,48 @@ int nl_link_delete(struct nl_handle *nl, const char *name)
 	return err == -ENODEV ? 0 : err;
 }
 
+
+int nl_link_retire(struct nl_handle *nl, const char *name, uint32_t group, const char *prefix)
+{
+	union nl_msgbuf m;
+	struct ifinfomsg *ifi;
+	char dying[IFNAMSIZ];
+	int index, err = nl_check_ifname(name);
+
+	if (err)
+		return err;
+	index = nl_link_index(nl, name);
+	if (index == -ENODEV)
+		return 0;
+	if (index < 0)
+		return index;
+	if (snprintf(dying, sizeof(dying), "%s%d", prefix, index) >= (int)sizeof(dying))
+		return -ENAMETOOLONG;
+	/*
+	 * One request, by index (the kernel renames only a link named by
+	 * index): down (its routes go), off its bridge, into the group, renamed.
+	 */
+	ifi = link_msg(&m, RTM_NEWLINK, 0, index);
+	ifi->ifi_change = IFF_UP;
+	ifi->ifi_flags = 0;
+	mnl_attr_put_strz(&m.align, IFLA_IFNAME, dying);
+	mnl_attr_put_u32(&m.align, IFLA_MASTER, 0);
+	mnl_attr_put_u32(&m.align, IFLA_GROUP, group);
+	err = nl_talk(nl, &m.align, NULL, NULL);
+	if (err == -ENODEV)
+		return 0;
+	return err < 0 ? err : 1;
+}
+
+int nl_link_delete_group(struct nl_handle *nl, uint32_t group)
+{
+	union nl_msgbuf m;
+	int err;
+
+	if (group == 0)
+		return -EINVAL;
+	link_msg(&m, RTM_DELLINK, 0, 0);
+	mnl_attr_put_u32(&m.align, IFLA_GROUP, group);
+	err = nl_talk(nl, &m.align, NULL, NULL);
+	return err == -ENODEV ? 0 : err;
+}

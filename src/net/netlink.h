@@ -89,6 +89,20 @@ int nl_link_set_master(struct nl_handle *nl, const char *link, const char *bridg
  * as deleted: returns 0, so teardown can be re-run.
  */
 int nl_link_delete(struct nl_handle *nl, const char *name);
+/*
+ * Takes a link out of service at once and leaves its deletion for later, so
+ * the caller does not wait for the kernel's RCU barrier of a deletion: in one
+ * request the link goes down (its routes go with it), leaves its bridge,
+ * joins group (non-zero) and is renamed <prefix><ifindex>, freeing its name.
+ * Returns 1 when retired, 0 when there was no such link.
+ */
+int nl_link_retire(struct nl_handle *nl, const char *name, uint32_t group, const char *prefix);
+/*
+ * Deletes every link in group (for veths, both ends) in one request: the
+ * kernel pays one RCU barrier for the whole batch. An empty group counts as
+ * deleted (0); group 0 (every link's default) is refused (-EINVAL).
+ */
+int nl_link_delete_group(struct nl_handle *nl, uint32_t group);
 
 /*
  * Adds ip/prefix_len to the link; an identical address already there is fine.

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Container links deleted off the request path.
+ *
+ * Deleting a veth costs the kernel an RCU barrier (tens of milliseconds on a
+ * busy host), paid by whoever asks. A detach therefore only retires its links
+ * (net/netlink.h nl_link_retire: down, off the bridge, renamed
+ * DP_DYING_PREFIX<ifindex>, into group DP_DYING_GROUP), which is quick and
+ * already makes the detach true: no traffic passes, the container's
+ * addresses were removed inside it first, the pid's names are free again.
+ * This thread then deletes the whole group in one request, so detaches that
+ * come while it waits on one barrier share the next.
+ *
+ * A pending deletion is never only in memory: the group and the name are on
+ * the host, and recovery and teardown finish them (dp_reaper_flush), so a
+ * crash leaks nothing.
+ */
+#include "engine/dp.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "engine/crashpoint.h"
+#include "net/netlink.h"
+#include "util/log.h"
+
+static void reap(struct nl_handle *nl)
+{
+	int r = nl_link_delete_group(nl, DP_DYING_GROUP);
+	if (r < 0)
+		log_warn("cannot delete retired container links (group %u): %s", DP_DYING_GROUP, strerror(-r));
+}
+
+static void *reaper_main(void *arg)
+{
+	struct dp *dp = arg;
+	struct nl_handle *nl = NULL;
+	int r = nl_open(&nl);
+	if (r < 0)
+		log_warn("link reaper: cannot open netlink: %s; retired links wait for teardown or restart",
+			 strerror(-r));
+	pthread_mutex_lock(&dp->reap_lock);
+	for (;;) {
+		while (!dp->reap_pending && !dp->reap_stop)
+			pthread_cond_wait(&dp->reap_cond, &dp->reap_lock);
+		if (!dp->reap_pending)
+			break;
+		dp->reap_pending = false;
+		pthread_mutex_unlock(&dp->reap_lock);
+		crashpoint("reap-pending");
+		if (nl)
+			reap(nl);
+		pthread_mutex_lock(&dp->reap_lock);
+	}
+	pthread_mutex_unlock(&dp->reap_lock);
+	if (nl)
+		nl_close(nl);
+	return NULL;
+}
+
+static bool reaper_start(struct dp *dp)
+{
+	if (dp->reap_running)
+		return true;
+	dp->reap_stop = false;
+	dp->reap_pending = false;
+	int r = pthread_create(&dp->reap_thread, NULL, reaper_main, dp);
+	if (r != 0) {
+		log_warn("cannot start the link reaper: %s; container links are deleted in the request", strerror(r));
+		return false;
+	}
+	dp->reap_running = true;
+	return true;
+}
+
+void dp_reaper_stop(struct engine *e)
+{
+	struct dp *dp = e->dp;
+	if (!dp->reap_running)
+		return;
+	pthread_mutex_lock(&dp->reap_lock);
+	dp->reap_stop = true;
+	pthread_cond_signal(&dp->reap_cond);
+	pthread_mutex_unlock(&dp->reap_lock);
+	pthread_join(dp->reap_thread, NULL); /* serves every retire made before the stop */
+	dp->reap_running = false;
+}
+
+void dp_reaper_flush(struct engine *e)
+{
+	if (e->dp->nl)
+		reap(e->dp->nl);
+}
+
+void dp_reaper_retire(struct engine *e, const char *name)
+{
+	struct dp *dp = e->dp;
+	if (!reaper_start(dp)) {
+		int r = nl_link_delete(dp->nl, name);
+		if (r < 0)
+			log_warn("cannot delete %s: %s", name, strerror(-r));
+		return;
+	}
+	int r = nl_link_retire(dp->nl, name, DP_DYING_GROUP, DP_DYING_PREFIX);
+	if (r < 0) {
+		log_warn("cannot retire %s (%s); deleting it in the request", name, strerror(-r));
+		if ((r = nl_link_delete(dp->nl, name)) < 0)
+			log_warn("cannot delete %s: %s", name, strerror(-r));
+		return;
+	}
+	if (r == 0)
+		return;
+	pthread_mutex_lock(&dp->reap_lock);
+	dp->reap_pending = true;
+	pthread_cond_signal(&dp->reap_cond);
+	pthread_mutex_unlock(&dp->reap_lock);
+}
