@@ -83,7 +83,13 @@ static int veth_into(struct engine *e, uint32_t pid, int ns_fd, const char *tag,
 		goto fail;
 	/* The container end is born in its namespace under its final name: no move, no rename. */
 	step = "create";
-	if ((r = nl_veth_create_into(nl, host, cfg->ifname, ns_fd, DP_MTU)) < 0)
+	r = nl_veth_create_into(nl, host, cfg->ifname, ns_fd, DP_MTU);
+	if (r == -EEXIST) {
+		/* The end of a just-detached link may still hold the name: its deletion is pending (reaper.c). */
+		dp_reaper_flush(e);
+		r = nl_veth_create_into(nl, host, cfg->ifname, ns_fd, DP_MTU);
+	}
+	if (r < 0)
 		goto fail;
 	crashpoint("attach-veth-created");
 	r = netns_run(ns_fd, ns_configure, cfg);

@@ -10,7 +10,8 @@
  * Points (overlayd.8, ENVIRONMENT):
  *   attach-veth-created   a container's veth exists, its end has no address yet
  *   attach-host-changed   an attach has plumbed the container, before it is recorded
- *   detach-host-changed   a detach has deleted the container's links, before the record forgets it
+ *   detach-host-changed   a detach has retired the container's links, before the record forgets it
+ *   reap-pending          retired container links are about to be deleted (reaper.c)
  *   before-save           a batch has run, before the group commit writes state.json
  */
 #ifndef OVL_ENGINE_CRASHPOINT_H

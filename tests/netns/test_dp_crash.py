@@ -127,6 +127,38 @@ def test_crash_during_detach(node):
     check_invariants(node, [x])
 
 
+def test_crash_with_deletions_pending(node):
+    """A detach retires its links and leaves their deletion to the reaper: a crash
+    before the reaper ran leaves them retired (down, renamed vdel-*, the container's
+    addresses already gone), and recovery deletes them."""
+    node.service("web")
+    xs = [node.cluster.container(f"x{i}") for i in range(3)]
+    for x in xs:
+        node.attach(x, "web", join_global=True)
+    restart(node, crash_at="reap-pending")
+    try:
+        node.call("detach_container", handle=xs[0].handle())
+    except (ConnectionError, OSError):
+        pass  # the reaper may kill the daemon before the answer leaves
+    node.proc.wait(timeout=10)
+    assert node.proc.returncode == -9
+    assert "crash point reap-pending reached" in node.log.read_text()
+    # Pending, and already true: the links are retired, not deleted, and the container holds no address.
+    links = node.links()
+    assert [l for l in links if l.startswith("vdel-")], f"no retired link pending: {links}"
+    assert not [l for l in links if l.startswith(f"veth-{xs[0].pid}-")]
+    assert "eth0" in xs[0].run("ip", "-o", "link", check=True).stdout
+    assert container_addrs(xs[0]) == {}
+    restart(node)
+    rec = check_invariants(node, xs)
+    assert xs[0].pid not in rec and all(x.pid in rec for x in xs[1:])
+    assert not [l for l in node.links() if l.startswith("vdel-")]
+    assert "eth0" not in xs[0].run("ip", "-o", "link", check=True).stdout
+    node.ok("detach_container", handle=xs[0].handle())
+    node.attach(xs[0], "web", join_global=True)
+    check_invariants(node, xs)
+
+
 def replace_eth0(node, c, bridge, addr=None):
     """What an unsaved detach + re-attach that crashed half-way leaves: a fresh link, its end with addr or none."""
     host = f"veth-{c.pid}-s"

@@ -289,6 +289,63 @@ static void last_ephemeral_leaver_takes_the_bridge(void **state)
 	assert_int_equal(nl_link_exists(f->t.nl, f->bridge), 1);
 }
 
+static int count_retired(const struct nl_link *l, void *arg)
+{
+	if (strncmp(l->name, "vdel-", 5) == 0)
+		(*(int *)arg)++;
+	return 0;
+}
+
+/* Retired links left in the node namespace (polled: the reaper deletes them in the background). */
+static int retired_links(struct etest *t)
+{
+	int n = 0;
+
+	assert_int_equal(nl_link_list(t->nl, count_retired, &n), 0);
+	return n;
+}
+
+/*
+ * A detach answers before the kernel's slow deletion of the veths, but it
+ * must not lie: the container is off the bridge, holds none of its addresses,
+ * the pid's link names are free for a new attach at once, and the retired
+ * links are deleted soon after (and at close).
+ */
+static void detach_is_true_before_the_links_are_deleted(void **state)
+{
+	struct fx *f = *state;
+	struct ovl_request q = attach_req(f->c, "web"), d = detach_req(f->c);
+	char host[IFNAMSIZ], global[IFNAMSIZ], a[IP_ADDR_STRLEN], *addrs;
+	struct ip_addr ip;
+
+	NSTEST_REQUIRE();
+	q.attach.join_global = true;
+	veth_name(f->c, "s", host);
+	veth_name(f->c, "g", global);
+	for (int round = 0; round < 2; round++) {
+		ip = attach(&f->t, &q);
+		ip_addr_format(&ip, a, sizeof(a));
+		expect_in(f->c, "ip -o addr", a);
+		etest_ok(&f->t, &d);
+		assert_int_equal(nl_link_exists(f->t.nl, host), 0);
+		assert_int_equal(nl_link_exists(f->t.nl, global), 0);
+		assert_int_equal(nl_bridge_member_count(f->t.nl, f->bridge), 0);
+		addrs = etest_run_in(f->c, "ip -o addr");
+		if (strstr(addrs, "inet 10."))
+			fail_msg("the detached container still holds an address:\n%s", addrs);
+		free(addrs);
+	}
+	for (int waited = 0; retired_links(&f->t) > 0; waited++) {
+		if (waited == 1000)
+			fail_msg("retired links are still there after 10 s");
+		usleep(10000);
+	}
+	addrs = etest_run_in(f->c, "ip -o link");
+	assert_null(strstr(addrs, "eth0"));
+	assert_null(strstr(addrs, "eth1"));
+	free(addrs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -298,6 +355,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(refusals_change_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(an_exhausted_slice_is_refused_cleanly, setup, teardown),
 		cmocka_unit_test_setup_teardown(last_ephemeral_leaver_takes_the_bridge, setup, teardown),
+		cmocka_unit_test_setup_teardown(detach_is_true_before_the_links_are_deleted, setup, teardown),
 	};
 
 	/* Every case needs the kernel: without root, the whole program is a skip (77). */
