@@ -11,6 +11,8 @@ run() {
   "$@" || failed+=("$*")
 }
 run "$HERE/attach.sh" "$BUILD"
+run "$HERE/attach-burst.sh" "$BUILD"
+run "$HERE/attach-scale.sh" "$BUILD"
 run meson test -C "$BUILD" --benchmark net_attach --verbose
 run "$HERE/dns.sh" "$BUILD"
 run "$HERE/dns-parse.sh" "$BUILD"
