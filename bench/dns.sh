@@ -4,7 +4,14 @@
 # load generator with the same arguments as shared/bench/dns-vs-dnsmasq.sh,
 # each server alone in its own network namespace on 127.0.0.1:53.
 #
-#   bench/dns.sh [-l SECONDS] [-t THREADS] [-d] [BUILD_DIR]     (default: build, 10 s)
+#   bench/dns.sh [-l SECONDS] [-t THREADS] [-n NAMES] [-d] [-p] [BUILD_DIR]     (default: build, 10 s, 1000 names)
+#
+# -n serves (and queries, round robin) that many names instead of 1,000.
+#
+# -p also measures each server's CPU time per answered query (perf stat
+# task-clock over the dnsperf run) and its context switches per query: on a
+# machine where the load generator competes for the cores, CPU per query
+# decides the queries/s.
 #
 # -d runs the whole daemon instead of the driver: overlayd --dns-listen
 # 127.0.0.1:53, the records registered over its control socket (register_dns),
@@ -13,8 +20,10 @@
 # Needs root, dnsmasq-base, dnsperf and dig. Prints queries/s and average
 # latency for each, and the ratio.
 set -u
-L=10 THREADS=0 DAEMON=0
-while getopts "l:t:d" o; do case $o in l) L=$OPTARG;; t) THREADS=$OPTARG;; d) DAEMON=1;; *) exit 2;; esac; done
+L=10 THREADS=0 DAEMON=0 PERF=0 NAMES=1000
+while getopts "l:t:n:dp" o; do
+  case $o in l) L=$OPTARG;; t) THREADS=$OPTARG;; n) NAMES=$OPTARG;; d) DAEMON=1;; p) PERF=1;; *) exit 2;; esac
+done
 shift $((OPTIND-1))
 BUILD=${1:-build}
 TESTD=$BUILD/tests/unit/dns/overlayd-dns-testd
@@ -27,7 +36,7 @@ cleanup() {
   ip netns del $NA 2>/dev/null; ip netns del $NB 2>/dev/null; rm -rf "$W"
 }
 trap cleanup EXIT
-for i in $(seq 1000); do echo "10.235.$((i / 250)).$((i % 250 + 2)) svc$i.bench.local"; done > $W/hosts
+for i in $(seq "$NAMES"); do echo "10.235.$((i / 250)).$((i % 250 + 2)) svc$i.bench.local"; done > $W/hosts
 awk '{print $2, "A"}' $W/hosts > $W/queries
 qps() { sed -n 's/.*Queries per second: *\([0-9.]*\).*/\1/p' "$1"; }
 lat() { sed -n 's/.*Average Latency (s): *\([0-9.]*\).*/\1/p' "$1"; }
@@ -66,8 +75,24 @@ fi
 wait_up $NA
 wait_up $NB
 
-ip netns exec $NA dnsperf -s 127.0.0.1 -d $W/queries -l $L -c 4 -Q 1000000 > $W/m.out 2>&1
-ip netns exec $NB dnsperf -s 127.0.0.1 -d $W/queries -l $L -c 4 -Q 1000000 > $W/o.out 2>&1
-echo "dnsmasq:  $(qps $W/m.out) queries/s, average latency $(lat $W/m.out) s, lost $(lost $W/m.out)"
-echo "overlayd: $(qps $W/o.out) queries/s, average latency $(lat $W/o.out) s, lost $(lost $W/o.out)"
+# dnsperf against the server in namespace $1 (pid $2) into $3; with -p, perf stat of that pid into $3.perf.
+load() {
+  local perf=
+  if [[ $PERF == 1 ]]; then
+    perf stat -x, -e task-clock,context-switches -p "$2" -o "$3.perf" -- sleep "$L" & perf=$!
+  fi
+  ip netns exec "$1" dnsperf -s 127.0.0.1 -d $W/queries -l $L -c 4 -Q 1000000 > "$3" 2>&1
+  [[ -z $perf ]] || wait $perf
+}
+# With -p: server CPU microseconds and context switches per answered query.
+cpu() {
+  [[ $PERF == 1 ]] || return 0
+  local done; done=$(sed -n 's/.*Queries completed: *\([0-9]*\).*/\1/p' "$1")
+  awk -F, -v q="$done" '$3 == "task-clock" {t = $1} $3 == "context-switches" {c = $1}
+    END {if (q > 0) printf ", server CPU %.2f us/query, %.3f context switches/query", t * 1000 / q, c / q}' "$1.perf"
+}
+load $NA "${PIDS[0]}" $W/m.out
+load $NB "${PIDS[1]}" $W/o.out
+echo "dnsmasq:  $(qps $W/m.out) queries/s, average latency $(lat $W/m.out) s, lost $(lost $W/m.out)$(cpu $W/m.out)"
+echo "overlayd: $(qps $W/o.out) queries/s, average latency $(lat $W/o.out) s, lost $(lost $W/o.out)$(cpu $W/o.out)"
 echo "qps ratio overlayd/dnsmasq: $(awk -v a="$(qps $W/o.out)" -v b="$(qps $W/m.out)" 'BEGIN{printf "%.2f", a/b}')"
