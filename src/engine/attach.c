@@ -123,13 +123,13 @@ fail:
 /* Takes the pid's links out of service now; the reaper deletes them (reaper.c). */
 static void delete_veths(struct engine *e, uint32_t pid)
 {
-	char name[VETH_NAME_SIZE];
-	static const char *const tags[] = { "s", "g" };
-	for (size_t i = 0; i < 2; i++) {
-		snprintf(name, sizeof(name), "veth-%u-%s", pid, tags[i]);
-		dp_reaper_retire(e, name);
-		dp_forwarding_forget(e, name);
-	}
+	char names[2][VETH_NAME_SIZE];
+	const char *const list[] = { names[0], names[1] };
+	snprintf(names[0], sizeof(names[0]), "veth-%u-s", pid);
+	snprintf(names[1], sizeof(names[1]), "veth-%u-g", pid);
+	dp_reaper_retire(e, list, 2);
+	for (size_t i = 0; i < 2; i++)
+		dp_forwarding_forget(e, names[i]);
 }
 
 /* The addresses a detach removes inside the container (eth0, and eth1 with global). */

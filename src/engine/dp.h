@@ -189,7 +189,7 @@ void dp_health_stop(struct engine *e);
  * dp_reaper_flush deletes every retired link now (teardown, recovery), and
  * dp_reaper_stop waits for the pending ones.
  */
-void dp_reaper_retire(struct engine *e, const char *name);
+void dp_reaper_retire(struct engine *e, const char *const *names, size_t n);
 void dp_reaper_flush(struct engine *e);
 void dp_reaper_stop(struct engine *e);
 /* attach.c */

@@ -92,24 +92,29 @@ void dp_reaper_flush(struct engine *e)
 		reap(e->dp->nl);
 }
 
-void dp_reaper_retire(struct engine *e, const char *name)
+/* 1 when name was retired, 0 when it is gone already (missing, or deleted here as a fallback). */
+static int retire_one(struct engine *e, const char *name, bool reaper)
 {
 	struct dp *dp = e->dp;
-	if (!reaper_start(dp)) {
-		int r = nl_link_delete(dp->nl, name);
-		if (r < 0)
-			log_warn("cannot delete %s: %s", name, strerror(-r));
-		return;
-	}
-	int r = nl_link_retire(dp->nl, name, DP_DYING_GROUP, DP_DYING_PREFIX);
-	if (r < 0) {
+	int r = reaper ? nl_link_retire(dp->nl, name, DP_DYING_GROUP, DP_DYING_PREFIX) : -ESRCH;
+	if (r >= 0)
+		return r;
+	if (reaper)
 		log_warn("cannot retire %s (%s); deleting it in the request", name, strerror(-r));
-		if ((r = nl_link_delete(dp->nl, name)) < 0)
-			log_warn("cannot delete %s: %s", name, strerror(-r));
+	if ((r = nl_link_delete(dp->nl, name)) < 0)
+		log_warn("cannot delete %s: %s", name, strerror(-r));
+	return 0;
+}
+
+void dp_reaper_retire(struct engine *e, const char *const *names, size_t n)
+{
+	struct dp *dp = e->dp;
+	bool reaper = reaper_start(dp), any = false;
+	for (size_t i = 0; i < n; i++)
+		any |= retire_one(e, names[i], reaper) > 0;
+	if (!any)
 		return;
-	}
-	if (r == 0)
-		return;
+	/* One wake-up after all of them: the reaper never sees half a detach. */
 	pthread_mutex_lock(&dp->reap_lock);
 	dp->reap_pending = true;
 	pthread_cond_signal(&dp->reap_cond);
