@@ -40,7 +40,7 @@ def test_ops_with_typed_values(build, daemon):
     assert json.loads(r.stdout) == {"result": "pruned_bridges", "reclaimed": []}
     r = ctl(build, daemon, "detach_container", 'handle={"platform":"linux_pid","pid":42}')
     assert r.returncode == 0 and r.stdout.strip() == "ok"
-    r = ctl(build, daemon, "nat_status")
+    r = ctl(build, daemon, "--json", "nat_status")
     assert r.returncode == 0 and json.loads(r.stdout)["result"] == "nat_status"
 
 
