@@ -4,10 +4,11 @@
 #                 the same again under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make test   - every test, plain build only
 #   make bench  - the side-by-side benchmarks
+#   make deb    - the Debian packages (lintian-checked) in build-deb/
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps build test test-asan check demo bench fuzz clean
+.PHONY: all deps build test test-asan check demo bench fuzz deb clean
 
 all: build
 
@@ -46,5 +47,9 @@ fuzz:
 	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=false -Db_lundef=false
 	ninja -C build-fuzz
 
+deb:
+	scripts/install-deps.sh deb
+	scripts/build-deb.sh build-deb
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz build-deb
