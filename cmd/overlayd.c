@@ -24,6 +24,7 @@
 #include "ipc/client.h"
 #include "proto/frame.h"
 #include "ipc/server.h"
+#include "metrics/server.h"
 #include "util/evloop.h"
 #include "util/inet.h"
 #include "util/log.h"
@@ -37,8 +38,14 @@ struct daemon {
 	struct engine *engine;
 	struct engine_worker *worker;
 	struct ipc_server *server;
+	struct mx_server *metrics; /* --metrics-listen; NULL when off */
 	bool stopping;
 };
+
+static void collect_metrics(void *engine, struct mx_text *out)
+{
+	engine_metrics_collect(engine, out);
+}
 
 /* One request on its way from the loop to the worker, which answers the client itself. */
 struct daemon_job {
@@ -56,7 +63,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: overlayd [--data-dir DIR] [--socket PATH] [--log-level LEVEL] [--discard-corrupt-state]\n"
 		   "                [--dns-zone ZONE] [--dns-upstream IP[:PORT]]... [--dns-listen ADDR:PORT]...\n"
-		   "                [--no-dns]\n"
+		   "                [--no-dns] [--metrics-listen ADDR:PORT]\n"
 		   "\n"
 		   "  --data-dir DIR           state and lock directory (default " DEFAULT_DATA_DIR ")\n"
 		   "  --socket PATH            control socket (default " PROTO_DEFAULT_SOCKET " with the default\n"
@@ -69,6 +76,8 @@ static void usage(FILE *f)
 		   "  --dns-listen ADDR:PORT   also serve DNS there, with or without the data plane (repeatable;\n"
 		   "                           IPv6 as [ADDR]:PORT)\n"
 		   "  --no-dns                 run no DNS server (records are still kept)\n"
+		   "  --metrics-listen ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics (off by\n"
+		   "                           default; IPv6 as [ADDR]:PORT; port 0 picks one, logged)\n"
 		   "  --wg-sock-dir DIR        WireGuard UAPI socket directory (default /var/run/wireguard)\n"
 		   "  --networkd-dir DIR       systemd-networkd drop-in directory (default /run/systemd/network)\n"
 		   "  --nm-dir DIR             NetworkManager drop-in directory (default /run/NetworkManager/conf.d)\n"
@@ -287,6 +296,8 @@ int main(int argc, char **argv)
 	struct ip_endpoint dns_upstreams[MAX_DNS_ENDPOINTS], dns_listen[MAX_DNS_ENDPOINTS];
 	struct engine_dns_config dns = { .upstreams = dns_upstreams, .listen = dns_listen };
 	struct engine_dp_opts dpo = { 0 };
+	struct ip_endpoint metrics_ep;
+	bool metrics_on = false;
 	static const struct option opts[] = {
 		{ "wg-sock-dir", required_argument, NULL, 'W' },
 		{ "networkd-dir", required_argument, NULL, 'n' },
@@ -300,6 +311,7 @@ int main(int argc, char **argv)
 		{ "dns-upstream", required_argument, NULL, 'u' },
 		{ "dns-listen", required_argument, NULL, 'L' },
 		{ "no-dns", no_argument, NULL, 'N' },
+		{ "metrics-listen", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -352,6 +364,14 @@ int main(int argc, char **argv)
 		}
 		case 'N':
 			dns.disabled = true;
+			break;
+		case 'M':
+			if (ip_endpoint_parse(optarg, &metrics_ep) < 0) {
+				fprintf(stderr, "overlayd: --metrics-listen \"%s\": want ADDR:PORT (IPv6 as [ADDR]:PORT)\n",
+					optarg);
+				return 2;
+			}
+			metrics_on = true;
 			break;
 		case 'W':
 			dpo.wg_sock_dir = optarg;
@@ -435,6 +455,13 @@ int main(int argc, char **argv)
 		log_error("%s", err);
 		goto out_loop;
 	}
+	if (metrics_on) {
+		if (mx_server_start(&metrics_ep, collect_metrics, d.engine, &d.metrics) < 0)
+			goto out_engine; /* logged */
+		char ep[IP_ENDPOINT_STRLEN];
+		metrics_ep.port = mx_server_port(d.metrics);
+		log_info("metrics at http://%s/metrics", ip_endpoint_format(&metrics_ep, ep, sizeof(ep)));
+	}
 
 	char dir[4200];
 	snprintf(dir, sizeof(dir), "%s", socket_path);
@@ -484,12 +511,15 @@ int main(int argc, char **argv)
 	engine_set_event_sink(d.engine, NULL, NULL); /* the loop is about to go */
 	evloop_run_posted(d.loop); /* notes from the worker about output left queued */
 	ipc_server_flush(d.server, 2000);
+	mx_server_stop(d.metrics); /* before teardown stops the DNS server it reads */
+	d.metrics = NULL;
 	engine_teardown(d.engine);
 	status = r < 0 ? 1 : 0;
 	log_info("overlayd stopped");
 out_server:
 	ipc_server_free(d.server);
 out_engine:
+	mx_server_stop(d.metrics);
 	engine_close(d.engine);
 out_loop:
 	evloop_free(d.loop);

@@ -5,6 +5,7 @@
 
 #include "dns/dns.h"
 #include "dns/name.h"
+#include "engine/counters.h"
 #include "engine/engine.h"
 #include "state/state.h"
 
@@ -34,6 +35,10 @@ struct engine {
 
 	engine_event_fn event_fn;
 	void *event_arg;
+
+	/* Metrics (metrics.c): held by every request while it runs, and by a scrape while it copies. */
+	pthread_mutex_t view_lock;
+	struct engine_counters counters;
 };
 
 /* One handler per op, grouped by family (global.c, service.c, ...). */
@@ -80,6 +85,12 @@ int engine_dns_listen_node(struct engine *e, const struct ip_addr *node_ip);
 /* Closes the node listener (teardown). Idempotent. */
 void engine_dns_unlisten_node(struct engine *e);
 void status_snapshot(struct engine *e, struct ovl_response *resp);
+/* For status.c and metrics.c: the health job's last verdict on a peer of the global device
+ * (unjudged: unhealthy), and one service's status entry (pool use, attachments). */
+struct dp;
+struct dp_service;
+bool status_peer_healthy(struct dp *dp, const uint8_t key[WG_KEY_LEN]);
+int status_service_fill(struct dp *dp, struct dp_service *v, struct ovl_service_status *o);
 void nat_tick(struct engine *e, struct ovl_response *resp);
 void nat_status(struct engine *e, struct ovl_response *resp);
 void teardown_prune(struct engine *e, char *const *live, size_t nlive, struct ovl_response *resp);

@@ -21,8 +21,7 @@ static char *join_prefixes(const struct ip_prefix *p, size_t n)
 	return ovl_allowed_ips_format(p, n);
 }
 
-/* The health job's last verdict on key (peers it has not judged yet count as unhealthy, as there). */
-static bool peer_healthy(struct dp *dp, const uint8_t key[WG_KEY_LEN])
+bool status_peer_healthy(struct dp *dp, const uint8_t key[WG_KEY_LEN])
 {
 	bool healthy = false;
 	pthread_mutex_lock(&dp->health_lock);
@@ -52,7 +51,7 @@ static int fill_peers(struct dp *dp, struct wg_device *dev, struct ovl_peer_stat
 		o->last_handshake_unix_secs = p->last_handshake_sec > 0 ? (uint64_t)p->last_handshake_sec : 0;
 		o->rx_bytes = p->rx_bytes;
 		o->tx_bytes = p->tx_bytes;
-		o->healthy = dev == dp->gdev && peer_healthy(dp, o->public_key);
+		o->healthy = dev == dp->gdev && status_peer_healthy(dp, o->public_key);
 		o->allowed_ips = join_prefixes(p->allowed_ips, p->n_allowed_ips);
 		if (!o->allowed_ips)
 			r = -1;
@@ -75,6 +74,19 @@ static uint32_t count_attached(struct dp *dp, const char *service)
 	for (size_t i = 0; i < dp->n_guests; i++)
 		n += same_service(dp->guests[i].service, service);
 	return n;
+}
+
+int status_service_fill(struct dp *dp, struct dp_service *v, struct ovl_service_status *o)
+{
+	struct dp_bridge *b = dp_service_bridge(dp, v);
+	o->mode = v->mode;
+	o->subnet = b->subnet;
+	o->pool_size = b->pool.last >= b->pool.first ? b->pool.last - b->pool.first + 1 : 0;
+	o->addresses_in_use = ipam_slice_count(&b->pool);
+	o->attached = count_attached(dp, v->name);
+	if (!(o->service = strdup(v->name)) || !(o->bridge = strdup(b->name)))
+		return -ENOMEM;
+	return 0;
 }
 
 /* Every attachment: containers by PID, then guests and host-shared addresses. 0 or -ENOMEM. */
@@ -140,13 +152,7 @@ void status_snapshot(struct engine *e, struct ovl_response *resp)
 	for (size_t i = 0; i < dp->n_services; i++) {
 		struct dp_service *v = &dp->services[i];
 		struct dp_bridge *b = dp_service_bridge(dp, v);
-		struct ovl_service_status *o = &s->services[s->n_services++];
-		o->mode = v->mode;
-		o->subnet = b->subnet;
-		o->pool_size = b->pool.last >= b->pool.first ? b->pool.last - b->pool.first + 1 : 0;
-		o->addresses_in_use = ipam_slice_count(&b->pool);
-		o->attached = count_attached(dp, v->name);
-		if (!(o->service = strdup(v->name)) || !(o->bridge = strdup(b->name)))
+		if (status_service_fill(dp, v, &s->services[s->n_services++]) < 0)
 			goto oom;
 		if (!v->dedicated)
 			continue;

@@ -45,6 +45,8 @@ struct mx_histogram {
 };
 
 void mx_observe_ns(struct mx_histogram *h, uint64_t ns);
+/* A snapshot of src (each field read once). */
+void mx_histogram_copy(struct mx_histogram *dst, const struct mx_histogram *src);
 
 /* CLOCK_MONOTONIC in nanoseconds, for latencies. */
 static inline uint64_t mx_now_ns(void)

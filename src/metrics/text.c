@@ -28,6 +28,14 @@ void mx_observe_ns(struct mx_histogram *h, uint64_t ns)
 	mx_add(&h->sum_ns, ns);
 }
 
+void mx_histogram_copy(struct mx_histogram *dst, const struct mx_histogram *src)
+{
+	for (size_t i = 0; i <= MX_LATENCY_BUCKETS; i++)
+		dst->bucket[i] = mx_read(&src->bucket[i]);
+	dst->count = mx_read(&src->count);
+	dst->sum_ns = mx_read(&src->sum_ns);
+}
+
 static void append(struct mx_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void append(struct mx_text *t, const char *fmt, ...)
