@@ -115,7 +115,8 @@ static void view_free(struct mx_view *v)
 	memset(v, 0, sizeof(*v));
 }
 
-static int add_device(struct dp *dp, struct mx_view *v, const char *name, struct wg_device *dev, bool global)
+/* health: the global device's verdicts; NULL for a dedicated device (not watched). */
+static int add_device(struct mx_view *v, const char *name, struct wg_device *dev, const struct status_health *health)
 {
 	struct mx_device *d = &v->devs[v->n_devs];
 	memset(d, 0, sizeof(*d));
@@ -132,8 +133,8 @@ static int add_device(struct dp *dp, struct mx_view *v, const char *name, struct
 		uint8_t key[WG_KEY_LEN];
 		mx_labels(d->labels[i], sizeof(d->labels[i]), "device", d->name, "peer", d->st->peers[i].public_key,
 			  NULL);
-		d->healthy[i] = global && key_from_base64(d->st->peers[i].public_key, key) == 0 &&
-				status_peer_healthy(dp, key);
+		d->healthy[i] = health && key_from_base64(d->st->peers[i].public_key, key) == 0 &&
+				status_health_of(health, key);
 	}
 	return 0;
 }
@@ -146,11 +147,16 @@ static int view_take(struct engine *e, struct mx_view *v)
 	if (!(v->devs = calloc(dp->n_services + 1, sizeof(*v->devs))) ||
 	    (dp->n_services && !(v->services = calloc(dp->n_services, sizeof(*v->services)))))
 		return -ENOMEM;
-	if (dp->gdev && add_device(dp, v, dp->gname, dp->gdev, true) < 0)
+	struct status_health health;
+	if (status_health_take(dp, &health) < 0)
 		return -ENOMEM;
+	int r = dp->gdev ? add_device(v, dp->gname, dp->gdev, &health) : 0;
+	status_health_free(&health);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < dp->n_services; i++) {
 		struct dp_service *s = &dp->services[i];
-		if (s->dedicated && s->dev && add_device(dp, v, s->dev_name, s->dev, false) < 0)
+		if (s->dedicated && s->dev && add_device(v, s->dev_name, s->dev, NULL) < 0)
 			return -ENOMEM;
 		if (status_service_fill(dp, s, &v->services[v->n_services++]) < 0)
 			return -ENOMEM;

@@ -85,11 +85,21 @@ int engine_dns_listen_node(struct engine *e, const struct ip_addr *node_ip);
 /* Closes the node listener (teardown). Idempotent. */
 void engine_dns_unlisten_node(struct engine *e);
 void status_snapshot(struct engine *e, struct ovl_response *resp);
-/* For status.c and metrics.c: the health job's last verdict on a peer of the global device
- * (unjudged: unhealthy), and one service's status entry (pool use, attachments). */
+/*
+ * For status.c and metrics.c. The health job's last verdicts on the global
+ * device's peers, copied and sorted once for many lookups (a peer not judged
+ * yet is unhealthy); and one service's status entry (pool use, attachments).
+ */
 struct dp;
+struct dp_health;
 struct dp_service;
-bool status_peer_healthy(struct dp *dp, const uint8_t key[WG_KEY_LEN]);
+struct status_health {
+	struct dp_health *v;
+	size_t n;
+};
+int status_health_take(struct dp *dp, struct status_health *h); /* 0 or -ENOMEM */
+bool status_health_of(const struct status_health *h, const uint8_t key[WG_KEY_LEN]);
+void status_health_free(struct status_health *h);
 int status_service_fill(struct dp *dp, struct dp_service *v, struct ovl_service_status *o);
 void nat_tick(struct engine *e, struct ovl_response *resp);
 void nat_status(struct engine *e, struct ovl_response *resp);

@@ -21,18 +21,47 @@ static char *join_prefixes(const struct ip_prefix *p, size_t n)
 	return ovl_allowed_ips_format(p, n);
 }
 
-bool status_peer_healthy(struct dp *dp, const uint8_t key[WG_KEY_LEN])
+/* Public keys are not secrets: a plain memcmp orders them. */
+static int health_cmp(const void *a, const void *b)
 {
-	bool healthy = false;
-	pthread_mutex_lock(&dp->health_lock);
-	for (size_t i = 0; i < dp->n_health; i++)
-		if (key_equal(dp->health[i].key, key))
-			healthy = dp->health[i].healthy;
-	pthread_mutex_unlock(&dp->health_lock);
-	return healthy;
+	return memcmp(((const struct dp_health *)a)->key, ((const struct dp_health *)b)->key, WG_KEY_LEN);
 }
 
-static int fill_peers(struct dp *dp, struct wg_device *dev, struct ovl_peer_status **out, size_t *n)
+int status_health_take(struct dp *dp, struct status_health *h)
+{
+	int r = 0;
+	h->n = 0;
+	pthread_mutex_lock(&dp->health_lock);
+	h->v = dp->n_health ? malloc(dp->n_health * sizeof(*h->v)) : NULL;
+	if (h->v) {
+		memcpy(h->v, dp->health, dp->n_health * sizeof(*h->v));
+		h->n = dp->n_health;
+	} else if (dp->n_health) {
+		r = -ENOMEM;
+	}
+	pthread_mutex_unlock(&dp->health_lock);
+	qsort(h->v, h->n, sizeof(*h->v), health_cmp);
+	return r;
+}
+
+bool status_health_of(const struct status_health *h, const uint8_t key[WG_KEY_LEN])
+{
+	struct dp_health probe;
+	memcpy(probe.key, key, WG_KEY_LEN);
+	const struct dp_health *found = h->n ? bsearch(&probe, h->v, h->n, sizeof(*h->v), health_cmp) : NULL;
+	return found && found->healthy;
+}
+
+void status_health_free(struct status_health *h)
+{
+	free(h->v);
+	h->v = NULL;
+	h->n = 0;
+}
+
+/* health: the global device's verdicts (NULL for a dedicated device: not watched). */
+static int fill_peers(struct wg_device *dev, const struct status_health *health, struct ovl_peer_status **out,
+		      size_t *n)
 {
 	struct wg_device_status *st;
 	*out = NULL;
@@ -51,7 +80,7 @@ static int fill_peers(struct dp *dp, struct wg_device *dev, struct ovl_peer_stat
 		o->last_handshake_unix_secs = p->last_handshake_sec > 0 ? (uint64_t)p->last_handshake_sec : 0;
 		o->rx_bytes = p->rx_bytes;
 		o->tx_bytes = p->tx_bytes;
-		o->healthy = dev == dp->gdev && status_peer_healthy(dp, o->public_key);
+		o->healthy = health && status_health_of(health, o->public_key);
 		o->allowed_ips = join_prefixes(p->allowed_ips, p->n_allowed_ips);
 		if (!o->allowed_ips)
 			r = -1;
@@ -139,7 +168,12 @@ void status_snapshot(struct engine *e, struct ovl_response *resp)
 		if (dp->has_device && !(s->interface = strdup(dp->gname)))
 			goto oom;
 	}
-	if (fill_peers(dp, dp->gdev, &s->peers, &s->n_peers) < 0)
+	struct status_health health;
+	if (status_health_take(dp, &health) < 0)
+		goto oom;
+	int r = fill_peers(dp->gdev, &health, &s->peers, &s->n_peers);
+	status_health_free(&health);
+	if (r < 0)
 		goto oom;
 	s->peer_count = (uint32_t)s->n_peers;
 	s->service_count = (uint32_t)dp->n_services;
@@ -163,7 +197,7 @@ void status_snapshot(struct engine *e, struct ovl_response *resp)
 		d->subnet = b->subnet;
 		struct ovl_peer_status *ps;
 		size_t np;
-		if (fill_peers(dp, v->dev, &ps, &np) == 0) {
+		if (fill_peers(v->dev, NULL, &ps, &np) == 0) {
 			d->peer_count = (uint32_t)np;
 			for (size_t j = 0; j < np; j++)
 				free(ps[j].allowed_ips);

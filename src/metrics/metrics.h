@@ -81,7 +81,6 @@ void mx_text_family(struct mx_text *t, const char *name, enum mx_type type, cons
  * mx_labels() ("k=\"v\",k2=\"v2\"", values escaped).
  */
 void mx_text_sample(struct mx_text *t, const char *name, const char *labels, uint64_t value);
-void mx_text_sample_double(struct mx_text *t, const char *name, const char *labels, double value);
 /* name_bucket{labels,le=...}, name_sum and name_count of a histogram family. */
 void mx_text_histogram(struct mx_text *t, const char *name, const char *labels, const struct mx_histogram *h);
 void mx_text_free(struct mx_text *t);
