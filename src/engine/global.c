@@ -127,8 +127,14 @@ static int bind_slice(struct engine *e, const struct ovl_req_setup_global *r, ch
 		return -EBUSY;
 	}
 	struct ipam_slice s;
-	if (ipam_slice_init(&s, &want) < 0) {
-		snprintf(err, errlen, "invalid slice CIDR");
+	int rc = ipam_slice_init(&s, &want);
+	if (rc < 0) {
+		char a[64];
+		if (rc == -ERANGE)
+			snprintf(err, errlen, "slice %s has no room for the node address",
+				 ip_prefix_format(&want, a, sizeof(a)));
+		else
+			snprintf(err, errlen, "invalid slice CIDR");
 		return -EINVAL;
 	}
 	ipam_slice_free(&e->st.slice);
