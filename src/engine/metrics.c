@@ -32,7 +32,7 @@ static const struct {
 	{ "no service overlay", ENGINE_FAIL_NO_SERVICE },
 	{ "already attached", ENGINE_FAIL_ALREADY_ATTACHED },
 	{ "exhausted", ENGINE_FAIL_POOL_EXHAUSTED },
-	{ "No such process", ENGINE_FAIL_NO_PROCESS },
+	{ "does not exist", ENGINE_FAIL_NO_PROCESS },
 	{ "not a container", ENGINE_FAIL_INVALID },
 	{ "invalid", ENGINE_FAIL_INVALID },
 	{ "must not be empty", ENGINE_FAIL_INVALID },
