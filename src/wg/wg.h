@@ -105,7 +105,7 @@ struct wg_peer_status {
 	int64_t last_handshake_sec; /* Unix time; 0: never */
 	long last_handshake_nsec;
 	uint64_t rx_bytes, tx_bytes;
-	uint64_t rx_packets, tx_packets;   /* data packets (keepalives included) */
+	uint64_t rx_packets, tx_packets;   /* WireGuard messages, as the bytes count them */
 	uint64_t handshake_attempts;	   /* initiations sent */
 	uint64_t handshake_failures;	   /* handshakes given up after every retry */
 	uint64_t endpoint_changes;	   /* roaming, or set from the configuration */
