@@ -40,7 +40,8 @@ int status_health_take(struct dp *dp, struct status_health *h)
 		r = -ENOMEM;
 	}
 	pthread_mutex_unlock(&dp->health_lock);
-	qsort(h->v, h->n, sizeof(*h->v), health_cmp);
+	if (h->n)
+		qsort(h->v, h->n, sizeof(*h->v), health_cmp);
 	return r;
 }
 
