@@ -10,6 +10,19 @@
 
 #include "util/log.h"
 
+/*
+ * Writes the state with the data plane's record converted into it: once per
+ * group commit, however many changes the batch made.
+ */
+static int engine_save(struct engine *e, char *err, size_t errlen)
+{
+	if (e->dp && dp_record_store(e) < 0) {
+		snprintf(err, errlen, "out of memory recording the data plane state");
+		return -ENOMEM;
+	}
+	return state_save(e->state_path, &e->st, err, errlen);
+}
+
 int engine_open(const struct engine_config *cfg, struct engine **out, char *err, size_t errlen)
 {
 	struct engine *e = calloc(1, sizeof(*e));
@@ -72,7 +85,7 @@ int engine_open(const struct engine_config *cfg, struct engine **out, char *err,
 		 * Write a fresh (or re-zoned) state now: a data dir we cannot
 		 * persist into is a startup error, not a later surprise.
 		 */
-		if ((r = state_save(e->state_path, &e->st, err, errlen)) < 0) {
+		if ((r = engine_save(e, err, errlen)) < 0) {
 			engine_close(e);
 			return r;
 		}
@@ -108,7 +121,7 @@ void engine_teardown(struct engine *e)
 	pthread_mutex_unlock(&e->view_lock);
 	ovl_response_free(&resp);
 	char err[600];
-	if (e->dirty && state_save(e->state_path, &e->st, err, sizeof(err)) < 0)
+	if (e->dirty && engine_save(e, err, sizeof(err)) < 0)
 		log_error("teardown: %s", err);
 	engine_dns_stop(e);
 }
@@ -238,7 +251,7 @@ int engine_persist(struct engine *e, char *err, size_t errlen)
 	if (!e->unsaved)
 		return 0;
 	uint64_t start_ns = mx_now_ns();
-	int r = state_save(e->state_path, &e->st, err, errlen);
+	int r = engine_save(e, err, errlen);
 	engine_count_save(&e->counters, r, start_ns);
 	if (r < 0) {
 		log_error("%s", err);

@@ -338,7 +338,7 @@ void dp_global_down(struct engine *e)
 	while (dp->n_attaches)
 		dp_attach_release(e, &dp->attaches[dp->n_attaches - 1], true);
 	while (dp->n_guests) {
-		struct dp_guest *g = &dp->guests[dp->n_guests - 1];
+		struct state_dp_guest *g = &dp->guests[dp->n_guests - 1];
 		struct ovl_response r = { 0 };
 		char *id = strdup(g->id);
 		if (!id)

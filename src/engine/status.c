@@ -128,7 +128,7 @@ static int fill_attachments(struct dp *dp, struct ovl_res_status *s)
 	if (!(s->attachments = calloc(total, sizeof(*s->attachments))))
 		return -ENOMEM;
 	for (size_t i = 0; i < dp->n_attaches; i++) {
-		const struct dp_attach *a = &dp->attaches[i];
+		const struct state_dp_attach *a = &dp->attaches[i];
 		struct ovl_attachment_status *o = &s->attachments[s->n_attachments++];
 		o->handle.platform = OVL_HANDLE_LINUX_PID;
 		o->handle.pid = a->pid;
@@ -139,7 +139,7 @@ static int fill_attachments(struct dp *dp, struct ovl_res_status *s)
 			return -ENOMEM;
 	}
 	for (size_t i = 0; i < dp->n_guests; i++) {
-		const struct dp_guest *g = &dp->guests[i];
+		const struct state_dp_guest *g = &dp->guests[i];
 		struct ovl_attachment_status *o = &s->attachments[s->n_attachments++];
 		o->handle.platform = g->host_shared ? OVL_HANDLE_HOST_SHARED : OVL_HANDLE_GUEST_MANAGED;
 		o->ip = g->ip;

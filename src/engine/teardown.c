@@ -43,7 +43,7 @@ void teardown_prune(struct engine *e, char *const *live, size_t nlive, struct ov
 	if (!dp->up || dp_nl(e, &dp->nl, err, sizeof(err)) < 0)
 		return;
 	/* The periodic prune is also the backstop for veths of containers that died unseen. */
-	dp_sweep_orphan_veths(e);
+	dp_sweep_orphan_veths(e, false);
 	const char **prot = calloc(dp->n_services + 2, sizeof(*prot));
 	if (!prot) {
 		ovl_response_err(resp, "prune_orphan_bridges: out of memory");
