@@ -4,19 +4,7 @@ the per-peer counters (a protocol extension) move with the traffic."""
 import json
 import subprocess
 
-import pytest
-
-from cluster import Cluster, poll
-from testutil import require_root
-
-
-@pytest.fixture
-def cluster(build, uniq):
-    require_root()
-    with Cluster(build / "cmd" / "overlayd", nodes=2, token=uniq) as c:
-        c.start_daemons()
-        yield c
-    c.check_clean_exits()
+from cluster import poll
 
 
 def ctl(build, node, *args):
@@ -39,7 +27,8 @@ def rows(text, header):
     return out
 
 
-def test_tables_match_json_after_traffic(cluster, build, uniq):
+def test_tables_match_json_after_traffic(two_nodes, build, uniq):
+    cluster = two_nodes
     n0, n1 = cluster.nodes
     for n in cluster.nodes:
         n.setup_global(f"t{uniq}")
