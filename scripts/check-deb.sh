@@ -27,9 +27,10 @@ if [[ -n $dups ]]; then
   fail=1
 fi
 # A unit the source installs must be in the daemon's package.
-for unit in $(cd "$(dirname "$0")/.." && git ls-files '*.service' 2>/dev/null); do
-  if ! contents overlayd | grep -q "/systemd/system/$(basename "$unit")$"; then
-    echo "check-deb: overlayd lacks the systemd unit $(basename "$unit")" >&2
+for unit in $(cd "$(dirname "$0")/.." && git ls-files '*.service' '*.service.in' 2>/dev/null); do
+  name=$(basename "$unit" .in)
+  if ! contents overlayd | grep -q "/systemd/system/$name$"; then
+    echo "check-deb: overlayd lacks the systemd unit $name" >&2
     fail=1
   fi
 done
