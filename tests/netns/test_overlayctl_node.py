@@ -33,7 +33,13 @@ def test_tables_match_json_after_traffic(two_nodes, build, uniq):
     for n in cluster.nodes:
         n.setup_global(f"t{uniq}")
         n.service("web")
+    # Every other op answers one human line; --json gives the raw response.
+    line = ctl(build, n0, "setup_service_overlay", "service=db", "mode=shared")
+    raw = json.loads(ctl(build, n0, "--json", "setup_service_overlay", "service=db", "mode=shared"))
+    assert line == f"service overlay {raw['name']}: mode shared, subnet {raw['subnet']}\n"
     n0.service("db", mode="shared")
+    assert ctl(build, n0, "nat_status") == "nat: 0 candidates, 0 peers (0 direct, 0 hole-punched, 0 relayed), " \
+        "last refresh 0\n"
     c0, c1 = cluster.container("web0"), cluster.container("web1")
     ip0 = n0.attach(c0, "web", join_global=True)
     ip1 = n1.attach(c1, "web")
