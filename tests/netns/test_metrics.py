@@ -92,6 +92,13 @@ def test_counters_follow_real_traffic(cluster, uniq):
     # Requests by op and result; state saves, each timed.
     assert value(m, "overlayd_control_requests_total", op="attach_container", result="err") == 1
     assert value(m, "overlayd_control_requests_total", op="add_peer", result="ok") == 1
+    # A dedicated service's own WireGuard device is reported beside the global one.
+    n0.service("db", mode="dedicated")
+    [ded] = n0.ok("status")["dedicated_services"]
+    m = metrics(n0)
+    assert (("overlayd_wg_device_peers", frozenset({("device", ded["interface"])})) in m
+            and value(m, "overlayd_wg_device_peers", device=ded["interface"]) == 0)
+    assert value(m, "overlayd_service_pool_addresses", service="db", mode="dedicated") == 61
     saves = value(m, "overlayd_state_saves_total", result="ok")
     assert saves >= 4  # setup, service, attach, add_peer, detach (batches may group some)
     assert value(m, "overlayd_state_save_duration_seconds_count") == saves + value(
