@@ -262,14 +262,14 @@ int dp_attach_replumb(struct engine *e, struct state_dp_attach *a, char *err, si
 	return r;
 }
 
-void attach_container(struct engine *e, const struct ovl_req_attach *r, struct ovl_response *resp)
+void engine_attach_container(struct engine *e, const struct ovl_req_attach *r, struct ovl_response *resp)
 {
 	switch (r->handle.platform) {
 	case OVL_HANDLE_GUEST_MANAGED:
-		guest_attach(e, r, resp);
+		engine_guest_attach(e, r, resp);
 		return;
 	case OVL_HANDLE_HOST_SHARED:
-		hostshared_attach(e, r, resp);
+		engine_hostshared_attach(e, r, resp);
 		return;
 	case OVL_HANDLE_LINUX_PID:
 		break;
@@ -398,14 +398,14 @@ void dp_attach_release(struct engine *e, struct state_dp_attach *a, bool delete_
 		dp_firewall_sync(e); /* drains the member from its network */
 }
 
-void detach_container(struct engine *e, const struct ovl_handle *h, struct ovl_response *resp)
+void engine_detach_container(struct engine *e, const struct ovl_handle *h, struct ovl_response *resp)
 {
 	switch (h->platform) {
 	case OVL_HANDLE_GUEST_MANAGED:
-		guest_detach(e, h->id, resp);
+		engine_guest_detach(e, h->id, resp);
 		return;
 	case OVL_HANDLE_HOST_SHARED:
-		hostshared_detach(e, h->id, resp);
+		engine_hostshared_detach(e, h->id, resp);
 		return;
 	case OVL_HANDLE_LINUX_PID:
 		break;
@@ -468,8 +468,7 @@ static int sweep_visit(const struct nl_link *l, void *arg)
 	struct sweep *sw = arg;
 	unsigned pid;
 	char tag[4], rest;
-	if (sscanf(l->name, "veth-%u-%3[sg]%c", &pid, tag, &rest) != 2 &&
-	    sscanf(l->name, "vc-%u-%3[sg]%c", &pid, tag, &rest) != 2)
+	if (sscanf(l->name, "veth-%u-%3[sg]%c", &pid, tag, &rest) != 2)
 		return 0;
 	char proc[32];
 	snprintf(proc, sizeof(proc), "/proc/%u", pid);

@@ -117,7 +117,7 @@ void engine_teardown(struct engine *e)
 	struct ovl_response resp = { 0 };
 	e->dirty = false;
 	pthread_mutex_lock(&e->view_lock);
-	global_teardown(e, &resp);
+	engine_global_teardown(e, &resp);
 	pthread_mutex_unlock(&e->view_lock);
 	ovl_response_free(&resp);
 	char err[600];
@@ -155,64 +155,64 @@ static void dispatch(struct engine *e, const struct ovl_request *q, struct ovl_r
 		resp_ok(resp);
 		return;
 	case OVL_OP_SETUP_GLOBAL_OVERLAY:
-		global_setup(e, &q->setup_global, resp);
+		engine_global_setup(e, &q->setup_global, resp);
 		return;
 	case OVL_OP_TEARDOWN_GLOBAL_OVERLAY:
-		global_teardown(e, resp);
+		engine_global_teardown(e, resp);
 		return;
 	case OVL_OP_SETUP_SERVICE_OVERLAY:
-		service_setup(e, q->setup_service.service, q->setup_service.mode, resp);
+		engine_service_setup(e, q->setup_service.service, q->setup_service.mode, resp);
 		return;
 	case OVL_OP_TEARDOWN_SERVICE_OVERLAY:
-		service_teardown(e, q->teardown_service.service, resp);
+		engine_service_teardown(e, q->teardown_service.service, resp);
 		return;
 	case OVL_OP_ALLOCATE_IP:
-		addr_allocate(e, q->allocate_ip.service, q->allocate_ip.join_global, resp);
+		engine_addr_allocate(e, q->allocate_ip.service, q->allocate_ip.join_global, resp);
 		return;
 	case OVL_OP_RELEASE_IP:
-		addr_release(e, &q->release_ip.ip, resp);
+		engine_addr_release(e, &q->release_ip.ip, resp);
 		return;
 	case OVL_OP_ATTACH_CONTAINER:
-		attach_container(e, &q->attach, resp);
+		engine_attach_container(e, &q->attach, resp);
 		return;
 	case OVL_OP_DETACH_CONTAINER:
-		detach_container(e, &q->detach.handle, resp);
+		engine_detach_container(e, &q->detach.handle, resp);
 		return;
 	case OVL_OP_ADD_PEER:
-		peers_add(e, &q->add_peer.peer, &q->add_peer.scope, resp);
+		engine_peers_add(e, &q->add_peer.peer, &q->add_peer.scope, resp);
 		return;
 	case OVL_OP_REMOVE_PEER:
-		peers_remove(e, q->remove_peer.pubkey, &q->remove_peer.scope, resp);
+		engine_peers_remove(e, q->remove_peer.pubkey, &q->remove_peer.scope, resp);
 		return;
 	case OVL_OP_ADD_ALLOWED_IP:
 	case OVL_OP_REMOVE_ALLOWED_IP:
-		peers_allowed_ip(e, q->op == OVL_OP_ADD_ALLOWED_IP, q->allowed_ip.pubkey, &q->allowed_ip.cidr,
+		engine_peers_allowed_ip(e, q->op == OVL_OP_ADD_ALLOWED_IP, q->allowed_ip.pubkey, &q->allowed_ip.cidr,
 				 &q->allowed_ip.scope, resp);
 		return;
 	case OVL_OP_REGISTER_DNS:
-		dns_register(e, q->register_dns.name, &q->register_dns.ip, resp);
+		engine_dns_register(e, q->register_dns.name, &q->register_dns.ip, resp);
 		return;
 	case OVL_OP_UNREGISTER_DNS:
-		dns_unregister(e, q->unregister_dns.name, resp);
+		engine_dns_unregister(e, q->unregister_dns.name, resp);
 		return;
 	case OVL_OP_WRITE_SCOPED_RESOLVER:
 	case OVL_OP_REMOVE_SCOPED_RESOLVER:
-		dns_scoped_resolver(e, resp);
+		engine_dns_scoped_resolver(e, resp);
 		return;
 	case OVL_OP_PRUNE_ORPHAN_BRIDGES:
-		teardown_prune(e, q->prune.names, q->prune.n, resp);
+		engine_teardown_prune(e, q->prune.names, q->prune.n, resp);
 		return;
 	case OVL_OP_STATUS:
-		status_snapshot(e, resp);
+		engine_status_snapshot(e, resp);
 		return;
 	case OVL_OP_NAT_TICK:
-		nat_tick(e, resp);
+		engine_nat_tick(e, resp);
 		return;
 	case OVL_OP_NAT_STATUS:
-		nat_status(e, resp);
+		engine_nat_status(e, resp);
 		return;
 	case OVL_OP_SHUTDOWN:
-		teardown_shutdown(e, resp);
+		engine_teardown_shutdown(e, resp);
 		return;
 	case OVL_OP_COUNT_:
 		break;

@@ -26,7 +26,7 @@ static struct ipam_slice *guest_pool(struct engine *e, const char *service)
 	return b ? &b->pool : &e->st.slice;
 }
 
-void guest_attach(struct engine *e, const struct ovl_req_attach *r, struct ovl_response *resp)
+void engine_guest_attach(struct engine *e, const struct ovl_req_attach *r, struct ovl_response *resp)
 {
 	struct dp *dp = e->dp;
 	const char *id = r->handle.id;
@@ -133,7 +133,7 @@ fail:
 	ovl_response_err(resp, "attach_container: guest %s: %s", id, err);
 }
 
-void guest_detach(struct engine *e, const char *id, struct ovl_response *resp)
+void engine_guest_detach(struct engine *e, const char *id, struct ovl_response *resp)
 {
 	struct dp *dp = e->dp;
 	struct state_dp_guest *g = dp_find_guest(dp, id, false);

@@ -13,7 +13,7 @@
 #include "net/netlink.h"
 #include "util/log.h"
 
-void hostshared_attach(struct engine *e, const struct ovl_req_attach *r, struct ovl_response *resp)
+void engine_hostshared_attach(struct engine *e, const struct ovl_req_attach *r, struct ovl_response *resp)
 {
 	struct dp *dp = e->dp;
 	const char *id = r->handle.id;
@@ -59,7 +59,7 @@ void hostshared_attach(struct engine *e, const struct ovl_req_attach *r, struct 
 	resp->ip = g.ip;
 }
 
-void hostshared_detach(struct engine *e, const char *id, struct ovl_response *resp)
+void engine_hostshared_detach(struct engine *e, const char *id, struct ovl_response *resp)
 {
 	struct dp *dp = e->dp;
 	struct state_dp_guest *g = dp_find_guest(dp, id, true);

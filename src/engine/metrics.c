@@ -116,7 +116,7 @@ static void view_free(struct mx_view *v)
 }
 
 /* health: the global device's verdicts; NULL for a dedicated device (not watched). */
-static int add_device(struct mx_view *v, const char *name, struct wg_device *dev, const struct status_health *health)
+static int add_device(struct mx_view *v, const char *name, struct wg_device *dev, const struct engine_status_health *health)
 {
 	struct mx_device *d = &v->devs[v->n_devs];
 	memset(d, 0, sizeof(*d));
@@ -134,7 +134,7 @@ static int add_device(struct mx_view *v, const char *name, struct wg_device *dev
 		mx_labels(d->labels[i], sizeof(d->labels[i]), "device", d->name, "peer", d->st->peers[i].public_key,
 			  NULL);
 		d->healthy[i] = health && key_from_base64(d->st->peers[i].public_key, key) == 0 &&
-				status_health_of(health, key);
+				engine_status_health_of(health, key);
 	}
 	return 0;
 }
@@ -147,18 +147,18 @@ static int view_take(struct engine *e, struct mx_view *v)
 	if (!(v->devs = calloc(dp->n_services + 1, sizeof(*v->devs))) ||
 	    (dp->n_services && !(v->services = calloc(dp->n_services, sizeof(*v->services)))))
 		return -ENOMEM;
-	struct status_health health;
-	if (status_health_take(dp, &health) < 0)
+	struct engine_status_health health;
+	if (engine_status_health_take(dp, &health) < 0)
 		return -ENOMEM;
 	int r = dp->gdev ? add_device(v, dp->gname, dp->gdev, &health) : 0;
-	status_health_free(&health);
+	engine_status_health_free(&health);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < dp->n_services; i++) {
 		struct dp_service *s = &dp->services[i];
 		if (s->dedicated && s->dev && add_device(v, s->dev_name, s->dev, NULL) < 0)
 			return -ENOMEM;
-		if (status_service_fill(dp, s, &v->services[v->n_services++]) < 0)
+		if (engine_status_service_fill(dp, s, &v->services[v->n_services++]) < 0)
 			return -ENOMEM;
 	}
 	if (e->dns) {

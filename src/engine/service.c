@@ -203,7 +203,7 @@ static int alloc_port(struct dp *dp, uint16_t *out)
 	return r;
 }
 
-void service_setup(struct engine *e, const char *service, enum ovl_mode mode, struct ovl_response *resp)
+void engine_service_setup(struct engine *e, const char *service, enum ovl_mode mode, struct ovl_response *resp)
 {
 	struct dp *dp = e->dp;
 	char err[600];
@@ -349,7 +349,7 @@ void dp_service_remove(struct engine *e, struct dp_service *s, bool forget_ident
 	dp->n_services--;
 }
 
-void service_teardown(struct engine *e, const char *service, struct ovl_response *resp)
+void engine_service_teardown(struct engine *e, const char *service, struct ovl_response *resp)
 {
 	struct dp *dp = e->dp;
 	struct dp_service *s = dp_find_service(dp, service);

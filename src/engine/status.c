@@ -27,7 +27,7 @@ static int health_cmp(const void *a, const void *b)
 	return memcmp(((const struct dp_health *)a)->key, ((const struct dp_health *)b)->key, WG_KEY_LEN);
 }
 
-int status_health_take(struct dp *dp, struct status_health *h)
+int engine_status_health_take(struct dp *dp, struct engine_status_health *h)
 {
 	int r = 0;
 	h->n = 0;
@@ -45,7 +45,7 @@ int status_health_take(struct dp *dp, struct status_health *h)
 	return r;
 }
 
-bool status_health_of(const struct status_health *h, const uint8_t key[WG_KEY_LEN])
+bool engine_status_health_of(const struct engine_status_health *h, const uint8_t key[WG_KEY_LEN])
 {
 	struct dp_health probe;
 	memcpy(probe.key, key, WG_KEY_LEN);
@@ -53,7 +53,7 @@ bool status_health_of(const struct status_health *h, const uint8_t key[WG_KEY_LE
 	return found && found->healthy;
 }
 
-void status_health_free(struct status_health *h)
+void engine_status_health_free(struct engine_status_health *h)
 {
 	free(h->v);
 	h->v = NULL;
@@ -61,7 +61,7 @@ void status_health_free(struct status_health *h)
 }
 
 /* health: the global device's verdicts (NULL for a dedicated device: not watched). */
-static int fill_peers(struct wg_device *dev, const struct status_health *health, struct ovl_peer_status **out,
+static int fill_peers(struct wg_device *dev, const struct engine_status_health *health, struct ovl_peer_status **out,
 		      size_t *n)
 {
 	struct wg_device_status *st;
@@ -81,7 +81,7 @@ static int fill_peers(struct wg_device *dev, const struct status_health *health,
 		o->last_handshake_unix_secs = p->last_handshake_sec > 0 ? (uint64_t)p->last_handshake_sec : 0;
 		o->rx_bytes = p->rx_bytes;
 		o->tx_bytes = p->tx_bytes;
-		o->healthy = health && status_health_of(health, o->public_key);
+		o->healthy = health && engine_status_health_of(health, o->public_key);
 		o->allowed_ips = join_prefixes(p->allowed_ips, p->n_allowed_ips);
 		if (!o->allowed_ips)
 			r = -1;
@@ -106,7 +106,7 @@ static uint32_t count_attached(struct dp *dp, const char *service)
 	return n;
 }
 
-int status_service_fill(struct dp *dp, struct dp_service *v, struct ovl_service_status *o)
+int engine_status_service_fill(struct dp *dp, struct dp_service *v, struct ovl_service_status *o)
 {
 	struct dp_bridge *b = dp_service_bridge(dp, v);
 	o->mode = v->mode;
@@ -149,7 +149,7 @@ static int fill_attachments(struct dp *dp, struct ovl_res_status *s)
 	return 0;
 }
 
-void status_snapshot(struct engine *e, struct ovl_response *resp)
+void engine_status_snapshot(struct engine *e, struct ovl_response *resp)
 {
 	struct dp *dp = e->dp;
 	memset(resp, 0, sizeof(*resp));
@@ -169,11 +169,11 @@ void status_snapshot(struct engine *e, struct ovl_response *resp)
 		if (dp->has_device && !(s->interface = strdup(dp->gname)))
 			goto oom;
 	}
-	struct status_health health;
-	if (status_health_take(dp, &health) < 0)
+	struct engine_status_health health;
+	if (engine_status_health_take(dp, &health) < 0)
 		goto oom;
 	int r = fill_peers(dp->gdev, &health, &s->peers, &s->n_peers);
-	status_health_free(&health);
+	engine_status_health_free(&health);
 	if (r < 0)
 		goto oom;
 	s->peer_count = (uint32_t)s->n_peers;
@@ -187,7 +187,7 @@ void status_snapshot(struct engine *e, struct ovl_response *resp)
 	for (size_t i = 0; i < dp->n_services; i++) {
 		struct dp_service *v = &dp->services[i];
 		struct dp_bridge *b = dp_service_bridge(dp, v);
-		if (status_service_fill(dp, v, &s->services[s->n_services++]) < 0)
+		if (engine_status_service_fill(dp, v, &s->services[s->n_services++]) < 0)
 			goto oom;
 		if (!v->dedicated)
 			continue;
