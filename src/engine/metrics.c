@@ -7,7 +7,7 @@
  * A scrape runs on the metrics thread. It takes view_lock, which every
  * request holds while it runs, so it reads devices and services that no
  * request is changing; it copies what it needs, lets go, and only then
- * renders the text. A request waits at most for that copy (well under a
+ * renders the text. A request waits at most for that copy (about a
  * millisecond with a thousand peers), never for the scraper's socket.
  */
 #include "engine/dp.h"
@@ -116,7 +116,8 @@ static void view_free(struct mx_view *v)
 }
 
 /* health: the global device's verdicts; NULL for a dedicated device (not watched). */
-static int add_device(struct mx_view *v, const char *name, struct wg_device *dev, const struct engine_status_health *health)
+static int add_device(struct mx_view *v, const char *name, struct wg_device *dev,
+		      const struct engine_status_health *health)
 {
 	struct mx_device *d = &v->devs[v->n_devs];
 	memset(d, 0, sizeof(*d));
