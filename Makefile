@@ -30,7 +30,7 @@ test-asan:
 	scripts/install-deps.sh test
 	SANITIZE=1 scripts/run-tests.sh $(ASAN_BUILD)
 
-check: test test-asan fuzz-smoke
+check: fuzz-smoke test test-asan
 
 demo:
 	scripts/install-deps.sh test
