@@ -85,7 +85,7 @@ class Node:
 
     def start_daemon(self, extra_args=()):
         self.dir.mkdir(parents=True, exist_ok=True)
-        args = ["ip", "netns", "exec", self.ns, str(self.cluster.overlayd),
+        args = ["ip", "netns", "exec", self.ns, *self.cluster.wrapper, str(self.cluster.overlayd),
                 "--data-dir", str(self.dir / "data"), "--socket", str(self.socket),
                 "--log-level", "debug", "--wg-sock-dir", str(self.wg_dir), "--no-unmanaged",
                 *self.cluster.daemon_args, *extra_args]
@@ -169,8 +169,10 @@ class Node:
 
 
 class Cluster:
-    def __init__(self, overlayd, nodes=3, token=None, daemon_args=()):
+    def __init__(self, overlayd, nodes=3, token=None, daemon_args=(), wrapper=()):
         self.overlayd = pathlib.Path(overlayd)
+        # A command the daemons run under (e.g. setpriv with fewer capabilities).
+        self.wrapper = list(wrapper)
         self.token = token or os.urandom(3).hex()
         self.workdir = pathlib.Path(tempfile.mkdtemp(prefix=f"ovl-{self.token}-"))
         self.daemon_args = list(daemon_args)
