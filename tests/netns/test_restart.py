@@ -1,0 +1,111 @@
+"""The daemon's lifecycle on a host: SIGTERM/SIGINT stop overlayd and leave
+the data plane (containers keep their interfaces and addresses, and traffic
+resumes once the daemon is back); the shutdown request and overlayd
+--teardown remove everything."""
+import signal
+import subprocess
+
+import pytest
+
+from cluster import Cluster, poll
+from testutil import require_root
+
+
+@pytest.fixture
+def cluster(build, uniq):
+    require_root()
+    with Cluster(build / "cmd" / "overlayd", nodes=2, token=uniq) as c:
+        c.start_daemons()
+        yield c
+    c.check_clean_exits()
+
+
+def connect(c, uniq):
+    cts = []
+    for n in c.nodes:
+        n.setup_global(f"r{uniq}")
+        n.service("web")
+    for n in c.nodes:
+        ct = c.container(f"web{n.index}")
+        cts.append((ct, n.attach(ct, "web")))
+    c.mesh()
+    (c0, ip0), (c1, ip1) = cts
+    assert poll(lambda: c0.ping(ip1), timeout=20, what=f"web0 -> web1 {ip1}")
+    return cts
+
+
+def data_plane(n):
+    """What a node's data plane is made of, as the kernel shows it."""
+    links = sorted(l for l in n.links() if l.startswith(("zl-", "veth-")))
+    tables = sorted(l for l in n.exec("nft", "list", "tables").stdout.splitlines() if "overlayd_" in l)
+    fwd = n.exec("sysctl", "-n", "net.ipv4.ip_forward").stdout.strip()
+    return links, tables, fwd
+
+
+def container_addrs(ct):
+    return ct.run("ip", "-4", "-o", "addr", "show", "dev", "eth0").stdout.split()[3]
+
+
+def stop_by_signal(n, sig):
+    n.proc.send_signal(sig)
+    assert n.proc.wait(timeout=20) == 0, n.log.read_text()[-3000:]
+    n.conn.close()
+    n.conn = None
+    n.proc = None
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_leaves_the_data_plane(cluster, uniq, sig):
+    (c0, ip0), (c1, ip1) = connect(cluster, uniq)
+    n0 = cluster.nodes[0]
+    before = data_plane(n0)
+    addr0 = container_addrs(c0)
+    assert before[0] and before[1] and before[2] == "1"
+    stop_by_signal(n0, sig)
+    # Bridges, veths, firewall, sysctls: all still there, the container keeps its address.
+    links, tables, fwd = data_plane(n0)
+    assert tables == before[1] and fwd == "1"
+    assert set(links) >= {l for l in before[0] if not l.startswith("zl-") or l.endswith("-b")}
+    assert container_addrs(c0) == addr0
+    assert "leaving the data plane up" in n0.log.read_text()
+    n0.start_daemon()
+    assert poll(lambda: c0.ping(ip1), timeout=20, what="web0 -> web1 after the restart")
+    assert poll(lambda: c1.ping(ip0), timeout=20, what="web1 -> web0 after the restart")
+    assert data_plane(n0) == before
+    assert container_addrs(c0) == addr0
+
+
+def test_teardown_command_removes_what_a_stopped_daemon_left(cluster, uniq, build):
+    connect(cluster, uniq)
+    n0 = cluster.nodes[0]
+    data_dir = n0.dir / "data"
+    teardown = [str(build / "cmd" / "overlayd"), "--teardown", "--data-dir", str(data_dir),
+                "--wg-sock-dir", str(n0.wg_dir), "--no-unmanaged"]
+    # While the daemon runs, --teardown refuses (the lock is held) and changes nothing.
+    before = data_plane(n0)
+    p = n0.exec(*teardown, check=False)
+    assert p.returncode == 1 and "already running" in p.stderr, p.stderr
+    assert data_plane(n0) == before
+    stop_by_signal(n0, signal.SIGTERM)
+    p = n0.exec(*teardown, check=False)
+    assert p.returncode == 0, p.stderr
+    links, tables, fwd = data_plane(n0)
+    assert links == [] and tables == [] and fwd == "0"
+    # The containers' ends went with their veths; the state says nothing is set up.
+    assert n0.exec("ip", "-o", "route", "show", "10.200.0.0/16").stdout == ""
+    # A daemon started afterwards finds nothing to restore.
+    n0.start_daemon()
+    st = n0.ok("status")
+    assert st["service_count"] == 0 and st.get("peer_count", 0) == 0
+
+
+def test_shutdown_request_removes_everything(cluster, uniq):
+    connect(cluster, uniq)
+    n0 = cluster.nodes[0]
+    assert n0.ok("shutdown") == {"result": "ok"}
+    assert n0.proc.wait(timeout=20) == 0
+    n0.conn.close()
+    n0.conn = None
+    n0.proc = None
+    links, tables, fwd = data_plane(n0)
+    assert links == [] and tables == [] and fwd == "0"
