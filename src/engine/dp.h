@@ -90,6 +90,7 @@ struct dp {
 	/* global overlay */
 	bool up;		/* setup_global_overlay succeeded */
 	bool has_device;	/* false: VM-only overlay (host adapter failed, not mandatory) */
+	char degraded[300];	/* why the node runs degraded (status "degraded_reason"); "" = it does not */
 	char gname[IFNAMSIZ];
 	struct ip_addr node_ip;
 	uint8_t public_key[WG_KEY_LEN];

@@ -185,10 +185,14 @@ int dp_global_bringup(struct engine *e, char *err, size_t errlen)
 	if (r < 0) {
 		dp->gdev = NULL;
 		if (!g->host_adapter_mandatory) {
-			log_warn("cannot create the global WireGuard device %s (port %u): %s; host_adapter_mandatory "
-				 "is false, so continuing with a VM-only overlay: the node does not join the overlay "
-				 "itself, but IP allocation and guest configs keep working",
-				 dp->gname, g->wg_port, strerror(-r));
+			snprintf(dp->degraded, sizeof(dp->degraded),
+				 "the global WireGuard device %s could not be created on UDP port %u: %s", dp->gname,
+				 g->wg_port, strerror(-r));
+			log_error("DEGRADED: %s. host_adapter_mandatory is false, so overlayd continues with a "
+				  "VM-only overlay: this node does not join the overlay itself (its containers reach "
+				  "no other node), while IP allocation and guest configs keep working. status reports "
+				  "\"degraded\": true until a setup_global_overlay creates the device.",
+				  dp->degraded);
 			dp->has_device = false;
 			dp->up = true;
 			return 0;
@@ -205,6 +209,7 @@ int dp_global_bringup(struct engine *e, char *err, size_t errlen)
 		goto fail;
 	dp->has_device = true;
 	dp->up = true;
+	dp->degraded[0] = '\0';
 	for (size_t i = 0; i < e->st.n_peers; i++) {
 		char perr[256];
 		if (dp_peer_install(e, dp->gdev, NULL, &e->st.peers[i], perr, sizeof(perr)) < 0)
@@ -383,6 +388,7 @@ void dp_global_down(struct engine *e)
 	dp_forwarding_revert(e);
 	dp->up = false;
 	dp->has_device = false;
+	dp->degraded[0] = '\0';
 	dp->ports_ready = false; /* the band follows the next setup's wg_port */
 	dp->gname[0] = '\0';
 	free(dp->health);

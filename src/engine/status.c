@@ -3,7 +3,8 @@
  * status: a snapshot of the live overlay. Peers are read from the live
  * device (keys in base64, handshakes as Unix times), so with no device up
  * the list is empty even when peers are recorded. Extension: "services"
- * lists every service overlay with its bridge and subnet.
+ * lists every service overlay with its bridge and subnet; "degraded" and
+ * "degraded_reason" say why a node runs without its global device.
  */
 #include "engine/dp.h"
 
@@ -65,6 +66,8 @@ void status_snapshot(struct engine *e, struct ovl_response *resp)
 		if (dp->has_device && !(s->interface = strdup(dp->gname)))
 			goto oom;
 	}
+	if (dp->degraded[0] && !(s->degraded = strdup(dp->degraded)))
+		goto oom;
 	if (fill_peers(dp->gdev, &s->peers, &s->n_peers) < 0)
 		goto oom;
 	s->peer_count = (uint32_t)s->n_peers;

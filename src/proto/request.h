@@ -216,6 +216,7 @@ struct ovl_res_status {
 	size_t n_dedicated;
 	struct ovl_service_status *services; /* extension "services"; omitted when empty */
 	size_t n_services;
+	char *degraded; /* extension: why the node runs without part of its data plane; NULL = it does not */
 };
 
 struct ovl_res_service_overlay {
