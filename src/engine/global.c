@@ -8,6 +8,7 @@
  * peers that had its old public key.)
  */
 #include "engine/dp.h"
+#include "engine/wgdev.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -169,11 +170,6 @@ int dp_global_bringup(struct engine *e, char *err, size_t errlen)
 		snprintf(err, errlen, "invalid node private key");
 		return -EINVAL;
 	}
-	/* A link of our deterministic name is a leftover of an earlier run: replace it. */
-	if ((r = nl_link_delete(nl, dp->gname)) < 0) {
-		snprintf(err, errlen, "cannot remove stale link %s: %s", dp->gname, strerror(-r));
-		return r;
-	}
 	struct wg_device_config wc = {
 		.ifname = dp->gname,
 		.private_key = g->private_key,
@@ -181,9 +177,10 @@ int dp_global_bringup(struct engine *e, char *err, size_t errlen)
 		.mtu = DP_MTU,
 		.uapi_dir = dp->opts.wg_sock_dir,
 	};
-	r = wg_device_create(&wc, &dp->gdev);
+	/* A link of our deterministic name is our TUN from an earlier run (re-attached) or a leftover. */
+	r = wgdev_open(nl, &wc, &dp->gdev);
 	if (r < 0) {
-		dp->gdev = NULL;
+		nl_link_delete(nl, dp->gname); /* a leftover that could not be replaced */
 		if (!g->host_adapter_mandatory) {
 			snprintf(dp->degraded, sizeof(dp->degraded),
 				 "the global WireGuard device %s could not be created on UDP port %u: %s", dp->gname,
@@ -215,6 +212,7 @@ int dp_global_bringup(struct engine *e, char *err, size_t errlen)
 		if (dp_peer_install(e, dp->gdev, NULL, &e->st.peers[i], perr, sizeof(perr)) < 0)
 			log_warn("recorded peer not installed: %s", perr);
 	}
+	wgdev_kick(dp->gdev, e->st.peers, e->st.n_peers);
 	dp_firewall_sync(e);
 	if (!dp->opts.no_unmanaged && !dp->unmanaged_marked) {
 		struct unmanaged_opts uo = {

@@ -579,6 +579,24 @@ int wg_peer_remove_allowed_ip(struct wg_device *dev, const uint8_t key[WG_KEY_LE
 	return with_peer(dev, key, do_remove_aip, prefix);
 }
 
+static int do_initiate(struct wg_device *dev, struct wg_peer *peer, const void *arg)
+{
+	pthread_mutex_lock(&peer->lock);
+	wg_send_initiation(peer, false);
+	pthread_mutex_unlock(&peer->lock);
+	return 0;
+}
+
+int wg_peer_initiate_handshake(struct wg_device *dev, const uint8_t key[WG_KEY_LEN])
+{
+	return with_peer(dev, key, do_initiate, NULL);
+}
+
+int wg_device_set_persistent(struct wg_device *dev, bool persistent)
+{
+	return ioctl(dev->tun_fd, TUNSETPERSIST, persistent ? 1 : 0) < 0 ? -errno : 0;
+}
+
 int wg_device_status(struct wg_device *dev, struct wg_device_status **out)
 {
 	struct wg_device_status *st = calloc(1, sizeof(*st));
