@@ -2,6 +2,7 @@
 #include "dns/name.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,33 +17,86 @@ static bool host_char(char c)
 	       c == '_';
 }
 
-int dns_name_from_text(const char *text, const struct dns_name *origin, bool allow_root,
-		       struct dns_name *out)
+/* Writes the reason into why (when given) and returns -EINVAL. */
+__attribute__((format(printf, 3, 4))) static int refuse(char *why, size_t why_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why && why_len) {
+		va_start(ap, fmt);
+		vsnprintf(why, why_len, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+/* The characters and labels of text[0..end); the first fault goes to why. */
+static int check_labels(const char *text, size_t end, char *why, size_t why_len)
+{
+	size_t label = 0;
+
+	for (size_t i = 0; i < end; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		if (c == '.') {
+			if (label == 0)
+				return refuse(why, why_len, "empty label at byte %zu (a leading dot or \"..\")", i);
+			label = 0;
+			continue;
+		}
+		if (!host_char((char)c)) {
+			if (c >= 0x20 && c < 0x7f)
+				return refuse(why, why_len,
+					      "character '%c' is not allowed (letters, digits, '-' and '_' only)", c);
+			return refuse(why, why_len, "byte 0x%02x is not allowed (letters, digits, '-' and '_' only)",
+				      c);
+		}
+		if (++label > DNS_LABEL_MAX)
+			return refuse(why, why_len, "label \"%.16s...\" is longer than %d bytes", text + i + 1 - label,
+				      DNS_LABEL_MAX);
+	}
+	/* "a.." ends in an empty label just before the root's dot. */
+	if (label == 0)
+		return refuse(why, why_len, "empty label at byte %zu (a leading dot or \"..\")", end);
+	return 0;
+}
+
+int dns_name_parse(const char *text, const struct dns_name *origin, bool allow_root, struct dns_name *out,
+		   char *why, size_t why_len)
 {
 	struct dns_name n = { 0 };
-	size_t tlen = text ? strlen(text) : 0;
+	size_t tlen = text ? strlen(text) : 0, end, wire, w = 0;
+	bool absolute;
+	int err;
+
 	if (!tlen)
-		return -EINVAL;
+		return refuse(why, why_len, "the name is empty");
 	if (tlen == 1 && text[0] == '.') {
 		if (!allow_root)
-			return -EINVAL;
+			return refuse(why, why_len, "the root \".\" is not allowed here");
 		n.len = 1;
 		*out = n;
 		return 0;
 	}
-	bool absolute = text[tlen - 1] == '.';
+	absolute = text[tlen - 1] == '.';
+	end = absolute ? tlen - 1 : tlen;
+	if ((err = check_labels(text, end, why, why_len)))
+		return err;
 	if (!absolute && !origin)
-		return -EINVAL;
-	size_t end = absolute ? tlen - 1 : tlen, pos = 0, w = 0;
-	while (pos < end) {
-		size_t l = 0;
-		while (pos + l < end && text[pos + l] != '.') {
-			if (!host_char(text[pos + l]))
-				return -EINVAL;
-			l++;
-		}
-		if (l == 0 || l > DNS_LABEL_MAX || w + 1 + l + 1 > DNS_NAME_MAX)
-			return -EINVAL;
+		return refuse(why, why_len, "the name is relative (no trailing dot) and has no zone to complete it");
+	/* Each label's length byte stands in for its dot; the root label (or
+	 * the origin, which ends with one) follows. */
+	wire = absolute ? tlen + 1 : tlen + 1 + origin->len;
+	if (wire > DNS_NAME_MAX) {
+		char zone[DNS_NAME_STRLEN];
+
+		return refuse(why, why_len, "the name is %zu bytes long in DNS wire form%s%s, more than %d", wire,
+			      absolute ? "" : " with the zone ",
+			      absolute ? "" : dns_name_to_text(origin, zone, sizeof(zone)), DNS_NAME_MAX);
+	}
+	for (size_t pos = 0; pos < end;) {
+		size_t l = strcspn(text + pos, "."); /* text[end] is a dot or the NUL */
+
 		n.data[w++] = (uint8_t)l;
 		for (size_t i = 0; i < l; i++)
 			n.data[w++] = ascii_lower((uint8_t)text[pos + i]);
@@ -51,14 +105,18 @@ int dns_name_from_text(const char *text, const struct dns_name *origin, bool all
 	if (absolute) {
 		n.data[w++] = 0;
 	} else {
-		if (w + origin->len > DNS_NAME_MAX)
-			return -EINVAL;
 		memcpy(n.data + w, origin->data, origin->len);
 		w += origin->len;
 	}
 	n.len = (uint8_t)w;
 	*out = n;
 	return 0;
+}
+
+int dns_name_from_text(const char *text, const struct dns_name *origin, bool allow_root,
+		       struct dns_name *out)
+{
+	return dns_name_parse(text, origin, allow_root, out, NULL, 0);
 }
 
 const char *dns_name_to_text(const struct dns_name *n, char *buf, size_t len)
@@ -104,14 +162,6 @@ uint32_t dns_name_hash(const struct dns_name *n)
 	for (size_t i = 0; i < n->len; i++)
 		h = (h ^ n->data[i]) * 16777619u;
 	return h;
-}
-
-unsigned dns_name_label_count(const struct dns_name *n)
-{
-	unsigned c = 0;
-	for (size_t i = 0; i < n->len && n->data[i]; i += 1u + n->data[i])
-		c++;
-	return c;
 }
 
 bool dns_name_is_subdomain(const struct dns_name *n, const struct dns_name *parent)

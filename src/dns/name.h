@@ -33,13 +33,19 @@ struct dns_name {
  */
 int dns_name_from_text(const char *text, const struct dns_name *origin, bool allow_root,
 		       struct dns_name *out);
+/*
+ * The same parser, for names a user typed: on -EINVAL, why (when not NULL)
+ * gets one sentence saying what is wrong and where ("empty label at byte 2
+ * (a leading dot or \"..\")"), for an error message that points at the fix.
+ */
+int dns_name_parse(const char *text, const struct dns_name *origin, bool allow_root, struct dns_name *out,
+		   char *why, size_t why_len);
 /* "svc.zlayer.local." into buf (>= DNS_NAME_STRLEN). Returns buf. */
 const char *dns_name_to_text(const struct dns_name *n, char *buf, size_t len);
 
 void dns_name_lower(struct dns_name *n);
 bool dns_name_equal(const struct dns_name *a, const struct dns_name *b); /* exact bytes */
 uint32_t dns_name_hash(const struct dns_name *n);
-unsigned dns_name_label_count(const struct dns_name *n);
 /* True when n equals parent or lies below it (both lower-case). */
 bool dns_name_is_subdomain(const struct dns_name *n, const struct dns_name *parent);
 /* Drop the leftmost label; returns false at the root. */

@@ -27,64 +27,6 @@ static int zone_parse(const char *zone, struct dns_name *out)
 	return dns_name_from_text(zone, &root_name, false, out);
 }
 
-/*
- * Checks a registrable name and says precisely what is wrong, so the
- * orchestrator's log points at the fix. The rules are dns_name_from_text's
- * (host-name characters, labels 1..63, 255 wire bytes with the zone).
- */
-static bool name_check(const struct engine *e, const char *name, char *why, size_t len)
-{
-	size_t n = strlen(name);
-	if (n == 0) {
-		snprintf(why, len, "the name is empty");
-		return false;
-	}
-	if (strcmp(name, ".") == 0) {
-		snprintf(why, len, "the root \".\" cannot be registered");
-		return false;
-	}
-	size_t label = 0;
-	for (const char *p = name; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c == '.') {
-			if (label == 0) {
-				snprintf(why, len, "empty label at byte %zu (a leading dot or \"..\")",
-					 (size_t)(p - name));
-				return false;
-			}
-			label = 0;
-			continue;
-		}
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-			  c == '_';
-		if (!ok) {
-			if (c >= 0x20 && c < 0x7f)
-				snprintf(why, len, "character '%c' is not allowed (letters, digits, '-' and '_' only)",
-					 c);
-			else
-				snprintf(why, len,
-					 "byte 0x%02x is not allowed (letters, digits, '-' and '_' only)", c);
-			return false;
-		}
-		if (++label > DNS_LABEL_MAX) {
-			snprintf(why, len, "label \"%.*s...\" is longer than %d bytes", 16, p - label + 1,
-				 DNS_LABEL_MAX);
-			return false;
-		}
-	}
-	bool absolute = name[n - 1] == '.';
-	/* Wire form: each label's length byte stands in for its dot; the zone brings its own root label. */
-	size_t wire = absolute ? n + 1 : n + 1 + e->dns_zone.len;
-	if (wire > DNS_NAME_MAX) {
-		char z[DNS_NAME_STRLEN];
-		snprintf(why, len, "the name is %zu bytes long in DNS wire form%s%s, more than %d", wire,
-			 absolute ? "" : " with the zone ", absolute ? "" : dns_name_to_text(&e->dns_zone, z, sizeof(z)),
-			 DNS_NAME_MAX);
-		return false;
-	}
-	return true;
-}
-
 /* The absolute wire name a state key stands for under the current zone. */
 static int resolve(const struct engine *e, const char *name, struct dns_name *out)
 {
@@ -114,7 +56,8 @@ void dns_register(struct engine *e, const char *name, const struct ip_addr *ip, 
 {
 	char why[160], key[DNS_NAME_STRLEN], a[IP_ADDR_STRLEN];
 	struct dns_name n;
-	if (!name_check(e, name, why, sizeof(why))) { /* so it also fits in key */
+	/* A name that parses is at most 254 characters, so it fits in key. */
+	if (dns_name_parse(name, &e->dns_zone, false, &n, why, sizeof(why)) < 0) {
 		ovl_response_err(resp, "register_dns: invalid DNS name \"%.80s\": %s", name, why);
 		return;
 	}
@@ -125,11 +68,6 @@ void dns_register(struct engine *e, const char *name, const struct ip_addr *ip, 
 	}
 	strcpy(key, name);
 	lower(key);
-	if (resolve(e, key, &n) < 0) {
-		/* name_check mirrors the parser, so this means the two drifted apart. */
-		ovl_response_err(resp, "register_dns: invalid DNS name \"%.80s\"", name);
-		return;
-	}
 	if (e->dns) {
 		int r = dns_record_set(e->dns, key, ip);
 		if (r < 0) {
@@ -152,16 +90,12 @@ void dns_unregister(struct engine *e, const char *name, struct ovl_response *res
 {
 	char why[160], key[DNS_NAME_STRLEN];
 	struct dns_name n;
-	if (!name_check(e, name, why, sizeof(why))) {
+	if (dns_name_parse(name, &e->dns_zone, false, &n, why, sizeof(why)) < 0) {
 		ovl_response_err(resp, "unregister_dns: invalid DNS name \"%.80s\": %s", name, why);
 		return;
 	}
 	strcpy(key, name);
 	lower(key);
-	if (resolve(e, key, &n) < 0) {
-		ovl_response_err(resp, "unregister_dns: invalid DNS name \"%.80s\"", name);
-		return;
-	}
 	if (e->dns) {
 		int r = dns_record_remove(e->dns, key);
 		if (r < 0 && r != -ENOENT) {

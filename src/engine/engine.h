@@ -2,10 +2,14 @@
 /*
  * The overlay engine: the daemon's state and the execution of every request.
  *
- * Threading: an engine is single-threaded. The daemon runs it on one worker
- * thread (engine/worker.h) that executes requests strictly in arrival order,
- * so nothing in here takes a lock. Only engine_emit_event() may be called
- * from other threads (e.g. WireGuard callbacks).
+ * Threading: requests run one at a time, in arrival order. The daemon's
+ * worker (engine/worker.h) runs them on its thread, or a quick read on the
+ * submitting thread while the worker is idle; its queue lock keeps a single
+ * thread inside the engine, so request code takes no lock of its own. Beside
+ * it run the peer-health job (a thread of its own, peers.c), which reads the
+ * global WireGuard device under dp->health_lock (whoever destroys that device
+ * takes the lock), and the DNS server's threads, reached only through the
+ * thread-safe dns/ API. engine_emit_event() may be called from any thread.
  *
  * Calling it directly (tests, a future etcd membership module):
  *
@@ -23,8 +27,9 @@
  *
  * The Linux data plane (global/service overlays, container attach, peers on
  * the userspace WireGuard devices, firewall, DNS listener) lives in
- * global.c, service.c, attach.c, guest.c, hostshared.c, peers.c, status.c,
- * teardown.c and recover.c; dp.h is their shared model.
+ * global.c, service.c, attach.c, guest.c, hostshared.c, addr.c, peers.c,
+ * nat.c, status.c, teardown.c and recover.c; dp.h is their shared model and
+ * dp_record.c its record in the state file. dns.c is the overlay DNS glue.
  */
 #ifndef OVL_ENGINE_ENGINE_H
 #define OVL_ENGINE_ENGINE_H

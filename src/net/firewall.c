@@ -24,8 +24,6 @@
 struct fw {
 	struct nft_ctx *nft;
 	char table[sizeof(FW_TABLE_PREFIX) + FW_INSTANCE_MAX];
-	char **networks; /* names of the last applied cfg; index = set number */
-	size_t n_networks;
 	struct ip_prefix *cluster; /* of the last applied cfg: firewalld's trust is undone for these */
 	size_t n_cluster;
 	int host_chains;	   /* foreign forward chains given accept rules by the last apply */
@@ -324,22 +322,12 @@ int fw_open(const char *instance, struct fw **out)
 	return 0;
 }
 
-static void free_networks(struct fw *fw)
-{
-	for (size_t i = 0; i < fw->n_networks; i++)
-		free(fw->networks[i]);
-	free(fw->networks);
-	fw->networks = NULL;
-	fw->n_networks = 0;
-}
-
 void fw_close(struct fw *fw)
 {
 	if (!fw)
 		return;
 	if (fw->nft)
 		nft_ctx_free(fw->nft);
-	free_networks(fw);
 	free(fw->cluster);
 	free(fw);
 }
@@ -374,27 +362,6 @@ static int fw_run(struct fw *fw, const char *script)
 	while (n > 0 && fw->error[n - 1] == '\n')
 		fw->error[--n] = '\0';
 	return -EIO;
-}
-
-static int remember_networks(struct fw *fw, const struct fw_config *cfg)
-{
-	char **names = calloc(cfg->n_networks ? cfg->n_networks : 1, sizeof(*names));
-
-	if (!names)
-		return -ENOMEM;
-	for (size_t i = 0; i < cfg->n_networks; i++) {
-		names[i] = strdup(cfg->networks[i].name);
-		if (!names[i]) {
-			for (size_t j = 0; j < i; j++)
-				free(names[j]);
-			free(names);
-			return -ENOMEM;
-		}
-	}
-	free_networks(fw);
-	fw->networks = names;
-	fw->n_networks = cfg->n_networks;
-	return 0;
 }
 
 /*
@@ -476,61 +443,7 @@ int fw_apply(struct fw *fw, const struct fw_config *cfg)
 	}
 	err = fw_run_with_host(fw, script, cfg->cluster, cfg->n_cluster);
 	free(script);
-	if (err)
-		return err;
-	if ((err = remember_cluster(fw, cfg)))
-		return err;
-	return remember_networks(fw, cfg);
-}
-
-static int fw_member_op(struct fw *fw, const char *network, const struct ip_addr *ip, bool add)
-{
-	char buf[IP_ADDR_STRLEN], *script = NULL;
-	size_t idx, len = 0;
-	FILE *f;
-	int err;
-
-	fw->error[0] = '\0';
-	if (!network || !ip || (ip->family != AF_INET && ip->family != AF_INET6))
-		return -EINVAL;
-	for (idx = 0; idx < fw->n_networks; idx++)
-		if (!strcmp(fw->networks[idx], network))
-			break;
-	if (idx == fw->n_networks) {
-		snprintf(fw->error, sizeof(fw->error), "no isolation network \"%s\" in the applied rules",
-			 network);
-		return -ENOENT;
-	}
-	f = open_memstream(&script, &len);
-	if (!f)
-		return -errno;
-	ip_addr_format(ip, buf, sizeof(buf));
-	for (size_t i = 0; i < sizeof(fw_families) / sizeof(fw_families[0]); i++) {
-		const char *fam = fw_families[i];
-		char sfx = set_suffix(ip->family);
-
-		/* add + delete makes removing a non-member a no-op, not an error. */
-		fprintf(f, "add element %s %s net%zu_%c { %s }\n", fam, fw->table, idx, sfx, buf);
-		if (!add)
-			fprintf(f, "delete element %s %s net%zu_%c { %s }\n", fam, fw->table, idx, sfx, buf);
-	}
-	if (fclose(f)) {
-		free(script);
-		return -ENOMEM;
-	}
-	err = fw_run(fw, script);
-	free(script);
-	return err;
-}
-
-int fw_member_add(struct fw *fw, const char *network, const struct ip_addr *ip)
-{
-	return fw_member_op(fw, network, ip, true);
-}
-
-int fw_member_del(struct fw *fw, const char *network, const struct ip_addr *ip)
-{
-	return fw_member_op(fw, network, ip, false);
+	return err ? err : remember_cluster(fw, cfg);
 }
 
 int fw_remove(struct fw *fw)
@@ -554,6 +467,5 @@ int fw_remove(struct fw *fw)
 	if (firewalld_manages_us())
 		for (size_t i = 0; i < fw->n_cluster; i++)
 			firewalld_untrust(&fw->cluster[i]);
-	free_networks(fw);
 	return 0;
 }

@@ -23,8 +23,8 @@
  *    run in the inet forward and input hooks (routed traffic, traffic to the
  *    node) and in the bridge forward hook, which sees traffic between two
  *    ports of one Linux bridge that never reaches the IP layer.
- *  Membership lives in named sets, so adding or removing a member is one
- *  element operation (fw_member_add/fw_member_del).
+ *  Membership lives in named sets (one per network and family); a change of
+ *  membership is a new fw_apply() of the whole description.
  *
  * Errors are negative errnos; fw_error() has nft's message for the log.
  * A handle works in the namespace it was opened in and is not thread-safe.
@@ -77,7 +77,7 @@ struct fw_config {
 int fw_open(const char *instance, struct fw **out);
 void fw_close(struct fw *fw);
 const char *fw_table_name(const struct fw *fw);
-/* nft's message for the last failure of fw_apply/fw_remove/fw_member_*. */
+/* nft's message for the last failure of fw_apply/fw_remove. */
 const char *fw_error(const struct fw *fw);
 
 /* How many host forward chains the last fw_apply() gave accept rules. */
@@ -90,16 +90,6 @@ int fw_host_chains(const struct fw *fw);
  * -EIO when nft rejects the transaction (see fw_error()).
  */
 int fw_apply(struct fw *fw, const struct fw_config *cfg);
-
-/*
- * Adds ip to (or removes it from) the named network of the last applied
- * configuration, in both tables at once. -ENOENT for a network fw_apply()
- * never saw. Removing an address that is not a member is a no-op (0).
- * The engine keeps its own membership list, so its next fw_apply() carries
- * the same members.
- */
-int fw_member_add(struct fw *fw, const char *network, const struct ip_addr *ip);
-int fw_member_del(struct fw *fw, const char *network, const struct ip_addr *ip);
 
 /*
  * Deletes both tables, and our rules in the host's forward chains, atomically;

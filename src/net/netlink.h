@@ -5,13 +5,17 @@
  * A handle owns one NETLINK_ROUTE socket and is bound to the network namespace
  * it was opened in: open one inside netns_run() to work in a container's
  * namespace, keep one open in the host namespace for the hot path (every call
- * reuses the socket; no call does a dump unless its name says so).
+ * reuses the socket; only the calls whose comment says "dump" read a whole
+ * table).
  *
- * Every request carries NLM_F_ACK and waits for the kernel's answer, so a
- * return of 0 means the kernel applied the change. Every function returns 0 (or
- * a documented non-negative value) on success and a negative errno on failure;
- * callers build the message, since only they know what the link was for.
+ * Every change carries NLM_F_ACK and waits for the kernel's answer, so a
+ * return of 0 means the kernel applied it. Every function returns 0 (or a
+ * documented non-negative value) on success and a negative errno on failure;
+ * callers word the error message, since only they know what the link was for.
  * Links are named by their name in the handle's namespace.
+ *
+ * The code is split by object as in iproute2: netlink.c (socket and request
+ * core), link.c, addr.c, route.c.
  *
  * A handle is not thread-safe; use one per thread.
  */
@@ -51,6 +55,8 @@ int nl_link_get(struct nl_handle *nl, const char *name, struct nl_link *out);
 /*
  * Calls fn for every link in the namespace (one dump). A non-zero return from
  * fn stops the walk and is returned; the rest of the dump is still drained.
+ * fn must not use nl (the dump is in flight). -EAGAIN when a concurrent change
+ * interrupted the dump: the caller may walk again.
  */
 typedef int (*nl_link_fn)(const struct nl_link *link, void *arg);
 int nl_link_list(struct nl_handle *nl, nl_link_fn fn, void *arg);
@@ -74,19 +80,7 @@ int nl_veth_create(struct nl_handle *nl, const char *host, const char *peer);
  */
 int nl_veth_create_into(struct nl_handle *nl, const char *host, const char *peer, int peer_ns_fd, uint32_t mtu);
 
-/*
- * Moves the link into the namespace behind ns_fd and renames it to new_name in
- * the same RTM_NEWLINK: the kernel does both under one rtnl lock, so nothing in
- * the target namespace can act on the temporary name in between. new_name NULL
- * keeps the name. Should new_name be taken in the target, the kernel has
- * already moved the link when the rename fails: it returns -EEXIST with the
- * link left there under its old name (deleting the host end of a veth pair
- * removes it along).
- */
-int nl_link_move_to_netns_fd(struct nl_handle *nl, const char *name, int ns_fd, const char *new_name);
-
 int nl_link_set_up(struct nl_handle *nl, const char *name);
-int nl_link_set_down(struct nl_handle *nl, const char *name);
 int nl_link_set_mtu(struct nl_handle *nl, const char *name, uint32_t mtu);
 /* Enslaves link to bridge; bridge NULL releases it. */
 int nl_link_set_master(struct nl_handle *nl, const char *link, const char *bridge);
@@ -104,9 +98,9 @@ int nl_link_delete(struct nl_handle *nl, const char *name);
 int nl_addr_add(struct nl_handle *nl, const char *link, const struct ip_addr *ip, uint8_t prefix_len);
 /* Removes it; an address that is not there counts as removed (0). */
 int nl_addr_del(struct nl_handle *nl, const char *link, const struct ip_addr *ip, uint8_t prefix_len);
-/* Removes every IPv4 and IPv6 address (including link-local) from the link. */
+/* Removes every IPv4 and IPv6 address (including link-local) from the link (one dump). */
 int nl_addr_flush(struct nl_handle *nl, const char *link);
-/* Calls fn for each address on the link (one dump); non-zero from fn stops. */
+/* Calls fn for each address on the link (one dump), as nl_link_list() does. */
 typedef int (*nl_addr_fn)(const struct ip_prefix *addr, void *arg);
 int nl_addr_list(struct nl_handle *nl, const char *link, nl_addr_fn fn, void *arg);
 

@@ -65,7 +65,8 @@ int netns_open_pid(pid_t pid)
 	return errno == ENOENT ? -ESRCH : -errno;
 }
 
-int netns_open_current(void)
+/* Opens the calling thread's own network namespace (O_CLOEXEC). */
+static int netns_open_current(void)
 {
 	int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 

@@ -28,9 +28,6 @@ int netns_run(int ns_fd, int (*fn)(void *arg), void *arg);
  */
 int netns_open_pid(pid_t pid);
 
-/* Opens the calling thread's own network namespace (O_CLOEXEC). */
-int netns_open_current(void);
-
 /*
  * Creates a fresh, empty, anonymous network namespace (only "lo", down) and
  * returns an fd that keeps it alive; closing the last fd destroys it. Nothing

@@ -1,13 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * Cost of the net-layer part of a container attach + detach, the sequence
- * the engine runs (see the seed's attach_to_interface): pre-clean, veth pair,
- * move + rename into the container's namespace, address, lo/eth0 up and
+ * the engine runs: pre-clean, veth pair born in the container's namespace
+ * under its final name (nl_veth_create_into), address, lo/eth0 up and
  * default route in there, host end up and enslaved; detach deletes the veth.
  * "Containers" are fresh namespaces made beforehand, so only our work is
- * timed. Runs inside a private namespace; prints p50/p99 for the veth born in
- * the container namespace (nl_veth_create_into) and, for comparison,
- * created here then moved (nl_link_move_to_netns_fd). Not a test.
+ * timed. Runs inside a private namespace; prints p50/p99. Not a test.
  *   bench_net_attach [CYCLES]
  */
 #include <errno.h>
@@ -41,20 +39,13 @@ static int configure_inside(void *arg)
 	return err;
 }
 
-static int attach(struct nl_handle *nl, int ns_fd, int i, struct inside *in, bool move)
+static int attach(struct nl_handle *nl, int ns_fd, int i, struct inside *in)
 {
-	char host[IFNAMSIZ], pending[IFNAMSIZ];
+	char host[IFNAMSIZ];
 	int err;
 
 	snprintf(host, sizeof(host), "veth-%u-s", (unsigned)i % 100000u);
-	snprintf(pending, sizeof(pending), "vc-%u-s", (unsigned)i % 100000u);
-	if ((err = nl_link_delete(nl, host)) || (err = nl_link_delete(nl, pending)))
-		return err;
-	if (move)
-		err = nl_veth_create(nl, host, pending) ?: nl_link_move_to_netns_fd(nl, pending, ns_fd, "eth0");
-	else
-		err = nl_veth_create_into(nl, host, "eth0", ns_fd, 0);
-	if (err || (err = netns_run(ns_fd, configure_inside, in)) || (err = nl_link_set_up(nl, host)) ||
+	if ((err = nl_link_delete(nl, host)) || (err = nl_veth_create_into(nl, host, "eth0", ns_fd, 0)) || (err = netns_run(ns_fd, configure_inside, in)) || (err = nl_link_set_up(nl, host)) ||
 	    (err = nl_link_set_master(nl, host, "zl-bench")))
 		return err;
 	return 0;
@@ -94,31 +85,26 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bridge: %s\n", strerror(-err));
 		return 1;
 	}
-	for (int pass = 0; pass < 2; pass++) {
-		bool move = pass == 1;
+	for (int i = 0; i < n; i++) {
+		int ns = netns_new();
+		char host[IFNAMSIZ];
+		double t0;
 
-		for (int i = 0; i < n; i++) {
-			int ns = netns_new();
-			char host[IFNAMSIZ];
-			double t0;
-
-			if (ns < 0)
-				return 1;
-			ip_addr_parse("10.88.0.2", &in.ip);
-			snprintf(host, sizeof(host), "veth-%u-s", (unsigned)i % 100000u);
-			t0 = now_us();
-			if ((err = attach(nl, ns, i, &in, move)) || (err = nl_link_delete(nl, host))) {
-				fprintf(stderr, "cycle %d: %s\n", i, strerror(-err));
-				return 1;
-			}
-			t[i] = now_us() - t0;
-			close(ns);
+		if (ns < 0)
+			return 1;
+		ip_addr_parse("10.88.0.2", &in.ip);
+		snprintf(host, sizeof(host), "veth-%u-s", (unsigned)i % 100000u);
+		t0 = now_us();
+		if ((err = attach(nl, ns, i, &in)) || (err = nl_link_delete(nl, host))) {
+			fprintf(stderr, "cycle %d: %s\n", i, strerror(-err));
+			return 1;
 		}
-		qsort(t, (size_t)n, sizeof(*t), cmp_double);
-		printf("net attach+detach (%s), %d cycles: p50 %.0f us, p99 %.0f us\n",
-		       move ? "create + move" : "veth born in netns", n, t[n / 2],
-		       t[(size_t)(n * 0.99) < (size_t)n ? (size_t)(n * 0.99) : (size_t)n - 1]);
+		t[i] = now_us() - t0;
+		close(ns);
 	}
+	qsort(t, (size_t)n, sizeof(*t), cmp_double);
+	printf("net attach+detach (veth born in netns), %d cycles: p50 %.0f us, p99 %.0f us\n", n, t[n / 2],
+	       t[(size_t)(n * 0.99) < (size_t)n ? (size_t)(n * 0.99) : (size_t)n - 1]);
 	nl_link_delete(nl, "zl-bench");
 	nl_close(nl);
 	free(t);

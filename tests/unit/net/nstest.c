@@ -198,15 +198,12 @@ int nstest_container(struct nl_handle *nl, const char *host, const char *bridge,
 		     int prefix_len, const char *gw)
 {
 	struct container_job job = { ip, gw, prefix_len };
-	char pending[IFNAMSIZ];
 	int fd, err;
 
 	fd = netns_new();
 	if (fd < 0)
 		return fd;
-	snprintf(pending, sizeof(pending), "p-%s", host);
-	if ((err = nl_veth_create(nl, host, pending)) ||
-	    (err = nl_link_move_to_netns_fd(nl, pending, fd, "eth0")) ||
+	if ((err = nl_veth_create_into(nl, host, "eth0", fd, 0)) ||
 	    (err = netns_run(fd, container_setup, &job)) || (err = nl_link_set_up(nl, host)) ||
 	    (bridge && (err = nl_link_set_master(nl, host, bridge)))) {
 		close(fd);

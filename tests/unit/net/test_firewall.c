@@ -223,20 +223,6 @@ static void apply_reapply_members_remove(void **state)
 	assert_has(out, "10.77.0.2");
 	free(out);
 
-	/* Single members come and go without a rebuild. */
-	struct ip_addr m = addr("10.77.0.9");
-	assert_int_equal(fw_member_add(fw, "b", &m), 0);
-	out = nft_list("bridge", "overlayd_t");
-	assert_has(out, "10.77.0.9");
-	free(out);
-	assert_int_equal(fw_member_del(fw, "b", &m), 0);
-	assert_int_equal(fw_member_del(fw, "b", &m), 0);
-	out = nft_list("inet", "overlayd_t");
-	assert_null(strstr(out, "10.77.0.9"));
-	free(out);
-	assert_int_equal(fw_member_add(fw, "nope", &m), -ENOENT);
-	assert_has(fw_error(fw), "nope");
-
 	/* A rejected description leaves the applied rules as they were. */
 	s.ifaces[0] = "bad iface";
 	assert_int_equal(fw_apply(fw, &s.cfg), -EINVAL);
@@ -248,7 +234,6 @@ static void apply_reapply_members_remove(void **state)
 	assert_null(nft_list("inet", "overlayd_t"));
 	assert_null(nft_list("bridge", "overlayd_t"));
 	assert_int_equal(fw_remove(fw), 0);
-	assert_int_equal(fw_member_add(fw, "a", &m), -ENOENT);
 	fw_close(fw);
 }
 
@@ -381,10 +366,12 @@ static void isolation_and_masquerade_packets(void **state)
 	expect_ping(&t, C1, "fd77::4", false, "other network, same bridge (v6)");
 	expect_ping(&t, D1, "fd77::4", false, "other network, routed (v6)");
 
-	/* Membership changes take effect at once. */
-	assert_int_equal(fw_member_del(fw, "b", &c3), 0);
+	/* Membership changes (a re-apply, as the engine does) take effect at once. */
+	s.networks[1].n_members = 0; /* c3 leaves b */
+	assert_int_equal(fw_apply(fw, &s.cfg), 0);
 	expect_ping(&t, C4, "10.77.0.4", true, "both outside any network");
-	assert_int_equal(fw_member_add(fw, "a", &c3), 0);
+	s.net_a[2] = c3; /* c3 joins a, in place of d1 */
+	assert_int_equal(fw_apply(fw, &s.cfg), 0);
 	expect_ping(&t, C1, "10.77.0.4", true, "c3 joined network a");
 
 	assert_int_equal(fw_remove(fw), 0);
