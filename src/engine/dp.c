@@ -73,6 +73,7 @@ void dp_close(struct engine *e)
 	ipam_slice_free(&dp->shared.pool);
 	free(dp->v6_fwd);
 	free(dp->health);
+	free(dp->watched); /* the devices themselves were destroyed above */
 	if (dp->fw)
 		fw_close(dp->fw);
 	if (dp->nl)

@@ -129,11 +129,13 @@ struct dp {
 	/* peer health: a background job compares handshakes to the threshold */
 	pthread_t health_thread;
 	bool health_running;
-	pthread_mutex_t health_lock; /* guards gdev use by the health job */
+	pthread_mutex_t health_lock; /* guards gdev and watched[] use by the health job */
 	pthread_cond_t health_cond;
 	bool health_stop;
 	struct dp_health *health; /* last verdict per peer */
 	size_t n_health;
+	struct wg_device **watched; /* dedicated devices the job checks too (under health_lock) */
+	size_t n_watched;
 };
 
 struct dp_health {
@@ -192,6 +194,12 @@ int dp_peer_install(struct engine *e, struct wg_device *dev, const char *route_d
 		    char *err, size_t errlen);
 void dp_health_start(struct engine *e);
 void dp_health_stop(struct engine *e);
+/*
+ * A dedicated device's peers get peer_health_changed events too: watch it once
+ * it is up, unwatch it before wg_device_destroy().
+ */
+void dp_health_watch(struct engine *e, struct wg_device *dev);
+void dp_health_unwatch(struct engine *e, struct wg_device *dev);
 
 /* attach.c */
 void dp_attach_release(struct engine *e, struct dp_attach *a, bool delete_links);

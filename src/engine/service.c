@@ -103,6 +103,7 @@ int dp_service_device_up(struct engine *e, struct dp_service *s, char *err, size
 			log_warn("service %s: recorded peer not installed: %s", s->name, perr);
 	}
 	wgdev_kick(s->dev, s->peers, s->n_peers);
+	dp_health_watch(e, s->dev);
 	return 0;
 fail:
 	snprintf(err, errlen, "cannot %s dedicated device %s: %s", step, s->dev_name, strerror(-r));
@@ -309,6 +310,7 @@ void service_setup(struct engine *e, const char *service, enum ovl_mode mode, st
 	return;
 fail_dev:
 	if (ns.dev) {
+		dp_health_unwatch(e, ns.dev);
 		wg_device_destroy(ns.dev);
 		if (dp->nl)
 			nl_link_delete(dp->nl, ns.dev_name);
@@ -337,6 +339,7 @@ void dp_service_remove(struct engine *e, struct dp_service *s, bool forget_ident
 		if (strcmp(dp->attaches[i].service, s->name) == 0)
 			dp_attach_release(e, &dp->attaches[i], true);
 	if (s->dev) {
+		dp_health_unwatch(e, s->dev);
 		wg_device_destroy(s->dev);
 		s->dev = NULL;
 	}
