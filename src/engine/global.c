@@ -128,8 +128,14 @@ static int bind_slice(struct engine *e, const struct ovl_req_setup_global *r, ch
 		return -EBUSY;
 	}
 	struct ipam_slice s;
-	if (ipam_slice_init(&s, &want) < 0) {
-		snprintf(err, errlen, "invalid slice CIDR");
+	int rc = ipam_slice_init(&s, &want);
+	if (rc < 0) {
+		char a[64];
+		if (rc == -ERANGE)
+			snprintf(err, errlen, "slice %s has no room for the node address",
+				 ip_prefix_format(&want, a, sizeof(a)));
+		else
+			snprintf(err, errlen, "invalid slice CIDR");
 		return -EINVAL;
 	}
 	ipam_slice_free(&e->st.slice);
@@ -241,7 +247,7 @@ fail:
 	return r;
 }
 
-void global_setup(struct engine *e, const struct ovl_req_setup_global *r, struct ovl_response *resp)
+void engine_global_setup(struct engine *e, const struct ovl_req_setup_global *r, struct ovl_response *resp)
 {
 	struct dp *dp = e->dp;
 	char err[600];
@@ -335,15 +341,15 @@ void dp_global_down(struct engine *e)
 	while (dp->n_attaches)
 		dp_attach_release(e, &dp->attaches[dp->n_attaches - 1], true);
 	while (dp->n_guests) {
-		struct dp_guest *g = &dp->guests[dp->n_guests - 1];
+		struct state_dp_guest *g = &dp->guests[dp->n_guests - 1];
 		struct ovl_response r = { 0 };
 		char *id = strdup(g->id);
 		if (!id)
 			break;
 		if (g->host_shared)
-			hostshared_detach(e, id, &r);
+			engine_hostshared_detach(e, id, &r);
 		else
-			guest_detach(e, id, &r);
+			engine_guest_detach(e, id, &r);
 		free(id);
 		ovl_response_free(&r);
 	}
@@ -394,7 +400,7 @@ void dp_global_down(struct engine *e)
 	dp->n_health = 0;
 }
 
-void global_teardown(struct engine *e, struct ovl_response *resp)
+void engine_global_teardown(struct engine *e, struct ovl_response *resp)
 {
 	struct dp *dp = e->dp;
 	bool anything = dp->up || dp->n_attaches || dp->n_services || dp->has_shared || dp->n_guests ||

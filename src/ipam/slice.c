@@ -16,6 +16,10 @@ int ipam_slice_init(struct ipam_slice *s, const struct ip_prefix *cidr)
 		return -EINVAL;
 	s->cidr = ip_prefix_network(cidr);
 	unsigned host_bits = ip_prefix_host_bits(&s->cidr);
+	/* The node's own address (offset 1) must be a host of the slice: not its
+	 * IPv4 broadcast address, not outside it. */
+	if (host_bits < (s->cidr.addr.family == AF_INET ? 2u : 1u))
+		return -ERANGE;
 	/* Offsets are u64: a larger IPv6 slice simply uses its first 2^64 addresses. */
 	uint64_t max_offset = host_bits >= 64 ? UINT64_MAX : (((uint64_t)1 << host_bits) - 1);
 	s->first = NODE_OFFSET + 1;

@@ -33,7 +33,9 @@ struct ipam_slice {
 	size_t nfreed, capfreed;
 };
 
-/* Binds the allocator to cidr (host bits ignored). 0, or -EINVAL for a bad prefix. */
+/* Binds the allocator to cidr (host bits ignored). 0, -EINVAL for a bad prefix,
+ * or -ERANGE when the slice has no room for the node address (an IPv4 /31 or
+ * /32, an IPv6 /128). */
 int ipam_slice_init(struct ipam_slice *s, const struct ip_prefix *cidr);
 void ipam_slice_free(struct ipam_slice *s);
 

@@ -118,8 +118,22 @@ static void ipv4_broadcast_excluded_and_exhaustion(void **state)
 	assert_int_equal(ipam_slice_alloc(&s, &a), -ENOSPC);
 	ipam_slice_free(&s);
 
-	init(&s, "10.1.0.0/32");
-	assert_int_equal(ipam_slice_alloc(&s, &a), -ENOSPC);
+}
+
+/* A slice too small to hold the node's own address is refused, not bound
+ * with the node address outside it (or on the IPv4 broadcast address). */
+static void slice_without_room_for_node_refused(void **state)
+{
+	static const char *const small[] = { "10.1.0.5/32", "10.1.0.4/31", "fd00::1/128" };
+	for (size_t i = 0; i < sizeof(small) / sizeof(small[0]); i++) {
+		struct ip_prefix p;
+		struct ipam_slice s;
+		assert_int_equal(ip_prefix_parse(small[i], &p), 0);
+		assert_int_equal(ipam_slice_init(&s, &p), -ERANGE);
+	}
+	struct ipam_slice s;
+	init(&s, "fd00::/127");
+	assert_addr((struct ip_addr[]){ ipam_slice_node_ip(&s) }, "fd00::1");
 	ipam_slice_free(&s);
 }
 
@@ -161,6 +175,7 @@ int main(void)
 		cmocka_unit_test(release_is_reused_first_lifo),
 		cmocka_unit_test(bad_releases_never_double_hand_out),
 		cmocka_unit_test(ipv4_broadcast_excluded_and_exhaustion),
+		cmocka_unit_test(slice_without_room_for_node_refused),
 		cmocka_unit_test(large_slice_and_restore),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
