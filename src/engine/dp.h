@@ -156,6 +156,15 @@ void dp_forwarding_forget(struct engine *e, const char *dev); /* device deleted 
  * refused the rules (logged; the previous rules stay).
  */
 int dp_firewall_sync(struct engine *e);
+/*
+ * A guest or host_shared workload just recorded with an isolation network:
+ * syncs the firewall; when that fails, detaches it again and fills resp with
+ * the error (true), since an unfenced member must not stay attached.
+ */
+bool dp_fence_failed(struct engine *e, const char *what, const char *id,
+		     void (*detach)(struct engine *, const char *, struct ovl_response *), struct ovl_response *resp);
+/* Drops guest record g (freed, removed from dp->guests), drains it from its isolation network, commits. */
+void dp_guest_forget(struct engine *e, struct state_dp_guest *g);
 /* Logs an error when subnet overlaps a peer's allowed IPs (cross-node registry collision). */
 void dp_check_subnet_collision(struct engine *e, const struct ip_prefix *subnet, const char *what);
 
