@@ -239,6 +239,22 @@ class Cluster:
                 n.ok("add_peer", public_key=st["public_key"], endpoint=f"{o.underlay_ip}:51420",
                      allowed_ips=",".join(nets), persistent_keepalive_secs=0)
 
+    def container_per_node(self, deployment, service="web"):
+        """The orchestrator's usual start: the global overlay and the service
+        on every node, one container each, the global mesh. Returns
+        [(container, ip)] by node; traffic across the first two is checked."""
+        for n in self.nodes:
+            n.setup_global(deployment)
+            n.service(service)
+        cts = []
+        for n in self.nodes:
+            ct = self.container(f"{service}{n.index}")
+            cts.append((ct, n.attach(ct, service)))
+        self.mesh()
+        (c0, _), (_, ip1) = cts[:2]
+        assert poll(lambda: c0.ping(ip1), timeout=20, what=f"{c0.name} -> {ip1}")
+        return cts
+
     def start_daemons(self, extra_args=()):
         for n in self.nodes:
             n.start_daemon(extra_args)

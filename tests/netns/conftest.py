@@ -19,3 +19,14 @@ def node(build, uniq, request):
         n.cluster = c
         yield n
     c.check_clean_exits()
+
+
+@pytest.fixture
+def cluster2(build, uniq):
+    """Two overlayd nodes in namespaces, daemons running (no overlay set up
+    yet), checked for clean exits afterwards."""
+    require_root()
+    with Cluster(build / "cmd" / "overlayd", nodes=2, token=uniq) as c:
+        c.start_daemons()
+        yield c
+    c.check_clean_exits()

@@ -5,16 +5,7 @@ and removes exactly those rules at teardown: the host's firewall is then
 byte for byte what it was. Never a table or chain of the host's is deleted."""
 import pytest
 
-from cluster import Cluster, poll
-from testutil import require_root
-
-
-@pytest.fixture
-def cluster(build, uniq):
-    require_root()
-    with Cluster(build / "cmd" / "overlayd", nodes=2, token=uniq) as c:
-        yield c
-    c.check_clean_exits()
+from cluster import poll
 
 
 def docker_style(n):
@@ -56,32 +47,18 @@ def foreign_ruleset(n):
     return "\n".join(out)
 
 
-def connect(c, uniq):
-    cts = []
-    for n in c.nodes:
-        n.setup_global(f"t{uniq}")
-        n.service("web")
-    for n in c.nodes:
-        ct = c.container(f"web{n.index}")
-        cts.append((ct, n.attach(ct, "web")))
-    c.mesh()
-    return cts
-
-
 @pytest.mark.parametrize("host_firewall", [plain_drop, docker_style, nft_drop])
-def test_cross_node_traffic_through_a_dropping_host_firewall(cluster, uniq, host_firewall):
+def test_cross_node_traffic_through_a_dropping_host_firewall(cluster2, uniq, host_firewall):
     before = {}
-    for n in cluster.nodes:
+    for n in cluster2.nodes:
         host_firewall(n)
         before[n.index] = ruleset(n)
-    # The premise: the host firewall drops forwarded packets. Plain routing
-    # between two namespaces through node 0 shows it, before overlayd runs.
-    assert "policy drop" in before[0]
-    cluster.start_daemons()
-    (c0, ip0), (c1, ip1) = connect(cluster, uniq)
+    # The premise: the host's forward chain drops what no rule accepts.
+    assert "hook forward" in before[0] and "policy drop" in before[0]
+    (c0, ip0), (c1, ip1) = cluster2.container_per_node(f"t{uniq}")
     assert poll(lambda: c0.ping(ip1), timeout=20, what=f"web0 -> web1 {ip1} through FORWARD DROP")
     assert poll(lambda: c1.ping(ip0), timeout=20, what=f"web1 -> web0 {ip0}")
-    for n in cluster.nodes:
+    for n in cluster2.nodes:
         tagged = [l for l in ruleset(n).splitlines() if 'comment "overlayd_' in l]
         # saddr and daddr accept for the cluster CIDR, in one chain
         assert len(tagged) == 2, ruleset(n)
@@ -94,17 +71,16 @@ def test_cross_node_traffic_through_a_dropping_host_firewall(cluster, uniq, host
         n.ok("setup_global_overlay", deployment=f"t{uniq}", instance_id=str(n.index),
              cluster_cidr="10.200.0.0/16", slice_cidr=f"10.200.{n.index}.0/26", wg_port=51420)
         assert len([l for l in ruleset(n).splitlines() if 'comment "overlayd_' in l]) == 2
-    for n in cluster.nodes:
+    for n in cluster2.nodes:
         n.ok("teardown_global_overlay")
         assert foreign_ruleset(n).strip() == before[n.index].strip()
         assert "overlayd_" not in ruleset(n)
 
 
-def test_rules_reach_a_firewall_that_appears_while_running(cluster, uniq):
+def test_rules_reach_a_firewall_that_appears_while_running(cluster2, uniq):
     """Rules go wherever the host's forward chains are at each apply; a
     teardown removes them even when the daemon that added them was killed."""
-    cluster.start_daemons()
-    n = cluster.nodes[0]
+    n = cluster2.nodes[0]
     n.setup_global(f"t{uniq}")
     assert "overlayd_" not in foreign_ruleset(n)  # no host chain: nothing inserted
     plain_drop(n)

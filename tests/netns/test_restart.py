@@ -3,36 +3,11 @@ the data plane (containers keep their interfaces and addresses, and traffic
 resumes once the daemon is back); the shutdown request and overlayd
 --teardown remove everything."""
 import signal
-import subprocess
 
 import pytest
 
-from cluster import Cluster, poll
+from cluster import poll
 from downtime import Pinger, longest_gap
-from testutil import require_root
-
-
-@pytest.fixture
-def cluster(build, uniq):
-    require_root()
-    with Cluster(build / "cmd" / "overlayd", nodes=2, token=uniq) as c:
-        c.start_daemons()
-        yield c
-    c.check_clean_exits()
-
-
-def connect(c, uniq):
-    cts = []
-    for n in c.nodes:
-        n.setup_global(f"r{uniq}")
-        n.service("web")
-    for n in c.nodes:
-        ct = c.container(f"web{n.index}")
-        cts.append((ct, n.attach(ct, "web")))
-    c.mesh()
-    (c0, ip0), (c1, ip1) = cts
-    assert poll(lambda: c0.ping(ip1), timeout=20, what=f"web0 -> web1 {ip1}")
-    return cts
 
 
 def data_plane(n):
@@ -56,9 +31,9 @@ def stop_by_signal(n, sig):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_signal_leaves_the_data_plane(cluster, uniq, sig):
-    (c0, ip0), (c1, ip1) = connect(cluster, uniq)
-    n0 = cluster.nodes[0]
+def test_signal_leaves_the_data_plane(cluster2, uniq, sig):
+    (c0, ip0), (c1, ip1) = cluster2.container_per_node(f"r{uniq}")
+    n0 = cluster2.nodes[0]
     before = data_plane(n0)
     addr0 = container_addrs(c0)
     wg_dev = n0.ok("status")["interface"]
@@ -86,9 +61,9 @@ def test_signal_leaves_the_data_plane(cluster, uniq, sig):
     assert container_addrs(c0) == addr0
 
 
-def test_teardown_command_removes_what_a_stopped_daemon_left(cluster, uniq, build):
-    connect(cluster, uniq)
-    n0 = cluster.nodes[0]
+def test_teardown_command_removes_what_a_stopped_daemon_left(cluster2, uniq, build):
+    cluster2.container_per_node(f"r{uniq}")
+    n0 = cluster2.nodes[0]
     data_dir = n0.dir / "data"
     teardown = [str(build / "cmd" / "overlayd"), "--teardown", "--data-dir", str(data_dir),
                 "--wg-sock-dir", str(n0.wg_dir), "--no-unmanaged"]
@@ -110,9 +85,9 @@ def test_teardown_command_removes_what_a_stopped_daemon_left(cluster, uniq, buil
     assert st["service_count"] == 0 and st.get("peer_count", 0) == 0
 
 
-def test_shutdown_request_removes_everything(cluster, uniq):
-    connect(cluster, uniq)
-    n0 = cluster.nodes[0]
+def test_shutdown_request_removes_everything(cluster2, uniq):
+    cluster2.container_per_node(f"r{uniq}")
+    n0 = cluster2.nodes[0]
     assert n0.ok("shutdown") == {"result": "ok"}
     assert n0.proc.wait(timeout=20) == 0
     n0.conn.close()

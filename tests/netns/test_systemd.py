@@ -75,21 +75,6 @@ def overlayd_pid(node):
     return node.proc.pid
 
 
-def exercise(c, uniq):
-    """The orchestrator's sequence on two nodes: global overlay (DNS on port
-    53, firewall, sysctls, WireGuard), a service, a container each, peers."""
-    dep = f"t{uniq}"
-    cts = []
-    for n in c.nodes:
-        n.setup_global(dep)
-        n.service("web")
-    for n in c.nodes:
-        ct = c.container(f"web{n.index}")
-        cts.append((ct, n.attach(ct, "web")))
-    c.mesh()
-    return cts
-
-
 def test_daemon_runs_with_only_the_unit_capabilities(build, uniq):
     require_root()
     caps = unit_caps(build)
@@ -97,8 +82,7 @@ def test_daemon_runs_with_only_the_unit_capabilities(build, uniq):
         c.start_daemons()
         for n in c.nodes:
             assert cap_eff(overlayd_pid(n)) == cap_mask(caps)
-        (c0, ip0), (c1, ip1) = exercise(c, uniq)
-        assert poll(lambda: c0.ping(ip1), timeout=20, what=f"web0 -> web1 {ip1}")
+        (c0, ip0), (c1, ip1) = c.container_per_node(f"t{uniq}")
         assert poll(lambda: c1.ping(ip0), timeout=20, what=f"web1 -> web0 {ip0}")
         for n in c.nodes:  # the overlay DNS server bound port 53 (CAP_NET_BIND_SERVICE)
             assert f"{n.status['node_ip']}:53 " in n.exec("ss", "-Hlun").stdout
