@@ -410,6 +410,12 @@ int dp_firewall_sync(struct engine *e)
 		dp->fw_applied = true;
 		log_info("firewall: table %s installed", fw_table_name(dp->fw));
 	}
+	/* Said once per change: the host's own forward chains that now accept the cluster. */
+	if (r == 0 && fw_host_chains(dp->fw) != dp->fw_host_chains) {
+		dp->fw_host_chains = fw_host_chains(dp->fw);
+		log_info("firewall: accept rules for the cluster in %d forward chain(s) of the host's own firewall",
+			 dp->fw_host_chains);
+	}
 	free(nets);
 	free(members);
 	free(all_nodes);

@@ -96,6 +96,7 @@ struct dp {
 	/* firewall: one table pair owned by this daemon */
 	struct fw *fw;
 	bool fw_applied;
+	int fw_host_chains; /* host forward chains given accept rules, as last logged */
 	char fw_instance[32];
 
 	bool unmanaged_marked;
