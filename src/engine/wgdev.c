@@ -11,7 +11,17 @@
 int wgdev_open(struct nl_handle *nl, const struct wg_device_config *wc, struct wg_device **out)
 {
 	bool existed = nl_link_exists(nl, wc->ifname) == 1;
-	int r = wg_device_create(wc, out);
+	char why[128];
+	int r;
+
+	if (existed && !wg_tun_reusable(wc->ifname, why, sizeof(why))) {
+		/* Our name, not our link: a leftover of another kind, owner or configuration. */
+		log_warn("%s exists but is not a persistent TUN of ours (%s); replacing it", wc->ifname, why);
+		if ((r = nl_link_delete(nl, wc->ifname)) < 0)
+			return r;
+		existed = false;
+	}
+	r = wg_device_create(wc, out);
 
 	/* What TUNSETIFF says about a link it will not attach us to. */
 	if (existed && (r == -EBUSY || r == -EINVAL || r == -EPERM)) {

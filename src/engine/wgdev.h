@@ -18,9 +18,9 @@ struct nl_handle;
 
 /*
  * wg_device_create() on wc->ifname, made persistent. A link of that name is
- * re-attached when the kernel accepts it as ours (a TUN with our flags and
- * owner that no other process holds); otherwise it is a leftover, deleted and
- * created afresh. Returns 0 or -errno (logged by wg).
+ * re-attached when it is ours (wg_tun_reusable(): a persistent TUN with our
+ * flags, owner and group) and no other process holds it; otherwise it is a
+ * leftover, deleted and created afresh. Returns 0 or -errno (logged by wg).
  */
 int wgdev_open(struct nl_handle *nl, const struct wg_device_config *wc, struct wg_device **out);
 

@@ -39,7 +39,7 @@ static int tun_open(const char *ifname, unsigned mtu, char out_name[IFNAMSIZ])
 	 * super-packets (TSO) and take coalesced ones (GRO): far fewer syscalls
 	 * and a far cheaper TCP stack on both sides of the tunnel.
 	 */
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR;
+	ifr.ifr_flags = WG_TUN_FLAGS;
 	memcpy(ifr.ifr_name, ifname, strlen(ifname));
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		ret = -errno;
@@ -481,11 +481,6 @@ static int do_initiate(struct wg_device *dev, struct wg_peer *peer, const void *
 int wg_peer_initiate_handshake(struct wg_device *dev, const uint8_t key[WG_KEY_LEN])
 {
 	return with_peer(dev, key, do_initiate, NULL);
-}
-
-int wg_device_set_persistent(struct wg_device *dev, bool persistent)
-{
-	return ioctl(dev->tun_fd, TUNSETPERSIST, persistent ? 1 : 0) < 0 ? -errno : 0;
 }
 
 int wg_device_status(struct wg_device *dev, struct wg_device_status **out)

@@ -74,6 +74,13 @@ void wg_device_destroy(struct wg_device *dev);
  * one another process holds). A persistent link is removed by deleting it.
  */
 int wg_device_set_persistent(struct wg_device *dev, bool persistent);
+/*
+ * 1 when the existing link ifname is a TUN we would have made and may
+ * re-attach: persistent, our flags (not a TAP, no packet info, virtio-net
+ * header, single queue), owned by our effective uid and gid or by nobody.
+ * 0 otherwise, with the reason in why.
+ */
+int wg_tun_reusable(const char *ifname, char *why, size_t whylen);
 
 const char *wg_device_ifname(const struct wg_device *dev);
 /* NULL clears the key (no handshakes until a new one is set). */

@@ -95,3 +95,24 @@ def test_shutdown_request_removes_everything(cluster2, uniq):
     n0.proc = None
     links, tables, fwd = data_plane(n0)
     assert links == [] and tables == [] and fwd == "0"
+
+
+@pytest.mark.parametrize("impostor", [
+    ["type", "bridge"],                                         # not a TUN at all
+    ["tuntap", "mode", "tap", "vnet_hdr"],                      # a TAP
+    ["tuntap", "mode", "tun"],                                  # a TUN without our flags
+    ["tuntap", "mode", "tun", "vnet_hdr", "user", "1234"],      # our flags, another owner
+])
+def test_a_link_of_our_name_that_is_not_ours_is_replaced(node, uniq, impostor):
+    name = node.status["interface"]
+    node.ok("teardown_global_overlay")
+    if impostor[0] == "tuntap":
+        node.exec("ip", "tuntap", "add", "dev", name, *impostor[1:])
+    else:
+        node.exec("ip", "link", "add", name, *impostor)
+    node.setup_global(f"t{uniq}")
+    details = node.exec("ip", "-d", "link", "show", "dev", name).stdout
+    assert "tun type tun" in details and "vnet_hdr on" in details and "persist on" in details, details
+    assert "user 1234" not in details
+    assert node.status["node_ip"] in node.exec("ip", "-o", "addr", "show", "dev", name).stdout
+    assert f"{name} exists but is not a persistent TUN of ours" in node.log.read_text()
