@@ -140,6 +140,9 @@ def test_chaos_restarts(build, uniq):
             for ch in churns.values():
                 ch.finish()
         ops = sum(ch.ops for ch in churns.values())
+        # Every restart re-attached the global device's persistent TUN link (none was rebuilt).
+        reattached = sum(n.log.read_text().count("re-attached to the persistent TUN link") for n in c.nodes)
+        assert reattached == RESTARTS
         for n in c.nodes:  # the churn containers, settled, each with its own address
             check_invariants(n, [s[1] for s in survivors if s[0] is n] + churn_cts[n.index])
             overlay_links_explained(n)
