@@ -3,6 +3,8 @@ nftables.conf): overlayd inserts accept rules for the cluster into the host's
 own forward chains, so containers on different nodes still reach each other,
 and removes exactly those rules at teardown: the host's firewall is then
 byte for byte what it was. Never a table or chain of the host's is deleted."""
+import signal
+
 import pytest
 
 from cluster import poll
@@ -94,3 +96,20 @@ def test_rules_reach_a_firewall_that_appears_while_running(cluster2, uniq):
     assert "overlayd_" not in ruleset(n) and "policy drop" in ruleset(n)
     assert [l for l in before.splitlines() if "FORWARD" in l] == \
         [l for l in ruleset(n).splitlines() if "FORWARD" in l]
+
+
+def test_rules_stay_over_a_restart_and_go_with_the_teardown_command(cluster2, uniq, build):
+    n = cluster2.nodes[0]
+    docker_style(n)
+    before = ruleset(n)
+    n.setup_global(f"t{uniq}")
+    tagged = lambda: [l for l in ruleset(n).splitlines() if 'comment "overlayd_' in l]
+    assert len(tagged()) == 2
+    n.proc.send_signal(signal.SIGTERM)  # a restart keeps the data plane, these rules included
+    assert n.proc.wait(timeout=20) == 0
+    n.kill_daemon()
+    assert len(tagged()) == 2
+    p = n.exec(str(build / "cmd" / "overlayd"), "--teardown", "--data-dir", str(n.dir / "data"),
+               "--wg-sock-dir", str(n.wg_dir), "--no-unmanaged", check=False)
+    assert p.returncode == 0, p.stderr
+    assert ruleset(n).strip() == before.strip()
