@@ -28,6 +28,7 @@
 #include "ipc/client.h"
 #include "proto/frame.h"
 #include "ipc/server.h"
+#include "metrics/server.h"
 #include "util/evloop.h"
 #include "util/inet.h"
 #include "util/log.h"
@@ -41,9 +42,15 @@ struct daemon {
 	struct engine *engine;
 	struct engine_worker *worker;
 	struct ipc_server *server;
+	struct mx_server *metrics; /* --metrics-listen; NULL when off */
 	bool stopping;
 	bool by_signal; /* leave the data plane as it is */
 };
+
+static void collect_metrics(void *engine, struct mx_text *out)
+{
+	engine_metrics_collect(engine, out);
+}
 
 /* One request on its way from the loop to the worker, which answers the client itself. */
 struct daemon_job {
@@ -61,7 +68,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: overlayd [--data-dir DIR] [--socket PATH] [--log-level LEVEL] [--discard-corrupt-state]\n"
 		   "                [--dns-zone ZONE] [--dns-upstream IP[:PORT]]... [--dns-listen ADDR:PORT]...\n"
-		   "                [--no-dns]\n"
+		   "                [--no-dns] [--metrics-listen ADDR:PORT]\n"
 		   "       overlayd --teardown [--data-dir DIR]\n"
 		   "\n"
 		   "  --data-dir DIR           state and lock directory (default " DEFAULT_DATA_DIR ")\n"
@@ -75,6 +82,8 @@ static void usage(FILE *f)
 		   "  --dns-listen ADDR:PORT   also serve DNS there, with or without the data plane (repeatable;\n"
 		   "                           IPv6 as [ADDR]:PORT)\n"
 		   "  --no-dns                 run no DNS server (records are still kept)\n"
+		   "  --metrics-listen ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics (off by\n"
+		   "                           default; IPv6 as [ADDR]:PORT; port 0 picks one, logged)\n"
 		   "  --wg-sock-dir DIR        WireGuard UAPI socket directory (default /var/run/wireguard)\n"
 		   "  --networkd-dir DIR       systemd-networkd drop-in directory (default /run/systemd/network)\n"
 		   "  --nm-dir DIR             NetworkManager drop-in directory (default /run/NetworkManager/conf.d)\n"
@@ -329,6 +338,8 @@ int main(int argc, char **argv)
 	struct ip_endpoint dns_upstreams[MAX_DNS_ENDPOINTS], dns_listen[MAX_DNS_ENDPOINTS];
 	struct engine_dns_config dns = { .upstreams = dns_upstreams, .listen = dns_listen };
 	struct engine_dp_opts dpo = { 0 };
+	struct ip_endpoint metrics_ep;
+	bool metrics_on = false;
 	static const struct option opts[] = {
 		{ "wg-sock-dir", required_argument, NULL, 'W' },
 		{ "networkd-dir", required_argument, NULL, 'n' },
@@ -343,6 +354,7 @@ int main(int argc, char **argv)
 		{ "dns-upstream", required_argument, NULL, 'u' },
 		{ "dns-listen", required_argument, NULL, 'L' },
 		{ "no-dns", no_argument, NULL, 'N' },
+		{ "metrics-listen", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -395,6 +407,14 @@ int main(int argc, char **argv)
 		}
 		case 'N':
 			dns.disabled = true;
+			break;
+		case 'M':
+			if (ip_endpoint_parse(optarg, &metrics_ep) < 0) {
+				fprintf(stderr, "overlayd: --metrics-listen \"%s\": want ADDR:PORT (IPv6 as [ADDR]:PORT)\n",
+					optarg);
+				return 2;
+			}
+			metrics_on = true;
 			break;
 		case 'W':
 			dpo.wg_sock_dir = optarg;
@@ -483,6 +503,13 @@ int main(int argc, char **argv)
 		log_error("%s", err);
 		goto out_loop;
 	}
+	if (metrics_on) {
+		if (mx_server_start(&metrics_ep, collect_metrics, d.engine, &d.metrics) < 0)
+			goto out_engine; /* logged */
+		char ep[IP_ENDPOINT_STRLEN];
+		metrics_ep.port = mx_server_port(d.metrics);
+		log_info("metrics at http://%s/metrics", ip_endpoint_format(&metrics_ep, ep, sizeof(ep)));
+	}
 
 	char dir[4200];
 	snprintf(dir, sizeof(dir), "%s", socket_path);
@@ -526,12 +553,14 @@ int main(int argc, char **argv)
 		log_error("event loop failed: %s", strerror(-r));
 	sd_notify(0, "STOPPING=1");
 
-	/* Graceful: stop reading, finish and answer what was accepted, then tear down. */
+	/* Graceful: stop reading, finish and answer what was accepted, then tear down (not on a signal). */
 	ipc_server_pause(d.server);
 	engine_worker_stop(d.worker);
 	engine_set_event_sink(d.engine, NULL, NULL); /* the loop is about to go */
 	evloop_run_posted(d.loop); /* notes from the worker about output left queued */
 	ipc_server_flush(d.server, 2000);
+	mx_server_stop(d.metrics); /* before the DNS server it reads stops (teardown or close) */
+	d.metrics = NULL;
 	if (d.by_signal && !engine_shutdown_requested(d.engine))
 		log_info("leaving the data plane up for the next start (remove it with the shutdown request "
 			 "or overlayd --teardown)");
@@ -542,6 +571,7 @@ int main(int argc, char **argv)
 out_server:
 	ipc_server_free(d.server);
 out_engine:
+	mx_server_stop(d.metrics);
 	engine_close(d.engine);
 out_loop:
 	evloop_free(d.loop);

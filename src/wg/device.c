@@ -499,6 +499,9 @@ int wg_device_status(struct wg_device *dev, struct wg_device_status **out)
 		key_to_base64(dev->identity.public_key, st->public_key);
 	st->listen_port = dev->port;
 	st->fwmark = dev->fwmark;
+	st->cookie_replies = atomic_load_explicit(&dev->cookie_replies_sent, memory_order_relaxed);
+	st->handshakes_rate_limited = atomic_load_explicit(&dev->hs_rate_limited, memory_order_relaxed) +
+				      atomic_load_explicit(&dev->cookie_replies_limited, memory_order_relaxed);
 	cap = dev->n_peers;
 	st->peers = calloc(cap ? cap : 1, sizeof(*st->peers));
 	if (!st->peers)
@@ -528,6 +531,11 @@ int wg_device_status(struct wg_device *dev, struct wg_device_status **out)
 		pthread_mutex_unlock(&peer->lock);
 		ps->rx_bytes = atomic_load(&peer->rx_bytes);
 		ps->tx_bytes = atomic_load(&peer->tx_bytes);
+		ps->rx_packets = atomic_load_explicit(&peer->rx_packets, memory_order_relaxed);
+		ps->tx_packets = atomic_load_explicit(&peer->tx_packets, memory_order_relaxed);
+		ps->handshake_attempts = atomic_load_explicit(&peer->handshake_initiations, memory_order_relaxed);
+		ps->handshake_failures = atomic_load_explicit(&peer->handshake_failures, memory_order_relaxed);
+		ps->endpoint_changes = atomic_load_explicit(&peer->endpoint_changes, memory_order_relaxed);
 		i++;
 	}
 	st->n_peers = i;

@@ -73,6 +73,9 @@ struct wg_peer {
 	unsigned n_staged;
 
 	atomic_uint_fast64_t rx_bytes, tx_bytes;
+	/* For wg_device_status (metrics): relaxed adds next to the byte counts. */
+	atomic_uint_fast64_t rx_packets, tx_packets;
+	atomic_uint_fast64_t handshake_initiations, handshake_failures, endpoint_changes;
 };
 
 TAILQ_HEAD(wg_peer_list, wg_peer);
@@ -99,6 +102,8 @@ struct wg_device {
 	struct wg_handshake_queue *handshakes; /* NULL: no worker, handshakes inline */
 	atomic_uint_fast64_t hs_rejected;     /* bad MACs, or over the source's rate */
 	atomic_uint_fast64_t cookie_replies_limited; /* withheld: over the source's rate */
+	atomic_uint_fast64_t cookie_replies_sent;
+	atomic_uint_fast64_t hs_rate_limited; /* handshakes dropped over their source's rate */
 	struct wg_index_table index;
 
 	int tun_fd;

@@ -129,6 +129,10 @@ struct wg_peer_status {
 	int64_t last_handshake_sec; /* Unix time; 0: never */
 	long last_handshake_nsec;
 	uint64_t rx_bytes, tx_bytes;
+	uint64_t rx_packets, tx_packets;   /* WireGuard messages, as the bytes count them */
+	uint64_t handshake_attempts;	   /* initiations sent */
+	uint64_t handshake_failures;	   /* handshakes given up after every retry */
+	uint64_t endpoint_changes;	   /* roaming, or set from the configuration */
 	uint16_t persistent_keepalive;
 	bool has_preshared_key;
 };
@@ -139,6 +143,8 @@ struct wg_device_status {
 	char public_key[WG_KEY_B64_LEN + 1];
 	uint16_t listen_port;
 	uint32_t fwmark;
+	uint64_t cookie_replies;	  /* sent to initiators while under load */
+	uint64_t handshakes_rate_limited; /* dropped: over their source's rate, or no valid cookie under load */
 	struct wg_peer_status *peers;
 	size_t n_peers;
 };

@@ -22,9 +22,9 @@ def node(build, uniq, request):
 
 
 @pytest.fixture
-def cluster2(build, uniq):
-    """Two overlayd nodes in namespaces, daemons running (no overlay set up
-    yet), checked for clean exits afterwards."""
+def two_nodes(build, uniq):
+    """Two overlayd nodes on one underlay, daemons started (nothing set up), checked for
+    clean exits afterwards."""
     require_root()
     with Cluster(build / "cmd" / "overlayd", nodes=2, token=uniq) as c:
         c.start_daemons()

@@ -50,17 +50,17 @@ def foreign_ruleset(n):
 
 
 @pytest.mark.parametrize("host_firewall", [plain_drop, docker_style, nft_drop])
-def test_cross_node_traffic_through_a_dropping_host_firewall(cluster2, uniq, host_firewall):
+def test_cross_node_traffic_through_a_dropping_host_firewall(two_nodes, uniq, host_firewall):
     before = {}
-    for n in cluster2.nodes:
+    for n in two_nodes.nodes:
         host_firewall(n)
         before[n.index] = ruleset(n)
     # The premise: the host's forward chain drops what no rule accepts.
     assert "hook forward" in before[0] and "policy drop" in before[0]
-    (c0, ip0), (c1, ip1) = cluster2.container_per_node(f"t{uniq}")
+    (c0, ip0), (c1, ip1) = two_nodes.container_per_node(f"t{uniq}")
     assert poll(lambda: c0.ping(ip1), timeout=20, what=f"web0 -> web1 {ip1} through FORWARD DROP")
     assert poll(lambda: c1.ping(ip0), timeout=20, what=f"web1 -> web0 {ip0}")
-    for n in cluster2.nodes:
+    for n in two_nodes.nodes:
         tagged = [l for l in ruleset(n).splitlines() if 'comment "overlayd_' in l]
         # saddr and daddr accept for the cluster CIDR, in one chain
         assert len(tagged) == 2, ruleset(n)
@@ -73,16 +73,16 @@ def test_cross_node_traffic_through_a_dropping_host_firewall(cluster2, uniq, hos
         n.ok("setup_global_overlay", deployment=f"t{uniq}", instance_id=str(n.index),
              cluster_cidr="10.200.0.0/16", slice_cidr=f"10.200.{n.index}.0/26", wg_port=51420)
         assert len([l for l in ruleset(n).splitlines() if 'comment "overlayd_' in l]) == 2
-    for n in cluster2.nodes:
+    for n in two_nodes.nodes:
         n.ok("teardown_global_overlay")
         assert foreign_ruleset(n).strip() == before[n.index].strip()
         assert "overlayd_" not in ruleset(n)
 
 
-def test_rules_reach_a_firewall_that_appears_while_running(cluster2, uniq):
+def test_rules_reach_a_firewall_that_appears_while_running(two_nodes, uniq):
     """Rules go wherever the host's forward chains are at each apply; a
     teardown removes them even when the daemon that added them was killed."""
-    n = cluster2.nodes[0]
+    n = two_nodes.nodes[0]
     n.setup_global(f"t{uniq}")
     assert "overlayd_" not in foreign_ruleset(n)  # no host chain: nothing inserted
     plain_drop(n)
@@ -98,8 +98,8 @@ def test_rules_reach_a_firewall_that_appears_while_running(cluster2, uniq):
         [l for l in ruleset(n).splitlines() if "FORWARD" in l]
 
 
-def test_rules_stay_over_a_restart_and_go_with_the_teardown_command(cluster2, uniq, build):
-    n = cluster2.nodes[0]
+def test_rules_stay_over_a_restart_and_go_with_the_teardown_command(two_nodes, uniq, build):
+    n = two_nodes.nodes[0]
     docker_style(n)
     before = ruleset(n)
     n.setup_global(f"t{uniq}")

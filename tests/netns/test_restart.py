@@ -31,9 +31,9 @@ def stop_by_signal(n, sig):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_signal_leaves_the_data_plane(cluster2, uniq, sig):
-    (c0, ip0), (c1, ip1) = cluster2.container_per_node(f"r{uniq}")
-    n0 = cluster2.nodes[0]
+def test_signal_leaves_the_data_plane(two_nodes, uniq, sig):
+    (c0, ip0), (c1, ip1) = two_nodes.container_per_node(f"r{uniq}")
+    n0 = two_nodes.nodes[0]
     before = data_plane(n0)
     addr0 = container_addrs(c0)
     wg_dev = n0.ok("status")["interface"]
@@ -61,9 +61,9 @@ def test_signal_leaves_the_data_plane(cluster2, uniq, sig):
     assert container_addrs(c0) == addr0
 
 
-def test_teardown_command_removes_what_a_stopped_daemon_left(cluster2, uniq, build):
-    cluster2.container_per_node(f"r{uniq}")
-    n0 = cluster2.nodes[0]
+def test_teardown_command_removes_what_a_stopped_daemon_left(two_nodes, uniq, build):
+    two_nodes.container_per_node(f"r{uniq}")
+    n0 = two_nodes.nodes[0]
     data_dir = n0.dir / "data"
     teardown = [str(build / "cmd" / "overlayd"), "--teardown", "--data-dir", str(data_dir),
                 "--wg-sock-dir", str(n0.wg_dir), "--no-unmanaged"]
@@ -85,9 +85,9 @@ def test_teardown_command_removes_what_a_stopped_daemon_left(cluster2, uniq, bui
     assert st["service_count"] == 0 and st.get("peer_count", 0) == 0
 
 
-def test_shutdown_request_removes_everything(cluster2, uniq):
-    cluster2.container_per_node(f"r{uniq}")
-    n0 = cluster2.nodes[0]
+def test_shutdown_request_removes_everything(two_nodes, uniq):
+    two_nodes.container_per_node(f"r{uniq}")
+    n0 = two_nodes.nodes[0]
     assert n0.ok("shutdown") == {"result": "ok"}
     assert n0.proc.wait(timeout=20) == 0
     n0.conn.close()
