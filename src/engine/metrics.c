@@ -115,7 +115,7 @@ static void view_free(struct mx_view *v)
 	memset(v, 0, sizeof(*v));
 }
 
-/* health: the global device's verdicts; NULL for a dedicated device (not watched). */
+/* health: the verdicts of the health job (global and dedicated devices' peers). */
 static int add_device(struct mx_view *v, const char *name, struct wg_device *dev,
 		      const struct engine_status_health *health)
 {
@@ -151,17 +151,17 @@ static int view_take(struct engine *e, struct mx_view *v)
 	struct engine_status_health health;
 	if (engine_status_health_take(dp, &health) < 0)
 		return -ENOMEM;
+	/* The health job watches the dedicated devices too: one table has every verdict. */
 	int r = dp->gdev ? add_device(v, dp->gname, dp->gdev, &health) : 0;
+	for (size_t i = 0; r == 0 && i < dp->n_services; i++) {
+		struct dp_service *s = &dp->services[i];
+		if ((s->dedicated && s->dev && add_device(v, s->dev_name, s->dev, &health) < 0) ||
+		    engine_status_service_fill(dp, s, &v->services[v->n_services++]) < 0)
+			r = -ENOMEM;
+	}
 	engine_status_health_free(&health);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < dp->n_services; i++) {
-		struct dp_service *s = &dp->services[i];
-		if (s->dedicated && s->dev && add_device(v, s->dev_name, s->dev, NULL) < 0)
-			return -ENOMEM;
-		if (engine_status_service_fill(dp, s, &v->services[v->n_services++]) < 0)
-			return -ENOMEM;
-	}
 	if (e->dns) {
 		v->has_dns = true;
 		dns_server_metrics(e->dns, &v->dns);

@@ -5,7 +5,9 @@
  * the list is empty even when peers are recorded. Extensions (additive, see
  * docs/protocol-extensions.md): each peer's transfer counters and health
  * verdict; "services" lists every service overlay with its bridge, subnet,
- * pool use and attachment count; "attachments" lists every attachment.
+ * pool use and attachment count; "attachments" lists every attachment;
+ * "degraded" and "degraded_reason" say why a node runs without its global
+ * device.
  */
 #include "engine/dp.h"
 
@@ -60,7 +62,7 @@ void engine_status_health_free(struct engine_status_health *h)
 	h->n = 0;
 }
 
-/* health: the global device's verdicts (NULL for a dedicated device: not watched). */
+/* health: the health job's verdicts, NULL when the caller only counts peers. */
 static int fill_peers(struct wg_device *dev, const struct engine_status_health *health, struct ovl_peer_status **out,
 		      size_t *n)
 {
@@ -169,6 +171,8 @@ void engine_status_snapshot(struct engine *e, struct ovl_response *resp)
 		if (dp->has_device && !(s->interface = strdup(dp->gname)))
 			goto oom;
 	}
+	if (dp->degraded[0] && !(s->degraded = strdup(dp->degraded)))
+		goto oom;
 	struct engine_status_health health;
 	if (engine_status_health_take(dp, &health) < 0)
 		goto oom;

@@ -413,6 +413,9 @@ static int encode_status(json_t *o, const struct ovl_res_status *s)
 				return -ENOMEM;
 		}
 	}
+	if (s->degraded && (mj_set_new(o, "degraded", json_true()) < 0 || /* extension */
+			    mj_set_new(o, "degraded_reason", json_string(s->degraded)) < 0))
+		return -ENOMEM;
 	if (s->n_services) { /* extension */
 		json_t *a = json_array();
 		if (mj_set_new(o, "services", a) < 0)

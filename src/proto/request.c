@@ -139,6 +139,7 @@ void ovl_response_free(struct ovl_response *r)
 		break;
 	case OVL_RES_STATUS:
 		free(r->status.interface);
+		free(r->status.degraded);
 		for (size_t i = 0; i < r->status.n_peers; i++)
 			free(r->status.peers[i].allowed_ips);
 		free(r->status.peers);

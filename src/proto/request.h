@@ -233,6 +233,7 @@ struct ovl_res_status {
 	size_t n_services;
 	struct ovl_attachment_status *attachments; /* extension "attachments"; omitted when empty */
 	size_t n_attachments;
+	char *degraded; /* extension: why the node runs without part of its data plane; NULL = it does not */
 };
 
 struct ovl_res_service_overlay {

@@ -39,7 +39,7 @@ static int tun_open(const char *ifname, unsigned mtu, char out_name[IFNAMSIZ])
 	 * super-packets (TSO) and take coalesced ones (GRO): far fewer syscalls
 	 * and a far cheaper TCP stack on both sides of the tunnel.
 	 */
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR;
+	ifr.ifr_flags = WG_TUN_FLAGS;
 	memcpy(ifr.ifr_name, ifname, strlen(ifname));
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		ret = -errno;
@@ -468,6 +468,19 @@ int wg_peer_remove_allowed_ip(struct wg_device *dev, const uint8_t key[WG_KEY_LE
 			      const struct ip_prefix *prefix)
 {
 	return with_peer(dev, key, do_remove_aip, prefix);
+}
+
+static int do_initiate(struct wg_device *dev, struct wg_peer *peer, const void *arg)
+{
+	pthread_mutex_lock(&peer->lock);
+	wg_send_initiation(peer, false);
+	pthread_mutex_unlock(&peer->lock);
+	return 0;
+}
+
+int wg_peer_initiate_handshake(struct wg_device *dev, const uint8_t key[WG_KEY_LEN])
+{
+	return with_peer(dev, key, do_initiate, NULL);
 }
 
 int wg_device_status(struct wg_device *dev, struct wg_device_status **out)

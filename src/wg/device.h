@@ -17,6 +17,7 @@
 #ifndef OVL_WG_DEVICE_H
 #define OVL_WG_DEVICE_H
 
+#include <linux/if_tun.h>
 #include <net/if.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -35,6 +36,12 @@
 
 #define WG_MAX_STAGED 128
 #define WG_BATCH 64
+/*
+ * The TUN flags of every device (device.c asks for them, persist.c checks a
+ * link it would re-attach to): a virtio-net header per packet for the
+ * offloads, no packet information.
+ */
+#define WG_TUN_FLAGS (IFF_TUN | IFF_NO_PI | IFF_VNET_HDR)
 
 struct wg_staged {
 	STAILQ_ENTRY(wg_staged) link;
