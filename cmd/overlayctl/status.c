@@ -67,13 +67,15 @@ void ctl_print_peers(json_t *status)
 	json_array_foreach(peers, i, v)
 	{
 		char age[24], rx[24], tx[24];
-		bool healthy = json_is_true(json_object_get(v, "healthy"));
+		json_t *verdict = json_object_get(v, "healthy"); /* absent: not judged yet */
+		bool healthy = json_is_true(verdict);
+		const char *health = !verdict ? "pending" : healthy ? "healthy" : "unhealthy";
 		format_age(int_of(v, "last_handshake_unix_secs"), now, age, sizeof(age));
 		format_bytes(int_of(v, "rx_bytes"), rx, sizeof(rx));
 		format_bytes(int_of(v, "tx_bytes"), tx, sizeof(tx));
 		printf("%-44s  %-22s  %-28s  %-9s  %-10s  %-10s  %s%s%s\n", ctl_str_or_dash(v, "public_key"),
 		       nonempty_or_dash(v, "endpoint"), nonempty_or_dash(v, "allowed_ips"), age, rx, tx,
-		       ctl_color(healthy ? CTL_GREEN : CTL_RED), healthy ? "healthy" : "unhealthy", ctl_color(CTL_RESET));
+		       ctl_color(!verdict ? CTL_RESET : healthy ? CTL_GREEN : CTL_RED), health, ctl_color(CTL_RESET));
 	}
 }
 

@@ -98,7 +98,8 @@ struct engine_status_health {
 	size_t n;
 };
 int engine_status_health_take(struct dp *dp, struct engine_status_health *h); /* 0 or -ENOMEM */
-bool engine_status_health_of(const struct engine_status_health *h, const uint8_t key[WG_KEY_LEN]);
+/* The health job's verdict on key: 1 healthy, 0 unhealthy, -1 not judged yet. */
+int engine_status_health_of(const struct engine_status_health *h, const uint8_t key[WG_KEY_LEN]);
 void engine_status_health_free(struct engine_status_health *h);
 int engine_status_service_fill(struct dp *dp, struct dp_service *v, struct ovl_service_status *o);
 void engine_nat_tick(struct engine *e, struct ovl_response *resp);

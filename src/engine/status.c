@@ -47,12 +47,12 @@ int engine_status_health_take(struct dp *dp, struct engine_status_health *h)
 	return r;
 }
 
-bool engine_status_health_of(const struct engine_status_health *h, const uint8_t key[WG_KEY_LEN])
+int engine_status_health_of(const struct engine_status_health *h, const uint8_t key[WG_KEY_LEN])
 {
 	struct dp_health probe;
 	memcpy(probe.key, key, WG_KEY_LEN);
 	const struct dp_health *found = h->n ? bsearch(&probe, h->v, h->n, sizeof(*h->v), health_cmp) : NULL;
-	return found && found->healthy;
+	return found ? found->healthy : -1;
 }
 
 void engine_status_health_free(struct engine_status_health *h)
@@ -83,7 +83,9 @@ static int fill_peers(struct wg_device *dev, const struct engine_status_health *
 		o->last_handshake_unix_secs = p->last_handshake_sec > 0 ? (uint64_t)p->last_handshake_sec : 0;
 		o->rx_bytes = p->rx_bytes;
 		o->tx_bytes = p->tx_bytes;
-		o->healthy = health && engine_status_health_of(health, o->public_key);
+		int verdict = health ? engine_status_health_of(health, o->public_key) : -1;
+		o->has_health = verdict >= 0;
+		o->healthy = verdict == 1;
 		o->allowed_ips = join_prefixes(p->allowed_ips, p->n_allowed_ips);
 		if (!o->allowed_ips)
 			r = -1;

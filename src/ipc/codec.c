@@ -392,7 +392,7 @@ static int encode_status(json_t *o, const struct ovl_res_status *s)
 				    0 ||
 			    mj_set_new(e, "rx_bytes", json_integer((json_int_t)p->rx_bytes)) < 0 || /* extension */
 			    mj_set_new(e, "tx_bytes", json_integer((json_int_t)p->tx_bytes)) < 0 ||
-			    mj_set_new(e, "healthy", json_boolean(p->healthy)) < 0)
+			    (p->has_health && mj_set_new(e, "healthy", json_boolean(p->healthy)) < 0))
 				return -ENOMEM;
 		}
 	}

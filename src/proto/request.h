@@ -178,9 +178,9 @@ struct ovl_peer_status {
 	struct ip_endpoint endpoint;
 	char *allowed_ips; /* "a,b" */
 	uint64_t last_handshake_unix_secs;
-	/* extension: transfer counters and the health job's last verdict */
+	/* extension: transfer counters and the health job's last verdict (none yet: has_health false) */
 	uint64_t rx_bytes, tx_bytes;
-	bool healthy;
+	bool has_health, healthy;
 };
 
 struct ovl_dedicated_status {

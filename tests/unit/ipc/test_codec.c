@@ -144,7 +144,7 @@ static void encodes_omitting_absent_fields(void **state)
 static void encodes_status_extensions(void **state)
 {
 	struct ovl_peer_status peer = { .allowed_ips = "10.200.1.0/26", .last_handshake_unix_secs = 1764467000,
-					.rx_bytes = 48213, .tx_bytes = 51020, .healthy = true };
+					.rx_bytes = 48213, .tx_bytes = 51020, .has_health = true, .healthy = true };
 	assert_int_equal(key_from_base64(KEY, peer.public_key), 0);
 	struct ovl_service_status svc = { .service = "web", .mode = OVL_MODE_AUTO, .bridge = "zl-p-0-web-b",
 					  .pool_size = 61, .addresses_in_use = 3, .attached = 2 };
@@ -172,6 +172,12 @@ static void encodes_status_extensions(void **state)
 	assert_non_null(strstr(s, "\"attachments\":[{\"handle\":{\"platform\":\"linux_pid\",\"pid\":4242},"
 				  "\"service\":\"web\",\"ip\":\"10.200.74.66\",\"global_ip\":\"10.200.0.2\"},"
 				  "{\"handle\":{\"platform\":\"host_shared\",\"id\":\"job-7\"},\"ip\":\"10.200.0.3\"}]"));
+	free(s);
+	/* A peer the health job has not judged yet: no verdict rather than a false one. */
+	peer.has_health = false;
+	s = codec_encode_response(7, &r, &n);
+	assert_non_null(strstr(s, "\"rx_bytes\":48213,\"tx_bytes\":51020}"));
+	assert_null(strstr(s, "healthy"));
 	free(s);
 }
 
