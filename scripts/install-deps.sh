@@ -6,7 +6,7 @@ set -euo pipefail
 BUILD=(meson ninja-build pkg-config gcc clang libc6-dev libmnl-dev libjansson-dev libnftables-dev
        libsystemd-dev libssl-dev libsodium-dev libcmocka-dev libldns-dev)
 TEST=(python3 python3-pytest iproute2 iputils-ping procps psmisc nftables wireguard-tools
-      wireguard-go iperf3 dnsutils knot-dnsutils tcpdump curl prometheus)
+      wireguard-go iperf3 dnsutils knot-dnsutils tcpdump curl prometheus iptables systemd)
 BENCH=(dnsperf dnsmasq-base containernetworking-plugins coturn libclang-rt-14-dev llvm)
 DEB=(dpkg-dev debhelper fakeroot lintian)
 case "${1:-all}" in
