@@ -312,10 +312,16 @@ static void receive_data(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, 
 void wg_receive_handshake(struct wg_device *dev, uint8_t *buf, size_t len,
 			  const struct ip_endpoint *src)
 {
-	if (wg_message_classify(buf, len) == WG_MSG_INITIATION)
+	switch (wg_message_classify(buf, len)) {
+	case WG_MSG_INITIATION:
 		receive_initiation(dev, buf, len, src);
-	else if (wg_message_classify(buf, len) == WG_MSG_RESPONSE)
+		break;
+	case WG_MSG_RESPONSE:
 		receive_response(dev, buf, len, src);
+		break;
+	default:
+		break;
+	}
 }
 
 void wg_receive_datagram(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, size_t len,
