@@ -86,7 +86,7 @@ void engine_count_save(struct engine_counters *c, int result, uint64_t start_ns)
 struct mx_device {
 	char name[IFNAMSIZ];
 	struct wg_device_status *st;
-	bool *healthy;	/* per peer; global device only (the health job watches it) */
+	bool *healthy;	/* per peer: the health job's verdict (it watches global and dedicated devices) */
 	char (*labels)[128]; /* per peer: device="...",peer="..." */
 };
 
@@ -206,9 +206,9 @@ static void render_wg(struct mx_text *t, const struct mx_view *v)
 		    ps->rx_bytes);
 	PEER_FAMILY(t, v, "overlayd_wg_peer_transmit_bytes_total", MX_COUNTER, "Bytes sent to the peer.",
 		    ps->tx_bytes);
-	PEER_FAMILY(t, v, "overlayd_wg_peer_receive_packets_total", MX_COUNTER, "Data packets received from the peer.",
+	PEER_FAMILY(t, v, "overlayd_wg_peer_receive_packets_total", MX_COUNTER, "WireGuard messages (data, keepalives, handshakes) received from the peer.",
 		    ps->rx_packets);
-	PEER_FAMILY(t, v, "overlayd_wg_peer_transmit_packets_total", MX_COUNTER, "Data packets sent to the peer.",
+	PEER_FAMILY(t, v, "overlayd_wg_peer_transmit_packets_total", MX_COUNTER, "WireGuard messages (data, keepalives, handshakes) sent to the peer.",
 		    ps->tx_packets);
 	PEER_FAMILY(t, v, "overlayd_wg_peer_last_handshake_timestamp_seconds", MX_GAUGE,
 		    "Unix time of the last completed handshake; 0 when none.", ps->last_handshake_sec);
@@ -219,7 +219,7 @@ static void render_wg(struct mx_text *t, const struct mx_view *v)
 	PEER_FAMILY(t, v, "overlayd_wg_peer_endpoint_changes_total", MX_COUNTER,
 		    "Times the peer's endpoint changed (roaming, or set by the orchestrator).", ps->endpoint_changes);
 	mx_text_family(t, "overlayd_wg_peer_healthy", MX_GAUGE,
-		       "1 when the peer handshook within the health threshold (global device; as last judged).");
+		       "1 when the peer handshook within the health threshold, as last judged.");
 	for (size_t d = 0; d < v->n_devs; d++)
 		for (size_t p = 0; p < v->devs[d].st->n_peers; p++)
 			mx_text_sample(t, "overlayd_wg_peer_healthy", v->devs[d].labels[p], v->devs[d].healthy[p]);
