@@ -134,7 +134,7 @@ static int add_device(struct mx_view *v, const char *name, struct wg_device *dev
 		uint8_t key[WG_KEY_LEN];
 		mx_labels(d->labels[i], sizeof(d->labels[i]), "device", d->name, "peer", d->st->peers[i].public_key,
 			  NULL);
-		d->healthy[i] = health && key_from_base64(d->st->peers[i].public_key, key) == 0 &&
+		d->healthy[i] = key_from_base64(d->st->peers[i].public_key, key) == 0 &&
 				engine_status_health_of(health, key) == 1;
 	}
 	return 0;
