@@ -18,5 +18,6 @@ run "$HERE/dns.sh" -p "$BUILD"
 run "$HERE/dns-names.sh" "$BUILD"
 run "$HERE/dns-parse.sh" "$BUILD"
 run "$HERE/ipc.sh" "$BUILD"
+run "$HERE/metrics.sh" "$BUILD"
 run "$HERE/wg-sched.py" "$BUILD"
 [[ ${#failed[@]} == 0 ]] || { printf 'bench: failed: %s\n' "${failed[@]}"; exit 1; }
