@@ -132,42 +132,55 @@ static void delete_veths(struct engine *e, uint32_t pid)
 		dp_forwarding_forget(e, names[i]);
 }
 
-/* The addresses a detach removes inside the container (eth0, and eth1 with global). */
-struct ns_unaddress {
+/* What a detach unplugs inside the container: eth0, and eth1 with global. */
+struct ns_unplug {
 	const struct state_dp_attach *a;
 	uint8_t len; /* eth0's prefix length: its bridge's subnet */
 };
 
-static int ns_unaddress(void *arg)
+/* The container's end: its address removed, then retired as the host end is (down, renamed). */
+static int unplug_end(struct nl_handle *nl, const char *ifname, const struct ip_addr *ip, uint8_t len)
 {
-	const struct ns_unaddress *u = arg;
+	int r = nl_addr_del(nl, ifname, ip, len);
+	return r < 0 ? r : nl_link_retire(nl, ifname, DP_DYING_GROUP, DP_DYING_PREFIX "c");
+}
+
+static int ns_unplug(void *arg)
+{
+	const struct ns_unplug *u = arg;
 	struct nl_handle *nl;
 	int r = nl_open(&nl);
 	if (r < 0)
 		return r;
-	r = nl_addr_del(nl, "eth0", &u->a->ip, u->len);
-	if (r == 0 && u->a->has_global)
-		r = nl_addr_del(nl, "eth1", &u->a->global_ip, (uint8_t)ip_addr_bits(&u->a->global_ip));
+	r = unplug_end(nl, "eth0", &u->a->ip, u->len);
+	if (r >= 0 && u->a->has_global)
+		r = unplug_end(nl, "eth1", &u->a->global_ip, (uint8_t)ip_addr_bits(&u->a->global_ip));
 	nl_close(nl);
-	return r;
+	return r < 0 ? r : 0;
 }
 
 /*
- * A detached container's links are deleted later (reaper.c), so its addresses
- * are removed inside it first: an address handed out again must not still be
- * on the old container. A process that is gone took its namespace along.
+ * A detached container's links are deleted later (reaper.c), so its ends are
+ * unplugged inside it first: addresses removed (one handed out again is then
+ * nowhere else), down, renamed vdel-c<ifindex> (eth0 and eth1 are free for a
+ * new attach). They go when their host ends are deleted. Moving them out of
+ * the container instead would cost the kernel's RCU wait that the reaper is
+ * there to avoid. A process that is gone took its namespace along.
  */
-static void unaddress_container(struct engine *e, const struct state_dp_attach *a)
+static void unplug_container(struct engine *e, const struct state_dp_attach *a)
 {
 	const struct dp_bridge *b = dp_service_bridge(e->dp, dp_find_service(e->dp, a->service));
 	int ns_fd = netns_open_pid((pid_t)a->pid);
-	if (!b || ns_fd < 0)
+	if (!b || ns_fd < 0) {
+		if (ns_fd >= 0)
+			close(ns_fd);
 		return;
-	struct ns_unaddress u = { .a = a, .len = b->subnet.len };
-	int r = netns_run(ns_fd, ns_unaddress, &u);
+	}
+	struct ns_unplug u = { .a = a, .len = b->subnet.len };
+	int r = netns_run(ns_fd, ns_unplug, &u);
 	close(ns_fd);
-	if (r < 0 && r != -ENODEV)
-		log_warn("container %u: cannot remove its addresses: %s (its links are down and leaving)", a->pid,
+	if (r < 0)
+		log_warn("container %u: cannot unplug its links inside it: %s (they are down and leaving)", a->pid,
 			 strerror(-r));
 }
 
@@ -465,12 +478,13 @@ void engine_detach_container(struct engine *e, const struct ovl_handle *h, struc
 	/*
 	 * Retire the deterministic veths even without a record (a crash before
 	 * the record was saved): the pid's names can only be ours. When this
-	 * answers, they are down and off the bridge, and the container holds
-	 * none of its addresses; the kernel's slow deletion follows (reaper.c).
+	 * answers, they are down and off the bridge, and a recorded container's
+	 * ends are unplugged (no address, down, renamed); the kernel's slow
+	 * deletion follows (reaper.c).
 	 */
 	if (dp->up && dp_nl(e, &dp->nl, err, sizeof(err)) == 0) {
 		if (a)
-			unaddress_container(e, a);
+			unplug_container(e, a);
 		delete_veths(e, h->pid);
 	}
 	crashpoint("detach-host-changed");

@@ -23,7 +23,11 @@ int dp_open(struct engine *e, const struct engine_dp_opts *opts, char *err, size
 	pthread_mutex_init(&dp->health_lock, NULL);
 	pthread_cond_init(&dp->health_cond, NULL);
 	pthread_mutex_init(&dp->reap_lock, NULL);
-	pthread_cond_init(&dp->reap_cond, NULL);
+	pthread_condattr_t monotonic; /* the reaper's coalescing wait must not follow wall-clock jumps */
+	pthread_condattr_init(&monotonic);
+	pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+	pthread_cond_init(&dp->reap_cond, &monotonic);
+	pthread_condattr_destroy(&monotonic);
 	dp->opts = *opts;
 	e->dp = dp;
 	int r = dp_record_load(e, err, errlen);

@@ -6,10 +6,13 @@
  * busy host), paid by whoever asks. A detach therefore only retires its links
  * (net/netlink.h nl_link_retire: down, off the bridge, renamed
  * DP_DYING_PREFIX<ifindex>, into group DP_DYING_GROUP), which is quick and
- * already makes the detach true: no traffic passes, the container's
- * addresses were removed inside it first, the pid's names are free again.
- * This thread then deletes the whole group in one request, so detaches that
- * come while it waits on one barrier share the next.
+ * already makes the detach true: no traffic passes, the container's ends
+ * were unplugged inside it first (attach.c: no address, down, renamed), the
+ * pid's names are free again.
+ * This thread then deletes the whole group in one request. It first lets
+ * REAP_COALESCE_MS pass, so the detaches of that window share one deletion:
+ * a deletion holds the kernel's RTNL lock, which every attach and detach
+ * needs too, and one per detach would make them queue behind it.
  *
  * A pending deletion is never only in memory: the group and the name are on
  * the host, and recovery and teardown finish them (dp_reaper_flush), so a
@@ -19,6 +22,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine/crashpoint.h"
 #include "net/netlink.h"
@@ -29,6 +33,22 @@ static void reap(struct nl_handle *nl)
 	int r = nl_link_delete_group(nl, DP_DYING_GROUP);
 	if (r < 0)
 		log_warn("cannot delete retired container links (group %u): %s", DP_DYING_GROUP, strerror(-r));
+}
+
+#define REAP_COALESCE_MS 50
+
+/* Waits until REAP_COALESCE_MS have passed or the reaper is stopped (with reap_lock held). */
+static void coalesce(struct dp *dp)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_nsec += REAP_COALESCE_MS * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	while (!dp->reap_stop && pthread_cond_timedwait(&dp->reap_cond, &dp->reap_lock, &until) != ETIMEDOUT)
+		;
 }
 
 static void *reaper_main(void *arg)
@@ -45,6 +65,7 @@ static void *reaper_main(void *arg)
 			pthread_cond_wait(&dp->reap_cond, &dp->reap_lock);
 		if (!dp->reap_pending)
 			break;
+		coalesce(dp);
 		dp->reap_pending = false;
 		pthread_mutex_unlock(&dp->reap_lock);
 		crashpoint("reap-pending");

@@ -85,8 +85,8 @@ def test_crash_during_detach(node):
 
 def test_crash_with_deletions_pending(node):
     """A detach retires its links and leaves their deletion to the reaper: a crash
-    before the reaper ran leaves them retired (down, renamed vdel-*, the container's
-    addresses already gone), and recovery deletes them."""
+    before the reaper ran leaves them retired (down, renamed vdel-*, their container
+    ends already moved out of the container), and recovery deletes them."""
     node.service("web")
     xs = [node.cluster.container(f"x{i}") for i in range(3)]
     for x in xs:
@@ -99,17 +99,19 @@ def test_crash_with_deletions_pending(node):
     node.proc.wait(timeout=10)
     assert node.proc.returncode == -9
     assert "crash point reap-pending reached" in node.log.read_text()
-    # Pending, and already true: the links are retired, not deleted, and the container holds no address.
+    # Pending, and already true: both links are retired, not deleted, and inside the container their
+    # ends hold no address and no longer carry the names eth0/eth1.
     links = node.links()
-    assert [l for l in links if l.startswith("vdel-")], f"no retired link pending: {links}"
+    assert len([l for l in links if l.startswith("vdel-")]) == 2, f"retired links not pending: {links}"
     assert not [l for l in links if l.startswith(f"veth-{xs[0].pid}-")]
-    assert "eth0" in xs[0].run("ip", "-o", "link", check=True).stdout
+    inside = xs[0].run("ip", "-o", "link", check=True).stdout
+    assert "vdel-c" in inside and "eth0" not in inside and "eth1" not in inside
     assert container_addrs(xs[0]) == {}
     restart(node)
     rec = check_invariants(node, xs)
     assert xs[0].pid not in rec and all(x.pid in rec for x in xs[1:])
     assert not [l for l in node.links() if l.startswith("vdel-")]
-    assert "eth0" not in xs[0].run("ip", "-o", "link", check=True).stdout
+    assert "vdel-c" not in xs[0].run("ip", "-o", "link", check=True).stdout
     node.ok("detach_container", handle=xs[0].handle())
     node.attach(xs[0], "web", join_global=True)
     check_invariants(node, xs)

@@ -208,6 +208,27 @@ static int collect_cb(const struct nl_link *l, void *arg)
 	return 0;
 }
 
+static int count_retired_cb(const struct nl_link *l, void *arg)
+{
+	if (strncmp(l->name, "vdel-", 5) == 0)
+		(*(int *)arg)++;
+	return 0;
+}
+
+/* Detached containers' links are deleted in the background (engine reaper.c): wait until they are gone. */
+static void wait_for_reaper(struct etest *t)
+{
+	for (int waited = 0; waited < 500; waited++) {
+		int n = 0;
+
+		assert_int_equal(nl_link_list(t->nl, count_retired_cb, &n), 0);
+		if (n == 0)
+			return;
+		usleep(10000);
+	}
+	/* Still there after 5 s: the snapshot shows them, and the comparison fails. */
+}
+
 char *etest_snapshot(struct etest *t)
 {
 	struct link_names ln = { 0 };
@@ -216,6 +237,7 @@ char *etest_snapshot(struct etest *t)
 	FILE *out = open_memstream(&text, &len);
 
 	assert_non_null(out);
+	wait_for_reaper(t);
 	state = etest_state(t);
 	fprintf(out, "state: %s\n", state);
 	free(state);
