@@ -107,6 +107,9 @@ struct ovl_request {
 		struct {
 			char *service;
 			enum ovl_mode mode;
+			/* Not on the wire: the subnet cluster mode claimed for it. */
+			bool has_subnet;
+			struct ip_prefix subnet;
 		} setup_service;
 		struct {
 			char *service;
@@ -198,6 +201,24 @@ struct ovl_service_status {
 	struct ip_prefix subnet;
 };
 
+/* Extension "cluster": membership in cluster mode (overlayd --cluster). */
+struct ovl_cluster_member {
+	char *id;
+	bool self;
+	uint8_t public_key[WG_KEY_LEN];
+	struct ip_endpoint endpoint;
+	struct ip_prefix slice;
+	uint64_t last_seen_unix_secs;
+};
+
+struct ovl_cluster_status {
+	char *node_id;
+	bool connected; /* the store answers and the watch is established */
+	uint64_t store_requests;
+	struct ovl_cluster_member *members;
+	size_t n_members;
+};
+
 struct ovl_res_status {
 	char *interface; /* NULL = omitted */
 	bool has_node_ip;
@@ -216,6 +237,7 @@ struct ovl_res_status {
 	size_t n_dedicated;
 	struct ovl_service_status *services; /* extension "services"; omitted when empty */
 	size_t n_services;
+	struct ovl_cluster_status *cluster; /* extension "cluster"; NULL = omitted */
 };
 
 struct ovl_res_service_overlay {
@@ -276,6 +298,7 @@ struct ovl_response {
 };
 
 void ovl_response_free(struct ovl_response *r);
+void ovl_cluster_status_free(struct ovl_cluster_status *c);
 /* Turns r into {"result":"err"} with a formatted message (r must be empty or freed). */
 void ovl_response_err(struct ovl_response *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *ovl_connection_type_name(enum ovl_connection_type t); /* "direct", "hole-punched", "relayed" */
