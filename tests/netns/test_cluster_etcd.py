@@ -1,0 +1,210 @@
+"""Cluster mode: overlayd nodes find each other through a real 3-member etcd cluster, all in
+namespaces. Nobody sends add_peer: slices and subnets are claimed in etcd, each node publishes
+its record under a lease, and every node turns the others' records into peers."""
+import ipaddress
+import shutil
+import threading
+import time
+
+import pytest
+
+from cluster import Cluster, poll
+from testutil import require_root
+
+CIDR = "10.200.0.0/16"
+TTL = 3  # --cluster-lease-ttl: short, so the SIGKILL case stays quick
+
+
+@pytest.fixture
+def make_cluster(build, uniq):
+    require_root()
+    if not shutil.which("etcd") or not shutil.which("etcdctl"):
+        pytest.skip("etcd-server and etcd-client are not installed (scripts/install-deps.sh test)")
+    made = []
+
+    def make(nodes=3):
+        c = Cluster(build / "cmd" / "overlayd", nodes=nodes, token=uniq, etcd=3, lease_ttl=TTL)
+        made.append(c)
+        c.__enter__()
+        c.start_etcd()
+        c.start_daemons()
+        return c
+
+    yield make
+    for c in made:
+        c.stop()
+    for c in made:
+        c.check_clean_exits()
+
+
+def join(n, dep="t"):
+    """setup_global_overlay with no slice_cidr: cluster mode leases one."""
+    n.ok("setup_global_overlay", deployment=dep, instance_id=str(n.index), cluster_cidr=CIDR, wg_port=51420)
+    n.status = n.ok("status")
+    return n.status
+
+
+def net(s):
+    return ipaddress.ip_network(s)
+
+
+def assert_disjoint(prefixes):
+    nets = [net(p) for p in prefixes]
+    for i, a in enumerate(nets):
+        for b in nets[i + 1:]:
+            assert not a.overlaps(b), f"{a} overlaps {b}"
+
+
+def peer_keys(n):
+    return {p["public_key"] for p in n.ok("status").get("peers", [])}
+
+
+def mesh_complete(nodes):
+    keys = {n.index: n.ok("status")["public_key"] for n in nodes}
+    return all(peer_keys(n) == {k for i, k in keys.items() if i != n.index} for n in nodes)
+
+
+def test_containers_reach_each_other_without_add_peer(make_cluster):
+    c = make_cluster()
+    for n in c.nodes:
+        join(n)
+        n.service("web")
+    slices = [n.status["slice_cidr"] for n in c.nodes]
+    subnets = [n.subnets["web"] for n in c.nodes]
+    assert_disjoint(slices + subnets)
+    for n in c.nodes:
+        assert n.status["node_ip"] == str(net(n.status["slice_cidr"])[1])
+
+    cts = []
+    for n in c.nodes:
+        ct = c.container(f"w{n.index}")
+        cts.append((ct, n.attach(ct, "web")))
+    assert poll(lambda: mesh_complete(c.nodes), timeout=10, what="every node a peer of every other")
+    for i, (ct, _) in enumerate(cts):
+        for j, (_, ip) in enumerate(cts):
+            if i != j:
+                assert poll(lambda: ct.ping(ip), timeout=10, what=f"w{i} -> w{j} {ip}")
+    assert not cts[0][0].ping("10.200.250.250")  # nobody holds it: not reachable
+
+    # Membership in status: every node sees all three, itself once, with their slices.
+    for n in c.nodes:
+        st = n.ok("status")["cluster"]
+        assert st["connected"] is True
+        members = st["members"]
+        assert sorted(m["slice"] for m in members) == sorted(slices)
+        assert [m["self"] for m in members].count(True) == 1
+        assert all(m["last_seen_unix_secs"] > 0 for m in members)
+
+    # A slice another node holds is refused clearly, and nothing changes.
+    other = c.nodes[1].status["slice_cidr"]
+    r = c.nodes[0].call("setup_global_overlay", deployment="t", instance_id="0", cluster_cidr=CIDR,
+                        slice_cidr=other, wg_port=51420)
+    assert r["result"] == "err" and "held by node" in r["message"], r
+    assert c.nodes[0].ok("status")["slice_cidr"] == slices[0]
+    # The same request with its own slice is still fine (idempotent).
+    r = c.nodes[0].ok("setup_global_overlay", deployment="t", instance_id="0", cluster_cidr=CIDR,
+                      slice_cidr=slices[0], wg_port=51420)
+    assert r["name"] == c.nodes[0].status["interface"]
+
+
+def test_killed_node_dropped_restart_keeps_slice_new_node_joins_fast(make_cluster):
+    c = make_cluster()
+    for n in c.nodes:
+        join(n)
+        n.service("web")
+    assert poll(lambda: mesh_complete(c.nodes), timeout=10, what="full mesh")
+    victim = c.nodes[2]
+    old_slice, old_web = victim.status["slice_cidr"], victim.subnets["web"]
+    old_key = victim.status["public_key"]
+
+    victim.kill_daemon()
+    t0 = time.monotonic()
+    alive = c.nodes[:2]
+    poll(lambda: all(old_key not in peer_keys(n) and len(n.members()) == 2 for n in alive),
+         timeout=TTL + 5, interval=0.1, what="the killed node dropped everywhere")
+    dropped_after = time.monotonic() - t0
+    print(f"killed node dropped by the others after {dropped_after:.2f}s (lease TTL {TTL}s)")
+    assert dropped_after <= TTL + 1.5
+
+    # Restarted on the same data dir: same slice, same service subnet, back in everyone's peers.
+    victim.start_daemon()
+    assert join(victim)["slice_cidr"] == old_slice
+    assert victim.service("web")["subnet"] == old_web
+    assert poll(lambda: mesh_complete(c.nodes), timeout=10, what="the restarted node back in the mesh")
+
+    # A new node: reachable from all within 2 s of its setup_global_overlay answer.
+    new = c.add_node()
+    new.start_daemon()
+    join(new)
+    t0 = time.monotonic()
+    poll(lambda: all(new.status["public_key"] in peer_keys(n) for n in c.nodes[:-1]), timeout=5, interval=0.02,
+         what="the new node a peer everywhere")
+    joined_after = time.monotonic() - t0
+    print(f"new node a peer of all others after {joined_after:.3f}s")
+    assert joined_after < 2.0
+    new.service("web")
+    ct_new = c.container("wnew")
+    ip_new = new.attach(ct_new, "web")
+    for n in c.nodes[:-1]:
+        ct = c.container(f"w{n.index}")
+        n.attach(ct, "web")
+        assert poll(lambda: ct.ping(ip_new), timeout=10, what=f"node {n.index} -> new node's container")
+    assert_disjoint([n.ok("status")["slice_cidr"] for n in c.nodes] + [n.subnets["web"] for n in c.nodes])
+
+
+def test_etcd_down_traffic_flows_then_converges(make_cluster):
+    c = make_cluster()
+    for n in c.nodes:
+        join(n)
+        n.service("web")
+    cts = []
+    for n in c.nodes:
+        ct = c.container(f"w{n.index}")
+        cts.append((ct, n.attach(ct, "web")))
+    assert poll(lambda: mesh_complete(c.nodes), timeout=10, what="full mesh")
+    assert poll(lambda: cts[0][0].ping(cts[1][1]), timeout=10, what="w0 -> w1 before the outage")
+
+    c.stop_etcd()
+    poll(lambda: all(not n.ok("status")["cluster"]["connected"] for n in c.nodes), timeout=TTL * 3 + 5,
+         interval=0.2, what="every node sees the store down")
+    # Longer than a lease: the data plane keeps the last known peers the whole time.
+    end = time.monotonic() + TTL + 1
+    while time.monotonic() < end:
+        assert cts[0][0].ping(cts[1][1]) and cts[2][0].ping(cts[0][1]), "traffic stopped while etcd was down"
+        assert all(len(peer_keys(n)) == 2 for n in c.nodes)
+    # The control plane still answers requests that need no claim.
+    assert c.nodes[0].ok("status")["peer_count"] == 2
+
+    c.start_etcd()
+    poll(lambda: all(n.ok("status")["cluster"]["connected"] and len(n.members()) == 3 for n in c.nodes),
+         timeout=30, interval=0.2, what="membership converged after etcd came back")
+    assert mesh_complete(c.nodes)
+    for n in c.nodes:  # no duplicate peers after the watch resumed
+        assert n.ok("status")["peer_count"] == 2
+    assert poll(lambda: cts[1][0].ping(cts[2][1]), timeout=10, what="w1 -> w2 after the outage")
+
+
+def test_nodes_starting_at_once_never_share_a_slice_or_subnet(make_cluster):
+    c = make_cluster(nodes=10)
+    errors = []
+
+    def bring_up(n):
+        try:
+            join(n)
+            n.service("web")
+            n.service("db", mode="isolated")
+        except Exception as e:  # reported below
+            errors.append(f"node {n.index}: {e}")
+
+    threads = [threading.Thread(target=bring_up, args=(n,)) for n in c.nodes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    prefixes = [n.status["slice_cidr"] for n in c.nodes]
+    prefixes += [n.subnets[s] for n in c.nodes for s in ("web", "db")]
+    assert len(prefixes) == 30
+    assert_disjoint(prefixes)
+    assert poll(lambda: all(len(n.members()) == 10 for n in c.nodes), timeout=15, what="10 members everywhere")
+    assert poll(lambda: mesh_complete(c.nodes), timeout=15, what="full 10-node mesh")
