@@ -1,5 +1,6 @@
 # Entry points. Every target installs what it needs first (Debian 12, root).
 #   make demo   - the main job: a 3-node encrypted overlay in network namespaces
+#   make demo-cluster - cluster mode: 3 nodes find each other through a 3-member etcd cluster
 #   make check  - every test: build + unit + integration + namespace tests, then
 #                 the same again under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make test   - every test, plain build only
@@ -7,7 +8,7 @@
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps build test test-asan check demo bench fuzz clean
+.PHONY: all deps build test test-asan check demo demo-cluster bench fuzz clean
 
 all: build
 
@@ -34,6 +35,12 @@ demo:
 	[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD)
 	ninja -C $(BUILD)
 	scripts/demo.sh $(BUILD)
+
+demo-cluster:
+	scripts/install-deps.sh test
+	[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD)
+	ninja -C $(BUILD)
+	scripts/demo-cluster.sh $(BUILD)
 
 bench:
 	scripts/install-deps.sh all

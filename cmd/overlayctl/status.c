@@ -6,6 +6,27 @@
 
 #include "ctl.h"
 
+/* Extension "cluster" (overlayd --cluster): the members the node sees in the store. */
+static void print_cluster(json_t *cl)
+{
+	json_t *members = json_object_get(cl, "members"), *v;
+	size_t i;
+	printf("\n%-14s %s (%s, %" JSON_INTEGER_FORMAT " store requests)\n", "cluster node", ctl_str_or_dash(cl, "node_id"),
+	       json_is_true(json_object_get(cl, "connected")) ? "connected" : "store unreachable",
+	       json_integer_value(json_object_get(cl, "store_requests")));
+	printf("%-32s  %-4s  %-22s  %-18s  %s\n", "MEMBER", "SELF", "ENDPOINT", "SLICE", "LAST SEEN");
+	json_array_foreach(members, i, v)
+	{
+		time_t t = (time_t)json_integer_value(json_object_get(v, "last_seen_unix_secs"));
+		struct tm tm;
+		char when[32];
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+		printf("%-32s  %-4s  %-22s  %-18s  %s\n", ctl_str_or_dash(v, "node_id"),
+		       json_is_true(json_object_get(v, "self")) ? "yes" : "", ctl_str_or_dash(v, "endpoint"),
+		       ctl_str_or_dash(v, "slice"), when);
+	}
+}
+
 void ctl_print_status(json_t *r)
 {
 	printf("%-14s %s\n", "interface", ctl_str_or_dash(r, "interface"));
@@ -44,5 +65,7 @@ void ctl_print_status(json_t *r)
 			       ctl_str_or_dash(v, "subnet"), json_integer_value(json_object_get(v, "peer_count")));
 		}
 	}
+	json_t *cl = json_object_get(r, "cluster");
+	if (cl)
+		print_cluster(cl);
 }
-
