@@ -124,7 +124,6 @@ static void *watch_main(void *arg)
 	unsigned backoff = BACKOFF_MIN_MS;
 	bool reported = false;
 	while (!m->stop) {
-		m->restart = false;
 		int r = 0;
 		pthread_mutex_lock(m->lock);
 		int64_t from = m->next_rev;
@@ -134,8 +133,11 @@ static void *watch_main(void *arg)
 			from = m->next_rev;
 			pthread_mutex_unlock(m->lock);
 		}
-		if (r == 0)
+		if (r == 0) {
 			r = m->store->ops->watch(m->store, m->nodes_prefix, from, on_events, m, &m->restart);
+			/* Consumed; a stop keeps it set, so the next watch returns at once too. */
+			m->restart = m->stop;
+		}
 		pthread_mutex_lock(m->lock);
 		bool was_watching = m->watching;
 		m->watching = false;
