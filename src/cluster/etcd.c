@@ -488,7 +488,9 @@ static int etcd_watch(struct store *st, const char *prefix, int64_t from_rev, st
 	struct etcd *s = E(st);
 	json_t *create = json_pack("{s:o, s:o, s:o}", "key", b64_json(prefix, strlen(prefix)), "range_end",
 				   prefix_end_json(prefix), "start_revision", int64_json(from_rev));
-	char *payload = json_dumps(json_pack("{s:o}", "create_request", create), JSON_COMPACT);
+	json_t *body = json_pack("{s:o}", "create_request", create);
+	char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
 	if (!payload)
 		return -ENOMEM;
 	struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
