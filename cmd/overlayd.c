@@ -183,9 +183,7 @@ static void on_request(struct ipc_reply *reply, struct ovl_request *req, const c
 	} else {
 		ovl_response_err(&j->job.resp, "%s", err);
 	}
-	if (d->cluster && req && cluster_wants(req))
-		cluster_submit(d->cluster, &j->job); /* claims first; it forwards the job to the worker */
-	else
+	if (!d->cluster || !cluster_take(d->cluster, &j->job)) /* claims first; it forwards the job */
 		engine_worker_submit(d->worker, &j->job);
 }
 

@@ -44,6 +44,7 @@ struct cluster {
 	/* Guarded by lock. */
 	bool stop, kicked, members_changed, connected;
 	struct engine_job *jobs, *jobs_tail;
+	unsigned jobs_held; /* taken and not yet forwarded to the worker */
 	struct release *releases;
 
 	/* The cluster thread's own. */
@@ -82,9 +83,10 @@ static void set_connected(struct cluster *c, bool up, int why)
 
 /* ---- claims for client requests ---- */
 
-bool cluster_wants(const struct ovl_request *req)
+static bool wants_claim(const struct engine_job *job)
 {
-	return req->op == OVL_OP_SETUP_GLOBAL_OVERLAY || req->op == OVL_OP_SETUP_SERVICE_OVERLAY;
+	return job->has_request &&
+	       (job->req.op == OVL_OP_SETUP_GLOBAL_OVERLAY || job->req.op == OVL_OP_SETUP_SERVICE_OVERLAY);
 }
 
 static int claim(struct cluster *c, const char *purpose, const struct ip_prefix *want, struct ip_prefix *out, char *err,
@@ -128,25 +130,40 @@ static bool know_cidr(struct cluster *c)
 	return c->has_cidr;
 }
 
+/* A taken job goes on to the worker; only then may later ones bypass us. */
+static void forward(struct cluster *c, struct engine_job *job)
+{
+	c->hooks.forward(c->hooks.arg, job);
+	pthread_mutex_lock(&c->lock);
+	c->jobs_held--;
+	pthread_mutex_unlock(&c->lock);
+}
+
 static void fail_job(struct cluster *c, struct engine_job *job, const char *what, const char *err)
 {
 	ovl_request_free(&job->req);
 	job->has_request = false;
 	ovl_response_err(&job->resp, "%s: cluster: %s", what, err);
-	c->hooks.forward(c->hooks.arg, job);
+	forward(c, job);
 }
 
 static void handle_job(struct cluster *c, struct engine_job *job)
 {
 	struct ovl_request *q = &job->req;
+	if (!wants_claim(job)) { /* queued behind one that did */
+		forward(c, job);
+		return;
+	}
 	char err[600], purpose[300];
 	struct ip_prefix out;
 	if (q->op == OVL_OP_SETUP_GLOBAL_OVERLAY) {
 		struct ovl_req_setup_global *g = &q->setup_global;
 		c->cidr = ip_prefix_network(&g->cluster_cidr);
 		c->has_cidr = true;
-		if (claim(c, "slice", g->has_slice_cidr ? &g->slice_cidr : NULL, &out, err, sizeof(err)) < 0)
-			return fail_job(c, job, "setup_global_overlay", err);
+		if (claim(c, "slice", g->has_slice_cidr ? &g->slice_cidr : NULL, &out, err, sizeof(err)) < 0) {
+			fail_job(c, job, "setup_global_overlay", err);
+			return;
+		}
 		g->has_slice_cidr = true;
 		g->slice_cidr = out;
 		uint16_t port = g->wg_port ? g->wg_port : DEFAULT_WG_PORT;
@@ -158,25 +175,32 @@ static void handle_job(struct cluster *c, struct engine_job *job)
 		/* The engine refuses what it cannot set up; only a service it will carve a subnet for needs one. */
 		snprintf(purpose, sizeof(purpose), "service:%s",
 			 q->setup_service.mode == OVL_MODE_SHARED ? IPAM_SHARED_BRIDGE_KEY : q->setup_service.service);
-		if (claim(c, purpose, NULL, &out, err, sizeof(err)) < 0)
-			return fail_job(c, job, "setup_service_overlay", err);
+		if (claim(c, purpose, NULL, &out, err, sizeof(err)) < 0) {
+			fail_job(c, job, "setup_service_overlay", err);
+			return;
+		}
 		q->setup_service.has_subnet = true;
 		q->setup_service.subnet = out;
 	}
-	c->hooks.forward(c->hooks.arg, job);
+	forward(c, job);
 }
 
-void cluster_submit(struct cluster *c, struct engine_job *job)
+bool cluster_take(struct cluster *c, struct engine_job *job)
 {
-	job->next = NULL;
 	pthread_mutex_lock(&c->lock);
-	if (c->jobs_tail)
-		c->jobs_tail->next = job;
-	else
-		c->jobs = job;
-	c->jobs_tail = job;
-	pthread_cond_signal(&c->cond);
+	bool take = !c->stop && (c->jobs_held > 0 || wants_claim(job));
+	if (take) {
+		job->next = NULL;
+		if (c->jobs_tail)
+			c->jobs_tail->next = job;
+		else
+			c->jobs = job;
+		c->jobs_tail = job;
+		c->jobs_held++;
+		pthread_cond_signal(&c->cond);
+	}
 	pthread_mutex_unlock(&c->lock);
+	return take;
 }
 
 void cluster_note_result(struct cluster *c, const struct ovl_request *req, const struct ovl_response *resp)
@@ -450,7 +474,10 @@ static void *cluster_main(void *arg)
 	while (left) { /* answered, never dropped */
 		struct engine_job *job = left;
 		left = job->next;
-		fail_job(c, job, ovl_op_name(job->req.op), "overlayd is stopping");
+		if (wants_claim(job))
+			fail_job(c, job, ovl_op_name(job->req.op), "overlayd is stopping");
+		else
+			forward(c, job);
 	}
 	return NULL;
 }

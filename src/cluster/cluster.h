@@ -54,9 +54,13 @@ struct cluster *cluster_start(const struct cluster_config *cfg, char *err, size_
 /* Revokes the lease (the others drop this node at once), joins the threads. */
 void cluster_stop(struct cluster *c);
 
-/* True for the requests a client sends that need a claim first (the daemon passes them to cluster_submit). */
-bool cluster_wants(const struct ovl_request *req);
-void cluster_submit(struct cluster *c, struct engine_job *job);
+/*
+ * Takes a client's job when it needs a claim first (setup_global_overlay,
+ * setup_service_overlay), or while jobs taken earlier are still waiting here,
+ * so requests reach the engine in the order they arrived; the cluster thread
+ * forwards it. False: the caller submits it to the worker itself.
+ */
+bool cluster_take(struct cluster *c, struct engine_job *job);
 /* Any thread: a request the engine finished; changes to what the node publishes wake the publisher. */
 void cluster_note_result(struct cluster *c, const struct ovl_request *req, const struct ovl_response *resp);
 /* Adds the membership (extension "cluster") to a status answer. */

@@ -2,6 +2,7 @@
 namespaces. Nobody sends add_peer: slices and subnets are claimed in etcd, each node publishes
 its record under a lease, and every node turns the others' records into peers."""
 import ipaddress
+import json
 import shutil
 import threading
 import time
@@ -94,6 +95,22 @@ def test_containers_reach_each_other_without_add_peer(make_cluster):
         assert sorted(m["slice"] for m in members) == sorted(slices)
         assert [m["self"] for m in members].count(True) == 1
         assert all(m["last_seen_unix_secs"] > 0 for m in members)
+
+    # Requests pipelined on one connection keep their order, though the claim for
+    # setup_service_overlay takes etcd round trips and the attach behind it needs none.
+    n0, ct = c.nodes[0], c.container("api0")
+    reqs = [{"op": "setup_service_overlay", "service": "api", "mode": "auto"},
+            {"op": "attach_container", "handle": ct.handle(), "service": "api", "join_global": False},
+            {"op": "status"}]
+    for i, r in enumerate(reqs):
+        n0.conn.send_raw(json.dumps({"frame": "request", "id": 1000 + i, "request": r}).encode())
+    answers = [n0.conn.read_frame() for _ in reqs]
+    assert [a["id"] for a in answers] == [1000, 1001, 1002]
+    api = answers[0]["response"]
+    assert api["result"] == "service_overlay", api
+    assert answers[1]["response"]["result"] == "attached", answers[1]
+    assert net(answers[1]["response"]["ip"]).subnet_of(net(api["subnet"]))
+    assert_disjoint(slices + subnets + [api["subnet"]])
 
     # A slice another node holds is refused clearly, and nothing changes.
     other = c.nodes[1].status["slice_cidr"]
