@@ -120,6 +120,17 @@ static bool slot_taken(const struct store_kvs *kvs, const struct ip_prefix *slot
 	return false;
 }
 
+/* A slot's key with a value we cannot read (not ours to judge) still holds the slot. */
+static bool key_present(const struct cluster_claim_ctx *c, const struct store_kvs *kvs, const struct ip_prefix *slot)
+{
+	char key[400];
+	slot_key(c, slot, key, sizeof(key));
+	for (size_t i = 0; i < kvs->n; i++)
+		if (strcmp(kvs->items[i].key, key) == 0)
+			return true;
+	return false;
+}
+
 static int claim_wanted(const struct cluster_claim_ctx *c, const char *purpose, const struct ip_prefix *want,
 			struct ip_prefix *out, char *err, size_t errlen)
 {
@@ -197,7 +208,7 @@ int cluster_claim(const struct cluster_claim_ctx *c, const char *purpose, const 
 				continue;
 			ip_addr_add(&c->cluster.addr, idx << (bits - slot_len), &slot.addr);
 			struct held who;
-			if (!slot_taken(&kvs, &slot, &who)) {
+			if (!slot_taken(&kvs, &slot, &who) && !key_present(c, &kvs, &slot)) {
 				found = true;
 				break;
 			}

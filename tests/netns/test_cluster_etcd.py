@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from cluster import Cluster, poll
+from cluster import Cluster, poll, sh
 from testutil import require_root
 
 CIDR = "10.200.0.0/16"
@@ -95,6 +95,17 @@ def test_containers_reach_each_other_without_add_peer(make_cluster):
         assert sorted(m["slice"] for m in members) == sorted(slices)
         assert [m["self"] for m in members].count(True) == 1
         assert all(m["last_seen_unix_secs"] > 0 for m in members)
+
+    # Records nobody can read are ignored: the members and peers stay as they are.
+    e0 = c.etcd[0]
+    for key, value in [("nodes/" + "f" * 32, "junk"), ("nodes/" + "e" * 32, '{"id":"' + "d" * 32 + '"}'),
+                       ("nodes/short", "{}")]:
+        sh("etcdctl", "--endpoints", e0.url, "put", f"/ovl-{c.token}/{key}", value, ns=e0.ns)
+    poll(lambda: "ignoring the record" in c.nodes[2].log.read_text(errors="replace"), timeout=10,
+         what="the bad records seen and refused")
+    for n in c.nodes:
+        assert len(n.members()) == 3
+    assert mesh_complete(c.nodes)
 
     # Requests pipelined on one connection keep their order, though the claim for
     # setup_service_overlay takes etcd round trips and the attach behind it needs none.

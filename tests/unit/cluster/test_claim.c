@@ -160,6 +160,22 @@ static void test_store_down_passes_the_error(void **state)
 	fake_store_fini(&f);
 }
 
+/* A slot key whose value is not a claim we can read still holds its slot. */
+static void test_unreadable_claim_still_holds_its_slot(void **state)
+{
+	struct fake_store f;
+	fake_store_init(&f);
+	struct cluster_claim_ctx a = ctx(&f, ID_A, "10.9.0.0/24");
+	fake_store_put(&f, "/t/claims/10.9.0.64_26", "junk");
+	fake_store_put(&f, "/t/claims/10.9.0.128_26", "{\"node\":7}");
+	struct ip_prefix s1;
+	char err[300];
+	assert_int_equal(cluster_claim(&a, "slice", NULL, &s1, err, sizeof(err)), 0);
+	assert_true(ip_prefix_equal(&s1, &(struct ip_prefix){ P("10.9.0.192/26").addr, 26 }));
+	assert_int_equal(f.failed_creates, 0);
+	fake_store_fini(&f);
+}
+
 static void test_ipv6_slots(void **state)
 {
 	struct fake_store f;
@@ -183,6 +199,7 @@ int main(void)
 		cmocka_unit_test(test_lost_race_tries_another_slot_then_runs_out),
 		cmocka_unit_test(test_release_leaves_other_nodes_claims),
 		cmocka_unit_test(test_store_down_passes_the_error),
+		cmocka_unit_test(test_unreadable_claim_still_holds_its_slot),
 		cmocka_unit_test(test_ipv6_slots),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
