@@ -36,6 +36,26 @@ def sh(*args, check=True, ns=None, timeout=60):
 poll = wait_for
 
 
+def make_tls(d, server_ips):
+    """A throwaway CA, a server certificate for server_ips and a client certificate (openssl)."""
+    d.mkdir(parents=True, exist_ok=True)
+    f = {k: str(d / n) for k, n in [("ca", "ca.pem"), ("ca_key", "ca.key"), ("server_cert", "server.pem"),
+                                    ("server_key", "server.key"), ("client_cert", "client.pem"),
+                                    ("client_key", "client.key")]}
+    sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+       "-keyout", f["ca_key"], "-out", f["ca"], "-days", "2", "-subj", "/CN=overlayd test CA")
+    san = ",".join(f"IP:{ip}" for ip in server_ips)
+    for who, cn, ext in [("server", "etcd", f"subjectAltName={san}"), ("client", "overlayd", "extendedKeyUsage=clientAuth")]:
+        csr = str(d / f"{who}.csr")
+        sh("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+           "-keyout", f[f"{who}_key"], "-out", csr, "-subj", f"/CN={cn}")
+        extfile = d / f"{who}.ext"
+        extfile.write_text(ext + "\n")
+        sh("openssl", "x509", "-req", "-in", csr, "-CA", f["ca"], "-CAkey", f["ca_key"], "-CAcreateserial",
+           "-out", f[f"{who}_cert"], "-days", "2", "-extfile", str(extfile))
+    return f
+
+
 class Container:
     """A process in its own network namespace, as a container runtime would make it."""
 
@@ -189,7 +209,11 @@ class EtcdMember:
 
     @property
     def url(self):
-        return f"http://{self.ip}:2379"
+        return f"{'https' if self.cluster.etcd_tls else 'http'}://{self.ip}:2379"
+
+    def client_tls_args(self):
+        t = self.cluster.etcd_tls
+        return ["--cacert", t["ca"], "--cert", t["client_cert"], "--key", t["client_key"]] if t else []
 
     def start(self):
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -201,11 +225,15 @@ class EtcdMember:
                 "--initial-cluster", peers, "--initial-cluster-state", "new",
                 "--initial-cluster-token", f"ovl-{self.cluster.token}",
                 "--heartbeat-interval", "100", "--election-timeout", "1000", "--log-level", "warn"]
+        if self.cluster.etcd_tls:
+            t = self.cluster.etcd_tls
+            args += ["--cert-file", t["server_cert"], "--key-file", t["server_key"],
+                     "--trusted-ca-file", t["ca"], "--client-cert-auth"]
         self.proc = subprocess.Popen(args, stdout=open(self.dir / "etcd.log", "ab"), stderr=subprocess.STDOUT)
 
     def healthy(self):
-        p = sh("etcdctl", "--endpoints", self.url, "--command-timeout=1s", "endpoint", "health",
-               ns=self.ns, check=False, timeout=10)
+        p = sh("etcdctl", "--endpoints", self.url, *self.client_tls_args(), "--command-timeout=1s", "endpoint",
+               "health", ns=self.ns, check=False, timeout=10)
         return p.returncode == 0
 
     def stop(self):
@@ -220,7 +248,7 @@ class EtcdMember:
 
 
 class Cluster:
-    def __init__(self, overlayd, nodes=3, token=None, daemon_args=(), etcd=0, lease_ttl=None):
+    def __init__(self, overlayd, nodes=3, token=None, daemon_args=(), etcd=0, lease_ttl=None, etcd_tls=False):
         self.overlayd = pathlib.Path(overlayd)
         self.token = token or os.urandom(3).hex()
         self.workdir = pathlib.Path(tempfile.mkdtemp(prefix=f"ovl-{self.token}-"))
@@ -229,6 +257,8 @@ class Cluster:
         self.nodes = [Node(self, i) for i in range(nodes)]
         self.etcd = [EtcdMember(self, i) for i in range(etcd)]
         self.lease_ttl = lease_ttl
+        # etcd_tls: https clients with client certificates, from a CA made for this run.
+        self.etcd_tls = make_tls(self.workdir / "tls", [m.ip for m in self.etcd]) if etcd_tls else None
         self.containers = []
         self.namespaces = []
 
@@ -258,6 +288,9 @@ class Cluster:
                 "--cluster-prefix", f"/ovl-{self.token}"]
         if self.lease_ttl:
             args += ["--cluster-lease-ttl", str(self.lease_ttl)]
+        if self.etcd_tls:
+            t = self.etcd_tls
+            args += ["--cluster-cacert", t["ca"], "--cluster-cert", t["client_cert"], "--cluster-key", t["client_key"]]
         return args
 
     def start_etcd(self):

@@ -236,3 +236,26 @@ def test_nodes_starting_at_once_never_share_a_slice_or_subnet(make_cluster):
     assert_disjoint(prefixes)
     assert poll(lambda: all(len(n.members()) == 10 for n in c.nodes), timeout=15, what="10 members everywhere")
     assert poll(lambda: mesh_complete(c.nodes), timeout=15, what="full 10-node mesh")
+
+
+def test_etcd_over_tls_with_client_certificates(build, uniq):
+    """https:// endpoints: the CA and client certificate given with --cluster-cacert/-cert/-key; a
+    node without the client certificate is refused by etcd and says the store is unreachable."""
+    require_root()
+    if not shutil.which("etcd") or not shutil.which("openssl"):
+        pytest.skip("etcd-server or openssl not installed")
+    with Cluster(build / "cmd" / "overlayd", nodes=2, token=uniq, etcd=1, lease_ttl=TTL, etcd_tls=True) as c:
+        c.start_etcd()
+        assert c.etcd[0].url.startswith("https://")
+        c.nodes[0].start_daemon()
+        # Node 1 trusts the CA but has no client certificate.
+        c.nodes[1].start_daemon(extra_args=["--cluster-cert", "/dev/null", "--cluster-key", "/dev/null"])
+        st = join(c.nodes[0])
+        assert st["cluster"]["connected"] is True
+        poll(lambda: [m["self"] for m in c.nodes[0].members().values()] == [True], timeout=10,
+             what="node 0's record published over TLS and seen through its watch")
+        r = c.nodes[1].call("setup_global_overlay", deployment="t", instance_id="1", cluster_cidr=CIDR,
+                            wg_port=51420)
+        assert r["result"] == "err" and "cannot read the claims from the store" in r["message"], r
+        assert "slice_cidr" not in c.nodes[1].ok("status")  # nothing was set up
+    c.check_clean_exits()
