@@ -380,6 +380,7 @@ static void reconcile(struct cluster *c)
 		return;
 	struct ovl_request *reqs;
 	size_t n;
+	cluster_peers_prune(&c->applied, &self);
 	if (cluster_diff(&c->applied, &want, &reqs, &n) == 0) {
 		for (size_t i = 0; i < n; i++) {
 			struct ovl_response resp;

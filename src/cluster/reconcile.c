@@ -179,6 +179,19 @@ int cluster_diff(const struct cluster_peers *applied, const struct cluster_peers
 	return rc;
 }
 
+void cluster_peers_prune(struct cluster_peers *applied, const struct cluster_local *self)
+{
+	for (size_t i = 0; i < applied->n;) {
+		struct cluster_peer *p = &applied->items[i];
+		if (p->service && !runs_dedicated(self, p->service)) {
+			peer_free(p);
+			*p = applied->items[--applied->n];
+		} else {
+			i++;
+		}
+	}
+}
+
 int cluster_peers_apply(struct cluster_peers *applied, const struct ovl_request *req)
 {
 	if (req->op == OVL_OP_REMOVE_PEER) {

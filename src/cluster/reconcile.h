@@ -51,6 +51,13 @@ int cluster_desired(const struct cluster_local *self, const struct cluster_recor
 int cluster_diff(const struct cluster_peers *applied, const struct cluster_peers *desired, struct ovl_request **reqs,
 		 size_t *n);
 
+/*
+ * Forgets the service-scope peers of services this node no longer runs as
+ * dedicated: they went with the service's device, and a new device starts
+ * with none.
+ */
+void cluster_peers_prune(struct cluster_peers *applied, const struct cluster_local *self);
+
 /* Records in applied that req (an add_peer or remove_peer from cluster_diff) succeeded. 0 or -ENOMEM. */
 int cluster_peers_apply(struct cluster_peers *applied, const struct ovl_request *req);
 

@@ -87,6 +87,19 @@ def test_containers_reach_each_other_without_add_peer(make_cluster):
                 assert poll(lambda: ct.ping(ip), timeout=10, what=f"w{i} -> w{j} {ip}")
     assert not cts[0][0].ping("10.200.250.250")  # nobody holds it: not reachable
 
+    # A dedicated service: each node's db device becomes a service-scope peer of the others'.
+    dbs = []
+    for n in c.nodes[:2]:
+        n.service("db", mode="dedicated")
+        ct = c.container(f"db{n.index}")
+        dbs.append((ct, n.attach(ct, "db")))
+    subnets += [n.subnets["db"] for n in c.nodes[:2]]
+    assert_disjoint(slices + subnets)
+    assert poll(lambda: all(d["peer_count"] == 1 for n in c.nodes[:2]
+                            for d in n.ok("status")["dedicated_services"]), timeout=10,
+                what="the db devices peered through etcd")
+    assert poll(lambda: dbs[0][0].ping(dbs[1][1]), timeout=10, what="db0 -> db1 over the dedicated devices")
+
     # Membership in status: every node sees all three, itself once, with their slices.
     for n in c.nodes:
         st = n.ok("status")["cluster"]
@@ -122,6 +135,20 @@ def test_containers_reach_each_other_without_add_peer(make_cluster):
     assert answers[1]["response"]["result"] == "attached", answers[1]
     assert net(answers[1]["response"]["ip"]).subnet_of(net(api["subnet"]))
     assert_disjoint(slices + subnets + [api["subnet"]])
+
+    # teardown_service_overlay releases the claim: the subnet is free in etcd again.
+    n2 = c.nodes[2]
+    web2 = n2.subnets["web"]
+
+    def claim_holders():
+        out = sh("etcdctl", "--endpoints", e0.url, "get", "--prefix", f"/ovl-{c.token}/claims/",
+                 "--print-value-only", ns=e0.ns).stdout
+        return [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+
+    assert any(h["cidr"] == web2 for h in claim_holders())
+    n2.ok("teardown_service_overlay", service="web")
+    poll(lambda: not any(h["cidr"] == web2 for h in claim_holders()), timeout=10, what="web's claim released")
+    assert any(h["cidr"] == n2.status["slice_cidr"] for h in claim_holders())  # the slice stays
 
     # A slice another node holds is refused clearly, and nothing changes.
     other = c.nodes[1].status["slice_cidr"]

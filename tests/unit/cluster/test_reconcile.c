@@ -113,6 +113,17 @@ static void test_peers_follow_records(void **state)
 	free(reqs);
 	assert_int_equal(diff(&applied, recs, 3, &self, &reqs), 2);
 	apply_all(&applied, reqs, 2);
+
+	/* Our db service goes: its service-scope peers went with its device, nothing to remove. */
+	self.n_dedicated = 0;
+	cluster_peers_prune(&applied, &self);
+	assert_int_equal(diff(&applied, recs, 3, &self, &reqs), 0);
+	free(reqs);
+	/* It comes back: b's db device is added again on the new device. */
+	self.n_dedicated = 1;
+	assert_int_equal(diff(&applied, recs, 3, &self, &reqs), 1);
+	assert_string_equal(reqs[0].add_peer.scope.service, "db");
+	apply_all(&applied, reqs, 1);
 	cluster_peers_free(&applied);
 }
 
