@@ -286,3 +286,32 @@ def test_etcd_over_tls_with_client_certificates(build, uniq):
         assert r["result"] == "err" and "cannot read the claims from the store" in r["message"], r
         assert "slice_cidr" not in c.nodes[1].ok("status")  # nothing was set up
     c.check_clean_exits()
+
+
+def test_partitioned_node_catches_up_and_rejoins(make_cluster):
+    """Node 0 loses etcd (a blackhole route to every member; its tunnels stay up) for longer than
+    its lease: the others drop it, and it misses node 1's new service. Back on the network, it
+    resumes its watch (sees the new subnet), re-publishes under a new lease and is a peer again."""
+    c = make_cluster()
+    for n in c.nodes:
+        join(n)
+    assert poll(lambda: mesh_complete(c.nodes), timeout=10, what="full mesh")
+    n0, n1 = c.nodes[0], c.nodes[1]
+    key0 = n0.status["public_key"]
+    for m in c.etcd:
+        n0.exec("ip", "route", "add", "blackhole", f"{m.ip}/32")
+    poll(lambda: not n0.ok("status")["cluster"]["connected"], timeout=TTL * 3 + 5, interval=0.2,
+         what="node 0 sees the store unreachable")
+    poll(lambda: all(key0 not in peer_keys(n) for n in c.nodes[1:]), timeout=TTL + 5, interval=0.2,
+         what="the others drop node 0 once its lease expires")
+    api = n1.service("api")["subnet"]
+    assert all(api not in p["allowed_ips"] for p in n0.ok("status")["peers"])  # node 0 cannot know yet
+
+    for m in c.etcd:
+        n0.exec("ip", "route", "del", "blackhole", f"{m.ip}/32")
+    key1 = n1.status["public_key"]
+    poll(lambda: any(p["public_key"] == key1 and api in p["allowed_ips"] for p in n0.ok("status")["peers"]),
+         timeout=20, interval=0.2, what="node 0 catches up with node 1's new subnet")
+    poll(lambda: mesh_complete(c.nodes), timeout=20, interval=0.2, what="node 0 a peer everywhere again")
+    for n in c.nodes:
+        assert n.ok("status")["peer_count"] == 2 and len(n.members()) == 3
