@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-void nat_tick(struct engine *e, struct ovl_response *resp)
+void engine_nat_tick(struct engine *e, struct ovl_response *resp)
 {
 	/* A no-op unless NAT traversal is enabled, which needs the global overlay. */
 	if (e->st.global_set && e->st.global.has_nat && e->st.global.nat.enabled) {
@@ -14,7 +14,7 @@ void nat_tick(struct engine *e, struct ovl_response *resp)
 	resp_ok(resp);
 }
 
-void nat_status(struct engine *e, struct ovl_response *resp)
+void engine_nat_status(struct engine *e, struct ovl_response *resp)
 {
 	memset(resp, 0, sizeof(*resp));
 	resp->result = OVL_RES_NAT_STATUS;

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * A device: its TUN interface, its UDP sockets (one per address family,
- * sharing a port), its threads (TUN reader, one UDP reader per family,
- * timers, UAPI server) and the public API of wg.h.
+ * A device: its TUN interface, its life cycle (create, destroy, death of
+ * the link), the timer thread, the handshake worker's start and stop, and
+ * the public API of wg.h. The UDP sockets
+ * are in socket.c, the data-path threads in threads.c.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
-#include <linux/udp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +18,8 @@
 #include "util/log.h"
 #include "wg/device.h"
 #include "wg/placement.h"
-#include "wg/pollmode.h"
 #include "wg/offload.h"
+#include "wg/socket.h"
 
 static int tun_open(const char *ifname, unsigned mtu, char out_name[IFNAMSIZ])
 {
@@ -68,90 +68,6 @@ static int tun_open(const char *ifname, unsigned mtu, char out_name[IFNAMSIZ])
 	return fd;
 }
 
-static int udp_open(int family, uint16_t port, uint32_t fwmark)
-{
-	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	int one = 1, bufsize = 4 << 20;
-	struct sockaddr_storage ss = { 0 };
-	socklen_t sl;
-
-	if (fd < 0)
-		return -errno;
-	if (family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		sl = sizeof(*s6);
-		/* Separate sockets per family: a v4 socket exists for v4 regardless. */
-		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
-			goto fail;
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		sl = sizeof(*s4);
-	}
-	/* Bigger buffers absorb bursts; FORCE needs root, the plain one is the fallback. */
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsize, sizeof(bufsize)) < 0)
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize));
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufsize, sizeof(bufsize)) < 0)
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
-	if (fwmark && setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark)) < 0)
-		goto fail;
-	/* UDP GRO: bursts from one sender arrive as one buffer (split in receive.c). */
-	(void)setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
-		goto fail;
-	return fd;
-fail:;
-	int ret = -errno;
-	close(fd);
-	return ret;
-}
-
-static uint16_t bound_port(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	struct ip_endpoint ep;
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
-	    ip_endpoint_from_sockaddr((struct sockaddr *)&ss, &ep))
-		return 0;
-	return ep.port;
-}
-
-/* Bind both families to one port (a random free one for 0). */
-static int udp_open_pair(uint16_t port, uint32_t fwmark, int fds[2], uint16_t *out_port)
-{
-	for (int attempt = 0; attempt < 16; attempt++) {
-		int v4 = udp_open(AF_INET, port, fwmark), v6;
-		uint16_t actual;
-		if (v4 < 0 && v4 != -EAFNOSUPPORT)
-			return v4;
-		actual = v4 >= 0 ? bound_port(v4) : port;
-		v6 = udp_open(AF_INET6, actual, fwmark);
-		if (v6 == -EADDRINUSE && port == 0 && v4 >= 0) {
-			/* The random v4 port is taken in v6: try another. */
-			close(v4);
-			continue;
-		}
-		if (v6 < 0 && v6 != -EAFNOSUPPORT && v6 != -EADDRNOTAVAIL) {
-			if (v4 >= 0)
-				close(v4);
-			return v6;
-		}
-		if (v4 < 0 && v6 < 0)
-			return -EAFNOSUPPORT;
-		if (v4 < 0)
-			actual = bound_port(v6);
-		fds[0] = v4 < 0 ? -1 : v4;
-		fds[1] = v6 < 0 ? -1 : v6;
-		*out_port = actual;
-		return 0;
-	}
-	return -EADDRINUSE;
-}
-
 /*
  * Names a device thread "<role>:<ifname>" (cut to the kernel's 15 bytes), so
  * that top -H, perf and the tests can tell the data-path threads apart.
@@ -163,72 +79,11 @@ void wg_thread_name(pthread_t t, const char *role, const char *ifname)
 	pthread_setname_np(t, name);
 }
 
-static int start_udp_readers(struct wg_device *dev)
-{
-	for (int slot = 0; slot < 2; slot++) {
-		struct wg_udp_reader_arg *a;
-		dev->udp_running[slot] = false;
-		if (dev->udp_fd[slot] < 0)
-			continue;
-		a = malloc(sizeof(*a));
-		if (!a)
-			return -ENOMEM;
-		a->dev = dev;
-		a->slot = slot;
-		if (pthread_create(&dev->udp_thread[slot], NULL, wg_udp_reader, a)) {
-			free(a);
-			return -EAGAIN;
-		}
-		wg_thread_name(dev->udp_thread[slot], slot ? "udp6" : "udp4", dev->ifname);
-		dev->udp_running[slot] = true;
-	}
-	return 0;
-}
-
-static void stop_udp_readers(struct wg_device *dev)
-{
-	uint64_t one = 1, drain;
-	if (write(dev->net_stop_fd, &one, sizeof(one)) < 0)
-		log_warn("wg %s: cannot signal the UDP readers: %s", dev->ifname, strerror(errno));
-	for (int slot = 0; slot < 2; slot++)
-		if (dev->udp_running[slot])
-			pthread_join(dev->udp_thread[slot], NULL);
-	dev->udp_running[0] = dev->udp_running[1] = false;
-	if (read(dev->net_stop_fd, &drain, sizeof(drain)) < 0 && errno != EAGAIN)
-		log_warn("wg %s: cannot reset the UDP reader signal: %s", dev->ifname, strerror(errno));
-}
-
-int wg_device_rebind(struct wg_device *dev, uint16_t port)
-{
-	int fds[2], old[2];
-	uint16_t actual;
-	int ret;
-
-	if (port && port == dev->port)
-		return 0;
-	ret = udp_open_pair(port, dev->fwmark, fds, &actual);
-	if (ret) {
-		log_error("wg %s: cannot listen on UDP port %u: %s", dev->ifname, port, strerror(-ret));
-		return ret;
-	}
-	stop_udp_readers(dev);
-	pthread_rwlock_wrlock(&dev->lock);
-	memcpy(old, dev->udp_fd, sizeof(old));
-	memcpy(dev->udp_fd, fds, sizeof(fds));
-	dev->port = actual;
-	pthread_rwlock_unlock(&dev->lock);
-	/* A solo TUN reader may be polling the old sockets: have it take the new. */
-	wg_poll_kick(dev, WG_POLLER_TUN);
-	for (int i = 0; i < 2; i++)
-		if (old[i] >= 0)
-			close(old[i]);
-	return start_udp_readers(dev);
-}
-
 int wg_device_set_fwmark_locked(struct wg_device *dev, uint32_t mark)
 {
 	for (int i = 0; i < 2; i++)
-		if (dev->udp_fd[i] >= 0 && setsockopt(dev->udp_fd[i], SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0)
+		if ((dev->udp_fd[i] >= 0 && setsockopt(dev->udp_fd[i], SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0) ||
+		    (dev->hs_fd[i] >= 0 && setsockopt(dev->hs_fd[i], SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0))
 			return -errno;
 	dev->fwmark = mark;
 	return 0;
@@ -313,6 +168,16 @@ static void signal_stop(struct wg_device *dev)
 		log_warn("wg %s: cannot stop threads: %s", dev->ifname, strerror(errno));
 }
 
+/* Stops the handshake worker; with the UDP readers stopped (nothing pushes). */
+static void stop_handshake_worker(struct wg_device *dev)
+{
+	if (!dev->handshake_running)
+		return;
+	wg_handshake_queue_stop(dev->handshakes);
+	pthread_join(dev->handshake_thread, NULL);
+	dev->handshake_running = false;
+}
+
 /*
  * Releases what wg_device_create set up, once no thread uses the device: the
  * shared end of both a failed create and wg_device_destroy. Closing the last
@@ -323,6 +188,9 @@ static void device_free(struct wg_device *dev)
 	for (int i = 0; i < 2; i++)
 		if (dev->udp_fd[i] >= 0)
 			close(dev->udp_fd[i]);
+	for (int i = 0; i < 2; i++)
+		if (dev->hs_fd[i] >= 0)
+			close(dev->hs_fd[i]);
 	if (dev->tun_fd >= 0)
 		close(dev->tun_fd);
 	if (dev->stop_fd >= 0)
@@ -334,6 +202,11 @@ static void device_free(struct wg_device *dev)
 			close(dev->poll_kick[i]);
 	wg_index_destroy(&dev->index);
 	wg_ratelimit_destroy(&dev->ratelimit);
+	wg_ratelimit_destroy(&dev->cookie_ratelimit);
+	if (dev->handshakes) {
+		wg_handshake_queue_destroy(dev->handshakes);
+		free(dev->handshakes);
+	}
 	pthread_rwlock_destroy(&dev->lock);
 	pthread_mutex_destroy(&dev->config_lock);
 	pthread_mutex_destroy(&dev->cookie_lock);
@@ -369,7 +242,7 @@ int wg_device_create(const struct wg_device_config *cfg, struct wg_device **out)
 	dev->cfg.ifname = NULL;
 	dev->cfg.uapi_dir = NULL;
 	dev->tun_fd = dev->stop_fd = dev->net_stop_fd = dev->uapi_fd = -1;
-	dev->udp_fd[0] = dev->udp_fd[1] = -1;
+	dev->udp_fd[0] = dev->udp_fd[1] = dev->hs_fd[0] = dev->hs_fd[1] = -1;
 	for (int i = 0; i < WG_POLLERS; i++)
 		dev->poll_kick[i] = -1;
 	atomic_init(&dev->poll_mode, WG_POLL_SPLIT);
@@ -393,8 +266,17 @@ int wg_device_create(const struct wg_device_config *cfg, struct wg_device **out)
 		return -ENOMEM;
 	}
 	pthread_rwlockattr_destroy(&attr);
-	if ((ret = wg_ratelimit_init(&dev->ratelimit, WG_UNDER_LOAD_HANDSHAKES_PER_SECOND)) || (ret = wg_index_init(&dev->index)))
+	if ((ret = wg_ratelimit_init(&dev->ratelimit, WG_UNDER_LOAD_HANDSHAKES_PER_SECOND)) ||
+	    (ret = wg_ratelimit_init(&dev->cookie_ratelimit, WG_UNDER_LOAD_HANDSHAKES_PER_SECOND)) ||
+	    (ret = wg_index_init(&dev->index)))
 		goto fail;
+	dev->handshakes = malloc(sizeof(*dev->handshakes));
+	if (!dev->handshakes || (ret = wg_handshake_queue_init(dev->handshakes, WG_HANDSHAKE_QUEUE_LEN))) {
+		free(dev->handshakes);
+		dev->handshakes = NULL;
+		ret = -ENOMEM;
+		goto fail;
+	}
 	if (cfg->private_key && (ret = wg_device_set_private_key_locked(dev, cfg->private_key)))
 		goto fail;
 	if ((ret = wg_cookie_checker_init(&dev->cookie_checker, dev->identity.public_key)))
@@ -415,14 +297,21 @@ int wg_device_create(const struct wg_device_config *cfg, struct wg_device **out)
 	if (ret < 0)
 		goto fail;
 	dev->tun_fd = ret;
-	ret = udp_open_pair(cfg->listen_port, dev->fwmark, dev->udp_fd, &dev->port);
+	ret = wg_socket_open_pair(cfg->listen_port, dev->fwmark, dev->udp_fd, dev->hs_fd, &dev->port);
 	if (ret) {
 		log_error("wg %s: cannot listen on UDP port %u: %s", dev->ifname, cfg->listen_port,
 			  strerror(-ret));
 		goto fail;
 	}
-	if ((ret = start_udp_readers(dev)))
+	/* The handshake worker first: the UDP readers queue for it. */
+	if (pthread_create(&dev->handshake_thread, NULL, wg_handshake_worker, dev)) {
+		ret = -EAGAIN;
 		goto fail;
+	}
+	dev->handshake_running = true;
+	wg_thread_name(dev->handshake_thread, "hs", dev->ifname);
+	if ((ret = wg_udp_readers_start(dev)))
+		goto fail_threads;
 	if (pthread_create(&dev->tun_thread, NULL, wg_tun_reader, dev)) {
 		ret = -EAGAIN;
 		goto fail_threads;
@@ -446,8 +335,9 @@ fail_tun_thread:
 	signal_stop(dev);
 	pthread_join(dev->tun_thread, NULL);
 fail_threads:
-	stop_udp_readers(dev);
+	wg_udp_readers_stop(dev);
 fail:
+	stop_handshake_worker(dev);
 	device_free(dev);
 	return ret;
 }
@@ -461,7 +351,8 @@ void wg_device_destroy(struct wg_device *dev)
 	wg_uapi_stop(dev);
 	pthread_join(dev->timer_thread, NULL);
 	pthread_join(dev->tun_thread, NULL);
-	stop_udp_readers(dev);
+	wg_udp_readers_stop(dev);
+	stop_handshake_worker(dev);
 
 	pthread_rwlock_wrlock(&dev->lock);
 	while ((peer = TAILQ_FIRST(&dev->peers)))
@@ -647,16 +538,6 @@ void wg_device_status_free(struct wg_device_status *st)
 		free(st->peers[i].allowed_ips);
 	free(st->peers);
 	free(st);
-}
-
-int wg_device_send_raw(struct wg_device *dev, const struct ip_endpoint *to, const void *buf,
-		       size_t len)
-{
-	int ret;
-	pthread_rwlock_rdlock(&dev->lock);
-	ret = wg_udp_send(dev, to, buf, len);
-	pthread_rwlock_unlock(&dev->lock);
-	return ret;
 }
 
 int wg_keypair_generate(uint8_t private_key[WG_KEY_LEN], uint8_t public_key[WG_KEY_LEN])

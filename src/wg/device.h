@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The device and peer structures shared by the files that implement them
- * (device.c, peer.c, timers.c, send.c, receive.c, uapi.c). Not public: the
- * daemon uses wg.h.
+ * (device.c, peer.c, timers.c, socket.c, send.c, receive.c, threads.c,
+ * pollmode.c, uapi.c, uapi_server.c). Not public: the daemon uses wg.h.
  *
  * Locking, outermost first:
  *   dev->lock (rwlock, writer-preferring): configuration - identity, peer
@@ -11,7 +11,8 @@
  *     freed when no packet is being processed.
  *   peer->lock (mutex): one peer's handshake, keypairs, endpoint, timers,
  *     staged packets.
- *   dev->cookie_lock, the index table and the rate limiter: leaf locks.
+ *   dev->cookie_lock, the index table, the rate limiters and the handshake
+ *     queue: leaf locks.
  */
 #ifndef OVL_WG_DEVICE_H
 #define OVL_WG_DEVICE_H
@@ -25,6 +26,7 @@
 
 #include "wg/allowedips.h"
 #include "wg/cookie.h"
+#include "wg/handshake.h"
 #include "wg/index.h"
 #include "wg/noise.h"
 #include "wg/pollmode.h"
@@ -85,24 +87,31 @@ struct wg_device {
 
 	pthread_mutex_t cookie_lock;
 	struct wg_cookie_checker cookie_checker;
-	struct wg_ratelimit ratelimit;
+	struct wg_ratelimit ratelimit;	      /* handshakes per source; load detection */
+	struct wg_ratelimit cookie_ratelimit; /* cookie replies per source */
+	struct wg_handshake_queue *handshakes; /* NULL: no worker, handshakes inline */
+	atomic_uint_fast64_t hs_rejected;     /* bad MACs, or over the source's rate */
+	atomic_uint_fast64_t cookie_replies_limited; /* withheld: over the source's rate */
 	struct wg_index_table index;
 
 	int tun_fd;
 	pthread_mutex_t tun_tx_lock; /* guards tun_tx: TUN reads and the send batch */
 	struct tun_reader *tun_tx;
 	int udp_fd[2]; /* [0] IPv4, [1] IPv6; -1 when absent */
+	int hs_fd[2];  /* the same port's handshake sockets (socket.c); -1 when absent */
 	int stop_fd;   /* eventfd: all threads */
 	int net_stop_fd; /* eventfd: UDP receive threads, to rebind */
 	int poll_kick[WG_POLLERS]; /* eventfds, one per poller (pollmode.h) */
 	atomic_int poll_mode; /* enum wg_poll_mode */
 	atomic_uint_fast64_t last_traffic_ns; /* any data-path thread handled packets */
 	atomic_uint_fast64_t split_hold_ns; /* bulk traffic: no solo mode before this */
+	/* Datagrams that were not WireGuard, dropped for want of a hook (socket.c). */
+	atomic_uint_fast64_t rx_stun_dropped, rx_other_dropped;
 	int uapi_fd;
 	dev_t uapi_st_dev; /* identity of our socket file, to notice its removal */
 	ino_t uapi_st_ino;
-	pthread_t tun_thread, timer_thread, uapi_thread, udp_thread[2];
-	bool udp_running[2], uapi_running;
+	pthread_t tun_thread, timer_thread, uapi_thread, udp_thread[2], handshake_thread, hs_reader_thread;
+	bool udp_running[2], uapi_running, handshake_running, hs_reader_running;
 	atomic_bool stopping;
 	atomic_bool dead;
 };
@@ -153,8 +162,6 @@ void wg_send_initiation(struct wg_peer *peer, bool is_retry);
 void wg_send_keepalive(struct wg_peer *peer);
 void wg_send_staged(struct wg_peer *peer);
 void wg_stage_packet(struct wg_peer *peer, const uint8_t *pkt, size_t len);
-/* TUN reader thread body; dev->lock taken inside. */
-void *wg_tun_reader(void *arg);
 /*
  * Read, encrypt and send what is queued on the TUN device (one batch).
  * With dev->lock (read) and dev->tun_tx_lock held. Returns the number of
@@ -165,25 +172,33 @@ void *wg_tun_reader(void *arg);
  * once, without waking another thread.
  */
 int wg_tun_drain(struct wg_device *dev, unsigned *segments);
+struct tun_reader;
 struct tun_reader *wg_tun_tx_new(void);
 void wg_tun_tx_free(struct tun_reader *r);
-/* Low-level: one datagram from the device's socket of ep's family. */
-int wg_udp_send(struct wg_device *dev, const struct ip_endpoint *ep, const void *buf, size_t len);
 
 /* receive.c */
-void *wg_udp_reader(void *arg); /* arg: the device; family by thread slot */
-struct wg_udp_reader_arg {
-	struct wg_device *dev;
-	int slot;
-};
-struct wg_rx; /* a UDP reader's batch state (TUN write coalescing) */
-struct tun_reader;
+struct wg_rx; /* a receive batch's state (TUN write coalescing) */
+struct wg_rx *wg_rx_new(void);
+void wg_rx_free(struct wg_rx *rx);
 /*
- * Process one datagram. rx may be NULL (each packet then goes to the TUN
- * device at once); otherwise call wg_rx_flush after a batch.
+ * Process one WireGuard message (socket.c has classified it). rx may be
+ * NULL (each packet then goes to the TUN device at once); otherwise call
+ * wg_rx_flush after a batch.
  */
 void wg_receive_datagram(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, size_t len,
 			 const struct ip_endpoint *src);
+/*
+ * The Diffie-Hellman part of an admitted initiation or response (the
+ * handshake worker's job). With dev->lock held for reading.
+ */
+void wg_receive_handshake(struct wg_device *dev, uint8_t *buf, size_t len,
+			  const struct ip_endpoint *src);
+/* Writes what the batch coalesced; whether the batch wrote anything to the TUN device. */
+bool wg_rx_flush(struct wg_device *dev, struct wg_rx *rx);
+
+/* socket.c - the demultiplexing itself is in socket.h */
+/* Low-level: one datagram from the device's socket of ep's family. */
+int wg_udp_send(struct wg_device *dev, const struct ip_endpoint *ep, const void *buf, size_t len);
 /* A UDP receive batch's buffers and state; one per thread that reads sockets. */
 struct udp_reader;
 struct udp_reader *wg_udp_rx_new(void);
@@ -195,10 +210,23 @@ void wg_udp_rx_free(struct udp_reader *r);
  * coalesced by UDP GRO counted one by one (0 when none was waiting).
  */
 int wg_udp_receive(struct wg_device *dev, struct udp_reader *r, int fd);
-
-/* device.c - with config_lock held and lock NOT held */
+/* With config_lock held and lock NOT held: new sockets on port, readers restarted. */
 int wg_device_rebind(struct wg_device *dev, uint16_t port);
-/* With config_lock and lock (write) held */
+
+/* threads.c - thread bodies; dev->lock taken inside */
+void *wg_tun_reader(void *arg);
+void *wg_udp_reader(void *arg); /* arg: a malloc'd wg_udp_reader_arg, freed by the thread */
+struct wg_udp_reader_arg {
+	struct wg_device *dev;
+	int slot;
+};
+/* The thread that reads the handshake sockets (hs_fd) and queues what it admits. */
+void *wg_handshake_reader(void *arg);
+/* A UDP reader per open socket, and the handshake reader; with lock NOT held. */
+int wg_udp_readers_start(struct wg_device *dev);
+void wg_udp_readers_stop(struct wg_device *dev);
+
+/* device.c - with config_lock and lock (write) held */
 int wg_device_set_private_key_locked(struct wg_device *dev, const uint8_t key[WG_KEY_LEN]);
 int wg_device_set_fwmark_locked(struct wg_device *dev, uint32_t mark);
 void wg_device_mark_dead(struct wg_device *dev);

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
  * Outgoing packets: handshake initiations, keepalives, packets staged while
- * a session is being set up, and the TUN reader that encrypts what the
- * kernel routes into the tunnel and sends it in batches (sendmmsg).
+ * a session is being set up, and what the kernel routes into the tunnel,
+ * read from the TUN device, encrypted and sent in batches (sendmmsg, UDP
+ * GSO). The thread that reads the TUN device is in threads.c.
  */
 #include <errno.h>
 #include <linux/udp.h>
 #include <poll.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,22 +16,6 @@
 #include "util/log.h"
 #include "wg/device.h"
 #include "wg/offload.h"
-#include "wg/placement.h"
-#include "wg/pollmode.h"
-#include "wg/spin.h"
-
-int wg_udp_send(struct wg_device *dev, const struct ip_endpoint *ep, const void *buf, size_t len)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	int fd = dev->udp_fd[ep->addr.family == AF_INET6 ? 1 : 0];
-	if (fd < 0)
-		return -EAFNOSUPPORT;
-	ip_endpoint_to_sockaddr(ep, &ss, &sl);
-	if (sendto(fd, buf, len, 0, (struct sockaddr *)&ss, sl) < 0)
-		return -errno;
-	return 0;
-}
 
 enum wg_path_kind wg_peer_path(const struct wg_peer *peer, struct ip_endpoint *ep)
 {
@@ -423,175 +407,4 @@ int wg_tun_drain(struct wg_device *dev, unsigned *segments)
 	if (segments)
 		*segments = segs;
 	return ret ? ret : n;
-}
-
-/* Reads each UDP socket once, with dev->lock held; the number of datagrams read. */
-static int receive_sockets_locked(struct wg_device *dev, struct udp_reader *ur)
-{
-	int got = 0;
-	for (int slot = 0; slot < 2; slot++)
-		if (dev->udp_fd[slot] >= 0)
-			got += wg_udp_receive(dev, ur, dev->udp_fd[slot]);
-	return got;
-}
-
-/*
- * After sending a burst, poll the sockets and the TUN device without
- * sleeping for up to WG_SPIN_NS: the peer's answer (a ping reply, TCP ACKs)
- * is then handled here instead of waking a UDP reader. Stop as soon as
- * something was handled: whoever it woke (the pinging process, say) is
- * likely queued on this very CPU and must not wait behind a spinner.
- * Returns whether anything was handled, or -errno when the TUN device
- * failed.
- */
-static int spin_for_answers(struct wg_device *dev, struct udp_reader *ur)
-{
-	uint64_t deadline = wg_now_ns() + WG_SPIN_NS;
-
-	while (!atomic_load(&dev->stopping)) {
-		int got, n;
-		pthread_rwlock_rdlock(&dev->lock);
-		got = receive_sockets_locked(dev, ur);
-		pthread_mutex_lock(&dev->tun_tx_lock);
-		n = wg_tun_drain(dev, NULL);
-		pthread_mutex_unlock(&dev->tun_tx_lock);
-		pthread_rwlock_unlock(&dev->lock);
-		if (n < 0)
-			return n;
-		if (got > 0 || n > 0)
-			return 1;
-		if (wg_now_ns() >= deadline)
-			break;
-	}
-	return 0;
-}
-
-/* Leaves a SCHED_IDLE pass that began at start, cpu0 (see placement.h). */
-static void end_idle_pass(struct wg_device *dev, struct wg_placement *pl, uint64_t start, uint64_t cpu0)
-{
-	uint64_t now, ran;
-	int err = wg_thread_set_policy(WG_THREAD_SHORT_SLICE);
-	if (err) {
-		/* Cannot happen when wg_thread_placement_able() said yes; never try again. */
-		log_error("wg %s: cannot leave SCHED_IDLE: %s", dev->ifname, strerror(-err));
-		pl->able = false;
-		return;
-	}
-	now = wg_now_ns();
-	ran = wg_thread_cpu_ns() - cpu0;
-	wg_placement_done(pl, now, now - start > ran ? now - start - ran : 0);
-}
-
-/* The TUN reader's poll set: stop, kick, the TUN device, and when solo the sockets. */
-enum { TUN_PFD_STOP, TUN_PFD_KICK, TUN_PFD_TUN, TUN_PFD_UDP };
-static nfds_t tun_poll_set(struct wg_device *dev, struct pollfd pfd[TUN_PFD_UDP + 2])
-{
-	nfds_t n = TUN_PFD_UDP;
-	pfd[TUN_PFD_STOP] = (struct pollfd){ .fd = dev->stop_fd, .events = POLLIN };
-	pfd[TUN_PFD_KICK] = (struct pollfd){ .fd = dev->poll_kick[WG_POLLER_TUN], .events = POLLIN };
-	pfd[TUN_PFD_TUN] = (struct pollfd){ .fd = dev->tun_fd, .events = POLLIN };
-	if (atomic_load(&dev->poll_mode) != WG_POLL_SOLO)
-		return n;
-	pthread_rwlock_rdlock(&dev->lock);
-	for (int slot = 0; slot < 2; slot++)
-		if (dev->udp_fd[slot] >= 0)
-			pfd[n++] = (struct pollfd){ .fd = dev->udp_fd[slot], .events = POLLIN };
-	pthread_rwlock_unlock(&dev->lock);
-	return n;
-}
-
-void *wg_tun_reader(void *arg)
-{
-	struct wg_device *dev = arg;
-	struct pollfd pfd[TUN_PFD_UDP + 2];
-	struct udp_reader *ur = wg_udp_rx_new();
-	struct wg_spin spin = { 0 };
-	struct wg_placement placement = { .able = wg_thread_placement_able() };
-	struct wg_solo_load load = { 0 };
-	bool tun_woke = false, quiet = false;
-
-	if (!ur) {
-		log_error("wg %s: out of memory starting the TUN reader", dev->ifname);
-		wg_device_mark_dead(dev);
-		return NULL;
-	}
-	/* Wake-ups should preempt busy tasks rather than queue behind them. */
-	if (wg_thread_set_policy(WG_THREAD_SHORT_SLICE))
-		log_debug("wg %s: no short scheduler slice for the TUN reader", dev->ifname);
-	while (!atomic_load(&dev->stopping)) {
-		uint64_t start = wg_now_ns(), cpu0 = 0;
-		bool solo = atomic_load(&dev->poll_mode) == WG_POLL_SOLO;
-		/*
-		 * Placement is for what a local sender is waiting on, not for
-		 * arrivals, and not amid bulk traffic, whose millisecond gaps
-		 * would start passes that the busy CPUs then starve.
-		 */
-		bool idle = tun_woke && !wg_poll_bulk(dev, start) &&
-			    wg_placement_wanted(&placement, start, wg_cpu_free_sampled()) &&
-			    wg_thread_set_policy(WG_THREAD_IDLE) == 0;
-		int n, got = 0;
-		unsigned segments = 0;
-
-		if (idle) {
-			sched_yield(); /* to the sender this wake-up may have preempted */
-			cpu0 = wg_thread_cpu_ns();
-		}
-
-		pthread_rwlock_rdlock(&dev->lock);
-		pthread_mutex_lock(&dev->tun_tx_lock);
-		n = wg_tun_drain(dev, &segments);
-		pthread_mutex_unlock(&dev->tun_tx_lock);
-		if (solo)
-			got = receive_sockets_locked(dev, ur);
-		pthread_rwlock_unlock(&dev->lock);
-		if (n > 0)
-			wg_placement_traffic(&placement, start);
-		if (n > 0 || got > 0)
-			/* Timed after the work: a bulk pass may take milliseconds. */
-			wg_poll_traffic(dev, wg_now_ns(), segments > (unsigned)got ? segments : (unsigned)got);
-		if (quiet) {
-			/* Handled what ended a quiet spell: sparse traffic goes solo. */
-			wg_poll_set_mode(dev, WG_POLL_SOLO, WG_POLLER_TUN);
-			quiet = false;
-		} else if (solo && (n == WG_BATCH || got >= WG_BATCH ||
-				    wg_solo_load_add(&load, start, segments + (unsigned)got))) {
-			/* Too much for one thread: the UDP readers take their sockets back. */
-			wg_poll_set_mode(dev, WG_POLL_SPLIT, WG_POLLER_TUN);
-		}
-		if (idle && (segments >= WG_BULK_READ || got >= WG_BULK_READ)) {
-			/* Bulk after all: ordinary scheduling for the rest of the pass. */
-			end_idle_pass(dev, &placement, start, cpu0);
-			idle = false;
-		}
-		if (n == WG_BATCH || got >= WG_BATCH)
-			continue; /* bulk traffic: read on */
-		if (n > 0 && wg_spin_wanted(&spin, wg_now_ns())) {
-			n = spin_for_answers(dev, ur);
-			if (n >= 0)
-				wg_spin_done(&spin, n > 0, wg_now_ns());
-		}
-		if (idle)
-			end_idle_pass(dev, &placement, start, cpu0);
-		if (n < 0) {
-			if (!atomic_load(&dev->stopping)) {
-				/* EBADFD/EIO: someone deleted the link under us. */
-				log_info("wg %s: TUN device gone (%s), shutting down", dev->ifname,
-					 strerror(-n));
-				wg_device_mark_dead(dev);
-			}
-			break;
-		}
-		if (poll(pfd, tun_poll_set(dev, pfd), -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		tun_woke = pfd[TUN_PFD_TUN].revents != 0;
-		if (pfd[TUN_PFD_KICK].revents)
-			wg_poll_kicked(dev, WG_POLLER_TUN);
-		else if (tun_woke)
-			quiet = wg_poll_quiet(dev, wg_now_ns());
-	}
-	wg_udp_rx_free(ur);
-	return NULL;
 }

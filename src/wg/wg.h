@@ -7,7 +7,8 @@
  *
  * Thread-safety: every function may be called from any thread while the
  * device's own threads run the data path. Several devices may live in one
- * process; there is no global mutable state.
+ * process; the only state they share is one sample of the free CPUs
+ * (placement.h), refreshed by whichever device's timer thread finds it old.
  *
  * Callbacks run on the device's threads with internal locks held: they must
  * not call wg_* functions on the same device (queue the work instead).
@@ -30,8 +31,9 @@ typedef void (*wg_handshake_fn)(void *user, const uint8_t peer_key[WG_KEY_LEN]);
 typedef void (*wg_endpoint_fn)(void *user, const uint8_t peer_key[WG_KEY_LEN],
 			       const struct ip_endpoint *endpoint);
 /*
- * A datagram on the device's UDP port that is not WireGuard (e.g. STUN:
- * see wg_is_stun()). Called on the receive thread; copy what you keep.
+ * A datagram on the device's UDP port that is not WireGuard (STUN: see
+ * wg_is_stun(), or anything else). Called on the receive thread; copy what
+ * you keep. Without a hook such datagrams are counted and dropped.
  */
 typedef void (*wg_datagram_fn)(void *user, const uint8_t *buf, size_t len,
 			       const struct ip_endpoint *from);
@@ -123,7 +125,10 @@ void wg_device_status_free(struct wg_device_status *st);
 /* Send a raw datagram from the device's UDP port (STUN, hole punching). */
 int wg_device_send_raw(struct wg_device *dev, const struct ip_endpoint *to, const void *buf,
 		       size_t len);
-/* True when buf looks like STUN (RFC 5389 magic cookie at bytes 4..7). */
+/*
+ * True when buf looks like STUN (RFC 5389: top bits 00, magic cookie at
+ * bytes 4..7, length field len - 20, len a multiple of 4).
+ */
 bool wg_is_stun(const uint8_t *buf, size_t len);
 
 int wg_keypair_generate(uint8_t private_key[WG_KEY_LEN], uint8_t public_key[WG_KEY_LEN]);

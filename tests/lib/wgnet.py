@@ -177,11 +177,89 @@ def pair(lab, impl_a, impl_b, v6_underlay=False, keepalive=None):
         lab.ip(ns, "addr", "add", v4, "dev", dev)
         lab.ip(ns, "addr", "add", v6, "dev", dev, "nodad")
         lab.ip(ns, "link", "set", dev, "mtu", "1420", "up")
-    return {"a": a, "b": b, "ia": ia, "ib": ib, "pa": pa, "pb": pb, "ka": ka, "kb": kb}
+    return {"a": a, "b": b, "ia": ia, "ib": ib, "pa": pa, "pb": pb, "ka": ka, "kb": kb, "psk": psk}
+
+
+# -- handshake floods (test_wg_flood.py, bench/wg-flood.sh) --------------------
+def flood_pair(lab, impl):
+    """pair() of impl with itself, plus a namespace F on a second underlay
+    link to B (F 172.31.2.1, B 172.31.2.2) from which to flood B."""
+    t = pair(lab, impl, impl)
+    t["f"] = lab.ns("f")
+    _, t["f_link"] = lab.veth(t["f"], ["172.31.2.1/24"], t["b"], ["172.31.2.2/24"])
+    return t
+
+
+def link_rx_packets(lab, ns, dev):
+    return json.loads(lab.ip(ns, "-s", "-j", "link", "show", "dev", dev).stdout)[0]["stats64"]["rx"]["packets"]
+
+
+def start_flood(lab, t, flooder, rate, threads=1):
+    """wg-flood in F: rate initiations/s with a valid MAC1 for B's key, from
+    threads sockets on F's one address, until stopped."""
+    p = subprocess.Popen(["ip", "netns", "exec", t["f"], str(flooder), "-r", str(rate), "-t", "0",
+                          "-j", str(threads), "172.31.2.2:51002", t["pb"]], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lab.procs.append(p)
+    first = link_rx_packets(lab, t["b"], t["f_link"])
+    wait_for(lambda: link_rx_packets(lab, t["b"], t["f_link"]) - first > 1000 or p.poll() is not None,
+             what="the flood to reach B")
+    return p
+
+
+def stop_flood(p):
+    """Stops wg-flood; the rate it achieved (datagrams/s)."""
+    p.send_signal(signal.SIGTERM)
+    out = p.communicate(timeout=10)[0]
+    m = re.search(r"sent \d+ in [0-9.]+ s: (\d+)/s", out)
+    if not m:
+        raise RuntimeError(f"wg-flood failed: {out}")
+    return int(m.group(1))
+
+
+def fresh_handshake(lab, t, timeout):
+    """A forgets its session with B (the peer removed and added back) and
+    starts a new one: seconds until A reports the new handshake, or None."""
+    a, ia, pb = t["a"], t["ia"], t["pb"]
+    lab.wg(a, "set", ia, "peer", pb, "remove")
+    lab.wg(a, "set", ia, "peer", pb, "preshared-key", t["psk"], "endpoint", "172.31.1.2:51002",
+           "allowed-ips", "10.77.0.2/32,fd77::2/128")
+    start = time.monotonic()
+    lab.ping(a, "10.77.0.2", count=1, timeout=1)  # staged: starts the handshake
+    try:
+        wait_for(lambda: lab.dump(a, ia)[1][pb]["latest_handshake"] > 0, timeout=timeout,
+                 what="a fresh handshake", interval=0.2)
+    except AssertionError:
+        return None
+    return time.monotonic() - start
+
+
+def flood_trial(lab, t, flooder, rate, handshake_timeout=25, pings=10, threads=1):
+    """B flooded at rate: pings over the established session, then a fresh
+    handshake and pings over the new session. Returns the counts."""
+    assert lab.ping(t["a"], "10.77.0.2", count=1), "no tunnel before the flood"
+    p = start_flood(lab, t, flooder, rate, threads)
+    try:
+        established = lab.ping_times(t["a"], "10.77.0.2", pings, 0.2)
+        took = fresh_handshake(lab, t, handshake_timeout)
+        fresh = lab.ping_times(t["a"], "10.77.0.2", pings, 0.2) if took is not None else []
+    finally:
+        achieved = stop_flood(p)
+    return {"rate": rate, "achieved": achieved, "established": established,
+            "handshake_s": took, "fresh": fresh, "pings": pings}
+
+
+def flood_survived(r):
+    """The peer keeps working: a fresh handshake and at least half its pings, before and after."""
+    return (r["handshake_s"] is not None and 2 * len(r["established"]) >= r["pings"]
+            and 2 * len(r["fresh"]) >= r["pings"])
 
 
 def overlayd_wg(build):
     return pathlib.Path(build) / "cmd" / "overlayd-wg"
+
+
+def flooder(build):
+    return pathlib.Path(build) / "bench" / "wg-flood"
 
 
 def wireguard_go():

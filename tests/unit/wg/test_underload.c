@@ -16,20 +16,7 @@
 #include <cmocka.h>
 
 #include "fake_device.h"
-
-static int bound_udp(struct ip_endpoint *ep)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t sl = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	struct timeval tv = { .tv_sec = 5 };
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
-	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
-	assert_int_equal(ip_endpoint_from_sockaddr((struct sockaddr *)&sin, ep), 0);
-	return fd;
-}
+#include "test_helpers.h"
 
 static void cookie_under_load(void **state)
 {
