@@ -158,9 +158,13 @@ static void handle_job(struct cluster *c, struct engine_job *job)
 	struct ip_prefix out;
 	if (q->op == OVL_OP_SETUP_GLOBAL_OVERLAY) {
 		struct ovl_req_setup_global *g = &q->setup_global;
+		struct ip_prefix was = c->cidr;
+		bool had = c->has_cidr;
 		c->cidr = ip_prefix_network(&g->cluster_cidr);
 		c->has_cidr = true;
 		if (claim(c, "slice", g->has_slice_cidr ? &g->slice_cidr : NULL, &out, err, sizeof(err)) < 0) {
+			c->cidr = was; /* a refused request changes nothing */
+			c->has_cidr = had;
 			fail_job(c, job, "setup_global_overlay", err);
 			return;
 		}

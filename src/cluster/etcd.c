@@ -205,6 +205,12 @@ static int curl_errno(CURLcode rc)
 		return -ETIMEDOUT;
 	case CURLE_ABORTED_BY_CALLBACK:
 		return -ECANCELED;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CIPHER:
+		return -EKEYREJECTED; /* TLS: the certificates given do not fit this etcd */
 	default:
 		return -EIO;
 	}

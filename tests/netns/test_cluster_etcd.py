@@ -156,6 +156,9 @@ def test_containers_reach_each_other_without_add_peer(make_cluster):
                         slice_cidr=other, wg_port=51420)
     assert r["result"] == "err" and "held by node" in r["message"], r
     assert c.nodes[0].ok("status")["slice_cidr"] == slices[0]
+    r = c.nodes[0].call("setup_global_overlay", deployment="t", instance_id="0", cluster_cidr="10.201.0.0/27",
+                        wg_port=51420)
+    assert r["result"] == "err" and "no room for a /26" in r["message"], r
     # The same request with its own slice is still fine (idempotent).
     r = c.nodes[0].ok("setup_global_overlay", deployment="t", instance_id="0", cluster_cidr=CIDR,
                       slice_cidr=slices[0], wg_port=51420)
