@@ -418,7 +418,8 @@ static void *cluster_main(void *arg)
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
 		uint64_t now = now_ms();
-		uint64_t wake = next_try > next_keepalive ? next_try : next_keepalive;
+		/* A change to publish is retried on the backoff; otherwise the next keep-alive (or its retry). */
+		uint64_t wake = dirty || next_try > next_keepalive ? next_try : next_keepalive;
 		while (!c->stop && !c->jobs && !c->kicked && !c->members_changed && !c->releases && now < wake) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
@@ -439,7 +440,6 @@ static void *cluster_main(void *arg)
 		c->jobs = c->jobs_tail = NULL;
 		c->releases = NULL;
 		dirty |= c->kicked;
-		bool members = c->members_changed;
 		c->kicked = c->members_changed = false;
 		pthread_mutex_unlock(&c->lock);
 
@@ -469,7 +469,8 @@ static void *cluster_main(void *arg)
 				}
 			}
 		}
-		(void)members; /* a cheap diff: also picks up local changes and retries failed requests */
+		/* Every round, not only on member changes: a cheap diff that also picks up local
+		 * changes (a new dedicated service) and retries requests the engine refused. */
 		reconcile(c);
 		pthread_mutex_lock(&c->lock);
 	}
