@@ -61,7 +61,7 @@ for n_nodes in sizes:
         src = c.nodes[0]
         t0 = time.monotonic()
         for o in c.nodes[1:]:
-            poll(lambda: src.exec("ping", "-n", "-q", "-c", "1", "-W", "1", o.status["node_ip"], check=False)
+            poll(lambda: src.exec("ping", "-n", "-q", "-c", "1", "-W", "0.3", o.status["node_ip"], check=False)
                  .returncode == 0, timeout=10, what=f"node 0 -> node {o.index}")
         ping_all = time.monotonic() - t0
         before = sum(n.ok("status")["cluster"]["store_requests"] for n in c.nodes)
