@@ -236,6 +236,16 @@ def test_etcd_down_traffic_flows_then_converges(make_cluster):
         assert all(len(peer_keys(n)) == 2 for n in c.nodes)
     # The control plane still answers requests that need no claim.
     assert c.nodes[0].ok("status")["peer_count"] == 2
+    # A node restarted meanwhile sets up the slice it holds (remembered in its data dir).
+    n2 = c.nodes[2]
+    slice2 = n2.status["slice_cidr"]
+    n2.kill_daemon()
+    n2.start_daemon()
+    assert join(n2)["slice_cidr"] == slice2
+    # A slice it never held cannot be checked without etcd: refused, not guessed.
+    r = c.nodes[0].call("setup_global_overlay", deployment="t2", instance_id="9", cluster_cidr="10.201.0.0/16",
+                        wg_port=51420)
+    assert r["result"] == "err" and "store" in r["message"], r
 
     c.start_etcd()
     poll(lambda: all(n.ok("status")["cluster"]["connected"] and len(n.members()) == 3 for n in c.nodes),
