@@ -15,6 +15,7 @@ run meson test -C "$BUILD" --benchmark net_attach --verbose
 run "$HERE/dns.sh" "$BUILD"
 run "$HERE/dns-parse.sh" "$BUILD"
 run "$HERE/ipc.sh" "$BUILD"
+run "$HERE/metrics.sh" "$BUILD"
 run "$HERE/wg-sched.py" "$BUILD"
 run "$HERE/cluster.sh" "$BUILD"
 [[ ${#failed[@]} == 0 ]] || { printf 'bench: failed: %s\n' "${failed[@]}"; exit 1; }

@@ -150,6 +150,7 @@ void ovl_response_free(struct ovl_response *r)
 		break;
 	case OVL_RES_STATUS:
 		free(r->status.interface);
+		free(r->status.degraded);
 		for (size_t i = 0; i < r->status.n_peers; i++)
 			free(r->status.peers[i].allowed_ips);
 		free(r->status.peers);
@@ -163,6 +164,11 @@ void ovl_response_free(struct ovl_response *r)
 			free(r->status.services[i].bridge);
 		}
 		free(r->status.services);
+		for (size_t i = 0; i < r->status.n_attachments; i++) {
+			free(r->status.attachments[i].handle.id);
+			free(r->status.attachments[i].service);
+		}
+		free(r->status.attachments);
 		ovl_cluster_status_free(r->status.cluster);
 		break;
 	case OVL_RES_NAT_STATUS:
