@@ -683,7 +683,9 @@ int main(int argc, char **argv)
 
 	/* Graceful: stop reading, finish and answer what was accepted, then tear down (not on a signal). */
 	ipc_server_pause(d.server);
-	cluster_stop(d.cluster); /* before the worker: it submits to it */
+	bool keep_data_plane = d.by_signal && !engine_shutdown_requested(d.engine);
+	/* Before the worker (it submits to it); a data plane left up stays a member for the next start. */
+	cluster_stop(d.cluster, !keep_data_plane);
 	d.cluster = NULL;
 	engine_worker_stop(d.worker);
 	engine_set_event_sink(d.engine, NULL, NULL); /* the loop is about to go */
@@ -691,7 +693,7 @@ int main(int argc, char **argv)
 	ipc_server_flush(d.server, 2000);
 	mx_server_stop(d.metrics); /* before the DNS server it reads stops (teardown or close) */
 	d.metrics = NULL;
-	if (d.by_signal && !engine_shutdown_requested(d.engine))
+	if (keep_data_plane)
 		log_info("leaving the data plane up for the next start (remove it with the shutdown request "
 			 "or overlayd --teardown)");
 	else

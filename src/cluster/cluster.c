@@ -554,7 +554,7 @@ fail:
 	return NULL;
 }
 
-void cluster_stop(struct cluster *c)
+void cluster_stop(struct cluster *c, bool leave)
 {
 	if (!c)
 		return;
@@ -564,9 +564,10 @@ void cluster_stop(struct cluster *c)
 	pthread_mutex_unlock(&c->lock);
 	pthread_join(c->thread, NULL);
 	cluster_members_stop(&c->members);
-	/* Leaving now, not a TTL from now: the others drop us at once. */
-	if (c->lease && c->store->ops->lease_revoke(c->store, c->lease) == 0)
+	if (leave && c->lease && c->store->ops->lease_revoke(c->store, c->lease) == 0)
 		log_info("cluster: left the cluster (lease revoked)");
+	else if (!leave)
+		log_info("cluster: our record stays for the lease TTL (%d s), for the next start to take over", c->ttl);
 	do_releases(c, c->releases);
 	c->store->ops->free(c->store);
 	cluster_local_free(&c->local);

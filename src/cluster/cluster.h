@@ -51,8 +51,13 @@ struct cluster;
 
 /* Loads or creates the node id, starts the threads. NULL with a message in err. */
 struct cluster *cluster_start(const struct cluster_config *cfg, char *err, size_t errlen);
-/* Revokes the lease (the others drop this node at once), joins the threads. */
-void cluster_stop(struct cluster *c);
+/*
+ * Joins the threads. leave: revoke the lease, so the others drop this node at
+ * once (its data plane is being torn down); otherwise the record outlives us
+ * for the lease TTL, so a daemon restarted within it (data plane left up)
+ * takes it over without the others ever dropping this node.
+ */
+void cluster_stop(struct cluster *c, bool leave);
 
 /*
  * Takes a client's job when it needs a claim first (setup_global_overlay,

@@ -4,6 +4,7 @@ its record under a lease, and every node turns the others' records into peers.""
 import ipaddress
 import json
 import shutil
+import signal
 import threading
 import time
 
@@ -189,6 +190,22 @@ def test_killed_node_dropped_restart_keeps_slice_new_node_joins_fast(make_cluste
     assert join(victim)["slice_cidr"] == old_slice
     assert victim.service("web")["subnet"] == old_web
     assert poll(lambda: mesh_complete(c.nodes), timeout=10, what="the restarted node back in the mesh")
+
+    # SIGTERM leaves the data plane up for the next start: the lease is not revoked, and a
+    # daemon back within the TTL takes the record over, so the others never drop the node.
+    n1 = c.nodes[1]
+    key1 = n1.status["public_key"]
+    n1.proc.send_signal(signal.SIGTERM)
+    assert n1.proc.wait(timeout=20) == 0
+    n1.kill_daemon()  # closes the connection; the process is gone already
+    others = [c.nodes[0], c.nodes[2]]
+    assert all(key1 in peer_keys(n) for n in others)
+    n1.start_daemon()
+    join(n1)
+    end = time.monotonic() + TTL + 1.5  # past the old lease's expiry
+    while time.monotonic() < end:
+        assert all(key1 in peer_keys(n) for n in others), "a node restarted after SIGTERM was dropped"
+    assert all(len(n.members()) == 3 for n in c.nodes)
 
     # A new node: reachable from all within 2 s of its setup_global_overlay answer.
     new = c.add_node()
