@@ -125,10 +125,16 @@ bool wg_peer_confirm_keypair(struct wg_peer *peer, struct noise_keypair *kp)
 	return true;
 }
 
+/* Whether ep is a change: the peer has no endpoint, or another one. */
+static bool endpoint_differs(const struct wg_peer *peer, const struct ip_endpoint *ep)
+{
+	return !peer->has_endpoint || !ip_addr_equal(&peer->endpoint.addr, &ep->addr) ||
+	       peer->endpoint.port != ep->port;
+}
+
 void wg_peer_set_endpoint(struct wg_peer *peer, const struct ip_endpoint *ep)
 {
-	if (peer->has_endpoint && ip_addr_equal(&peer->endpoint.addr, &ep->addr) &&
-	    peer->endpoint.port == ep->port)
+	if (!endpoint_differs(peer, ep))
 		return;
 	peer->endpoint = *ep;
 	peer->has_endpoint = true;
@@ -161,8 +167,7 @@ int wg_peer_apply(struct wg_device *dev, const struct wg_peer_config *cfg)
 		if (ip_endpoint_is_unset(&cfg->endpoint))
 			peer->has_endpoint = false;
 		else {
-			if (!peer->has_endpoint || !ip_addr_equal(&peer->endpoint.addr, &cfg->endpoint.addr) ||
-			    peer->endpoint.port != cfg->endpoint.port)
+			if (endpoint_differs(peer, &cfg->endpoint))
 				atomic_fetch_add_explicit(&peer->endpoint_changes, 1, memory_order_relaxed);
 			peer->endpoint = cfg->endpoint;
 			peer->has_endpoint = true;
