@@ -1,9 +1,9 @@
 # Entry points. Every target installs what it needs first (Debian 12, root).
 #   make demo   - the main job: a 3-node encrypted overlay in network namespaces
 #   make demo-cluster - cluster mode: 3 nodes find each other through a 3-member etcd cluster
-#   make check  - every test: build + unit + integration + namespace tests, then
-#                 the same again under AddressSanitizer + UndefinedBehaviorSanitizer,
-#                 then a short run of every fuzz harness
+#   make check  - a short run of every fuzz harness, then every test: build + unit +
+#                 integration + namespace tests, then the same again under
+#                 AddressSanitizer + UndefinedBehaviorSanitizer (its summary line last)
 #   make test   - every test, plain build only
 #   make bench  - the side-by-side benchmarks
 #   make fuzz-smoke - every libFuzzer harness over its seed corpus + 15 s (part of check)
