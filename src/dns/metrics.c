@@ -14,7 +14,7 @@ const char *dns_result_name(enum dns_result r)
 	return (unsigned)r < DNS_RESULT_COUNT_ ? names[r] : "other";
 }
 
-void dns_count_reply(struct dns_server *srv, const uint8_t *msg, size_t len, uint64_t start_ns)
+void dns_count_reply(struct worker *w, const uint8_t *msg, size_t len, uint64_t start_ns)
 {
 	enum dns_result r = DNS_RESULT_OTHER;
 	if (len >= DNS_HEADER_LEN) {
@@ -27,13 +27,17 @@ void dns_count_reply(struct dns_server *srv, const uint8_t *msg, size_t len, uin
 		default: break;
 		}
 	}
-	mx_inc(&srv->metrics.queries[r]);
-	mx_observe_since(&srv->metrics.latency, start_ns);
+	mx_inc(&w->metrics.queries[r]);
+	mx_observe_since(&w->metrics.latency, start_ns);
 }
 
 void dns_server_metrics(struct dns_server *srv, struct dns_metrics *out)
 {
-	for (int i = 0; i < DNS_RESULT_COUNT_; i++)
-		out->queries[i] = mx_read(&srv->metrics.queries[i]);
-	mx_histogram_copy(&out->latency, &srv->metrics.latency);
+	memset(out, 0, sizeof(*out));
+	for (unsigned w = 0; w < srv->nworkers; w++) {
+		const struct dns_metrics *m = &srv->workers[w]->metrics;
+		for (int i = 0; i < DNS_RESULT_COUNT_; i++)
+			out->queries[i] += mx_read(&m->queries[i]);
+		mx_histogram_add(&out->latency, &m->latency);
+	}
 }

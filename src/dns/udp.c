@@ -86,7 +86,7 @@ void dns_udp_readable(struct worker *w, struct udp_sock *us)
 		if (v == DNS_VERDICT_FORWARD) {
 			dns_fwd_start(w, &q, start_ns, us, &w->peers[i], w->in[i].msg_hdr.msg_namelen, &local, NULL);
 		} else if (v == DNS_VERDICT_REPLY) {
-			dns_count_reply(w->srv, w->tx[nout], olen, start_ns);
+			dns_count_reply(w, w->tx[nout], olen, start_ns);
 			w->out_iov[nout] = (struct iovec){ .iov_base = w->tx[nout], .iov_len = olen };
 			w->out[nout].msg_hdr = (struct msghdr){ .msg_name = &w->peers[i],
 								.msg_namelen = w->in[i].msg_hdr.msg_namelen,

@@ -133,6 +133,10 @@ struct worker {
 	uint8_t rx[UDP_BATCH][UDP_RX_BUF];
 	uint8_t tx[UDP_BATCH][DNS_ANSWER_BUF];
 	uint8_t upstream_buf[DNS_MSG_MAX + 1 + DNS_OPT_RR_LEN];
+	/* This worker's share of the server's metrics: one per worker, so that
+	 * counting a query never bounces a cache line between CPUs (summed by
+	 * dns_server_metrics). */
+	struct dns_metrics metrics;
 };
 
 struct dns_server {
@@ -150,11 +154,10 @@ struct dns_server {
 	atomic_uint gen;
 	pthread_mutex_t lock; /* the listener list, and listen/unlisten as a whole */
 	struct listener *listeners;
-	struct dns_metrics metrics;
 };
 
-/* Counts an answer we built (its rcode) and its latency since start_ns (server.c). */
-void dns_count_reply(struct dns_server *srv, const uint8_t *msg, size_t len, uint64_t start_ns);
+/* Counts an answer w built (its rcode) and its latency since start_ns (metrics.c). */
+void dns_count_reply(struct worker *w, const uint8_t *msg, size_t len, uint64_t start_ns);
 
 static inline int64_t dns_now_ms(void)
 {

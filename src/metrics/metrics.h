@@ -45,8 +45,8 @@ struct mx_histogram {
 };
 
 void mx_observe_ns(struct mx_histogram *h, uint64_t ns);
-/* A snapshot of src (each field read once). */
-void mx_histogram_copy(struct mx_histogram *dst, const struct mx_histogram *src);
+/* Adds a snapshot of src (each field read once) to dst, which no one else updates. */
+void mx_histogram_add(struct mx_histogram *dst, const struct mx_histogram *src);
 
 /* CLOCK_MONOTONIC in nanoseconds, for latencies. */
 static inline uint64_t mx_now_ns(void)

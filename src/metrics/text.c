@@ -28,12 +28,12 @@ void mx_observe_ns(struct mx_histogram *h, uint64_t ns)
 	mx_add(&h->sum_ns, ns);
 }
 
-void mx_histogram_copy(struct mx_histogram *dst, const struct mx_histogram *src)
+void mx_histogram_add(struct mx_histogram *dst, const struct mx_histogram *src)
 {
 	for (size_t i = 0; i <= MX_LATENCY_BUCKETS; i++)
-		dst->bucket[i] = mx_read(&src->bucket[i]);
-	dst->count = mx_read(&src->count);
-	dst->sum_ns = mx_read(&src->sum_ns);
+		mx_add(&dst->bucket[i], mx_read(&src->bucket[i]));
+	mx_add(&dst->count, mx_read(&src->count));
+	mx_add(&dst->sum_ns, mx_read(&src->sum_ns));
 }
 
 /* Room for n more bytes (and a terminating NUL); false when out of memory. */
