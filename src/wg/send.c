@@ -43,42 +43,80 @@ int wg_send_to_peer(struct wg_peer *peer, const void *buf, size_t len)
 	return ret;
 }
 
+/*
+ * A fresh initiation for peer into msg (with peer->lock held), the timers
+ * told. 0, or -errno when none can be made (no key, no free index).
+ */
+static int create_initiation(struct wg_peer *peer, struct wg_msg_initiation *msg, uint64_t now)
+{
+	struct wg_device *dev = peer->dev;
+	uint32_t index;
+	int ret;
+
+	if (!dev->identity.has_key)
+		return -ENOKEY;
+	if (peer->hs.state != NOISE_ZEROED)
+		wg_index_remove(&dev->index, peer->hs.local_index);
+	index = wg_index_add_handshake(&dev->index, peer);
+	if (!index)
+		return -ENOMEM;
+	ret = noise_create_initiation(msg, &peer->hs, &dev->identity, index, wg_unix_now_ns());
+	if (!ret)
+		ret = wg_cookie_add_macs(&peer->cookie, (uint8_t *)msg, sizeof(*msg), now);
+	if (ret) {
+		wg_index_remove(&dev->index, index);
+		noise_handshake_clear(&peer->hs);
+		log_debug("wg %s: cannot create handshake initiation: %s", dev->ifname, strerror(-ret));
+		return ret;
+	}
+	peer->last_initiation_sent_ns = now;
+	wg_timers_any_authenticated_packet_traversal(peer);
+	wg_timers_any_authenticated_packet_sent(peer);
+	wg_timers_handshake_initiated(peer);
+	return 0;
+}
+
 void wg_send_initiation(struct wg_peer *peer, bool is_retry)
 {
 	struct wg_device *dev = peer->dev;
 	struct wg_msg_initiation msg;
 	uint64_t now = wg_now_ns();
-	uint32_t index;
 	int ret;
 
 	if (!is_retry)
 		peer->handshake_attempts = 0;
 	if (peer->last_initiation_sent_ns && now - peer->last_initiation_sent_ns < WG_REKEY_TIMEOUT * NSEC_PER_SEC)
 		return;
-	if (!peer->has_endpoint || !dev->identity.has_key)
+	if (!peer->has_endpoint || create_initiation(peer, &msg, now) < 0)
 		return;
-	if (peer->hs.state != NOISE_ZEROED)
-		wg_index_remove(&dev->index, peer->hs.local_index);
-	index = wg_index_add_handshake(&dev->index, peer);
-	if (!index)
-		return;
-	ret = noise_create_initiation(&msg, &peer->hs, &dev->identity, index, wg_unix_now_ns());
-	if (!ret)
-		ret = wg_cookie_add_macs(&peer->cookie, (uint8_t *)&msg, sizeof(msg), now);
-	if (ret) {
-		wg_index_remove(&dev->index, index);
-		noise_handshake_clear(&peer->hs);
-		log_debug("wg %s: cannot create handshake initiation: %s", dev->ifname, strerror(-ret));
-		return;
-	}
-	peer->last_initiation_sent_ns = now;
-	wg_timers_any_authenticated_packet_traversal(peer);
-	wg_timers_any_authenticated_packet_sent(peer);
-	wg_timers_handshake_initiated(peer);
 	ret = wg_send_to_peer(peer, &msg, sizeof(msg));
 	log_debug("wg %s: sending handshake initiation%s", dev->ifname, is_retry ? " (retry)" : "");
 	if (ret)
 		log_debug("wg %s: sending handshake initiation failed: %s", dev->ifname, strerror(-ret));
+}
+
+int wg_peer_probe(struct wg_device *dev, const uint8_t key[WG_KEY_LEN], const struct ip_endpoint *eps, size_t n)
+{
+	struct wg_msg_initiation msg;
+	struct wg_peer *peer;
+	int ret = -ENOENT, sent = 0;
+
+	pthread_rwlock_rdlock(&dev->lock);
+	peer = wg_peer_find(dev, key);
+	if (peer) {
+		pthread_mutex_lock(&peer->lock);
+		peer->handshake_attempts = 0;
+		ret = create_initiation(peer, &msg, wg_now_ns());
+		pthread_mutex_unlock(&peer->lock);
+	}
+	/* One message to every candidate: the responder's replay check keeps only the first copy. */
+	for (size_t i = 0; !ret && i < n; i++)
+		if (wg_udp_send(dev, &eps[i], &msg, sizeof(msg)) == 0) {
+			atomic_fetch_add(&peer->tx_bytes, sizeof(msg));
+			sent++;
+		}
+	pthread_rwlock_unlock(&dev->lock);
+	return ret ? ret : sent;
 }
 
 static bool keypair_fresh(const struct noise_keypair *kp, uint64_t now)
