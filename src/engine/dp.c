@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The data plane's lifetime and the helpers its request families share. */
 #include "engine/dp.h"
+#include "engine/nat.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -37,6 +38,7 @@ void dp_close(struct engine *e)
 	if (!dp)
 		return;
 	dp_health_stop(e);
+	nat_agent_stop(e);
 	/*
 	 * A close without teardown (tests, a crash-like exit) leaves bridges and
 	 * veths for the next start to adopt; the userspace devices die with us.
@@ -60,6 +62,7 @@ void dp_close(struct engine *e)
 	free(dp->identities);
 	if (dp->gdev)
 		wg_device_destroy(dp->gdev);
+	nat_agent_free(e);
 	for (size_t i = 0; i < dp->n_attaches; i++) {
 		free(dp->attaches[i].service);
 		free(dp->attaches[i].isolation);
