@@ -1,0 +1,83 @@
+"""NAT traversal in the NAT lab (tests/lib/natlab.py): two nodes behind NAT
+routers on a delaying internet, coturn as the STUN server. Each test plays
+the orchestrator: it reads nat_status on one node and hands the candidates to
+the other in add_peer, at the same moment on both (or seconds apart)."""
+import time
+
+import pytest
+
+from natlab import NatLab
+from testutil import require_root, wait_for
+
+
+@pytest.fixture
+def lab(build, uniq):
+    require_root()
+    with NatLab(build / "cmd" / "overlayd", token=uniq) as lab:
+        yield lab
+    lab.check_clean_exits()
+
+
+def ping(src, dst_node, count=1, wait=1):
+    return src.exec("ping", "-n", "-q", "-c", str(count), "-W", str(wait), dst_node.status["node_ip"],
+                    check=False).returncode == 0
+
+
+def peer_status(n, key):
+    return next((p for p in n.ok("nat_status")["peers"] if p["node_id"] == key), None)
+
+
+def connected(n, key):
+    p = peer_status(n, key)
+    return p if p and p.get("connected") else None
+
+
+def pair(lab, a, b, gap=0.0):
+    """Exchange candidates as the orchestrator does: add_peer on both nodes (gap seconds apart)."""
+    ca, cb = lab.candidates(a), lab.candidates(b)
+    kb = lab.add_peer(a, b, cb)
+    if gap:
+        time.sleep(gap)  # the orchestrator's own delay between two nodes, not a synchronisation
+    ka = lab.add_peer(b, a, ca)
+    return ka, kb
+
+
+def test_port_preserving_nats_hole_punched(lab, uniq):
+    """(a) Both nodes behind port-preserving NATs: hole-punched, traffic both ways, nat_status says so."""
+    ra, rb = lab.router(), lab.router()
+    a, b = lab.node(ra), lab.node(rb)
+    lab.start()
+    lab.setup(a, f"t{uniq}")
+    lab.setup(b, f"t{uniq}")
+    ca = lab.candidates(a)
+    srflx = [c for c in ca if c["candidate_type"] == "server-reflexive"]
+    assert srflx and srflx[0]["address"] == f"{ra['wan']}:51420", ca  # the WireGuard port's own mapping
+    assert a.ok("nat_status")["mapping"] == "endpoint-independent"
+    ka, kb = pair(lab, a, b)
+    pa = wait_for(lambda: connected(a, kb), timeout=15, what="a connected to b")
+    pb = wait_for(lambda: connected(b, ka), timeout=15, what="b connected to a")
+    assert pa["connection_type"] == "hole-punched" and pa["remote_endpoint"] == f"{rb['wan']}:51420", pa
+    assert pb["connection_type"] == "hole-punched" and pb["remote_endpoint"] == f"{ra['wan']}:51420", pb
+    assert ping(a, b, count=3) and ping(b, a, count=3)
+    st = a.ok("nat_status")
+    assert abs(st["last_refresh"] - time.time()) < 120, st
+    # The move to the punched endpoint was reported.
+    a.ok("status")
+    assert any(e["event"] == "nat_endpoint_changed" and e["pubkey"] == kb for e in a.conn.events), a.conn.events
+
+
+def test_public_node_direct(lab, uniq):
+    """(b) One node with a public address, the other NATed: direct."""
+    ra = lab.router()
+    a, p = lab.node(ra), lab.node(None)
+    lab.start()
+    lab.setup(a, f"t{uniq}")
+    lab.setup(p, f"t{uniq}")
+    ca, cp = lab.candidates(a), lab.candidates(p)
+    assert any(c["candidate_type"] == "host" and c["address"] == f"{p.wan_ip}:51420" for c in cp), cp
+    kp = lab.add_peer(a, p, cp)
+    ka = lab.add_peer(p, a, ca)
+    pa = wait_for(lambda: connected(a, kp), timeout=15, what="a connected to the public node")
+    assert pa["connection_type"] == "direct" and pa["remote_endpoint"] == f"{p.wan_ip}:51420", pa
+    wait_for(lambda: connected(p, ka), timeout=15, what="the public node connected to a")
+    assert ping(a, p, count=2) and ping(p, a, count=2)
