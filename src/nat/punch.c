@@ -7,7 +7,7 @@ void nat_punch_params_default(struct nat_punch_params *p, uint64_t timeout_secs)
 	p->timeout_ms = timeout_secs * 1000;
 	p->probe_interval_ms = NAT_PUNCH_PROBE_INTERVAL_MS;
 	p->quiet_ms = NAT_PUNCH_QUIET_MS;
-	p->slot_ms = NAT_PUNCH_SLOT_MS;
+	p->slot_ms = p->timeout_ms + p->quiet_ms;
 }
 
 uint64_t nat_punch_slot_at_or_after(uint64_t t, uint64_t slot_ms)

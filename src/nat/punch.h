@@ -17,10 +17,13 @@
  * NAT records that flow and then maps our own packets to the peer to
  * another port; as long as the peer keeps sending, the stale entry lives on
  * and both sides' probes miss. So after a failed round a node sends nothing
- * to the peer for NAT_PUNCH_QUIET_MS (longer than conntrack's 30 s for
- * unanswered UDP), and starts the next round at a slot boundary of the
- * shared clock, so both nodes' first packets leave together and each NAT
- * sees its own node's packet first.
+ * to the peer for at least NAT_PUNCH_QUIET_MS (longer than conntrack's 30 s
+ * for unanswered UDP), and starts the next round on a grid of the shared
+ * clock whose period is one round plus the quiet time: both nodes' first
+ * packets then leave together and each NAT sees its own node's packet
+ * first. Two nodes that failed at different times may pick neighbouring
+ * grid points; the earlier one's lone round then ends a full quiet time
+ * before the next point, where both meet with every stale entry expired.
  */
 #ifndef OVL_NAT_PUNCH_H
 #define OVL_NAT_PUNCH_H
@@ -30,7 +33,6 @@
 
 #define NAT_PUNCH_PROBE_INTERVAL_MS 250
 #define NAT_PUNCH_QUIET_MS 32000
-#define NAT_PUNCH_SLOT_MS 10000
 
 enum nat_punch_state { NAT_PUNCH_IDLE, NAT_PUNCH_PROBING, NAT_PUNCH_UP, NAT_PUNCH_QUIET };
 
@@ -53,7 +55,7 @@ struct nat_punch_params {
 	uint64_t timeout_ms;	    /* hole_punch_timeout_secs */
 	uint64_t probe_interval_ms; /* NAT_PUNCH_PROBE_INTERVAL_MS */
 	uint64_t quiet_ms;	    /* NAT_PUNCH_QUIET_MS */
-	uint64_t slot_ms;	    /* NAT_PUNCH_SLOT_MS */
+	uint64_t slot_ms;	    /* the retry grid: timeout_ms + quiet_ms */
 };
 
 void nat_punch_params_default(struct nat_punch_params *p, uint64_t timeout_secs);

@@ -134,6 +134,20 @@ table ip nat {{
         wait_for(lambda: ":3478" in sh("ss", "-Hlun", ns=self.stun_ns).stdout, timeout=10, what="coturn listening")
         return self
 
+    def flush_conntrack(self, router):
+        """`conntrack -F` in router's namespace (ctnetlink IPCTNL_MSG_CT_DELETE without a tuple:
+        the conntrack tool is not installed here): every NAT mapping is forgotten."""
+        code = (
+            "import socket,struct\n"
+            "s=socket.socket(socket.AF_NETLINK,socket.SOCK_RAW,12)\n"
+            "s.bind((0,0))\n"
+            "msg=struct.pack('=IHHII',20,(1<<8)|2,1|4,1,0)+struct.pack('=BBH',2,0,0)\n"
+            "s.send(msg)\n"
+            "r=s.recv(4096)\n"
+            "err=struct.unpack('=i',r[16:20])[0]\n"
+            "raise SystemExit(-err)\n")
+        sh("ip", "netns", "exec", router["ns"], sys.executable, "-c", code)
+
     # ---- the orchestrator's part ----
 
     def nat_config(self, **extra):

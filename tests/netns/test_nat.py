@@ -2,6 +2,7 @@
 routers on a delaying internet, coturn as the STUN server. Each test plays
 the orchestrator: it reads nat_status on one node and hands the candidates to
 the other in add_peer, at the same moment on both (or seconds apart)."""
+import subprocess
 import time
 
 import pytest
@@ -81,3 +82,68 @@ def test_public_node_direct(lab, uniq):
     assert pa["connection_type"] == "direct" and pa["remote_endpoint"] == f"{p.wan_ip}:51420", pa
     wait_for(lambda: connected(p, ka), timeout=15, what="the public node connected to a")
     assert ping(a, p, count=2) and ping(p, a, count=2)
+
+
+def test_mapping_flushed_mid_traffic(lab, uniq):
+    """(c) The NAT forgets every mapping (conntrack flushed) while traffic flows: a path again
+    within 30 s, reported by nat_endpoint_changed when it moved."""
+    ra, rb = lab.router(), lab.router()
+    a, b = lab.node(ra), lab.node(rb)
+    lab.start()
+    lab.setup(a, f"t{uniq}")
+    lab.setup(b, f"t{uniq}")
+    ka, kb = pair(lab, a, b)
+    wait_for(lambda: connected(a, kb) and connected(b, ka), timeout=15, what="connected")
+    assert ping(a, b)
+    pinger = subprocess.Popen(["ip", "netns", "exec", a.ns, "ping", "-n", "-q", "-i", "0.2",
+                               b.status["node_ip"]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        a.conn.events.clear()
+        b.conn.events.clear()
+        lab.flush_conntrack(ra)
+        flushed = time.monotonic()
+        wait_for(lambda: ping(a, b) and ping(b, a), timeout=30, interval=0.5, what="traffic after the flush")
+        print(f"traffic both ways {time.monotonic() - flushed:.1f} s after the flush")
+    finally:
+        pinger.terminate()
+        pinger.wait()
+    pa = wait_for(lambda: connected(a, kb), timeout=5, what="a connected again")
+    pb = wait_for(lambda: connected(b, ka), timeout=5, what="b connected again")
+    a.ok("status")
+    b.ok("status")
+    if pb["remote_endpoint"] != f"{ra['wan']}:51420":
+        # A's NAT gave it another port: b saw a moves there, and said so.
+        assert any(e["event"] == "nat_endpoint_changed" and e["pubkey"] == ka and
+                   e["endpoint"] == pb["remote_endpoint"] for e in b.conn.events), b.conn.events
+
+
+def test_add_peer_seconds_apart(lab, uniq):
+    """(d) add_peer reaches the two nodes 3 s apart (one probes a NAT whose node is not yet sending:
+    the Linux NAT hazard): they still connect, after the quiet period, in a shared slot."""
+    ra, rb = lab.router(), lab.router()
+    a, b = lab.node(ra), lab.node(rb)
+    lab.start()
+    lab.setup(a, f"t{uniq}", hole_punch_timeout_secs=5)
+    lab.setup(b, f"t{uniq}", hole_punch_timeout_secs=5)
+    ka, kb = pair(lab, a, b, gap=3.0)
+    wait_for(lambda: connected(a, kb) and connected(b, ka), timeout=100, interval=0.5, what="connected")
+    assert ping(a, b, count=2) and ping(b, a, count=2)
+
+
+def test_symmetric_nat_not_connected(lab, uniq):
+    """(e) A symmetric NAT (a new port per destination) against a port-preserving one: no false
+    success; nat_status says the peer is not connected and the mapping is endpoint-dependent."""
+    ra, rb = lab.router(), lab.router(symmetric=True)
+    a, b = lab.node(ra), lab.node(rb)
+    lab.start()
+    lab.setup(a, f"t{uniq}", hole_punch_timeout_secs=3)
+    lab.setup(b, f"t{uniq}", hole_punch_timeout_secs=3)
+    ka, kb = pair(lab, a, b)
+    wait_for(lambda: b.ok("nat_status")["mapping"] == "endpoint-dependent", timeout=10, what="b's mapping")
+    # Through the whole round and into the quiet period: never connected, no traffic.
+    wait_for(lambda: peer_status(a, kb)["state"] == "quiet", timeout=10, interval=0.2, what="a gave up")
+    wait_for(lambda: peer_status(b, ka)["state"] == "quiet", timeout=10, interval=0.2, what="b gave up")
+    for n, k in ((a, kb), (b, ka)):
+        p = peer_status(n, k)
+        assert not p["connected"] and "remote_endpoint" not in p, p
+    assert not ping(a, b)

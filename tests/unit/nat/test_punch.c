@@ -69,18 +69,51 @@ static void timeout_then_quiet_then_aligned_retry(void **state)
 	assert_int_equal(p.rounds_failed, 1);
 }
 
-static void two_nodes_starting_apart_retry_together(void **state)
+/* The times p probes (round starts) while the peer stays dead, from `from` until `until`. */
+static size_t round_starts(struct nat_punch *p, const struct nat_punch_params *pp, uint64_t from, uint64_t until,
+			   uint64_t *starts, uint64_t *ends, size_t cap)
 {
-	/* Node B gets add_peer 3 s after node A (case d): both fail, both retry in the same slot. */
-	struct nat_punch a = { 0 }, b = { 0 };
+	size_t n = 0;
+	for (uint64_t t = from; t < until && n < cap; t += 50) {
+		enum nat_punch_action a = nat_punch_step(p, pp, t, false);
+		if (a == NAT_PUNCH_PROBE && p->round_start_ms == t)
+			starts[n] = t;
+		if (a == NAT_PUNCH_SILENCE)
+			ends[n++] = t;
+	}
+	return n;
+}
+
+static void two_nodes_starting_apart_meet_after_quiet(void **state)
+{
+	/*
+	 * Node B gets add_peer `gap` after node A (case d), at any phase of the
+	 * grid: within two retries both start a round at the same instant, and
+	 * before it each has been silent for the whole quiet time.
+	 */
 	struct nat_punch_params pp = params();
-	uint64_t t = 5000000;
-	nat_punch_kick(&a, t);
-	nat_punch_kick(&b, t + 3000);
-	uint64_t ta = t, tb = t + 3000;
-	probes_until_silence(&a, &pp, &ta);
-	probes_until_silence(&b, &pp, &tb);
-	assert_int_equal(a.retry_ms, b.retry_ms);
+	for (uint64_t phase = 0; phase < pp.slot_ms; phase += 700) {
+		for (uint64_t gap = 0; gap <= 6000; gap += 1500) {
+			struct nat_punch a = { 0 }, b = { 0 };
+			uint64_t t0 = 1700000000000ull + phase, sa[8], ea[8], sb[8], eb[8];
+			nat_punch_kick(&a, t0);
+			nat_punch_kick(&b, t0 + gap);
+			size_t na = round_starts(&a, &pp, t0, t0 + 4 * pp.slot_ms, sa, ea, 8);
+			size_t nb = round_starts(&b, &pp, t0 + gap, t0 + 4 * pp.slot_ms, sb, eb, 8);
+			bool met = false;
+			for (size_t i = 1; i < na && i <= 2 && !met; i++)
+				for (size_t j = 1; j < nb && j <= 2 && !met; j++)
+					if (sa[i] == sb[j]) {
+						met = true;
+						assert_true(sa[i] - ea[i - 1] >= pp.quiet_ms);
+						assert_true(sb[j] - eb[j - 1] >= pp.quiet_ms);
+						/* And neither probed in between. */
+						assert_true(j == 1 || eb[j - 1] <= sa[i] - pp.quiet_ms);
+						assert_true(i == 1 || ea[i - 1] <= sb[j] - pp.quiet_ms);
+					}
+			assert_true(met);
+		}
+	}
 }
 
 static void dead_path_probes_at_once(void **state)
@@ -110,7 +143,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(probes_at_once_then_every_interval),
 		cmocka_unit_test(timeout_then_quiet_then_aligned_retry),
-		cmocka_unit_test(two_nodes_starting_apart_retry_together),
+		cmocka_unit_test(two_nodes_starting_apart_meet_after_quiet),
 		cmocka_unit_test(dead_path_probes_at_once),
 		cmocka_unit_test(slot_boundaries),
 	};
