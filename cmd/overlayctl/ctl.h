@@ -15,6 +15,8 @@ const char *ctl_str_or_dash(json_t *o, const char *key);
 int ctl_op(const char *path, bool raw, int argc, char **argv);
 /* Prints a status response as a table (status.c). */
 void ctl_print_status(json_t *status);
+/* Prints a nat_status response as tables (nat.c). */
+void ctl_print_nat(json_t *nat_status);
 /* `overlayctl watch`: prints events until interrupted. */
 int ctl_watch(const char *path, bool raw);
 /* `overlayctl bench [options]`: request rate; argv[0] is "bench". */

@@ -30,6 +30,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: overlayctl [--socket PATH | --data-dir DIR] [--json] <op> [key=value ...]\n"
 		"       overlayctl [--socket PATH] status        node status as a table\n"
+		"       overlayctl [--socket PATH] nat           NAT traversal: candidates and peers as tables\n"
 		"       overlayctl [--socket PATH] watch         print events until interrupted\n"
 		"       overlayctl [--socket PATH] bench [--clients N] [--seconds S] [--pipeline D]\n"
 		"                                        [--op OP | --request JSON]\n"

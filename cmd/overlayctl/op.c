@@ -83,8 +83,8 @@ static json_t *call(int fd, json_t *request, uint64_t id)
 	}
 }
 
-/* Prints a response; returns the exit status. */
-static int print_response(json_t *resp, bool raw)
+/* Prints a response; returns the exit status. as_nat: `overlayctl nat` (its table). */
+static int print_response(json_t *resp, bool raw, bool as_nat)
 {
 	const char *result = json_string_value(json_object_get(resp, "result"));
 	bool err = result && strcmp(result, "err") == 0;
@@ -101,6 +101,8 @@ static int print_response(json_t *resp, bool raw)
 		puts(ctl_str_or_dash(resp, "ip"));
 	} else if (result && strcmp(result, "status") == 0) {
 		ctl_print_status(resp);
+	} else if (as_nat && result && strcmp(result, "nat_status") == 0) {
+		ctl_print_nat(resp);
 	} else {
 		char *t = json_dumps(resp, JSON_INDENT(2));
 		if (t)
@@ -112,7 +114,8 @@ static int print_response(json_t *resp, bool raw)
 
 int ctl_op(const char *path, bool raw, int argc, char **argv)
 {
-	json_t *req = json_pack("{s:s}", "op", argv[0]);
+	bool as_nat = strcmp(argv[0], "nat") == 0; /* `overlayctl nat`: nat_status as a table */
+	json_t *req = json_pack("{s:s}", "op", as_nat ? "nat_status" : argv[0]);
 	for (int i = 1; i < argc; i++) {
 		char *eq = strchr(argv[i], '=');
 		if (!eq || eq == argv[i]) {
@@ -136,7 +139,7 @@ int ctl_op(const char *path, bool raw, int argc, char **argv)
 	close(fd);
 	if (!resp)
 		return 1;
-	int rc = print_response(resp, raw);
+	int rc = print_response(resp, raw, as_nat);
 	json_decref(resp);
 	return rc;
 }

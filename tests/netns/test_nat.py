@@ -62,6 +62,10 @@ def test_port_preserving_nats_hole_punched(lab, uniq):
     assert ping(a, b, count=3) and ping(b, a, count=3)
     st = a.ok("nat_status")
     assert abs(st["last_refresh"] - time.time()) < 120, st
+    table = subprocess.run([str(lab.overlayd.parent / "overlayctl"), "--socket", str(a.socket), "nat"],
+                           capture_output=True, text=True, check=True).stdout
+    row = next(line.split() for line in table.splitlines() if line.startswith(kb))
+    assert row[1:] == ["connected", "hole-punched", f"{rb['wan']}:51420"], table
     # The move to the punched endpoint was reported.
     a.ok("status")
     assert any(e["event"] == "nat_endpoint_changed" and e["pubkey"] == kb for e in a.conn.events), a.conn.events
