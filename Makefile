@@ -1,13 +1,15 @@
 # Entry points. Every target installs what it needs first (Debian 12, root).
 #   make demo   - the main job: a 3-node encrypted overlay in network namespaces
 #   make check  - every test: build + unit + integration + namespace tests, then
-#                 the same again under AddressSanitizer + UndefinedBehaviorSanitizer
+#                 the same again under AddressSanitizer + UndefinedBehaviorSanitizer,
+#                 then a short run of every fuzz harness
 #   make test   - every test, plain build only
 #   make bench  - the side-by-side benchmarks
+#   make fuzz-smoke - every libFuzzer harness over its seed corpus + 15 s (part of check)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps build test test-asan check demo bench fuzz clean
+.PHONY: all deps build test test-asan check demo bench fuzz fuzz-smoke clean
 
 all: build
 
@@ -27,7 +29,7 @@ test-asan:
 	scripts/install-deps.sh test
 	SANITIZE=1 scripts/run-tests.sh $(ASAN_BUILD)
 
-check: test test-asan
+check: test test-asan fuzz-smoke
 
 demo:
 	scripts/install-deps.sh test
@@ -45,6 +47,10 @@ fuzz:
 	scripts/install-deps.sh all
 	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=false -Db_lundef=false
 	ninja -C build-fuzz
+
+fuzz-smoke:
+	scripts/install-deps.sh all
+	scripts/fuzz-smoke.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

@@ -98,13 +98,13 @@ def overlayd_side(n, build, tok):
             assert r.get("result") == "ok", r
             times.append(time.perf_counter() - t0)
             c.stop()
-        veths = [l for l in node.links() if l.startswith(("veth-", "vc-"))]
+        veths = [l for l in node.links() if l.startswith("veth-")]
         state = json.loads((node.dir / "data" / "state.json").read_text())
         rec = state.get("dataplane", {})
         addrs = sum(len(s.get("bridge", {}).get("allocated", [])) for s in rec.get("services", []))
         addrs += len(rec.get("attachments", []))
         node.ok("teardown_global_overlay")
-        left = [l for l in node.links() if l.startswith(("zl-", "veth-", "vc-"))]
+        left = [l for l in node.links() if l.startswith(("zl-", "veth-"))]
         return times, len(veths), addrs, len(left)
 
 

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Attach+detach cycle latency of overlayd beside Debian's CNI bridge plugin
 # (host-local IPAM), same run, plus leaked links/addresses afterwards: a wrapper
-# around the shared benchmark /work/shared/bench/attach-vs-cni.sh.
+# around the shared benchmark ../shared/bench/attach-vs-cni.sh (beside the
+# repository; SHARED_BENCH overrides it).
 #
 #   bench/attach.sh [-n CYCLES] [BUILD_DIR]      (default 500 cycles, ./build)
 #
@@ -17,7 +18,8 @@ N=500
 while getopts "n:" o; do case $o in n) N=$OPTARG;; *) exit 2;; esac; done
 shift $((OPTIND-1))
 BUILD=${1:-build}
-SHARED=${SHARED_BENCH:-/work/shared/bench/attach-vs-cni.sh}
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+SHARED=${SHARED_BENCH:-$TOP/../shared/bench/attach-vs-cni.sh}
 [[ -x $BUILD/cmd/overlayd ]] || { echo "bench: $BUILD/cmd/overlayd missing; build first"; exit 2; }
 [[ -x $SHARED ]] || { echo "bench: shared benchmark $SHARED missing"; exit 2; }
 # Output goes to a file, not a pipe: a run that dies mid-way can leave its

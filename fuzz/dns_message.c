@@ -5,7 +5,7 @@
  * upstream response to a fixed forwarded query. Checks the answers we build
  * stay within the client's limit and read back as well-formed responses.
  *
- *   build-fuzz/fuzz/fuzz_dns_message fuzz/corpus-dns/ -max_total_time=60
+ *   build-fuzz/fuzz/fuzz_dns_message fuzz/corpus-dns_message/ -max_total_time=60
  */
 #include <stdint.h>
 #include <stdlib.h>

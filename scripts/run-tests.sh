@@ -2,7 +2,8 @@
 # Builds into BUILD_DIR and runs every test: the cmocka unit tests (meson test)
 # and the pytest suites (integration against a running daemon, and network
 # namespace clusters). With SANITIZE=1 the build uses ASan + UBSan and any
-# sanitizer report fails the run. Prints "tests: N passed, N failed" last.
+# sanitizer report fails the run. Prints "tests: N passed, N failed, N skipped" last
+# (scripts/test-tally.py; with CI=true a skip is a failure).
 #   scripts/run-tests.sh BUILD_DIR [pytest args...]
 set -uo pipefail
 BUILD=${1:?usage: $0 BUILD_DIR [pytest args...]}
@@ -17,44 +18,31 @@ if [[ ${SANITIZE:-0} == 1 ]]; then
 else
   [[ -f $BUILD/build.ninja ]] || meson setup "$BUILD" || exit 1
 fi
-ninja -C "$BUILD" || { echo "tests: 0 passed, 1 failed (build)"; exit 1; }
+ninja -C "$BUILD" || { echo "tests: 0 passed, 1 failed, 0 skipped"; exit 1; }
 
-passed=0 failed=0
 # Unit tests.
+rm -f "$BUILD/meson-logs/testlog.json" "$BUILD/pytest.xml"
 if meson test -C "$BUILD" --print-errorlogs --suite unit; then unit_rc=0; else unit_rc=1; fi
-read -r up uf < <(/usr/bin/python3 - "$BUILD/meson-logs/testlog.json" <<'PY'
-import json, sys
-p = f = 0
-for line in open(sys.argv[1]):
-    r = json.loads(line).get("result")
-    if r in ("OK", "EXPECTEDFAIL", "SKIP"): p += 1
-    else: f += 1
-print(p, f)
-PY
-)
-passed=$((passed + ${up:-0})); failed=$((failed + ${uf:-0}))
-[[ $unit_rc == 0 || ${uf:-0} -gt 0 ]] || failed=$((failed + 1))
 
 # pytest suites (integration + namespace tests), against this build's binaries.
 export OVERLAYD_BUILD=$TOP/$BUILD
 [[ $BUILD == /* ]] && export OVERLAYD_BUILD=$BUILD
+py_rc=0
 if compgen -G "tests/integration/test_*.py" >/dev/null || compgen -G "tests/netns/test_*.py" >/dev/null; then
   suites=(); for d in tests/integration tests/netns; do [[ -d $d ]] && suites+=("$d"); done
-  /usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml="$BUILD/pytest.xml" "${suites[@]}" "$@"
-  rc=$?
-  if [[ $rc != 5 ]]; then
-    read -r pp pf < <(/usr/bin/python3 - "$BUILD/pytest.xml" <<'PY'
-import sys, xml.etree.ElementTree as ET
-t = ET.parse(sys.argv[1]).getroot()
-suites = [t] if t.tag == "testsuite" else list(t)
-tests = sum(int(s.get("tests", 0)) for s in suites)
-bad = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
-print(tests - bad, bad)
-PY
-)
-    passed=$((passed + ${pp:-0})); failed=$((failed + ${pf:-0}))
-    [[ $rc == 0 || ${pf:-0} -gt 0 ]] || failed=$((failed + 1))
-  fi
+  /usr/bin/python3 -m pytest -q -p no:cacheprovider -rs --junitxml="$BUILD/pytest.xml" "${suites[@]}" "$@"
+  py_rc=$?
+  [[ $py_rc == 5 ]] && py_rc=0  # no tests collected (a -k that matched none)
 fi
-echo "tests: $passed passed, $failed failed"
+
+# Skips are counted apart from passes and listed by name; under CI (CI=true)
+# a skip fails unless tests/allowed-skips names it.
+tally=(--allowed tests/allowed-skips --meson "$BUILD/meson-logs/testlog.json" --junit "$BUILD/pytest.xml")
+[[ ${CI:-} == true || ${CI:-} == 1 ]] && tally+=(--ci)
+read -r passed failed skipped < <(/usr/bin/python3 scripts/test-tally.py "${tally[@]}")
+passed=${passed:-0} failed=${failed:-1} skipped=${skipped:-0}
+# A runner that failed with no failing test named (a crash, a collection
+# error, a lost result file) is one failure more.
+[[ $unit_rc == 0 && $py_rc == 0 ]] || [[ $failed -gt 0 ]] || failed=1
+echo "tests: $passed passed, $failed failed, $skipped skipped"
 [[ $failed == 0 ]]

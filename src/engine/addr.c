@@ -12,7 +12,7 @@
 
 #include "util/log.h"
 
-void addr_allocate(struct engine *e, const char *service, bool join_global, struct ovl_response *resp)
+void engine_addr_allocate(struct engine *e, const char *service, bool join_global, struct ovl_response *resp)
 {
 	struct dp *dp = e->dp;
 	struct dp_service *s = dp_find_service(dp, service);
@@ -32,7 +32,7 @@ void addr_allocate(struct engine *e, const char *service, bool join_global, stru
 	resp->ip = ip;
 }
 
-void addr_release(struct engine *e, const struct ip_addr *ip, struct ovl_response *resp)
+void engine_addr_release(struct engine *e, const struct ip_addr *ip, struct ovl_response *resp)
 {
 	struct dp *dp = e->dp;
 	/* Releasing an address that is not allocated is a harmless no-op (idempotent). */

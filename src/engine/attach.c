@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "dns/dns.h"
+#include "engine/crashpoint.h"
 #include "net/firewall.h"
 #include "net/netlink.h"
 #include "net/netns.h"
@@ -84,6 +85,7 @@ static int veth_into(struct engine *e, uint32_t pid, int ns_fd, const char *tag,
 	step = "create";
 	if ((r = nl_veth_create_into(nl, host, cfg->ifname, ns_fd, DP_MTU)) < 0)
 		goto fail;
+	crashpoint("attach-veth-created");
 	r = netns_run(ns_fd, ns_configure, cfg);
 	if (r < 0) {
 		snprintf(err, errlen, "container %u: cannot %s %s (%s): %s", pid, cfg->err ? cfg->step : "enter the namespace of",
@@ -205,14 +207,69 @@ static int open_container_ns(uint32_t pid, char *err, size_t errlen)
 	}
 }
 
-void attach_container(struct engine *e, const struct ovl_req_attach *r, struct ovl_response *resp)
+/*
+ * The container's links for a: eth0 on bridge b (service s), eth1 on the
+ * global overlay when a->has_global, and forwarding on every device its
+ * traffic enters the node by. Stale links of the pid's names are replaced.
+ * On failure the caller deletes what was made (delete_veths).
+ */
+static int plumb(struct engine *e, const struct state_dp_attach *a, const struct dp_service *s, const struct dp_bridge *b,
+		 int ns_fd, char *err, size_t errlen)
+{
+	struct dp *dp = e->dp;
+	struct ns_setup s0 = { .ifname = "eth0", .ip = a->ip, .len = b->subnet.len, .has_gateway = true,
+			       .gateway = b->gateway };
+	int r = veth_into(e, a->pid, ns_fd, "s", &s0, b->name, err, errlen);
+	if (r < 0)
+		return r;
+	if (a->has_global) {
+		struct ns_setup s1 = { .ifname = "eth1", .ip = a->global_ip, .len = (uint8_t)ip_addr_bits(&a->global_ip),
+				       .has_onlink = true, .onlink = dp->node_ip };
+		if ((r = veth_into(e, a->pid, ns_fd, "g", &s1, NULL, err, errlen)) < 0)
+			return r;
+	}
+	char host[VETH_NAME_SIZE];
+	snprintf(host, sizeof(host), "veth-%u-s", a->pid);
+	/* Every device this container's traffic enters the node by. */
+	dp_forwarding_enable(e, &a->ip, host);
+	dp_forwarding_enable(e, &a->ip, b->name);
+	if (dp->has_device)
+		dp_forwarding_enable(e, &a->ip, dp->gname);
+	if (s->dedicated)
+		dp_forwarding_enable(e, &a->ip, s->dev_name);
+	if (a->has_global) {
+		snprintf(host, sizeof(host), "veth-%u-g", a->pid);
+		dp_forwarding_enable(e, &a->global_ip, host);
+	}
+	return 0;
+}
+
+int dp_attach_replumb(struct engine *e, struct state_dp_attach *a, char *err, size_t errlen)
+{
+	struct dp_service *s = dp_find_service(e->dp, a->service);
+	struct dp_bridge *b = dp_service_bridge(e->dp, s);
+	if (!b) {
+		snprintf(err, errlen, "its service %s has no bridge", a->service);
+		return -ENOENT;
+	}
+	int ns_fd = open_container_ns(a->pid, err, errlen);
+	if (ns_fd < 0)
+		return ns_fd;
+	int r = plumb(e, a, s, b, ns_fd, err, errlen);
+	close(ns_fd);
+	if (r < 0)
+		delete_veths(e, a->pid);
+	return r;
+}
+
+void engine_attach_container(struct engine *e, const struct ovl_req_attach *r, struct ovl_response *resp)
 {
 	switch (r->handle.platform) {
 	case OVL_HANDLE_GUEST_MANAGED:
-		guest_attach(e, r, resp);
+		engine_guest_attach(e, r, resp);
 		return;
 	case OVL_HANDLE_HOST_SHARED:
-		hostshared_attach(e, r, resp);
+		engine_hostshared_attach(e, r, resp);
 		return;
 	case OVL_HANDLE_LINUX_PID:
 		break;
@@ -232,7 +289,7 @@ void attach_container(struct engine *e, const struct ovl_req_attach *r, struct o
 				       "setup_service_overlay first", pid, r->service);
 		return;
 	}
-	struct dp_attach *old = dp_find_attach(dp, pid);
+	struct state_dp_attach *old = dp_find_attach(dp, pid);
 	if (old) {
 		if (strcmp(old->service, r->service) != 0) {
 			ovl_response_err(resp, "attach_container %u: already attached to service %s; detach it first",
@@ -270,7 +327,7 @@ void attach_container(struct engine *e, const struct ovl_req_attach *r, struct o
 		ovl_response_err(resp, "attach_container: %s", err);
 		return;
 	}
-	struct dp_attach a = { .pid = pid, .ephemeral = r->ephemeral };
+	struct state_dp_attach a = { .pid = pid, .ephemeral = r->ephemeral };
 	a.service = strdup(r->service);
 	a.isolation = r->isolation_network ? strdup(r->isolation_network) : NULL;
 	if (!a.service || (r->isolation_network && !a.isolation)) {
@@ -283,36 +340,18 @@ void attach_container(struct engine *e, const struct ovl_req_attach *r, struct o
 			 ip_prefix_format(&b->subnet, sub, sizeof(sub)));
 		goto fail;
 	}
-	struct ns_setup s0 = { .ifname = "eth0", .ip = a.ip, .len = b->subnet.len, .has_gateway = true,
-			       .gateway = b->gateway };
-	if (veth_into(e, pid, ns_fd, "s", &s0, b->name, err, sizeof(err)) < 0)
-		goto fail_ip;
 	if (r->join_global && dp->has_device) {
 		if (ipam_slice_alloc(&e->st.slice, &a.global_ip) < 0) {
 			snprintf(err, sizeof(err), "node slice %s exhausted (join_global)",
 				 ip_prefix_format(&e->st.slice.cidr, sub, sizeof(sub)));
-			goto fail_veth;
+			goto fail_ip;
 		}
 		a.has_global = true;
-		struct ns_setup s1 = { .ifname = "eth1", .ip = a.global_ip, .len = (uint8_t)ip_addr_bits(&a.global_ip),
-				       .has_onlink = true, .onlink = dp->node_ip };
-		if (veth_into(e, pid, ns_fd, "g", &s1, NULL, err, sizeof(err)) < 0)
-			goto fail_veth;
 	}
+	if (plumb(e, &a, s, b, ns_fd, err, sizeof(err)) < 0)
+		goto fail_veth;
 	close(ns_fd);
-	char host[VETH_NAME_SIZE];
-	snprintf(host, sizeof(host), "veth-%u-s", pid);
-	/* Every device this container's traffic enters the node by. */
-	dp_forwarding_enable(e, &a.ip, host);
-	dp_forwarding_enable(e, &a.ip, b->name);
-	if (dp->has_device)
-		dp_forwarding_enable(e, &a.ip, dp->gname);
-	if (s->dedicated)
-		dp_forwarding_enable(e, &a.ip, s->dev_name);
-	if (a.has_global) {
-		snprintf(host, sizeof(host), "veth-%u-g", pid);
-		dp_forwarding_enable(e, &a.global_ip, host);
-	}
+	crashpoint("attach-host-changed");
 	dp->attaches[dp->n_attaches++] = a;
 	if (a.isolation && dp_firewall_sync(e) < 0) {
 		/* A fence that cannot be installed is no fence: undo the attach. */
@@ -339,7 +378,7 @@ fail:
 	ovl_response_err(resp, "attach_container %u (service %s): %s", pid, r->service, err);
 }
 
-void dp_attach_release(struct engine *e, struct dp_attach *a, bool delete_links)
+void dp_attach_release(struct engine *e, struct state_dp_attach *a, bool delete_links)
 {
 	struct dp *dp = e->dp;
 	if (delete_links && dp->nl)
@@ -359,14 +398,14 @@ void dp_attach_release(struct engine *e, struct dp_attach *a, bool delete_links)
 		dp_firewall_sync(e); /* drains the member from its network */
 }
 
-void detach_container(struct engine *e, const struct ovl_handle *h, struct ovl_response *resp)
+void engine_detach_container(struct engine *e, const struct ovl_handle *h, struct ovl_response *resp)
 {
 	switch (h->platform) {
 	case OVL_HANDLE_GUEST_MANAGED:
-		guest_detach(e, h->id, resp);
+		engine_guest_detach(e, h->id, resp);
 		return;
 	case OVL_HANDLE_HOST_SHARED:
-		hostshared_detach(e, h->id, resp);
+		engine_hostshared_detach(e, h->id, resp);
 		return;
 	case OVL_HANDLE_LINUX_PID:
 		break;
@@ -379,7 +418,8 @@ void detach_container(struct engine *e, const struct ovl_handle *h, struct ovl_r
 	 */
 	if (dp->up && dp_nl(e, &dp->nl, err, sizeof(err)) == 0)
 		delete_veths(e, h->pid);
-	struct dp_attach *a = dp_find_attach(dp, h->pid);
+	crashpoint("detach-host-changed");
+	struct state_dp_attach *a = dp_find_attach(dp, h->pid);
 	if (!a) {
 		resp_ok(resp); /* idempotent */
 		return;
@@ -404,46 +444,66 @@ void detach_container(struct engine *e, const struct ovl_handle *h, struct ovl_r
 }
 
 struct sweep {
-	char (*dead)[IFNAMSIZ];
+	struct dp *record; /* NULL: only links whose process is gone */
+	struct sweep_link {
+		char name[IFNAMSIZ];
+		uint32_t pid;
+		bool running;
+	} *dead;
 	size_t n;
 	int err;
 };
+
+/* A running pid's link stays when it is in use: recorded, or (no record given) ours or not. */
+static bool in_use(const struct sweep *sw, uint32_t pid, const char *tag)
+{
+	if (!sw->record)
+		return true;
+	const struct state_dp_attach *a = dp_find_attach(sw->record, pid);
+	return a && (tag[0] == 's' || a->has_global);
+}
 
 static int sweep_visit(const struct nl_link *l, void *arg)
 {
 	struct sweep *sw = arg;
 	unsigned pid;
 	char tag[4], rest;
-	if (sscanf(l->name, "veth-%u-%3[sg]%c", &pid, tag, &rest) != 2 &&
-	    sscanf(l->name, "vc-%u-%3[sg]%c", &pid, tag, &rest) != 2)
+	if (sscanf(l->name, "veth-%u-%3[sg]%c", &pid, tag, &rest) != 2)
 		return 0;
 	char proc[32];
 	snprintf(proc, sizeof(proc), "/proc/%u", pid);
-	if (access(proc, F_OK) == 0)
-		return 0; /* the process lives: its veth is in use (ours or not) */
+	bool running = access(proc, F_OK) == 0;
+	if (running && in_use(sw, pid, tag))
+		return 0;
 	void *n = realloc(sw->dead, (sw->n + 1) * sizeof(*sw->dead));
 	if (!n)
 		return sw->err = -ENOMEM;
 	sw->dead = n;
-	snprintf(sw->dead[sw->n++], IFNAMSIZ, "%s", l->name);
+	sw->dead[sw->n] = (struct sweep_link){ .pid = pid, .running = running };
+	snprintf(sw->dead[sw->n++].name, IFNAMSIZ, "%s", l->name);
 	return 0;
 }
 
-/* Deletes container veths whose process is gone (a crash or a missed detach left them). */
-void dp_sweep_orphan_veths(struct engine *e)
+void dp_sweep_orphan_veths(struct engine *e, bool unrecorded)
 {
 	struct dp *dp = e->dp;
-	struct sweep sw = { 0 };
+	struct sweep sw = { .record = unrecorded ? dp : NULL };
 	if (!dp->nl)
 		return;
 	int r = nl_link_list(dp->nl, sweep_visit, &sw);
 	if (r < 0)
 		log_warn("orphan veth sweep: cannot list links: %s", strerror(-r));
 	for (size_t i = 0; i < sw.n; i++) {
-		log_info("deleting orphan veth %s (its process is gone)", sw.dead[i]);
-		if ((r = nl_link_delete(dp->nl, sw.dead[i])) < 0)
-			log_warn("cannot delete orphan veth %s: %s", sw.dead[i], strerror(-r));
-		dp_forwarding_forget(e, sw.dead[i]);
+		const struct sweep_link *l = &sw.dead[i];
+		if (l->running)
+			log_warn("deleting veth %s: container %u is running but this link is not in the saved record "
+				 "(a crash came before the save, so its request was never answered; a retry makes it "
+				 "again)", l->name, l->pid);
+		else
+			log_info("deleting orphan veth %s (its process is gone)", l->name);
+		if ((r = nl_link_delete(dp->nl, l->name)) < 0)
+			log_warn("cannot delete orphan veth %s: %s", l->name, strerror(-r));
+		dp_forwarding_forget(e, l->name);
 	}
 	free(sw.dead);
 }

@@ -52,7 +52,7 @@ static void lower(char *s)
 			*s = (char)(*s - 'A' + 'a');
 }
 
-void dns_register(struct engine *e, const char *name, const struct ip_addr *ip, struct ovl_response *resp)
+void engine_dns_register(struct engine *e, const char *name, const struct ip_addr *ip, struct ovl_response *resp)
 {
 	char why[160], key[DNS_NAME_STRLEN], a[IP_ADDR_STRLEN];
 	struct dns_name n;
@@ -86,7 +86,7 @@ void dns_register(struct engine *e, const char *name, const struct ip_addr *ip, 
 	resp_ok(resp);
 }
 
-void dns_unregister(struct engine *e, const char *name, struct ovl_response *resp)
+void engine_dns_unregister(struct engine *e, const char *name, struct ovl_response *resp)
 {
 	char why[160], key[DNS_NAME_STRLEN];
 	struct dns_name n;
@@ -110,7 +110,7 @@ void dns_unregister(struct engine *e, const char *name, struct ovl_response *res
 	resp_ok(resp); /* idempotent: an unknown name is already gone */
 }
 
-void dns_scoped_resolver(struct engine *e, struct ovl_response *resp)
+void engine_dns_scoped_resolver(struct engine *e, struct ovl_response *resp)
 {
 	ovl_response_err(resp, "scoped resolver is macOS-only");
 }

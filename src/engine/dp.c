@@ -55,24 +55,10 @@ void dp_close(struct engine *e)
 		explicit_bzero(s->dev_private, sizeof(s->dev_private));
 	}
 	free(dp->services);
-	for (size_t i = 0; i < dp->n_identities; i++) {
-		free(dp->identities[i].service);
-		explicit_bzero(dp->identities[i].private_key, WG_KEY_LEN);
-	}
-	free(dp->identities);
+	state_dp_records_free(dp->identities, dp->n_identities, dp->attaches, dp->n_attaches, dp->guests, dp->n_guests);
 	if (dp->gdev)
 		wg_device_destroy(dp->gdev);
 	nat_agent_free(e);
-	for (size_t i = 0; i < dp->n_attaches; i++) {
-		free(dp->attaches[i].service);
-		free(dp->attaches[i].isolation);
-	}
-	free(dp->attaches);
-	for (size_t i = 0; i < dp->n_guests; i++) {
-		free(dp->guests[i].id);
-		free(dp->guests[i].service);
-	}
-	free(dp->guests);
 	ipam_slice_free(&dp->shared.pool);
 	free(dp->v6_fwd);
 	free(dp->health);
@@ -88,9 +74,7 @@ void dp_close(struct engine *e)
 
 void dp_commit(struct engine *e)
 {
-	if (dp_record_store(e) < 0)
-		log_error("out of memory recording the data plane state; the next save may miss a change");
-	e->dirty = true;
+	e->dirty = true; /* the record is converted once, when the batch is saved (engine_save) */
 }
 
 int dp_nl(struct engine *e, struct nl_handle **out, char *err, size_t errlen)
@@ -115,7 +99,7 @@ struct dp_service *dp_find_service(struct dp *dp, const char *name)
 	return NULL;
 }
 
-struct dp_attach *dp_find_attach(struct dp *dp, uint32_t pid)
+struct state_dp_attach *dp_find_attach(struct dp *dp, uint32_t pid)
 {
 	for (size_t i = 0; i < dp->n_attaches; i++)
 		if (dp->attaches[i].pid == pid)
@@ -123,7 +107,7 @@ struct dp_attach *dp_find_attach(struct dp *dp, uint32_t pid)
 	return NULL;
 }
 
-struct dp_guest *dp_find_guest(struct dp *dp, const char *id, bool host_shared)
+struct state_dp_guest *dp_find_guest(struct dp *dp, const char *id, bool host_shared)
 {
 	for (size_t i = 0; i < dp->n_guests; i++)
 		if (dp->guests[i].host_shared == host_shared && strcmp(dp->guests[i].id, id) == 0)

@@ -5,9 +5,9 @@
  * peers.c, status.c, teardown.c, recover.c). Not for other modules.
  *
  * Every host change is entered here the moment it is made and the record is
- * persisted with the request (dp_record.c writes it into state.json under
- * the "dataplane" key), so teardown and restart recovery walk these lists
- * instead of guessing. Names are deterministic (ipam/ifname.h; container
+ * persisted with the request's group commit (dp_record.c converts these
+ * lists into the state's typed "dataplane" section), so teardown and restart
+ * recovery walk these lists instead of guessing. Names are deterministic (ipam/ifname.h; container
  * veths "veth-<pid>-s|g"), so even a change made just before a crash is found
  * again by name.
  */
@@ -51,37 +51,14 @@ struct dp_service {
 	struct wg_device *dev; /* live, not persisted */
 };
 
-/* linux_pid attachment. */
-struct dp_attach {
-	uint32_t pid;
-	char *service;
-	struct ip_addr ip; /* eth0, from the service's bridge pool */
-	bool has_global;
-	struct ip_addr global_ip; /* eth1, from the node slice */
-	bool ephemeral;
-	char *isolation; /* NULL = none */
-};
-
-/* guest_managed and host_shared attachments. */
-struct dp_guest {
-	char *id;
-	char *service;	 /* pool owner; NULL = node slice */
-	struct ip_addr ip;
-	uint8_t public_key[WG_KEY_LEN];
-	bool host_shared; /* a /32 alias on the global device instead of a peer */
-};
-
 /*
- * A dedicated device's identity, kept until teardown_service_overlay: a
- * daemon restart (even a graceful one, which tears the devices down) brings
- * the service back with the same key and port, so other nodes' peers for it
- * stay valid.
+ * Attachments (linux_pid: struct state_dp_attach; guest_managed and
+ * host_shared: struct state_dp_guest) and the identities of dedicated
+ * devices (struct state_dp_identity, kept until teardown_service_overlay so a
+ * restart brings a service back with the same key and port) are plain
+ * records: the engine keeps them in the state's own types
+ * (state/dataplane.h).
  */
-struct dp_identity {
-	char *service;
-	uint8_t private_key[WG_KEY_LEN];
-	uint16_t port;
-};
 
 struct dp {
 	struct engine_dp_opts opts;
@@ -100,13 +77,13 @@ struct dp {
 
 	struct dp_service *services;
 	size_t n_services;
-	struct dp_identity *identities;
+	struct state_dp_identity *identities;
 	size_t n_identities;
 	struct ipam_ports ports; /* dedicated-device port band */
 	bool ports_ready;
-	struct dp_attach *attaches;
+	struct state_dp_attach *attaches;
 	size_t n_attaches;
-	struct dp_guest *guests;
+	struct state_dp_guest *guests;
 	size_t n_guests;
 
 	/* host parameters changed, with the values found before */
@@ -149,12 +126,12 @@ struct dp_health {
 /* dp.c: lifetime, record, shared helpers */
 int dp_open(struct engine *e, const struct engine_dp_opts *opts, char *err, size_t errlen);
 void dp_close(struct engine *e);
-/* Re-encodes the record into the state and marks it dirty (persisted with the response). */
+/* Marks the state dirty: the record is stored with the batch's save (engine_save), before any answer. */
 void dp_commit(struct engine *e);
 int dp_nl(struct engine *e, struct nl_handle **out, char *err, size_t errlen);
 struct dp_service *dp_find_service(struct dp *dp, const char *name);
-struct dp_attach *dp_find_attach(struct dp *dp, uint32_t pid);
-struct dp_guest *dp_find_guest(struct dp *dp, const char *id, bool host_shared);
+struct state_dp_attach *dp_find_attach(struct dp *dp, uint32_t pid);
+struct state_dp_guest *dp_find_guest(struct dp *dp, const char *id, bool host_shared);
 /* The bridge a service's containers join (own or shared); NULL if none. */
 struct dp_bridge *dp_service_bridge(struct dp *dp, struct dp_service *s);
 /* zl-<deployment>-<instance>[-<service>]-<suffix> (service NULL: node-wide). */
@@ -193,14 +170,21 @@ void dp_health_start(struct engine *e);
 void dp_health_stop(struct engine *e);
 
 /* attach.c */
-void dp_attach_release(struct engine *e, struct dp_attach *a, bool delete_links);
-void dp_sweep_orphan_veths(struct engine *e);
+void dp_attach_release(struct engine *e, struct state_dp_attach *a, bool delete_links);
+/* Re-creates a's links with its recorded addresses (recovery). 0, or -errno with err set and the links deleted. */
+int dp_attach_replumb(struct engine *e, struct state_dp_attach *a, char *err, size_t errlen);
+/*
+ * Deletes container veths (veth-<pid>-s|g) whose process is gone and, with
+ * unrecorded, also those of running processes that no recorded attachment
+ * explains (restart recovery: remains of an attach that was never saved).
+ */
+void dp_sweep_orphan_veths(struct engine *e, bool unrecorded);
 
 /* recover.c: re-adopts what the record says we own after a restart. */
 void dp_recover(struct engine *e);
 
-/* dp_record.c */
+/* dp_record.c: e->st.dataplane -> the lists (at open), the lists -> e->st.dataplane (before each save). */
 int dp_record_load(struct engine *e, char *err, size_t errlen);
-int dp_record_store(struct engine *e);
+int dp_record_store(struct engine *e); /* 0 or -ENOMEM (the previous record stays) */
 
 #endif

@@ -1,145 +1,139 @@
 // SPDX-License-Identifier: MIT
 /*
- * The data plane's record in state.json, under the top-level "dataplane"
- * key: every link, address pool, attachment, dedicated identity and host
- * parameter this daemon changed. The state module keeps top-level keys it
- * does not model verbatim (st->unknown), so the record rides the same atomic
- * save as the rest of the state without the state model knowing its shape.
+ * The data plane's record: the live lists (struct dp) converted to and from
+ * the state's typed data-plane section (state/dataplane.h). dp_commit only
+ * marks the state dirty; dp_record_store runs once per group commit, right
+ * before the state is written.
  */
 #include "engine/dp.h"
 
 #include <errno.h>
-#include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "state/model_json.h"
-#include "util/log.h"
 #include "wg/wg.h"
 
-#define RECORD_KEY "dataplane"
+_Static_assert(STATE_DP_SYSCTL_PATH_MAX == SYSCTL_PATH_MAX && STATE_DP_SYSCTL_VALUE_MAX == SYSCTL_VALUE_MAX &&
+		       STATE_DP_PATH_MAX == PATH_MAX,
+	       "the state's copies of the host-parameter records must fit them");
 
-/* A bridge with its pool's allocations (containers, guests, allocate_ip). */
-static json_t *bridge_json(const struct dp_bridge *b)
+static int bridge_store(const struct dp_bridge *b, struct state_bridge *out)
 {
-	json_t *ips = json_array();
-	for (size_t i = 0; ips && i < ipam_slice_count(&b->pool); i++) {
-		struct ip_addr a = ipam_slice_at(&b->pool, i);
-		if (json_array_append_new(ips, mj_ip_string(&a)) < 0) {
-			json_decref(ips);
-			return NULL;
-		}
-	}
-	if (!ips)
-		return NULL;
-	return json_pack("{s:s, s:o, s:o}", "name", b->name, "subnet", mj_prefix_string(&b->subnet), "allocated", ips);
+	snprintf(out->name, sizeof(out->name), "%s", b->name);
+	out->subnet = b->subnet;
+	size_t n = ipam_slice_count(&b->pool);
+	if (n && !(out->allocated = calloc(n, sizeof(*out->allocated))))
+		return -ENOMEM;
+	for (out->n_allocated = 0; out->n_allocated < n; out->n_allocated++)
+		out->allocated[out->n_allocated] = ipam_slice_at(&b->pool, out->n_allocated);
+	return 0;
 }
 
-static json_t *encode(struct dp *dp)
+static int service_store(const struct dp_service *s, struct state_dp_service *out)
 {
-	json_t *o = json_object(), *svcs = json_array(), *atts = json_array(), *guests = json_array(),
-	       *v6 = json_array(), *ids = json_array();
-	if (!o || !svcs || !atts || !guests || !v6 || !ids || mj_set_new(o, "services", svcs) < 0 ||
-	    mj_set_new(o, "dedicated_identities", ids) < 0 ||
-	    mj_set_new(o, "attachments", atts) < 0 || mj_set_new(o, "guests", guests) < 0 ||
-	    mj_set_new(o, "ipv6_forwarding", v6) < 0)
-		goto fail;
-	if (mj_set_new(o, "up", json_boolean(dp->up)) < 0 || mj_set_new(o, "has_device", json_boolean(dp->has_device)) < 0 ||
-	    (dp->gname[0] && mj_set_new(o, "interface", json_string(dp->gname)) < 0) ||
-	    (dp->has_shared && mj_set_new(o, "shared_bridge", bridge_json(&dp->shared)) < 0) ||
-	    (dp->fw_applied && mj_set_new(o, "firewall_table", json_string(dp->fw_instance)) < 0))
-		goto fail;
-	if (dp->ip_forward.saved &&
-	    mj_set_new(o, "ip_forward", json_pack("{s:s, s:s}", "path", dp->ip_forward.path, "old", dp->ip_forward.old_value)) < 0)
-		goto fail;
-	if (dp->unmanaged_marked &&
-	    mj_set_new(o, "unmanaged", json_pack("{s:s, s:s, s:s, s:s}", "networkd_file", dp->unmanaged.networkd_file,
-						 "nm_file", dp->unmanaged.nm_file, "networkd_dir",
-						 dp->unmanaged.networkd_dir, "nm_dir", dp->unmanaged.nm_dir)) < 0)
-		goto fail;
-	for (size_t i = 0; i < dp->n_v6_fwd; i++)
-		if (json_array_append_new(v6, json_string(dp->v6_fwd[i])) < 0)
-			goto fail;
-	for (size_t i = 0; i < dp->n_identities; i++)
-		if (json_array_append_new(ids, json_pack("{s:s, s:o, s:i}", "service", dp->identities[i].service,
-							 "private_key", mj_key_string(dp->identities[i].private_key),
-							 "port", dp->identities[i].port)) < 0)
-			goto fail;
-	for (size_t i = 0; i < dp->n_services; i++) {
-		const struct dp_service *s = &dp->services[i];
-		json_t *j = json_pack("{s:s, s:s, s:b}", "name", s->name, "mode", ovl_mode_name(s->mode), "on_shared",
-				      s->on_shared);
-		if (!j || json_array_append_new(svcs, j) < 0)
-			goto fail;
-		if (!s->on_shared && mj_set_new(j, "bridge", bridge_json(&s->bridge)) < 0)
-			goto fail;
-		if (s->dedicated) {
-			json_t *peers = json_array();
-			if (mj_set_new(j, "dedicated",
-				       json_pack("{s:s, s:o, s:i, s:o}", "interface", s->dev_name, "private_key",
-						 mj_key_string(s->dev_private), "port", s->dev_port, "peers", peers)) < 0)
-				goto fail;
-			for (size_t k = 0; k < s->n_peers; k++)
-				if (json_array_append_new(peers, mj_peer_to_json(&s->peers[k])) < 0)
-					goto fail;
-		}
-	}
-	for (size_t i = 0; i < dp->n_attaches; i++) {
-		const struct dp_attach *a = &dp->attaches[i];
-		json_t *j = json_pack("{s:I, s:s, s:o, s:b}", "pid", (json_int_t)a->pid, "service", a->service, "ip",
-				      mj_ip_string(&a->ip), "ephemeral", a->ephemeral);
-		if (!j || json_array_append_new(atts, j) < 0 ||
-		    (a->has_global && mj_set_new(j, "global_ip", mj_ip_string(&a->global_ip)) < 0) ||
-		    (a->isolation && mj_set_new(j, "isolation_network", json_string(a->isolation)) < 0))
-			goto fail;
-	}
-	for (size_t i = 0; i < dp->n_guests; i++) {
-		const struct dp_guest *g = &dp->guests[i];
-		json_t *j = json_pack("{s:s, s:o, s:o, s:b}", "id", g->id, "ip", mj_ip_string(&g->ip), "public_key",
-				      mj_key_string(g->public_key), "host_shared", g->host_shared);
-		if (!j || json_array_append_new(guests, j) < 0 ||
-		    (g->service && mj_set_new(j, "service", json_string(g->service)) < 0))
-			goto fail;
-	}
-	return o;
-fail:
-	json_decref(o);
-	return NULL;
+	out->mode = s->mode;
+	out->on_shared = s->on_shared;
+	out->dedicated = s->dedicated;
+	snprintf(out->dev_name, sizeof(out->dev_name), "%s", s->dev_name);
+	memcpy(out->dev_private, s->dev_private, WG_KEY_LEN);
+	out->dev_port = s->dev_port;
+	if (!(out->name = strdup(s->name)) || (!s->on_shared && bridge_store(&s->bridge, &out->bridge) < 0))
+		return -ENOMEM;
+	if (s->n_peers && !(out->peers = calloc(s->n_peers, sizeof(*out->peers))))
+		return -ENOMEM;
+	for (; out->n_peers < s->n_peers; out->n_peers++)
+		if (ovl_peer_spec_copy(&out->peers[out->n_peers], &s->peers[out->n_peers]) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+/*
+ * The plain records (identities, attachments, guests) are the state's own
+ * types: both directions copy the lists element by element. *n counts the
+ * copies made, so a failure leaves a list its owner frees as usual.
+ */
+#define COPY_LIST(dst, n, src, count, copy)                                                   \
+	({                                                                                   \
+		int r_ = 0;                                                                  \
+		for (*(n) = 0; *(n) < (count); (*(n))++)                                     \
+			if ((r_ = copy(&(dst)[*(n)], &(src)[*(n)])) < 0)                     \
+				break;                                                       \
+		r_;                                                                          \
+	})
+
+/* The lists of rec, each sized for n items; -ENOMEM. */
+static int alloc_lists(struct dp *dp, struct state_dataplane *rec)
+{
+	if ((dp->n_v6_fwd && !(rec->ipv6_forwarding = calloc(dp->n_v6_fwd, sizeof(*rec->ipv6_forwarding)))) ||
+	    (dp->n_identities && !(rec->identities = calloc(dp->n_identities, sizeof(*rec->identities)))) ||
+	    (dp->n_services && !(rec->services = calloc(dp->n_services, sizeof(*rec->services)))) ||
+	    (dp->n_attaches && !(rec->attaches = calloc(dp->n_attaches, sizeof(*rec->attaches)))) ||
+	    (dp->n_guests && !(rec->guests = calloc(dp->n_guests, sizeof(*rec->guests)))))
+		return -ENOMEM;
+	return 0;
+}
+
+static int store(struct dp *dp, struct state_dataplane *rec)
+{
+	rec->up = dp->up;
+	rec->has_device = dp->has_device;
+	snprintf(rec->interface, sizeof(rec->interface), "%s", dp->gname);
+	rec->has_firewall = dp->fw_applied;
+	snprintf(rec->firewall_table, sizeof(rec->firewall_table), "%s", dp->fw_applied ? dp->fw_instance : "");
+	rec->has_ip_forward = dp->ip_forward.saved;
+	snprintf(rec->ip_forward_path, sizeof(rec->ip_forward_path), "%s", dp->ip_forward.path);
+	snprintf(rec->ip_forward_old, sizeof(rec->ip_forward_old), "%s", dp->ip_forward.old_value);
+	rec->has_unmanaged = dp->unmanaged_marked;
+	snprintf(rec->networkd_file, sizeof(rec->networkd_file), "%s", dp->unmanaged.networkd_file);
+	snprintf(rec->nm_file, sizeof(rec->nm_file), "%s", dp->unmanaged.nm_file);
+	snprintf(rec->networkd_dir, sizeof(rec->networkd_dir), "%s", dp->unmanaged.networkd_dir);
+	snprintf(rec->nm_dir, sizeof(rec->nm_dir), "%s", dp->unmanaged.nm_dir);
+	if ((dp->has_shared && bridge_store(&dp->shared, &rec->shared) < 0) || alloc_lists(dp, rec) < 0)
+		return -ENOMEM;
+	rec->has_shared = dp->has_shared;
+	for (; rec->n_ipv6_forwarding < dp->n_v6_fwd; rec->n_ipv6_forwarding++)
+		memcpy(rec->ipv6_forwarding[rec->n_ipv6_forwarding], dp->v6_fwd[rec->n_ipv6_forwarding], IFNAMSIZ);
+	for (size_t i = 0; i < dp->n_services; i++, rec->n_services++)
+		if (service_store(&dp->services[i], &rec->services[i]) < 0)
+			return -ENOMEM;
+	if (COPY_LIST(rec->identities, &rec->n_identities, dp->identities, dp->n_identities, state_dp_identity_copy) < 0 ||
+	    COPY_LIST(rec->attaches, &rec->n_attaches, dp->attaches, dp->n_attaches, state_dp_attach_copy) < 0 ||
+	    COPY_LIST(rec->guests, &rec->n_guests, dp->guests, dp->n_guests, state_dp_guest_copy) < 0)
+		return -ENOMEM;
+	return 0;
 }
 
 int dp_record_store(struct engine *e)
 {
-	json_t *rec = encode(e->dp);
-	if (!rec)
-		return -ENOMEM;
-	if (!e->st.unknown && !(e->st.unknown = json_object())) {
-		json_decref(rec);
-		return -ENOMEM;
+	struct state_dataplane rec = { 0 };
+	int r = store(e->dp, &rec);
+	if (r < 0) {
+		state_dataplane_free(&rec);
+		return r; /* the previous record stays */
 	}
-	return json_object_set_new(e->st.unknown, RECORD_KEY, rec) < 0 ? -ENOMEM : 0;
+	state_dataplane_free(&e->st.dataplane);
+	e->st.dataplane = rec;
+	return 0;
 }
 
-static int load_bridge(const json_t *o, struct dp_bridge *b)
+/* A bridge from its record; its pool holds the recorded allocations. */
+static int bridge_load(const struct state_bridge *in, struct dp_bridge *b, char *why, size_t whylen)
 {
-	const char *name;
-	struct ip_prefix subnet;
-	char err[200];
-	if (!o || mj_string(o, "name", true, &name, err, sizeof(err)) < 0 ||
-	    mj_prefix(o, "subnet", true, &subnet, err, sizeof(err)) < 0 || strlen(name) >= IFNAMSIZ)
-		return -EBADMSG;
 	memset(b, 0, sizeof(*b));
-	snprintf(b->name, sizeof(b->name), "%s", name);
-	b->subnet = ip_prefix_network(&subnet);
-	if (ipam_slice_init(&b->pool, &b->subnet) < 0)
+	snprintf(b->name, sizeof(b->name), "%s", in->name);
+	b->subnet = in->subnet;
+	if (ipam_slice_init(&b->pool, &b->subnet) < 0) {
+		snprintf(why, whylen, "bridge %s: unusable subnet", in->name);
 		return -EBADMSG;
+	}
 	b->gateway = ipam_slice_node_ip(&b->pool);
-	size_t i;
-	json_t *v;
-	json_array_foreach(json_object_get(o, "allocated"), i, v) {
-		struct ip_addr a;
-		if (!json_is_string(v) || ip_addr_parse(json_string_value(v), &a) < 0 ||
-		    ipam_slice_reserve(&b->pool, &a) < 0) {
+	for (size_t i = 0; i < in->n_allocated; i++) {
+		if (ipam_slice_reserve(&b->pool, &in->allocated[i]) < 0) {
+			char ip[IP_ADDR_STRLEN];
+			snprintf(why, whylen, "bridge %s: allocation %s is its gateway, outside its pool or listed twice",
+				 in->name, ip_addr_format(&in->allocated[i], ip, sizeof(ip)));
 			ipam_slice_free(&b->pool);
 			return -EBADMSG;
 		}
@@ -147,201 +141,109 @@ static int load_bridge(const json_t *o, struct dp_bridge *b)
 	return 0;
 }
 
-static int load_service(struct dp *dp, const json_t *j)
+static int service_load(struct dp *dp, const struct state_dp_service *in, char *why, size_t whylen)
 {
-	const char *name, *mode;
-	char err[200];
-	struct dp_service s = { 0 };
-	if (mj_string(j, "name", true, &name, err, sizeof(err)) < 0 || mj_string(j, "mode", true, &mode, err, sizeof(err)) < 0 ||
-	    ovl_mode_parse(mode, &s.mode) < 0 || mj_bool(j, "on_shared", false, &s.on_shared, err, sizeof(err)) < 0)
+	struct dp_service *s = &dp->services[dp->n_services];
+	memset(s, 0, sizeof(*s));
+	s->mode = in->mode;
+	s->on_shared = in->on_shared;
+	if (!in->on_shared && bridge_load(&in->bridge, &s->bridge, why, whylen) < 0)
 		return -EBADMSG;
-	if (!s.on_shared && load_bridge(json_object_get(j, "bridge"), &s.bridge) < 0)
-		return -EBADMSG;
-	json_t *d = json_object_get(j, "dedicated");
-	if (d) {
-		const char *ifn;
-		json_t *peers;
-		if (mj_string(d, "interface", true, &ifn, err, sizeof(err)) < 0 || strlen(ifn) >= IFNAMSIZ ||
-		    mj_key(d, "private_key", true, s.dev_private, err, sizeof(err)) < 0 ||
-		    mj_u16(d, "port", true, &s.dev_port, err, sizeof(err)) < 0 ||
-		    mj_array(d, "peers", false, &peers, err, sizeof(err)) < 0)
-			goto fail;
-		s.dedicated = true;
-		snprintf(s.dev_name, sizeof(s.dev_name), "%s", ifn);
-		wg_public_from_private(s.dev_private, s.dev_public);
-		size_t i;
-		json_t *p;
-		if (peers && json_array_size(peers) &&
-		    !(s.peers = calloc(json_array_size(peers), sizeof(*s.peers))))
-			goto fail;
-		json_array_foreach(peers, i, p) {
-			if (mj_peer_from_json(p, &s.peers[s.n_peers], err, sizeof(err)) < 0)
-				goto fail;
-			s.n_peers++;
-		}
+	if (!(s->name = strdup(in->name)))
+		goto oom;
+	dp->n_services++; /* from here dp_close frees it */
+	if (in->dedicated) {
+		s->dedicated = true;
+		snprintf(s->dev_name, sizeof(s->dev_name), "%s", in->dev_name);
+		memcpy(s->dev_private, in->dev_private, WG_KEY_LEN);
+		wg_public_from_private(s->dev_private, s->dev_public);
+		s->dev_port = in->dev_port;
+		if (in->n_peers && !(s->peers = calloc(in->n_peers, sizeof(*s->peers))))
+			goto oom;
+		for (; s->n_peers < in->n_peers; s->n_peers++)
+			if (ovl_peer_spec_copy(&s->peers[s->n_peers], &in->peers[s->n_peers]) < 0)
+				goto oom;
 	}
-	if (!(s.name = strdup(name)))
-		goto fail;
-	void *n = realloc(dp->services, (dp->n_services + 1) * sizeof(*dp->services));
-	if (!n)
-		goto fail;
-	dp->services = n;
-	dp->services[dp->n_services++] = s;
 	return 0;
-fail:
-	free(s.name);
-	for (size_t i = 0; i < s.n_peers; i++)
-		ovl_peer_spec_free(&s.peers[i]);
-	free(s.peers);
-	ipam_slice_free(&s.bridge.pool);
-	return -EBADMSG;
+oom:
+	if (!s->name)
+		ipam_slice_free(&s->bridge.pool);
+	snprintf(why, whylen, "out of memory");
+	return -ENOMEM;
 }
 
-static int load_attach(struct engine *e, const json_t *j)
+/* Marks ip taken in the pool of service's bridge, when it has one (the pool's own list has it already). */
+static void pool_reserve(struct dp *dp, const char *service, const struct ip_addr *ip)
 {
-	struct dp *dp = e->dp;
-	struct dp_attach a = { 0 };
-	const char *svc, *iso = NULL;
-	uint64_t pid;
-	char err[200];
-	int r;
-	if (mj_u64(j, "pid", true, &pid, err, sizeof(err)) < 0 || pid > UINT32_MAX ||
-	    mj_string(j, "service", true, &svc, err, sizeof(err)) < 0 || mj_ip(j, "ip", true, &a.ip, err, sizeof(err)) < 0 ||
-	    mj_bool(j, "ephemeral", false, &a.ephemeral, err, sizeof(err)) < 0 ||
-	    (r = mj_ip(j, "global_ip", false, &a.global_ip, err, sizeof(err))) < 0 ||
-	    mj_string(j, "isolation_network", false, &iso, err, sizeof(err)) < 0)
-		return -EBADMSG;
-	a.pid = (uint32_t)pid;
-	a.has_global = r == 0;
-	a.service = strdup(svc);
-	a.isolation = iso ? strdup(iso) : NULL;
-	void *n = realloc(dp->attaches, (dp->n_attaches + 1) * sizeof(*dp->attaches));
-	if (!a.service || (iso && !a.isolation) || !n) {
-		free(a.service);
-		free(a.isolation);
-		return -ENOMEM;
-	}
-	dp->attaches = n;
-	struct dp_bridge *b = dp_service_bridge(dp, dp_find_service(dp, svc));
+	struct dp_bridge *b = service ? dp_service_bridge(dp, dp_find_service(dp, service)) : NULL;
 	if (b)
-		ipam_slice_reserve(&b->pool, &a.ip);
-	dp->attaches[dp->n_attaches++] = a;
-	return 0;
+		ipam_slice_reserve(&b->pool, ip);
 }
 
-static int load_guest(struct engine *e, const json_t *j)
+static int lists_load(struct dp *dp, const struct state_dataplane *rec, char *why, size_t whylen)
 {
-	struct dp *dp = e->dp;
-	struct dp_guest g = { 0 };
-	const char *id, *svc = NULL;
-	char err[200];
-	if (mj_string(j, "id", true, &id, err, sizeof(err)) < 0 || mj_ip(j, "ip", true, &g.ip, err, sizeof(err)) < 0 ||
-	    mj_key(j, "public_key", true, g.public_key, err, sizeof(err)) < 0 ||
-	    mj_bool(j, "host_shared", false, &g.host_shared, err, sizeof(err)) < 0 ||
-	    mj_string(j, "service", false, &svc, err, sizeof(err)) < 0)
-		return -EBADMSG;
-	g.id = strdup(id);
-	g.service = svc ? strdup(svc) : NULL;
-	void *n = realloc(dp->guests, (dp->n_guests + 1) * sizeof(*dp->guests));
-	if (!g.id || (svc && !g.service) || !n) {
-		free(g.id);
-		free(g.service);
-		return -ENOMEM;
+	if ((rec->n_ipv6_forwarding && !(dp->v6_fwd = calloc(rec->n_ipv6_forwarding, sizeof(*dp->v6_fwd)))) ||
+	    (rec->n_identities && !(dp->identities = calloc(rec->n_identities, sizeof(*dp->identities)))) ||
+	    (rec->n_services && !(dp->services = calloc(rec->n_services, sizeof(*dp->services)))) ||
+	    (rec->n_attaches && !(dp->attaches = calloc(rec->n_attaches, sizeof(*dp->attaches)))) ||
+	    (rec->n_guests && !(dp->guests = calloc(rec->n_guests, sizeof(*dp->guests)))))
+		goto oom;
+	for (; dp->n_v6_fwd < rec->n_ipv6_forwarding; dp->n_v6_fwd++)
+		memcpy(dp->v6_fwd[dp->n_v6_fwd], rec->ipv6_forwarding[dp->n_v6_fwd], IFNAMSIZ);
+	if (COPY_LIST(dp->identities, &dp->n_identities, rec->identities, rec->n_identities, state_dp_identity_copy) < 0)
+		goto oom;
+	for (size_t i = 0; i < rec->n_services; i++) {
+		int r = service_load(dp, &rec->services[i], why, whylen);
+		if (r < 0)
+			return r;
 	}
-	dp->guests = n;
-	struct dp_bridge *b = svc ? dp_service_bridge(dp, dp_find_service(dp, svc)) : NULL;
-	if (b)
-		ipam_slice_reserve(&b->pool, &g.ip);
-	dp->guests[dp->n_guests++] = g;
+	if (COPY_LIST(dp->attaches, &dp->n_attaches, rec->attaches, rec->n_attaches, state_dp_attach_copy) < 0 ||
+	    COPY_LIST(dp->guests, &dp->n_guests, rec->guests, rec->n_guests, state_dp_guest_copy) < 0)
+		goto oom;
+	for (size_t i = 0; i < dp->n_attaches; i++)
+		pool_reserve(dp, dp->attaches[i].service, &dp->attaches[i].ip);
+	for (size_t i = 0; i < dp->n_guests; i++)
+		pool_reserve(dp, dp->guests[i].service, &dp->guests[i].ip);
 	return 0;
+oom:
+	snprintf(why, whylen, "out of memory");
+	return -ENOMEM;
 }
 
 int dp_record_load(struct engine *e, char *err, size_t errlen)
 {
 	struct dp *dp = e->dp;
-	json_t *rec = e->st.unknown ? json_object_get(e->st.unknown, RECORD_KEY) : NULL;
-	if (!rec)
-		return 0;
-	char why[200];
-	const char *s;
-	bool b;
-	if (mj_bool(rec, "up", false, &b, why, sizeof(why)) == 0)
-		dp->up = b;
-	if (mj_bool(rec, "has_device", false, &b, why, sizeof(why)) == 0)
-		dp->has_device = b;
-	if (mj_string(rec, "interface", false, &s, why, sizeof(why)) == 0)
-		snprintf(dp->gname, sizeof(dp->gname), "%s", s);
-	if (mj_string(rec, "firewall_table", false, &s, why, sizeof(why)) == 0) {
-		snprintf(dp->fw_instance, sizeof(dp->fw_instance), "%s", s);
-		dp->fw_applied = true;
+	const struct state_dataplane *rec = &e->st.dataplane;
+	char why[300];
+	dp->up = rec->up;
+	dp->has_device = rec->has_device;
+	snprintf(dp->gname, sizeof(dp->gname), "%s", rec->interface);
+	dp->fw_applied = rec->has_firewall;
+	snprintf(dp->fw_instance, sizeof(dp->fw_instance), "%s", rec->firewall_table);
+	if ((dp->ip_forward.saved = rec->has_ip_forward)) {
+		snprintf(dp->ip_forward.path, sizeof(dp->ip_forward.path), "%s", rec->ip_forward_path);
+		snprintf(dp->ip_forward.old_value, sizeof(dp->ip_forward.old_value), "%s", rec->ip_forward_old);
 	}
-	json_t *o = json_object_get(rec, "shared_bridge");
-	if (o) {
-		if (load_bridge(o, &dp->shared) < 0)
+	if ((dp->unmanaged_marked = rec->has_unmanaged)) {
+		snprintf(dp->unmanaged.networkd_file, sizeof(dp->unmanaged.networkd_file), "%s", rec->networkd_file);
+		snprintf(dp->unmanaged.nm_file, sizeof(dp->unmanaged.nm_file), "%s", rec->nm_file);
+		snprintf(dp->unmanaged.networkd_dir, sizeof(dp->unmanaged.networkd_dir), "%s", rec->networkd_dir);
+		snprintf(dp->unmanaged.nm_dir, sizeof(dp->unmanaged.nm_dir), "%s", rec->nm_dir);
+	}
+	int r = 0;
+	if (rec->has_shared) {
+		if ((r = bridge_load(&rec->shared, &dp->shared, why, sizeof(why))) < 0)
 			goto bad;
 		dp->has_shared = true;
 	}
-	if ((o = json_object_get(rec, "ip_forward"))) {
-		const char *path, *old;
-		if (mj_string(o, "path", true, &path, why, sizeof(why)) < 0 || mj_string(o, "old", true, &old, why, sizeof(why)) < 0)
-			goto bad;
-		snprintf(dp->ip_forward.path, sizeof(dp->ip_forward.path), "%s", path);
-		snprintf(dp->ip_forward.old_value, sizeof(dp->ip_forward.old_value), "%s", old);
-		dp->ip_forward.saved = true;
-	}
-	if ((o = json_object_get(rec, "unmanaged"))) {
-		const char *f[4];
-		static const char *const keys[4] = { "networkd_file", "nm_file", "networkd_dir", "nm_dir" };
-		for (int i = 0; i < 4; i++)
-			if (mj_string(o, keys[i], true, &f[i], why, sizeof(why)) < 0)
-				goto bad;
-		snprintf(dp->unmanaged.networkd_file, sizeof(dp->unmanaged.networkd_file), "%s", f[0]);
-		snprintf(dp->unmanaged.nm_file, sizeof(dp->unmanaged.nm_file), "%s", f[1]);
-		snprintf(dp->unmanaged.networkd_dir, sizeof(dp->unmanaged.networkd_dir), "%s", f[2]);
-		snprintf(dp->unmanaged.nm_dir, sizeof(dp->unmanaged.nm_dir), "%s", f[3]);
-		dp->unmanaged_marked = true;
-	}
-	size_t i;
-	json_t *v;
-	json_array_foreach(json_object_get(rec, "ipv6_forwarding"), i, v) {
-		if (!json_is_string(v))
-			goto bad;
-		void *n = realloc(dp->v6_fwd, (dp->n_v6_fwd + 1) * sizeof(*dp->v6_fwd));
-		if (!n)
-			goto oom;
-		dp->v6_fwd = n;
-		snprintf(dp->v6_fwd[dp->n_v6_fwd++], IFNAMSIZ, "%s", json_string_value(v));
-	}
-	json_array_foreach(json_object_get(rec, "dedicated_identities"), i, v) {
-		struct dp_identity id = { 0 };
-		const char *svc;
-		if (mj_string(v, "service", true, &svc, why, sizeof(why)) < 0 ||
-		    mj_key(v, "private_key", true, id.private_key, why, sizeof(why)) < 0 ||
-		    mj_u16(v, "port", true, &id.port, why, sizeof(why)) < 0)
-			goto bad;
-		void *n = realloc(dp->identities, (dp->n_identities + 1) * sizeof(*dp->identities));
-		if (!n)
-			goto oom;
-		dp->identities = n;
-		if (!(id.service = strdup(svc)))
-			goto oom;
-		dp->identities[dp->n_identities++] = id;
-	}
-	json_array_foreach(json_object_get(rec, "services"), i, v)
-		if (load_service(dp, v) < 0)
-			goto bad;
-	json_array_foreach(json_object_get(rec, "attachments"), i, v)
-		if (load_attach(e, v) < 0)
-			goto bad;
-	json_array_foreach(json_object_get(rec, "guests"), i, v)
-		if (load_guest(e, v) < 0)
-			goto bad;
+	if ((r = lists_load(dp, rec, why, sizeof(why))) < 0)
+		goto bad;
 	return 0;
 bad:
-	snprintf(err, errlen, "state.json: the \"%s\" record is malformed; move state.json aside (the links it "
-			      "describes are named zl-* and veth-<pid>-*)", RECORD_KEY);
-	return -EBADMSG;
-oom:
-	snprintf(err, errlen, "out of memory loading the data plane record");
-	return -ENOMEM;
+	if (r == -ENOMEM)
+		snprintf(err, errlen, "out of memory loading the data plane record");
+	else
+		snprintf(err, errlen, "state.json: the \"dataplane\" record is malformed (%s); move state.json aside "
+				      "(the links it describes are named zl-* and veth-<pid>-*)", why);
+	return r;
 }

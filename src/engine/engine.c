@@ -9,6 +9,19 @@
 
 #include "util/log.h"
 
+/*
+ * Writes the state with the data plane's record converted into it: once per
+ * group commit, however many changes the batch made.
+ */
+static int engine_save(struct engine *e, char *err, size_t errlen)
+{
+	if (e->dp && dp_record_store(e) < 0) {
+		snprintf(err, errlen, "out of memory recording the data plane state");
+		return -ENOMEM;
+	}
+	return state_save(e->state_path, &e->st, err, errlen);
+}
+
 int engine_open(const struct engine_config *cfg, struct engine **out, char *err, size_t errlen)
 {
 	struct engine *e = calloc(1, sizeof(*e));
@@ -70,7 +83,7 @@ int engine_open(const struct engine_config *cfg, struct engine **out, char *err,
 		 * Write a fresh (or re-zoned) state now: a data dir we cannot
 		 * persist into is a startup error, not a later surprise.
 		 */
-		if ((r = state_save(e->state_path, &e->st, err, errlen)) < 0) {
+		if ((r = engine_save(e, err, errlen)) < 0) {
 			engine_close(e);
 			return r;
 		}
@@ -100,10 +113,10 @@ void engine_teardown(struct engine *e)
 {
 	struct ovl_response resp = { 0 };
 	e->dirty = false;
-	global_teardown(e, &resp);
+	engine_global_teardown(e, &resp);
 	ovl_response_free(&resp);
 	char err[600];
-	if (e->dirty && state_save(e->state_path, &e->st, err, sizeof(err)) < 0)
+	if (e->dirty && engine_save(e, err, sizeof(err)) < 0)
 		log_error("teardown: %s", err);
 	engine_dns_stop(e);
 }
@@ -137,64 +150,64 @@ static void dispatch(struct engine *e, const struct ovl_request *q, struct ovl_r
 		resp_ok(resp);
 		return;
 	case OVL_OP_SETUP_GLOBAL_OVERLAY:
-		global_setup(e, &q->setup_global, resp);
+		engine_global_setup(e, &q->setup_global, resp);
 		return;
 	case OVL_OP_TEARDOWN_GLOBAL_OVERLAY:
-		global_teardown(e, resp);
+		engine_global_teardown(e, resp);
 		return;
 	case OVL_OP_SETUP_SERVICE_OVERLAY:
-		service_setup(e, q->setup_service.service, q->setup_service.mode, resp);
+		engine_service_setup(e, q->setup_service.service, q->setup_service.mode, resp);
 		return;
 	case OVL_OP_TEARDOWN_SERVICE_OVERLAY:
-		service_teardown(e, q->teardown_service.service, resp);
+		engine_service_teardown(e, q->teardown_service.service, resp);
 		return;
 	case OVL_OP_ALLOCATE_IP:
-		addr_allocate(e, q->allocate_ip.service, q->allocate_ip.join_global, resp);
+		engine_addr_allocate(e, q->allocate_ip.service, q->allocate_ip.join_global, resp);
 		return;
 	case OVL_OP_RELEASE_IP:
-		addr_release(e, &q->release_ip.ip, resp);
+		engine_addr_release(e, &q->release_ip.ip, resp);
 		return;
 	case OVL_OP_ATTACH_CONTAINER:
-		attach_container(e, &q->attach, resp);
+		engine_attach_container(e, &q->attach, resp);
 		return;
 	case OVL_OP_DETACH_CONTAINER:
-		detach_container(e, &q->detach.handle, resp);
+		engine_detach_container(e, &q->detach.handle, resp);
 		return;
 	case OVL_OP_ADD_PEER:
-		peers_add(e, &q->add_peer.peer, &q->add_peer.scope, resp);
+		engine_peers_add(e, &q->add_peer.peer, &q->add_peer.scope, resp);
 		return;
 	case OVL_OP_REMOVE_PEER:
-		peers_remove(e, q->remove_peer.pubkey, &q->remove_peer.scope, resp);
+		engine_peers_remove(e, q->remove_peer.pubkey, &q->remove_peer.scope, resp);
 		return;
 	case OVL_OP_ADD_ALLOWED_IP:
 	case OVL_OP_REMOVE_ALLOWED_IP:
-		peers_allowed_ip(e, q->op == OVL_OP_ADD_ALLOWED_IP, q->allowed_ip.pubkey, &q->allowed_ip.cidr,
+		engine_peers_allowed_ip(e, q->op == OVL_OP_ADD_ALLOWED_IP, q->allowed_ip.pubkey, &q->allowed_ip.cidr,
 				 &q->allowed_ip.scope, resp);
 		return;
 	case OVL_OP_REGISTER_DNS:
-		dns_register(e, q->register_dns.name, &q->register_dns.ip, resp);
+		engine_dns_register(e, q->register_dns.name, &q->register_dns.ip, resp);
 		return;
 	case OVL_OP_UNREGISTER_DNS:
-		dns_unregister(e, q->unregister_dns.name, resp);
+		engine_dns_unregister(e, q->unregister_dns.name, resp);
 		return;
 	case OVL_OP_WRITE_SCOPED_RESOLVER:
 	case OVL_OP_REMOVE_SCOPED_RESOLVER:
-		dns_scoped_resolver(e, resp);
+		engine_dns_scoped_resolver(e, resp);
 		return;
 	case OVL_OP_PRUNE_ORPHAN_BRIDGES:
-		teardown_prune(e, q->prune.names, q->prune.n, resp);
+		engine_teardown_prune(e, q->prune.names, q->prune.n, resp);
 		return;
 	case OVL_OP_STATUS:
-		status_snapshot(e, resp);
+		engine_status_snapshot(e, resp);
 		return;
 	case OVL_OP_NAT_TICK:
-		nat_tick(e, resp);
+		engine_nat_tick(e, resp);
 		return;
 	case OVL_OP_NAT_STATUS:
-		nat_status(e, resp);
+		engine_nat_status(e, resp);
 		return;
 	case OVL_OP_SHUTDOWN:
-		teardown_shutdown(e, resp);
+		engine_teardown_shutdown(e, resp);
 		return;
 	case OVL_OP_COUNT_:
 		break;
@@ -228,7 +241,7 @@ int engine_persist(struct engine *e, char *err, size_t errlen)
 {
 	if (!e->unsaved)
 		return 0;
-	int r = state_save(e->state_path, &e->st, err, errlen);
+	int r = engine_save(e, err, errlen);
 	if (r < 0) {
 		log_error("%s", err);
 		return r;

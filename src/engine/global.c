@@ -252,7 +252,7 @@ fail:
 	return r;
 }
 
-void global_setup(struct engine *e, const struct ovl_req_setup_global *r, struct ovl_response *resp)
+void engine_global_setup(struct engine *e, const struct ovl_req_setup_global *r, struct ovl_response *resp)
 {
 	struct dp *dp = e->dp;
 	char err[600];
@@ -347,15 +347,15 @@ void dp_global_down(struct engine *e)
 	while (dp->n_attaches)
 		dp_attach_release(e, &dp->attaches[dp->n_attaches - 1], true);
 	while (dp->n_guests) {
-		struct dp_guest *g = &dp->guests[dp->n_guests - 1];
+		struct state_dp_guest *g = &dp->guests[dp->n_guests - 1];
 		struct ovl_response r = { 0 };
 		char *id = strdup(g->id);
 		if (!id)
 			break;
 		if (g->host_shared)
-			hostshared_detach(e, id, &r);
+			engine_hostshared_detach(e, id, &r);
 		else
-			guest_detach(e, id, &r);
+			engine_guest_detach(e, id, &r);
 		free(id);
 		ovl_response_free(&r);
 	}
@@ -406,7 +406,7 @@ void dp_global_down(struct engine *e)
 	dp->n_health = 0;
 }
 
-void global_teardown(struct engine *e, struct ovl_response *resp)
+void engine_global_teardown(struct engine *e, struct ovl_response *resp)
 {
 	struct dp *dp = e->dp;
 	bool anything = dp->up || dp->n_attaches || dp->n_services || dp->has_shared || dp->n_guests ||

@@ -26,7 +26,7 @@ static struct ipam_slice *guest_pool(struct engine *e, const char *service)
 	return b ? &b->pool : &e->st.slice;
 }
 
-void guest_attach(struct engine *e, const struct ovl_req_attach *r, struct ovl_response *resp)
+void engine_guest_attach(struct engine *e, const struct ovl_req_attach *r, struct ovl_response *resp)
 {
 	struct dp *dp = e->dp;
 	const char *id = r->handle.id;
@@ -41,7 +41,7 @@ void guest_attach(struct engine *e, const struct ovl_req_attach *r, struct ovl_r
 	}
 	bool has_bridge = dp_service_bridge(dp, dp_find_service(dp, r->service)) != NULL;
 	struct ipam_slice *pool = guest_pool(e, r->service);
-	struct dp_guest g = { 0 };
+	struct state_dp_guest g = { 0 };
 	char err[300], sub[IP_PREFIX_STRLEN];
 	if (ipam_slice_alloc(pool, &g.ip) < 0) {
 		ovl_response_err(resp, "attach_container: guest %s: address pool %s exhausted", id,
@@ -133,10 +133,10 @@ fail:
 	ovl_response_err(resp, "attach_container: guest %s: %s", id, err);
 }
 
-void guest_detach(struct engine *e, const char *id, struct ovl_response *resp)
+void engine_guest_detach(struct engine *e, const char *id, struct ovl_response *resp)
 {
 	struct dp *dp = e->dp;
-	struct dp_guest *g = dp_find_guest(dp, id, false);
+	struct state_dp_guest *g = dp_find_guest(dp, id, false);
 	if (!g) {
 		resp_ok(resp); /* idempotent: an unknown guest id is ok */
 		return;

@@ -13,7 +13,7 @@
 #include "net/netlink.h"
 #include "util/log.h"
 
-void hostshared_attach(struct engine *e, const struct ovl_req_attach *r, struct ovl_response *resp)
+void engine_hostshared_attach(struct engine *e, const struct ovl_req_attach *r, struct ovl_response *resp)
 {
 	struct dp *dp = e->dp;
 	const char *id = r->handle.id;
@@ -22,13 +22,13 @@ void hostshared_attach(struct engine *e, const struct ovl_req_attach *r, struct 
 				       "setup_global_overlay first", id);
 		return;
 	}
-	struct dp_guest *old = dp_find_guest(dp, id, true);
+	struct state_dp_guest *old = dp_find_guest(dp, id, true);
 	if (old) {
 		resp->result = OVL_RES_ATTACHED; /* idempotent */
 		resp->ip = old->ip;
 		return;
 	}
-	struct dp_guest g = { .host_shared = true };
+	struct state_dp_guest g = { .host_shared = true };
 	char sub[IP_PREFIX_STRLEN];
 	if (ipam_slice_alloc(&e->st.slice, &g.ip) < 0) {
 		ovl_response_err(resp, "attach_container: host_shared %s: node slice %s exhausted", id,
@@ -59,10 +59,10 @@ void hostshared_attach(struct engine *e, const struct ovl_req_attach *r, struct 
 	resp->ip = g.ip;
 }
 
-void hostshared_detach(struct engine *e, const char *id, struct ovl_response *resp)
+void engine_hostshared_detach(struct engine *e, const char *id, struct ovl_response *resp)
 {
 	struct dp *dp = e->dp;
-	struct dp_guest *g = dp_find_guest(dp, id, true);
+	struct state_dp_guest *g = dp_find_guest(dp, id, true);
 	if (!g) {
 		resp_ok(resp); /* idempotent */
 		return;

@@ -521,7 +521,7 @@ bool nat_agent_peer_connected(struct engine *e, const uint8_t key[WG_KEY_LEN])
 
 /* ---- requests ---- */
 
-void nat_tick(struct engine *e, struct ovl_response *resp)
+void engine_nat_tick(struct engine *e, struct ovl_response *resp)
 {
 	struct nat_agent *a = e->nat;
 	if (a) {
@@ -588,7 +588,7 @@ static void status_candidates(struct nat_agent *a, struct ovl_res_nat_status *s)
 	}
 }
 
-void nat_status(struct engine *e, struct ovl_response *resp)
+void engine_nat_status(struct engine *e, struct ovl_response *resp)
 {
 	struct nat_agent *a = e->nat;
 	memset(resp, 0, sizeof(*resp));

@@ -130,7 +130,7 @@ static void drop_routes(struct engine *e, const char *dev, const struct ip_prefi
 	}
 }
 
-void peers_add(struct engine *e, const struct ovl_peer_spec *p, const struct ovl_scope *s, struct ovl_response *resp)
+void engine_peers_add(struct engine *e, const struct ovl_peer_spec *p, const struct ovl_scope *s, struct ovl_response *resp)
 {
 	struct scope_target t;
 	if (!scope_resolve(e, s, &t, "add_peer", resp))
@@ -169,7 +169,7 @@ void peers_add(struct engine *e, const struct ovl_peer_spec *p, const struct ovl
 	resp_ok(resp);
 }
 
-void peers_remove(struct engine *e, const uint8_t key[WG_KEY_LEN], const struct ovl_scope *s,
+void engine_peers_remove(struct engine *e, const uint8_t key[WG_KEY_LEN], const struct ovl_scope *s,
 		  struct ovl_response *resp)
 {
 	struct scope_target t;
@@ -210,7 +210,7 @@ static bool has_prefix(const struct ovl_peer_spec *p, const struct ip_prefix *c)
 	return false;
 }
 
-void peers_allowed_ip(struct engine *e, bool add, const uint8_t key[WG_KEY_LEN], const struct ip_prefix *cidr,
+void engine_peers_allowed_ip(struct engine *e, bool add, const uint8_t key[WG_KEY_LEN], const struct ip_prefix *cidr,
 		      const struct ovl_scope *s, struct ovl_response *resp)
 {
 	struct scope_target t;

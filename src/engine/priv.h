@@ -38,26 +38,26 @@ struct engine {
 };
 
 /* One handler per op, grouped by family (global.c, service.c, ...). */
-void global_setup(struct engine *e, const struct ovl_req_setup_global *r, struct ovl_response *resp);
-void global_teardown(struct engine *e, struct ovl_response *resp);
-void service_setup(struct engine *e, const char *service, enum ovl_mode mode, struct ovl_response *resp);
-void service_teardown(struct engine *e, const char *service, struct ovl_response *resp);
-void addr_allocate(struct engine *e, const char *service, bool join_global, struct ovl_response *resp);
-void addr_release(struct engine *e, const struct ip_addr *ip, struct ovl_response *resp);
-void attach_container(struct engine *e, const struct ovl_req_attach *r, struct ovl_response *resp);
-void detach_container(struct engine *e, const struct ovl_handle *h, struct ovl_response *resp);
-void guest_attach(struct engine *e, const struct ovl_req_attach *r, struct ovl_response *resp);
-void guest_detach(struct engine *e, const char *id, struct ovl_response *resp);
-void hostshared_attach(struct engine *e, const struct ovl_req_attach *r, struct ovl_response *resp);
-void hostshared_detach(struct engine *e, const char *id, struct ovl_response *resp);
-void peers_add(struct engine *e, const struct ovl_peer_spec *p, const struct ovl_scope *s, struct ovl_response *resp);
-void peers_remove(struct engine *e, const uint8_t key[WG_KEY_LEN], const struct ovl_scope *s,
+void engine_global_setup(struct engine *e, const struct ovl_req_setup_global *r, struct ovl_response *resp);
+void engine_global_teardown(struct engine *e, struct ovl_response *resp);
+void engine_service_setup(struct engine *e, const char *service, enum ovl_mode mode, struct ovl_response *resp);
+void engine_service_teardown(struct engine *e, const char *service, struct ovl_response *resp);
+void engine_addr_allocate(struct engine *e, const char *service, bool join_global, struct ovl_response *resp);
+void engine_addr_release(struct engine *e, const struct ip_addr *ip, struct ovl_response *resp);
+void engine_attach_container(struct engine *e, const struct ovl_req_attach *r, struct ovl_response *resp);
+void engine_detach_container(struct engine *e, const struct ovl_handle *h, struct ovl_response *resp);
+void engine_guest_attach(struct engine *e, const struct ovl_req_attach *r, struct ovl_response *resp);
+void engine_guest_detach(struct engine *e, const char *id, struct ovl_response *resp);
+void engine_hostshared_attach(struct engine *e, const struct ovl_req_attach *r, struct ovl_response *resp);
+void engine_hostshared_detach(struct engine *e, const char *id, struct ovl_response *resp);
+void engine_peers_add(struct engine *e, const struct ovl_peer_spec *p, const struct ovl_scope *s, struct ovl_response *resp);
+void engine_peers_remove(struct engine *e, const uint8_t key[WG_KEY_LEN], const struct ovl_scope *s,
 		  struct ovl_response *resp);
-void peers_allowed_ip(struct engine *e, bool add, const uint8_t key[WG_KEY_LEN], const struct ip_prefix *cidr,
+void engine_peers_allowed_ip(struct engine *e, bool add, const uint8_t key[WG_KEY_LEN], const struct ip_prefix *cidr,
 		      const struct ovl_scope *s, struct ovl_response *resp);
-void dns_register(struct engine *e, const char *name, const struct ip_addr *ip, struct ovl_response *resp);
-void dns_unregister(struct engine *e, const char *name, struct ovl_response *resp);
-void dns_scoped_resolver(struct engine *e, struct ovl_response *resp);
+void engine_dns_register(struct engine *e, const char *name, const struct ip_addr *ip, struct ovl_response *resp);
+void engine_dns_unregister(struct engine *e, const char *name, struct ovl_response *resp);
+void engine_dns_scoped_resolver(struct engine *e, struct ovl_response *resp);
 
 /* DNS server lifetime, called by engine_open / engine_teardown / engine_close. */
 int engine_dns_start(struct engine *e, const struct engine_dns_config *cfg, char *err, size_t errlen);
@@ -80,11 +80,11 @@ int engine_dns_set_zone(struct engine *e, const char *zone);
 int engine_dns_listen_node(struct engine *e, const struct ip_addr *node_ip);
 /* Closes the node listener (teardown). Idempotent. */
 void engine_dns_unlisten_node(struct engine *e);
-void status_snapshot(struct engine *e, struct ovl_response *resp);
-void nat_tick(struct engine *e, struct ovl_response *resp);
-void nat_status(struct engine *e, struct ovl_response *resp);
-void teardown_prune(struct engine *e, char *const *live, size_t nlive, struct ovl_response *resp);
-void teardown_shutdown(struct engine *e, struct ovl_response *resp);
+void engine_status_snapshot(struct engine *e, struct ovl_response *resp);
+void engine_nat_tick(struct engine *e, struct ovl_response *resp);
+void engine_nat_status(struct engine *e, struct ovl_response *resp);
+void engine_teardown_prune(struct engine *e, char *const *live, size_t nlive, struct ovl_response *resp);
+void engine_teardown_shutdown(struct engine *e, struct ovl_response *resp);
 
 static inline void resp_ok(struct ovl_response *resp)
 {

@@ -145,7 +145,7 @@ static int ports_ready(struct engine *e)
 	return 0;
 }
 
-static struct dp_identity *identity_find(struct dp *dp, const char *service)
+static struct state_dp_identity *identity_find(struct dp *dp, const char *service)
 {
 	for (size_t i = 0; i < dp->n_identities; i++)
 		if (strcmp(dp->identities[i].service, service) == 0)
@@ -155,7 +155,7 @@ static struct dp_identity *identity_find(struct dp *dp, const char *service)
 
 static void identity_forget(struct dp *dp, const char *service)
 {
-	struct dp_identity *id = identity_find(dp, service);
+	struct state_dp_identity *id = identity_find(dp, service);
 	if (!id)
 		return;
 	free(id->service);
@@ -173,7 +173,7 @@ static int identity_keep(struct dp *dp, const struct dp_service *s)
 	if (!n)
 		return -ENOMEM;
 	dp->identities = n;
-	struct dp_identity *id = &dp->identities[dp->n_identities];
+	struct state_dp_identity *id = &dp->identities[dp->n_identities];
 	if (!(id->service = strdup(s->name)))
 		return -ENOMEM;
 	memcpy(id->private_key, s->dev_private, WG_KEY_LEN);
@@ -203,7 +203,7 @@ static int alloc_port(struct dp *dp, uint16_t *out)
 	return r;
 }
 
-void service_setup(struct engine *e, const char *service, enum ovl_mode mode, struct ovl_response *resp)
+void engine_service_setup(struct engine *e, const char *service, enum ovl_mode mode, struct ovl_response *resp)
 {
 	struct dp *dp = e->dp;
 	char err[600];
@@ -264,7 +264,7 @@ void service_setup(struct engine *e, const char *service, enum ovl_mode mode, st
 			ports_ready(e);
 			ns.dedicated = true;
 			dp_ifname(e, service, "d", ns.dev_name);
-			struct dp_identity *known = identity_find(dp, service);
+			struct state_dp_identity *known = identity_find(dp, service);
 			if (known && ipam_ports_reserve(&dp->ports, known->port) == 0) {
 				/* The identity this service had before a restart: peers elsewhere know it. */
 				ns.dev_port = known->port;
@@ -290,11 +290,6 @@ void service_setup(struct engine *e, const char *service, enum ovl_mode mode, st
 				goto fail_port;
 		}
 	}
-	if (state_put_service(&e->st, service, mode) < 0) {
-		snprintf(err, sizeof(err), "out of memory");
-		r = -ENOMEM;
-		goto fail_dev;
-	}
 	dp->services[dp->n_services++] = ns;
 	s = &dp->services[dp->n_services - 1];
 	dp_firewall_sync(e);
@@ -306,12 +301,6 @@ void service_setup(struct engine *e, const char *service, enum ovl_mode mode, st
 	dp_commit(e);
 	fill_response(e, s, resp);
 	return;
-fail_dev:
-	if (ns.dev) {
-		wg_device_destroy(ns.dev);
-		if (dp->nl)
-			nl_link_delete(dp->nl, ns.dev_name);
-	}
 fail_port:
 	if (ns.dedicated)
 		ipam_ports_release(&dp->ports, ns.dev_port);
@@ -350,7 +339,6 @@ void dp_service_remove(struct engine *e, struct dp_service *s, bool forget_ident
 		dp_bridge_destroy(e, &s->bridge);
 	if (e->st.has_subnets && !s->on_shared)
 		ipam_subnets_release(&e->st.subnets, s->name, e->st.node_id);
-	state_remove_service(&e->st, s->name);
 	free(s->name);
 	for (size_t j = 0; j < s->n_peers; j++)
 		ovl_peer_spec_free(&s->peers[j]);
@@ -361,7 +349,7 @@ void dp_service_remove(struct engine *e, struct dp_service *s, bool forget_ident
 	dp->n_services--;
 }
 
-void service_teardown(struct engine *e, const char *service, struct ovl_response *resp)
+void engine_service_teardown(struct engine *e, const char *service, struct ovl_response *resp)
 {
 	struct dp *dp = e->dp;
 	struct dp_service *s = dp_find_service(dp, service);
@@ -382,7 +370,5 @@ void service_teardown(struct engine *e, const char *service, struct ovl_response
 		nl_link_delete(dp->nl, name);
 	}
 	/* Idempotent like the original: tearing down an absent overlay is ok. */
-	if (state_remove_service(&e->st, service))
-		e->dirty = true;
 	resp_ok(resp);
 }

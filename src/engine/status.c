@@ -45,7 +45,7 @@ static int fill_peers(struct wg_device *dev, struct ovl_peer_status **out, size_
 	return r;
 }
 
-void status_snapshot(struct engine *e, struct ovl_response *resp)
+void engine_status_snapshot(struct engine *e, struct ovl_response *resp)
 {
 	struct dp *dp = e->dp;
 	memset(resp, 0, sizeof(*resp));

@@ -34,7 +34,7 @@ static int collect_candidates(const struct nl_link *l, void *arg)
  * orchestrator's list) nor protected (the global device, the shared bridge,
  * every dedicated device) is reclaimed once it has zero members.
  */
-void teardown_prune(struct engine *e, char *const *live, size_t nlive, struct ovl_response *resp)
+void engine_teardown_prune(struct engine *e, char *const *live, size_t nlive, struct ovl_response *resp)
 {
 	struct dp *dp = e->dp;
 	memset(resp, 0, sizeof(*resp));
@@ -43,7 +43,7 @@ void teardown_prune(struct engine *e, char *const *live, size_t nlive, struct ov
 	if (!dp->up || dp_nl(e, &dp->nl, err, sizeof(err)) < 0)
 		return;
 	/* The periodic prune is also the backstop for veths of containers that died unseen. */
-	dp_sweep_orphan_veths(e);
+	dp_sweep_orphan_veths(e, false);
 	const char **prot = calloc(dp->n_services + 2, sizeof(*prot));
 	if (!prot) {
 		ovl_response_err(resp, "prune_orphan_bridges: out of memory");
@@ -96,8 +96,8 @@ void teardown_prune(struct engine *e, char *const *live, size_t nlive, struct ov
 	}
 }
 
-void teardown_shutdown(struct engine *e, struct ovl_response *resp)
+void engine_teardown_shutdown(struct engine *e, struct ovl_response *resp)
 {
 	e->shutdown_requested = true;
-	global_teardown(e, resp);
+	engine_global_teardown(e, resp);
 }

@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "engine/crashpoint.h"
+
 struct engine_worker {
 	struct engine *engine;
 	engine_job_done_fn done;
@@ -31,6 +33,8 @@ static void run_batch(struct engine_worker *w, struct engine_job *batch)
 		any_changed |= job->changed;
 	}
 	char err[600];
+	if (any_changed)
+		crashpoint("before-save");
 	bool saved = !any_changed || engine_persist(w->engine, err, sizeof(err)) == 0;
 	while (batch) {
 		struct engine_job *job = batch;

@@ -693,8 +693,3 @@ void ipc_server_flush(struct ipc_server *s, int timeout_ms)
 			return;
 	}
 }
-
-size_t ipc_server_connection_count(const struct ipc_server *s)
-{
-	return s->nconns;
-}

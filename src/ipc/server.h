@@ -65,6 +65,5 @@ void ipc_server_broadcast(struct ipc_server *s, const struct ovl_event *ev);
 void ipc_server_pause(struct ipc_server *s);
 /* Loop thread, best effort: blocks up to timeout_ms writing out every queued answer. */
 void ipc_server_flush(struct ipc_server *s, int timeout_ms);
-size_t ipc_server_connection_count(const struct ipc_server *s);
 
 #endif

@@ -14,10 +14,14 @@
 
 #include "state/model_json.h"
 
-/* Keys this build reads and writes; everything else lands in st->unknown. */
+/*
+ * Keys this build reads; everything else lands in st->unknown. "services" is
+ * read only to be dropped: older builds listed each service there a second
+ * time, beside its data-plane record.
+ */
 static const char *const known_keys[] = { "version",	 "node_id",  "local_wg_pubkey", "global",
 					  "allocator",	 "subnets",  "dns_records",	"global_peers",
-					  "services",	 "dns_zone" };
+					  "services",	 "dns_zone", "dataplane" };
 
 int state_init(struct ovl_state *st)
 {
@@ -50,9 +54,7 @@ void state_free(struct ovl_state *st)
 	for (size_t i = 0; i < st->n_peers; i++)
 		ovl_peer_spec_free(&st->peers[i]);
 	free(st->peers);
-	for (size_t i = 0; i < st->n_services; i++)
-		free(st->services[i].name);
-	free(st->services);
+	state_dataplane_free(&st->dataplane);
 	json_decref(st->unknown);
 	memset(st, 0, sizeof(*st));
 }
@@ -64,14 +66,6 @@ struct ovl_peer_spec *state_find_peer(struct ovl_state *st, const uint8_t key[WG
 	for (size_t i = 0; i < st->n_peers; i++)
 		if (memcmp(st->peers[i].public_key, key, WG_KEY_LEN) == 0)
 			return &st->peers[i];
-	return NULL;
-}
-
-struct state_service *state_find_service(struct ovl_state *st, const char *name)
-{
-	for (size_t i = 0; i < st->n_services; i++)
-		if (strcmp(st->services[i].name, name) == 0)
-			return &st->services[i];
 	return NULL;
 }
 
@@ -161,32 +155,6 @@ int state_set_dns_zone(struct ovl_state *st, const char *zone)
 	return 0;
 }
 
-int state_put_service(struct ovl_state *st, const char *name, enum ovl_mode mode)
-{
-	struct state_service *s = state_find_service(st, name);
-	if (s) {
-		s->mode = mode;
-		return 0;
-	}
-	char *dup = strdup(name);
-	if (!dup || grow((void **)&st->services, st->n_services, sizeof(*st->services)) < 0) {
-		free(dup);
-		return -ENOMEM;
-	}
-	st->services[st->n_services++] = (struct state_service){ .name = dup, .mode = mode };
-	return 0;
-}
-
-bool state_remove_service(struct ovl_state *st, const char *name)
-{
-	struct state_service *s = state_find_service(st, name);
-	if (!s)
-		return false;
-	free(s->name);
-	*s = st->services[--st->n_services];
-	return true;
-}
-
 /* ---- encoding ---- */
 
 static json_t *encode_global(const struct state_global *g)
@@ -247,9 +215,10 @@ fail:
 static json_t *encode(const struct ovl_state *st)
 {
 	json_t *o = st->unknown ? json_deep_copy(st->unknown) : json_object();
-	json_t *dns = json_object(), *peers = json_array(), *svcs = json_array();
+	json_t *dns = json_object(), *peers = json_array();
 	if (mj_set_new(o, "dns_records", dns) < 0 || mj_set_new(o, "global_peers", peers) < 0 ||
-	    mj_set_new(o, "services", svcs) < 0)
+	    (!state_dataplane_empty(&st->dataplane) &&
+	     mj_set_new(o, "dataplane", state_dataplane_to_json(&st->dataplane)) < 0))
 		goto fail;
 	if (mj_set_new(o, "version", json_integer(STATE_VERSION)) < 0 ||
 	    mj_set_new(o, "node_id", json_integer((json_int_t)st->node_id)) < 0 ||
@@ -264,10 +233,6 @@ static json_t *encode(const struct ovl_state *st)
 			goto fail;
 	for (size_t i = 0; i < st->n_peers; i++)
 		if (json_array_append_new(peers, mj_peer_to_json(&st->peers[i])) < 0)
-			goto fail;
-	for (size_t i = 0; i < st->n_services; i++)
-		if (json_array_append_new(svcs, json_pack("{s:s, s:s}", "service", st->services[i].name, "mode",
-							  ovl_mode_name(st->services[i].mode))) < 0)
 			goto fail;
 	return o;
 fail:
@@ -466,25 +431,10 @@ static int decode(const json_t *root, struct ovl_state *st, char *err, size_t er
 				return e;
 		}
 	}
-	if ((v = json_object_get(root, "services"))) {
-		size_t i;
-		json_t *s;
-		if (!json_is_array(v)) {
-			snprintf(err, errlen, "`services`: expected an array");
-			return -EBADMSG;
-		}
-		json_array_foreach(v, i, s)
-		{
-			const char *name, *mode;
-			enum ovl_mode m;
-			if (!json_is_object(s) || mj_string(s, "service", true, &name, sub, sizeof(sub)) < 0 ||
-			    mj_string(s, "mode", true, &mode, sub, sizeof(sub)) < 0 || ovl_mode_parse(mode, &m) < 0) {
-				snprintf(err, errlen, "`services[%zu]`: invalid entry", i);
-				return -EBADMSG;
-			}
-			if (state_put_service(st, name, m) < 0)
-				return -ENOMEM;
-		}
+	if ((v = json_object_get(root, "dataplane")) && !json_is_null(v)) {
+		r = state_dataplane_from_json(v, &st->dataplane, err, errlen);
+		if (r < 0)
+			return r;
 	}
 
 	json_t *unknown = json_deep_copy(root);

@@ -13,6 +13,11 @@
  * state_quarantine() (to state.json.corrupt-<unix time>) and refuses to start
  * unless told to discard it.
  *
+ * Older builds kept the data-plane record under "dataplane" among the
+ * unknown keys and listed each service a second time under "services"; such
+ * a file loads as is (the record is read into the typed section, the second
+ * list is dropped) and is written back in the current layout.
+ *
  * To add a field: add it to struct ovl_state, free it in state_free(), write
  * it in state.c's encoder and read it (optional, with a default) in its
  * decoder. Bump STATE_VERSION only for an incompatible change.
@@ -26,6 +31,7 @@
 
 #include "ipam/slice.h"
 #include "ipam/subnets.h"
+#include "state/dataplane.h"
 #include "state/model.h"
 
 #define STATE_VERSION 1
@@ -36,11 +42,6 @@
 struct state_dns_record {
 	char *name;
 	struct ip_addr ip;
-};
-
-struct state_service {
-	char *name;
-	enum ovl_mode mode;
 };
 
 /* What setup_global_overlay established (global_set). */
@@ -81,8 +82,8 @@ struct ovl_state {
 	size_t n_dns;
 	struct ovl_peer_spec *peers; /* global-scope peers, PeerSpec form */
 	size_t n_peers;
-	struct state_service *services;
-	size_t n_services;
+	/* Every host change of the data plane, and each service (state/dataplane.h). */
+	struct state_dataplane dataplane;
 
 	void *unknown; /* json_t object of top-level keys this build does not know */
 };
@@ -107,7 +108,6 @@ int state_quarantine(const char *path, char *moved_to, size_t len);
 
 /* Lookup helpers. */
 struct ovl_peer_spec *state_find_peer(struct ovl_state *st, const uint8_t key[WG_KEY_LEN]);
-struct state_service *state_find_service(struct ovl_state *st, const char *name);
 struct state_dns_record *state_find_dns(struct ovl_state *st, const char *name);
 
 /* Mutators keeping the arrays consistent. 0 or -ENOMEM. */
@@ -116,7 +116,5 @@ bool state_remove_peer(struct ovl_state *st, const uint8_t key[WG_KEY_LEN]);
 int state_put_dns(struct ovl_state *st, const char *name, const struct ip_addr *ip);
 bool state_remove_dns(struct ovl_state *st, const char *name);
 int state_set_dns_zone(struct ovl_state *st, const char *zone); /* copy; NULL clears */
-int state_put_service(struct ovl_state *st, const char *name, enum ovl_mode mode);
-bool state_remove_service(struct ovl_state *st, const char *name);
 
 #endif

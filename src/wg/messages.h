@@ -11,6 +11,7 @@
 #include <endian.h>
 #include <stdint.h>
 
+#include "util/le32.h"
 #include "wg/crypto.h"
 
 #define WG_CONSTRUCTION "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s"
@@ -114,7 +115,7 @@ static inline enum wg_message_type wg_message_classify(const uint8_t *buf, size_
 	uint32_t type;
 	if (len < 4)
 		return 0;
-	type = (uint32_t)buf[0] | (uint32_t)buf[1] << 8 | (uint32_t)buf[2] << 16 | (uint32_t)buf[3] << 24;
+	type = le32_get(buf);
 	switch (type) {
 	case WG_MSG_INITIATION:
 		return len == WG_MSG_INITIATION_LEN ? WG_MSG_INITIATION : 0;

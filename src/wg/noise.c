@@ -5,18 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static inline void put_le32(void *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, 4);
-}
-
-static inline uint32_t get_le32(const void *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return le32toh(v);
-}
+#include "util/le32.h"
 
 /* h = HASH(h || data) */
 static int mix_hash(uint8_t h[WG_HASH_LEN], const void *data, size_t len)
@@ -123,8 +112,8 @@ int noise_create_initiation(struct wg_msg_initiation *msg, struct noise_handshak
 		return -ENOKEY;
 	noise_handshake_clear(hs);
 	memset(msg, 0, sizeof(*msg));
-	put_le32(&msg->type, WG_MSG_INITIATION);
-	put_le32(&msg->sender_index, local_index);
+	le32_put((uint8_t *)&msg->type, WG_MSG_INITIATION);
+	le32_put((uint8_t *)&msg->sender_index, local_index);
 
 	ret = handshake_start(hs->chaining_key, hs->hash, hs->remote_static);
 	wg_x25519_generate(hs->ephemeral_private);
@@ -189,7 +178,7 @@ int noise_consume_initiation(const struct wg_msg_initiation *msg, const struct n
 				      sizeof(msg->encrypted_timestamp), out->hash, WG_HASH_LEN, 0, key);
 	if (!ret)
 		ret = mix_hash(out->hash, msg->encrypted_timestamp, sizeof(msg->encrypted_timestamp));
-	out->remote_index = get_le32(&msg->sender_index);
+	out->remote_index = le32_get((const uint8_t *)&msg->sender_index);
 	wg_memzero(key, sizeof(key));
 	if (ret) {
 		wg_memzero(out, sizeof(*out));
@@ -248,9 +237,9 @@ int noise_create_response(struct wg_msg_response *msg, struct noise_handshake *h
 	if (hs->state != NOISE_CONSUMED_INITIATION)
 		return -EINVAL;
 	memset(msg, 0, sizeof(*msg));
-	put_le32(&msg->type, WG_MSG_RESPONSE);
-	put_le32(&msg->sender_index, local_index);
-	put_le32(&msg->receiver_index, hs->remote_index);
+	le32_put((uint8_t *)&msg->type, WG_MSG_RESPONSE);
+	le32_put((uint8_t *)&msg->sender_index, local_index);
+	le32_put((uint8_t *)&msg->receiver_index, hs->remote_index);
 
 	wg_x25519_generate(hs->ephemeral_private);
 	ret = wg_x25519_public(msg->ephemeral, hs->ephemeral_private);
@@ -286,7 +275,7 @@ int noise_consume_response(const struct wg_msg_response *msg, struct noise_hands
 
 	if (hs->state != NOISE_CREATED_INITIATION || !id->has_key)
 		return -EINVAL;
-	if (get_le32(&msg->receiver_index) != hs->local_index)
+	if (le32_get((const uint8_t *)&msg->receiver_index) != hs->local_index)
 		return -EINVAL;
 	/* Work on copies: a forged response must leave the handshake usable. */
 	memcpy(ck, hs->chaining_key, sizeof(ck));
@@ -309,7 +298,7 @@ int noise_consume_response(const struct wg_msg_response *msg, struct noise_hands
 		memcpy(hs->chaining_key, ck, sizeof(ck));
 		memcpy(hs->hash, h, sizeof(h));
 		memcpy(hs->remote_ephemeral, msg->ephemeral, WG_X25519_LEN);
-		hs->remote_index = get_le32(&msg->sender_index);
+		hs->remote_index = le32_get((const uint8_t *)&msg->sender_index);
 		hs->state = NOISE_CONSUMED_RESPONSE;
 	}
 	wg_memzero(key, sizeof(key));
@@ -391,8 +380,8 @@ int noise_encrypt(struct noise_keypair *kp, uint8_t *out, const uint8_t *plain, 
 	if (plain != out + WG_DATA_HEADER_LEN && len)
 		memmove(out + WG_DATA_HEADER_LEN, plain, len);
 	memset(out + WG_DATA_HEADER_LEN + len, 0, padded - len);
-	put_le32(&hdr->type, WG_MSG_DATA);
-	put_le32(&hdr->receiver_index, kp->remote_index);
+	le32_put((uint8_t *)&hdr->type, WG_MSG_DATA);
+	le32_put((uint8_t *)&hdr->receiver_index, kp->remote_index);
 	hdr->counter = htole64(counter);
 	ret = wg_aead_encrypt(out + WG_DATA_HEADER_LEN, out + WG_DATA_HEADER_LEN, padded, NULL, 0,
 			      counter, kp->send_key);

@@ -17,11 +17,6 @@
 #include "wg/handshake.h"
 #include "wg/offload.h"
 
-static inline uint32_t le32_at(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /*
  * The cheap checks a handshake message passes on the receive path, before
  * it may queue for Diffie-Hellman work (handshake.h): a valid MAC1; under
@@ -52,7 +47,7 @@ static bool admit_handshake(struct wg_device *dev, const uint8_t *buf, size_t le
 			return false;
 		}
 		pthread_mutex_lock(&dev->cookie_lock);
-		ret = wg_cookie_create_reply(&dev->cookie_checker, &reply, buf, len, le32_at(buf + 4),
+		ret = wg_cookie_create_reply(&dev->cookie_checker, &reply, buf, len, le32_get(buf + 4),
 					     src, now);
 		pthread_mutex_unlock(&dev->cookie_lock);
 		if (!ret)
@@ -120,7 +115,7 @@ static void receive_response(struct wg_device *dev, uint8_t *buf, size_t len,
 	struct noise_keypair *kp;
 	struct wg_peer *peer;
 	uint64_t now = wg_now_ns();
-	uint32_t index = le32_at(buf + 8);
+	uint32_t index = le32_get(buf + 8);
 
 	if (wg_index_lookup(&dev->index, index, WG_INDEX_HANDSHAKE, &peer, NULL))
 		return;
@@ -260,7 +255,7 @@ static void receive_data(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, 
 	uint64_t now = wg_now_ns();
 	int plen;
 
-	if (wg_index_lookup(&dev->index, le32_at(buf + 4), WG_INDEX_KEYPAIR, &peer, &kp))
+	if (wg_index_lookup(&dev->index, le32_get(buf + 4), WG_INDEX_KEYPAIR, &peer, &kp))
 		return;
 	plen = noise_decrypt(kp, buf, len, now);
 	if (plen < 0) {

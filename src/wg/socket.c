@@ -153,7 +153,7 @@ static int sockets_on_port(int family, uint16_t port)
 		ret = -errno;
 	while (!ret && !done) {
 		ssize_t got = recv(fd, u.buf, sizeof(u.buf), 0);
-		int len = (int)got;
+		unsigned int len = got > 0 ? (unsigned int)got : 0;
 		if (got < 0) {
 			if (errno != EINTR)
 				ret = -errno;

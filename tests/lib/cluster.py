@@ -83,13 +83,15 @@ class Node:
         self.returncode = None
         self.failure = None
 
-    def start_daemon(self, extra_args=()):
+    def start_daemon(self, extra_args=(), env=None):
+        """Starts overlayd; env adds variables to its environment (e.g. OVERLAYD_CRASH_AT)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         args = ["ip", "netns", "exec", self.ns, str(self.cluster.overlayd),
                 "--data-dir", str(self.dir / "data"), "--socket", str(self.socket),
                 "--log-level", "debug", "--wg-sock-dir", str(self.wg_dir), "--no-unmanaged",
                 *self.cluster.daemon_args, *extra_args]
-        self.proc = subprocess.Popen(args, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(args, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
+                                     env={**os.environ, **env} if env else None)
         self.conn = ovl.connect(self.socket)
         return self
 

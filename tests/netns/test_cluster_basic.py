@@ -24,7 +24,7 @@ def cluster(build, uniq):
 
 
 def overlay_links(node):
-    return [l for l in node.links() if l.startswith(("zl-", "veth-", "vc-"))]
+    return [l for l in node.links() if l.startswith(("zl-", "veth-"))]
 
 
 def nft_tables(node):
@@ -87,7 +87,7 @@ def test_cross_node_auto_mode_and_clean_teardown(cluster, uniq):
         c, _ = cts[n.index]
         assert n.ok("detach_container", handle=c.handle()) == {"result": "ok"}
         assert n.ok("detach_container", handle=c.handle()) == {"result": "ok"}  # idempotent
-        assert not [l for l in n.links() if l.startswith(("veth-", "vc-"))]
+        assert not [l for l in n.links() if l.startswith("veth-")]
     for n in cluster.nodes:
         assert n.ok("teardown_global_overlay") == {"result": "ok"}
         assert overlay_links(n) == []

@@ -170,7 +170,7 @@ def test_sigkill_and_restart_keeps_attachments(cluster2):
     # Restarting again without a crash in between finds the same.
     a.ok("detach_container", handle=ca.handle())
     a.ok("teardown_global_overlay")
-    assert not [l for l in a.links() if l.startswith(("zl-", "veth-", "vc-"))]
+    assert not [l for l in a.links() if l.startswith(("zl-", "veth-"))]
     assert "overlayd_" not in a.exec("nft", "list", "tables", check=False).stdout
 
 

@@ -262,6 +262,22 @@ TCP_LIMITS = textwrap.dedent("""
         while len(body) < n:
             body += s.recv(n - len(body))
         return body
+    def server_conns():
+        # The server's connection sockets on the port: ESTABLISHED (01) or
+        # CLOSE_WAIT (08, the client closed and the server has not yet).
+        n = 0
+        for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+            for line in open(path).readlines()[1:]:
+                f = line.split()
+                if int(f[1].rsplit(":", 1)[1], 16) == port and f[3] in ("01", "08"):
+                    n += 1
+        return n
+    def wait_for(cond, what, timeout=10):
+        end = time.monotonic() + timeout
+        while not cond():
+            if time.monotonic() > end:
+                sys.exit(f"timed out waiting for {what}")
+            time.sleep(0.01)
     def closed_within(s, secs):
         s.settimeout(secs)
         try:
@@ -275,8 +291,13 @@ TCP_LIMITS = textwrap.dedent("""
     # across two writes.
     s = conn()
     blob = query(1, "a.zlayer.local") + query(2, "nope.zlayer.local") + query(3, "a.zlayer.local")
-    s.sendall(blob[:-5]); time.sleep(0.05); s.sendall(blob[-5:])
-    out["pipelined"] = [(struct.unpack("!H", m[:2])[0], m[3] & 15) for m in (read_msg(s) for _ in range(3))]
+    # The first write holds two whole queries and the third's head: their
+    # two answers prove the server has read it before the tail is sent.
+    s.sendall(blob[:-5])
+    answers = [read_msg(s) for _ in range(2)]
+    s.sendall(blob[-5:])
+    answers.append(read_msg(s))
+    out["pipelined"] = [(struct.unpack("!H", m[:2])[0], m[3] & 15) for m in answers]
     # Idle connections are closed (--tcp-idle-ms 300), well before 3 s.
     t0 = time.monotonic()
     out["idle_closed"] = closed_within(s, 3)
@@ -290,12 +311,12 @@ TCP_LIMITS = textwrap.dedent("""
     a.close(); b.close(); c.close()
     # Garbage (a message too short for a header) closes the connection.
     # (d first proves it was accepted: it gets an answer.)
-    for _ in range(50):
-        d = conn()
-        d.sendall(query(7, "a.zlayer.local"))
-        if read_msg(d) is not None:
-            break
-        d.close(); time.sleep(0.05)  # a and b may not be reaped yet
+    # Once the server has closed its ends of a, b and c (none left
+    # established or half-closed on the port), d fits under the limit.
+    wait_for(lambda: server_conns() == 0, "the server to close a, b and c")
+    d = conn()
+    d.sendall(query(7, "a.zlayer.local"))
+    out["fourth_answered"] = read_msg(d) is not None
     d.sendall(b"\\x00\\x03abc")
     out["garbage_closed"] = closed_within(d, 2)
     print(json.dumps(out))
@@ -310,6 +331,7 @@ def test_tcp_pipelining_idle_timeout_and_limit(ns, build):
     assert res["pipelined"] == [[1, 0], [2, 3], [3, 0]]
     assert res["idle_closed"] and res["idle_secs"] < 2.5
     assert res["third_closed"]
+    assert res["fourth_answered"]
     assert res["garbage_closed"]
 
 

@@ -33,6 +33,11 @@ def sparse_pings(lab, t, count=40):
     assert len(times) == count, f"only {len(times)} of {count} pings answered"
 
 
+def udp_woken_rarely(d, pings):
+    """Each UDP reader woke for at most a quarter of the pings (split mode: every one)."""
+    return all(d[r][0] * 4 <= pings for r in ("udp4", "udp6") if r in d)
+
+
 def test_sparse_traffic_wakes_only_the_tun_reader(lab, ours):
     t = pair(lab, ours, ours)
     assert lab.ping(t["a"], "10.77.0.2", count=1)
@@ -41,10 +46,13 @@ def test_sparse_traffic_wakes_only_the_tun_reader(lab, ours):
     sparse_pings(lab, t)
     for d in deltas(lab, before):
         assert {"tun", "udp4", "udp6"} <= d.keys(), d
-        # Every ping woke the TUN reader at least once, on both sides...
-        assert d["tun"][0] >= 40, d
-        # ...and nobody else: in split mode each UDP reader wakes for every ping.
-        assert d["udp4"][0] <= 3 and d["udp6"][0] <= 3, d
+        # The TUN reader woke for the pings, on both sides (for most of them:
+        # on a loaded machine two pings can meet in one wake-up)...
+        assert d["tun"][0] >= 40 // 2, d
+        # ...and hardly anybody else: in split mode each UDP reader wakes for
+        # every ping. A count relative to the traffic, not a small absolute
+        # one: a loaded machine adds the odd spurious wake-up.
+        assert udp_woken_rarely(d, 40), d
 
 
 def test_bulk_traffic_gets_the_udp_readers_back_then_sparse_goes_solo(lab, ours):
@@ -54,15 +62,16 @@ def test_bulk_traffic_gets_the_udp_readers_back_then_sparse_goes_solo(lab, ours)
     before = [threads(p.pid) for p in daemons(lab)]
     lab.iperf(t["b"], t["a"], "10.77.0.2", 5201, seconds=2)
     _, b = deltas(lab, before)
-    # B's UDP reader decrypted the stream: at least a fifth of a second of CPU
-    # (USER_HZ is 100). A solo device would leave it asleep.
-    assert b["udp4"][1] >= 20, b
+    # B's UDP reader decrypted the stream: a third or more of the CPU time its
+    # two readers used (in ticks of 10 ms), where a solo device would leave it
+    # asleep. A share, not an amount: a loaded machine moves less data in 2 s.
+    assert b["udp4"][1] >= 3 and 3 * b["udp4"][1] >= b["udp4"][1] + b["tun"][1], b
     # Once the bulk hold is over, sparse traffic is solo again.
     sparse_pings(lab, t, 10)
     before = [threads(p.pid) for p in daemons(lab)]
     sparse_pings(lab, t)
     for d in deltas(lab, before):
-        assert d["udp4"][0] <= 3, d
+        assert udp_woken_rarely(d, 40), d
 
 
 def test_a_rebind_reaches_the_solo_poller(lab, ours):

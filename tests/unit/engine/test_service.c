@@ -98,7 +98,7 @@ static void isolated_service_gets_its_own_bridge(void **state)
 	assert_int_equal(ip_prefix_parse(CLUSTER, &cluster), 0);
 	assert_true(ip_prefix_contains(&cluster, &web.o.subnet.addr));
 	expect_bridge(t, &web);
-	recorded = etest_state_get(t, "services");
+	recorded = etest_state_get(t, "dataplane.services");
 	assert_non_null(recorded);
 	assert_non_null(strstr(recorded, "\"web\""));
 	free(recorded);
@@ -119,7 +119,7 @@ static void isolated_service_gets_its_own_bridge(void **state)
 
 	teardown_service(t, "web");
 	assert_int_equal(nl_link_exists(t->nl, web.bridge), 0);
-	recorded = etest_state_get(t, "services");
+	recorded = etest_state_get(t, "dataplane.services");
 	assert_null(strstr(recorded, "\"web\""));
 	free(recorded);
 	/* Tearing down what is not there is fine, and changes nothing. */

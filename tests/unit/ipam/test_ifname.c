@@ -71,7 +71,7 @@ static void orphan_selection(void **state)
 	const char *prot[] = { "zl-prod-0-g", "zl-prod-0-shared-sh", "zl-prod-0-db-d" };
 	const char *links[] = { "zl-prod-0-web-b", "zl-prod-0-api-b", "zl-prod-0-g", "zl-prod-0-shared-sh",
 				"zl-prod-0-db-d",  "zl-1ca4568944-b", "zl-81c6bc17c7-b", "zl-prod-0-gone-d",
-				"veth-4242-s",	   "vc-4242-g",	      "eth0",		 "lo",
+				"veth-4242-s",	   "veth-4242-g",	      "eth0",		 "lo",
 				"docker0",	   "zl-not-a-bridge" };
 	const char *want[] = { "zl-1ca4568944-b", "zl-81c6bc17c7-b", "zl-prod-0-gone-d" };
 	size_t nw = 0;

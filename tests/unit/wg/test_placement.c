@@ -122,10 +122,12 @@ static void idle_and_back(void **state)
 }
 
 static atomic_bool hogs_stop;
+static atomic_int hogs_running;
 
 static void *hog(void *arg)
 {
 	(void)arg;
+	atomic_fetch_add(&hogs_running, 1);
 	while (!atomic_load(&hogs_stop))
 		;
 	return NULL;
@@ -138,9 +140,15 @@ static void busy_cpus_are_seen(void **state)
 
 	assert_true(cpus > 0 && cpus <= 64);
 	atomic_store(&hogs_stop, false);
+	atomic_store(&hogs_running, 0);
 	for (long i = 0; i < cpus; i++)
 		assert_int_equal(pthread_create(&t[i], NULL, hog, NULL), 0);
-	/* One spinning thread per CPU, besides us: no CPU is free. */
+	/* Wait (without a clock) until every spinner has run: from then on each
+	 * one stays runnable until told to stop. */
+	while (atomic_load(&hogs_running) < cpus)
+		sched_yield();
+	/* One spinning thread per CPU, besides us: no CPU is free. Other load on
+	 * the machine only adds runnable tasks, so it cannot make this flaky. */
 	assert_false(wg_cpu_free());
 	atomic_store(&hogs_stop, true);
 	for (long i = 0; i < cpus; i++)

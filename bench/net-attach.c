@@ -5,7 +5,8 @@
  * under its final name (nl_veth_create_into), address, lo/eth0 up and
  * default route in there, host end up and enslaved; detach deletes the veth.
  * "Containers" are fresh namespaces made beforehand, so only our work is
- * timed. Runs inside a private namespace; prints p50/p99. Not a test.
+ * timed. Runs inside a private namespace; prints p50/p99. Not a test: run it
+ * with `meson test -C build --benchmark net_attach`.
  *   bench_net_attach [CYCLES]
  */
 #include <errno.h>

@@ -1,0 +1,19 @@
+#!/bin/bash
+# Every benchmark in this repository, one after another (`make bench`). Each
+# prints its own figures; a benchmark that fails is named at the end.
+#   bench/run-all.sh [BUILD_DIR]                 (default: build)
+set -u
+BUILD=${1:-build}
+HERE=$(cd "$(dirname "$0")" && pwd)
+failed=()
+run() {
+  echo "== $*"
+  "$@" || failed+=("$*")
+}
+run "$HERE/attach.sh" "$BUILD"
+run meson test -C "$BUILD" --benchmark net_attach --verbose
+run "$HERE/dns.sh" "$BUILD"
+run "$HERE/dns-parse.sh" "$BUILD"
+run "$HERE/ipc.sh" "$BUILD"
+run "$HERE/wg-sched.py" "$BUILD"
+[[ ${#failed[@]} == 0 ]] || { printf 'bench: failed: %s\n' "${failed[@]}"; exit 1; }

@@ -1,0 +1,133 @@
+#!/usr/bin/python3
+"""Writes the hand-made seed corpora of the fuzz harnesses: small, real
+inputs that each reach past the first checks of their parser. The files are
+committed (fuzz/corpus-<harness>/); rerun this only to change them.
+fuzz/corpus-wg_message/ comes from gen_wg_seeds (real Noise messages) and
+fuzz/corpus-state_file/ holds state.json files written by hand from
+src/state/state.c's encoder.
+  fuzz/make-seeds.py [FUZZ_DIR]"""
+import os
+import struct
+import sys
+
+TOP = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
+
+
+def put(harness, name, data):
+    d = os.path.join(TOP, f"corpus-{harness}")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+
+
+# ---- DNS ----
+def name(n):
+    return b"".join(bytes([len(p)]) + p.encode() for p in n.rstrip(".").split(".") if p) + b"\0"
+
+
+def query(qid, qname, qtype, edns=None, rd=True):
+    flags = 0x0100 if rd else 0
+    ar = 1 if edns else 0
+    msg = struct.pack(">HHHHHH", qid, flags, 1, 0, 0, ar) + name(qname) + struct.pack(">HH", qtype, 1)
+    if edns:  # OPT: root name, type 41, class = UDP size, TTL 0, no options
+        msg += b"\0" + struct.pack(">HHIH", 41, edns, 0, 0)
+    return msg
+
+
+def rr(rname, rtype, ttl, rdata):
+    return name(rname) + struct.pack(">HHIH", rtype, 1, ttl, len(rdata)) + rdata
+
+
+def response(qid, qname, qtype, answers, rcode=0, authority=()):
+    hdr = struct.pack(">HHHHHH", qid, 0x8180 | rcode, 1, len(answers), len(authority), 0)
+    return hdr + name(qname) + struct.pack(">HH", qtype, 1) + b"".join(answers) + b"".join(authority)
+
+
+A, NS, CNAME, SOA, PTR, MX, TXT, AAAA, SRV, ANY = 1, 2, 5, 6, 12, 15, 16, 28, 33, 255
+queries = {
+    "q-a-web": query(0x1234, "web.zlayer.local", A),
+    "q-aaaa-db": query(2, "db.backend.zlayer.local", AAAA, edns=1232),
+    "q-a-absolute": query(3, "svc1.bench.local", A),
+    "q-soa-zone": query(4, "zlayer.local", SOA),
+    "q-ns-zone": query(5, "zlayer.local", NS),
+    "q-ptr": query(6, "5.0.200.10.in-addr.arpa", PTR),
+    "q-ptr6": query(7, ".".join("5000000000000000000000000000d0f"[::-1].ljust(32, "0")) + ".ip6.arpa", PTR),
+    "q-nx": query(8, "missing.zlayer.local", A),
+    "q-any": query(9, "web.zlayer.local", ANY, edns=4096),
+    "q-forward": query(10, "example.com", A),
+    "q-mx-forward": query(11, "example.org", MX, edns=512),
+}
+responses = {
+    # Answers to the harness's forwarded query (example.com A, id from the data).
+    "r-a": response(1, "example.com", A, [rr("example.com", A, 300, bytes([93, 184, 216, 34]))]),
+    "r-cname": response(1, "example.com", A, [
+        b"\xc0\x0c" + struct.pack(">HHIH", CNAME, 1, 60, 6) + b"\x03www\xc0\x0c",
+        rr("www.example.com", A, 60, bytes([192, 0, 2, 1]))]),
+    "r-nx-soa": response(1, "example.com", A, [], rcode=3, authority=[
+        b"\xc0\x0c" + struct.pack(">HHIH", SOA, 1, 60, 38) + b"\x02ns\xc0\x0c\x04host\xc0\x0c"
+        + struct.pack(">IIIII", 1, 7200, 900, 1209600, 300)]),
+    "r-txt": response(1, "example.com", A, [rr("example.com", TXT, 60, b"\x05hello")]),
+}
+for k, v in {**queries, **responses}.items():
+    put("dns_message", k, v)
+
+# DNS over TCP: first byte = piece size - 1, then length-prefixed messages.
+frame = lambda m: struct.pack(">H", len(m)) + m  # noqa: E731
+put("dns_tcp", "one-query", b"\xff" + frame(queries["q-a-web"]))
+put("dns_tcp", "pipelined", b"\xff" + frame(queries["q-a-web"]) + frame(queries["q-aaaa-db"])
+    + frame(queries["q-nx"]))
+put("dns_tcp", "split-1-byte", b"\x00" + frame(queries["q-ptr"]) + frame(queries["q-soa-zone"]))
+put("dns_tcp", "split-prefix", b"\x02" + frame(queries["q-any"]) + frame(queries["q-forward"]))
+put("dns_tcp", "truncated-tail", b"\xff" + frame(queries["q-a-web"]) + frame(queries["q-nx"])[:9])
+put("dns_tcp", "not-dns", b"\xff" + frame(b"GET / HTTP/1.1\r\n\r\n"))
+
+
+# ---- WireGuard offload: virtio_net_hdr (10 bytes) + IP packet ----
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack(f">{len(b) // 2}H", b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def ipv4(proto, payload, src=(10, 77, 0, 1), dst=(10, 77, 0, 2)):
+    h = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 1, 0x4000, 64, proto, 0, bytes(src), bytes(dst))
+    return h[:10] + struct.pack(">H", csum(h)) + h[12:] + payload
+
+
+def ipv6(nh, payload):
+    src = bytes.fromhex("fd770000000000000000000000000001")
+    dst = bytes.fromhex("fd770000000000000000000000000002")
+    return struct.pack(">IHBB", 6 << 28, len(payload), nh, 64) + src + dst + payload
+
+
+def tcp(seq, payload, flags=0x18):
+    return struct.pack(">HHIIBBHHH", 40000, 5201, seq, 1, 5 << 4, flags, 65535, 0, 0) + payload
+
+
+def vnet(flags=0, gso_type=0, hdr_len=0, gso_size=0, csum_start=0, csum_offset=0):
+    return struct.pack("<BBHHHH", flags, gso_type, hdr_len, gso_size, csum_start, csum_offset)
+
+
+NEEDS_CSUM, GSO_TCPV4, GSO_TCPV6 = 1, 1, 4
+bulk = bytes(range(256)) * 16  # 4096 bytes: three 1400-byte segments
+put("wg_offload", "tso-v4", vnet(NEEDS_CSUM, GSO_TCPV4, 40, 1400, 20, 16) + ipv4(6, tcp(1, bulk)))
+put("wg_offload", "tso-v6", vnet(NEEDS_CSUM, GSO_TCPV6, 60, 1380, 40, 16) + ipv6(6, tcp(1, bulk)))
+put("wg_offload", "plain-v4-tcp", vnet() + ipv4(6, tcp(7, b"x" * 100)))
+put("wg_offload", "plain-v4-udp", vnet() + ipv4(17, struct.pack(">HHHH", 5353, 53, 12, 0) + b"ping"))
+put("wg_offload", "icmp-echo", vnet() + ipv4(1, b"\x08\0\0\0\0\1\0\1" + b"a" * 56))
+
+# ---- WireGuard UAPI: set request bodies (after "set=1"), as `wg set`/`wg setconf` send ----
+k = lambda b: bytes([b]) * 32  # noqa: E731
+hexk = lambda b: k(b).hex()  # noqa: E731
+put("wg_uapi", "device", f"private_key={hexk(1)}\nlisten_port=51820\nfwmark=0\nreplace_peers=true\n\n")
+put("wg_uapi", "peer", f"public_key={hexk(2)}\npreshared_key={hexk(3)}\nendpoint=192.0.2.7:51820\n"
+    "persistent_keepalive_interval=25\nreplace_allowed_ips=true\nallowed_ip=10.77.0.2/32\n"
+    "allowed_ip=fd77::2/128\nprotocol_version=1\n\n")
+put("wg_uapi", "setconf", f"private_key={hexk(1)}\nlisten_port=51000\nreplace_peers=true\n"
+    f"public_key={hexk(2)}\nendpoint=[2001:db8::1]:51820\nallowed_ip=10.0.0.0/8\n"
+    f"public_key={hexk(4)}\nupdate_only=true\nallowed_ip=0.0.0.0/0\n\n")
+put("wg_uapi", "remove", f"public_key={hexk(2)}\nremove=true\n\n")
+put("wg_uapi", "get", "get=1\n\n")
