@@ -53,6 +53,7 @@ struct nat_peer {
 struct nat_agent {
 	struct engine *e;
 	struct wg_device *dev;
+	uint8_t own_key[WG_KEY_LEN];
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	pthread_t thread;
@@ -277,6 +278,31 @@ static size_t probe_targets(const struct nat_agent *a, const struct nat_peer *p,
 	return n;
 }
 
+/*
+ * One probe of every candidate. Only one node of a pair initiates
+ * handshakes: the one with the larger public key. A WireGuard peer holds
+ * one handshake at a time, so two initiations crossing every 250 ms would
+ * each wipe the other's pending one and neither would ever complete. The
+ * other node sends a STUN Binding request to each candidate instead, from
+ * the same port: it opens its own NAT towards the peer just the same (the
+ * peer counts it as STUN from an unconfigured address and drops it), and
+ * answers the initiations that then come through.
+ */
+static void probe(struct nat_agent *a, const struct peer_job *job)
+{
+	if (!job->n_eps)
+		return;
+	if (memcmp(a->own_key, job->key, WG_KEY_LEN) > 0) {
+		wg_peer_probe(a->dev, job->key, job->eps, job->n_eps);
+		return;
+	}
+	uint8_t buf[32], txid[STUN_TXID_LEN];
+	random_bytes(txid, sizeof(txid));
+	size_t len = stun_write_binding_request(buf, sizeof(buf), txid);
+	for (size_t i = 0; i < job->n_eps; i++)
+		wg_device_send_raw(a->dev, &job->eps[i], buf, len);
+}
+
 static void peers_pass(struct nat_agent *a)
 {
 	struct wg_device_status *st = NULL;
@@ -336,8 +362,7 @@ static void peers_pass(struct nat_agent *a)
 		}
 		switch (job->action) {
 		case NAT_PUNCH_PROBE:
-			if (job->n_eps)
-				wg_peer_probe(a->dev, job->key, job->eps, job->n_eps);
+			probe(a, job);
 			break;
 		case NAT_PUNCH_SILENCE:
 			/* Nothing may reach the peer's NAT until the retry: no endpoint, no keepalive, no retry. */
@@ -426,6 +451,8 @@ void nat_agent_start(struct engine *e, struct wg_device *dev)
 		return;
 	a->dev = dev;
 	a->stop = false;
+	if (wg_public_from_private(e->st.global.private_key, a->own_key) < 0)
+		memset(a->own_key, 0, sizeof(a->own_key));
 	for (size_t i = 0; i < e->st.n_peers; i++)
 		nat_agent_peer_update(e, &e->st.peers[i]);
 	int r = pthread_create(&a->thread, NULL, agent_main, a);
