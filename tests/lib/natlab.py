@@ -21,14 +21,11 @@ import sys
 import tempfile
 
 import cluster
-from testutil import run, wait_for
+from cluster import sh
+from testutil import wait_for
 
 STUN_IPS = ("203.0.113.100", "203.0.113.101")
 HERE = pathlib.Path(__file__).resolve().parent
-
-
-def sh(*args, ns=None, check=True, timeout=60):
-    return run(*args, ns=ns, check=check, timeout=timeout)
 
 
 class NatLab:
@@ -192,8 +189,5 @@ table ip nat {{
         if not os.environ.get("OVERLAYD_KEEP_LOGS"):
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def check_clean_exits(self):
-        bad = [(n.index, n.returncode, n.failure) for n in self.nodes if n.returncode not in (None, 0)]
-        if bad:
-            raise AssertionError("overlayd exited non-zero: " + "; ".join(
-                f"node {i}: rc {rc}\n{log}" for i, rc, log in bad))
+    # The nodes are cluster.Node objects: the cluster's check applies as it is.
+    check_clean_exits = cluster.Cluster.check_clean_exits
