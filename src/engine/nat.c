@@ -627,6 +627,12 @@ void engine_nat_status(struct engine *e, struct ovl_response *resp)
 	pthread_mutex_lock(&a->lock);
 	s->last_refresh = a->last_refresh;
 	s->mapping = stun_mapping_name(stun_client_mapping(&a->stun, AF_INET));
+	s->stun_malformed = a->stun.rx_malformed;
+	s->stun_unknown_server = a->stun.rx_unknown_server;
+	s->stun_unknown_txn = a->stun.rx_unknown_txn;
+	s->stun_errors = a->stun.rx_errors;
+	s->stun_timeouts = a->stun.timeouts;
+	s->rx_not_stun = a->rx_not_stun;
 	status_candidates(a, s);
 	s->peers = a->n_peers ? calloc(a->n_peers, sizeof(*s->peers)) : NULL;
 	for (size_t i = 0; s->peers && i < a->n_peers; i++) {

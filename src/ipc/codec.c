@@ -423,7 +423,14 @@ static int encode_nat_status(json_t *o, const struct ovl_res_nat_status *s)
 	json_t *c = json_array(), *p = json_array();
 	if (mj_set_new(o, "candidates", c) < 0 || mj_set_new(o, "peers", p) < 0 ||
 	    mj_set_new(o, "last_refresh", json_integer((json_int_t)s->last_refresh)) < 0 ||
-	    (s->mapping && mj_set_new(o, "mapping", json_string(s->mapping)) < 0))
+	    (s->mapping && mj_set_new(o, "mapping", json_string(s->mapping)) < 0) ||
+	    (s->mapping &&
+	     mj_set_new(o, "stun",
+			json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "malformed", (json_int_t)s->stun_malformed,
+				  "unknown_server", (json_int_t)s->stun_unknown_server, "unknown_transaction",
+				  (json_int_t)s->stun_unknown_txn, "error_responses", (json_int_t)s->stun_errors,
+				  "timeouts", (json_int_t)s->stun_timeouts, "not_stun",
+				  (json_int_t)s->rx_not_stun)) < 0))
 		return -ENOMEM;
 	for (size_t i = 0; i < s->n_candidates; i++)
 		if (json_array_append_new(c, mj_candidate_to_json(&s->candidates[i])) < 0)

@@ -260,6 +260,8 @@ struct ovl_res_nat_status {
 	size_t n_peers;
 	uint64_t last_refresh;
 	const char *mapping; /* extension: the NAT's mapping behaviour (static string); NULL: not reported */
+	/* Extension, with mapping: STUN datagrams dropped, by reason, and requests that got no answer. */
+	uint64_t stun_malformed, stun_unknown_server, stun_unknown_txn, stun_errors, stun_timeouts, rx_not_stun;
 };
 
 struct ovl_response {

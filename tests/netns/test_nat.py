@@ -2,8 +2,11 @@
 routers on a delaying internet, coturn as the STUN server. Each test plays
 the orchestrator: it reads nat_status on one node and hands the candidates to
 the other in add_peer, at the same moment on both (or seconds apart)."""
+import struct
 import subprocess
+import sys
 import time
+import zlib
 
 import pytest
 
@@ -151,3 +154,30 @@ def test_symmetric_nat_not_connected(lab, uniq):
         p = peer_status(n, k)
         assert not p["connected"] and "remote_endpoint" not in p, p
     assert not ping(a, b)
+
+
+def test_bad_stun_dropped_and_counted(lab, uniq):
+    """Malformed STUN, STUN from an address that is no configured server and datagrams that are
+    neither STUN nor WireGuard reach the WireGuard port: dropped, counted, nothing else changes."""
+    p = lab.node(None)
+    lab.start()
+    lab.setup(p, f"t{uniq}")
+    before = lab.candidates(p)
+    request = bytes.fromhex("000100082112a442") + bytes(range(12))
+    fp = (zlib.crc32(request) ^ 0x5354554E) & 0xFFFFFFFF
+    good = request + struct.pack("!HHI", 0x8028, 4, fp)
+    bad_fp = request + struct.pack("!HHI", 0x8028, 4, fp ^ 1)
+    code = (
+        "import socket,sys\n"
+        "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+        "for h in sys.argv[2:]: s.sendto(bytes.fromhex(h),(sys.argv[1],51420))\n")
+    subprocess.run(["ip", "netns", "exec", lab.stun_ns, sys.executable, "-c", code, p.wan_ip, bad_fp.hex(),
+                    good.hex(), "ff00ff00", "0001"], check=True)
+
+    def counted():
+        s = p.ok("nat_status")["stun"]
+        return s if s["malformed"] >= 1 and s["unknown_server"] >= 1 and s["not_stun"] >= 2 else None
+    s = wait_for(counted, timeout=10, interval=0.1, what="the bad datagrams counted")
+    assert s["malformed"] == 1 and s["unknown_server"] == 1 and s["not_stun"] == 2, s
+    st = p.ok("nat_status")
+    assert st["candidates"] == before and st["mapping"] == "endpoint-independent", st
