@@ -120,10 +120,15 @@ bool wg_peer_confirm_keypair(struct wg_peer *peer, struct noise_keypair *kp)
 	return true;
 }
 
-void wg_peer_set_endpoint(struct wg_peer *peer, const struct ip_endpoint *ep)
+void wg_peer_set_endpoint(struct wg_peer *peer, const struct ip_endpoint *ep, const struct ip_addr *local)
 {
-	if (peer->has_endpoint && ip_addr_equal(&peer->endpoint.addr, &ep->addr) &&
-	    peer->endpoint.port == ep->port)
+	bool same = peer->has_endpoint && ip_addr_equal(&peer->endpoint.addr, &ep->addr) &&
+		    peer->endpoint.port == ep->port;
+	if (local && local->family == ep->addr.family)
+		peer->src = *local;
+	else if (!same)
+		memset(&peer->src, 0, sizeof(peer->src));
+	if (same)
 		return;
 	peer->endpoint = *ep;
 	peer->has_endpoint = true;
@@ -158,6 +163,7 @@ int wg_peer_apply(struct wg_device *dev, const struct wg_peer_config *cfg)
 			peer->endpoint = cfg->endpoint;
 			peer->has_endpoint = true;
 		}
+		memset(&peer->src, 0, sizeof(peer->src)); /* a configured endpoint: the kernel picks the source */
 	}
 	if (cfg->set_persistent_keepalive) {
 		bool was_off = peer->persistent_keepalive == 0;

@@ -17,11 +17,12 @@
 #include "wg/device.h"
 #include "wg/offload.h"
 
-enum wg_path_kind wg_peer_path(const struct wg_peer *peer, struct ip_endpoint *ep)
+enum wg_path_kind wg_peer_path(const struct wg_peer *peer, struct ip_endpoint *ep, struct ip_addr *src)
 {
 	if (!peer->has_endpoint)
 		return WG_PATH_NONE;
 	*ep = peer->endpoint;
+	*src = peer->src;
 	return WG_PATH_UDP;
 }
 
@@ -29,10 +30,13 @@ enum wg_path_kind wg_peer_path(const struct wg_peer *peer, struct ip_endpoint *e
 int wg_send_to_peer(struct wg_peer *peer, const void *buf, size_t len)
 {
 	struct ip_endpoint ep;
+	struct ip_addr src;
 	int ret;
-	switch (wg_peer_path(peer, &ep)) {
+	switch (wg_peer_path(peer, &ep, &src)) {
 	case WG_PATH_UDP:
-		ret = wg_udp_send(peer->dev, &ep, buf, len);
+		ret = wg_udp_send_from(peer->dev, &ep, &src, buf, len);
+		if (!src.family)
+			peer->src = src; /* no longer ours: forget it */
 		break;
 	case WG_PATH_NONE:
 	default:
@@ -222,7 +226,7 @@ struct send_batch {
 	struct iovec iov[WG_BATCH];
 	struct sockaddr_storage addrs[WG_BATCH];
 	union {
-		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		char buf[CMSG_SPACE(sizeof(uint16_t)) + CMSG_SPACE(sizeof(struct in6_pktinfo))];
 		struct cmsghdr align;
 	} ctl[WG_BATCH];
 	uint16_t gso[WG_BATCH];
@@ -286,8 +290,8 @@ static void flush_all(struct wg_device *dev, struct tun_reader *r)
 	r->oused = 0;
 }
 
-static void batch_add(struct send_batch *b, const struct ip_endpoint *ep, uint8_t *data, size_t len,
-		      uint16_t gso)
+static void batch_add(struct send_batch *b, const struct ip_endpoint *ep, const struct ip_addr *src,
+		      uint8_t *data, size_t len, uint16_t gso)
 {
 	unsigned k = b->n++;
 	struct msghdr *mh = &b->msgs[k].msg_hdr;
@@ -301,14 +305,20 @@ static void batch_add(struct send_batch *b, const struct ip_endpoint *ep, uint8_
 	mh->msg_namelen = sl;
 	mh->msg_iov = &b->iov[k];
 	mh->msg_iovlen = 1;
-	if (gso) {
-		struct cmsghdr *cm = (struct cmsghdr *)b->ctl[k].buf;
+	if (gso || src->family) {
+		size_t used = 0;
 		mh->msg_control = b->ctl[k].buf;
-		mh->msg_controllen = sizeof(b->ctl[k].buf);
-		cm->cmsg_level = IPPROTO_UDP;
-		cm->cmsg_type = UDP_SEGMENT;
-		cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-		memcpy(CMSG_DATA(cm), &gso, sizeof(gso));
+		if (gso) {
+			struct cmsghdr *cm = (struct cmsghdr *)b->ctl[k].buf;
+			cm->cmsg_level = IPPROTO_UDP;
+			cm->cmsg_type = UDP_SEGMENT;
+			cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+			memcpy(CMSG_DATA(cm), &gso, sizeof(gso));
+			used = CMSG_SPACE(sizeof(uint16_t));
+		}
+		if (src->family)
+			used += wg_pktinfo_put(b->ctl[k].buf + used, src);
+		mh->msg_controllen = used;
 	}
 }
 
@@ -335,9 +345,10 @@ static unsigned tun_packet(struct wg_device *dev, struct tun_reader *r, size_t g
 	peer = (struct wg_peer *)((char *)owner - offsetof(struct wg_peer, aips));
 
 	struct ip_endpoint ep;
+	struct ip_addr src;
 	pthread_mutex_lock(&peer->lock);
 	kp = sending_keypair(peer, now);
-	if (!kp || wg_peer_path(peer, &ep) != WG_PATH_UDP) {
+	if (!kp || wg_peer_path(peer, &ep, &src) != WG_PATH_UDP) {
 		for (unsigned i = 0; i < nsegs; i++)
 			wg_stage_packet(peer, r->scratch,
 					wg_tso_segment(vh, pkt, len, i, seg_len, nsegs, r->scratch));
@@ -388,7 +399,7 @@ static unsigned tun_packet(struct wg_device *dev, struct tun_reader *r, size_t g
 	for (unsigned s0 = 0; s0 < nsegs; s0 += per_entry) {
 		unsigned c = nsegs - s0 < per_entry ? nsegs - s0 : per_entry;
 		size_t bytes = (size_t)(c - 1) * stride + (s0 + c == nsegs ? last : stride);
-		batch_add(b, &ep, base + (size_t)s0 * stride, bytes, c > 1 ? (uint16_t)stride : 0);
+		batch_add(b, &ep, &src, base + (size_t)s0 * stride, bytes, c > 1 ? (uint16_t)stride : 0);
 	}
 	r->oused += (size_t)nsegs * stride;
 	atomic_fetch_add(&peer->tx_bytes, (uint64_t)total);
