@@ -241,7 +241,7 @@ struct tun_reader {
 	struct send_batch batch[2];
 };
 
-/* Send an entry's datagrams one by one (a path that refuses UDP GSO). */
+/* Send an entry's datagrams one by one, without control messages (no UDP GSO, no source address). */
 static void send_unsegmented(int fd, struct send_batch *b, unsigned k)
 {
 	uint8_t *p = b->iov[k].iov_base;
@@ -270,8 +270,14 @@ static void batch_flush(struct wg_device *dev, struct send_batch *b, int family_
 				if (poll(&pfd, 1, 100) > 0)
 					continue;
 			}
-			/* EIO/EINVAL on a GSO entry: no segmentation offload on this route. */
-			if (b->gso[done] && (errno == EIO || errno == EINVAL))
+			/*
+			 * EIO/EINVAL on a GSO entry: no segmentation offload on this route;
+			 * EINVAL/EADDRNOTAVAIL/ENETUNREACH: a sticky source address that is gone. Both
+			 * go out one by one from the kernel's choice of source.
+			 */
+			if ((b->gso[done] && (errno == EIO || errno == EINVAL)) ||
+			    (b->msgs[done].msg_hdr.msg_controllen &&
+			     (errno == EINVAL || errno == EADDRNOTAVAIL || errno == ENETUNREACH)))
 				send_unsegmented(fd, b, done);
 			else
 				log_debug("wg %s: sendmmsg: %s", dev->ifname, strerror(errno));

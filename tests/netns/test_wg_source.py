@@ -35,3 +35,19 @@ def test_replies_leave_from_the_address_the_peer_sent_to(lab, ours, other, famil
     assert lab.ping(b, "10.77.0.1", count=2)
     _, peers = lab.dump(b, t["ib"])
     assert peers[t["pa"]]["endpoint"] == ep, peers[t["pa"]]
+
+
+def test_source_forgotten_when_the_address_goes(lab, ours):
+    """The address the peer sent to is removed: our packets leave from another one and reach the
+    peer (which roams there) instead of failing for good."""
+    t = pair(lab, ours, ours)
+    a, b = t["a"], t["b"]
+    va = f"v{lab.uniq}1a"
+    lab.ip(a, "addr", "add", "172.31.1.11/24", "dev", va)
+    lab.wg(b, "set", t["ib"], "peer", t["pa"], "endpoint", "172.31.1.11:51001")
+    assert lab.ping(b, "10.77.0.1", count=1), lab.log(t["ia"])
+    lab.ip(a, "addr", "del", "172.31.1.11/24", "dev", va)
+    # A talks first now (B's packets go to an address nobody has).
+    assert lab.ping(a, "10.77.0.2", count=2, timeout=2), lab.log(t["ia"])
+    _, peers = lab.dump(b, t["ib"])
+    assert peers[t["pa"]]["endpoint"] == "172.31.1.1:51001", peers[t["pa"]]
