@@ -6,10 +6,11 @@
 #   make test   - every test, plain build only
 #   make bench  - the side-by-side benchmarks
 #   make fuzz-smoke - every libFuzzer harness over its seed corpus + 15 s (part of check)
+#   make deb    - the Debian packages (lintian-checked) in build-deb/
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps build test test-asan check demo bench fuzz fuzz-smoke clean
+.PHONY: all deps build test test-asan check demo bench fuzz fuzz-smoke deb clean
 
 all: build
 
@@ -29,7 +30,7 @@ test-asan:
 	scripts/install-deps.sh test
 	SANITIZE=1 scripts/run-tests.sh $(ASAN_BUILD)
 
-check: test test-asan fuzz-smoke
+check: fuzz-smoke test test-asan
 
 demo:
 	scripts/install-deps.sh test
@@ -52,5 +53,9 @@ fuzz-smoke:
 	scripts/install-deps.sh all
 	scripts/fuzz-smoke.sh
 
+deb:
+	scripts/install-deps.sh deb
+	scripts/build-deb.sh build-deb
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz build-deb

@@ -15,5 +15,6 @@ run meson test -C "$BUILD" --benchmark net_attach --verbose
 run "$HERE/dns.sh" "$BUILD"
 run "$HERE/dns-parse.sh" "$BUILD"
 run "$HERE/ipc.sh" "$BUILD"
+run "$HERE/metrics.sh" "$BUILD"
 run "$HERE/wg-sched.py" "$BUILD"
 [[ ${#failed[@]} == 0 ]] || { printf 'bench: failed: %s\n' "${failed[@]}"; exit 1; }

@@ -3,6 +3,10 @@
  * overlayd: the per-node overlay-network daemon. Thin: parses arguments,
  * takes the data-dir lock, and wires the control socket (ipc/, on the main
  * thread's event loop) to the engine (on its worker thread).
+ *
+ * A signal stops the daemon and leaves the data plane running (a restart or
+ * an upgrade does not disconnect containers); the shutdown request and
+ * "overlayd --teardown" remove it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +28,7 @@
 #include "ipc/client.h"
 #include "proto/frame.h"
 #include "ipc/server.h"
+#include "metrics/server.h"
 #include "util/evloop.h"
 #include "util/inet.h"
 #include "util/log.h"
@@ -37,8 +42,15 @@ struct daemon {
 	struct engine *engine;
 	struct engine_worker *worker;
 	struct ipc_server *server;
+	struct mx_server *metrics; /* --metrics-listen; NULL when off */
 	bool stopping;
+	bool by_signal; /* leave the data plane as it is */
 };
+
+static void collect_metrics(void *engine, struct mx_text *out)
+{
+	engine_metrics_collect(engine, out);
+}
 
 /* One request on its way from the loop to the worker, which answers the client itself. */
 struct daemon_job {
@@ -56,7 +68,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: overlayd [--data-dir DIR] [--socket PATH] [--log-level LEVEL] [--discard-corrupt-state]\n"
 		   "                [--dns-zone ZONE] [--dns-upstream IP[:PORT]]... [--dns-listen ADDR:PORT]...\n"
-		   "                [--no-dns]\n"
+		   "                [--no-dns] [--metrics-listen ADDR:PORT]\n"
+		   "       overlayd --teardown [--data-dir DIR]\n"
 		   "\n"
 		   "  --data-dir DIR           state and lock directory (default " DEFAULT_DATA_DIR ")\n"
 		   "  --socket PATH            control socket (default " PROTO_DEFAULT_SOCKET " with the default\n"
@@ -69,10 +82,15 @@ static void usage(FILE *f)
 		   "  --dns-listen ADDR:PORT   also serve DNS there, with or without the data plane (repeatable;\n"
 		   "                           IPv6 as [ADDR]:PORT)\n"
 		   "  --no-dns                 run no DNS server (records are still kept)\n"
+		   "  --metrics-listen ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics (off by\n"
+		   "                           default; IPv6 as [ADDR]:PORT; port 0 picks one, logged)\n"
 		   "  --wg-sock-dir DIR        WireGuard UAPI socket directory (default /var/run/wireguard)\n"
 		   "  --networkd-dir DIR       systemd-networkd drop-in directory (default /run/systemd/network)\n"
 		   "  --nm-dir DIR             NetworkManager drop-in directory (default /run/NetworkManager/conf.d)\n"
 		   "  --no-unmanaged           never write networkd/NetworkManager drop-ins\n"
+		   "  --teardown               remove everything a stopped overlayd left running (devices,\n"
+		   "                           bridges, veths, addresses, routes, firewall rules, sysctls)\n"
+		   "                           and exit\n"
 		   "  -h, --help               this help\n"
 		   "  --version                print the version\n");
 }
@@ -176,7 +194,10 @@ static void on_event(const struct ovl_event *ev, void *arg)
 
 static void on_signal(struct evloop *loop, int signo, void *arg)
 {
-	begin_stop(arg, signo == SIGTERM ? "SIGTERM" : "SIGINT");
+	struct daemon *d = arg;
+	if (!d->stopping)
+		d->by_signal = true;
+	begin_stop(d, signo == SIGTERM ? "SIGTERM (the data plane stays up)" : "SIGINT (the data plane stays up)");
 }
 
 static int mkdir_p(const char *path, mode_t mode)
@@ -279,19 +300,52 @@ static void raise_nofile_limit(void)
 			  (unsigned long long)rl.rlim_max);
 }
 
+/*
+ * --teardown: what the shutdown request does, for an operator removing
+ * overlayd while it is stopped. The lock (held by the caller) keeps a running
+ * daemon out; the engine restores what the state records, then reverts it all.
+ */
+static int teardown_and_exit(const char *data_dir, bool discard_corrupt, const struct engine_dp_opts *dpo,
+			     int lock_fd)
+{
+	struct engine_config ecfg = {
+		.data_dir = data_dir,
+		.discard_corrupt_state = discard_corrupt,
+		.dns = { .disabled = true },
+		.dp = *dpo,
+	};
+	struct engine *e;
+	char err[1024];
+	int status = 1;
+
+	if (engine_open(&ecfg, &e, err, sizeof(err)) < 0) {
+		log_error("teardown: %s", err);
+	} else {
+		engine_teardown(e);
+		engine_close(e);
+		log_info("teardown: everything overlayd set up under %s is removed", data_dir);
+		status = 0;
+	}
+	close(lock_fd);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	const char *data_dir = DEFAULT_DATA_DIR;
 	const char *socket_path = NULL;
-	bool discard_corrupt = false;
+	bool discard_corrupt = false, teardown_only = false;
 	struct ip_endpoint dns_upstreams[MAX_DNS_ENDPOINTS], dns_listen[MAX_DNS_ENDPOINTS];
 	struct engine_dns_config dns = { .upstreams = dns_upstreams, .listen = dns_listen };
 	struct engine_dp_opts dpo = { 0 };
+	struct ip_endpoint metrics_ep;
+	bool metrics_on = false;
 	static const struct option opts[] = {
 		{ "wg-sock-dir", required_argument, NULL, 'W' },
 		{ "networkd-dir", required_argument, NULL, 'n' },
 		{ "nm-dir", required_argument, NULL, 'm' },
 		{ "no-unmanaged", no_argument, NULL, 'U' },
+		{ "teardown", no_argument, NULL, 'T' },
 		{ "data-dir", required_argument, NULL, 'd' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "log-level", required_argument, NULL, 'l' },
@@ -300,6 +354,7 @@ int main(int argc, char **argv)
 		{ "dns-upstream", required_argument, NULL, 'u' },
 		{ "dns-listen", required_argument, NULL, 'L' },
 		{ "no-dns", no_argument, NULL, 'N' },
+		{ "metrics-listen", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -353,6 +408,14 @@ int main(int argc, char **argv)
 		case 'N':
 			dns.disabled = true;
 			break;
+		case 'M':
+			if (ip_endpoint_parse(optarg, &metrics_ep) < 0) {
+				fprintf(stderr, "overlayd: --metrics-listen \"%s\": want ADDR:PORT (IPv6 as [ADDR]:PORT)\n",
+					optarg);
+				return 2;
+			}
+			metrics_on = true;
+			break;
 		case 'W':
 			dpo.wg_sock_dir = optarg;
 			break;
@@ -364,6 +427,9 @@ int main(int argc, char **argv)
 			break;
 		case 'U':
 			dpo.no_unmanaged = true;
+			break;
+		case 'T':
+			teardown_only = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -410,6 +476,8 @@ int main(int argc, char **argv)
 	int lock_fd = take_lock(data_dir);
 	if (lock_fd < 0)
 		return 1;
+	if (teardown_only)
+		return teardown_and_exit(data_dir, discard_corrupt, &dpo, lock_fd);
 
 	struct daemon d = { 0 };
 	char err[1024];
@@ -434,6 +502,13 @@ int main(int argc, char **argv)
 	if (engine_open(&ecfg, &d.engine, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		goto out_loop;
+	}
+	if (metrics_on) {
+		if (mx_server_start(&metrics_ep, collect_metrics, d.engine, &d.metrics) < 0)
+			goto out_engine; /* logged */
+		char ep[IP_ENDPOINT_STRLEN];
+		metrics_ep.port = mx_server_port(d.metrics);
+		log_info("metrics at http://%s/metrics", ip_endpoint_format(&metrics_ep, ep, sizeof(ep)));
 	}
 
 	char dir[4200];
@@ -478,18 +553,25 @@ int main(int argc, char **argv)
 		log_error("event loop failed: %s", strerror(-r));
 	sd_notify(0, "STOPPING=1");
 
-	/* Graceful: stop reading, finish and answer what was accepted, then tear down. */
+	/* Graceful: stop reading, finish and answer what was accepted, then tear down (not on a signal). */
 	ipc_server_pause(d.server);
 	engine_worker_stop(d.worker);
 	engine_set_event_sink(d.engine, NULL, NULL); /* the loop is about to go */
 	evloop_run_posted(d.loop); /* notes from the worker about output left queued */
 	ipc_server_flush(d.server, 2000);
-	engine_teardown(d.engine);
+	mx_server_stop(d.metrics); /* before the DNS server it reads stops (teardown or close) */
+	d.metrics = NULL;
+	if (d.by_signal && !engine_shutdown_requested(d.engine))
+		log_info("leaving the data plane up for the next start (remove it with the shutdown request "
+			 "or overlayd --teardown)");
+	else
+		engine_teardown(d.engine);
 	status = r < 0 ? 1 : 0;
 	log_info("overlayd stopped");
 out_server:
 	ipc_server_free(d.server);
 out_engine:
+	mx_server_stop(d.metrics);
 	engine_close(d.engine);
 out_loop:
 	evloop_free(d.loop);

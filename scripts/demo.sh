@@ -11,10 +11,11 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 [[ $(id -u) == 0 ]] || { echo "demo: needs root (network namespaces)"; exit 1; }
 [[ -x $BUILD/cmd/overlayd ]] || { echo "demo: $BUILD/cmd/overlayd missing; run make build"; exit 1; }
 exec /usr/bin/python3 - "$(readlink -f "$BUILD")" "$TOP" <<'PY'
-import subprocess, sys, time
+import signal, subprocess, sys, time
 build, top = sys.argv[1], sys.argv[2]
 sys.path.insert(0, top + "/tests/lib")
 from cluster import Cluster, poll
+from downtime import INTERVAL, Pinger, longest_gap
 
 def say(msg):
     print(msg, flush=True)
@@ -78,6 +79,27 @@ with Cluster(build + "/cmd/overlayd", nodes=3) as c:
     for p in st.get("peers", []):
         say(f"   peer {p['public_key'][:12]}... endpoint {p['endpoint']} allowed {p['allowed_ips']} "
             f"handshake {time.time() - p['last_handshake_unix_secs']:.0f}s ago")
+    say("== overlayctl status on node 0 (what an operator sees)")
+    out = subprocess.run([build + "/cmd/overlayctl", "--socket", str(n0.socket), "status"],
+                         capture_output=True, text=True, timeout=30)
+    for l in (out.stdout or out.stderr).splitlines():
+        say("   " + l)
+    say("== restart without disruption: node 0's overlayd stopped (SIGTERM) and started again mid-traffic")
+    pinger = Pinger(web[1][0], web[0][1])
+    time.sleep(0.5)  # some traffic before the stop
+    n0.proc.send_signal(signal.SIGTERM)
+    n0.proc.wait(timeout=20)
+    left = [l for l in n0.links() if l.startswith(("zl-", "veth-"))]
+    say(f"   overlayd exited {n0.proc.returncode}; the data plane stays: {len(left)} overlay links still up")
+    n0.conn.close()
+    n0.conn = None
+    n0.proc = None
+    n0.start_daemon()
+    poll(lambda: web[1][0].ping(web[0][1]), timeout=20, what="web1 -> web0 after the restart")
+    time.sleep(0.5)  # and after the restart
+    sent, seqs = pinger.stop()
+    say(f"   web1 -> web0 pinged every {INTERVAL * 1000:.0f} ms throughout: {len(seqs)} of {sent} answered, "
+        f"longest gap {longest_gap(seqs, sent) * 1000:.0f} ms")
     say("== detach every container and tear the overlay down")
     for n in c.nodes:
         for cont, _ in (web[n.index], db[n.index]):

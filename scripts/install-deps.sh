@@ -1,18 +1,21 @@
 #!/bin/bash
 # Installs every Debian 12 package overlayd needs to build, test, demo and
 # benchmark. Idempotent and quick when everything is already there.
-#   scripts/install-deps.sh [build|test|bench|all]   (default: all)
+#   scripts/install-deps.sh [build|test|bench|deb|all]   (default: all)
 set -euo pipefail
 BUILD=(meson ninja-build pkg-config gcc clang libc6-dev libmnl-dev libjansson-dev libnftables-dev
        libsystemd-dev libssl-dev libsodium-dev libcmocka-dev libldns-dev)
 TEST=(python3 python3-pytest iproute2 iputils-ping procps psmisc nftables wireguard-tools
-      wireguard-go iperf3 dnsutils knot-dnsutils tcpdump)
+      wireguard-go iperf3 dnsutils knot-dnsutils tcpdump curl prometheus iptables systemd)
 BENCH=(dnsperf dnsmasq-base containernetworking-plugins coturn libclang-rt-14-dev llvm)
+DEB=(dpkg-dev debhelper fakeroot lintian)
 case "${1:-all}" in
   build) PKGS=("${BUILD[@]}") ;;
   test) PKGS=("${BUILD[@]}" "${TEST[@]}") ;;
-  bench|all) PKGS=("${BUILD[@]}" "${TEST[@]}" "${BENCH[@]}") ;;
-  *) echo "usage: $0 [build|test|bench|all]" >&2; exit 2 ;;
+  bench) PKGS=("${BUILD[@]}" "${TEST[@]}" "${BENCH[@]}") ;;
+  deb) PKGS=("${BUILD[@]}" "${DEB[@]}") ;;
+  all) PKGS=("${BUILD[@]}" "${TEST[@]}" "${BENCH[@]}" "${DEB[@]}") ;;
+  *) echo "usage: $0 [build|test|bench|deb|all]" >&2; exit 2 ;;
 esac
 missing=()
 for p in "${PKGS[@]}"; do

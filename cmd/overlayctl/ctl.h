@@ -11,12 +11,26 @@ int ctl_connect(const char *path);
 /* o[key] as a string, or "-" when absent or not a string. */
 const char *ctl_str_or_dash(json_t *o, const char *key);
 
+enum ctl_color { CTL_RESET, CTL_BOLD, CTL_RED, CTL_GREEN };
+/* The escape sequence for c when stdout (stderr) is a terminal and NO_COLOR is unset; else "". */
+const char *ctl_color(enum ctl_color c);
+const char *ctl_color_err(enum ctl_color c);
+
+/* One request on a fresh connection: its response object (new reference), or NULL after reporting. */
+json_t *ctl_request(const char *path, json_t *request);
 /* `overlayctl <op> key=value ...`: one request, its response printed. argv[0] is the op. */
 int ctl_op(const char *path, bool raw, int argc, char **argv);
-/* Prints a status response as a table (status.c). */
+/* Prints a response (answer.c): one line, a table for status, raw with --json. The exit status. */
+int ctl_print_response(json_t *response, bool raw);
+/* The status response as tables (status.c): all of it, or one table. */
 void ctl_print_status(json_t *status);
-/* Prints a nat_status response as tables (nat.c). */
-void ctl_print_nat(json_t *nat_status);
+/* `overlayctl nat`: nat_status as tables (nat.c; --json: the response). */
+int ctl_nat(const char *path, bool raw);
+void ctl_print_peers(json_t *status);
+void ctl_print_services(json_t *status);
+void ctl_print_attachments(json_t *status);
+/* `overlayctl peers | services | attachments`: one table of the status (--json: that array). */
+int ctl_show(const char *path, bool raw, const char *what);
 /* `overlayctl watch`: prints events until interrupted. */
 int ctl_watch(const char *path, bool raw);
 /* `overlayctl bench [options]`: request rate; argv[0] is "bench". */

@@ -3,7 +3,7 @@
  * overlayctl: the operator's client for overlayd's control socket.
  *
  *   overlayctl [--socket PATH] [--json] <op> [key=value ...]
- *   overlayctl status | watch | bench [options]
+ *   overlayctl status | peers | services | attachments | watch | bench [options]
  *
  * Every protocol op is reachable: key=value pairs become the request's
  * fields. Values of string fields stay strings; any other value is taken as
@@ -12,14 +12,15 @@
  * Exit status: 0 ok, 1 err response or connection failure, 2 usage.
  *
  * One file per subcommand, as wireguard-tools splits wg: op.c (any protocol
- * op), status.c (its table), watch.c, bench.c. This file parses the global
- * options and dispatches.
+ * op), answer.c (its one-line answer), status.c (the node's tables), watch.c,
+ * bench.c. This file parses the global options and dispatches.
  */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl.h"
 #include "ipc/client.h"
@@ -29,8 +30,9 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: overlayctl [--socket PATH | --data-dir DIR] [--json] <op> [key=value ...]\n"
-		"       overlayctl [--socket PATH] status        node status as a table\n"
-		"       overlayctl [--socket PATH] nat           NAT traversal: candidates and peers as tables\n"
+		"       overlayctl [--socket PATH] [--json] status       the node: peers, services, attachments\n"
+		"       overlayctl [--socket PATH] [--json] peers | services | attachments   one table\n"
+		"       overlayctl [--socket PATH] [--json] nat          NAT traversal: candidates and peers\n"
 		"       overlayctl [--socket PATH] watch         print events until interrupted\n"
 		"       overlayctl [--socket PATH] bench [--clients N] [--seconds S] [--pipeline D]\n"
 		"                                        [--op OP | --request JSON]\n"
@@ -53,6 +55,28 @@ int ctl_connect(const char *path)
 		fprintf(stderr, "overlayctl: cannot connect to %s: %s%s\n", path, strerror(-fd),
 			fd == -ENOENT || fd == -ECONNREFUSED ? " (is overlayd running?)" : "");
 	return fd;
+}
+
+static const char *color_if(int fd, enum ctl_color c)
+{
+	static const char *const seq[] = { [CTL_RESET] = "\033[0m", [CTL_BOLD] = "\033[1m", [CTL_RED] = "\033[31m",
+					   [CTL_GREEN] = "\033[32m" };
+	static int on[3] = { -1, -1, -1 }; /* per fd, decided once */
+	if (on[fd] < 0) {
+		const char *term = getenv("TERM");
+		on[fd] = isatty(fd) && !getenv("NO_COLOR") && !(term && strcmp(term, "dumb") == 0);
+	}
+	return on[fd] ? seq[c] : "";
+}
+
+const char *ctl_color(enum ctl_color c)
+{
+	return color_if(STDOUT_FILENO, c);
+}
+
+const char *ctl_color_err(enum ctl_color c)
+{
+	return color_if(STDERR_FILENO, c);
 }
 
 const char *ctl_str_or_dash(json_t *o, const char *key)
@@ -96,6 +120,10 @@ int main(int argc, char **argv)
 	const char *op = argv[i];
 	if (strcmp(op, "watch") == 0)
 		return i + 1 == argc ? ctl_watch(path, raw) : (usage(stderr), 2);
+	if (strcmp(op, "peers") == 0 || strcmp(op, "services") == 0 || strcmp(op, "attachments") == 0)
+		return i + 1 == argc ? ctl_show(path, raw, op) : (usage(stderr), 2);
+	if (strcmp(op, "nat") == 0)
+		return i + 1 == argc ? ctl_nat(path, raw) : (usage(stderr), 2);
 	if (strcmp(op, "bench") == 0)
 		return ctl_bench(path, argc - i, argv + i);
 	return ctl_op(path, raw, argc - i, argv + i);

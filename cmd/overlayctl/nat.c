@@ -2,11 +2,12 @@
 /* `overlayctl nat`: the nat_status response as tables. */
 #include <jansson.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "ctl.h"
 
-void ctl_print_nat(json_t *r)
+static void print_nat(json_t *r)
 {
 	json_int_t refreshed = json_integer_value(json_object_get(r, "last_refresh"));
 	char when[32] = "never";
@@ -32,4 +33,20 @@ void ctl_print_nat(json_t *r)
 		printf("%-44s  %-10s  %-13s  %s\n", ctl_str_or_dash(v, "node_id"), ctl_str_or_dash(v, "state"),
 		       up ? ctl_str_or_dash(v, "connection_type") : "-", ctl_str_or_dash(v, "remote_endpoint"));
 	}
+}
+
+int ctl_nat(const char *path, bool raw)
+{
+	json_t *req = json_pack("{s:s}", "op", "nat_status");
+	json_t *r = req ? ctl_request(path, req) : NULL;
+	json_decref(req);
+	if (!r)
+		return 1;
+	int rc = 0;
+	if (raw || strcmp(ctl_str_or_dash(r, "result"), "nat_status") != 0)
+		rc = ctl_print_response(r, raw); /* --json, or an error */
+	else
+		print_nat(r);
+	json_decref(r);
+	return rc;
 }

@@ -83,39 +83,19 @@ static json_t *call(int fd, json_t *request, uint64_t id)
 	}
 }
 
-/* Prints a response; returns the exit status. as_nat: `overlayctl nat` (its table). */
-static int print_response(json_t *resp, bool raw, bool as_nat)
+json_t *ctl_request(const char *path, json_t *request)
 {
-	const char *result = json_string_value(json_object_get(resp, "result"));
-	bool err = result && strcmp(result, "err") == 0;
-	if (raw) {
-		char *t = json_dumps(resp, JSON_COMPACT);
-		if (t)
-			puts(t);
-		free(t);
-	} else if (err) {
-		fprintf(stderr, "error: %s\n", ctl_str_or_dash(resp, "message"));
-	} else if (result && strcmp(result, "ok") == 0) {
-		puts("ok");
-	} else if (result && (strcmp(result, "ip") == 0 || strcmp(result, "attached") == 0)) {
-		puts(ctl_str_or_dash(resp, "ip"));
-	} else if (result && strcmp(result, "status") == 0) {
-		ctl_print_status(resp);
-	} else if (as_nat && result && strcmp(result, "nat_status") == 0) {
-		ctl_print_nat(resp);
-	} else {
-		char *t = json_dumps(resp, JSON_INDENT(2));
-		if (t)
-			puts(t);
-		free(t);
-	}
-	return err ? 1 : 0;
+	int fd = ctl_connect(path);
+	if (fd < 0)
+		return NULL;
+	json_t *resp = call(fd, request, 1);
+	close(fd);
+	return resp;
 }
 
 int ctl_op(const char *path, bool raw, int argc, char **argv)
 {
-	bool as_nat = strcmp(argv[0], "nat") == 0; /* `overlayctl nat`: nat_status as a table */
-	json_t *req = json_pack("{s:s}", "op", as_nat ? "nat_status" : argv[0]);
+	json_t *req = json_pack("{s:s}", "op", argv[0]);
 	for (int i = 1; i < argc; i++) {
 		char *eq = strchr(argv[i], '=');
 		if (!eq || eq == argv[i]) {
@@ -129,17 +109,11 @@ int ctl_op(const char *path, bool raw, int argc, char **argv)
 			return 1;
 		}
 	}
-	int fd = ctl_connect(path);
-	if (fd < 0) {
-		json_decref(req);
-		return 1;
-	}
-	json_t *resp = call(fd, req, 1);
+	json_t *resp = ctl_request(path, req);
 	json_decref(req);
-	close(fd);
 	if (!resp)
 		return 1;
-	int rc = print_response(resp, raw, as_nat);
+	int rc = ctl_print_response(resp, raw);
 	json_decref(resp);
 	return rc;
 }

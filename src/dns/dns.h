@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "metrics/metrics.h"
 #include "util/inet.h"
 
 #define DNS_DEFAULT_ZONE "zlayer.local"
@@ -89,5 +90,29 @@ int dns_record_set(struct dns_server *srv, const char *name, const struct ip_add
 int dns_record_remove(struct dns_server *srv, const char *name);
 /* A malloc'd array (free() it) of every record, sorted by name. 0 or -ENOMEM. */
 int dns_record_list(struct dns_server *srv, struct dns_record **out, size_t *count);
+
+/* What became of a query: the rcode we answered, or forwarded upstream. */
+enum dns_result {
+	DNS_RESULT_NOERROR,
+	DNS_RESULT_NXDOMAIN,
+	DNS_RESULT_SERVFAIL,
+	DNS_RESULT_FORMERR,
+	DNS_RESULT_REFUSED,
+	DNS_RESULT_OTHER, /* any other rcode */
+	DNS_RESULT_FORWARDED,
+	DNS_RESULT_COUNT_
+};
+const char *dns_result_name(enum dns_result r); /* "NOERROR", ..., "forwarded" */
+
+/*
+ * Queries by result, and the time from a query's arrival to its answer (a
+ * forwarded query: until the upstream's answer, or our SERVFAIL, is relayed).
+ */
+struct dns_metrics {
+	mx_counter queries[DNS_RESULT_COUNT_];
+	struct mx_histogram latency;
+};
+/* A copy of the server's counters so far. */
+void dns_server_metrics(struct dns_server *srv, struct dns_metrics *out);
 
 #endif

@@ -37,6 +37,7 @@ void dns_fwd_free(struct worker *w, struct pending *p)
  * query. A TCP connection whose send fails is only marked broken. */
 static void pending_deliver(struct worker *w, struct pending *p, const uint8_t *msg, size_t len)
 {
+	mx_observe_since(&w->srv->metrics.latency, p->start_ns);
 	if (p->conn)
 		dns_tcp_send(w, p->conn, msg, len);
 	else if (p->us)
@@ -111,7 +112,7 @@ static void pending_next(struct worker *w, struct pending *p, int err)
 	pending_fail(w, p);
 }
 
-void dns_fwd_start(struct worker *w, const struct dns_query *q, struct udp_sock *us,
+void dns_fwd_start(struct worker *w, const struct dns_query *q, uint64_t start_ns, struct udp_sock *us,
 		   const struct sockaddr_storage *peer, socklen_t peerlen, const struct udp_local *local,
 		   struct tcp_conn *conn)
 {
@@ -121,6 +122,7 @@ void dns_fwd_start(struct worker *w, const struct dns_query *q, struct udp_sock 
 		uint8_t out[DNS_ANSWER_BUF];
 		size_t len = dns_build_error(out, q, DNS_R_SERVFAIL);
 		free(p);
+		dns_count_reply(w->srv, out, len, start_ns);
 		if (conn)
 			dns_tcp_send(w, conn, out, len); /* the caller closes it if broken */
 		else
@@ -140,6 +142,8 @@ void dns_fwd_start(struct worker *w, const struct dns_query *q, struct udp_sock 
 	if (conn)
 		conn->inflight++;
 	p->start_ms = dns_now_ms();
+	p->start_ns = start_ns;
+	mx_inc(&w->srv->metrics.queries[DNS_RESULT_FORWARDED]);
 	p->next = w->pending;
 	if (p->next)
 		p->next->prev = p;

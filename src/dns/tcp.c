@@ -109,6 +109,7 @@ static int conn_process(struct worker *w, struct tcp_conn *c)
 		struct dns_query q;
 		uint8_t out[DNS_ANSWER_BUF];
 		size_t olen = 0;
+		uint64_t start_ns = mx_now_ns();
 		enum dns_verdict v = dns_answer(w->srv->store, &w->srv->acfg, c->rx + off + 2, mlen, true, &q,
 						out, &olen);
 		off += 2 + mlen;
@@ -116,10 +117,12 @@ static int conn_process(struct worker *w, struct tcp_conn *c)
 			rc = -1;
 			break;
 		}
-		if (v == DNS_VERDICT_FORWARD)
-			dns_fwd_start(w, &q, NULL, NULL, 0, NULL, c);
-		else
+		if (v == DNS_VERDICT_FORWARD) {
+			dns_fwd_start(w, &q, start_ns, NULL, NULL, 0, NULL, c);
+		} else {
+			dns_count_reply(w->srv, out, olen, start_ns);
 			dns_tcp_send(w, c, out, olen);
+		}
 		if (c->broken) {
 			rc = -1;
 			break;

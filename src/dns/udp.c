@@ -77,14 +77,16 @@ void dns_udp_readable(struct worker *w, struct udp_sock *us)
 			continue; /* larger than any query: not one */
 		struct dns_query q;
 		size_t olen = 0;
+		uint64_t start_ns = mx_now_ns();
 		enum dns_verdict v = dns_answer(w->srv->store, &w->srv->acfg, w->rx[i], w->in[i].msg_len, false, &q,
 						w->tx[nout], &olen);
 		struct udp_local local = { 0 };
 		if (wildcard && v != DNS_VERDICT_DROP)
 			local_from_msg(&w->in[i].msg_hdr, &local);
 		if (v == DNS_VERDICT_FORWARD) {
-			dns_fwd_start(w, &q, us, &w->peers[i], w->in[i].msg_hdr.msg_namelen, &local, NULL);
+			dns_fwd_start(w, &q, start_ns, us, &w->peers[i], w->in[i].msg_hdr.msg_namelen, &local, NULL);
 		} else if (v == DNS_VERDICT_REPLY) {
+			dns_count_reply(w->srv, w->tx[nout], olen, start_ns);
 			w->out_iov[nout] = (struct iovec){ .iov_base = w->tx[nout], .iov_len = olen };
 			w->out[nout].msg_hdr = (struct msghdr){ .msg_name = &w->peers[i],
 								.msg_namelen = w->in[i].msg_hdr.msg_namelen,

@@ -101,6 +101,7 @@ struct pending {
 	uint16_t id;		/* the ID we chose */
 	unsigned upstream;	/* index of the current attempt */
 	int64_t start_ms, attempt_deadline_ms;
+	uint64_t start_ns; /* the query's arrival, for the latency metric */
 	struct dns_query q;	/* the client's query */
 	/* Where the answer goes: a UDP client or a TCP connection (NULL again
 	 * if that connection closed first: the answer is then discarded). */
@@ -149,7 +150,11 @@ struct dns_server {
 	atomic_uint gen;
 	pthread_mutex_t lock; /* the listener list, and listen/unlisten as a whole */
 	struct listener *listeners;
+	struct dns_metrics metrics;
 };
+
+/* Counts an answer we built (its rcode) and its latency since start_ns (server.c). */
+void dns_count_reply(struct dns_server *srv, const uint8_t *msg, size_t len, uint64_t start_ns);
 
 static inline int64_t dns_now_ms(void)
 {
@@ -174,7 +179,7 @@ void dns_tcp_close_if_broken(struct worker *w, struct tcp_conn *c);
 
 /* forward.c */
 /* Forwards q for a UDP client (us, peer, local) or a TCP one (conn). */
-void dns_fwd_start(struct worker *w, const struct dns_query *q, struct udp_sock *us,
+void dns_fwd_start(struct worker *w, const struct dns_query *q, uint64_t start_ns, struct udp_sock *us,
 		   const struct sockaddr_storage *peer, socklen_t peerlen, const struct udp_local *local,
 		   struct tcp_conn *conn);
 void dns_fwd_event(struct worker *w, struct pending *p, uint32_t events);

@@ -264,6 +264,11 @@ int dp_attach_replumb(struct engine *e, struct state_dp_attach *a, char *err, si
 
 void engine_attach_container(struct engine *e, const struct ovl_req_attach *r, struct ovl_response *resp)
 {
+	/* Every platform may be fenced: containers, guests and host_shared workloads alike. */
+	if (r->isolation_network && !*r->isolation_network) {
+		ovl_response_err(resp, "attach_container: isolation_network must not be empty");
+		return;
+	}
 	switch (r->handle.platform) {
 	case OVL_HANDLE_GUEST_MANAGED:
 		engine_guest_attach(e, r, resp);
@@ -298,10 +303,6 @@ void engine_attach_container(struct engine *e, const struct ovl_req_attach *r, s
 		}
 		resp->result = OVL_RES_ATTACHED; /* idempotent */
 		resp->ip = old->ip;
-		return;
-	}
-	if (r->isolation_network && !*r->isolation_network) {
-		ovl_response_err(resp, "attach_container %u: isolation_network must not be empty", pid);
 		return;
 	}
 	if (r->dns_domain && engine_dns_set_zone(e, r->dns_domain) < 0) {

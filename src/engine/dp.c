@@ -62,6 +62,7 @@ void dp_close(struct engine *e)
 	ipam_slice_free(&dp->shared.pool);
 	free(dp->v6_fwd);
 	free(dp->health);
+	free(dp->watched); /* the devices themselves were destroyed above */
 	if (dp->fw)
 		fw_close(dp->fw);
 	if (dp->nl)
@@ -266,20 +267,33 @@ void dp_forwarding_revert(struct engine *e)
 	dp->n_v6_fwd = 0;
 }
 
-/* Every isolation network with its members, for a full fw_apply(). */
+/* The isolation network of fenced member i: attachments first, then guests (NULL = none). */
+static const char *member_network(const struct dp *dp, size_t i, struct ip_addr *ip)
+{
+	if (i < dp->n_attaches) {
+		*ip = dp->attaches[i].ip;
+		return dp->attaches[i].isolation;
+	}
+	*ip = dp->guests[i - dp->n_attaches].ip;
+	return dp->guests[i - dp->n_attaches].isolation;
+}
+
+/* Every isolation network with its members (containers, guests, host_shared), for a full fw_apply(). */
 static int collect_networks(struct dp *dp, struct fw_network **out, size_t *n, struct ip_addr **mem)
 {
-	struct fw_network *nets = calloc(dp->n_attaches + 1, sizeof(*nets));
-	struct ip_addr *members = calloc(dp->n_attaches + 1, sizeof(*members));
+	size_t total = dp->n_attaches + dp->n_guests;
+	struct fw_network *nets = calloc(total + 1, sizeof(*nets));
+	struct ip_addr *members = calloc(total + 1, sizeof(*members));
 	size_t nn = 0, nm = 0;
+	struct ip_addr ip;
 	if (!nets || !members) {
 		free(nets);
 		free(members);
 		return -ENOMEM;
 	}
 	/* Group members by network: for each network not seen yet, gather its members contiguously. */
-	for (size_t i = 0; i < dp->n_attaches; i++) {
-		const char *net = dp->attaches[i].isolation;
+	for (size_t i = 0; i < total; i++) {
+		const char *net = member_network(dp, i, &ip);
 		if (!net)
 			continue;
 		bool seen = false;
@@ -289,9 +303,10 @@ static int collect_networks(struct dp *dp, struct fw_network **out, size_t *n, s
 			continue;
 		nets[nn].name = net;
 		nets[nn].members = &members[nm];
-		for (size_t k = i; k < dp->n_attaches; k++) {
-			if (dp->attaches[k].isolation && strcmp(dp->attaches[k].isolation, net) == 0) {
-				members[nm++] = dp->attaches[k].ip;
+		for (size_t k = i; k < total; k++) {
+			const char *other = member_network(dp, k, &ip);
+			if (other && strcmp(other, net) == 0) {
+				members[nm++] = ip;
 				nets[nn].n_members++;
 			}
 		}
@@ -301,6 +316,32 @@ static int collect_networks(struct dp *dp, struct fw_network **out, size_t *n, s
 	*n = nn;
 	*mem = members;
 	return 0;
+}
+
+bool dp_fence_failed(struct engine *e, const char *what, const char *id,
+		     void (*detach)(struct engine *, const char *, struct ovl_response *), struct ovl_response *resp)
+{
+	if (dp_firewall_sync(e) == 0)
+		return false;
+	struct ovl_response undo = { 0 };
+	detach(e, id, &undo); /* unfenced must not stay attached */
+	ovl_response_free(&undo);
+	ovl_response_err(resp, "attach_container: %s %s: cannot install the isolation rules for its network", what,
+			 id);
+	return true;
+}
+
+void dp_guest_forget(struct engine *e, struct state_dp_guest *g)
+{
+	struct dp *dp = e->dp;
+	bool fenced = g->isolation != NULL;
+	state_dp_guest_free(g);
+	size_t i = (size_t)(g - dp->guests);
+	memmove(g, g + 1, (dp->n_guests - i - 1) * sizeof(*g));
+	dp->n_guests--;
+	if (fenced)
+		dp_firewall_sync(e); /* drains the member from its network */
+	dp_commit(e);
 }
 
 int dp_firewall_sync(struct engine *e)
@@ -371,6 +412,12 @@ int dp_firewall_sync(struct engine *e)
 	else if (!dp->fw_applied) {
 		dp->fw_applied = true;
 		log_info("firewall: table %s installed", fw_table_name(dp->fw));
+	}
+	/* Said once per change: the host's own forward chains that now accept the cluster. */
+	if (r == 0 && fw_host_chains(dp->fw) != dp->fw_host_chains) {
+		dp->fw_host_chains = fw_host_chains(dp->fw);
+		log_info("firewall: accept rules for the cluster in %d forward chain(s) of the host's own firewall",
+			 dp->fw_host_chains);
 	}
 	free(nets);
 	free(members);

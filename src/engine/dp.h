@@ -67,6 +67,7 @@ struct dp {
 	/* global overlay */
 	bool up;		/* setup_global_overlay succeeded */
 	bool has_device;	/* false: VM-only overlay (host adapter failed, not mandatory) */
+	char degraded[300];	/* why the node runs degraded (status "degraded_reason"); "" = it does not */
 	char gname[IFNAMSIZ];
 	struct ip_addr node_ip;
 	uint8_t public_key[WG_KEY_LEN];
@@ -95,6 +96,7 @@ struct dp {
 	/* firewall: one table pair owned by this daemon */
 	struct fw *fw;
 	bool fw_applied;
+	int fw_host_chains; /* host forward chains given accept rules, as last logged */
 	char fw_instance[32];
 
 	bool unmanaged_marked;
@@ -105,11 +107,13 @@ struct dp {
 	/* peer health: a background job compares handshakes to the threshold */
 	pthread_t health_thread;
 	bool health_running;
-	pthread_mutex_t health_lock; /* guards gdev use by the health job */
+	pthread_mutex_t health_lock; /* guards gdev and watched[] use by the health job */
 	pthread_cond_t health_cond;
 	bool health_stop;
 	struct dp_health *health; /* last verdict per peer */
 	size_t n_health;
+	struct wg_device **watched; /* dedicated devices the job checks too (under health_lock) */
+	size_t n_watched;
 };
 
 struct dp_health {
@@ -153,6 +157,15 @@ void dp_forwarding_forget(struct engine *e, const char *dev); /* device deleted 
  * refused the rules (logged; the previous rules stay).
  */
 int dp_firewall_sync(struct engine *e);
+/*
+ * A guest or host_shared workload just recorded with an isolation network:
+ * syncs the firewall; when that fails, detaches it again and fills resp with
+ * the error (true), since an unfenced member must not stay attached.
+ */
+bool dp_fence_failed(struct engine *e, const char *what, const char *id,
+		     void (*detach)(struct engine *, const char *, struct ovl_response *), struct ovl_response *resp);
+/* Drops guest record g (freed, removed from dp->guests), drains it from its isolation network, commits. */
+void dp_guest_forget(struct engine *e, struct state_dp_guest *g);
 /* Logs an error when subnet overlaps a peer's allowed IPs (cross-node registry collision). */
 void dp_check_subnet_collision(struct engine *e, const struct ip_prefix *subnet, const char *what);
 
@@ -168,6 +181,12 @@ int dp_peer_install(struct engine *e, struct wg_device *dev, const char *route_d
 		    char *err, size_t errlen);
 void dp_health_start(struct engine *e);
 void dp_health_stop(struct engine *e);
+/*
+ * A dedicated device's peers get peer_health_changed events too: watch it once
+ * it is up, unwatch it before wg_device_destroy().
+ */
+void dp_health_watch(struct engine *e, struct wg_device *dev);
+void dp_health_unwatch(struct engine *e, struct wg_device *dev);
 
 /* attach.c */
 void dp_attach_release(struct engine *e, struct state_dp_attach *a, bool delete_links);

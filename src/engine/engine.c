@@ -3,6 +3,7 @@
 #include "engine/dp.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@ int engine_open(const struct engine_config *cfg, struct engine **out, char *err,
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	pthread_mutex_init(&e->view_lock, NULL);
 	e->data_dir = strdup(cfg->data_dir);
 	if (!e->data_dir || asprintf(&e->state_path, "%s/%s", cfg->data_dir, STATE_FILE_NAME) < 0) {
 		e->state_path = NULL;
@@ -101,6 +103,7 @@ void engine_close(struct engine *e)
 	state_free(&e->st);
 	free(e->state_path);
 	free(e->data_dir);
+	pthread_mutex_destroy(&e->view_lock);
 	free(e);
 }
 
@@ -113,7 +116,9 @@ void engine_teardown(struct engine *e)
 {
 	struct ovl_response resp = { 0 };
 	e->dirty = false;
+	pthread_mutex_lock(&e->view_lock);
 	engine_global_teardown(e, &resp);
+	pthread_mutex_unlock(&e->view_lock);
 	ovl_response_free(&resp);
 	char err[600];
 	if (e->dirty && engine_save(e, err, sizeof(err)) < 0)
@@ -230,7 +235,11 @@ void engine_execute(struct engine *e, const struct ovl_request *req, struct ovl_
 		return;
 	}
 	e->dirty = false;
+	uint64_t start_ns = mx_now_ns();
+	pthread_mutex_lock(&e->view_lock); /* a metrics scrape reads between requests */
 	dispatch(e, req, resp);
+	pthread_mutex_unlock(&e->view_lock);
+	engine_count_request(&e->counters, req, resp, start_ns);
 	if (e->dirty) {
 		*changed = true;
 		e->unsaved = true;
@@ -241,7 +250,9 @@ int engine_persist(struct engine *e, char *err, size_t errlen)
 {
 	if (!e->unsaved)
 		return 0;
+	uint64_t start_ns = mx_now_ns();
 	int r = engine_save(e, err, errlen);
+	engine_count_save(&e->counters, r, start_ns);
 	if (r < 0) {
 		log_error("%s", err);
 		return r;

@@ -124,6 +124,14 @@ bool engine_shutdown_requested(const struct engine *e);
  * DNS server. Idempotent. */
 void engine_teardown(struct engine *e);
 
+/*
+ * Writes the daemon's Prometheus metrics into out (engine/metrics.c): any
+ * thread, at any time between engine_open and engine_close. It waits for a
+ * running request and copies the devices and pools it reports, then renders
+ * without holding anything.
+ */
+struct mx_text;
+void engine_metrics_collect(struct engine *e, struct mx_text *out);
 /* Events go to one sink (the daemon broadcasts them to every client). */
 typedef void (*engine_event_fn)(const struct ovl_event *ev, void *arg);
 void engine_set_event_sink(struct engine *e, engine_event_fn fn, void *arg);

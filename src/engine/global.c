@@ -9,6 +9,7 @@
  */
 #include "engine/dp.h"
 #include "engine/nat.h"
+#include "engine/wgdev.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -176,11 +177,6 @@ int dp_global_bringup(struct engine *e, char *err, size_t errlen)
 		snprintf(err, errlen, "invalid node private key");
 		return -EINVAL;
 	}
-	/* A link of our deterministic name is a leftover of an earlier run: replace it. */
-	if ((r = nl_link_delete(nl, dp->gname)) < 0) {
-		snprintf(err, errlen, "cannot remove stale link %s: %s", dp->gname, strerror(-r));
-		return r;
-	}
 	struct wg_device_config wc = {
 		.ifname = dp->gname,
 		.private_key = g->private_key,
@@ -192,15 +188,20 @@ int dp_global_bringup(struct engine *e, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot set up NAT traversal: %s", strerror(-r));
 		return r;
 	}
-	r = wg_device_create(&wc, &dp->gdev);
+	/* A link of our deterministic name is our TUN from an earlier run (re-attached) or a leftover. */
+	r = wgdev_open(nl, &wc, &dp->gdev);
 	if (r < 0) {
-		dp->gdev = NULL;
+		nl_link_delete(nl, dp->gname); /* a leftover that could not be replaced */
 		nat_agent_free(e);
 		if (!g->host_adapter_mandatory) {
-			log_warn("cannot create the global WireGuard device %s (port %u): %s; host_adapter_mandatory "
-				 "is false, so continuing with a VM-only overlay: the node does not join the overlay "
-				 "itself, but IP allocation and guest configs keep working",
-				 dp->gname, g->wg_port, strerror(-r));
+			snprintf(dp->degraded, sizeof(dp->degraded),
+				 "the global WireGuard device %s could not be created on UDP port %u: %s", dp->gname,
+				 g->wg_port, strerror(-r));
+			log_error("DEGRADED: %s. host_adapter_mandatory is false, so overlayd continues with a "
+				  "VM-only overlay: this node does not join the overlay itself (its containers reach "
+				  "no other node), while IP allocation and guest configs keep working. status reports "
+				  "\"degraded\": true until a setup_global_overlay creates the device.",
+				  dp->degraded);
 			dp->has_device = false;
 			dp->up = true;
 			return 0;
@@ -217,11 +218,13 @@ int dp_global_bringup(struct engine *e, char *err, size_t errlen)
 		goto fail;
 	dp->has_device = true;
 	dp->up = true;
+	dp->degraded[0] = '\0';
 	for (size_t i = 0; i < e->st.n_peers; i++) {
 		char perr[256];
 		if (dp_peer_install(e, dp->gdev, NULL, &e->st.peers[i], perr, sizeof(perr)) < 0)
 			log_warn("recorded peer not installed: %s", perr);
 	}
+	wgdev_kick(dp->gdev, e->st.peers, e->st.n_peers);
 	dp_firewall_sync(e);
 	if (!dp->opts.no_unmanaged && !dp->unmanaged_marked) {
 		struct unmanaged_opts uo = {
@@ -399,6 +402,7 @@ void dp_global_down(struct engine *e)
 	dp_forwarding_revert(e);
 	dp->up = false;
 	dp->has_device = false;
+	dp->degraded[0] = '\0';
 	dp->ports_ready = false; /* the band follows the next setup's wg_port */
 	dp->gname[0] = '\0';
 	free(dp->health);

@@ -54,8 +54,9 @@ void engine_guest_attach(struct engine *e, const struct ovl_req_attach *r, struc
 	struct ip_prefix cluster = e->st.global.cluster_cidr;
 	g.id = strdup(id);
 	g.service = has_bridge ? strdup(r->service) : NULL;
+	g.isolation = r->isolation_network ? strdup(r->isolation_network) : NULL;
 	void *grown = realloc(dp->guests, (dp->n_guests + 1) * sizeof(*dp->guests));
-	if (!g.id || (has_bridge && !g.service) || !grown) {
+	if (!g.id || (has_bridge && !g.service) || (r->isolation_network && !g.isolation) || !grown) {
 		snprintf(err, sizeof(err), "out of memory");
 		goto fail;
 	}
@@ -96,6 +97,10 @@ void engine_guest_attach(struct engine *e, const struct ovl_req_attach *r, struc
 	}
 	dp->guests[dp->n_guests++] = g;
 	dp_commit(e);
+	if (g.isolation && dp_fence_failed(e, "guest", id, engine_guest_detach, resp)) {
+		explicit_bzero(priv, sizeof(priv));
+		return;
+	}
 
 	resp->result = OVL_RES_GUEST_CONFIG;
 	struct ovl_res_guest_config *c = &resp->guest_config;
@@ -128,8 +133,7 @@ void engine_guest_attach(struct engine *e, const struct ovl_req_attach *r, struc
 fail:
 	explicit_bzero(priv, sizeof(priv));
 	ipam_slice_release(pool, &g.ip);
-	free(g.id);
-	free(g.service);
+	state_dp_guest_free(&g);
 	ovl_response_err(resp, "attach_container: guest %s: %s", id, err);
 }
 
@@ -147,11 +151,6 @@ void engine_guest_detach(struct engine *e, const char *id, struct ovl_response *
 		nl_route_delete_host(dp->nl, &g->ip, dp->gname);
 	state_remove_peer(&e->st, g->public_key);
 	ipam_slice_release(guest_pool(e, g->service), &g->ip);
-	free(g->id);
-	free(g->service);
-	size_t i = (size_t)(g - dp->guests);
-	memmove(g, g + 1, (dp->n_guests - i - 1) * sizeof(*g));
-	dp->n_guests--;
-	dp_commit(e);
+	dp_guest_forget(e, g);
 	resp_ok(resp);
 }

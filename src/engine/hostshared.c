@@ -37,8 +37,9 @@ void engine_hostshared_attach(struct engine *e, const struct ovl_req_attach *r, 
 	}
 	void *grown = realloc(dp->guests, (dp->n_guests + 1) * sizeof(*dp->guests));
 	g.id = strdup(id);
-	if (!grown || !g.id) {
-		free(g.id);
+	g.isolation = r->isolation_network ? strdup(r->isolation_network) : NULL;
+	if (!grown || !g.id || (r->isolation_network && !g.isolation)) {
+		state_dp_guest_free(&g);
 		ipam_slice_release(&e->st.slice, &g.ip);
 		ovl_response_err(resp, "attach_container: host_shared %s: out of memory", id);
 		return;
@@ -49,12 +50,14 @@ void engine_hostshared_attach(struct engine *e, const struct ovl_req_attach *r, 
 		char a[IP_ADDR_STRLEN];
 		ovl_response_err(resp, "attach_container: host_shared %s: cannot add %s to %s: %s", id,
 				 ip_addr_format(&g.ip, a, sizeof(a)), dp->gname, strerror(-q));
-		free(g.id);
+		state_dp_guest_free(&g);
 		ipam_slice_release(&e->st.slice, &g.ip);
 		return;
 	}
 	dp->guests[dp->n_guests++] = g;
 	dp_commit(e);
+	if (g.isolation && dp_fence_failed(e, "host_shared", id, engine_hostshared_detach, resp))
+		return;
 	resp->result = OVL_RES_ATTACHED;
 	resp->ip = g.ip;
 }
@@ -73,11 +76,6 @@ void engine_hostshared_detach(struct engine *e, const char *id, struct ovl_respo
 			log_warn("host_shared %s: cannot remove its address from %s: %s", id, dp->gname, strerror(-q));
 	}
 	ipam_slice_release(&e->st.slice, &g->ip);
-	free(g->id);
-	free(g->service);
-	size_t i = (size_t)(g - dp->guests);
-	memmove(g, g + 1, (dp->n_guests - i - 1) * sizeof(*g));
-	dp->n_guests--;
-	dp_commit(e);
+	dp_guest_forget(e, g);
 	resp_ok(resp);
 }

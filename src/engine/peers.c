@@ -282,14 +282,13 @@ static struct dp_health *health_slot(struct dp *dp, const uint8_t key[WG_KEY_LEN
 	return h;
 }
 
-/* One pass: a handshake within the threshold = healthy; report every change. */
-static void health_pass(struct engine *e)
+/* A handshake within the threshold = healthy; report every change. */
+static void health_check_device(struct engine *e, struct wg_device *dev, time_t now)
 {
 	struct dp *dp = e->dp;
 	struct wg_device_status *st = NULL;
-	if (!dp->gdev || wg_device_status(dp->gdev, &st) < 0)
+	if (!dev || wg_device_status(dev, &st) < 0)
 		return;
-	time_t now = time(NULL);
 	for (size_t i = 0; i < st->n_peers; i++) {
 		const struct wg_peer_status *ps = &st->peers[i];
 		uint8_t key[WG_KEY_LEN];
@@ -300,12 +299,23 @@ static void health_pass(struct engine *e)
 		if (!h || h->healthy == healthy)
 			continue;
 		h->healthy = healthy;
-		log_info("peer %s is now %s", ps->public_key, healthy ? "healthy" : "unhealthy");
+		log_info("peer %s (%s) is now %s", ps->public_key, wg_device_ifname(dev),
+			 healthy ? "healthy" : "unhealthy");
 		struct ovl_event ev = { .kind = OVL_EV_PEER_HEALTH_CHANGED, .healthy = healthy };
 		memcpy(ev.pubkey, key, WG_KEY_LEN);
 		engine_emit_event(e, &ev);
 	}
 	wg_device_status_free(st);
+}
+
+/* One pass over the global device and the watched dedicated ones (health_lock held). */
+static void health_pass(struct engine *e)
+{
+	struct dp *dp = e->dp;
+	time_t now = time(NULL);
+	health_check_device(e, dp->gdev, now);
+	for (size_t i = 0; i < dp->n_watched; i++)
+		health_check_device(e, dp->watched[i], now);
 }
 
 static void *health_main(void *arg)
@@ -328,7 +338,7 @@ static void *health_main(void *arg)
 void dp_health_start(struct engine *e)
 {
 	struct dp *dp = e->dp;
-	if (dp->health_running || !dp->gdev)
+	if (dp->health_running || (!dp->gdev && !dp->n_watched))
 		return;
 	dp->health_stop = false;
 	int r = pthread_create(&dp->health_thread, NULL, health_main, e);
@@ -350,4 +360,33 @@ void dp_health_stop(struct engine *e)
 	pthread_mutex_unlock(&dp->health_lock);
 	pthread_join(dp->health_thread, NULL);
 	dp->health_running = false;
+}
+
+void dp_health_watch(struct engine *e, struct wg_device *dev)
+{
+	struct dp *dp = e->dp;
+	pthread_mutex_lock(&dp->health_lock);
+	void *n = realloc(dp->watched, (dp->n_watched + 1) * sizeof(*dp->watched));
+	if (n) {
+		dp->watched = n;
+		dp->watched[dp->n_watched++] = dev;
+	}
+	pthread_mutex_unlock(&dp->health_lock);
+	if (!n)
+		log_warn("out of memory: no peer_health_changed events for the peers of %s", wg_device_ifname(dev));
+	else
+		dp_health_start(e); /* a no-op when it runs; started here without a global device */
+}
+
+void dp_health_unwatch(struct engine *e, struct wg_device *dev)
+{
+	struct dp *dp = e->dp;
+	pthread_mutex_lock(&dp->health_lock);
+	for (size_t i = 0; i < dp->n_watched; i++) {
+		if (dp->watched[i] != dev)
+			continue;
+		dp->watched[i] = dp->watched[--dp->n_watched];
+		break;
+	}
+	pthread_mutex_unlock(&dp->health_lock);
 }

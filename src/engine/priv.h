@@ -5,6 +5,7 @@
 
 #include "dns/dns.h"
 #include "dns/name.h"
+#include "engine/counters.h"
 #include "engine/engine.h"
 #include "state/state.h"
 
@@ -35,6 +36,10 @@ struct engine {
 
 	engine_event_fn event_fn;
 	void *event_arg;
+
+	/* Metrics (metrics.c): held by every request while it runs, and by a scrape while it copies. */
+	pthread_mutex_t view_lock;
+	struct engine_counters counters;
 };
 
 /* One handler per op, grouped by family (global.c, service.c, ...). */
@@ -81,6 +86,23 @@ int engine_dns_listen_node(struct engine *e, const struct ip_addr *node_ip);
 /* Closes the node listener (teardown). Idempotent. */
 void engine_dns_unlisten_node(struct engine *e);
 void engine_status_snapshot(struct engine *e, struct ovl_response *resp);
+/*
+ * For status.c and metrics.c. The health job's last verdicts on the global
+ * device's peers, copied and sorted once for many lookups (a peer not judged
+ * yet is unhealthy); and one service's status entry (pool use, attachments).
+ */
+struct dp;
+struct dp_health;
+struct dp_service;
+struct engine_status_health {
+	struct dp_health *v;
+	size_t n;
+};
+int engine_status_health_take(struct dp *dp, struct engine_status_health *h); /* 0 or -ENOMEM */
+/* The health job's verdict on key: 1 healthy, 0 unhealthy, -1 not judged yet. */
+int engine_status_health_of(const struct engine_status_health *h, const uint8_t key[WG_KEY_LEN]);
+void engine_status_health_free(struct engine_status_health *h);
+int engine_status_service_fill(struct dp *dp, struct dp_service *v, struct ovl_service_status *o);
 void engine_nat_tick(struct engine *e, struct ovl_response *resp);
 void engine_nat_status(struct engine *e, struct ovl_response *resp);
 void engine_teardown_prune(struct engine *e, char *const *live, size_t nlive, struct ovl_response *resp);

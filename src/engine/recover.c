@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * Restart recovery. After a crash (SIGKILL) the userspace WireGuard devices
- * are gone with the process, while bridges, veths and container addresses
- * survive. The record says what we own: the devices are rebuilt with the
- * same keys, ports and addresses, surviving bridges are adopted (recreated
- * when missing), and everything else is cleaned deliberately.
+ * Restart recovery. After a stop without teardown (SIGTERM, an upgrade) or a
+ * crash (SIGKILL) the userspace WireGuard devices' threads and sessions are
+ * gone with the process, while their persistent TUN links (wgdev.h), bridges,
+ * veths and container addresses survive. The record says what we own: the
+ * devices are re-attached (rebuilt when missing) with the same keys, ports,
+ * peers and addresses and handshake at once, surviving bridges are adopted
+ * (recreated when missing), and everything else is cleaned deliberately.
  *
  * Containers: an attach changes the host before its batch is saved, and only
  * the save lets the answer go out. A crash in between leaves links the record

@@ -14,6 +14,7 @@
  * add_peer it on the other nodes.
  */
 #include "engine/dp.h"
+#include "engine/wgdev.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -72,7 +73,6 @@ int dp_service_device_up(struct engine *e, struct dp_service *s, char *err, size
 	int r = dp_nl(e, &nl, err, errlen);
 	if (r < 0)
 		return r;
-	nl_link_delete(nl, s->dev_name); /* a leftover of an earlier run */
 	struct wg_device_config wc = {
 		.ifname = s->dev_name,
 		.private_key = s->dev_private,
@@ -80,8 +80,8 @@ int dp_service_device_up(struct engine *e, struct dp_service *s, char *err, size
 		.mtu = DP_MTU,
 		.uapi_dir = e->dp->opts.wg_sock_dir,
 	};
-	if ((r = wg_device_create(&wc, &s->dev)) < 0) {
-		s->dev = NULL;
+	/* Our persistent TUN from an earlier run is re-attached; a leftover is replaced. */
+	if ((r = wgdev_open(nl, &wc, &s->dev)) < 0) {
 		snprintf(err, errlen, "cannot create dedicated WireGuard device %s for service %s on UDP port %u: %s",
 			 s->dev_name, s->name, s->dev_port, strerror(-r));
 		return r;
@@ -102,6 +102,8 @@ int dp_service_device_up(struct engine *e, struct dp_service *s, char *err, size
 		if (dp_peer_install(e, s->dev, s->dev_name, &s->peers[i], perr, sizeof(perr)) < 0)
 			log_warn("service %s: recorded peer not installed: %s", s->name, perr);
 	}
+	wgdev_kick(s->dev, s->peers, s->n_peers);
+	dp_health_watch(e, s->dev);
 	return 0;
 fail:
 	snprintf(err, errlen, "cannot %s dedicated device %s: %s", step, s->dev_name, strerror(-r));
@@ -325,6 +327,7 @@ void dp_service_remove(struct engine *e, struct dp_service *s, bool forget_ident
 		if (strcmp(dp->attaches[i].service, s->name) == 0)
 			dp_attach_release(e, &dp->attaches[i], true);
 	if (s->dev) {
+		dp_health_unwatch(e, s->dev);
 		wg_device_destroy(s->dev);
 		s->dev = NULL;
 	}

@@ -2,13 +2,17 @@
 /*
  * status: a snapshot of the live overlay. Peers are read from the live
  * device (keys in base64, handshakes as Unix times), so with no device up
- * the list is empty even when peers are recorded. Extension: "services"
- * lists every service overlay with its bridge and subnet.
+ * the list is empty even when peers are recorded. Extensions (additive, see
+ * docs/protocol-extensions.md): each peer's transfer counters and health
+ * verdict; "services" lists every service overlay with its bridge, subnet,
+ * pool use and attachment count; "attachments" lists every attachment;
+ * "degraded" and "degraded_reason" say why a node runs without its global
+ * device.
  */
 #include "engine/dp.h"
 
 #include <errno.h>
-
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +23,48 @@ static char *join_prefixes(const struct ip_prefix *p, size_t n)
 	return ovl_allowed_ips_format(p, n);
 }
 
-static int fill_peers(struct wg_device *dev, struct ovl_peer_status **out, size_t *n)
+/* Public keys are not secrets: a plain memcmp orders them. */
+static int health_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct dp_health *)a)->key, ((const struct dp_health *)b)->key, WG_KEY_LEN);
+}
+
+int engine_status_health_take(struct dp *dp, struct engine_status_health *h)
+{
+	int r = 0;
+	h->n = 0;
+	pthread_mutex_lock(&dp->health_lock);
+	h->v = dp->n_health ? malloc(dp->n_health * sizeof(*h->v)) : NULL;
+	if (h->v) {
+		memcpy(h->v, dp->health, dp->n_health * sizeof(*h->v));
+		h->n = dp->n_health;
+	} else if (dp->n_health) {
+		r = -ENOMEM;
+	}
+	pthread_mutex_unlock(&dp->health_lock);
+	if (h->n)
+		qsort(h->v, h->n, sizeof(*h->v), health_cmp);
+	return r;
+}
+
+int engine_status_health_of(const struct engine_status_health *h, const uint8_t key[WG_KEY_LEN])
+{
+	struct dp_health probe;
+	memcpy(probe.key, key, WG_KEY_LEN);
+	const struct dp_health *found = h->n ? bsearch(&probe, h->v, h->n, sizeof(*h->v), health_cmp) : NULL;
+	return found ? found->healthy : -1;
+}
+
+void engine_status_health_free(struct engine_status_health *h)
+{
+	free(h->v);
+	h->v = NULL;
+	h->n = 0;
+}
+
+/* health: the health job's verdicts, NULL when the caller only counts peers. */
+static int fill_peers(struct wg_device *dev, const struct engine_status_health *health, struct ovl_peer_status **out,
+		      size_t *n)
 {
 	struct wg_device_status *st;
 	*out = NULL;
@@ -36,6 +81,11 @@ static int fill_peers(struct wg_device *dev, struct ovl_peer_status **out, size_
 		o->has_endpoint = p->has_endpoint;
 		o->endpoint = p->endpoint;
 		o->last_handshake_unix_secs = p->last_handshake_sec > 0 ? (uint64_t)p->last_handshake_sec : 0;
+		o->rx_bytes = p->rx_bytes;
+		o->tx_bytes = p->tx_bytes;
+		int verdict = health ? engine_status_health_of(health, o->public_key) : -1;
+		o->has_health = verdict >= 0;
+		o->healthy = verdict == 1;
 		o->allowed_ips = join_prefixes(p->allowed_ips, p->n_allowed_ips);
 		if (!o->allowed_ips)
 			r = -1;
@@ -43,6 +93,64 @@ static int fill_peers(struct wg_device *dev, struct ovl_peer_status **out, size_
 	}
 	wg_device_status_free(st);
 	return r;
+}
+
+static bool same_service(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+static uint32_t count_attached(struct dp *dp, const char *service)
+{
+	uint32_t n = 0;
+	for (size_t i = 0; i < dp->n_attaches; i++)
+		n += same_service(dp->attaches[i].service, service);
+	for (size_t i = 0; i < dp->n_guests; i++)
+		n += same_service(dp->guests[i].service, service);
+	return n;
+}
+
+int engine_status_service_fill(struct dp *dp, struct dp_service *v, struct ovl_service_status *o)
+{
+	struct dp_bridge *b = dp_service_bridge(dp, v);
+	o->mode = v->mode;
+	o->subnet = b->subnet;
+	o->pool_size = b->pool.last >= b->pool.first ? b->pool.last - b->pool.first + 1 : 0;
+	o->addresses_in_use = ipam_slice_count(&b->pool);
+	o->attached = count_attached(dp, v->name);
+	if (!(o->service = strdup(v->name)) || !(o->bridge = strdup(b->name)))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Every attachment: containers by PID, then guests and host-shared addresses. 0 or -ENOMEM. */
+static int fill_attachments(struct dp *dp, struct ovl_res_status *s)
+{
+	size_t total = dp->n_attaches + dp->n_guests;
+	if (!total)
+		return 0;
+	if (!(s->attachments = calloc(total, sizeof(*s->attachments))))
+		return -ENOMEM;
+	for (size_t i = 0; i < dp->n_attaches; i++) {
+		const struct state_dp_attach *a = &dp->attaches[i];
+		struct ovl_attachment_status *o = &s->attachments[s->n_attachments++];
+		o->handle.platform = OVL_HANDLE_LINUX_PID;
+		o->handle.pid = a->pid;
+		o->ip = a->ip;
+		o->has_global_ip = a->has_global;
+		o->global_ip = a->global_ip;
+		if (a->service && !(o->service = strdup(a->service)))
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < dp->n_guests; i++) {
+		const struct state_dp_guest *g = &dp->guests[i];
+		struct ovl_attachment_status *o = &s->attachments[s->n_attachments++];
+		o->handle.platform = g->host_shared ? OVL_HANDLE_HOST_SHARED : OVL_HANDLE_GUEST_MANAGED;
+		o->ip = g->ip;
+		if (!(o->handle.id = strdup(g->id)) || (g->service && !(o->service = strdup(g->service))))
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 void engine_status_snapshot(struct engine *e, struct ovl_response *resp)
@@ -65,7 +173,14 @@ void engine_status_snapshot(struct engine *e, struct ovl_response *resp)
 		if (dp->has_device && !(s->interface = strdup(dp->gname)))
 			goto oom;
 	}
-	if (fill_peers(dp->gdev, &s->peers, &s->n_peers) < 0)
+	if (dp->degraded[0] && !(s->degraded = strdup(dp->degraded)))
+		goto oom;
+	struct engine_status_health health;
+	if (engine_status_health_take(dp, &health) < 0)
+		goto oom;
+	int r = fill_peers(dp->gdev, &health, &s->peers, &s->n_peers);
+	engine_status_health_free(&health);
+	if (r < 0)
 		goto oom;
 	s->peer_count = (uint32_t)s->n_peers;
 	s->service_count = (uint32_t)dp->n_services;
@@ -78,10 +193,7 @@ void engine_status_snapshot(struct engine *e, struct ovl_response *resp)
 	for (size_t i = 0; i < dp->n_services; i++) {
 		struct dp_service *v = &dp->services[i];
 		struct dp_bridge *b = dp_service_bridge(dp, v);
-		struct ovl_service_status *o = &s->services[s->n_services++];
-		o->mode = v->mode;
-		o->subnet = b->subnet;
-		if (!(o->service = strdup(v->name)) || !(o->bridge = strdup(b->name)))
+		if (engine_status_service_fill(dp, v, &s->services[s->n_services++]) < 0)
 			goto oom;
 		if (!v->dedicated)
 			continue;
@@ -92,7 +204,7 @@ void engine_status_snapshot(struct engine *e, struct ovl_response *resp)
 		d->subnet = b->subnet;
 		struct ovl_peer_status *ps;
 		size_t np;
-		if (fill_peers(v->dev, &ps, &np) == 0) {
+		if (fill_peers(v->dev, NULL, &ps, &np) == 0) {
 			d->peer_count = (uint32_t)np;
 			for (size_t j = 0; j < np; j++)
 				free(ps[j].allowed_ips);
@@ -101,6 +213,8 @@ void engine_status_snapshot(struct engine *e, struct ovl_response *resp)
 		if (!(d->service = strdup(v->name)) || !(d->interface = strdup(v->dev_name)))
 			goto oom;
 	}
+	if (fill_attachments(dp, s) < 0)
+		goto oom;
 	if (!s->n_dedicated) {
 		free(s->dedicated);
 		s->dedicated = NULL;

@@ -356,6 +356,15 @@ static json_t *strv_json(char *const *v, size_t n)
 	return a;
 }
 
+/* The AttachHandle object, as attach_container takes it. */
+static json_t *handle_json(const struct ovl_handle *h)
+{
+	if (h->platform == OVL_HANDLE_LINUX_PID)
+		return json_pack("{s:s, s:I}", "platform", "linux_pid", "pid", (json_int_t)h->pid);
+	return json_pack("{s:s, s:s}", "platform", h->platform == OVL_HANDLE_HOST_SHARED ? "host_shared" : "guest_managed",
+			 "id", h->id ? h->id : "");
+}
+
 static int encode_status(json_t *o, const struct ovl_res_status *s)
 {
 	if ((s->interface && mj_set_new(o, "interface", json_string(s->interface)) < 0) ||
@@ -380,7 +389,10 @@ static int encode_status(json_t *o, const struct ovl_res_status *s)
 			    mj_set_new(e, "endpoint", json_string(ep)) < 0 ||
 			    mj_set_new(e, "allowed_ips", json_string(p->allowed_ips ? p->allowed_ips : "")) < 0 ||
 			    mj_set_new(e, "last_handshake_unix_secs", json_integer((json_int_t)p->last_handshake_unix_secs)) <
-				    0)
+				    0 ||
+			    mj_set_new(e, "rx_bytes", json_integer((json_int_t)p->rx_bytes)) < 0 || /* extension */
+			    mj_set_new(e, "tx_bytes", json_integer((json_int_t)p->tx_bytes)) < 0 ||
+			    (p->has_health && mj_set_new(e, "healthy", json_boolean(p->healthy)) < 0))
 				return -ENOMEM;
 		}
 	}
@@ -401,6 +413,9 @@ static int encode_status(json_t *o, const struct ovl_res_status *s)
 				return -ENOMEM;
 		}
 	}
+	if (s->degraded && (mj_set_new(o, "degraded", json_true()) < 0 || /* extension */
+			    mj_set_new(o, "degraded_reason", json_string(s->degraded)) < 0))
+		return -ENOMEM;
 	if (s->n_services) { /* extension */
 		json_t *a = json_array();
 		if (mj_set_new(o, "services", a) < 0)
@@ -411,7 +426,24 @@ static int encode_status(json_t *o, const struct ovl_res_status *s)
 			if (json_array_append_new(a, e) < 0 || mj_set_new(e, "service", json_string(v->service)) < 0 ||
 			    mj_set_new(e, "mode", json_string(ovl_mode_name(v->mode))) < 0 ||
 			    mj_set_new(e, "bridge", json_string(v->bridge)) < 0 ||
-			    mj_set_new(e, "subnet", mj_prefix_string(&v->subnet)) < 0)
+			    mj_set_new(e, "subnet", mj_prefix_string(&v->subnet)) < 0 ||
+			    mj_set_new(e, "pool_size", json_integer((json_int_t)v->pool_size)) < 0 ||
+			    mj_set_new(e, "addresses_in_use", json_integer((json_int_t)v->addresses_in_use)) < 0 ||
+			    mj_set_new(e, "attached", json_integer(v->attached)) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (s->n_attachments) { /* extension */
+		json_t *a = json_array();
+		if (mj_set_new(o, "attachments", a) < 0)
+			return -ENOMEM;
+		for (size_t i = 0; i < s->n_attachments; i++) {
+			const struct ovl_attachment_status *t = &s->attachments[i];
+			json_t *e = json_object();
+			if (json_array_append_new(a, e) < 0 || mj_set_new(e, "handle", handle_json(&t->handle)) < 0 ||
+			    (t->service && mj_set_new(e, "service", json_string(t->service)) < 0) ||
+			    mj_set_new(e, "ip", mj_ip_string(&t->ip)) < 0 ||
+			    (t->has_global_ip && mj_set_new(e, "global_ip", mj_ip_string(&t->global_ip)) < 0))
 				return -ENOMEM;
 		}
 	}

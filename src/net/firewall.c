@@ -16,12 +16,17 @@
 #include <linux/netlink.h>
 
 #include "net/firewall.h"
+#include "net/firewalld.h"
+#include "net/hostfw.h"
 
 #define FW_TABLE_PREFIX "overlayd_"
 
 struct fw {
 	struct nft_ctx *nft;
 	char table[sizeof(FW_TABLE_PREFIX) + FW_INSTANCE_MAX];
+	struct ip_prefix *cluster; /* of the last applied cfg: firewalld's trust is undone for these */
+	size_t n_cluster;
+	int host_chains;	   /* foreign forward chains given accept rules by the last apply */
 	char error[1024];
 };
 
@@ -323,6 +328,7 @@ void fw_close(struct fw *fw)
 		return;
 	if (fw->nft)
 		nft_ctx_free(fw->nft);
+	free(fw->cluster);
 	free(fw);
 }
 
@@ -334,6 +340,11 @@ const char *fw_table_name(const struct fw *fw)
 const char *fw_error(const struct fw *fw)
 {
 	return fw->error;
+}
+
+int fw_host_chains(const struct fw *fw)
+{
+	return fw->host_chains;
 }
 
 /* Runs one script as one transaction; keeps nft's complaint in fw->error. */
@@ -353,6 +364,72 @@ static int fw_run(struct fw *fw, const char *script)
 	return -EIO;
 }
 
+/*
+ * Runs own (our tables' script, may be empty) together with the replacement
+ * of our rules in the host's forward chains (hostfw.h), as one transaction.
+ * The chains are listed first; a foreign tool changing them in between fails
+ * the transaction, which is retried once on a fresh listing.
+ */
+static int fw_run_with_host(struct fw *fw, const char *own, const struct ip_prefix *cluster, size_t n_cluster)
+{
+	struct hostfw_opts ho = {
+		.tag = fw->table,
+		.cluster = cluster,
+		.n_cluster = n_cluster,
+		.skip_firewalld = firewalld_manages_us(),
+	};
+	int err = -EIO;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		char *ruleset = hostfw_list_ruleset(), *script = NULL;
+		size_t len = 0;
+		FILE *f;
+		int chains;
+
+		if (!ruleset) {
+			snprintf(fw->error, sizeof(fw->error), "cannot list the ruleset: %s", strerror(errno));
+			return -EIO;
+		}
+		f = open_memstream(&script, &len);
+		if (!f) {
+			free(ruleset);
+			return -ENOMEM;
+		}
+		fputs(own, f);
+		chains = hostfw_render(ruleset, FW_TABLE_PREFIX, &ho, f);
+		free(ruleset);
+		if (fclose(f) || chains < 0) {
+			free(script);
+			snprintf(fw->error, sizeof(fw->error), "cannot read the ruleset listing");
+			return chains < 0 ? chains : -ENOMEM;
+		}
+		err = fw_run(fw, script);
+		free(script);
+		if (!err) {
+			fw->host_chains = chains;
+			break;
+		}
+	}
+	/* firewalld logs its own failures; our tables are in place regardless. */
+	if (!err && ho.skip_firewalld)
+		for (size_t i = 0; i < n_cluster; i++)
+			firewalld_trust(&cluster[i]);
+	return err;
+}
+
+static int remember_cluster(struct fw *fw, const struct fw_config *cfg)
+{
+	struct ip_prefix *c = malloc((cfg->n_cluster ? cfg->n_cluster : 1) * sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	memcpy(c, cfg->cluster, cfg->n_cluster * sizeof(*c));
+	free(fw->cluster);
+	fw->cluster = c;
+	fw->n_cluster = cfg->n_cluster;
+	return 0;
+}
+
 int fw_apply(struct fw *fw, const struct fw_config *cfg)
 {
 	char *script;
@@ -364,9 +441,9 @@ int fw_apply(struct fw *fw, const struct fw_config *cfg)
 			snprintf(fw->error, sizeof(fw->error), "invalid firewall description");
 		return err;
 	}
-	err = fw_run(fw, script);
+	err = fw_run_with_host(fw, script, cfg->cluster, cfg->n_cluster);
 	free(script);
-	return err;
+	return err ? err : remember_cluster(fw, cfg);
 }
 
 int fw_remove(struct fw *fw)
@@ -383,7 +460,12 @@ int fw_remove(struct fw *fw)
 		free(script);
 		return -ENOMEM;
 	}
-	err = fw_run(fw, script);
+	err = fw_run_with_host(fw, script, NULL, 0);
 	free(script);
-	return err;
+	if (err)
+		return err;
+	if (firewalld_manages_us())
+		for (size_t i = 0; i < fw->n_cluster; i++)
+			firewalld_untrust(&fw->cluster[i]);
+	return 0;
 }

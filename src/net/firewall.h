@@ -7,8 +7,12 @@
  *
  * What the tables do:
  *  - allow: traffic from or to the cluster CIDRs is accepted in forward and
- *    input. (An accept here ends only this table's chain; it cannot overrule
- *    a drop in another table, e.g. a foreign iptables FORWARD DROP policy.)
+ *    input. An accept here ends only this table's chain; it cannot overrule
+ *    a drop in another table, e.g. a foreign iptables FORWARD DROP policy:
+ *    so the same accepts are also inserted into the host's own forward
+ *    chains (hostfw.h; Docker's DOCKER-USER where present), or given to
+ *    firewalld as its trusted zone's sources when it runs (firewalld.h),
+ *    and removed with the tables.
  *  - masquerade: packets from a cluster address to a non-cluster address,
  *    leaving through an interface that is not an overlay interface, are
  *    source-NATed to the outgoing interface's address (egress).
@@ -76,6 +80,9 @@ const char *fw_table_name(const struct fw *fw);
 /* nft's message for the last failure of fw_apply/fw_remove. */
 const char *fw_error(const struct fw *fw);
 
+/* How many host forward chains the last fw_apply() gave accept rules. */
+int fw_host_chains(const struct fw *fw);
+
 /*
  * Replaces the tables' whole contents with cfg, atomically: after an error
  * the previous rules are still in place, unchanged. -EINVAL for a bad cfg
@@ -84,7 +91,11 @@ const char *fw_error(const struct fw *fw);
  */
 int fw_apply(struct fw *fw, const struct fw_config *cfg);
 
-/* Deletes both tables atomically; tables that are not there count as deleted. */
+/*
+ * Deletes both tables, and our rules in the host's forward chains, atomically;
+ * tables that are not there count as deleted. Also withdraws firewalld's
+ * trust in the cluster prefixes of this handle's last fw_apply().
+ */
 int fw_remove(struct fw *fw);
 
 /*

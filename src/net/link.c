@@ -158,11 +158,35 @@ int nl_link_list(struct nl_handle *nl, nl_link_fn fn, void *arg)
 	return nl_talk(nl, &m.align, link_walk_cb, &w);
 }
 
-/* Puts IFLA_LINKINFO { KIND bridge, DATA { STP_STATE 0 } }. */
-static void put_bridge_info(struct nlmsghdr *nlh)
+/*
+ * A bridge whose address was never set takes the lowest MAC of its ports, so
+ * it changes whenever a container's veth comes or goes, and every other
+ * container keeps sending to the old gateway MAC (flooded, never routed)
+ * until its ARP entry times out: seconds without traffic. A fixed address
+ * derived from the name (FNV-1a; locally administered, unicast) never
+ * changes, and is the same for the bridge a restart adopts.
+ */
+static void bridge_mac(const char *name, uint8_t mac[6])
 {
-	struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (const char *c = name; *c; c++)
+		h = (h ^ (uint8_t)*c) * 0x100000001b3ULL;
+	mac[0] = 0x02;
+	for (int i = 1; i < 6; i++)
+		mac[i] = (uint8_t)(h >> (8 * (i - 1)));
+}
+
+/* Puts IFLA_ADDRESS (bridge_mac) and IFLA_LINKINFO { KIND bridge, DATA { STP_STATE 0 } }. */
+static void put_bridge_info(struct nlmsghdr *nlh, const char *name)
+{
+	struct nlattr *info;
 	struct nlattr *data;
+	uint8_t mac[6];
+
+	bridge_mac(name, mac);
+	mnl_attr_put(nlh, IFLA_ADDRESS, sizeof(mac), mac);
+	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
 	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
@@ -181,7 +205,7 @@ int nl_bridge_create(struct nl_handle *nl, const char *name)
 		return err;
 	link_msg(&m, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0);
 	mnl_attr_put_strz(&m.align, IFLA_IFNAME, name);
-	put_bridge_info(&m.align);
+	put_bridge_info(&m.align, name);
 	err = nl_talk(nl, &m.align, NULL, NULL);
 	if (err != -EEXIST)
 		return err;
@@ -193,7 +217,7 @@ int nl_bridge_create(struct nl_handle *nl, const char *name)
 	if (strcmp(l.kind, "bridge"))
 		return -EEXIST;
 	link_msg(&m, RTM_NEWLINK, 0, l.index);
-	put_bridge_info(&m.align);
+	put_bridge_info(&m.align, name);
 	return nl_talk(nl, &m.align, NULL, NULL);
 }
 

@@ -63,8 +63,10 @@ int nl_link_list(struct nl_handle *nl, nl_link_fn fn, void *arg);
 
 /*
  * Creates a bridge with STP off (STP would hold new ports in "listening" for
- * seconds). An existing bridge of that name is fine: its STP is switched off
- * and 0 returned. -EEXIST when the name belongs to a link of another kind.
+ * seconds) and a fixed MAC derived from its name (a bridge otherwise takes
+ * its lowest port's, which changes as ports come and go). An existing bridge
+ * of that name is fine: its STP is switched off, its MAC set, and 0 returned.
+ * -EEXIST when the name belongs to a link of another kind.
  */
 int nl_bridge_create(struct nl_handle *nl, const char *name);
 /* Number of links enslaved to the bridge (one dump); -ENODEV when missing. */

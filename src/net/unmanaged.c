@@ -10,6 +10,7 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
+#include "net/bus.h"
 #include "net/unmanaged.h"
 #include "util/log.h"
 
@@ -67,23 +68,9 @@ static void content_of(const struct manager *m, const struct unmanaged_opts *o, 
 /* 1 when the service owns its bus name, 0 when not (or no bus to ask). */
 static int service_running(const struct manager *m, int given)
 {
-	sd_bus_error error = SD_BUS_ERROR_NULL;
-	sd_bus_message *reply = NULL;
-	sd_bus *bus = NULL;
-	int has = 0;
-
 	if (given >= 0)
 		return given > 0;
-	if (sd_bus_open_system(&bus) < 0)
-		return 0;
-	if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-			       "org.freedesktop.DBus", "NameHasOwner", &error, &reply, "s", m->bus_name) >= 0 &&
-	    sd_bus_message_read(reply, "b", &has) < 0)
-		has = 0;
-	sd_bus_error_free(&error);
-	sd_bus_message_unref(reply);
-	sd_bus_flush_close_unref(bus);
-	return has;
+	return bus_name_has_owner(m->bus_name);
 }
 
 static void service_reload(const struct manager *m)

@@ -139,6 +139,7 @@ void ovl_response_free(struct ovl_response *r)
 		break;
 	case OVL_RES_STATUS:
 		free(r->status.interface);
+		free(r->status.degraded);
 		for (size_t i = 0; i < r->status.n_peers; i++)
 			free(r->status.peers[i].allowed_ips);
 		free(r->status.peers);
@@ -152,6 +153,11 @@ void ovl_response_free(struct ovl_response *r)
 			free(r->status.services[i].bridge);
 		}
 		free(r->status.services);
+		for (size_t i = 0; i < r->status.n_attachments; i++) {
+			free(r->status.attachments[i].handle.id);
+			free(r->status.attachments[i].service);
+		}
+		free(r->status.attachments);
 		break;
 	case OVL_RES_NAT_STATUS:
 		free(r->nat_status.candidates);

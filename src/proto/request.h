@@ -178,6 +178,9 @@ struct ovl_peer_status {
 	struct ip_endpoint endpoint;
 	char *allowed_ips; /* "a,b" */
 	uint64_t last_handshake_unix_secs;
+	/* extension: transfer counters and the health job's last verdict (none yet: has_health false) */
+	uint64_t rx_bytes, tx_bytes;
+	bool has_health, healthy;
 };
 
 struct ovl_dedicated_status {
@@ -196,6 +199,18 @@ struct ovl_service_status {
 	enum ovl_mode mode;
 	char *bridge;
 	struct ip_prefix subnet;
+	uint64_t pool_size;	    /* container addresses the bridge's pool can hand out */
+	uint64_t addresses_in_use; /* of that pool (a shared bridge's pool serves every shared service) */
+	uint32_t attached;	    /* attachments (containers, guests) of this service */
+};
+
+/* Extension: one attachment of this node (a container by PID, a guest, a host-shared address). */
+struct ovl_attachment_status {
+	struct ovl_handle handle;
+	char *service; /* NULL: the node slice (guest_managed without a service) */
+	struct ip_addr ip;
+	bool has_global_ip;
+	struct ip_addr global_ip; /* linux_pid joined to the global overlay (eth1) */
 };
 
 struct ovl_res_status {
@@ -216,6 +231,9 @@ struct ovl_res_status {
 	size_t n_dedicated;
 	struct ovl_service_status *services; /* extension "services"; omitted when empty */
 	size_t n_services;
+	struct ovl_attachment_status *attachments; /* extension "attachments"; omitted when empty */
+	size_t n_attachments;
+	char *degraded; /* extension: why the node runs without part of its data plane; NULL = it does not */
 };
 
 struct ovl_res_service_overlay {

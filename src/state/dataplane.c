@@ -40,6 +40,7 @@ void state_dp_guest_free(struct state_dp_guest *g)
 {
 	free(g->id);
 	free(g->service);
+	free(g->isolation);
 }
 
 /* strdup of an optional string; sets *oom when it fails. */
@@ -77,6 +78,7 @@ int state_dp_guest_copy(struct state_dp_guest *dst, const struct state_dp_guest 
 	*dst = *src;
 	dst->id = dup_optional(src->id, &oom);
 	dst->service = dup_optional(src->service, &oom);
+	dst->isolation = dup_optional(src->isolation, &oom);
 	if (oom)
 		state_dp_guest_free(dst);
 	return oom ? -ENOMEM : 0;
@@ -168,7 +170,8 @@ static json_t *guest_json(const struct state_dp_guest *g)
 {
 	json_t *j = json_pack("{s:s, s:o, s:o, s:b}", "id", g->id, "ip", mj_ip_string(&g->ip), "public_key",
 			      mj_key_string(g->public_key), "host_shared", g->host_shared);
-	if (!j || (g->service && mj_set_new(j, "service", json_string(g->service)) < 0)) {
+	if (!j || (g->service && mj_set_new(j, "service", json_string(g->service)) < 0) ||
+	    (g->isolation && mj_set_new(j, "isolation_network", json_string(g->isolation)) < 0)) {
 		json_decref(j);
 		return NULL;
 	}
@@ -348,7 +351,8 @@ static int guest_from_json(const json_t *j, void *item, char *err, size_t errlen
 	if ((r = dup_string(j, "id", true, &g->id, err, errlen)) < 0 || (r = mj_ip(j, "ip", true, &g->ip, err, errlen)) < 0 ||
 	    (r = mj_key(j, "public_key", true, g->public_key, err, errlen)) < 0 ||
 	    (r = mj_bool(j, "host_shared", false, &g->host_shared, err, errlen)) < 0 ||
-	    (r = dup_string(j, "service", false, &g->service, err, errlen)) < 0)
+	    (r = dup_string(j, "service", false, &g->service, err, errlen)) < 0 ||
+	    (r = dup_string(j, "isolation_network", false, &g->isolation, err, errlen)) < 0)
 		return r;
 	return 0;
 }

@@ -70,6 +70,7 @@ struct state_dp_guest {
 	struct ip_addr ip;
 	uint8_t public_key[WG_KEY_LEN];
 	bool host_shared; /* a /32 alias on the global device instead of a peer */
+	char *isolation;  /* NULL = none */
 };
 
 struct state_dataplane {

@@ -39,7 +39,7 @@ static int tun_open(const char *ifname, unsigned mtu, char out_name[IFNAMSIZ])
 	 * super-packets (TSO) and take coalesced ones (GRO): far fewer syscalls
 	 * and a far cheaper TCP stack on both sides of the tunnel.
 	 */
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR;
+	ifr.ifr_flags = WG_TUN_FLAGS;
 	memcpy(ifr.ifr_name, ifname, strlen(ifname));
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		ret = -errno;
@@ -470,6 +470,19 @@ int wg_peer_remove_allowed_ip(struct wg_device *dev, const uint8_t key[WG_KEY_LE
 	return with_peer(dev, key, do_remove_aip, prefix);
 }
 
+static int do_initiate(struct wg_device *dev, struct wg_peer *peer, const void *arg)
+{
+	pthread_mutex_lock(&peer->lock);
+	wg_send_initiation(peer, false);
+	pthread_mutex_unlock(&peer->lock);
+	return 0;
+}
+
+int wg_peer_initiate_handshake(struct wg_device *dev, const uint8_t key[WG_KEY_LEN])
+{
+	return with_peer(dev, key, do_initiate, NULL);
+}
+
 int wg_device_status(struct wg_device *dev, struct wg_device_status **out)
 {
 	struct wg_device_status *st = calloc(1, sizeof(*st));
@@ -486,6 +499,9 @@ int wg_device_status(struct wg_device *dev, struct wg_device_status **out)
 		key_to_base64(dev->identity.public_key, st->public_key);
 	st->listen_port = dev->port;
 	st->fwmark = dev->fwmark;
+	st->cookie_replies = atomic_load_explicit(&dev->cookie_replies_sent, memory_order_relaxed);
+	st->handshakes_rate_limited = atomic_load_explicit(&dev->hs_rate_limited, memory_order_relaxed) +
+				      atomic_load_explicit(&dev->cookie_replies_limited, memory_order_relaxed);
 	cap = dev->n_peers;
 	st->peers = calloc(cap ? cap : 1, sizeof(*st->peers));
 	if (!st->peers)
@@ -515,6 +531,11 @@ int wg_device_status(struct wg_device *dev, struct wg_device_status **out)
 		pthread_mutex_unlock(&peer->lock);
 		ps->rx_bytes = atomic_load(&peer->rx_bytes);
 		ps->tx_bytes = atomic_load(&peer->tx_bytes);
+		ps->rx_packets = atomic_load_explicit(&peer->rx_packets, memory_order_relaxed);
+		ps->tx_packets = atomic_load_explicit(&peer->tx_packets, memory_order_relaxed);
+		ps->handshake_attempts = atomic_load_explicit(&peer->handshake_initiations, memory_order_relaxed);
+		ps->handshake_failures = atomic_load_explicit(&peer->handshake_failures, memory_order_relaxed);
+		ps->endpoint_changes = atomic_load_explicit(&peer->endpoint_changes, memory_order_relaxed);
 		i++;
 	}
 	st->n_peers = i;

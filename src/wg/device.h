@@ -17,6 +17,7 @@
 #ifndef OVL_WG_DEVICE_H
 #define OVL_WG_DEVICE_H
 
+#include <linux/if_tun.h>
 #include <net/if.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -35,6 +36,12 @@
 
 #define WG_MAX_STAGED 128
 #define WG_BATCH 64
+/*
+ * The TUN flags of every device (device.c asks for them, persist.c checks a
+ * link it would re-attach to): a virtio-net header per packet for the
+ * offloads, no packet information.
+ */
+#define WG_TUN_FLAGS (IFF_TUN | IFF_NO_PI | IFF_VNET_HDR)
 
 struct wg_staged {
 	STAILQ_ENTRY(wg_staged) link;
@@ -72,6 +79,9 @@ struct wg_peer {
 	unsigned n_staged;
 
 	atomic_uint_fast64_t rx_bytes, tx_bytes;
+	/* For wg_device_status (metrics): relaxed adds next to the byte counts. */
+	atomic_uint_fast64_t rx_packets, tx_packets;
+	atomic_uint_fast64_t handshake_initiations, handshake_failures, endpoint_changes;
 };
 
 TAILQ_HEAD(wg_peer_list, wg_peer);
@@ -98,6 +108,8 @@ struct wg_device {
 	struct wg_handshake_queue *handshakes; /* NULL: no worker, handshakes inline */
 	atomic_uint_fast64_t hs_rejected;     /* bad MACs, or over the source's rate */
 	atomic_uint_fast64_t cookie_replies_limited; /* withheld: over the source's rate */
+	atomic_uint_fast64_t cookie_replies_sent;
+	atomic_uint_fast64_t hs_rate_limited; /* handshakes dropped over their source's rate */
 	struct wg_index_table index;
 
 	int tun_fd;

@@ -31,6 +31,11 @@ struct wg_peer *wg_peer_create(struct wg_device *dev, const uint8_t key[WG_KEY_L
 	STAILQ_INIT(&p->staged);
 	atomic_init(&p->rx_bytes, 0);
 	atomic_init(&p->tx_bytes, 0);
+	atomic_init(&p->rx_packets, 0);
+	atomic_init(&p->tx_packets, 0);
+	atomic_init(&p->handshake_initiations, 0);
+	atomic_init(&p->handshake_failures, 0);
+	atomic_init(&p->endpoint_changes, 0);
 	TAILQ_INSERT_TAIL(&dev->peers, p, link);
 	dev->n_peers++;
 	return p;
@@ -132,6 +137,7 @@ void wg_peer_set_endpoint(struct wg_peer *peer, const struct ip_endpoint *ep, co
 		return;
 	peer->endpoint = *ep;
 	peer->has_endpoint = true;
+	atomic_fetch_add_explicit(&peer->endpoint_changes, 1, memory_order_relaxed);
 	if (peer->dev->cfg.on_endpoint)
 		peer->dev->cfg.on_endpoint(peer->dev->cfg.user, peer->public_key, ep);
 }
@@ -160,6 +166,9 @@ int wg_peer_apply(struct wg_device *dev, const struct wg_peer_config *cfg)
 		if (ip_endpoint_is_unset(&cfg->endpoint))
 			peer->has_endpoint = false;
 		else {
+			if (!peer->has_endpoint || !ip_addr_equal(&peer->endpoint.addr, &cfg->endpoint.addr) ||
+			    peer->endpoint.port != cfg->endpoint.port)
+				atomic_fetch_add_explicit(&peer->endpoint_changes, 1, memory_order_relaxed);
 			peer->endpoint = cfg->endpoint;
 			peer->has_endpoint = true;
 		}

@@ -50,12 +50,13 @@ static bool admit_handshake(struct wg_device *dev, const uint8_t *buf, size_t le
 		ret = wg_cookie_create_reply(&dev->cookie_checker, &reply, buf, len, le32_get(buf + 4),
 					     src, now);
 		pthread_mutex_unlock(&dev->cookie_lock);
-		if (!ret)
-			wg_udp_send(dev, src, &reply, sizeof(reply));
+		if (!ret && wg_udp_send(dev, src, &reply, sizeof(reply)) == 0)
+			atomic_fetch_add_explicit(&dev->cookie_replies_sent, 1, memory_order_relaxed);
 		return false;
 	}
 	if (under_load && !wg_ratelimit_allow(&dev->ratelimit, &src->addr, now)) {
 		atomic_fetch_add(&dev->hs_rejected, 1);
+		atomic_fetch_add_explicit(&dev->hs_rate_limited, 1, memory_order_relaxed);
 		return false;
 	}
 	return true;
@@ -86,6 +87,7 @@ static void receive_initiation(struct wg_device *dev, uint8_t *buf, size_t len,
 	if (ret)
 		goto out;
 	atomic_fetch_add(&peer->rx_bytes, len);
+	atomic_fetch_add_explicit(&peer->rx_packets, 1, memory_order_relaxed);
 	wg_peer_set_endpoint(peer, src, local);
 	index = wg_index_add_handshake(&dev->index, peer);
 	if (!index)
@@ -129,6 +131,7 @@ static void receive_response(struct wg_device *dev, uint8_t *buf, size_t len,
 		goto out;
 	}
 	atomic_fetch_add(&peer->rx_bytes, len);
+	atomic_fetch_add_explicit(&peer->rx_packets, 1, memory_order_relaxed);
 	wg_index_promote(&dev->index, index, kp);
 	wg_peer_add_keypair(peer, kp);
 	wg_peer_set_endpoint(peer, src, local);
@@ -263,6 +266,7 @@ static void receive_data(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, 
 		return;
 	}
 	atomic_fetch_add(&peer->rx_bytes, len);
+	atomic_fetch_add_explicit(&peer->rx_packets, 1, memory_order_relaxed);
 
 	pthread_mutex_lock(&peer->lock);
 	if (wg_peer_confirm_keypair(peer, kp)) {

@@ -42,8 +42,10 @@ int wg_send_to_peer(struct wg_peer *peer, const void *buf, size_t len)
 	default:
 		return -EDESTADDRREQ;
 	}
-	if (!ret)
+	if (!ret) {
 		atomic_fetch_add(&peer->tx_bytes, len);
+		atomic_fetch_add_explicit(&peer->tx_packets, 1, memory_order_relaxed);
+	}
 	return ret;
 }
 
@@ -94,6 +96,8 @@ void wg_send_initiation(struct wg_peer *peer, bool is_retry)
 	if (!peer->has_endpoint || create_initiation(peer, &msg, now) < 0)
 		return;
 	ret = wg_send_to_peer(peer, &msg, sizeof(msg));
+	if (!ret)
+		atomic_fetch_add_explicit(&peer->handshake_initiations, 1, memory_order_relaxed);
 	log_debug("wg %s: sending handshake initiation%s", dev->ifname, is_retry ? " (retry)" : "");
 	if (ret)
 		log_debug("wg %s: sending handshake initiation failed: %s", dev->ifname, strerror(-ret));
@@ -409,6 +413,7 @@ static unsigned tun_packet(struct wg_device *dev, struct tun_reader *r, size_t g
 	}
 	r->oused += (size_t)nsegs * stride;
 	atomic_fetch_add(&peer->tx_bytes, (uint64_t)total);
+	atomic_fetch_add_explicit(&peer->tx_packets, nsegs, memory_order_relaxed);
 	return nsegs;
 }
 

@@ -134,6 +134,7 @@ static void tick_peer(struct wg_peer *peer, uint64_t now)
 				  peer->dev->ifname, peer->handshake_attempts + 2,
 				  ip_endpoint_format(&peer->endpoint, ep, sizeof(ep)));
 			peer->t_send_keepalive = 0;
+			atomic_fetch_add_explicit(&peer->handshake_failures, 1, memory_order_relaxed);
 			/* Drop what waited for the session; keys go later. */
 			while (peer->n_staged) {
 				struct wg_staged *s = STAILQ_FIRST(&peer->staged);

@@ -62,8 +62,25 @@ struct wg_device_config {
  * interface. Returns 0 or a negative errno (the reason is also logged).
  */
 int wg_device_create(const struct wg_device_config *cfg, struct wg_device **out);
-/* Stops the threads, removes the TUN device and the UAPI socket, frees all. */
+/*
+ * Stops the threads, removes the TUN device (unless it was made persistent)
+ * and the UAPI socket, frees all.
+ */
 void wg_device_destroy(struct wg_device *dev);
+/*
+ * TUNSETPERSIST: the TUN link (its addresses and routes) outlives the device
+ * and the process, so a restarted daemon re-attaches to it by name with
+ * wg_device_create() (the kernel refuses a link that is not a TUN of ours, or
+ * one another process holds). A persistent link is removed by deleting it.
+ */
+int wg_device_set_persistent(struct wg_device *dev, bool persistent);
+/*
+ * 1 when the existing link ifname is a TUN we would have made and may
+ * re-attach: persistent, our flags (not a TAP, no packet info, virtio-net
+ * header, single queue), owned by our effective uid and gid or by nobody.
+ * 0 otherwise, with the reason in why.
+ */
+int wg_tun_reusable(const char *ifname, char *why, size_t whylen);
 
 const char *wg_device_ifname(const struct wg_device *dev);
 /* NULL clears the key (no handshakes until a new one is set). */
@@ -95,6 +112,13 @@ int wg_peer_add_allowed_ip(struct wg_device *dev, const uint8_t key[WG_KEY_LEN],
 			   const struct ip_prefix *prefix);
 int wg_peer_remove_allowed_ip(struct wg_device *dev, const uint8_t key[WG_KEY_LEN],
 			      const struct ip_prefix *prefix);
+/*
+ * Sends a handshake initiation to the peer now (when it has an endpoint and
+ * none was sent in the last REKEY_TIMEOUT), instead of on its first packet:
+ * a restarted device gets a session before traffic needs one. -ENOENT when
+ * there is no such peer.
+ */
+int wg_peer_initiate_handshake(struct wg_device *dev, const uint8_t key[WG_KEY_LEN]);
 
 struct wg_peer_status {
 	char public_key[WG_KEY_B64_LEN + 1];
@@ -105,6 +129,10 @@ struct wg_peer_status {
 	int64_t last_handshake_sec; /* Unix time; 0: never */
 	long last_handshake_nsec;
 	uint64_t rx_bytes, tx_bytes;
+	uint64_t rx_packets, tx_packets;   /* WireGuard messages, as the bytes count them */
+	uint64_t handshake_attempts;	   /* initiations sent */
+	uint64_t handshake_failures;	   /* handshakes given up after every retry */
+	uint64_t endpoint_changes;	   /* roaming, or set from the configuration */
 	uint16_t persistent_keepalive;
 	bool has_preshared_key;
 };
@@ -115,6 +143,8 @@ struct wg_device_status {
 	char public_key[WG_KEY_B64_LEN + 1];
 	uint16_t listen_port;
 	uint32_t fwmark;
+	uint64_t cookie_replies;	  /* sent to initiators while under load */
+	uint64_t handshakes_rate_limited; /* dropped: over their source's rate, or no valid cookie under load */
 	struct wg_peer_status *peers;
 	size_t n_peers;
 };

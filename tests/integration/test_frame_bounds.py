@@ -3,25 +3,17 @@ unknown key holds a huge JSON array must be refused before it is parsed into
 millions of values, so it neither blocks other clients' requests on the event
 loop nor balloons the daemon's memory; large frames within the limits are
 decoded off the event loop."""
+import fcntl
+import json
+import select
 import struct
-import threading
+import termios
 import time
 
 import pytest
 
-# Measured on the 2-core shared build machine (a fuzzer and other engineers'
-# builds running): with the loop blocked by decoding, another client's status
-# took 550-840 ms with one huge-array frame at a time. With the limits: 5-75 ms.
-STATUS_BOUND_S = 0.15
-# Six clients each send two 8 MiB frames within the limits. Decoded on the
-# loop, each frame held status up for ~0.1 s: 7-9 status requests per run took
-# 92-760 ms (build and ASan build). Decoded on the decoder thread, 0-1 per run
-# took over 90 ms (a scheduler's hiccup on 2 shared cores, worst 160 ms; up to
-# 330 ms under ASan), so the test counts slow requests rather than taking the
-# single worst.
-SENDERS = 6
-SLOW_S = 0.09
-MAX_SLOW = 3
+# VmHWM may grow by this much while three refused 8 MiB frames are handled
+# (jansson parsing one into values cost ~200 MB before the limits).
 HWM_GROWTH_BOUND_KB = 50 * 1024
 
 
@@ -48,94 +40,73 @@ def deep_frame(depth):
     return (b'{"frame":"request","id":8,"request":{"op":"status","junk":' + b"[" * depth + b"]" * depth + b"}}")
 
 
-def status_latencies_while(daemon, action):
-    """Runs action() while another client sends status after status; returns
-    action's result and each status round trip's time in seconds."""
-    latencies, failures = [], []
-    stop = threading.Event()
-
-    def poll_status():
-        try:
-            with daemon.conn(timeout=10) as c:
-                while not stop.is_set():
-                    t0 = time.monotonic()
-                    assert c.call({"op": "status"})["result"] == "status"
-                    latencies.append(time.monotonic() - t0)
-        except Exception as e:  # noqa: BLE001 - reported on the test's thread
-            failures.append(e)
-
-    poller = threading.Thread(target=poll_status)
-    poller.start()
-    try:
-        result = action()
-    finally:
-        stop.set()
-        poller.join()
-    assert not failures, failures
-    assert latencies
-    return result, latencies
-
-
-def test_huge_array_frame_neither_blocks_nor_balloons(daemon):
-    pid = daemon.proc.pid
-    check_memory = not sanitized(pid)
+def send_huge_frames(daemon, n=3):
     body = huge_array_frame()
     assert len(body) <= 8 * 1024 * 1024
-    hwm_before = vm_hwm_kb(pid)
+    responses = []
+    for _ in range(n):
+        with daemon.conn(timeout=60) as big:
+            big.send_raw(body)
+            responses.append(big.read_frame())
+    return responses
 
-    def send_huge():
-        responses = []
-        for _ in range(3):
-            with daemon.conn(timeout=30) as big:
-                big.send_raw(body)
-                responses.append(big.read_frame())
-        return responses
 
-    responses, latencies = status_latencies_while(daemon, send_huge)
-    worst = max(latencies)
-    grown = vm_hwm_kb(pid) - hwm_before
-    print(f"\nstatus latency while 3 huge frames were handled: worst {worst * 1000:.1f} ms "
-          f"over {len(latencies)} requests; VmHWM grew by {grown} kB")
-    for resp in responses:
+def test_huge_array_frame_is_refused_by_its_limit(daemon):
+    """Without the limits jansson parses the frame (4 M values) and, its unknown
+    key ignored, answers status: an err naming the limit proves it never did."""
+    for resp in send_huge_frames(daemon):
         assert resp["frame"] == "response"
         assert resp["response"]["result"] == "err", resp
         assert "limit" in resp["response"]["message"], resp
-    assert worst < STATUS_BOUND_S, f"another client's status took {worst * 1000:.0f} ms"
     with daemon.conn() as c:
         assert c.call({"op": "status"})["result"] == "status"
-    if not check_memory:
-        pytest.skip("latency checked; VmHWM is meaningless under AddressSanitizer")
+
+
+def test_huge_array_frame_does_not_balloon(daemon):
+    pid = daemon.proc.pid
+    if sanitized(pid):
+        pytest.skip("VmHWM is meaningless under AddressSanitizer (quarantine, shadow memory)")
+    hwm_before = vm_hwm_kb(pid)
+    send_huge_frames(daemon)
+    grown = vm_hwm_kb(pid) - hwm_before
+    print(f"\nVmHWM grew by {grown} kB over 3 huge-array frames")
     assert grown < HWM_GROWTH_BOUND_KB, f"VmHWM grew by {grown} kB"
 
 
+def unread_bytes(sock):
+    """Bytes this AF_UNIX socket sent that the peer has not read yet (SIOCOUTQ)."""
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
+
+
 def test_large_frames_within_limits_are_decoded_off_the_loop(daemon):
-    """Frames within the limits still take jansson ~0.1 s each for 8 MiB; several
-    at once on the loop thread kept another client's status waiting for all
-    of them. Decoded on the decoder thread, status is answered meanwhile."""
+    """An 8 MiB frame within the limits takes jansson ~0.1 s to decode. Once the
+    daemon has read all of it, another client's status is sent: decoded on the
+    event loop, that status waits for the decode and is answered after the big
+    frame; decoded on the decoder thread, it is answered while the big frame is
+    still being decoded. An order, not a clock: no bound on any latency."""
     body = (b'{"frame":"request","id":9,"request":{"op":"status","junk":['
             + b",".join([b'"' + b"x" * 80 + b'"'] * 99000) + b"]}}")
     assert len(body) < 8 * 1024 * 1024
-    results = []
-
-    def send_big():
-        with daemon.conn(timeout=30) as big:
-            for _ in range(2):
-                big.send_raw(body)
-                results.append(big.read_frame()["response"]["result"])
-
-    def send_from_many():
-        senders = [threading.Thread(target=send_big) for _ in range(SENDERS)]
-        for t in senders:
-            t.start()
-        for t in senders:
-            t.join()
-
-    _, latencies = status_latencies_while(daemon, send_from_many)
-    slow = sorted(x for x in latencies if x > SLOW_S)
-    print(f"\nstatus latency while {SENDERS} clients sent 8 MiB frames within the limits: "
-          f"{len(slow)} of {len(latencies)} over {SLOW_S * 1000:.0f} ms: {[round(x * 1000) for x in slow]}")
-    assert results == ["status"] * (2 * SENDERS)
-    assert len(slow) <= MAX_SLOW, f"{len(slow)} status requests took over {SLOW_S * 1000:.0f} ms: {slow}"
+    small = json.dumps({"frame": "request", "id": 10, "request": {"op": "status"}}).encode()
+    trials, small_first = 5, 0
+    for _ in range(trials):
+        with daemon.conn(timeout=60) as big, daemon.conn(timeout=60) as other:
+            big.send_raw(body)
+            deadline = time.monotonic() + 30
+            while unread_bytes(big.s) and time.monotonic() < deadline:
+                time.sleep(0.001)  # polling the condition: the daemon has read the whole frame
+            assert unread_bytes(big.s) == 0, "the daemon never read the large frame"
+            other.send_raw(small)
+            # Whichever answer comes first: wait on both sockets.
+            ready, _, _ = select.select([big.s, other.s], [], [], 60)
+            assert ready, "no answer to either request"
+            if other.s in ready and big.s not in ready:
+                small_first += 1
+            assert other.read_frame()["response"]["result"] == "status"
+            assert big.read_frame()["response"]["result"] == "status"
+    print(f"\nstatus from another client answered during the large frame's decode in {small_first} of {trials}")
+    # Decoded on the loop this is 0 of 5; a scheduler hiccup on 2 shared cores may cost a trial.
+    assert small_first >= 3, f"another client's status was answered first in only {small_first} of {trials}"
 
 
 def test_nesting_limit_names_the_limit(daemon):

@@ -40,7 +40,7 @@ def test_ops_with_typed_values(build, daemon):
     assert json.loads(r.stdout) == {"result": "pruned_bridges", "reclaimed": []}
     r = ctl(build, daemon, "detach_container", 'handle={"platform":"linux_pid","pid":42}')
     assert r.returncode == 0 and r.stdout.strip() == "ok"
-    r = ctl(build, daemon, "nat_status")
+    r = ctl(build, daemon, "--json", "nat_status")
     assert r.returncode == 0 and json.loads(r.stdout)["result"] == "nat_status"
 
 
@@ -93,3 +93,32 @@ def test_bench_subcommand(build, daemon):
     r = ctl(build, daemon, "bench", "--seconds", "0.3", "--clients", "2", "--pipeline", "4")
     assert r.returncode == 0, r.stderr
     assert "rate=" in r.stdout and "errors=0" in r.stdout
+
+
+def test_colours_only_on_a_terminal(build, daemon):
+    import os
+    import pty
+
+    def on_tty(env_extra):
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.environ.pop("NO_COLOR", None)
+            os.environ.update(env_extra)
+            os.execv(str(build / "cmd" / "overlayctl"),
+                     ["overlayctl", "--socket", str(daemon.sock), "no_such_op"])
+        out = b""
+        while True:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.waitpid(pid, 0)
+        return out.decode()
+
+    env = {"TERM": "xterm"}
+    assert "\033[31merror:\033[0m" in on_tty(env)
+    assert "\033[" not in on_tty({**env, "NO_COLOR": "1"})
+    assert "\033[" not in ctl(build, daemon, "no_such_op").stderr  # a pipe: no colour

@@ -86,7 +86,7 @@ class Node:
     def start_daemon(self, extra_args=(), env=None):
         """Starts overlayd; env adds variables to its environment (e.g. OVERLAYD_CRASH_AT)."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        args = ["ip", "netns", "exec", self.ns, str(self.cluster.overlayd),
+        args = ["ip", "netns", "exec", self.ns, *self.cluster.wrapper, str(self.cluster.overlayd),
                 "--data-dir", str(self.dir / "data"), "--socket", str(self.socket),
                 "--log-level", "debug", "--wg-sock-dir", str(self.wg_dir), "--no-unmanaged",
                 *self.cluster.daemon_args, *extra_args]
@@ -171,8 +171,10 @@ class Node:
 
 
 class Cluster:
-    def __init__(self, overlayd, nodes=3, token=None, daemon_args=()):
+    def __init__(self, overlayd, nodes=3, token=None, daemon_args=(), wrapper=()):
         self.overlayd = pathlib.Path(overlayd)
+        # A command the daemons run under (e.g. setpriv with fewer capabilities).
+        self.wrapper = list(wrapper)
         self.token = token or os.urandom(3).hex()
         self.workdir = pathlib.Path(tempfile.mkdtemp(prefix=f"ovl-{self.token}-"))
         self.daemon_args = list(daemon_args)
@@ -236,6 +238,22 @@ class Cluster:
                                                    if s["mode"] != "dedicated"]
                 n.ok("add_peer", public_key=st["public_key"], endpoint=f"{o.underlay_ip}:51420",
                      allowed_ips=",".join(nets), persistent_keepalive_secs=0)
+
+    def container_per_node(self, deployment, service="web"):
+        """The orchestrator's usual start: the global overlay and the service
+        on every node, one container each, the global mesh. Returns
+        [(container, ip)] by node; traffic across the first two is checked."""
+        for n in self.nodes:
+            n.setup_global(deployment)
+            n.service(service)
+        cts = []
+        for n in self.nodes:
+            ct = self.container(f"{service}{n.index}")
+            cts.append((ct, n.attach(ct, service)))
+        self.mesh()
+        (c0, _), (_, ip1) = cts[:2]
+        assert poll(lambda: c0.ping(ip1), timeout=20, what=f"{c0.name} -> {ip1}")
+        return cts
 
     def start_daemons(self, extra_args=()):
         for n in self.nodes:

@@ -34,6 +34,7 @@ class NatLab:
         self.token = token or os.urandom(3).hex()
         self.workdir = pathlib.Path(tempfile.mkdtemp(prefix=f"nat-{self.token}-"))
         self.daemon_args = list(daemon_args)
+        self.wrapper = []  # cluster.Node runs the daemon under it (none here)
         self.delay_ms = delay_ms
         self.namespaces = []
         self.nodes = []

@@ -19,3 +19,14 @@ def node(build, uniq, request):
         n.cluster = c
         yield n
     c.check_clean_exits()
+
+
+@pytest.fixture
+def two_nodes(build, uniq):
+    """Two overlayd nodes on one underlay, daemons started (nothing set up), checked for
+    clean exits afterwards."""
+    require_root()
+    with Cluster(build / "cmd" / "overlayd", nodes=2, token=uniq) as c:
+        c.start_daemons()
+        yield c
+    c.check_clean_exits()

@@ -186,6 +186,13 @@ def test_cross_node_subnet_collision_is_reported(cluster2):
     assert a.subnets["web"] in a.log.read_text().split("SUBNET COLLISION", 1)[1]
 
 
+def healthy_events(node, key):
+    """peer_health_changed healthy=true events about key the node pushed so far."""
+    node.ok("status")  # reading frames collects pushed events
+    return [e for e in node.conn.events
+            if e.get("event") == "peer_health_changed" and e["pubkey"] == key and e["healthy"] is True]
+
+
 def test_peer_health_changed_event(cluster2):
     a, b = cluster2.nodes
     for n in (a, b):
@@ -198,12 +205,27 @@ def test_peer_health_changed_event(cluster2):
     key_b = b.ok("status")["public_key"]
     assert not [e for e in a.conn.events if e.get("event") == "peer_health_changed"]
     assert poll(lambda: ca.ping(ip_b), timeout=20, what="handshake")
+    assert poll(lambda: healthy_events(a, key_b), timeout=15, interval=0.5, what="peer_health_changed healthy")
 
-    def healthy_event():
-        a.ok("status")  # reading frames collects pushed events
-        return [e for e in a.conn.events
-                if e.get("event") == "peer_health_changed" and e["pubkey"] == key_b and e["healthy"] is True]
-    assert poll(healthy_event, timeout=15, interval=0.5, what="peer_health_changed healthy")
+
+def test_dedicated_peer_health_event(cluster2):
+    """peer_health_changed covers the peers of dedicated devices too, not only the global device's."""
+    a, b = cluster2.nodes
+    for n in (a, b):
+        n.service("db", mode="dedicated")
+    # Only the dedicated devices have peers: any health event is about them.
+    cluster2.mesh(scope_service="db")
+    key_b = b.ok("status")["dedicated_services"][0]["public_key"]
+    assert a.ok("status")["peer_count"] == 0
+    ca, cb = cluster2.container("dba"), cluster2.container("dbb")
+    a.attach(ca, "db")
+    ip_b = b.attach(cb, "db")
+    assert poll(lambda: ca.ping(ip_b), timeout=20, what="dedicated-mode handshake")
+    assert poll(lambda: healthy_events(a, key_b), timeout=15, interval=0.5,
+                what="peer_health_changed for the dedicated peer")
+    # Tearing the service down stops watching its device (the daemon keeps running cleanly).
+    a.ok("teardown_service_overlay", service="db")
+    assert "dedicated_services" not in a.ok("status")
 
 
 def test_dedicated_identity_survives_a_graceful_restart(cluster2, uniq):

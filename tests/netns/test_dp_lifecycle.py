@@ -105,16 +105,28 @@ def test_host_adapter_failure_mandatory_or_degraded(node, uniq):
         assert r["result"] == "err" and "51420" in r["message"], r
         assert not [l for l in node.links() if l.startswith("zl-")]
         assert node.ok("status").get("interface") is None
+        assert "degraded" not in node.ok("status")  # refused, not degraded
         r = node.ok("setup_global_overlay", host_adapter_mandatory=False, **req)
         assert r["name"] == "(host-adapter-disabled)"
         st = node.ok("status")
         assert "interface" not in st and st["node_ip"] == "10.200.0.1"
+        # Degraded, and status and the log say why (extension fields).
+        assert st["degraded"] is True and "51420" in st["degraded_reason"], st
+        assert "in use" in st["degraded_reason"]
+        assert "DEGRADED: the global WireGuard device" in node.log.read_text()
         # IP allocation keeps working; what needs the device says so.
         assert node.ok("allocate_ip", service="x", join_global=False)["ip"] == "10.200.0.2"
         r = node.call("attach_container", handle={"platform": "guest_managed", "id": "vm"}, service="x",
                       join_global=False)
         assert r["result"] == "err" and "global overlay" in r["message"]
         node.ok("teardown_global_overlay")
+        assert "degraded" not in node.ok("status")
+        # Once the port is free the same setup gets its device: no longer degraded.
+        holder.kill()
+        holder.wait()
+        node.ok("setup_global_overlay", host_adapter_mandatory=False, **req)
+        st = node.ok("status")
+        assert st["interface"].startswith("zl-") and "degraded" not in st and "degraded_reason" not in st
     finally:
         holder.kill()
         holder.wait()

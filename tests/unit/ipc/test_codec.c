@@ -140,12 +140,54 @@ static void encodes_omitting_absent_fields(void **state)
 	free(s);
 }
 
+/* The status extensions: a peer's transfer and health, a service's pool use, the attachments. */
+static void encodes_status_extensions(void **state)
+{
+	struct ovl_peer_status peer = { .allowed_ips = "10.200.1.0/26", .last_handshake_unix_secs = 1764467000,
+					.rx_bytes = 48213, .tx_bytes = 51020, .has_health = true, .healthy = true };
+	assert_int_equal(key_from_base64(KEY, peer.public_key), 0);
+	struct ovl_service_status svc = { .service = "web", .mode = OVL_MODE_AUTO, .bridge = "zl-p-0-web-b",
+					  .pool_size = 61, .addresses_in_use = 3, .attached = 2 };
+	assert_int_equal(ip_prefix_parse("10.200.74.64/26", &svc.subnet), 0);
+	struct ovl_attachment_status att[2] = {
+		{ .handle = { .platform = OVL_HANDLE_LINUX_PID, .pid = 4242 }, .service = "web", .has_global_ip = true },
+		{ .handle = { .platform = OVL_HANDLE_HOST_SHARED, .id = "job-7" } },
+	};
+	assert_int_equal(ip_addr_parse("10.200.74.66", &att[0].ip), 0);
+	assert_int_equal(ip_addr_parse("10.200.0.2", &att[0].global_ip), 0);
+	assert_int_equal(ip_addr_parse("10.200.0.3", &att[1].ip), 0);
+	struct ovl_response r = { .result = OVL_RES_STATUS };
+	r.status.peers = &peer;
+	r.status.n_peers = 1;
+	r.status.services = &svc;
+	r.status.n_services = 1;
+	r.status.attachments = att;
+	r.status.n_attachments = 2;
+	size_t n;
+	char *s = codec_encode_response(6, &r, &n);
+	assert_non_null(strstr(s, "\"allowed_ips\":\"10.200.1.0/26\",\"last_handshake_unix_secs\":1764467000,"
+				  "\"rx_bytes\":48213,\"tx_bytes\":51020,\"healthy\":true}"));
+	assert_non_null(strstr(s, "{\"service\":\"web\",\"mode\":\"auto\",\"bridge\":\"zl-p-0-web-b\","
+				  "\"subnet\":\"10.200.74.64/26\",\"pool_size\":61,\"addresses_in_use\":3,\"attached\":2}"));
+	assert_non_null(strstr(s, "\"attachments\":[{\"handle\":{\"platform\":\"linux_pid\",\"pid\":4242},"
+				  "\"service\":\"web\",\"ip\":\"10.200.74.66\",\"global_ip\":\"10.200.0.2\"},"
+				  "{\"handle\":{\"platform\":\"host_shared\",\"id\":\"job-7\"},\"ip\":\"10.200.0.3\"}]"));
+	free(s);
+	/* A peer the health job has not judged yet: no verdict rather than a false one. */
+	peer.has_health = false;
+	s = codec_encode_response(7, &r, &n);
+	assert_non_null(strstr(s, "\"rx_bytes\":48213,\"tx_bytes\":51020}"));
+	assert_null(strstr(s, "healthy"));
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(decodes_typed_fields),
 		cmocka_unit_test(rejects_with_field_names),
 		cmocka_unit_test(encodes_omitting_absent_fields),
+		cmocka_unit_test(encodes_status_extensions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -253,7 +253,8 @@ static void fill(struct state_dataplane *dp)
 						    .isolation = strdup("red") };
 	dp->n_attaches = 1;
 	dp->guests = calloc(1, sizeof(*dp->guests));
-	dp->guests[0] = (struct state_dp_guest){ .id = strdup("vm1"), .ip = ip("10.200.0.3"), .host_shared = true };
+	dp->guests[0] = (struct state_dp_guest){ .id = strdup("vm1"), .ip = ip("10.200.0.3"), .host_shared = true,
+						  .isolation = strdup("blue") };
 	memset(dp->guests[0].public_key, 9, WG_KEY_LEN);
 	dp->n_guests = 1;
 }
@@ -292,6 +293,7 @@ static void typed_section_round_trip(void **state)
 	assert_string_equal(d->attaches[0].isolation, "red");
 	assert_int_equal(d->n_guests, 1);
 	assert_true(d->guests[0].host_shared);
+	assert_string_equal(d->guests[0].isolation, "blue");
 	assert_null(d->guests[0].service);
 	/* One record per service: no second list, and the record is not an unknown key. */
 	json_t *j = read_json(f->path);

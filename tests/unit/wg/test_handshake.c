@@ -132,6 +132,7 @@ static void cookie_replies_limited_per_source(void **state)
 	assert_true(replies >= 1);
 	assert_true(replies <= WG_RATELIMIT_BURST);
 	assert_int_equal(atomic_load(&dev->cookie_replies_limited), 200 - replies);
+	assert_int_equal(atomic_load(&dev->cookie_replies_sent), replies); /* the metrics' count */
 	/* Nothing reached the handshake worker. */
 	assert_int_equal(dev->handshakes->len, 0);
 
