@@ -86,7 +86,7 @@ void engine_count_save(struct engine_counters *c, int result, uint64_t start_ns)
 struct mx_device {
 	char name[IFNAMSIZ];
 	struct wg_device_status *st;
-	bool *healthy;	/* per peer; global device only (the health job watches it) */
+	bool *healthy;	/* per peer: the health job's verdict (it watches global and dedicated devices) */
 	char (*labels)[128]; /* per peer: device="...",peer="..." */
 };
 
@@ -134,7 +134,7 @@ static int add_device(struct mx_view *v, const char *name, struct wg_device *dev
 		uint8_t key[WG_KEY_LEN];
 		mx_labels(d->labels[i], sizeof(d->labels[i]), "device", d->name, "peer", d->st->peers[i].public_key,
 			  NULL);
-		d->healthy[i] = health && key_from_base64(d->st->peers[i].public_key, key) == 0 &&
+		d->healthy[i] = key_from_base64(d->st->peers[i].public_key, key) == 0 &&
 				engine_status_health_of(health, key) == 1;
 	}
 	return 0;
@@ -206,9 +206,9 @@ static void render_wg(struct mx_text *t, const struct mx_view *v)
 		    ps->rx_bytes);
 	PEER_FAMILY(t, v, "overlayd_wg_peer_transmit_bytes_total", MX_COUNTER, "Bytes sent to the peer.",
 		    ps->tx_bytes);
-	PEER_FAMILY(t, v, "overlayd_wg_peer_receive_packets_total", MX_COUNTER, "Data packets received from the peer.",
+	PEER_FAMILY(t, v, "overlayd_wg_peer_receive_packets_total", MX_COUNTER, "WireGuard messages (data, keepalives, handshakes) received from the peer.",
 		    ps->rx_packets);
-	PEER_FAMILY(t, v, "overlayd_wg_peer_transmit_packets_total", MX_COUNTER, "Data packets sent to the peer.",
+	PEER_FAMILY(t, v, "overlayd_wg_peer_transmit_packets_total", MX_COUNTER, "WireGuard messages (data, keepalives, handshakes) sent to the peer.",
 		    ps->tx_packets);
 	PEER_FAMILY(t, v, "overlayd_wg_peer_last_handshake_timestamp_seconds", MX_GAUGE,
 		    "Unix time of the last completed handshake; 0 when none.", ps->last_handshake_sec);
@@ -219,7 +219,7 @@ static void render_wg(struct mx_text *t, const struct mx_view *v)
 	PEER_FAMILY(t, v, "overlayd_wg_peer_endpoint_changes_total", MX_COUNTER,
 		    "Times the peer's endpoint changed (roaming, or set by the orchestrator).", ps->endpoint_changes);
 	mx_text_family(t, "overlayd_wg_peer_healthy", MX_GAUGE,
-		       "1 when the peer handshook within the health threshold (global device; as last judged).");
+		       "1 when the peer handshook within the health threshold, as last judged.");
 	for (size_t d = 0; d < v->n_devs; d++)
 		for (size_t p = 0; p < v->devs[d].st->n_peers; p++)
 			mx_text_sample(t, "overlayd_wg_peer_healthy", v->devs[d].labels[p], v->devs[d].healthy[p]);

@@ -62,7 +62,7 @@ void engine_status_health_free(struct engine_status_health *h)
 	h->n = 0;
 }
 
-/* health: the health job's verdicts, NULL when the caller only counts peers. */
+/* The peers of dev, with the health job's verdicts on them. */
 static int fill_peers(struct wg_device *dev, const struct engine_status_health *health, struct ovl_peer_status **out,
 		      size_t *n)
 {
@@ -83,7 +83,7 @@ static int fill_peers(struct wg_device *dev, const struct engine_status_health *
 		o->last_handshake_unix_secs = p->last_handshake_sec > 0 ? (uint64_t)p->last_handshake_sec : 0;
 		o->rx_bytes = p->rx_bytes;
 		o->tx_bytes = p->tx_bytes;
-		int verdict = health ? engine_status_health_of(health, o->public_key) : -1;
+		int verdict = engine_status_health_of(health, o->public_key);
 		o->has_health = verdict >= 0;
 		o->healthy = verdict == 1;
 		o->allowed_ips = join_prefixes(p->allowed_ips, p->n_allowed_ips);
@@ -93,6 +93,18 @@ static int fill_peers(struct wg_device *dev, const struct engine_status_health *
 	}
 	wg_device_status_free(st);
 	return r;
+}
+
+/* How many peers dev has (0 without a device): a dedicated device's status shows only the count. */
+static uint32_t count_peers(struct wg_device *dev)
+{
+	struct wg_device_status *st;
+	uint32_t n;
+	if (!dev || wg_device_status(dev, &st) < 0)
+		return 0;
+	n = (uint32_t)st->n_peers;
+	wg_device_status_free(st);
+	return n;
 }
 
 static bool same_service(const char *a, const char *b)
@@ -202,14 +214,7 @@ void engine_status_snapshot(struct engine *e, struct ovl_response *resp)
 		d->listen_port = v->dev_port;
 		d->overlay_ip = b->gateway;
 		d->subnet = b->subnet;
-		struct ovl_peer_status *ps;
-		size_t np;
-		if (fill_peers(v->dev, NULL, &ps, &np) == 0) {
-			d->peer_count = (uint32_t)np;
-			for (size_t j = 0; j < np; j++)
-				free(ps[j].allowed_ips);
-			free(ps);
-		}
+		d->peer_count = count_peers(v->dev);
 		if (!(d->service = strdup(v->name)) || !(d->interface = strdup(v->dev_name)))
 			goto oom;
 	}

@@ -12,23 +12,17 @@
 
 /* ---------------------------------------------------------------- decoding */
 
-/* A string field copied to the heap; 1 = absent (optional). */
+/* A string field copied to the heap, not empty when required; 1 = absent (optional). */
 static int dup_str(const json_t *o, const char *key, bool required, char **out, char *err, size_t errlen)
 {
-	const char *s;
-	int r = mj_string(o, key, required, &s, err, errlen);
-	if (r)
-		return r;
-	if (required && !*s) {
+	int r = mj_string_dup(o, key, required, out, err, errlen);
+	if (r == 0 && required && !**out) {
+		free(*out);
+		*out = NULL;
 		snprintf(err, errlen, "field `%s`: must not be empty", key);
 		return -EINVAL;
 	}
-	*out = strdup(s);
-	if (!*out) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	return 0;
+	return r;
 }
 
 static int decode_scope(const json_t *o, struct ovl_scope *s, char *err, size_t errlen)

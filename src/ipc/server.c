@@ -246,7 +246,6 @@ static void conn_fatal(struct conn *c, const char *msg)
 	free(body);
 }
 
-/* Hands every complete buffered frame on, until closing, paused or throttled. */
 /*
  * Hands one decoded frame on (or closes the connection after an unreadable
  * one). Takes ownership of *req when r is CODEC_OK. False when the connection

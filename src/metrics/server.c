@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -158,6 +157,7 @@ int mx_server_start(const struct ip_endpoint *listen_ep, mx_collect_fn collect, 
 	s->arg = arg;
 	s->stop_pipe[0] = s->stop_pipe[1] = -1;
 	struct sockaddr_storage ss;
+	struct ip_endpoint bound;
 	socklen_t len;
 	ip_endpoint_to_sockaddr(listen_ep, &ss, &len);
 	int one = 1, r;
@@ -168,8 +168,9 @@ int mx_server_start(const struct ip_endpoint *listen_ep, mx_collect_fn collect, 
 		r = -errno;
 		goto fail;
 	}
-	s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-						 : ((struct sockaddr_in *)&ss)->sin_port);
+	if ((r = ip_endpoint_from_sockaddr((struct sockaddr *)&ss, &bound)) < 0)
+		goto fail;
+	s->port = bound.port; /* the one the kernel picked for port 0 */
 	if ((r = pthread_create(&s->thread, NULL, server_main, s)) != 0) {
 		r = -r;
 		goto fail;

@@ -368,15 +368,17 @@ static int fw_run(struct fw *fw, const char *script)
  * Runs own (our tables' script, may be empty) together with the replacement
  * of our rules in the host's forward chains (hostfw.h), as one transaction.
  * The chains are listed first; a foreign tool changing them in between fails
- * the transaction, which is retried once on a fresh listing.
+ * the transaction, which is retried once on a fresh listing. firewalld:
+ * firewalld_manages_us(), asked once by the caller, which may need it again.
  */
-static int fw_run_with_host(struct fw *fw, const char *own, const struct ip_prefix *cluster, size_t n_cluster)
+static int fw_run_with_host(struct fw *fw, const char *own, const struct ip_prefix *cluster, size_t n_cluster,
+			    bool firewalld)
 {
 	struct hostfw_opts ho = {
 		.tag = fw->table,
 		.cluster = cluster,
 		.n_cluster = n_cluster,
-		.skip_firewalld = firewalld_manages_us(),
+		.skip_firewalld = firewalld,
 	};
 	int err = -EIO;
 
@@ -441,7 +443,7 @@ int fw_apply(struct fw *fw, const struct fw_config *cfg)
 			snprintf(fw->error, sizeof(fw->error), "invalid firewall description");
 		return err;
 	}
-	err = fw_run_with_host(fw, script, cfg->cluster, cfg->n_cluster);
+	err = fw_run_with_host(fw, script, cfg->cluster, cfg->n_cluster, firewalld_manages_us());
 	free(script);
 	return err ? err : remember_cluster(fw, cfg);
 }
@@ -451,6 +453,7 @@ int fw_remove(struct fw *fw)
 	char *script = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&script, &len);
+	bool firewalld;
 	int err;
 
 	if (!f)
@@ -460,11 +463,12 @@ int fw_remove(struct fw *fw)
 		free(script);
 		return -ENOMEM;
 	}
-	err = fw_run_with_host(fw, script, NULL, 0);
+	firewalld = firewalld_manages_us();
+	err = fw_run_with_host(fw, script, NULL, 0, firewalld);
 	free(script);
 	if (err)
 		return err;
-	if (firewalld_manages_us())
+	if (firewalld)
 		for (size_t i = 0; i < fw->n_cluster; i++)
 			firewalld_untrust(&fw->cluster[i]);
 	return 0;

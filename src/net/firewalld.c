@@ -47,6 +47,7 @@ static int call_s(sd_bus *bus, const char *path, const char *iface, const char *
 	return r < 0 ? r : 0;
 }
 
+/* The zones a source is in now (runtime) and in the saved configuration (permanent), each len bytes. */
 static int zones_of(sd_bus *bus, const char *source, char *runtime, char *permanent, size_t len)
 {
 	int r = call_s(bus, FIREWALLD_PATH, FIREWALLD_ZONE_IFACE, "getZoneOfSource", runtime, len, "s", source,
@@ -59,7 +60,7 @@ static int zones_of(sd_bus *bus, const char *source, char *runtime, char *perman
 
 static int trust_op(const struct ip_prefix *p, bool add)
 {
-	char source[IP_PREFIX_STRLEN], runtime[64], permanent[256], ignored[64];
+	char source[IP_PREFIX_STRLEN], runtime[64], permanent[64], ignored[64];
 	struct ip_prefix net = ip_prefix_network(p);
 	sd_bus *bus = NULL;
 	int r = sd_bus_open_system(&bus);

@@ -250,15 +250,6 @@ static int fixed_string(const json_t *o, const char *key, bool required, char *o
 	return 0;
 }
 
-static int dup_string(const json_t *o, const char *key, bool required, char **out, char *err, size_t errlen)
-{
-	const char *s;
-	int r = mj_string(o, key, required, &s, err, errlen);
-	if (r != 0)
-		return r;
-	return (*out = strdup(s)) ? 0 : -ENOMEM;
-}
-
 static int bridge_from_json(const json_t *o, struct state_bridge *b, char *err, size_t errlen)
 {
 	json_t *arr = NULL;
@@ -293,7 +284,7 @@ static int service_from_json(const json_t *j, void *item, char *err, size_t errl
 	const char *mode;
 	json_t *d = NULL, *peers = NULL;
 	int r;
-	if ((r = dup_string(j, "name", true, &s->name, err, errlen)) < 0 ||
+	if ((r = mj_string_dup(j, "name", true, &s->name, err, errlen)) < 0 ||
 	    (r = mj_string(j, "mode", true, &mode, err, errlen)) < 0 ||
 	    (r = mj_bool(j, "on_shared", false, &s->on_shared, err, errlen)) < 0 ||
 	    (r = mj_object(j, "dedicated", false, &d, err, errlen)) < 0)
@@ -329,11 +320,11 @@ static int attach_from_json(const json_t *j, void *item, char *err, size_t errle
 	uint64_t pid;
 	int r, g;
 	if ((r = mj_u64(j, "pid", true, &pid, err, errlen)) < 0 ||
-	    (r = dup_string(j, "service", true, &a->service, err, errlen)) < 0 ||
+	    (r = mj_string_dup(j, "service", true, &a->service, err, errlen)) < 0 ||
 	    (r = mj_ip(j, "ip", true, &a->ip, err, errlen)) < 0 ||
 	    (r = mj_bool(j, "ephemeral", false, &a->ephemeral, err, errlen)) < 0 ||
 	    (r = g = mj_ip(j, "global_ip", false, &a->global_ip, err, errlen)) < 0 ||
-	    (r = dup_string(j, "isolation_network", false, &a->isolation, err, errlen)) < 0)
+	    (r = mj_string_dup(j, "isolation_network", false, &a->isolation, err, errlen)) < 0)
 		return r;
 	if (pid == 0 || pid > UINT32_MAX) {
 		snprintf(err, errlen, "field `pid`: expected a process id 1..%u", UINT32_MAX);
@@ -348,11 +339,12 @@ static int guest_from_json(const json_t *j, void *item, char *err, size_t errlen
 {
 	struct state_dp_guest *g = item;
 	int r;
-	if ((r = dup_string(j, "id", true, &g->id, err, errlen)) < 0 || (r = mj_ip(j, "ip", true, &g->ip, err, errlen)) < 0 ||
+	if ((r = mj_string_dup(j, "id", true, &g->id, err, errlen)) < 0 ||
+	    (r = mj_ip(j, "ip", true, &g->ip, err, errlen)) < 0 ||
 	    (r = mj_key(j, "public_key", true, g->public_key, err, errlen)) < 0 ||
 	    (r = mj_bool(j, "host_shared", false, &g->host_shared, err, errlen)) < 0 ||
-	    (r = dup_string(j, "service", false, &g->service, err, errlen)) < 0 ||
-	    (r = dup_string(j, "isolation_network", false, &g->isolation, err, errlen)) < 0)
+	    (r = mj_string_dup(j, "service", false, &g->service, err, errlen)) < 0 ||
+	    (r = mj_string_dup(j, "isolation_network", false, &g->isolation, err, errlen)) < 0)
 		return r;
 	return 0;
 }
@@ -361,7 +353,7 @@ static int identity_from_json(const json_t *j, void *item, char *err, size_t err
 {
 	struct state_dp_identity *id = item;
 	int r;
-	if ((r = dup_string(j, "service", true, &id->service, err, errlen)) < 0 ||
+	if ((r = mj_string_dup(j, "service", true, &id->service, err, errlen)) < 0 ||
 	    (r = mj_key(j, "private_key", true, id->private_key, err, errlen)) < 0 ||
 	    (r = mj_u16(j, "port", true, &id->port, err, errlen)) < 0)
 		return r;

@@ -37,6 +37,19 @@ int mj_string(const json_t *obj, const char *key, bool required, const char **ou
 	return 0;
 }
 
+int mj_string_dup(const json_t *obj, const char *key, bool required, char **out, char *err, size_t errlen)
+{
+	const char *s;
+	int r = mj_string(obj, key, required, &s, err, errlen);
+	if (r)
+		return r;
+	if (!(*out = strdup(s))) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 static int uint_field(const json_t *obj, const char *key, bool required, uint64_t max, const char *what,
 		      uint64_t *out, char *err, size_t errlen)
 {

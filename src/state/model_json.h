@@ -17,6 +17,8 @@
 
 /* Field readers: 0 = read, 1 = absent/null (optional only; *out untouched), -EINVAL = error. */
 int mj_string(const json_t *obj, const char *key, bool required, const char **out, char *err, size_t errlen);
+/* mj_string, copied to the heap (the caller frees *out); -ENOMEM too. */
+int mj_string_dup(const json_t *obj, const char *key, bool required, char **out, char *err, size_t errlen);
 int mj_u64(const json_t *obj, const char *key, bool required, uint64_t *out, char *err, size_t errlen);
 int mj_u16(const json_t *obj, const char *key, bool required, uint16_t *out, char *err, size_t errlen);
 int mj_u32(const json_t *obj, const char *key, bool required, uint32_t *out, char *err, size_t errlen);

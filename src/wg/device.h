@@ -106,7 +106,6 @@ struct wg_device {
 	struct wg_ratelimit ratelimit;	      /* handshakes per source; load detection */
 	struct wg_ratelimit cookie_ratelimit; /* cookie replies per source */
 	struct wg_handshake_queue *handshakes; /* NULL: no worker, handshakes inline */
-	atomic_uint_fast64_t hs_rejected;     /* bad MACs, or over the source's rate */
 	atomic_uint_fast64_t cookie_replies_limited; /* withheld: over the source's rate */
 	atomic_uint_fast64_t cookie_replies_sent;
 	atomic_uint_fast64_t hs_rate_limited; /* handshakes dropped over their source's rate */

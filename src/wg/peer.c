@@ -125,15 +125,21 @@ bool wg_peer_confirm_keypair(struct wg_peer *peer, struct noise_keypair *kp)
 	return true;
 }
 
+/* Whether ep is a change: the peer has no endpoint, or another one. */
+static bool endpoint_differs(const struct wg_peer *peer, const struct ip_endpoint *ep)
+{
+	return !peer->has_endpoint || !ip_addr_equal(&peer->endpoint.addr, &ep->addr) ||
+	       peer->endpoint.port != ep->port;
+}
+
 void wg_peer_set_endpoint(struct wg_peer *peer, const struct ip_endpoint *ep, const struct ip_addr *local)
 {
-	bool same = peer->has_endpoint && ip_addr_equal(&peer->endpoint.addr, &ep->addr) &&
-		    peer->endpoint.port == ep->port;
+	bool differs = endpoint_differs(peer, ep);
 	if (local && local->family == ep->addr.family)
 		peer->src = *local;
-	else if (!same)
+	else if (differs)
 		memset(&peer->src, 0, sizeof(peer->src));
-	if (same)
+	if (!differs)
 		return;
 	peer->endpoint = *ep;
 	peer->has_endpoint = true;
@@ -166,8 +172,7 @@ int wg_peer_apply(struct wg_device *dev, const struct wg_peer_config *cfg)
 		if (ip_endpoint_is_unset(&cfg->endpoint))
 			peer->has_endpoint = false;
 		else {
-			if (!peer->has_endpoint || !ip_addr_equal(&peer->endpoint.addr, &cfg->endpoint.addr) ||
-			    peer->endpoint.port != cfg->endpoint.port)
+			if (endpoint_differs(peer, &cfg->endpoint))
 				atomic_fetch_add_explicit(&peer->endpoint_changes, 1, memory_order_relaxed);
 			peer->endpoint = cfg->endpoint;
 			peer->has_endpoint = true;

@@ -37,10 +37,8 @@ static bool admit_handshake(struct wg_device *dev, const uint8_t *buf, size_t le
 	pthread_mutex_lock(&dev->cookie_lock);
 	res = wg_cookie_validate(&dev->cookie_checker, buf, len, src, under_load, now);
 	pthread_mutex_unlock(&dev->cookie_lock);
-	if (res == WG_COOKIE_INVALID) {
-		atomic_fetch_add(&dev->hs_rejected, 1);
+	if (res == WG_COOKIE_INVALID)
 		return false;
-	}
 	if (res == WG_COOKIE_VALID_MAC1 && under_load) {
 		if (!wg_ratelimit_allow(&dev->cookie_ratelimit, &src->addr, now)) {
 			atomic_fetch_add(&dev->cookie_replies_limited, 1);
@@ -55,7 +53,6 @@ static bool admit_handshake(struct wg_device *dev, const uint8_t *buf, size_t le
 		return false;
 	}
 	if (under_load && !wg_ratelimit_allow(&dev->ratelimit, &src->addr, now)) {
-		atomic_fetch_add(&dev->hs_rejected, 1);
 		atomic_fetch_add_explicit(&dev->hs_rate_limited, 1, memory_order_relaxed);
 		return false;
 	}
@@ -312,10 +309,16 @@ static void receive_data(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, 
 void wg_receive_handshake(struct wg_device *dev, uint8_t *buf, size_t len,
 			  const struct ip_endpoint *src, const struct ip_addr *local)
 {
-	if (wg_message_classify(buf, len) == WG_MSG_INITIATION)
+	switch (wg_message_classify(buf, len)) {
+	case WG_MSG_INITIATION:
 		receive_initiation(dev, buf, len, src, local);
-	else if (wg_message_classify(buf, len) == WG_MSG_RESPONSE)
+		break;
+	case WG_MSG_RESPONSE:
 		receive_response(dev, buf, len, src, local);
+		break;
+	default:
+		break;
+	}
 }
 
 void wg_receive_datagram(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, size_t len,

@@ -175,6 +175,12 @@ static void dedicated_peer_gets_routes(void **state)
 
 	etest_ok(t, &add);
 	assert_true(wg_shows(t, dev, "10.99.0.0/26"));
+	/* status counts the dedicated device's peers (and lists none of them). */
+	etest_call(t, &status, &r);
+	assert_int_equal(r.status.n_dedicated, 1);
+	assert_int_equal(r.status.dedicated[0].peer_count, 1);
+	assert_int_equal(r.status.n_peers, 0);
+	ovl_response_free(&r);
 	assert_int_equal(ip_addr_parse("10.99.0.7", &in_first), 0);
 	assert_int_equal(ip_addr_parse("10.99.1.7", &in_second), 0);
 	assert_int_equal(nl_route_lookup(t->nl, &in_first, &route), 0);

@@ -75,6 +75,8 @@ static void rejects_with_field_names(void **state)
 	} cases[] = {
 		{ "{\"op\":\"frobnicate\"}", "unknown op \"frobnicate\"", CODEC_BAD_REQUEST },
 		{ "{\"op\":\"setup_service_overlay\",\"service\":\"web\"}", "missing field `mode`", CODEC_BAD_REQUEST },
+		{ "{\"op\":\"setup_service_overlay\",\"service\":\"\",\"mode\":\"shared\"}",
+		  "field `service`: must not be empty", CODEC_BAD_REQUEST },
 		{ "{\"op\":\"setup_global_overlay\",\"deployment\":\"p\",\"instance_id\":\"0\",\"cluster_cidr\":\"x\"}",
 		  "field `cluster_cidr`: invalid CIDR", CODEC_BAD_REQUEST },
 		{ "{\"op\":\"setup_global_overlay\",\"deployment\":\"p\",\"instance_id\":\"0\",\"cluster_cidr\":"

@@ -95,10 +95,41 @@ static void rotation(void **state)
 	free(dev);
 }
 
+/* endpoint_changes (the metric): a new address or port counts, the same one again does not. */
+static void endpoint_changes_count_only_changes(void **state)
+{
+	struct wg_device *dev = fake_device();
+	struct wg_peer_config cfg = { .set_endpoint = true };
+	struct ip_endpoint other_port;
+	struct wg_peer *peer;
+
+	memset(cfg.public_key, 7, WG_KEY_LEN);
+	assert_int_equal(ip_endpoint_parse("192.0.2.1:51820", &cfg.endpoint), 0);
+	assert_int_equal(ip_endpoint_parse("192.0.2.1:51821", &other_port), 0);
+	assert_int_equal(wg_peer_apply(dev, &cfg), 0);
+	peer = wg_peer_find(dev, cfg.public_key);
+	assert_non_null(peer);
+	assert_int_equal(atomic_load(&peer->endpoint_changes), 1); /* none before */
+	assert_int_equal(wg_peer_apply(dev, &cfg), 0);
+	assert_int_equal(atomic_load(&peer->endpoint_changes), 1); /* configured again: no change */
+
+	pthread_mutex_lock(&peer->lock);
+	wg_peer_set_endpoint(peer, &cfg.endpoint, NULL); /* a packet from where it already is */
+	assert_int_equal(atomic_load(&peer->endpoint_changes), 1);
+	wg_peer_set_endpoint(peer, &other_port, NULL); /* roamed: same address, new port */
+	assert_int_equal(atomic_load(&peer->endpoint_changes), 2);
+	pthread_mutex_unlock(&peer->lock);
+
+	assert_int_equal(wg_peer_apply(dev, &cfg), 0); /* configured back */
+	assert_int_equal(atomic_load(&peer->endpoint_changes), 3);
+	fake_device_free(dev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(rotation),
+		cmocka_unit_test(endpoint_changes_count_only_changes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
