@@ -1,8 +1,9 @@
 # Entry points. Every target installs what it needs first (Debian 12, root).
 #   make demo   - the main job: a 3-node encrypted overlay in network namespaces
-#   make check  - every test: build + unit + integration + namespace tests, then
-#                 the same again under AddressSanitizer + UndefinedBehaviorSanitizer,
-#                 then a short run of every fuzz harness
+#   make demo-cluster - cluster mode: 3 nodes find each other through a 3-member etcd cluster
+#   make check  - a short run of every fuzz harness, then every test: build + unit +
+#                 integration + namespace tests, then the same again under
+#                 AddressSanitizer + UndefinedBehaviorSanitizer (its summary line last)
 #   make test   - every test, plain build only
 #   make bench  - the side-by-side benchmarks
 #   make fuzz-smoke - every libFuzzer harness over its seed corpus + 15 s (part of check)
@@ -10,7 +11,7 @@
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps build test test-asan check demo bench fuzz fuzz-smoke deb clean
+.PHONY: all deps build test test-asan check demo demo-cluster bench fuzz fuzz-smoke deb clean
 
 all: build
 
@@ -37,6 +38,12 @@ demo:
 	[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD)
 	ninja -C $(BUILD)
 	scripts/demo.sh $(BUILD)
+
+demo-cluster:
+	scripts/install-deps.sh test
+	[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD)
+	ninja -C $(BUILD)
+	scripts/demo-cluster.sh $(BUILD)
 
 bench:
 	scripts/install-deps.sh all

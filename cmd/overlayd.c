@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "cluster/cluster.h"
 #include "dns/dns.h"
 #include "engine/engine.h"
 #include "engine/worker.h"
@@ -42,9 +44,17 @@ struct daemon {
 	struct engine *engine;
 	struct engine_worker *worker;
 	struct ipc_server *server;
+	struct cluster *cluster; /* --cluster: NULL otherwise */
 	struct mx_server *metrics; /* --metrics-listen; NULL when off */
 	bool stopping;
 	bool by_signal; /* leave the data plane as it is */
+};
+
+/* An engine request of the cluster thread's own, waited for (cluster_hooks.call). */
+struct sync_call {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
 };
 
 static void collect_metrics(void *engine, struct mx_text *out)
@@ -57,6 +67,7 @@ struct daemon_job {
 	struct engine_job job; /* first: the worker hands back &job */
 	struct daemon *d;
 	struct ipc_reply *reply;
+	struct sync_call *sync; /* set instead of reply for the cluster thread's requests */
 };
 
 struct daemon_event {
@@ -69,6 +80,9 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: overlayd [--data-dir DIR] [--socket PATH] [--log-level LEVEL] [--discard-corrupt-state]\n"
 		   "                [--dns-zone ZONE] [--dns-upstream IP[:PORT]]... [--dns-listen ADDR:PORT]...\n"
 		   "                [--no-dns] [--metrics-listen ADDR:PORT]\n"
+		   "                [--cluster etcd=URL[,URL...]] [--cluster-prefix PREFIX]\n"
+		   "                [--cluster-lease-ttl SECS] [--cluster-advertise IP]\n"
+		   "                [--cluster-cacert FILE] [--cluster-cert FILE] [--cluster-key FILE]\n"
 		   "       overlayd --teardown [--data-dir DIR]\n"
 		   "\n"
 		   "  --data-dir DIR           state and lock directory (default " DEFAULT_DATA_DIR ")\n"
@@ -88,6 +102,14 @@ static void usage(FILE *f)
 		   "  --networkd-dir DIR       systemd-networkd drop-in directory (default /run/systemd/network)\n"
 		   "  --nm-dir DIR             NetworkManager drop-in directory (default /run/NetworkManager/conf.d)\n"
 		   "  --no-unmanaged           never write networkd/NetworkManager drop-ins\n"
+		   "  --cluster etcd=URL,...   cluster mode: find the other nodes, claim slices and subnets\n"
+		   "                           through etcd (http:// or https:// endpoints)\n"
+		   "  --cluster-prefix PREFIX  etcd key prefix (default " CLUSTER_DEFAULT_PREFIX ")\n"
+		   "  --cluster-lease-ttl SECS how long a silent node stays a member (default 15)\n"
+		   "  --cluster-advertise IP   underlay address other nodes reach us at (default: our source\n"
+		   "                           address towards the first etcd endpoint)\n"
+		   "  --cluster-cacert FILE, --cluster-cert FILE, --cluster-key FILE\n"
+		   "                           TLS files for https:// etcd endpoints\n"
 		   "  --teardown               remove everything a stopped overlayd left running (devices,\n"
 		   "                           bridges, veths, addresses, routes, firewall rules, sysctls)\n"
 		   "                           and exit\n"
@@ -138,6 +160,18 @@ static void job_done(struct engine_job *job, void *arg)
 {
 	struct daemon *d = arg;
 	struct daemon_job *j = (struct daemon_job *)job;
+	if (j->sync) {
+		pthread_mutex_lock(&j->sync->lock);
+		j->sync->done = true;
+		pthread_cond_signal(&j->sync->cond);
+		pthread_mutex_unlock(&j->sync->lock);
+		return;
+	}
+	if (d->cluster && j->job.has_request) {
+		if (j->job.resp.result == OVL_RES_STATUS)
+			cluster_fill_status(d->cluster, &j->job.resp.status);
+		cluster_note_result(d->cluster, &j->job.req, &j->job.resp);
+	}
 	ipc_reply_send(j->reply, &j->job.resp);
 	if (j->job.has_request && j->job.req.op == OVL_OP_SHUTDOWN && j->job.resp.result == OVL_RES_OK &&
 	    evloop_post(d->loop, shutdown_requested, d) < 0)
@@ -168,7 +202,40 @@ static void on_request(struct ipc_reply *reply, struct ovl_request *req, const c
 	} else {
 		ovl_response_err(&j->job.resp, "%s", err);
 	}
-	engine_worker_submit(d->worker, &j->job);
+	if (!d->cluster || !cluster_take(d->cluster, &j->job)) /* claims first; it forwards the job */
+		engine_worker_submit(d->worker, &j->job);
+}
+
+/* Cluster thread: one engine request, answered before we return. req stays the caller's. */
+static void cluster_call(void *arg, const struct ovl_request *req, struct ovl_response *resp)
+{
+	struct daemon *d = arg;
+	struct sync_call sc = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+	struct daemon_job j = { .job = { .has_request = true, .req = *req }, .d = d, .sync = &sc };
+	engine_worker_submit(d->worker, &j.job);
+	pthread_mutex_lock(&sc.lock);
+	while (!sc.done)
+		pthread_cond_wait(&sc.cond, &sc.lock);
+	pthread_mutex_unlock(&sc.lock);
+	*resp = j.job.resp;
+}
+
+static void cluster_forward(void *arg, struct engine_job *job)
+{
+	struct daemon *d = arg;
+	engine_worker_submit(d->worker, job);
+}
+
+/* --cluster-prefix: "/x" or "/x/y", no trailing slash, printable. */
+static bool cluster_prefix_valid(const char *p)
+{
+	size_t len = strlen(p);
+	if (len < 2 || len > 200 || p[0] != '/' || p[len - 1] == '/')
+		return false;
+	for (; *p; p++)
+		if (*p <= ' ' || *p > '~')
+			return false;
+	return true;
 }
 
 static void broadcast(void *arg)
@@ -338,9 +405,20 @@ int main(int argc, char **argv)
 	struct ip_endpoint dns_upstreams[MAX_DNS_ENDPOINTS], dns_listen[MAX_DNS_ENDPOINTS];
 	struct engine_dns_config dns = { .upstreams = dns_upstreams, .listen = dns_listen };
 	struct engine_dp_opts dpo = { 0 };
+	const char *cluster_spec = NULL;
+	struct cluster_config ccfg = { .prefix = CLUSTER_DEFAULT_PREFIX, .lease_ttl = CLUSTER_DEFAULT_LEASE_TTL };
 	struct ip_endpoint metrics_ep;
 	bool metrics_on = false;
+	enum { OPT_CLUSTER = 1000, OPT_CLUSTER_PREFIX, OPT_CLUSTER_TTL, OPT_CLUSTER_ADVERTISE, OPT_CLUSTER_CACERT,
+	       OPT_CLUSTER_CERT, OPT_CLUSTER_KEY };
 	static const struct option opts[] = {
+		{ "cluster", required_argument, NULL, OPT_CLUSTER },
+		{ "cluster-prefix", required_argument, NULL, OPT_CLUSTER_PREFIX },
+		{ "cluster-lease-ttl", required_argument, NULL, OPT_CLUSTER_TTL },
+		{ "cluster-advertise", required_argument, NULL, OPT_CLUSTER_ADVERTISE },
+		{ "cluster-cacert", required_argument, NULL, OPT_CLUSTER_CACERT },
+		{ "cluster-cert", required_argument, NULL, OPT_CLUSTER_CERT },
+		{ "cluster-key", required_argument, NULL, OPT_CLUSTER_KEY },
 		{ "wg-sock-dir", required_argument, NULL, 'W' },
 		{ "networkd-dir", required_argument, NULL, 'n' },
 		{ "nm-dir", required_argument, NULL, 'm' },
@@ -428,6 +506,39 @@ int main(int argc, char **argv)
 		case 'U':
 			dpo.no_unmanaged = true;
 			break;
+		case OPT_CLUSTER:
+			cluster_spec = optarg;
+			break;
+		case OPT_CLUSTER_PREFIX:
+			if (!cluster_prefix_valid(optarg)) {
+				fprintf(stderr, "overlayd: --cluster-prefix \"%s\": want /NAME[/NAME...] with no trailing slash\n",
+					optarg);
+				return 2;
+			}
+			ccfg.prefix = optarg;
+			break;
+		case OPT_CLUSTER_TTL: {
+			char *end;
+			long ttl = strtol(optarg, &end, 10);
+			if (*end || end == optarg || ttl < 2 || ttl > 86400) {
+				fprintf(stderr, "overlayd: --cluster-lease-ttl \"%s\": want seconds, 2-86400\n", optarg);
+				return 2;
+			}
+			ccfg.lease_ttl = (int)ttl;
+			break;
+		}
+		case OPT_CLUSTER_ADVERTISE:
+			ccfg.advertise = optarg;
+			break;
+		case OPT_CLUSTER_CACERT:
+			ccfg.etcd.cacert = optarg;
+			break;
+		case OPT_CLUSTER_CERT:
+			ccfg.etcd.cert = optarg;
+			break;
+		case OPT_CLUSTER_KEY:
+			ccfg.etcd.key = optarg;
+			break;
 		case 'T':
 			teardown_only = true;
 			break;
@@ -445,6 +556,13 @@ int main(int argc, char **argv)
 	if (dns.disabled && dns.n_listen) {
 		fprintf(stderr, "overlayd: --dns-listen and --no-dns contradict each other\n");
 		return 2;
+	}
+	if (cluster_spec) {
+		char cerr[300];
+		if (etcd_config_parse(&ccfg.etcd, cluster_spec, cerr, sizeof(cerr)) < 0) {
+			fprintf(stderr, "overlayd: %s\n", cerr);
+			return 2;
+		}
 	}
 	if (optind != argc) {
 		fprintf(stderr, "overlayd: unexpected argument \"%s\"\n", argv[optind]);
@@ -545,6 +663,16 @@ int main(int argc, char **argv)
 		log_error("cannot start the engine thread: %s", strerror(errno));
 		goto out_server;
 	}
+	if (cluster_spec) {
+		ccfg.data_dir = data_dir;
+		ccfg.hooks = (struct cluster_hooks){ .call = cluster_call, .forward = cluster_forward, .arg = &d };
+		d.cluster = cluster_start(&ccfg, err, sizeof(err));
+		if (!d.cluster) {
+			log_error("cluster mode: %s", err);
+			engine_worker_stop(d.worker);
+			goto out_server;
+		}
+	}
 
 	log_info("overlayd listening on %s (data dir %s)", socket_path, data_dir);
 	sd_notify(0, "READY=1");
@@ -555,13 +683,17 @@ int main(int argc, char **argv)
 
 	/* Graceful: stop reading, finish and answer what was accepted, then tear down (not on a signal). */
 	ipc_server_pause(d.server);
+	bool keep_data_plane = d.by_signal && !engine_shutdown_requested(d.engine);
+	/* Before the worker (it submits to it); a data plane left up stays a member for the next start. */
+	cluster_stop(d.cluster, !keep_data_plane);
+	d.cluster = NULL;
 	engine_worker_stop(d.worker);
 	engine_set_event_sink(d.engine, NULL, NULL); /* the loop is about to go */
 	evloop_run_posted(d.loop); /* notes from the worker about output left queued */
 	ipc_server_flush(d.server, 2000);
 	mx_server_stop(d.metrics); /* before the DNS server it reads stops (teardown or close) */
 	d.metrics = NULL;
-	if (d.by_signal && !engine_shutdown_requested(d.engine))
+	if (keep_data_plane)
 		log_info("leaving the data plane up for the next start (remove it with the shutdown request "
 			 "or overlayd --teardown)");
 	else
@@ -577,5 +709,6 @@ out_loop:
 	evloop_free(d.loop);
 out_lock:
 	close(lock_fd);
+	etcd_config_free(&ccfg.etcd);
 	return status;
 }

@@ -137,6 +137,27 @@ void ctl_print_attachments(json_t *status)
 	}
 }
 
+/* Extension "cluster" (overlayd --cluster): the members this node sees in etcd. */
+static void print_cluster(json_t *cl)
+{
+	json_t *v;
+	size_t i;
+	time_t now = time(NULL);
+	printf("%-14s %s (%s, %" JSON_INTEGER_FORMAT " etcd requests)\n", "cluster node", ctl_str_or_dash(cl, "node_id"),
+	       json_is_true(json_object_get(cl, "connected")) ? "connected" : "etcd unreachable",
+	       int_of(cl, "store_requests"));
+	printf("%s%-32s  %-4s  %-22s  %-18s  %s%s\n", ctl_color(CTL_BOLD), "MEMBER", "SELF", "ENDPOINT", "SLICE",
+	       "LAST SEEN", ctl_color(CTL_RESET));
+	json_array_foreach(json_object_get(cl, "members"), i, v)
+	{
+		char age[24];
+		format_age(int_of(v, "last_seen_unix_secs"), now, age, sizeof(age));
+		printf("%-32s  %-4s  %-22s  %-18s  %s\n", ctl_str_or_dash(v, "node_id"),
+		       json_is_true(json_object_get(v, "self")) ? "yes" : "", ctl_str_or_dash(v, "endpoint"),
+		       ctl_str_or_dash(v, "slice"), age);
+	}
+}
+
 void ctl_print_status(json_t *r)
 {
 	printf("%-14s %s\n", "interface", ctl_str_or_dash(r, "interface"));
@@ -170,6 +191,11 @@ void ctl_print_status(json_t *r)
 	if (json_array_size(json_object_get(r, "attachments"))) {
 		putchar('\n');
 		ctl_print_attachments(r);
+	}
+	json_t *cl = json_object_get(r, "cluster");
+	if (cl) {
+		putchar('\n');
+		print_cluster(cl);
 	}
 }
 

@@ -161,7 +161,8 @@ static void dispatch(struct engine *e, const struct ovl_request *q, struct ovl_r
 		engine_global_teardown(e, resp);
 		return;
 	case OVL_OP_SETUP_SERVICE_OVERLAY:
-		engine_service_setup(e, q->setup_service.service, q->setup_service.mode, resp);
+		engine_service_setup(e, q->setup_service.service, q->setup_service.mode,
+				     q->setup_service.has_subnet ? &q->setup_service.subnet : NULL, resp);
 		return;
 	case OVL_OP_TEARDOWN_SERVICE_OVERLAY:
 		engine_service_teardown(e, q->teardown_service.service, resp);

@@ -45,7 +45,9 @@ struct engine {
 /* One handler per op, grouped by family (global.c, service.c, ...). */
 void engine_global_setup(struct engine *e, const struct ovl_req_setup_global *r, struct ovl_response *resp);
 void engine_global_teardown(struct engine *e, struct ovl_response *resp);
-void engine_service_setup(struct engine *e, const char *service, enum ovl_mode mode, struct ovl_response *resp);
+/* want: the subnet cluster mode claimed (NULL = the registry carves one). */
+void engine_service_setup(struct engine *e, const char *service, enum ovl_mode mode, const struct ip_prefix *want,
+			  struct ovl_response *resp);
 void engine_service_teardown(struct engine *e, const char *service, struct ovl_response *resp);
 void engine_addr_allocate(struct engine *e, const char *service, bool join_global, struct ovl_response *resp);
 void engine_addr_release(struct engine *e, const struct ip_addr *ip, struct ovl_response *resp);

@@ -41,7 +41,34 @@ static int subnets_ready(struct engine *e, char *err, size_t errlen)
 	return 0;
 }
 
-static int ensure_shared(struct engine *e, char *err, size_t errlen)
+/*
+ * The registry's subnet for key, or (cluster mode) the one claimed for it
+ * cluster-wide, which replaces whatever the registry would have carved.
+ */
+static int assign_subnet(struct engine *e, const char *key, const struct ip_prefix *want, struct ip_prefix *out,
+			 char *why, size_t whylen)
+{
+	if (!want)
+		return ipam_subnets_assign(&e->st.subnets, key, e->st.node_id, out, why, whylen);
+	const struct ipam_subnet *have = ipam_subnets_find(&e->st.subnets, key, e->st.node_id);
+	if (have && ip_prefix_equal(&have->subnet, want)) {
+		*out = *want;
+		return 0;
+	}
+	if (have)
+		ipam_subnets_release(&e->st.subnets, key, e->st.node_id);
+	int r = ipam_subnets_restore(&e->st.subnets, key, e->st.node_id, want);
+	if (r < 0) {
+		char p[IP_PREFIX_STRLEN];
+		snprintf(why, whylen, "the claimed subnet %s %s", ip_prefix_format(want, p, sizeof(p)),
+			 r == -EEXIST ? "is in use on this node" : "is not a subnet slot of the cluster CIDR");
+		return r;
+	}
+	*out = *want;
+	return 0;
+}
+
+static int ensure_shared(struct engine *e, const struct ip_prefix *want, char *err, size_t errlen)
 {
 	struct dp *dp = e->dp;
 	if (dp->has_shared)
@@ -51,8 +78,7 @@ static int ensure_shared(struct engine *e, char *err, size_t errlen)
 	int r = subnets_ready(e, err, errlen);
 	if (r < 0)
 		return r;
-	if ((r = ipam_subnets_assign(&e->st.subnets, IPAM_SHARED_BRIDGE_KEY, e->st.node_id, &subnet, why,
-				     sizeof(why))) < 0) {
+	if ((r = assign_subnet(e, IPAM_SHARED_BRIDGE_KEY, want, &subnet, why, sizeof(why))) < 0) {
 		snprintf(err, errlen, "no subnet for the shared bridge: %s", why);
 		return r;
 	}
@@ -205,7 +231,8 @@ static int alloc_port(struct dp *dp, uint16_t *out)
 	return r;
 }
 
-void engine_service_setup(struct engine *e, const char *service, enum ovl_mode mode, struct ovl_response *resp)
+void engine_service_setup(struct engine *e, const char *service, enum ovl_mode mode, const struct ip_prefix *want,
+			  struct ovl_response *resp)
 {
 	struct dp *dp = e->dp;
 	char err[600];
@@ -243,7 +270,7 @@ void engine_service_setup(struct engine *e, const char *service, enum ovl_mode m
 	}
 	int r;
 	if (mode == OVL_MODE_SHARED) {
-		if ((r = ensure_shared(e, err, sizeof(err))) < 0)
+		if ((r = ensure_shared(e, want, err, sizeof(err))) < 0)
 			goto fail;
 		ns.on_shared = true;
 	} else {
@@ -251,7 +278,7 @@ void engine_service_setup(struct engine *e, const char *service, enum ovl_mode m
 		char why[256];
 		if ((r = subnets_ready(e, err, sizeof(err))) < 0)
 			goto fail;
-		if ((r = ipam_subnets_assign(&e->st.subnets, service, e->st.node_id, &subnet, why, sizeof(why))) < 0) {
+		if ((r = assign_subnet(e, service, want, &subnet, why, sizeof(why))) < 0) {
 			snprintf(err, sizeof(err), "no subnet left for the service: %s", why);
 			goto fail;
 		}

@@ -350,6 +350,30 @@ static json_t *strv_json(char *const *v, size_t n)
 	return a;
 }
 
+/* Extension "cluster": {"node_id", "connected", "store_requests", "members": [...]}. */
+static int encode_cluster(json_t *o, const struct ovl_cluster_status *c)
+{
+	json_t *cl = json_object(), *a = json_array();
+	if (mj_set_new(o, "cluster", cl) < 0 || mj_set_new(cl, "members", a) < 0 ||
+	    mj_set_new(cl, "node_id", json_string(c->node_id ? c->node_id : "")) < 0 ||
+	    mj_set_new(cl, "connected", json_boolean(c->connected)) < 0 ||
+	    mj_set_new(cl, "store_requests", json_integer((json_int_t)c->store_requests)) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_members; i++) {
+		const struct ovl_cluster_member *m = &c->members[i];
+		char ep[IP_ENDPOINT_STRLEN];
+		json_t *e = json_object();
+		if (json_array_append_new(a, e) < 0 || mj_set_new(e, "node_id", json_string(m->id)) < 0 ||
+		    mj_set_new(e, "self", json_boolean(m->self)) < 0 ||
+		    mj_set_new(e, "public_key", mj_key_string(m->public_key)) < 0 ||
+		    mj_set_new(e, "endpoint", json_string(ip_endpoint_format(&m->endpoint, ep, sizeof(ep)))) < 0 ||
+		    mj_set_new(e, "slice", mj_prefix_string(&m->slice)) < 0 ||
+		    mj_set_new(e, "last_seen_unix_secs", json_integer((json_int_t)m->last_seen_unix_secs)) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 /* The AttachHandle object, as attach_container takes it. */
 static json_t *handle_json(const struct ovl_handle *h)
 {
@@ -441,7 +465,7 @@ static int encode_status(json_t *o, const struct ovl_res_status *s)
 				return -ENOMEM;
 		}
 	}
-	return 0;
+	return s->cluster ? encode_cluster(o, s->cluster) : 0;
 }
 
 static int encode_nat_status(json_t *o, const struct ovl_res_nat_status *s)

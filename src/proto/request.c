@@ -115,6 +115,17 @@ void ovl_request_free(struct ovl_request *r)
 	memset(r, 0, sizeof(*r));
 }
 
+void ovl_cluster_status_free(struct ovl_cluster_status *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_members; i++)
+		free(c->members[i].id);
+	free(c->members);
+	free(c->node_id);
+	free(c);
+}
+
 void ovl_response_free(struct ovl_response *r)
 {
 	switch (r->result) {
@@ -158,6 +169,7 @@ void ovl_response_free(struct ovl_response *r)
 			free(r->status.attachments[i].service);
 		}
 		free(r->status.attachments);
+		ovl_cluster_status_free(r->status.cluster);
 		break;
 	case OVL_RES_NAT_STATUS:
 		free(r->nat_status.candidates);

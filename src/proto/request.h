@@ -107,6 +107,9 @@ struct ovl_request {
 		struct {
 			char *service;
 			enum ovl_mode mode;
+			/* Not on the wire: the subnet cluster mode claimed for it. */
+			bool has_subnet;
+			struct ip_prefix subnet;
 		} setup_service;
 		struct {
 			char *service;
@@ -213,6 +216,24 @@ struct ovl_attachment_status {
 	struct ip_addr global_ip; /* linux_pid joined to the global overlay (eth1) */
 };
 
+/* Extension "cluster": membership in cluster mode (overlayd --cluster). */
+struct ovl_cluster_member {
+	char *id;
+	bool self;
+	uint8_t public_key[WG_KEY_LEN];
+	struct ip_endpoint endpoint;
+	struct ip_prefix slice;
+	uint64_t last_seen_unix_secs;
+};
+
+struct ovl_cluster_status {
+	char *node_id;
+	bool connected; /* the store answers and the watch is established */
+	uint64_t store_requests;
+	struct ovl_cluster_member *members;
+	size_t n_members;
+};
+
 struct ovl_res_status {
 	char *interface; /* NULL = omitted */
 	bool has_node_ip;
@@ -234,6 +255,7 @@ struct ovl_res_status {
 	struct ovl_attachment_status *attachments; /* extension "attachments"; omitted when empty */
 	size_t n_attachments;
 	char *degraded; /* extension: why the node runs without part of its data plane; NULL = it does not */
+	struct ovl_cluster_status *cluster; /* extension "cluster"; NULL = omitted */
 };
 
 struct ovl_res_service_overlay {
@@ -300,6 +322,7 @@ struct ovl_response {
 };
 
 void ovl_response_free(struct ovl_response *r);
+void ovl_cluster_status_free(struct ovl_cluster_status *c);
 /* Turns r into {"result":"err"} with a formatted message (r must be empty or freed). */
 void ovl_response_err(struct ovl_response *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *ovl_connection_type_name(enum ovl_connection_type t); /* "direct", "hole-punched", "relayed" */

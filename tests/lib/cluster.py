@@ -7,6 +7,8 @@ Topology (every name carries a unique token, so concurrent runs never collide):
     n<i>-<tok> node namespace i: "eth0" = 192.0.2.(10+i), runs its own overlayd
     containers: `sleep` processes in fresh network namespaces (unshare --net),
                attached to a node by PID
+    e<i>-<tok> with etcd=N: etcd member i, "eth0" = 192.0.2.(200+i), clients on :2379;
+               the nodes then run in cluster mode (--cluster etcd=...) and find each other
 
 All traffic stays inside these namespaces. stop() removes everything it made,
 and is safe to call after a partial start().
@@ -23,6 +25,7 @@ import ovl
 from testutil import run, wait_for
 
 UNDERLAY_NET = "192.0.2"
+ETCD_BASE = 200  # etcd member i listens on 192.0.2.(200+i)
 
 
 def sh(*args, check=True, ns=None, timeout=60):
@@ -31,6 +34,26 @@ def sh(*args, check=True, ns=None, timeout=60):
 
 # Poll with a deadline (the harness's historical name).
 poll = wait_for
+
+
+def make_tls(d, server_ips):
+    """A throwaway CA, a server certificate for server_ips and a client certificate (openssl)."""
+    d.mkdir(parents=True, exist_ok=True)
+    f = {k: str(d / n) for k, n in [("ca", "ca.pem"), ("ca_key", "ca.key"), ("server_cert", "server.pem"),
+                                    ("server_key", "server.key"), ("client_cert", "client.pem"),
+                                    ("client_key", "client.key")]}
+    sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+       "-keyout", f["ca_key"], "-out", f["ca"], "-days", "2", "-subj", "/CN=overlayd test CA")
+    san = ",".join(f"IP:{ip}" for ip in server_ips)
+    for who, cn, ext in [("server", "etcd", f"subjectAltName={san}"), ("client", "overlayd", "extendedKeyUsage=clientAuth")]:
+        csr = str(d / f"{who}.csr")
+        sh("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+           "-keyout", f[f"{who}_key"], "-out", csr, "-subj", f"/CN={cn}")
+        extfile = d / f"{who}.ext"
+        extfile.write_text(ext + "\n")
+        sh("openssl", "x509", "-req", "-in", csr, "-CA", f["ca"], "-CAkey", f["ca_key"], "-CAcreateserial",
+           "-out", f[f"{who}_cert"], "-days", "2", "-extfile", str(extfile))
+    return f
 
 
 class Container:
@@ -89,7 +112,7 @@ class Node:
         args = ["ip", "netns", "exec", self.ns, *self.cluster.wrapper, str(self.cluster.overlayd),
                 "--data-dir", str(self.dir / "data"), "--socket", str(self.socket),
                 "--log-level", "debug", "--wg-sock-dir", str(self.wg_dir), "--no-unmanaged",
-                *self.cluster.daemon_args, *extra_args]
+                *self.cluster.cluster_args(), *self.cluster.daemon_args, *extra_args]
         self.proc = subprocess.Popen(args, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
                                      env={**os.environ, **env} if env else None)
         self.conn = ovl.connect(self.socket)
@@ -169,9 +192,66 @@ class Node:
     def exec(self, *args, check=True, timeout=60):
         return sh(*args, ns=self.ns, check=check, timeout=timeout)
 
+    def members(self):
+        """Cluster mode: {node_id: member} from the status extension."""
+        return {m["node_id"]: m for m in self.ok("status").get("cluster", {}).get("members", [])}
+
+
+class EtcdMember:
+    """One etcd member in a namespace of its own on the underlay."""
+
+    def __init__(self, cluster, index):
+        self.cluster = cluster
+        self.index = index
+        self.name = f"e{index}"
+        self.ns = f"e{index}-{cluster.token}"
+        self.ip = f"{UNDERLAY_NET}.{ETCD_BASE + index}"
+        self.dir = cluster.workdir / self.name
+        self.proc = None
+
+    @property
+    def url(self):
+        return f"{'https' if self.cluster.etcd_tls else 'http'}://{self.ip}:2379"
+
+    def client_tls_args(self):
+        t = self.cluster.etcd_tls
+        return ["--cacert", t["ca"], "--cert", t["client_cert"], "--key", t["client_key"]] if t else []
+
+    def start(self):
+        self.dir.mkdir(parents=True, exist_ok=True)
+        peers = ",".join(f"{m.name}=http://{m.ip}:2380" for m in self.cluster.etcd)
+        args = ["ip", "netns", "exec", self.ns, "etcd", "--name", self.name, "--data-dir", str(self.dir / "data"),
+                "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
+                "--listen-peer-urls", f"http://{self.ip}:2380",
+                "--initial-advertise-peer-urls", f"http://{self.ip}:2380",
+                "--initial-cluster", peers, "--initial-cluster-state", "new",
+                "--initial-cluster-token", f"ovl-{self.cluster.token}",
+                "--heartbeat-interval", "100", "--election-timeout", "1000", "--log-level", "warn"]
+        if self.cluster.etcd_tls:
+            t = self.cluster.etcd_tls
+            args += ["--cert-file", t["server_cert"], "--key-file", t["server_key"],
+                     "--trusted-ca-file", t["ca"], "--client-cert-auth"]
+        self.proc = subprocess.Popen(args, stdout=open(self.dir / "etcd.log", "ab"), stderr=subprocess.STDOUT)
+
+    def healthy(self):
+        p = sh("etcdctl", "--endpoints", self.url, *self.client_tls_args(), "--command-timeout=1s", "endpoint",
+               "health", ns=self.ns, check=False, timeout=10)
+        return p.returncode == 0
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
 
 class Cluster:
-    def __init__(self, overlayd, nodes=3, token=None, daemon_args=(), wrapper=()):
+    def __init__(self, overlayd, nodes=3, token=None, daemon_args=(), wrapper=(), etcd=0, lease_ttl=None,
+                 etcd_tls=False):
         self.overlayd = pathlib.Path(overlayd)
         # A command the daemons run under (e.g. setpriv with fewer capabilities).
         self.wrapper = list(wrapper)
@@ -180,6 +260,10 @@ class Cluster:
         self.daemon_args = list(daemon_args)
         self.underlay_ns = f"ul-{self.token}"
         self.nodes = [Node(self, i) for i in range(nodes)]
+        self.etcd = [EtcdMember(self, i) for i in range(etcd)]
+        self.lease_ttl = lease_ttl
+        # etcd_tls: https clients with client certificates, from a CA made for this run.
+        self.etcd_tls = make_tls(self.workdir / "tls", [m.ip for m in self.etcd]) if etcd_tls else None
         self.containers = []
         self.namespaces = []
 
@@ -201,6 +285,37 @@ class Cluster:
             raise AssertionError("overlayd exited non-zero: " + "; ".join(
                 f"node {i}: rc {rc}\n{log}" for i, rc, log in bad))
 
+    def cluster_args(self):
+        """The daemon's cluster-mode flags when this cluster runs etcd."""
+        if not self.etcd:
+            return []
+        args = ["--cluster", "etcd=" + ",".join(m.url for m in self.etcd),
+                "--cluster-prefix", f"/ovl-{self.token}"]
+        if self.lease_ttl:
+            args += ["--cluster-lease-ttl", str(self.lease_ttl)]
+        if self.etcd_tls:
+            t = self.etcd_tls
+            args += ["--cluster-cacert", t["ca"], "--cluster-cert", t["client_cert"], "--cluster-key", t["client_key"]]
+        return args
+
+    def start_etcd(self):
+        for m in self.etcd:
+            m.start()
+        for m in self.etcd:
+            poll(m.healthy, timeout=30, interval=0.2, what=f"etcd member {m.name} healthy")
+        return self
+
+    def stop_etcd(self):
+        for m in self.etcd:
+            m.stop()
+
+    def add_node(self):
+        """A node more, wired to the underlay (its daemon not started)."""
+        n = Node(self, len(self.nodes))
+        self.nodes.append(n)
+        self._wire(n.ns, f"p{n.index}", n.underlay_ip)
+        return n
+
     def _add_ns(self, name):
         sh("ip", "netns", "add", name)
         self.namespaces.append(name)
@@ -213,12 +328,18 @@ class Cluster:
         sh("ip", "-n", self.underlay_ns, "link", "add", "ul", "type", "bridge", "mcast_snooping", "0")
         sh("ip", "-n", self.underlay_ns, "link", "set", "ul", "up")
         for n in self.nodes:
-            self._add_ns(n.ns)
-            sh("ip", "link", "add", "eth0", "netns", n.ns, "type", "veth",
-               "peer", "name", f"p{n.index}", "netns", self.underlay_ns)
-            sh("ip", "-n", self.underlay_ns, "link", "set", f"p{n.index}", "master", "ul", "up")
-            sh("ip", "-n", n.ns, "addr", "add", f"{n.underlay_ip}/24", "dev", "eth0")
-            sh("ip", "-n", n.ns, "link", "set", "eth0", "up")
+            self._wire(n.ns, f"p{n.index}", n.underlay_ip)
+        for m in self.etcd:
+            self._wire(m.ns, f"e{m.index}", m.ip)
+
+    def _wire(self, ns, port, ip):
+        """Namespace ns on the underlay bridge: its eth0 = ip, the bridge's end = port."""
+        self._add_ns(ns)
+        sh("ip", "link", "add", "eth0", "netns", ns, "type", "veth",
+           "peer", "name", port, "netns", self.underlay_ns)
+        sh("ip", "-n", self.underlay_ns, "link", "set", port, "master", "ul", "up")
+        sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", "eth0")
+        sh("ip", "-n", ns, "link", "set", "eth0", "up")
 
     def mesh(self, scope_service=None):
         """add_peer every other node on every node, with its slice and every service subnet
@@ -273,6 +394,7 @@ class Cluster:
                 n.kill_daemon()
         for c in self.containers:
             c.stop()
+        self.stop_etcd()
         for ns in reversed(self.namespaces):
             sh("ip", "netns", "del", ns, check=False)
         self.namespaces = []
