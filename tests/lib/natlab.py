@@ -192,3 +192,7 @@ table ip nat {{
 
     # The nodes are cluster.Node objects: the cluster's check applies as it is.
     check_clean_exits = cluster.Cluster.check_clean_exits
+
+    def cluster_args(self):
+        """cluster.Node asks its cluster for cluster-mode flags: the NAT lab runs no etcd."""
+        return []
