@@ -24,6 +24,8 @@ int ctl_op(const char *path, bool raw, int argc, char **argv);
 int ctl_print_response(json_t *response, bool raw);
 /* The status response as tables (status.c): all of it, or one table. */
 void ctl_print_status(json_t *status);
+/* `overlayctl nat`: nat_status as tables (nat.c; --json: the response). */
+int ctl_nat(const char *path, bool raw);
 void ctl_print_peers(json_t *status);
 void ctl_print_services(json_t *status);
 void ctl_print_attachments(json_t *status);

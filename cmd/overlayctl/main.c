@@ -32,6 +32,7 @@ static void usage(FILE *f)
 		"Usage: overlayctl [--socket PATH | --data-dir DIR] [--json] <op> [key=value ...]\n"
 		"       overlayctl [--socket PATH] [--json] status       the node: peers, services, attachments\n"
 		"       overlayctl [--socket PATH] [--json] peers | services | attachments   one table\n"
+		"       overlayctl [--socket PATH] [--json] nat          NAT traversal: candidates and peers\n"
 		"       overlayctl [--socket PATH] watch         print events until interrupted\n"
 		"       overlayctl [--socket PATH] bench [--clients N] [--seconds S] [--pipeline D]\n"
 		"                                        [--op OP | --request JSON]\n"
@@ -121,6 +122,8 @@ int main(int argc, char **argv)
 		return i + 1 == argc ? ctl_watch(path, raw) : (usage(stderr), 2);
 	if (strcmp(op, "peers") == 0 || strcmp(op, "services") == 0 || strcmp(op, "attachments") == 0)
 		return i + 1 == argc ? ctl_show(path, raw, op) : (usage(stderr), 2);
+	if (strcmp(op, "nat") == 0)
+		return i + 1 == argc ? ctl_nat(path, raw) : (usage(stderr), 2);
 	if (strcmp(op, "bench") == 0)
 		return ctl_bench(path, argc - i, argv + i);
 	return ctl_op(path, raw, argc - i, argv + i);

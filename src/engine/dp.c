@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The data plane's lifetime and the helpers its request families share. */
 #include "engine/dp.h"
+#include "engine/nat.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -44,6 +45,7 @@ void dp_close(struct engine *e)
 		return;
 	dp_health_stop(e);
 	dp_reaper_stop(e);
+	nat_agent_stop(e);
 	/*
 	 * A close without teardown (tests, a crash-like exit) leaves bridges and
 	 * veths for the next start to adopt; the userspace devices die with us.
@@ -63,6 +65,7 @@ void dp_close(struct engine *e)
 	state_dp_records_free(dp->identities, dp->n_identities, dp->attaches, dp->n_attaches, dp->guests, dp->n_guests);
 	if (dp->gdev)
 		wg_device_destroy(dp->gdev);
+	nat_agent_free(e);
 	ipam_slice_free(&dp->shared.pool);
 	free(dp->v6_fwd);
 	free(dp->health);

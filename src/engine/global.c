@@ -8,6 +8,7 @@
  * peers that had its old public key.)
  */
 #include "engine/dp.h"
+#include "engine/nat.h"
 #include "engine/wgdev.h"
 
 #include <errno.h>
@@ -183,10 +184,15 @@ int dp_global_bringup(struct engine *e, char *err, size_t errlen)
 		.mtu = DP_MTU,
 		.uapi_dir = dp->opts.wg_sock_dir,
 	};
+	if ((r = nat_agent_prepare(e, &wc)) < 0) {
+		snprintf(err, errlen, "cannot set up NAT traversal: %s", strerror(-r));
+		return r;
+	}
 	/* A link of our deterministic name is our TUN from an earlier run (re-attached) or a leftover. */
 	r = wgdev_open(nl, &wc, &dp->gdev);
 	if (r < 0) {
 		nl_link_delete(nl, dp->gname); /* a leftover that could not be replaced */
+		nat_agent_free(e);
 		if (!g->host_adapter_mandatory) {
 			snprintf(dp->degraded, sizeof(dp->degraded),
 				 "the global WireGuard device %s could not be created on UDP port %u: %s", dp->gname,
@@ -238,11 +244,13 @@ int dp_global_bringup(struct engine *e, char *err, size_t errlen)
 	}
 	dns_node_listener(e, true);
 	dp_health_start(e);
+	nat_agent_start(e, dp->gdev);
 	return 0;
 fail:
 	snprintf(err, errlen, "cannot %s the global device %s: %s", step, dp->gname, strerror(-r));
 	wg_device_destroy(dp->gdev);
 	dp->gdev = NULL;
+	nat_agent_free(e);
 	nl_link_delete(nl, dp->gname);
 	return r;
 }
@@ -337,6 +345,7 @@ void dp_global_down(struct engine *e)
 {
 	struct dp *dp = e->dp;
 	dp_health_stop(e);
+	nat_agent_stop(e);
 	/* Containers first (their veths and host routes), then bridges and devices. */
 	while (dp->n_attaches)
 		dp_attach_release(e, &dp->attaches[dp->n_attaches - 1], true);
@@ -369,6 +378,7 @@ void dp_global_down(struct engine *e)
 		dp->gdev = NULL;
 		pthread_mutex_unlock(&dp->health_lock);
 	}
+	nat_agent_free(e); /* after the device: its receive threads call the agent's hooks */
 	if (dp->gname[0] && dp->nl)
 		nl_link_delete(dp->nl, dp->gname); /* TUN goes with the device; a leftover of a crash too */
 	if (dp->fw) {

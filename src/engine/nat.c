@@ -1,22 +1,649 @@
 // SPDX-License-Identifier: MIT
-/* NAT traversal: nat_tick and nat_status. */
-#include "engine/priv.h"
+/*
+ * NAT traversal: nat_tick, nat_status and the NAT agent (nat.h).
+ *
+ * The agent's thread wakes every NAT_TICK_MS (or when kicked) and does, in
+ * order: STUN retransmissions and refreshes (nat/stun_client.h), host
+ * candidate gathering on refresh, one step of every peer's connect policy
+ * (nat/punch.h) from the device's status, the probes and silences that
+ * asks for, and the events queued meanwhile. Lock order: the device's own
+ * locks (held by the receive threads that call our hooks) before a->lock;
+ * so the thread never calls into the device while it holds a->lock.
+ */
+#include "engine/nat.h"
 
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "nat/candidates.h"
+#include "nat/punch.h"
+#include "nat/stun_client.h"
+#include "util/log.h"
+#include "wg/wg.h"
+
+#define NAT_TICK_MS 50
+/* Keepalive well under conntrack's 30 s for unanswered UDP (and home routers' like it). */
+#define NAT_KEEPALIVE_SECS 5
+/* Three keepalives without an authenticated packet: the path is dead. */
+#define NAT_DEAD_AFTER_MS 15000
+#define NAT_HANDSHAKE_FRESH_SECS 180
+#define NAT_MAX_EVENTS 64
+#define NAT_MAX_SENDS 16
+
+struct nat_peer {
+	uint8_t key[WG_KEY_LEN];
+	struct ip_endpoint configured; /* unset: none */
+	struct ovl_candidate cands[NAT_MAX_CANDIDATES];
+	size_t n_cands;
+	struct nat_punch punch;
+	uint64_t rx_bytes, rx_changed_ms;
+	bool alive;
+	bool has_endpoint;
+	struct ip_endpoint endpoint;
+	uint16_t keepalive;  /* what add_peer asked for */
+	bool keepalive_done; /* ours applied */
+};
+
+struct nat_agent {
+	struct engine *e;
+	struct wg_device *dev;
+	uint8_t own_key[WG_KEY_LEN];
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread;
+	bool running, stop;
+	struct ovl_nat_config cfg; /* resolved: no zero numbers */
+	struct nat_punch_params punch;
+	struct stun_client stun;
+	uint64_t next_refresh_ms; /* monotonic */
+	bool gather_hosts;
+	struct ovl_candidate host[NAT_MAX_CANDIDATES];
+	size_t n_host;
+	bool has_reflexive[2];
+	struct ip_endpoint reflexive[2];
+	uint64_t last_refresh; /* Unix time */
+	struct nat_peer *peers;
+	size_t n_peers;
+	struct ovl_event events[NAT_MAX_EVENTS];
+	size_t n_events;
+	uint64_t rx_not_stun;
+};
+
+static uint64_t clock_ms(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void random_bytes(uint8_t *buf, size_t len)
+{
+	while (len) {
+		ssize_t got = getrandom(buf, len, 0);
+		if (got <= 0)
+			continue;
+		buf += got;
+		len -= (size_t)got;
+	}
+}
+
+static bool endpoint_equal(const struct ip_endpoint *a, const struct ip_endpoint *b)
+{
+	return ip_addr_equal(&a->addr, &b->addr) && a->port == b->port;
+}
+
+static int family_slot(int family)
+{
+	return family == AF_INET6;
+}
+
+static struct nat_peer *find_peer(struct nat_agent *a, const uint8_t key[WG_KEY_LEN])
+{
+	for (size_t i = 0; i < a->n_peers; i++)
+		if (key_equal(a->peers[i].key, key))
+			return &a->peers[i];
+	return NULL;
+}
+
+/* With a->lock held. A full queue drops the event (logged): the status still tells. */
+static void queue_event(struct nat_agent *a, const struct ovl_event *ev)
+{
+	if (a->n_events >= NAT_MAX_EVENTS) {
+		log_warn("nat: event queue full; an event is dropped");
+		return;
+	}
+	a->events[a->n_events++] = *ev;
+	pthread_cond_signal(&a->cond);
+}
+
+/* ---- hooks, on the device's receive threads ---- */
+
+/* The reflexive address of family from the first server that answered; events on change. */
+static void update_reflexive(struct nat_agent *a)
+{
+	for (int fam = 0; fam < 2; fam++) {
+		bool has = false;
+		struct ip_endpoint ep = { 0 };
+		for (size_t i = 0; i < a->stun.n_servers && !has; i++) {
+			const struct stun_server *s = &a->stun.servers[i];
+			if (s->has_mapped && family_slot(s->addr.addr.family) == fam) {
+				has = true;
+				ep = s->mapped;
+			}
+		}
+		if (has == a->has_reflexive[fam] && (!has || endpoint_equal(&ep, &a->reflexive[fam])))
+			continue;
+		char s[IP_ENDPOINT_STRLEN];
+		log_info("nat: server-reflexive address (%s) is now %s", fam ? "IPv6" : "IPv4",
+			 has ? ip_endpoint_format(&ep, s, sizeof(s)) : "unknown");
+		a->has_reflexive[fam] = has;
+		a->reflexive[fam] = ep;
+		struct ovl_event ev = { .kind = OVL_EV_NAT_REFLEXIVE_CHANGED, .endpoint = ep };
+		queue_event(a, &ev);
+	}
+}
+
+static void on_datagram(void *user, const uint8_t *buf, size_t len, const struct ip_endpoint *from)
+{
+	struct nat_agent *a = user;
+	pthread_mutex_lock(&a->lock);
+	if (!wg_is_stun(buf, len)) {
+		a->rx_not_stun++;
+	} else if (stun_client_on_datagram(&a->stun, buf, len, from, clock_ms(CLOCK_MONOTONIC))) {
+		a->last_refresh = (uint64_t)time(NULL);
+		update_reflexive(a);
+	}
+	pthread_mutex_unlock(&a->lock);
+}
+
+static void on_endpoint(void *user, const uint8_t peer_key[WG_KEY_LEN], const struct ip_endpoint *endpoint)
+{
+	struct nat_agent *a = user;
+	struct ovl_event ev = { .kind = OVL_EV_NAT_ENDPOINT_CHANGED, .endpoint = *endpoint };
+	memcpy(ev.pubkey, peer_key, WG_KEY_LEN);
+	pthread_mutex_lock(&a->lock);
+	queue_event(a, &ev);
+	pthread_mutex_unlock(&a->lock);
+}
+
+/* ---- the agent's thread ---- */
+
+/* "host:port" to one address per family, added to the STUN client. Blocks this thread only. */
+static void resolve_servers(struct nat_agent *a)
+{
+	for (size_t i = 0; i < a->cfg.n_stun_servers; i++) {
+		const char *spec = a->cfg.stun_servers[i];
+		struct ip_endpoint ep;
+		if (ip_endpoint_parse(spec, &ep) == 0) {
+			pthread_mutex_lock(&a->lock);
+			stun_client_add_server(&a->stun, &ep);
+			pthread_mutex_unlock(&a->lock);
+			continue;
+		}
+		const char *colon = strrchr(spec, ':');
+		char host[256];
+		if (!colon || (size_t)(colon - spec) >= sizeof(host))
+			continue;
+		memcpy(host, spec, (size_t)(colon - spec));
+		host[colon - spec] = '\0';
+		struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV }, *res, *it;
+		int r = getaddrinfo(host, colon + 1, &hints, &res);
+		if (r != 0) {
+			log_warn("nat: cannot resolve STUN server %s: %s", spec, gai_strerror(r));
+			continue;
+		}
+		bool seen[2] = { false, false };
+		for (it = res; it; it = it->ai_next) {
+			if (ip_endpoint_from_sockaddr(it->ai_addr, &ep) < 0 || seen[family_slot(ep.addr.family)])
+				continue;
+			seen[family_slot(ep.addr.family)] = true;
+			pthread_mutex_lock(&a->lock);
+			stun_client_add_server(&a->stun, &ep);
+			pthread_mutex_unlock(&a->lock);
+		}
+		freeaddrinfo(res);
+	}
+}
+
+static void stun_pass(struct nat_agent *a)
+{
+	struct stun_send sends[NAT_MAX_SENDS];
+	uint64_t now = clock_ms(CLOCK_MONOTONIC);
+	bool gather;
+	size_t n;
+
+	pthread_mutex_lock(&a->lock);
+	if (now >= a->next_refresh_ms) {
+		stun_client_refresh(&a->stun, now, random_bytes);
+		a->next_refresh_ms = now + a->cfg.stun_refresh_interval_secs * 1000;
+		a->gather_hosts = true;
+	}
+	n = stun_client_tick(&a->stun, now, sends, NAT_MAX_SENDS);
+	if (a->stun.timeouts)
+		update_reflexive(a); /* a server that stopped answering takes its mapping along */
+	gather = a->gather_hosts;
+	a->gather_hosts = false;
+	pthread_mutex_unlock(&a->lock);
+
+	for (size_t i = 0; i < n; i++) {
+		int r = wg_device_send_raw(a->dev, &sends[i].to, sends[i].buf, sends[i].len);
+		if (r < 0 && r != -EAFNOSUPPORT)
+			log_debug("nat: STUN request not sent: %s", strerror(-r));
+	}
+	if (gather) {
+		struct ovl_candidate host[NAT_MAX_CANDIDATES];
+		int got = nat_gather_host(wg_device_listen_port(a->dev), host, NAT_MAX_CANDIDATES);
+		if (got >= 0) {
+			pthread_mutex_lock(&a->lock);
+			memcpy(a->host, host, (size_t)got * sizeof(host[0]));
+			a->n_host = (size_t)got;
+			if (!a->stun.n_servers)
+				a->last_refresh = (uint64_t)time(NULL);
+			pthread_mutex_unlock(&a->lock);
+		}
+	}
+}
+
+/* What one peer needs done after a->lock is dropped. */
+struct peer_job {
+	uint8_t key[WG_KEY_LEN];
+	enum nat_punch_action action;
+	struct ip_endpoint eps[NAT_MAX_CANDIDATES + 1];
+	size_t n_eps;
+	bool set_keepalive;
+	uint16_t keepalive;
+};
+
+/* The configured endpoint, then the candidates by priority, up to max_candidate_pairs. */
+static size_t probe_targets(const struct nat_agent *a, const struct nat_peer *p, struct ip_endpoint *out)
+{
+	size_t n = 0, cap = a->cfg.max_candidate_pairs;
+	if (cap > NAT_MAX_CANDIDATES + 1)
+		cap = NAT_MAX_CANDIDATES + 1;
+	if (!ip_endpoint_is_unset(&p->configured) && n < cap)
+		out[n++] = p->configured;
+	for (size_t i = 0; i < p->n_cands && n < cap; i++) {
+		bool dup = false;
+		for (size_t j = 0; j < n && !dup; j++)
+			dup = endpoint_equal(&out[j], &p->cands[i].address);
+		if (!dup)
+			out[n++] = p->cands[i].address;
+	}
+	return n;
+}
+
+/*
+ * One probe of every candidate. Only one node of a pair initiates
+ * handshakes: the one with the larger public key. A WireGuard peer holds
+ * one handshake at a time, so two initiations crossing every 250 ms would
+ * each wipe the other's pending one and neither would ever complete. The
+ * other node sends a STUN Binding request to each candidate instead, from
+ * the same port: it opens its own NAT towards the peer just the same (the
+ * peer counts it as STUN from an unconfigured address and drops it), and
+ * answers the initiations that then come through.
+ */
+static void probe(struct nat_agent *a, const struct peer_job *job)
+{
+	if (!job->n_eps)
+		return;
+	if (memcmp(a->own_key, job->key, WG_KEY_LEN) > 0) {
+		wg_peer_probe(a->dev, job->key, job->eps, job->n_eps);
+		return;
+	}
+	uint8_t buf[32], txid[STUN_TXID_LEN];
+	random_bytes(txid, sizeof(txid));
+	size_t len = stun_write_binding_request(buf, sizeof(buf), txid);
+	for (size_t i = 0; i < job->n_eps; i++)
+		wg_device_send_raw(a->dev, &job->eps[i], buf, len);
+}
+
+static void peers_pass(struct nat_agent *a)
+{
+	struct wg_device_status *st = NULL;
+	struct peer_job *jobs;
+	size_t n_jobs = 0;
+	uint64_t now = clock_ms(CLOCK_REALTIME);
+	int64_t now_s = (int64_t)(now / 1000);
+
+	if (wg_device_status(a->dev, &st) < 0)
+		return;
+	pthread_mutex_lock(&a->lock);
+	jobs = a->n_peers ? calloc(a->n_peers, sizeof(*jobs)) : NULL;
+	for (size_t i = 0; jobs && i < a->n_peers; i++) {
+		struct nat_peer *p = &a->peers[i];
+		const struct wg_peer_status *ps = NULL;
+		char k[WG_KEY_B64_LEN + 1];
+		key_to_base64(p->key, k);
+		for (size_t j = 0; j < st->n_peers && !ps; j++)
+			if (strcmp(st->peers[j].public_key, k) == 0)
+				ps = &st->peers[j];
+		if (!ps)
+			continue;
+		if (ps->rx_bytes != p->rx_bytes) {
+			p->rx_bytes = ps->rx_bytes;
+			p->rx_changed_ms = now;
+		}
+		p->alive = ps->last_handshake_sec > 0 && now_s - ps->last_handshake_sec <= NAT_HANDSHAKE_FRESH_SECS &&
+			   now - p->rx_changed_ms < NAT_DEAD_AFTER_MS;
+		p->has_endpoint = ps->has_endpoint;
+		p->endpoint = ps->endpoint;
+		struct peer_job *job = &jobs[n_jobs];
+		memcpy(job->key, p->key, WG_KEY_LEN);
+		job->action = nat_punch_step(&p->punch, &a->punch, now, p->alive);
+		if (job->action == NAT_PUNCH_PROBE)
+			job->n_eps = probe_targets(a, p, job->eps);
+		if (!p->keepalive_done) {
+			p->keepalive_done = true;
+			job->set_keepalive = true;
+			job->keepalive = p->keepalive && p->keepalive < NAT_KEEPALIVE_SECS ? p->keepalive
+											    : NAT_KEEPALIVE_SECS;
+		}
+		if (job->action != NAT_PUNCH_NOTHING || job->set_keepalive)
+			n_jobs++;
+	}
+	pthread_mutex_unlock(&a->lock);
+	wg_device_status_free(st);
+
+	for (size_t i = 0; i < n_jobs; i++) {
+		struct peer_job *job = &jobs[i];
+		struct wg_peer_config pc = { .update_only = true };
+		char k[WG_KEY_B64_LEN + 1];
+		key_to_base64(job->key, k);
+		memcpy(pc.public_key, job->key, WG_KEY_LEN);
+		if (job->set_keepalive) {
+			pc.set_persistent_keepalive = true;
+			pc.persistent_keepalive = job->keepalive;
+		}
+		switch (job->action) {
+		case NAT_PUNCH_PROBE:
+			probe(a, job);
+			break;
+		case NAT_PUNCH_SILENCE:
+			/* Nothing may reach the peer's NAT until the retry: no endpoint, no keepalive, no retry. */
+			log_info("nat: peer %s: no path within the hole-punching timeout; quiet until the next round", k);
+			pc.set_endpoint = true;
+			memset(&pc.endpoint, 0, sizeof(pc.endpoint));
+			break;
+		case NAT_PUNCH_CONNECTED:
+			log_info("nat: peer %s connected", k);
+			break;
+		case NAT_PUNCH_NOTHING:
+			break;
+		}
+		if (pc.set_endpoint || pc.set_persistent_keepalive)
+			wg_peer_upsert(a->dev, &pc);
+	}
+	free(jobs);
+}
+
+static void emit_events(struct nat_agent *a)
+{
+	struct ovl_event evs[NAT_MAX_EVENTS];
+	size_t n;
+	pthread_mutex_lock(&a->lock);
+	n = a->n_events;
+	memcpy(evs, a->events, n * sizeof(evs[0]));
+	a->n_events = 0;
+	pthread_mutex_unlock(&a->lock);
+	for (size_t i = 0; i < n; i++)
+		engine_emit_event(a->e, &evs[i]);
+}
+
+static void *agent_main(void *arg)
+{
+	struct nat_agent *a = arg;
+	resolve_servers(a);
+	pthread_mutex_lock(&a->lock);
+	while (!a->stop) {
+		pthread_mutex_unlock(&a->lock);
+		stun_pass(a);
+		peers_pass(a);
+		emit_events(a);
+		pthread_mutex_lock(&a->lock);
+		if (a->stop || a->n_events)
+			continue;
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += NAT_TICK_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&a->cond, &a->lock, &until);
+	}
+	pthread_mutex_unlock(&a->lock);
+	return NULL;
+}
+
+/* ---- lifetime ---- */
+
+int nat_agent_prepare(struct engine *e, struct wg_device_config *cfg)
+{
+	const struct state_global *g = &e->st.global;
+	if (!g->has_nat || !g->nat.enabled || e->nat)
+		return 0;
+	struct nat_agent *a = calloc(1, sizeof(*a));
+	if (!a || ovl_nat_config_resolve(&a->cfg, &g->nat) < 0) {
+		free(a);
+		return -ENOMEM;
+	}
+	a->e = e;
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->cond, NULL);
+	nat_punch_params_default(&a->punch, a->cfg.hole_punch_timeout_secs);
+	cfg->on_datagram = on_datagram;
+	cfg->on_endpoint = on_endpoint;
+	cfg->user = a;
+	e->nat = a;
+	return 0;
+}
+
+void nat_agent_start(struct engine *e, struct wg_device *dev)
+{
+	struct nat_agent *a = e->nat;
+	if (!a || a->running)
+		return;
+	a->dev = dev;
+	a->stop = false;
+	if (wg_public_from_private(e->st.global.private_key, a->own_key) < 0)
+		memset(a->own_key, 0, sizeof(a->own_key));
+	for (size_t i = 0; i < e->st.n_peers; i++)
+		nat_agent_peer_update(e, &e->st.peers[i]);
+	int r = pthread_create(&a->thread, NULL, agent_main, a);
+	if (r != 0) {
+		log_error("cannot start the NAT traversal thread: %s; peers behind NAT will not connect", strerror(r));
+		return;
+	}
+	a->running = true;
+}
+
+void nat_agent_stop(struct engine *e)
+{
+	struct nat_agent *a = e->nat;
+	if (!a || !a->running)
+		return;
+	pthread_mutex_lock(&a->lock);
+	a->stop = true;
+	pthread_cond_signal(&a->cond);
+	pthread_mutex_unlock(&a->lock);
+	pthread_join(a->thread, NULL);
+	a->running = false;
+}
+
+void nat_agent_free(struct engine *e)
+{
+	struct nat_agent *a = e->nat;
+	if (!a)
+		return;
+	nat_agent_stop(e);
+	ovl_nat_config_free(&a->cfg);
+	free(a->peers);
+	pthread_mutex_destroy(&a->lock);
+	pthread_cond_destroy(&a->cond);
+	free(a);
+	e->nat = NULL;
+}
+
+void nat_agent_peer_update(struct engine *e, const struct ovl_peer_spec *spec)
+{
+	struct nat_agent *a = e->nat;
+	if (!a)
+		return;
+	pthread_mutex_lock(&a->lock);
+	struct nat_peer *p = find_peer(a, spec->public_key);
+	if (!p) {
+		void *n = realloc(a->peers, (a->n_peers + 1) * sizeof(*a->peers));
+		if (!n) {
+			pthread_mutex_unlock(&a->lock);
+			log_error("nat: out of memory; peer not tracked");
+			return;
+		}
+		a->peers = n;
+		p = &a->peers[a->n_peers++];
+		memset(p, 0, sizeof(*p));
+		memcpy(p->key, spec->public_key, WG_KEY_LEN);
+	}
+	p->configured = spec->endpoint;
+	p->n_cands = 0;
+	for (size_t i = 0; i < spec->n_candidates; i++)
+		nat_candidate_add(p->cands, &p->n_cands, &spec->candidates[i]);
+	nat_candidates_sort(p->cands, p->n_cands);
+	p->keepalive = (uint16_t)(spec->persistent_keepalive_secs > 65535 ? 65535 : spec->persistent_keepalive_secs);
+	p->keepalive_done = false; /* add_peer just set the orchestrator's value again */
+	nat_punch_kick(&p->punch, clock_ms(CLOCK_REALTIME));
+	pthread_cond_signal(&a->cond);
+	pthread_mutex_unlock(&a->lock);
+}
+
+void nat_agent_peer_forget(struct engine *e, const uint8_t key[WG_KEY_LEN])
+{
+	struct nat_agent *a = e->nat;
+	if (!a)
+		return;
+	pthread_mutex_lock(&a->lock);
+	struct nat_peer *p = find_peer(a, key);
+	if (p)
+		*p = a->peers[--a->n_peers];
+	pthread_mutex_unlock(&a->lock);
+}
+
+bool nat_agent_peer_connected(struct engine *e, const uint8_t key[WG_KEY_LEN])
+{
+	struct nat_agent *a = e->nat;
+	bool up = false;
+	if (!a)
+		return false;
+	pthread_mutex_lock(&a->lock);
+	struct nat_peer *p = find_peer(a, key);
+	up = p && p->punch.state == NAT_PUNCH_UP;
+	pthread_mutex_unlock(&a->lock);
+	return up;
+}
+
+/* ---- requests ---- */
 
 void engine_nat_tick(struct engine *e, struct ovl_response *resp)
 {
-	/* A no-op unless NAT traversal is enabled, which needs the global overlay. */
-	if (e->st.global_set && e->st.global.has_nat && e->st.global.nat.enabled) {
-		ovl_response_err(resp, "nat_tick: NAT traversal is not available in this build yet");
-		return;
+	struct nat_agent *a = e->nat;
+	if (a) {
+		uint64_t now = clock_ms(CLOCK_REALTIME);
+		pthread_mutex_lock(&a->lock);
+		a->next_refresh_ms = 0; /* STUN and host candidates now */
+		for (size_t i = 0; i < a->n_peers; i++)
+			nat_punch_kick(&a->peers[i].punch, now);
+		pthread_cond_signal(&a->cond);
+		pthread_mutex_unlock(&a->lock);
 	}
 	resp_ok(resp);
 }
 
+static const char *punch_state_name(enum nat_punch_state s)
+{
+	switch (s) {
+	case NAT_PUNCH_PROBING:
+		return "probing";
+	case NAT_PUNCH_UP:
+		return "connected";
+	case NAT_PUNCH_QUIET:
+		return "quiet";
+	case NAT_PUNCH_IDLE:
+	default:
+		return "idle";
+	}
+}
+
+/* Direct when the working endpoint is the configured one or one of the peer's host candidates. */
+static enum ovl_connection_type connection_type(const struct nat_peer *p)
+{
+	if (!ip_endpoint_is_unset(&p->configured) && endpoint_equal(&p->configured, &p->endpoint))
+		return OVL_CONN_DIRECT;
+	for (size_t i = 0; i < p->n_cands; i++)
+		if (p->cands[i].type == OVL_CAND_HOST && endpoint_equal(&p->cands[i].address, &p->endpoint))
+			return OVL_CONN_DIRECT;
+	return OVL_CONN_HOLE_PUNCHED;
+}
+
+static void status_candidates(struct nat_agent *a, struct ovl_res_nat_status *s)
+{
+	struct ovl_candidate list[NAT_MAX_CANDIDATES];
+	size_t n = 0;
+	for (size_t i = 0; i < a->n_host; i++)
+		nat_candidate_add(list, &n, &a->host[i]);
+	for (size_t i = 0; i < a->stun.n_servers; i++) {
+		const struct stun_server *srv = &a->stun.servers[i];
+		if (!srv->has_mapped)
+			continue;
+		struct ovl_candidate c = {
+			.type = OVL_CAND_SERVER_REFLEXIVE,
+			.address = srv->mapped,
+			.priority = nat_priority(NAT_TYPE_PREF_SERVER_REFLEXIVE,
+						 nat_local_preference(srv->mapped.addr.family, 0), NAT_COMPONENT_ID),
+		};
+		nat_candidate_add(list, &n, &c);
+	}
+	nat_candidates_sort(list, n);
+	s->candidates = n ? malloc(n * sizeof(*s->candidates)) : NULL;
+	if (s->candidates) {
+		memcpy(s->candidates, list, n * sizeof(*list));
+		s->n_candidates = n;
+	}
+}
+
 void engine_nat_status(struct engine *e, struct ovl_response *resp)
 {
+	struct nat_agent *a = e->nat;
 	memset(resp, 0, sizeof(*resp));
 	resp->result = OVL_RES_NAT_STATUS;
 	resp->nat_status.last_refresh = e->nat_last_refresh;
+	if (!a)
+		return;
+	struct ovl_res_nat_status *s = &resp->nat_status;
+	pthread_mutex_lock(&a->lock);
+	s->last_refresh = a->last_refresh;
+	s->mapping = stun_mapping_name(stun_client_mapping(&a->stun, AF_INET));
+	s->stun_malformed = a->stun.rx_malformed;
+	s->stun_unknown_server = a->stun.rx_unknown_server;
+	s->stun_unknown_txn = a->stun.rx_unknown_txn;
+	s->stun_errors = a->stun.rx_errors;
+	s->stun_timeouts = a->stun.timeouts;
+	s->rx_not_stun = a->rx_not_stun;
+	status_candidates(a, s);
+	s->peers = a->n_peers ? calloc(a->n_peers, sizeof(*s->peers)) : NULL;
+	for (size_t i = 0; s->peers && i < a->n_peers; i++) {
+		const struct nat_peer *p = &a->peers[i];
+		struct ovl_nat_peer *np = &s->peers[s->n_peers++];
+		memcpy(np->public_key, p->key, WG_KEY_LEN);
+		np->connected = p->punch.state == NAT_PUNCH_UP;
+		np->state = punch_state_name(p->punch.state);
+		np->connection_type = connection_type(p);
+		np->has_remote_endpoint = np->connected && p->has_endpoint;
+		np->remote_endpoint = p->endpoint;
+	}
+	pthread_mutex_unlock(&a->lock);
 }

@@ -11,6 +11,7 @@
  * leaves by it rather than by the cluster device.
  */
 #include "engine/dp.h"
+#include "engine/nat.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -141,7 +142,11 @@ void engine_peers_add(struct engine *e, const struct ovl_peer_spec *p, const str
 		if (old)
 			drop_routes(e, t.route_dev, old->allowed_ips, old->n_allowed_ips);
 	}
-	if (t.dev && dp_peer_install(e, t.dev, t.route_dev, p, err, sizeof(err)) < 0) {
+	/* A path NAT traversal found stays: a repeated add_peer does not reset it to the configured endpoint. */
+	struct ovl_peer_spec install = *p;
+	if (!t.svc && nat_agent_peer_connected(e, p->public_key))
+		memset(&install.endpoint, 0, sizeof(install.endpoint));
+	if (t.dev && dp_peer_install(e, t.dev, t.route_dev, &install, err, sizeof(err)) < 0) {
 		ovl_response_err(resp, "add_peer: %s", err);
 		return;
 	}
@@ -156,6 +161,8 @@ void engine_peers_add(struct engine *e, const struct ovl_peer_spec *p, const str
 	}
 	if (!t.svc)
 		check_peer_collisions(e);
+	if (!t.svc && t.dev)
+		nat_agent_peer_update(e, p);
 	if (t.svc)
 		dp_commit(e);
 	e->dirty = true;
@@ -187,8 +194,10 @@ void engine_peers_remove(struct engine *e, const uint8_t key[WG_KEY_LEN], const 
 			t.svc->n_peers--;
 			dp_commit(e);
 		}
-	} else if (state_remove_peer(&e->st, key)) {
-		e->dirty = true;
+	} else {
+		nat_agent_peer_forget(e, key);
+		if (state_remove_peer(&e->st, key))
+			e->dirty = true;
 	}
 	resp_ok(resp);
 }

@@ -21,6 +21,7 @@ struct engine {
 	struct dp *dp;
 	bool global_up;
 	uint64_t nat_last_refresh;
+	struct nat_agent *nat; /* NAT traversal (nat.h); NULL unless enabled and the device is up */
 
 	/*
 	 * Overlay DNS (dns.c). dns is NULL when disabled or when it could not

@@ -472,7 +472,15 @@ static int encode_nat_status(json_t *o, const struct ovl_res_nat_status *s)
 {
 	json_t *c = json_array(), *p = json_array();
 	if (mj_set_new(o, "candidates", c) < 0 || mj_set_new(o, "peers", p) < 0 ||
-	    mj_set_new(o, "last_refresh", json_integer((json_int_t)s->last_refresh)) < 0)
+	    mj_set_new(o, "last_refresh", json_integer((json_int_t)s->last_refresh)) < 0 ||
+	    (s->mapping && mj_set_new(o, "mapping", json_string(s->mapping)) < 0) ||
+	    (s->mapping &&
+	     mj_set_new(o, "stun",
+			json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "malformed", (json_int_t)s->stun_malformed,
+				  "unknown_server", (json_int_t)s->stun_unknown_server, "unknown_transaction",
+				  (json_int_t)s->stun_unknown_txn, "error_responses", (json_int_t)s->stun_errors,
+				  "timeouts", (json_int_t)s->stun_timeouts, "not_stun",
+				  (json_int_t)s->rx_not_stun)) < 0))
 		return -ENOMEM;
 	for (size_t i = 0; i < s->n_candidates; i++)
 		if (json_array_append_new(c, mj_candidate_to_json(&s->candidates[i])) < 0)
@@ -485,7 +493,9 @@ static int encode_nat_status(json_t *o, const struct ovl_res_nat_status *s)
 		    mj_set_new(e, "connection_type", json_string(ovl_connection_type_name(np->connection_type))) < 0 ||
 		    (np->has_remote_endpoint &&
 		     mj_set_new(e, "remote_endpoint",
-				json_string(ip_endpoint_format(&np->remote_endpoint, ep, sizeof(ep)))) < 0))
+				json_string(ip_endpoint_format(&np->remote_endpoint, ep, sizeof(ep)))) < 0) ||
+		    (np->state && (mj_set_new(e, "connected", json_boolean(np->connected)) < 0 ||
+				   mj_set_new(e, "state", json_string(np->state)) < 0)))
 			return -ENOMEM;
 	}
 	return 0;
@@ -598,6 +608,12 @@ char *codec_encode_event(const struct ovl_event *ev, size_t *len)
 	case OVL_EV_NAT_ENDPOINT_CHANGED:
 		return dump(json_pack("{s:s, s:s, s:s, s:s}", "frame", "event", "event", "nat_endpoint_changed",
 				      "pubkey", key, "endpoint", ip_endpoint_format(&ev->endpoint, ep, sizeof(ep))),
+			    len);
+	case OVL_EV_NAT_REFLEXIVE_CHANGED:
+		return dump(json_pack("{s:s, s:s, s:o}", "frame", "event", "event", "nat_reflexive_changed", "endpoint",
+				      ip_endpoint_is_unset(&ev->endpoint)
+					      ? json_null()
+					      : json_string(ip_endpoint_format(&ev->endpoint, ep, sizeof(ep)))),
 			    len);
 	}
 	return NULL;

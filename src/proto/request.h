@@ -288,6 +288,9 @@ struct ovl_nat_peer {
 	enum ovl_connection_type connection_type;
 	bool has_remote_endpoint;
 	struct ip_endpoint remote_endpoint;
+	/* Extensions (docs/protocol-extensions.md): NULL state = not reported. */
+	bool connected;
+	const char *state; /* "probing", "quiet", "connected", "idle" (static strings) */
 };
 
 struct ovl_res_nat_status {
@@ -296,6 +299,9 @@ struct ovl_res_nat_status {
 	struct ovl_nat_peer *peers;
 	size_t n_peers;
 	uint64_t last_refresh;
+	const char *mapping; /* extension: the NAT's mapping behaviour (static string); NULL: not reported */
+	/* Extension, with mapping: STUN datagrams dropped, by reason, and requests that got no answer. */
+	uint64_t stun_malformed, stun_unknown_server, stun_unknown_txn, stun_errors, stun_timeouts, rx_not_stun;
 };
 
 struct ovl_response {
@@ -321,13 +327,17 @@ void ovl_cluster_status_free(struct ovl_cluster_status *c);
 void ovl_response_err(struct ovl_response *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *ovl_connection_type_name(enum ovl_connection_type t); /* "direct", "hole-punched", "relayed" */
 
-enum ovl_event_kind { OVL_EV_PEER_HEALTH_CHANGED, OVL_EV_NAT_ENDPOINT_CHANGED };
+enum ovl_event_kind {
+	OVL_EV_PEER_HEALTH_CHANGED,
+	OVL_EV_NAT_ENDPOINT_CHANGED,
+	OVL_EV_NAT_REFLEXIVE_CHANGED, /* extension: our own server-reflexive address changed */
+};
 
 struct ovl_event {
 	enum ovl_event_kind kind;
 	uint8_t pubkey[WG_KEY_LEN];
 	bool healthy;		     /* peer_health_changed */
-	struct ip_endpoint endpoint; /* nat_endpoint_changed */
+	struct ip_endpoint endpoint; /* nat_endpoint_changed; nat_reflexive_changed (unset: none now) */
 };
 
 #endif

@@ -61,6 +61,12 @@ struct wg_peer {
 	struct noise_keypair *kp_current, *kp_previous, *kp_next;
 	bool has_endpoint;
 	struct ip_endpoint endpoint;
+	/*
+	 * The local address the endpoint's packets arrive on (family 0: none
+	 * known): ours leave from it, as kernel WireGuard does, so a host with
+	 * several addresses answers from the one the peer sent to.
+	 */
+	struct ip_addr src;
 	uint16_t persistent_keepalive;
 	uint64_t last_handshake_unix_ns; /* wall clock, for wg show */
 	uint64_t last_initiation_sent_ns;
@@ -140,7 +146,8 @@ void wg_peer_zero_keys(struct wg_peer *peer);
 void wg_peer_add_keypair(struct wg_peer *peer, struct noise_keypair *kp);
 /* True when kp was the unconfirmed next keypair and is now current. */
 bool wg_peer_confirm_keypair(struct wg_peer *peer, struct noise_keypair *kp);
-void wg_peer_set_endpoint(struct wg_peer *peer, const struct ip_endpoint *ep);
+/* An authenticated packet from ep, received on local (NULL: unknown). */
+void wg_peer_set_endpoint(struct wg_peer *peer, const struct ip_endpoint *ep, const struct ip_addr *local);
 int wg_peer_apply(struct wg_device *dev, const struct wg_peer_config *cfg);
 
 /* timers.c - with peer->lock held */
@@ -167,7 +174,7 @@ enum wg_path_kind {
 	WG_PATH_NONE, /* no endpoint known */
 	WG_PATH_UDP,  /* *ep: the peer's UDP endpoint */
 };
-enum wg_path_kind wg_peer_path(const struct wg_peer *peer, struct ip_endpoint *ep);
+enum wg_path_kind wg_peer_path(const struct wg_peer *peer, struct ip_endpoint *ep, struct ip_addr *src);
 int wg_send_to_peer(struct wg_peer *peer, const void *buf, size_t len);
 void wg_send_initiation(struct wg_peer *peer, bool is_retry);
 void wg_send_keepalive(struct wg_peer *peer);
@@ -198,18 +205,34 @@ void wg_rx_free(struct wg_rx *rx);
  */
 void wg_receive_datagram(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, size_t len,
 			 const struct ip_endpoint *src);
+/* The same, for a datagram that arrived on the local address local (IP_PKTINFO). */
+void wg_receive_datagram_on(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, size_t len,
+			    const struct ip_endpoint *src, const struct ip_addr *local);
 /*
  * The Diffie-Hellman part of an admitted initiation or response (the
  * handshake worker's job). With dev->lock held for reading.
  */
 void wg_receive_handshake(struct wg_device *dev, uint8_t *buf, size_t len,
-			  const struct ip_endpoint *src);
+			  const struct ip_endpoint *src, const struct ip_addr *local);
 /* Writes what the batch coalesced; whether the batch wrote anything to the TUN device. */
 bool wg_rx_flush(struct wg_device *dev, struct wg_rx *rx);
 
 /* socket.c - the demultiplexing itself is in socket.h */
 /* Low-level: one datagram from the device's socket of ep's family. */
 int wg_udp_send(struct wg_device *dev, const struct ip_endpoint *ep, const void *buf, size_t len);
+/*
+ * The same from the local address src (family 0: the kernel's choice).
+ * When src is no longer ours (-EINVAL, -EADDRNOTAVAIL) the datagram is sent
+ * from the kernel's choice and *src is cleared, so the caller forgets it.
+ */
+int wg_udp_send_from(struct wg_device *dev, const struct ip_endpoint *ep, struct ip_addr *src, const void *buf,
+		     size_t len);
+/*
+ * Writes an IP_PKTINFO / IPV6_PKTINFO control message choosing src as the
+ * source address at buf (CMSG_SPACE(sizeof(struct in6_pktinfo)) bytes of
+ * room, aligned); returns the bytes used.
+ */
+size_t wg_pktinfo_put(char *buf, const struct ip_addr *src);
 /* A UDP receive batch's buffers and state; one per thread that reads sockets. */
 struct udp_reader;
 struct udp_reader *wg_udp_rx_new(void);

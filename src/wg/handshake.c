@@ -36,7 +36,7 @@ void wg_handshake_queue_destroy(struct wg_handshake_queue *q)
 }
 
 bool wg_handshake_queue_push(struct wg_handshake_queue *q, const uint8_t *buf, size_t len,
-			     const struct ip_endpoint *src, uint64_t now_ns)
+			     const struct ip_endpoint *src, const struct ip_addr *local, uint64_t now_ns)
 {
 	struct wg_handshake_item *it;
 	bool was_empty;
@@ -53,6 +53,10 @@ bool wg_handshake_queue_push(struct wg_handshake_queue *q, const uint8_t *buf, s
 	memcpy(it->buf, buf, len);
 	it->len = (uint8_t)len;
 	it->src = *src;
+	if (local)
+		it->local = *local;
+	else
+		memset(&it->local, 0, sizeof(it->local));
 	was_empty = q->len++ == 0;
 	if (q->len > q->cap / 8)
 		atomic_store(&q->busy_until_ns, now_ns + WG_UNDER_LOAD_AFTER_TIME * NSEC_PER_SEC);
@@ -102,7 +106,7 @@ void *wg_handshake_worker(void *arg)
 	while ((n = wg_handshake_queue_pop(dev->handshakes, batch, WG_HANDSHAKE_BATCH)) > 0) {
 		pthread_rwlock_rdlock(&dev->lock);
 		for (unsigned i = 0; i < n; i++)
-			wg_receive_handshake(dev, batch[i].buf, batch[i].len, &batch[i].src);
+			wg_receive_handshake(dev, batch[i].buf, batch[i].len, &batch[i].src, &batch[i].local);
 		pthread_rwlock_unlock(&dev->lock);
 		wg_memzero(batch, sizeof(batch[0]) * n);
 	}

@@ -31,6 +31,7 @@ struct wg_handshake_item {
 	uint8_t buf[WG_MSG_INITIATION_LEN]; /* the larger of the two messages */
 	uint8_t len;
 	struct ip_endpoint src;
+	struct ip_addr local; /* the address it arrived on; family 0: unknown */
 };
 
 struct wg_handshake_queue {
@@ -47,7 +48,7 @@ int wg_handshake_queue_init(struct wg_handshake_queue *q, unsigned cap);
 void wg_handshake_queue_destroy(struct wg_handshake_queue *q);
 /* Copies the message; false (and counted) when the queue is full. */
 bool wg_handshake_queue_push(struct wg_handshake_queue *q, const uint8_t *buf, size_t len,
-			     const struct ip_endpoint *src, uint64_t now_ns);
+			     const struct ip_endpoint *src, const struct ip_addr *local, uint64_t now_ns);
 /*
  * Moves up to max messages to out, waiting while the queue is empty.
  * Returns how many, 0 once wg_handshake_queue_stop was called.

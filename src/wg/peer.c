@@ -132,9 +132,14 @@ static bool endpoint_differs(const struct wg_peer *peer, const struct ip_endpoin
 	       peer->endpoint.port != ep->port;
 }
 
-void wg_peer_set_endpoint(struct wg_peer *peer, const struct ip_endpoint *ep)
+void wg_peer_set_endpoint(struct wg_peer *peer, const struct ip_endpoint *ep, const struct ip_addr *local)
 {
-	if (!endpoint_differs(peer, ep))
+	bool differs = endpoint_differs(peer, ep);
+	if (local && local->family == ep->addr.family)
+		peer->src = *local;
+	else if (differs)
+		memset(&peer->src, 0, sizeof(peer->src));
+	if (!differs)
 		return;
 	peer->endpoint = *ep;
 	peer->has_endpoint = true;
@@ -172,6 +177,7 @@ int wg_peer_apply(struct wg_device *dev, const struct wg_peer_config *cfg)
 			peer->endpoint = cfg->endpoint;
 			peer->has_endpoint = true;
 		}
+		memset(&peer->src, 0, sizeof(peer->src)); /* a configured endpoint: the kernel picks the source */
 	}
 	if (cfg->set_persistent_keepalive) {
 		bool was_off = peer->persistent_keepalive == 0;

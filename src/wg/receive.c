@@ -60,7 +60,7 @@ static bool admit_handshake(struct wg_device *dev, const uint8_t *buf, size_t le
 }
 
 static void receive_initiation(struct wg_device *dev, uint8_t *buf, size_t len,
-			       const struct ip_endpoint *src)
+			       const struct ip_endpoint *src, const struct ip_addr *local)
 {
 	const struct wg_msg_initiation *msg = (const struct wg_msg_initiation *)buf;
 	struct noise_initiation in;
@@ -85,7 +85,7 @@ static void receive_initiation(struct wg_device *dev, uint8_t *buf, size_t len,
 		goto out;
 	atomic_fetch_add(&peer->rx_bytes, len);
 	atomic_fetch_add_explicit(&peer->rx_packets, 1, memory_order_relaxed);
-	wg_peer_set_endpoint(peer, src);
+	wg_peer_set_endpoint(peer, src, local);
 	index = wg_index_add_handshake(&dev->index, peer);
 	if (!index)
 		goto out;
@@ -108,7 +108,7 @@ out:
 }
 
 static void receive_response(struct wg_device *dev, uint8_t *buf, size_t len,
-			     const struct ip_endpoint *src)
+			     const struct ip_endpoint *src, const struct ip_addr *local)
 {
 	const struct wg_msg_response *msg = (const struct wg_msg_response *)buf;
 	struct noise_keypair *kp;
@@ -131,7 +131,7 @@ static void receive_response(struct wg_device *dev, uint8_t *buf, size_t len,
 	atomic_fetch_add_explicit(&peer->rx_packets, 1, memory_order_relaxed);
 	wg_index_promote(&dev->index, index, kp);
 	wg_peer_add_keypair(peer, kp);
-	wg_peer_set_endpoint(peer, src);
+	wg_peer_set_endpoint(peer, src, local);
 	wg_timers_any_authenticated_packet_received(peer);
 	wg_timers_any_authenticated_packet_traversal(peer);
 	wg_timers_session_derived(peer);
@@ -248,7 +248,7 @@ static void deliver(struct wg_device *dev, struct wg_rx *rx, const uint8_t *pkt,
 }
 
 static void receive_data(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, size_t len,
-			 const struct ip_endpoint *src)
+			 const struct ip_endpoint *src, const struct ip_addr *local)
 {
 	struct noise_keypair *kp;
 	struct wg_peer *peer;
@@ -270,7 +270,7 @@ static void receive_data(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, 
 		wg_timers_handshake_complete(peer);
 		wg_send_staged(peer);
 	}
-	wg_peer_set_endpoint(peer, src);
+	wg_peer_set_endpoint(peer, src, local);
 	wg_timers_any_authenticated_packet_received(peer);
 	wg_timers_any_authenticated_packet_traversal(peer);
 	/*
@@ -307,14 +307,14 @@ static void receive_data(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, 
 }
 
 void wg_receive_handshake(struct wg_device *dev, uint8_t *buf, size_t len,
-			  const struct ip_endpoint *src)
+			  const struct ip_endpoint *src, const struct ip_addr *local)
 {
 	switch (wg_message_classify(buf, len)) {
 	case WG_MSG_INITIATION:
-		receive_initiation(dev, buf, len, src);
+		receive_initiation(dev, buf, len, src, local);
 		break;
 	case WG_MSG_RESPONSE:
-		receive_response(dev, buf, len, src);
+		receive_response(dev, buf, len, src, local);
 		break;
 	default:
 		break;
@@ -324,6 +324,12 @@ void wg_receive_handshake(struct wg_device *dev, uint8_t *buf, size_t len,
 void wg_receive_datagram(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, size_t len,
 			 const struct ip_endpoint *src)
 {
+	wg_receive_datagram_on(dev, rx, buf, len, src, NULL);
+}
+
+void wg_receive_datagram_on(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, size_t len,
+			    const struct ip_endpoint *src, const struct ip_addr *local)
+{
 	switch (wg_message_classify(buf, len)) {
 	case WG_MSG_INITIATION:
 	case WG_MSG_RESPONSE:
@@ -331,15 +337,15 @@ void wg_receive_datagram(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, 
 			break;
 		/* The Diffie-Hellman work: on the handshake worker, if the device has one. */
 		if (!dev->handshakes)
-			wg_receive_handshake(dev, buf, len, src);
+			wg_receive_handshake(dev, buf, len, src, local);
 		else
-			wg_handshake_queue_push(dev->handshakes, buf, len, src, wg_now_ns());
+			wg_handshake_queue_push(dev->handshakes, buf, len, src, local, wg_now_ns());
 		break;
 	case WG_MSG_COOKIE:
 		receive_cookie(dev, buf);
 		break;
 	case WG_MSG_DATA:
-		receive_data(dev, rx, buf, len, src);
+		receive_data(dev, rx, buf, len, src, local);
 		break;
 	default:
 		break; /* not WireGuard: socket.c hands those elsewhere */

@@ -17,11 +17,12 @@
 #include "wg/device.h"
 #include "wg/offload.h"
 
-enum wg_path_kind wg_peer_path(const struct wg_peer *peer, struct ip_endpoint *ep)
+enum wg_path_kind wg_peer_path(const struct wg_peer *peer, struct ip_endpoint *ep, struct ip_addr *src)
 {
 	if (!peer->has_endpoint)
 		return WG_PATH_NONE;
 	*ep = peer->endpoint;
+	*src = peer->src;
 	return WG_PATH_UDP;
 }
 
@@ -29,10 +30,13 @@ enum wg_path_kind wg_peer_path(const struct wg_peer *peer, struct ip_endpoint *e
 int wg_send_to_peer(struct wg_peer *peer, const void *buf, size_t len)
 {
 	struct ip_endpoint ep;
+	struct ip_addr src;
 	int ret;
-	switch (wg_peer_path(peer, &ep)) {
+	switch (wg_peer_path(peer, &ep, &src)) {
 	case WG_PATH_UDP:
-		ret = wg_udp_send(peer->dev, &ep, buf, len);
+		ret = wg_udp_send_from(peer->dev, &ep, &src, buf, len);
+		if (!src.family)
+			peer->src = src; /* no longer ours: forget it */
 		break;
 	case WG_PATH_NONE:
 	default:
@@ -45,44 +49,82 @@ int wg_send_to_peer(struct wg_peer *peer, const void *buf, size_t len)
 	return ret;
 }
 
+/*
+ * A fresh initiation for peer into msg (with peer->lock held), the timers
+ * told. 0, or -errno when none can be made (no key, no free index).
+ */
+static int create_initiation(struct wg_peer *peer, struct wg_msg_initiation *msg, uint64_t now)
+{
+	struct wg_device *dev = peer->dev;
+	uint32_t index;
+	int ret;
+
+	if (!dev->identity.has_key)
+		return -ENOKEY;
+	if (peer->hs.state != NOISE_ZEROED)
+		wg_index_remove(&dev->index, peer->hs.local_index);
+	index = wg_index_add_handshake(&dev->index, peer);
+	if (!index)
+		return -ENOMEM;
+	ret = noise_create_initiation(msg, &peer->hs, &dev->identity, index, wg_unix_now_ns());
+	if (!ret)
+		ret = wg_cookie_add_macs(&peer->cookie, (uint8_t *)msg, sizeof(*msg), now);
+	if (ret) {
+		wg_index_remove(&dev->index, index);
+		noise_handshake_clear(&peer->hs);
+		log_debug("wg %s: cannot create handshake initiation: %s", dev->ifname, strerror(-ret));
+		return ret;
+	}
+	peer->last_initiation_sent_ns = now;
+	wg_timers_any_authenticated_packet_traversal(peer);
+	wg_timers_any_authenticated_packet_sent(peer);
+	wg_timers_handshake_initiated(peer);
+	return 0;
+}
+
 void wg_send_initiation(struct wg_peer *peer, bool is_retry)
 {
 	struct wg_device *dev = peer->dev;
 	struct wg_msg_initiation msg;
 	uint64_t now = wg_now_ns();
-	uint32_t index;
 	int ret;
 
 	if (!is_retry)
 		peer->handshake_attempts = 0;
 	if (peer->last_initiation_sent_ns && now - peer->last_initiation_sent_ns < WG_REKEY_TIMEOUT * NSEC_PER_SEC)
 		return;
-	if (!peer->has_endpoint || !dev->identity.has_key)
+	if (!peer->has_endpoint || create_initiation(peer, &msg, now) < 0)
 		return;
-	if (peer->hs.state != NOISE_ZEROED)
-		wg_index_remove(&dev->index, peer->hs.local_index);
-	index = wg_index_add_handshake(&dev->index, peer);
-	if (!index)
-		return;
-	ret = noise_create_initiation(&msg, &peer->hs, &dev->identity, index, wg_unix_now_ns());
-	if (!ret)
-		ret = wg_cookie_add_macs(&peer->cookie, (uint8_t *)&msg, sizeof(msg), now);
-	if (ret) {
-		wg_index_remove(&dev->index, index);
-		noise_handshake_clear(&peer->hs);
-		log_debug("wg %s: cannot create handshake initiation: %s", dev->ifname, strerror(-ret));
-		return;
-	}
-	peer->last_initiation_sent_ns = now;
-	wg_timers_any_authenticated_packet_traversal(peer);
-	wg_timers_any_authenticated_packet_sent(peer);
-	wg_timers_handshake_initiated(peer);
 	ret = wg_send_to_peer(peer, &msg, sizeof(msg));
 	if (!ret)
 		atomic_fetch_add_explicit(&peer->handshake_initiations, 1, memory_order_relaxed);
 	log_debug("wg %s: sending handshake initiation%s", dev->ifname, is_retry ? " (retry)" : "");
 	if (ret)
 		log_debug("wg %s: sending handshake initiation failed: %s", dev->ifname, strerror(-ret));
+}
+
+int wg_peer_probe(struct wg_device *dev, const uint8_t key[WG_KEY_LEN], const struct ip_endpoint *eps, size_t n)
+{
+	struct wg_msg_initiation msg;
+	struct wg_peer *peer;
+	int ret = -ENOENT, sent = 0;
+
+	pthread_rwlock_rdlock(&dev->lock);
+	peer = wg_peer_find(dev, key);
+	if (peer) {
+		pthread_mutex_lock(&peer->lock);
+		peer->handshake_attempts = 0;
+		ret = create_initiation(peer, &msg, wg_now_ns());
+		pthread_mutex_unlock(&peer->lock);
+	}
+	/* One message to every candidate: the responder's replay check keeps only the first copy. */
+	for (size_t i = 0; !ret && i < n; i++)
+		if (wg_udp_send(dev, &eps[i], &msg, sizeof(msg)) == 0) {
+			atomic_fetch_add(&peer->tx_bytes, sizeof(msg));
+			sent++;
+		}
+	pthread_rwlock_unlock(&dev->lock);
+	return ret ? ret : sent;
 }
 
 static bool keypair_fresh(const struct noise_keypair *kp, uint64_t now)
@@ -188,7 +230,7 @@ struct send_batch {
 	struct iovec iov[WG_BATCH];
 	struct sockaddr_storage addrs[WG_BATCH];
 	union {
-		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		char buf[CMSG_SPACE(sizeof(uint16_t)) + CMSG_SPACE(sizeof(struct in6_pktinfo))];
 		struct cmsghdr align;
 	} ctl[WG_BATCH];
 	uint16_t gso[WG_BATCH];
@@ -203,7 +245,7 @@ struct tun_reader {
 	struct send_batch batch[2];
 };
 
-/* Send an entry's datagrams one by one (a path that refuses UDP GSO). */
+/* Send an entry's datagrams one by one, without control messages (no UDP GSO, no source address). */
 static void send_unsegmented(int fd, struct send_batch *b, unsigned k)
 {
 	uint8_t *p = b->iov[k].iov_base;
@@ -232,8 +274,14 @@ static void batch_flush(struct wg_device *dev, struct send_batch *b, int family_
 				if (poll(&pfd, 1, 100) > 0)
 					continue;
 			}
-			/* EIO/EINVAL on a GSO entry: no segmentation offload on this route. */
-			if (b->gso[done] && (errno == EIO || errno == EINVAL))
+			/*
+			 * EIO/EINVAL on a GSO entry: no segmentation offload on this route;
+			 * EINVAL/EADDRNOTAVAIL/ENETUNREACH: a sticky source address that is gone. Both
+			 * go out one by one from the kernel's choice of source.
+			 */
+			if ((b->gso[done] && (errno == EIO || errno == EINVAL)) ||
+			    (b->msgs[done].msg_hdr.msg_controllen &&
+			     (errno == EINVAL || errno == EADDRNOTAVAIL || errno == ENETUNREACH)))
 				send_unsegmented(fd, b, done);
 			else
 				log_debug("wg %s: sendmmsg: %s", dev->ifname, strerror(errno));
@@ -252,8 +300,8 @@ static void flush_all(struct wg_device *dev, struct tun_reader *r)
 	r->oused = 0;
 }
 
-static void batch_add(struct send_batch *b, const struct ip_endpoint *ep, uint8_t *data, size_t len,
-		      uint16_t gso)
+static void batch_add(struct send_batch *b, const struct ip_endpoint *ep, const struct ip_addr *src,
+		      uint8_t *data, size_t len, uint16_t gso)
 {
 	unsigned k = b->n++;
 	struct msghdr *mh = &b->msgs[k].msg_hdr;
@@ -267,14 +315,20 @@ static void batch_add(struct send_batch *b, const struct ip_endpoint *ep, uint8_
 	mh->msg_namelen = sl;
 	mh->msg_iov = &b->iov[k];
 	mh->msg_iovlen = 1;
-	if (gso) {
-		struct cmsghdr *cm = (struct cmsghdr *)b->ctl[k].buf;
+	if (gso || src->family) {
+		size_t used = 0;
 		mh->msg_control = b->ctl[k].buf;
-		mh->msg_controllen = sizeof(b->ctl[k].buf);
-		cm->cmsg_level = IPPROTO_UDP;
-		cm->cmsg_type = UDP_SEGMENT;
-		cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-		memcpy(CMSG_DATA(cm), &gso, sizeof(gso));
+		if (gso) {
+			struct cmsghdr *cm = (struct cmsghdr *)b->ctl[k].buf;
+			cm->cmsg_level = IPPROTO_UDP;
+			cm->cmsg_type = UDP_SEGMENT;
+			cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+			memcpy(CMSG_DATA(cm), &gso, sizeof(gso));
+			used = CMSG_SPACE(sizeof(uint16_t));
+		}
+		if (src->family)
+			used += wg_pktinfo_put(b->ctl[k].buf + used, src);
+		mh->msg_controllen = used;
 	}
 }
 
@@ -301,9 +355,10 @@ static unsigned tun_packet(struct wg_device *dev, struct tun_reader *r, size_t g
 	peer = (struct wg_peer *)((char *)owner - offsetof(struct wg_peer, aips));
 
 	struct ip_endpoint ep;
+	struct ip_addr src;
 	pthread_mutex_lock(&peer->lock);
 	kp = sending_keypair(peer, now);
-	if (!kp || wg_peer_path(peer, &ep) != WG_PATH_UDP) {
+	if (!kp || wg_peer_path(peer, &ep, &src) != WG_PATH_UDP) {
 		for (unsigned i = 0; i < nsegs; i++)
 			wg_stage_packet(peer, r->scratch,
 					wg_tso_segment(vh, pkt, len, i, seg_len, nsegs, r->scratch));
@@ -354,7 +409,7 @@ static unsigned tun_packet(struct wg_device *dev, struct tun_reader *r, size_t g
 	for (unsigned s0 = 0; s0 < nsegs; s0 += per_entry) {
 		unsigned c = nsegs - s0 < per_entry ? nsegs - s0 : per_entry;
 		size_t bytes = (size_t)(c - 1) * stride + (s0 + c == nsegs ? last : stride);
-		batch_add(b, &ep, base + (size_t)s0 * stride, bytes, c > 1 ? (uint16_t)stride : 0);
+		batch_add(b, &ep, &src, base + (size_t)s0 * stride, bytes, c > 1 ? (uint16_t)stride : 0);
 	}
 	r->oused += (size_t)nsegs * stride;
 	atomic_fetch_add(&peer->tx_bytes, (uint64_t)total);

@@ -77,6 +77,10 @@ static int udp_open(int family, uint16_t port, uint32_t fwmark, bool reuseport)
 		goto fail;
 	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
 		goto fail;
+	/* The local address of each datagram: replies leave from it (sticky source, wg_peer.src). */
+	if (setsockopt(fd, family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
+		       family == AF_INET6 ? IPV6_RECVPKTINFO : IP_PKTINFO, &one, sizeof(one)) < 0)
+		goto fail;
 	/* UDP GRO: bursts from one sender arrive as one buffer (split in wg_udp_receive). */
 	(void)setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
@@ -279,6 +283,55 @@ int wg_device_rebind(struct wg_device *dev, uint16_t port)
 	return wg_udp_readers_start(dev);
 }
 
+size_t wg_pktinfo_put(char *buf, const struct ip_addr *src)
+{
+	struct cmsghdr *cm = (struct cmsghdr *)buf;
+	if (src->family == AF_INET6) {
+		struct in6_pktinfo pi = { .ipi6_addr = src->v6 };
+		cm->cmsg_level = IPPROTO_IPV6;
+		cm->cmsg_type = IPV6_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+		return CMSG_SPACE(sizeof(pi));
+	}
+	struct in_pktinfo pi = { .ipi_spec_dst = src->v4 };
+	cm->cmsg_level = IPPROTO_IP;
+	cm->cmsg_type = IP_PKTINFO;
+	cm->cmsg_len = CMSG_LEN(sizeof(pi));
+	memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+	return CMSG_SPACE(sizeof(pi));
+}
+
+int wg_udp_send_from(struct wg_device *dev, const struct ip_endpoint *ep, struct ip_addr *src, const void *buf,
+		     size_t len)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+		struct cmsghdr align;
+	} ctl;
+	struct sockaddr_storage ss;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr mh = { .msg_name = &ss, .msg_iov = &iov, .msg_iovlen = 1 };
+	socklen_t sl;
+	int fd = dev->udp_fd[ep->addr.family == AF_INET6 ? 1 : 0];
+
+	if (!src->family || src->family != ep->addr.family)
+		return wg_udp_send(dev, ep, buf, len);
+	if (fd < 0)
+		return -EAFNOSUPPORT;
+	ip_endpoint_to_sockaddr(ep, &ss, &sl);
+	mh.msg_namelen = sl;
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = wg_pktinfo_put(ctl.buf, src);
+	if (sendmsg(fd, &mh, 0) >= 0)
+		return 0;
+	if (errno != EINVAL && errno != EADDRNOTAVAIL && errno != ENETUNREACH)
+		return -errno;
+	/* The address went away (or cannot reach ep): the kernel's choice from now on. */
+	memset(src, 0, sizeof(*src));
+	return wg_udp_send(dev, ep, buf, len);
+}
+
 int wg_udp_send(struct wg_device *dev, const struct ip_endpoint *ep, const void *buf, size_t len)
 {
 	struct sockaddr_storage ss;
@@ -304,11 +357,11 @@ int wg_device_send_raw(struct wg_device *dev, const struct ip_endpoint *to, cons
 
 /* One datagram off the wire: to the WireGuard receive path, the hook, or the floor. */
 static void demultiplex(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, size_t len,
-			const struct ip_endpoint *src)
+			const struct ip_endpoint *src, const struct ip_addr *local)
 {
 	enum wg_datagram_kind kind = wg_datagram_classify(buf, len);
 	if (kind == WG_DGRAM_WIREGUARD) {
-		wg_receive_datagram(dev, rx, buf, len, src);
+		wg_receive_datagram_on(dev, rx, buf, len, src, local);
 		return;
 	}
 	/* The hook (NAT traversal) gets what is not WireGuard, STUN or not. */
@@ -325,23 +378,42 @@ struct udp_reader {
 	struct iovec iov[WG_BATCH];
 	struct sockaddr_storage addrs[WG_BATCH];
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct in6_pktinfo))];
 		struct cmsghdr align;
 	} ctl[WG_BATCH];
 	struct wg_rx *rx;
 };
 
-/* The UDP GRO segment size of a received buffer, or 0 if it holds one datagram. */
-static size_t gro_size(struct msghdr *mh)
+/*
+ * From a received buffer's control messages: the UDP GRO segment size (0 if
+ * it holds one datagram) and the local address it arrived on (family 0 if
+ * not told).
+ */
+static size_t rx_control(struct msghdr *mh, struct ip_addr *local)
 {
+	size_t seg = 0;
+	memset(local, 0, sizeof(*local));
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
 		if (cm->cmsg_level == IPPROTO_UDP && cm->cmsg_type == UDP_GRO) {
 			int v;
 			memcpy(&v, CMSG_DATA(cm), sizeof(v));
-			return v > 0 ? (size_t)v : 0;
+			seg = v > 0 ? (size_t)v : 0;
+		} else if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			local->family = AF_INET;
+			local->v4 = pi.ipi_addr;
+		} else if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			/* A link-local address needs its interface too: leave those to the kernel. */
+			if (!IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr)) {
+				local->family = AF_INET6;
+				local->v6 = pi.ipi6_addr;
+			}
 		}
 	}
-	return 0;
+	return seg;
 }
 
 void wg_udp_rx_free(struct udp_reader *r)
@@ -393,7 +465,8 @@ int wg_udp_receive(struct wg_device *dev, struct udp_reader *r, int fd)
 	datagrams = n;
 	for (int i = 0; i < n; i++) {
 		struct msghdr *mh = &r->msgs[i].msg_hdr;
-		size_t total = r->msgs[i].msg_len, seg = gro_size(mh);
+		struct ip_addr local;
+		size_t total = r->msgs[i].msg_len, seg = rx_control(mh, &local);
 		struct ip_endpoint src;
 		if (mh->msg_flags & MSG_TRUNC)
 			continue;
@@ -405,7 +478,7 @@ int wg_udp_receive(struct wg_device *dev, struct udp_reader *r, int fd)
 			datagrams += (int)((total + seg - 1) / seg) - 1; /* GRO: one buffer, many datagrams */
 		for (size_t off = 0; off < total; off += seg) {
 			size_t len = total - off < seg ? total - off : seg;
-			demultiplex(dev, r->rx, r->bufs[i] + off, len, &src);
+			demultiplex(dev, r->rx, r->bufs[i] + off, len, &src, &local);
 		}
 	}
 	/*

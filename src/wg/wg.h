@@ -152,6 +152,15 @@ struct wg_device_status {
 int wg_device_status(struct wg_device *dev, struct wg_device_status **out);
 void wg_device_status_free(struct wg_device_status *st);
 
+/*
+ * NAT traversal: one new handshake initiation to the peer, sent from the
+ * device's port to each of eps at once. The peer's endpoint is left alone:
+ * whichever candidate answers first becomes it, by the ordinary roaming
+ * rule (authenticated packet from a new address), and on_endpoint reports
+ * it. Returns how many were sent, or -ENOENT (no such peer), -ENOKEY.
+ */
+int wg_peer_probe(struct wg_device *dev, const uint8_t key[WG_KEY_LEN], const struct ip_endpoint *eps, size_t n);
+
 /* Send a raw datagram from the device's UDP port (STUN, hole punching). */
 int wg_device_send_raw(struct wg_device *dev, const struct ip_endpoint *to, const void *buf,
 		       size_t len);

@@ -41,17 +41,17 @@ static void queue_fifo_bounded_busy(void **state)
 	/* 2 of 16 is 1/8: not yet busy; the third makes it so, for a second. */
 	for (uint8_t i = 0; i < 2; i++) {
 		msg[4] = i;
-		assert_true(wg_handshake_queue_push(&q, msg, sizeof(msg), &src, t));
+		assert_true(wg_handshake_queue_push(&q, msg, sizeof(msg), &src, NULL, t));
 	}
 	assert_false(wg_handshake_queue_busy(&q, t));
 	for (uint8_t i = 2; i < 16; i++) {
 		msg[4] = i;
-		assert_true(wg_handshake_queue_push(&q, msg, sizeof(msg), &src, t));
+		assert_true(wg_handshake_queue_push(&q, msg, sizeof(msg), &src, NULL, t));
 	}
 	assert_true(wg_handshake_queue_busy(&q, t + SEC / 2));
 	assert_false(wg_handshake_queue_busy(&q, t + 2 * SEC));
 	/* Full: dropped and counted. */
-	assert_false(wg_handshake_queue_push(&q, msg, sizeof(msg), &src, t));
+	assert_false(wg_handshake_queue_push(&q, msg, sizeof(msg), &src, NULL, t));
 	assert_int_equal(atomic_load(&q.dropped), 1);
 	/* First in, first out, whole messages. */
 	assert_int_equal(wg_handshake_queue_pop(&q, out, 8), 8);
@@ -60,7 +60,7 @@ static void queue_fifo_bounded_busy(void **state)
 		assert_int_equal(out[i].buf[4], i);
 		assert_int_equal(out[i].src.port, 5);
 	}
-	assert_true(wg_handshake_queue_push(&q, msg, sizeof(msg), &src, t));
+	assert_true(wg_handshake_queue_push(&q, msg, sizeof(msg), &src, NULL, t));
 	/* Stopped: the worker gets nothing more, even with messages queued. */
 	wg_handshake_queue_stop(&q);
 	assert_int_equal(wg_handshake_queue_pop(&q, out, 8), 0);
@@ -180,7 +180,7 @@ static void admitted_handshakes_wait_for_the_worker(void **state)
 
 	/* The worker's turn: a handshake response. */
 	assert_int_equal(wg_handshake_queue_pop(dev->handshakes, &item, 1), 1);
-	wg_receive_handshake(dev, item.buf, item.len, &item.src);
+	wg_receive_handshake(dev, item.buf, item.len, &item.src, &item.local);
 	assert_int_equal(recv(bfd, buf, sizeof(buf), 0), WG_MSG_RESPONSE_LEN);
 	assert_int_equal(noise_consume_response((struct wg_msg_response *)buf, &hs, &b), 0);
 	assert_non_null(peer->kp_next);

@@ -114,9 +114,9 @@ static void endpoint_changes_count_only_changes(void **state)
 	assert_int_equal(atomic_load(&peer->endpoint_changes), 1); /* configured again: no change */
 
 	pthread_mutex_lock(&peer->lock);
-	wg_peer_set_endpoint(peer, &cfg.endpoint); /* a packet from where it already is */
+	wg_peer_set_endpoint(peer, &cfg.endpoint, NULL); /* a packet from where it already is */
 	assert_int_equal(atomic_load(&peer->endpoint_changes), 1);
-	wg_peer_set_endpoint(peer, &other_port); /* roamed: same address, new port */
+	wg_peer_set_endpoint(peer, &other_port, NULL); /* roamed: same address, new port */
 	assert_int_equal(atomic_load(&peer->endpoint_changes), 2);
 	pthread_mutex_unlock(&peer->lock);
 

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+/* `overlayctl nat`: the nat_status response as tables. */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl.h"
+
+static void print_nat(json_t *r)
+{
+	json_int_t refreshed = json_integer_value(json_object_get(r, "last_refresh"));
+	char when[32] = "never";
+	json_t *v;
+	size_t i;
+	if (refreshed > 0) {
+		time_t t = (time_t)refreshed;
+		struct tm tm;
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+	}
+	printf("%-14s %s\n", "last refresh", when);
+	printf("%-14s %s\n", "mapping", ctl_str_or_dash(r, "mapping"));
+	printf("\n%-18s  %-46s  %s\n", "CANDIDATE", "ADDRESS", "PRIORITY");
+	json_array_foreach(json_object_get(r, "candidates"), i, v)
+	{
+		printf("%-18s  %-46s  %" JSON_INTEGER_FORMAT "\n", ctl_str_or_dash(v, "candidate_type"),
+		       ctl_str_or_dash(v, "address"), json_integer_value(json_object_get(v, "priority")));
+	}
+	printf("\n%-44s  %-10s  %-13s  %s\n", "PEER", "STATE", "CONNECTION", "REMOTE ENDPOINT");
+	json_array_foreach(json_object_get(r, "peers"), i, v)
+	{
+		bool up = json_is_true(json_object_get(v, "connected")) || !json_object_get(v, "connected");
+		printf("%-44s  %-10s  %-13s  %s\n", ctl_str_or_dash(v, "node_id"), ctl_str_or_dash(v, "state"),
+		       up ? ctl_str_or_dash(v, "connection_type") : "-", ctl_str_or_dash(v, "remote_endpoint"));
+	}
+}
+
+int ctl_nat(const char *path, bool raw)
+{
+	json_t *req = json_pack("{s:s}", "op", "nat_status");
+	json_t *r = req ? ctl_request(path, req) : NULL;
+	json_decref(req);
+	if (!r)
+		return 1;
+	int rc = 0;
+	if (raw || strcmp(ctl_str_or_dash(r, "result"), "nat_status") != 0)
+		rc = ctl_print_response(r, raw); /* --json, or an error */
+	else
+		print_nat(r);
+	json_decref(r);
+	return rc;
+}

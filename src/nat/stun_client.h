@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The STUN Binding client of one device port: one transaction per
+ * (configured server, address family), retransmitted as RFC 8489 6.2.1 says
+ * (RTO 500 ms doubling, Rc = 7 sends, then Rm = 16 RTOs of waiting), never
+ * blocking: the caller's timer calls stun_client_tick() and sends what it is
+ * handed from the device's own port, so each mapping learned is the one of
+ * the port peers use. Answers are matched by server address and transaction
+ * id; anything else is counted and dropped. Pure: the caller supplies the
+ * clock and the transport; not thread-safe (the caller locks).
+ */
+#ifndef OVL_NAT_STUN_CLIENT_H
+#define OVL_NAT_STUN_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nat/stun.h"
+#include "util/inet.h"
+
+#define STUN_RTO_MS 500
+#define STUN_RC 7
+#define STUN_RM 16
+#define STUN_MAX_SERVERS 8
+
+enum stun_mapping_behaviour {
+	STUN_MAPPING_UNKNOWN,		   /* fewer than two servers answered */
+	STUN_MAPPING_ENDPOINT_INDEPENDENT, /* the same mapping towards every server: hole punching works */
+	STUN_MAPPING_ENDPOINT_DEPENDENT,   /* a new mapping per destination ("symmetric"): needs a relay */
+};
+
+struct stun_txn {
+	bool active;
+	uint8_t txid[STUN_TXID_LEN];
+	uint64_t next_send_ms; /* the next retransmission, or the give-up time after the last */
+	uint64_t rto_ms;
+	unsigned sent;
+};
+
+struct stun_server {
+	struct ip_endpoint addr; /* resolved by the caller */
+	struct stun_txn txn;
+	bool has_mapped;
+	struct ip_endpoint mapped;
+	uint64_t mapped_ms;
+};
+
+struct stun_client {
+	struct stun_server servers[STUN_MAX_SERVERS];
+	size_t n_servers;
+	/* Counters: what was dropped and why. */
+	uint64_t rx_malformed, rx_unknown_server, rx_unknown_txn, rx_errors, sent, timeouts;
+};
+
+/* Something to send: a Binding request of len bytes to `to`. */
+struct stun_send {
+	struct ip_endpoint to;
+	uint8_t buf[32];
+	size_t len;
+};
+
+/* A server (resolved address); false when full or already there. */
+bool stun_client_add_server(struct stun_client *c, const struct ip_endpoint *addr);
+
+/* Starts a new transaction towards every server (a refresh), with fresh ids from rand(). */
+void stun_client_refresh(struct stun_client *c, uint64_t now_ms, void (*rand)(uint8_t *, size_t));
+
+/*
+ * The sends due at now_ms (at most cap, into out); gives up transactions
+ * whose time is over, forgetting their server's mapping. Returns the count.
+ */
+size_t stun_client_tick(struct stun_client *c, uint64_t now_ms, struct stun_send *out, size_t cap);
+
+/*
+ * A STUN datagram from `from`. True when it answered one of our
+ * transactions with a mapping (then stored); false otherwise (counted).
+ */
+bool stun_client_on_datagram(struct stun_client *c, const uint8_t *buf, size_t len, const struct ip_endpoint *from,
+			     uint64_t now_ms);
+
+/* The earliest time tick has work, or UINT64_MAX when idle. */
+uint64_t stun_client_next_ms(const struct stun_client *c);
+
+/* From the servers of one family that answered. */
+enum stun_mapping_behaviour stun_client_mapping(const struct stun_client *c, int family);
+const char *stun_mapping_name(enum stun_mapping_behaviour b);
+
+#endif

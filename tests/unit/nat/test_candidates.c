@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: MIT
+/* Candidate priorities (RFC 8445 5.1.2.1), de-duplication, order, interface filter. */
+#include <errno.h>
+#include <net/if.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "nat/candidates.h"
+
+static void priority_formula(void **state)
+{
+	/* RFC 8445: (2^24)*type + (2^8)*local + (256 - component). */
+	assert_int_equal(nat_priority(126, 65535, 1), 2130706431u);
+	assert_int_equal(nat_priority(100, 65535, 1), (100u << 24) + (65535u << 8) + 255);
+	assert_int_equal(nat_priority(0, 0, 1), 255);
+	/* Host above server-reflexive above relay, whatever the local preference. */
+	assert_true(nat_priority(nat_type_preference(OVL_CAND_HOST), 0, 1) >
+		    nat_priority(nat_type_preference(OVL_CAND_SERVER_REFLEXIVE), 65535, 1));
+	assert_true(nat_priority(nat_type_preference(OVL_CAND_SERVER_REFLEXIVE), 0, 1) >
+		    nat_priority(nat_type_preference(OVL_CAND_RELAY), 65535, 1));
+	/* IPv6 above IPv4; earlier interfaces above later ones. */
+	assert_true(nat_local_preference(AF_INET6, 5) > nat_local_preference(AF_INET, 0));
+	assert_true(nat_local_preference(AF_INET, 0) > nat_local_preference(AF_INET, 1));
+	assert_int_equal(nat_local_preference(AF_INET, 100000), 0);
+}
+
+static struct ovl_candidate cand(enum ovl_candidate_type t, const char *ep, uint32_t prio)
+{
+	struct ovl_candidate c = { .type = t, .priority = prio };
+	assert_int_equal(ip_endpoint_parse(ep, &c.address), 0);
+	return c;
+}
+
+static void dedup_and_sort(void **state)
+{
+	struct ovl_candidate list[NAT_MAX_CANDIDATES];
+	size_t n = 0;
+	struct ovl_candidate a = cand(OVL_CAND_SERVER_REFLEXIVE, "198.51.100.1:51820", 100);
+	struct ovl_candidate b = cand(OVL_CAND_HOST, "198.51.100.1:51820", 200); /* same address, higher */
+	struct ovl_candidate c = cand(OVL_CAND_HOST, "10.0.0.1:51820", 150);
+	struct ovl_candidate d = cand(OVL_CAND_HOST, "10.0.0.1:51821", 50); /* other port: distinct */
+	assert_true(nat_candidate_add(list, &n, &a));
+	assert_true(nat_candidate_add(list, &n, &c));
+	assert_true(nat_candidate_add(list, &n, &b));
+	assert_true(nat_candidate_add(list, &n, &d));
+	assert_true(nat_candidate_add(list, &n, &a)); /* lower than what is there: kept out */
+	assert_int_equal(n, 3);
+	nat_candidates_sort(list, n);
+	assert_int_equal(list[0].priority, 200);
+	assert_int_equal(list[0].type, OVL_CAND_HOST);
+	assert_int_equal(list[1].priority, 150);
+	assert_int_equal(list[2].priority, 50);
+	for (size_t i = n; i < NAT_MAX_CANDIDATES; i++) {
+		struct ovl_candidate x = cand(OVL_CAND_HOST, "10.0.0.2:1", 1);
+		x.address.port = (uint16_t)(i + 1);
+		assert_true(nat_candidate_add(list, &n, &x));
+	}
+	struct ovl_candidate over = cand(OVL_CAND_HOST, "10.9.9.9:9", 9);
+	assert_false(nat_candidate_add(list, &n, &over));
+}
+
+static void interface_filter(void **state)
+{
+	char root[] = "/tmp/nat-sysfs-XXXXXX", path[256];
+	assert_non_null(mkdtemp(root));
+	snprintf(path, sizeof(path), "%s/br0", root);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/br0/bridge", root);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/tun0", root);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/tun0/tun_flags", root);
+	assert_int_equal(mkdir(path, 0700), 0);
+
+	assert_true(nat_interface_eligible("eth0", IFF_UP, root));
+	assert_true(nat_interface_eligible("veth0", IFF_UP, root)); /* a namespace's uplink */
+	assert_false(nat_interface_eligible("eth0", 0, root));	    /* down */
+	assert_false(nat_interface_eligible("lo", IFF_UP | IFF_LOOPBACK, root));
+	assert_false(nat_interface_eligible("wg0", IFF_UP | IFF_POINTOPOINT, root));
+	assert_false(nat_interface_eligible("zl-abc-g", IFF_UP, root));
+	assert_false(nat_interface_eligible("veth-1234-s", IFF_UP, root));
+	assert_false(nat_interface_eligible("br0", IFF_UP, root));
+	assert_false(nat_interface_eligible("tun0", IFF_UP, root));
+
+	snprintf(path, sizeof(path), "rm -rf '%s'", root);
+	assert_int_equal(system(path), 0);
+}
+
+static void host_gather_has_no_loopback(void **state)
+{
+	struct ovl_candidate out[NAT_MAX_CANDIDATES];
+	int n = nat_gather_host(51820, out, NAT_MAX_CANDIDATES);
+	assert_true(n >= 0);
+	for (int i = 0; i < n; i++) {
+		char s[IP_ENDPOINT_STRLEN];
+		ip_endpoint_format(&out[i].address, s, sizeof(s));
+		assert_int_equal(out[i].address.port, 51820);
+		assert_int_equal(out[i].type, OVL_CAND_HOST);
+		assert_null(strstr(s, "127.0.0.1"));
+		assert_null(strstr(s, "[::1]"));
+		assert_int_equal(out[i].priority >> 24, NAT_TYPE_PREF_HOST);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(priority_formula),
+		cmocka_unit_test(dedup_and_sort),
+		cmocka_unit_test(interface_filter),
+		cmocka_unit_test(host_gather_has_no_loopback),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
