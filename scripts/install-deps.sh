@@ -7,7 +7,7 @@ BUILD=(meson ninja-build pkg-config gcc clang libc6-dev libmnl-dev libjansson-de
        libsystemd-dev libssl-dev libsodium-dev libcmocka-dev libldns-dev libcurl4-openssl-dev)
 TEST=(python3 python3-pytest iproute2 iputils-ping procps psmisc nftables wireguard-tools
       wireguard-go iperf3 dnsutils knot-dnsutils tcpdump curl prometheus iptables systemd etcd-server
-      etcd-client)
+      etcd-client coturn)
 BENCH=(dnsperf dnsmasq-base containernetworking-plugins coturn libclang-rt-14-dev llvm)
 DEB=(dpkg-dev debhelper fakeroot lintian)
 case "${1:-all}" in
