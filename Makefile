@@ -1,6 +1,7 @@
 # Entry points. Every target installs what it needs first (Debian 12, root).
 #   make demo   - the main job: a 3-node encrypted overlay in network namespaces
 #   make demo-cluster - cluster mode: 3 nodes find each other through a 3-member etcd cluster
+#   make demo-nat - NAT traversal: two nodes behind NAT routers punch through with STUN candidates
 #   make check  - a short run of every fuzz harness, then every test: build + unit +
 #                 integration + namespace tests, then the same again under
 #                 AddressSanitizer + UndefinedBehaviorSanitizer (its summary line last)
@@ -11,7 +12,7 @@
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps build test test-asan check demo demo-cluster bench fuzz fuzz-smoke deb clean
+.PHONY: all deps build test test-asan check demo demo-cluster demo-nat bench fuzz fuzz-smoke deb clean
 
 all: build
 
@@ -44,6 +45,12 @@ demo-cluster:
 	[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD)
 	ninja -C $(BUILD)
 	scripts/demo-cluster.sh $(BUILD)
+
+demo-nat:
+	scripts/install-deps.sh test
+	[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD)
+	ninja -C $(BUILD)
+	scripts/demo-nat.sh $(BUILD)
 
 bench:
 	scripts/install-deps.sh all
