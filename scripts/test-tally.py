@@ -52,8 +52,10 @@ def junit_results(path):
         skip = case.find("skipped")
         if bad is not None:
             yield node, "fail", ((bad.get("message") or "").splitlines() or [""])[0]
-        elif skip is not None and skip.get("type") != "pytest.xfail":
-            yield node, "skip", skip.get("message") or ""
+        elif skip is not None:
+            # An expected failure (xfail) ran but is no pass: it counts as skipped, with its reason.
+            xfail = skip.get("type") == "pytest.xfail"
+            yield node, "skip", ("expected failure: " if xfail else "") + (skip.get("message") or "")
         else:
             yield node, "pass", ""
 
