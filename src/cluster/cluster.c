@@ -18,6 +18,7 @@
 #include "cluster/members.h"
 #include "cluster/reconcile.h"
 #include "ipam/subnets.h"
+#include "util/deadline.h"
 #include "util/log.h"
 
 #define DEFAULT_WG_PORT 51420
@@ -421,15 +422,7 @@ static void *cluster_main(void *arg)
 		/* A change to publish is retried on the backoff; otherwise the next keep-alive (or its retry). */
 		uint64_t wake = dirty || next_try > next_keepalive ? next_try : next_keepalive;
 		while (!c->stop && !c->jobs && !c->kicked && !c->members_changed && !c->releases && now < wake) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			uint64_t ms = wake - now;
-			ts.tv_sec += (time_t)(ms / 1000);
-			ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			struct timespec ts = deadline_after_ms(CLOCK_REALTIME, wake - now);
 			pthread_cond_timedwait(&c->cond, &c->lock, &ts);
 			now = now_ms();
 		}

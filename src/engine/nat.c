@@ -24,6 +24,7 @@
 #include "nat/candidates.h"
 #include "nat/punch.h"
 #include "nat/stun_client.h"
+#include "util/deadline.h"
 #include "util/log.h"
 #include "wg/wg.h"
 
@@ -408,13 +409,7 @@ static void *agent_main(void *arg)
 		pthread_mutex_lock(&a->lock);
 		if (a->stop || a->n_events)
 			continue;
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += NAT_TICK_MS * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		struct timespec until = deadline_after_ms(CLOCK_REALTIME, NAT_TICK_MS);
 		pthread_cond_timedwait(&a->cond, &a->lock, &until);
 	}
 	pthread_mutex_unlock(&a->lock);

@@ -26,6 +26,7 @@
 
 #include "engine/crashpoint.h"
 #include "net/netlink.h"
+#include "util/deadline.h"
 #include "util/log.h"
 
 static void reap(struct nl_handle *nl)
@@ -40,13 +41,7 @@ static void reap(struct nl_handle *nl)
 /* Waits until REAP_COALESCE_MS have passed or the reaper is stopped (with reap_lock held). */
 static void coalesce(struct dp *dp)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_nsec += REAP_COALESCE_MS * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until = deadline_after_ms(CLOCK_MONOTONIC, REAP_COALESCE_MS);
 	while (!dp->reap_stop && pthread_cond_timedwait(&dp->reap_cond, &dp->reap_lock, &until) != ETIMEDOUT)
 		;
 }
