@@ -156,12 +156,7 @@ static bool txn_due(struct turn_client *c, struct turn_txn *t, const struct turn
 	(*n)++;
 	t->sent++;
 	c->sent++;
-	if (t->sent == STUN_RC) {
-		t->next_send_ms = now_ms + (uint64_t)STUN_RM * STUN_RTO_MS;
-	} else {
-		t->next_send_ms = now_ms + t->rto_ms;
-		t->rto_ms *= 2;
-	}
+	t->next_send_ms = stun_next_send_ms(t->sent, now_ms, &t->rto_ms);
 	return true;
 }
 

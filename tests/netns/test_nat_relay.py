@@ -4,29 +4,10 @@ Each test plays the orchestrator, handing one node's nat_status candidates (its 
 candidate among them) to the other in add_peer."""
 import time
 
-import pytest
-
-from natlab import NatLab, TURN_IPS
-from testutil import require_root, wait_for
+from test_nat import lab, peer_status, ping  # noqa: F401 (lab is the NAT lab fixture)
+from testutil import wait_for
 
 PASSWORD = "turn-pass"
-
-
-@pytest.fixture
-def lab(build, uniq):
-    require_root()
-    with NatLab(build / "cmd" / "overlayd", token=uniq) as lab:
-        yield lab
-    lab.check_clean_exits()
-
-
-def ping(src, dst_node, count=1, wait=1):
-    return src.exec("ping", "-n", "-q", "-c", str(count), "-W", str(wait), dst_node.status["node_ip"],
-                    check=False).returncode == 0
-
-
-def peer_status(n, key):
-    return next((p for p in n.ok("nat_status")["peers"] if p["node_id"] == key), None)
 
 
 def turn_servers(turn, credential=PASSWORD):

@@ -137,6 +137,14 @@ static void allocate(struct turn_client *c, uint64_t now)
 	assert_int_equal(c->lifetime_s, 600);
 }
 
+/* A client of the test's credentials, allocated at now; key gets the long-term key. */
+static void allocated_client(struct turn_client *c, uint8_t key[16], uint64_t now)
+{
+	key_of(PASS, key);
+	init(c);
+	allocate(c, now);
+}
+
 static void long_term_challenge(void **state)
 {
 	struct turn_client c;
@@ -180,9 +188,7 @@ static void stale_nonce_refresh(void **state)
 	struct turn_client c;
 	struct turn_send out;
 	uint8_t key[16], buf[512];
-	init(&c);
-	key_of(PASS, key);
-	allocate(&c, 0);
+	allocated_client(&c, key, 0);
 	struct stun_msg req = one_request(&c, 540000, &out);
 	assert_int_equal(req.type, stun_type(TURN_METHOD_REFRESH, STUN_CLASS_REQUEST));
 	assert_true(req.has_lifetime);
@@ -376,9 +382,7 @@ static void mismatch_on_refresh_reallocates(void **state)
 	struct turn_client c;
 	struct turn_send out;
 	uint8_t key[16], buf[512];
-	key_of(PASS, key);
-	init(&c);
-	allocate(&c, 0);
+	allocated_client(&c, key, 0);
 	struct stun_msg req = one_request(&c, 540000, &out);
 	size_t len = answer(&req, STUN_CLASS_ERROR, &(struct answer){ .error = 437, .key = key }, buf, sizeof(buf));
 	assert_int_equal(deliver(&c, buf, len, 540000), TURN_RX_ANSWER);
@@ -393,9 +397,7 @@ static void deallocate_at_teardown(void **state)
 	struct turn_client c;
 	struct turn_send out;
 	uint8_t key[16], buf[512];
-	key_of(PASS, key);
-	init(&c);
-	allocate(&c, 0);
+	allocated_client(&c, key, 0);
 	turn_client_close(&c, 100);
 	assert_int_equal(c.state, TURN_STATE_DEALLOCATING);
 	struct stun_msg req = one_request(&c, 100, &out);

@@ -28,6 +28,7 @@
 
 #include "wg/messages.h"
 #include "wg/wg.h"
+#include "test_helpers.h"
 
 #define CHANNEL_A 0x4001 /* a's channel towards b, on the server */
 #define CHANNEL_B 0x4abc /* b's channel towards a */
@@ -39,21 +40,6 @@ static void on_datagram(void *user, const uint8_t *buf, size_t len, const struct
 	if (len >= 4 && (buf[0] & 0xf0) == 0x40)
 		atomic_fetch_add(&hook_channel_data, 1);
 }
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-#define WAIT_FOR(cond)                                                                             \
-	do {                                                                                       \
-		double deadline_ = now_s() + 10;                                                   \
-		while (!(cond) && now_s() < deadline_)                                             \
-			usleep(20000);                                                             \
-		assert_true(cond);                                                                 \
-	} while (0)
 
 /* The stand-in TURN server: one socket, forwarding between the two devices' channels. */
 struct relay {
@@ -116,16 +102,6 @@ static int teardown(void **state)
 		close(relay.stop_fd);
 	relay.fd = relay.stop_fd = -1;
 	return 0;
-}
-
-static struct wg_peer_status *find_peer(struct wg_device_status *st, const uint8_t key[WG_KEY_LEN])
-{
-	char b64[WG_KEY_B64_LEN + 1];
-	key_to_base64(key, b64);
-	for (size_t i = 0; i < st->n_peers; i++)
-		if (strcmp(st->peers[i].public_key, b64) == 0)
-			return &st->peers[i];
-	return NULL;
 }
 
 /* The peer's status on dev (a copy; allowed IPs dropped). */
