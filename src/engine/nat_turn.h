@@ -33,7 +33,10 @@ void nat_turn_free(struct nat_turn *t);
  */
 void nat_turn_start(struct nat_turn *t, struct wg_device *dev, uint64_t now_ms);
 
-/* Sends what is due (first sends, retransmissions, refreshes, retries). */
+/*
+ * Sends what is due (first sends, retransmissions, refreshes, retries) and
+ * hands WireGuard what Data indications brought since the last tick.
+ */
 void nat_turn_tick(struct nat_turn *t, struct wg_device *dev, uint64_t now_ms);
 
 /*

@@ -46,6 +46,10 @@ struct relay {
 	int fd, stop_fd;
 	struct sockaddr_in a, b; /* the devices' ports */
 	atomic_int forwarded, malformed, wrong_channel;
+	/* Set: the next datagram from a is kept here (its ChannelData data) instead of forwarded. */
+	atomic_bool capture;
+	uint8_t captured[2048];
+	atomic_size_t captured_len;
 	pthread_t thread;
 };
 
@@ -69,6 +73,12 @@ static void *relay_main(void *arg)
 		}
 		if (channel != (from_a ? CHANNEL_A : CHANNEL_B)) {
 			atomic_fetch_add(&r->wrong_channel, 1);
+			continue;
+		}
+		if (from_a && atomic_load(&r->capture)) {
+			memcpy(r->captured, buf + 4, dlen);
+			atomic_store(&r->capture, false);
+			atomic_store(&r->captured_len, dlen);
 			continue;
 		}
 		uint16_t out = from_a ? CHANNEL_B : CHANNEL_A;
@@ -212,6 +222,27 @@ static void relayed_both_ways(void **state)
 	assert_int_equal(sendto(stranger, cd, sizeof(cd), 0, (struct sockaddr *)&to_b, sizeof(to_b)), (ssize_t)sizeof(cd));
 	close(stranger);
 	WAIT_FOR(atomic_load(&hook_channel_data) == 1);
+
+	/*
+	 * A Data indication's contents (the relay's fallback before a channel is
+	 * bound), handed over by the NAT agent: b takes a's next message from
+	 * its TURN server, from nobody else.
+	 */
+	atomic_store(&relay.capture, true);
+	out = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(sendto(out, payload, 100, 0, (struct sockaddr *)&dst, sizeof(dst)), 100);
+	close(out);
+	WAIT_FOR(atomic_load(&relay.captured_len) > 0);
+	size_t clen = atomic_load(&relay.captured_len);
+	struct ip_endpoint stranger_ep;
+	assert_int_equal(ip_endpoint_parse("127.0.0.1:9", &stranger_ep), 0);
+	uint64_t rx_before = peer_status(b, pa).rx_bytes;
+	assert_int_equal(wg_device_receive_relayed(b, &stranger_ep, relay.captured, clen), -EINVAL);
+	assert_int_equal(wg_device_receive_relayed(b, &server, (const uint8_t *)"junk", 4), -EINVAL);
+	assert_int_equal(peer_status(b, pa).rx_bytes, rx_before);
+	assert_int_equal(wg_device_receive_relayed(b, &server, relay.captured, clen), 0);
+	WAIT_FOR(peer_status(b, pa).rx_bytes > rx_before);
+	assert_false(peer_status(b, pa).has_endpoint);
 
 	/* Back to UDP; the session stays (the tunnel above does not care which path it rides). */
 	assert_int_equal(wg_peer_set_relay_path(a, pb, NULL, 0), 0);
