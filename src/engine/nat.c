@@ -654,13 +654,17 @@ static const char *punch_state_name(enum nat_punch_state s)
 }
 
 /*
- * Relayed on a relay's channel; direct when the working endpoint is the
- * configured one or one of the peer's host candidates.
+ * Relayed on a relay's channel of ours, or when the working endpoint is the
+ * peer's relayed address; direct when it is the configured one or one of the
+ * peer's host candidates.
  */
 static enum ovl_connection_type connection_type(const struct nat_peer *p)
 {
 	if (p->relayed)
 		return OVL_CONN_RELAYED;
+	for (size_t i = 0; i < p->n_cands; i++)
+		if (p->cands[i].type == OVL_CAND_RELAY && endpoint_equal(&p->cands[i].address, &p->endpoint))
+			return OVL_CONN_RELAYED;
 	if (!ip_endpoint_is_unset(&p->configured) && endpoint_equal(&p->configured, &p->endpoint))
 		return OVL_CONN_DIRECT;
 	for (size_t i = 0; i < p->n_cands; i++)

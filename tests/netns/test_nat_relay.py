@@ -110,3 +110,26 @@ def test_teardown_deallocates(lab, uniq):
     # The daemon saw the server's answer to its Deallocate before it exited.
     log = a.log.read_text(errors="replace")
     assert f"TURN server {turn['addr']}: allocation released" in log, log[-3000:]
+
+
+def test_node_without_turn_uses_peer_relay(lab, uniq):
+    """Only the node behind the symmetric NAT has a TURN server: its peer (port-preserving NAT, no
+    TURN of its own) reaches it at its relayed address as a plain UDP endpoint, while it sends
+    through its channel to the peer's reflexive address. Both say relayed."""
+    ra, rb = lab.router(), lab.router(symmetric=True)
+    a, b = lab.node(ra), lab.node(rb)
+    lab.start()
+    turn = lab.start_turn()
+    lab.setup(a, f"t{uniq}", hole_punch_timeout_secs=3)
+    lab.setup(b, f"t{uniq}", hole_punch_timeout_secs=3, turn_servers=turn_servers(turn))
+    ca, cb = lab.candidates(a), relay_candidates(b)
+    relay_b = next(c["address"] for c in cb if c["candidate_type"] == "relay")
+    kb = lab.add_peer(a, b, cb)
+    ka = lab.add_peer(b, a, ca)
+    start = time.monotonic()
+    # a's next probing round (after its 32 s quiet time) opens its NAT towards b's relayed address.
+    pa = wait_for(lambda: relayed(a, kb), timeout=60, interval=0.25, what="a reached b's relayed address")
+    pb = wait_for(lambda: relayed(b, ka), timeout=10, interval=0.25, what="b relayed to a")
+    print(f"relayed both ways {time.monotonic() - start:.1f} s after add_peer")
+    assert pa["remote_endpoint"] == relay_b and pb["remote_endpoint"] == turn["addr"], (pa, pb)
+    assert ping(a, b, count=3) and ping(b, a, count=3)
