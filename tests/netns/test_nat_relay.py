@@ -133,3 +133,26 @@ def test_node_without_turn_uses_peer_relay(lab, uniq):
     print(f"relayed both ways {time.monotonic() - start:.1f} s after add_peer")
     assert pa["remote_endpoint"] == relay_b and pb["remote_endpoint"] == turn["addr"], (pa, pb)
     assert ping(a, b, count=3) and ping(b, a, count=3)
+
+
+def test_allocation_quota_clear_error(lab, uniq):
+    """coturn allows one allocation per user (--user-quota=1): the second node with the same user
+    fails with a clear reason (486) in nat_status and its log, keeps serving, and is retried."""
+    ra, rb = lab.router(), lab.router()
+    a, b = lab.node(ra), lab.node(rb)
+    lab.start()
+    turn = lab.start_turn(extra=("--user-quota=1",))
+    lab.setup(a, f"t{uniq}", turn_servers=turn_servers(turn))
+    relay_candidates(a)
+    lab.setup(b, f"t{uniq}", turn_servers=turn_servers(turn))
+
+    def failed():
+        s = b.ok("nat_status").get("turn_servers", [{}])[0]
+        return s if s.get("state") == "failed" else None
+    s = wait_for(failed, timeout=15, interval=0.1, what="the second allocation refused")
+    assert s["error"].startswith("allocation quota reached (486"), s
+    print(f"the second node: {s['error']}")
+    assert f"TURN server {turn['addr']}: allocation quota reached (486" in b.log.read_text(errors="replace")
+    assert a.ok("nat_status")["turn_servers"][0]["state"] == "allocated"
+    assert len(lab.relay_ports(turn)) == 1
+    assert b.ok("status")["public_key"]
