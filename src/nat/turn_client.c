@@ -424,6 +424,7 @@ enum turn_rx turn_client_on_message(struct turn_client *c, const uint8_t *buf, s
 				fail(c, now_ms, m.error_code, "%s", why);
 			return TURN_RX_ANSWER;
 		}
+		c->stale_nonces += stale;
 		unsigned stale_retries = t->stale_retries;
 		txn_start(c, t, t->kind, now_ms); /* again, a new transaction with the credentials */
 		t->stale_retries = stale_retries;

@@ -103,6 +103,7 @@ struct turn_client {
 
 	/* Counters: what was dropped and why. */
 	uint64_t rx_malformed, rx_unknown_txn, rx_bad_integrity, rx_data_unpermitted, sent, timeouts;
+	uint64_t stale_nonces; /* 438 answers taken (the request sent again with the new nonce) */
 };
 
 /* A request to send to c->server. */

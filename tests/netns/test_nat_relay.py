@@ -156,3 +156,22 @@ def test_allocation_quota_clear_error(lab, uniq):
     assert a.ok("nat_status")["turn_servers"][0]["state"] == "allocated"
     assert len(lab.relay_ports(turn)) == 1
     assert b.ok("status")["public_key"]
+
+
+def test_expired_nonce_refreshed(lab, uniq):
+    """coturn's nonces expire after 2 s and its allocations live 6 s: every refresh meets a 438 Stale
+    Nonce and is sent again with the new nonce; the allocation (its relayed port) lives on."""
+    ra = lab.router()
+    a = lab.node(ra)
+    lab.start()
+    turn = lab.start_turn(extra=("--stale-nonce=2", "--max-allocate-lifetime=6"))
+    lab.setup(a, f"t{uniq}", turn_servers=turn_servers(turn))
+    relay = next(c for c in relay_candidates(a) if c["candidate_type"] == "relay")
+    port = int(relay["address"].rsplit(":", 1)[1])
+    stale = "stale nonce (438); sent again with the new one"
+    # Past its 6 s lifetime (refreshes every 3 s): without working refreshes it would be gone.
+    wait_for(lambda: a.log.read_text(errors="replace").count(stale) >= 3, timeout=20, interval=0.5,
+             what="three refreshes past a stale nonce")
+    s = a.ok("nat_status")["turn_servers"][0]
+    assert s["state"] == "allocated" and s["relayed_address"] == relay["address"] and s["error"] is None, s
+    assert lab.relay_ports(turn) == [port]

@@ -196,6 +196,7 @@ static void stale_nonce_refresh(void **state)
 	size_t len = answer(&req, STUN_CLASS_ERROR, &(struct answer){ .error = 438, .nonce = "nonce-2" }, buf,
 			    sizeof(buf));
 	assert_int_equal(deliver(&c, buf, len, 540000), TURN_RX_ANSWER);
+	assert_int_equal(c.stale_nonces, 1);
 	struct stun_msg again = one_request(&c, 540000, &out);
 	assert_int_equal(again.type, stun_type(TURN_METHOD_REFRESH, STUN_CLASS_REQUEST));
 	assert_memory_not_equal(again.txid, req.txid, STUN_TXID_LEN);
