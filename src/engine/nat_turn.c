@@ -252,6 +252,15 @@ bool nat_turn_channel(struct nat_turn *t, const struct ip_endpoint *target, uint
 	return ready;
 }
 
+void nat_turn_unbind(struct nat_turn *t, const struct ip_endpoint *target)
+{
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < t->n_servers; i++)
+		if (t->servers[i].resolved)
+			turn_client_unbind(&t->servers[i].client, target);
+	pthread_mutex_unlock(&t->lock);
+}
+
 bool nat_turn_channel_ready(struct nat_turn *t, const struct ip_endpoint *server, uint16_t channel)
 {
 	bool ready = false;

@@ -54,6 +54,8 @@ bool nat_turn_on_datagram(struct nat_turn *t, const uint8_t *buf, size_t len, co
  */
 bool nat_turn_channel(struct nat_turn *t, const struct ip_endpoint *target, uint64_t now_ms,
 		      struct ip_endpoint *server, uint16_t *channel);
+/* No channel towards target any more, on any relay: it is no longer refreshed (it expires there). */
+void nat_turn_unbind(struct nat_turn *t, const struct ip_endpoint *target);
 /* Whether server still carries channel (allocated, bound): a relayed peer stays on it. */
 bool nat_turn_channel_ready(struct nat_turn *t, const struct ip_endpoint *server, uint16_t channel);
 

@@ -453,6 +453,15 @@ uint16_t turn_client_bind(struct turn_client *c, const struct ip_endpoint *peer,
 	return b->channel;
 }
 
+void turn_client_unbind(struct turn_client *c, const struct ip_endpoint *peer)
+{
+	for (size_t i = 0; i < c->n_bindings; i++)
+		if (ip_endpoint_equal(&c->bindings[i].peer, peer)) {
+			c->bindings[i] = c->bindings[--c->n_bindings];
+			return;
+		}
+}
+
 const struct turn_binding *turn_client_binding(const struct turn_client *c, const struct ip_endpoint *peer)
 {
 	for (size_t i = 0; i < c->n_bindings; i++)

@@ -150,6 +150,13 @@ enum turn_rx turn_client_on_message(struct turn_client *c, const uint8_t *buf, s
  */
 uint16_t turn_client_bind(struct turn_client *c, const struct ip_endpoint *peer, uint64_t now_ms);
 
+/*
+ * Forgets peer's binding: no more CreatePermission or ChannelBind for it
+ * (the server lets both expire). Its channel number is not used again:
+ * the server keeps a channel bound to its address until it expires.
+ */
+void turn_client_unbind(struct turn_client *c, const struct ip_endpoint *peer);
+
 /* The binding of peer / of channel, or NULL. */
 const struct turn_binding *turn_client_binding(const struct turn_client *c, const struct ip_endpoint *peer);
 const struct turn_binding *turn_client_channel(const struct turn_client *c, uint16_t channel);

@@ -127,8 +127,9 @@ def test_node_without_turn_uses_peer_relay(lab, uniq):
     kb = lab.add_peer(a, b, cb)
     ka = lab.add_peer(b, a, ca)
     start = time.monotonic()
-    # a's next probing round (after its 32 s quiet time) opens its NAT towards b's relayed address.
-    pa = wait_for(lambda: relayed(a, kb), timeout=60, interval=0.25, what="a reached b's relayed address")
+    # Unless its first round already did, a's next probing round opens its NAT towards b's relayed
+    # address: after the 32 s quiet time, at the next point of the 35 s retry grid (70 s at most).
+    pa = wait_for(lambda: relayed(a, kb), timeout=90, interval=0.25, what="a reached b's relayed address")
     pb = wait_for(lambda: relayed(b, ka), timeout=10, interval=0.25, what="b relayed to a")
     print(f"relayed both ways {time.monotonic() - start:.1f} s after add_peer")
     assert pa["remote_endpoint"] == relay_b and pb["remote_endpoint"] == turn["addr"], (pa, pb)

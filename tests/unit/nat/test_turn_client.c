@@ -331,9 +331,28 @@ static void permissions_and_channels(void **state)
 	}
 	assert_true(channel);
 
-	/* A second peer gets the next channel; a full range refuses. */
+	/* A second peer gets the next channel. */
 	struct ip_endpoint other = ep("198.51.100.21:51820");
 	assert_int_equal(turn_client_bind(&c, &other, 2000), TURN_CHANNEL_MIN + 1);
+
+	/* Unbound: nothing more is sent for it; bound again, a new channel (the old one may live on there). */
+	turn_client_unbind(&c, &peer);
+	assert_null(turn_client_binding(&c, &peer));
+	assert_false(turn_client_channel_ready(&c, TURN_CHANNEL_MIN));
+	n = turn_client_tick(&c, 2000, out, 4);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(stun_parse(out[i].buf, out[i].len, &req), 0);
+		assert_true(ip_endpoint_equal(&req.peers[0], &other));
+	}
+	assert_int_equal(turn_client_bind(&c, &peer, 3000), TURN_CHANNEL_MIN + 2);
+	/* The table has room for TURN_MAX_BINDINGS peers, then refuses. */
+	for (unsigned i = 0; c.n_bindings < TURN_MAX_BINDINGS; i++) {
+		struct ip_endpoint more = ep("192.0.2.1:1000");
+		more.port = (uint16_t)(2000 + i);
+		assert_int_not_equal(turn_client_bind(&c, &more, 3000), 0);
+	}
+	struct ip_endpoint full = ep("192.0.2.99:1");
+	assert_int_equal(turn_client_bind(&c, &full, 3000), 0);
 }
 
 static void data_indications_only_from_permitted_peers(void **state)
