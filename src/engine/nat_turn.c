@@ -13,11 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "nat/candidates.h"
 #include "nat/turn_client.h"
+#include "util/deadline.h"
 #include "util/log.h"
 #include "wg/wg.h"
 
@@ -53,13 +53,6 @@ struct nat_turn {
 	size_t n_queued;
 	uint64_t queue_dropped;
 };
-
-static uint64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 struct nat_turn *nat_turn_new(const struct ovl_nat_config *cfg, void (*rand)(uint8_t *, size_t))
 {
@@ -312,7 +305,7 @@ struct ovl_nat_turn_server *nat_turn_status(struct nat_turn *t, size_t *n)
 
 void nat_turn_close(struct nat_turn *t, struct wg_device *dev, uint64_t timeout_ms)
 {
-	uint64_t start = monotonic_ms(), now = start;
+	uint64_t start = clock_now_ms(CLOCK_MONOTONIC), now = start;
 	bool open = true;
 
 	pthread_mutex_lock(&t->lock);
@@ -324,7 +317,7 @@ void nat_turn_close(struct nat_turn *t, struct wg_device *dev, uint64_t timeout_
 	while (open && now - start < timeout_ms) {
 		nat_turn_tick(t, dev, now);
 		usleep(10000);
-		now = monotonic_ms();
+		now = clock_now_ms(CLOCK_MONOTONIC);
 		open = false;
 		pthread_mutex_lock(&t->lock);
 		for (size_t i = 0; i < t->n_servers; i++)

@@ -29,6 +29,18 @@ def relayed(n, key):
     return p if p and p.get("connected") and p["connection_type"] == "relayed" else None
 
 
+def connect_relayed(lab, a, b, ca, cb, timeout_a=40):
+    """The orchestrator's add_peer on both nodes with the other's candidates, then both relayed
+    (a within timeout_a seconds, b 10 s later at most): (a's peer status, b's, seconds taken)."""
+    kb = lab.add_peer(a, b, cb)
+    ka = lab.add_peer(b, a, ca)
+    start = time.monotonic()
+    pa = wait_for(lambda: relayed(a, kb), timeout=timeout_a, interval=0.25, what="a relayed to b")
+    pb = wait_for(lambda: relayed(b, ka), timeout=10, interval=0.25, what="b relayed to a")
+    assert ping(a, b, count=3) and ping(b, a, count=3)
+    return pa, pb, time.monotonic() - start
+
+
 def test_symmetric_nat_relayed_through_coturn(lab, uniq):
     """A node behind a symmetric NAT and one behind a port-preserving NAT: no punched path exists,
     so both go through coturn; traffic both ways; nat_status says relayed and names the relay."""
@@ -48,14 +60,10 @@ def test_symmetric_nat_relayed_through_coturn(lab, uniq):
     relay_a = next(c["address"] for c in ca if c["candidate_type"] == "relay")
     assert st["turn_servers"] == [{"addr": turn["addr"], "state": "allocated", "relayed_address": relay_a,
                                    "error": None}], st
-    kb = lab.add_peer(a, b, cb)
-    ka = lab.add_peer(b, a, ca)
-    start = time.monotonic()
-    pa = wait_for(lambda: relayed(a, kb), timeout=40, interval=0.25, what="a relayed to b")
-    pb = wait_for(lambda: relayed(b, ka), timeout=40, interval=0.25, what="b relayed to a")
-    print(f"relayed both ways {time.monotonic() - start:.1f} s after add_peer (hole_punch_timeout_secs=3)")
+    pa, pb, took = connect_relayed(lab, a, b, ca, cb)
+    kb = pa["node_id"]
+    print(f"relayed both ways {took:.1f} s after add_peer (hole_punch_timeout_secs=3), ping both ways")
     assert pa["remote_endpoint"] == turn["addr"] and pb["remote_endpoint"] == turn["addr"], (pa, pb)
-    assert ping(a, b, count=3) and ping(b, a, count=3)
     # The move onto the relay was reported.
     a.ok("status")
     assert any(e["event"] == "nat_endpoint_changed" and e["pubkey"] == kb and e["endpoint"] == turn["addr"]
@@ -124,16 +132,11 @@ def test_node_without_turn_uses_peer_relay(lab, uniq):
     lab.setup(b, f"t{uniq}", hole_punch_timeout_secs=3, turn_servers=turn_servers(turn))
     ca, cb = lab.candidates(a), relay_candidates(b)
     relay_b = next(c["address"] for c in cb if c["candidate_type"] == "relay")
-    kb = lab.add_peer(a, b, cb)
-    ka = lab.add_peer(b, a, ca)
-    start = time.monotonic()
     # Unless its first round already did, a's next probing round opens its NAT towards b's relayed
     # address: after the 32 s quiet time, at the next point of the 35 s retry grid (70 s at most).
-    pa = wait_for(lambda: relayed(a, kb), timeout=90, interval=0.25, what="a reached b's relayed address")
-    pb = wait_for(lambda: relayed(b, ka), timeout=10, interval=0.25, what="b relayed to a")
-    print(f"relayed both ways {time.monotonic() - start:.1f} s after add_peer")
+    pa, pb, took = connect_relayed(lab, a, b, ca, cb, timeout_a=90)
+    print(f"relayed both ways {took:.1f} s after add_peer, ping both ways")
     assert pa["remote_endpoint"] == relay_b and pb["remote_endpoint"] == turn["addr"], (pa, pb)
-    assert ping(a, b, count=3) and ping(b, a, count=3)
 
 
 def test_allocation_quota_clear_error(lab, uniq):
