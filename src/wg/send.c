@@ -3,7 +3,7 @@
  * Outgoing packets: handshake initiations, keepalives, packets staged while
  * a session is being set up, and what the kernel routes into the tunnel,
  * read from the TUN device, encrypted and sent in batches (sendmmsg, UDP
- * GSO). The thread that reads the TUN device is in threads.c.
+ * GSO). The threads that read the TUN queues are in threads.c.
  */
 #include <errno.h>
 #include <linux/udp.h>
@@ -442,14 +442,14 @@ struct tun_reader *wg_tun_tx_new(void)
 	return r;
 }
 
-int wg_tun_drain(struct wg_device *dev, unsigned *segments)
+int wg_tun_drain(struct wg_device *dev, struct wg_tun_queue *q, unsigned *segments)
 {
-	struct tun_reader *r = dev->tun_tx;
+	struct tun_reader *r = q->tx;
 	int n = 0, ret = 0;
 	unsigned segs = 0;
 
 	while (n < WG_BATCH) {
-		ssize_t got = read(dev->tun_fd, r->rbuf, WG_VNET_HDR_LEN + WG_MAX_PACKET);
+		ssize_t got = read(q->fd, r->rbuf, WG_VNET_HDR_LEN + WG_MAX_PACKET);
 		if (got < 0) {
 			if (errno == EINTR)
 				continue;

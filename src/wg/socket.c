@@ -483,13 +483,30 @@ int wg_udp_receive(struct wg_device *dev, struct udp_reader *r, int fd)
 	}
 	/*
 	 * What we just wrote may have made the kernel answer at once (ping
-	 * replies, TCP ACKs and the data they release): send it from here
-	 * unless another thread is already at it.
+	 * replies, TCP ACKs and the data they release), on the queues we
+	 * wrote to: send it from here unless another thread is already at it.
 	 */
-	if (wg_rx_flush(dev, r->rx) && pthread_mutex_trylock(&dev->tun_tx_lock) == 0) {
-		if (wg_tun_drain(dev, NULL) < 0)
-			wg_device_mark_dead(dev);
-		pthread_mutex_unlock(&dev->tun_tx_lock);
+	for (unsigned wrote = wg_rx_flush(dev, r->rx); wrote; wrote &= wrote - 1) {
+		struct wg_tun_queue *q = &dev->queue[__builtin_ctz(wrote)];
+		if (pthread_mutex_trylock(&q->tx_lock) == 0) {
+			if (wg_tun_drain(dev, q, NULL) < 0)
+				wg_device_mark_dead(dev);
+			pthread_mutex_unlock(&q->tx_lock);
+		}
 	}
 	return datagrams;
+}
+
+int wg_udp_receive_data(struct wg_device *dev, struct udp_reader *r, int slot, bool wait)
+{
+	int n;
+	if (dev->udp_fd[slot] < 0)
+		return 0;
+	if (!wait && pthread_mutex_trylock(&dev->udp_rx_lock[slot]))
+		return 0;
+	if (wait)
+		pthread_mutex_lock(&dev->udp_rx_lock[slot]);
+	n = wg_udp_receive(dev, r, dev->udp_fd[slot]);
+	pthread_mutex_unlock(&dev->udp_rx_lock[slot]);
+	return n;
 }
