@@ -271,6 +271,7 @@ static void device_free(struct wg_device *dev)
 	for (int i = 0; i < WG_POLLERS; i++)
 		if (dev->poll_kick[i] >= 0)
 			close(dev->poll_kick[i]);
+	wg_pool_free(dev->crypt);
 	wg_index_destroy(&dev->index);
 	wg_ratelimit_destroy(&dev->ratelimit);
 	wg_ratelimit_destroy(&dev->cookie_ratelimit);
@@ -381,6 +382,15 @@ int wg_device_create(const struct wg_device_config *cfg, struct wg_device **out)
 			ret = -ENOMEM;
 			goto fail;
 		}
+	/*
+	 * Decryption workers, one fewer than the queues: a peer's data arrives
+	 * on one socket, read by one thread, which shares the decryption of its
+	 * bigger batches with them (ordered.h) and so keeps their order.
+	 */
+	if (!(dev->crypt = wg_pool_new(dev->n_queues - 1, dev->ifname))) {
+		ret = -EAGAIN;
+		goto fail;
+	}
 	ret = wg_socket_open_pair(cfg->listen_port, dev->fwmark, dev->udp_fd, dev->hs_fd, &dev->port);
 	if (ret) {
 		log_error("wg %s: cannot listen on UDP port %u: %s", dev->ifname, cfg->listen_port,

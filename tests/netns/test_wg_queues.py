@@ -12,14 +12,18 @@ from wgnet import cpu_ticks, genkey, lab, ours, proc_stat, threads_of, wait_for 
 IFF_MULTI_QUEUE = 0x100
 
 
-def reader_threads(pid):
-    """{role: CPU ticks} of pid's TUN reader threads ("tun", "tun1", ...)."""
+def role_threads(pid, prefix):
+    """{role: CPU ticks} of pid's threads whose role starts with prefix ("tun", "tun1", ...)."""
     out = {}
     for tid in threads_of(pid):
         role = open(f"/proc/{pid}/task/{tid}/comm").read().strip().split(":", 1)[0]
-        if role.startswith("tun"):
+        if role.startswith(prefix):
             out[role] = cpu_ticks(proc_stat(pid, tid))
     return out
+
+
+def reader_threads(pid):
+    return role_threads(pid, "tun")
 
 
 def link_queues(lab, ns, ifname):
@@ -77,7 +81,7 @@ def pair_with(lab, impl, env, a, b):
     """pair() in namespaces a and b (underlay already up), impl started with env."""
     ia, ib = f"wgt{lab.uniq}a", f"wgt{lab.uniq}b"
     pid_a = lab.start(a, impl, ia, extra_env=env).pid
-    lab.start(b, impl, ib, extra_env=env)
+    pid_b = lab.start(b, impl, ib, extra_env=env).pid
     ka, pa = genkey()
     kb, pb = genkey()
     lab.wg(a, "set", ia, "private-key", lab.keyfile(ka), "listen-port", "51001", "peer", pb,
@@ -87,7 +91,7 @@ def pair_with(lab, impl, env, a, b):
     for ns, dev, v4 in ((a, ia, "10.77.0.1/24"), (b, ib, "10.77.0.2/24")):
         lab.ip(ns, "addr", "add", v4, "dev", dev)
         lab.ip(ns, "link", "set", dev, "mtu", "1420", "up")
-    return {"a": a, "b": b, "ia": ia, "ib": ib, "pid_a": pid_a}
+    return {"a": a, "b": b, "ia": ia, "ib": ib, "pid_a": pid_a, "pid_b": pid_b}
 
 
 RECEIVER = r"""
@@ -131,9 +135,9 @@ for _ in range(3):
 
 def test_one_flow_arrives_in_order_while_others_load_every_queue(lab, ours):
     """Numbered datagrams of one UDP flow, sent as fast as they go while
-    four TCP streams keep every queue (and, at B, the decryption) busy:
-    those that arrive do so in the order they were sent. Loss is allowed
-    (UDP); reordering by the tunnel is not."""
+    four TCP streams keep every queue busy and B decrypts on its workers
+    ("cryptN" threads) too: those that arrive do so in the order they were
+    sent. Loss is allowed (UDP); reordering by the tunnel is not."""
     env = {"OVERLAYD_WG_QUEUES": "4"}
     a, b = lab.ns("a"), lab.ns("b")
     lab.veth(a, ["172.31.1.1/24"], b, ["172.31.1.2/24"])
@@ -147,11 +151,14 @@ def test_one_flow_arrives_in_order_while_others_load_every_queue(lab, ours):
     lab.procs.append(recv)
     assert recv.stdout.readline().strip() == "ready"
     wait_for(lambda: ":5201" in lab.sh(b, "ss", "-ltn").stdout, what="iperf3 server")
+    crypt_before = sum(role_threads(t["pid_b"], "crypt").values())
     load = subprocess.Popen(["ip", "netns", "exec", a, "iperf3", "-c", "10.77.0.2", "-p", "5201",
                              "-P", "4", "-t", "6"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     lab.procs.append(load)
     lab.sh(a, sys.executable, "-c", SENDER, "30000", timeout=120)
     received, late = map(int, recv.communicate(timeout=30)[0].split())
     load.wait(timeout=30)
+    crypt = sum(role_threads(t["pid_b"], "crypt").values()) - crypt_before
     assert received >= 1000, f"only {received} of 30000 datagrams arrived"
     assert late == 0, f"{late} of {received} datagrams arrived after a later one"
+    assert crypt >= 2, f"B's decryption workers used {crypt} ticks: the parallel path was not taken"
