@@ -14,9 +14,10 @@ struct wg_pool {
 	pthread_mutex_t lock;
 	pthread_cond_t work;  /* a batch was submitted, or stop */
 	pthread_cond_t done;  /* a chunk of a batch whose owner waits is done */
-	pthread_cond_t idle;  /* a worker left a batch */
+	pthread_cond_t left;  /* a worker left a batch */
 	struct wg_batch_list batches; /* submitted, not yet ended */
 	bool stop;
+	unsigned idle; /* workers waiting for a batch */
 	unsigned workers;
 	pthread_t threads[];
 };
@@ -63,7 +64,9 @@ static void *worker(void *arg)
 	while (!p->stop) {
 		struct wg_batch *b = claimable(p);
 		if (!b) {
+			p->idle++;
 			pthread_cond_wait(&p->work, &p->lock);
+			p->idle--;
 			continue;
 		}
 		b->users++;
@@ -72,7 +75,7 @@ static void *worker(void *arg)
 			;
 		pthread_mutex_lock(&p->lock);
 		if (--b->users == 0)
-			pthread_cond_broadcast(&p->idle);
+			pthread_cond_broadcast(&p->left);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
@@ -86,7 +89,7 @@ struct wg_pool *wg_pool_new(unsigned workers, const char *ifname)
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->work, NULL);
 	pthread_cond_init(&p->done, NULL);
-	pthread_cond_init(&p->idle, NULL);
+	pthread_cond_init(&p->left, NULL);
 	TAILQ_INIT(&p->batches);
 	for (; p->workers < workers; p->workers++) {
 		char name[16];
@@ -110,7 +113,7 @@ void wg_pool_free(struct wg_pool *p)
 	pthread_mutex_unlock(&p->lock);
 	for (unsigned i = 0; i < p->workers; i++)
 		pthread_join(p->threads[i], NULL);
-	pthread_cond_destroy(&p->idle);
+	pthread_cond_destroy(&p->left);
 	pthread_cond_destroy(&p->done);
 	pthread_cond_destroy(&p->work);
 	pthread_mutex_destroy(&p->lock);
@@ -136,9 +139,20 @@ void wg_batch_start(struct wg_pool *p, struct wg_batch *b, unsigned n, unsigned 
 	atomic_store(&b->waiting, false);
 	for (unsigned c = 0; c < b->n_chunks; c++)
 		atomic_store_explicit(&b->done[c], false, memory_order_relaxed);
-	if (!p->workers)
+	b->shared = false;
+	if (!p->workers || b->n_chunks < 2)
 		return; /* nobody to share with: the owner claims every chunk */
 	pthread_mutex_lock(&p->lock);
+	/*
+	 * Every worker busy (other readers' batches): the owner does its own
+	 * rather than queue behind them, or wait for a chunk that a worker
+	 * claimed and was then preempted on an overloaded machine.
+	 */
+	if (!p->idle) {
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
+	b->shared = true;
 	TAILQ_INSERT_TAIL(&p->batches, b, link);
 	/* One chunk is the owner's, as it starts walking the batch at once. */
 	if (b->n_chunks > 2)
@@ -167,11 +181,11 @@ void wg_batch_end(struct wg_pool *p, struct wg_batch *b)
 {
 	for (unsigned c = 0; c < b->n_chunks; c++)
 		wg_batch_wait(p, b, c * b->chunk);
-	if (!p->workers)
+	if (!b->shared)
 		return;
 	pthread_mutex_lock(&p->lock);
 	TAILQ_REMOVE(&p->batches, b, link);
 	while (b->users)
-		pthread_cond_wait(&p->idle, &p->lock);
+		pthread_cond_wait(&p->left, &p->lock);
 	pthread_mutex_unlock(&p->lock);
 }

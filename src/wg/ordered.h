@@ -12,8 +12,8 @@
  * that is not done yet and claiming unclaimed chunks itself instead of
  * waiting idle. Packets are handed on in the order they were read, which
  * for one peer's data socket is the order they arrived: no flow is
- * reordered by the parallelism. A pool without workers (one CPU) leaves
- * every chunk to the owner.
+ * reordered by the parallelism. A pool without workers (one CPU), or whose
+ * workers are all busy with other batches, leaves every chunk to the owner.
  *
  * A batch lives in its owner's memory; after wg_batch_end no worker
  * touches it, so it may be reused.
@@ -39,6 +39,7 @@ struct wg_batch {
 	atomic_bool waiting;	     /* the owner may sleep: signal completions */
 	atomic_bool done[WG_BATCH_MAX_CHUNKS];
 	unsigned users;		     /* workers inside the batch; under the pool's lock */
+	bool shared;		     /* in the pool's list (else the owner does it all) */
 	TAILQ_ENTRY(wg_batch) link;  /* in the pool's list while submitted */
 };
 

@@ -92,9 +92,12 @@ static void the_workers_share_the_work(void **state)
 	unsigned others = 0;
 	assert_non_null(p);
 	j->slow_every = 1;
-	run_batch(p, &b, j, 200, 1);
-	for (unsigned i = 0; i < 200; i++)
-		others += !pthread_equal(j->ran_on[i], pthread_self());
+	/* A batch is shared only with idle workers: the new ones may not be waiting yet. */
+	for (int tries = 0; !others && tries < 1000; tries++) {
+		run_batch(p, &b, j, 200, 1);
+		for (unsigned i = 0; i < 200; i++)
+			others += !pthread_equal(j->ran_on[i], pthread_self());
+	}
 	assert_true(others > 0);
 	wg_pool_free(p);
 	free(j);
