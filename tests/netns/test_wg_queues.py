@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from wgnet import cpu_ticks, genkey, lab, ours, proc_stat, threads_of, wait_for  # noqa: F401 (fixtures)
+from wgnet import cpu_ticks, lab, ours, pair, proc_stat, threads_of, wait_for  # noqa: F401 (fixtures)
 
 IFF_MULTI_QUEUE = 0x100
 
@@ -65,33 +65,13 @@ def test_concurrent_flows_spread_over_the_queues(lab, ours):
     """Eight TCP streams from A to B: at A (the sender, where the queues'
     readers encrypt) more than one TUN reader did the work. With four queues
     the chance that eight flows hash to one is 4 * (1/4)**8 (1 in 16384)."""
-    env = {"OVERLAYD_WG_QUEUES": "4"}
-    a, b = lab.ns("a"), lab.ns("b")
-    lab.veth(a, ["172.31.1.1/24"], b, ["172.31.1.2/24"])
-    t = pair_with(lab, ours, env, a, b)
+    t = pair(lab, ours, ours, env={"OVERLAYD_WG_QUEUES": "4"})
     assert lab.ping(t["a"], "10.77.0.2", count=1)
     before = reader_threads(t["pid_a"])
     lab.iperf(t["b"], t["a"], "10.77.0.2", 5201, "-P", "8", seconds=3)
     after = reader_threads(t["pid_a"])
     busy = [r for r in after if after[r] - before.get(r, 0) >= 3]
     assert len(busy) >= 2, (before, after)
-
-
-def pair_with(lab, impl, env, a, b):
-    """pair() in namespaces a and b (underlay already up), impl started with env."""
-    ia, ib = f"wgt{lab.uniq}a", f"wgt{lab.uniq}b"
-    pid_a = lab.start(a, impl, ia, extra_env=env).pid
-    pid_b = lab.start(b, impl, ib, extra_env=env).pid
-    ka, pa = genkey()
-    kb, pb = genkey()
-    lab.wg(a, "set", ia, "private-key", lab.keyfile(ka), "listen-port", "51001", "peer", pb,
-           "endpoint", "172.31.1.2:51002", "allowed-ips", "10.77.0.2/32")
-    lab.wg(b, "set", ib, "private-key", lab.keyfile(kb), "listen-port", "51002", "peer", pa,
-           "endpoint", "172.31.1.1:51001", "allowed-ips", "10.77.0.1/32")
-    for ns, dev, v4 in ((a, ia, "10.77.0.1/24"), (b, ib, "10.77.0.2/24")):
-        lab.ip(ns, "addr", "add", v4, "dev", dev)
-        lab.ip(ns, "link", "set", dev, "mtu", "1420", "up")
-    return {"a": a, "b": b, "ia": ia, "ib": ib, "pid_a": pid_a, "pid_b": pid_b}
 
 
 RECEIVER = r"""
@@ -138,24 +118,21 @@ def test_one_flow_arrives_in_order_while_others_load_every_queue(lab, ours):
     four TCP streams keep every queue busy and B decrypts on its workers
     ("cryptN" threads) too: those that arrive do so in the order they were
     sent. Loss is allowed (UDP); reordering by the tunnel is not."""
-    env = {"OVERLAYD_WG_QUEUES": "4"}
-    a, b = lab.ns("a"), lab.ns("b")
-    lab.veth(a, ["172.31.1.1/24"], b, ["172.31.1.2/24"])
-    t = pair_with(lab, ours, env, a, b)
+    t = pair(lab, ours, ours, env={"OVERLAYD_WG_QUEUES": "4"})
     assert lab.ping(t["a"], "10.77.0.2", count=1)
-    srv = subprocess.Popen(["ip", "netns", "exec", b, "iperf3", "-s", "-1", "-p", "5201"],
+    srv = subprocess.Popen(["ip", "netns", "exec", t["b"], "iperf3", "-s", "-1", "-p", "5201"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     lab.procs.append(srv)
-    recv = subprocess.Popen(["ip", "netns", "exec", b, sys.executable, "-c", RECEIVER],
+    recv = subprocess.Popen(["ip", "netns", "exec", t["b"], sys.executable, "-c", RECEIVER],
                             stdout=subprocess.PIPE, text=True)
     lab.procs.append(recv)
     assert recv.stdout.readline().strip() == "ready"
-    wait_for(lambda: ":5201" in lab.sh(b, "ss", "-ltn").stdout, what="iperf3 server")
+    wait_for(lambda: ":5201" in lab.sh(t["b"], "ss", "-ltn").stdout, what="iperf3 server")
     crypt_before = sum(role_threads(t["pid_b"], "crypt").values())
-    load = subprocess.Popen(["ip", "netns", "exec", a, "iperf3", "-c", "10.77.0.2", "-p", "5201",
+    load = subprocess.Popen(["ip", "netns", "exec", t["a"], "iperf3", "-c", "10.77.0.2", "-p", "5201",
                              "-P", "4", "-t", "6"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     lab.procs.append(load)
-    lab.sh(a, sys.executable, "-c", SENDER, "30000", timeout=120)
+    lab.sh(t["a"], sys.executable, "-c", SENDER, "30000", timeout=120)
     received, late = map(int, recv.communicate(timeout=30)[0].split())
     load.wait(timeout=30)
     crypt = sum(role_threads(t["pid_b"], "crypt").values()) - crypt_before
