@@ -188,7 +188,40 @@ static size_t inner_packet(const uint8_t *p, size_t len, sa_family_t *family, co
 struct wg_rx {
 	struct wg_gro gro;
 	unsigned wrote; /* the TUN queues written to in this batch, one bit each */
+	/*
+	 * The received bytes and messages of one peer, added to its counters
+	 * when another peer's message comes or at the flush: two atomic adds a
+	 * batch instead of two a message.
+	 */
+	struct wg_peer *count_peer;
+	uint64_t count_bytes, count_packets;
 };
+
+static void count_flush(struct wg_rx *rx)
+{
+	if (!rx->count_peer)
+		return;
+	atomic_fetch_add_explicit(&rx->count_peer->rx_bytes, rx->count_bytes, memory_order_relaxed);
+	atomic_fetch_add_explicit(&rx->count_peer->rx_packets, rx->count_packets, memory_order_relaxed);
+	rx->count_peer = NULL;
+	rx->count_bytes = rx->count_packets = 0;
+}
+
+/* Counts a received message of len bytes from peer, at once without a batch. */
+static void count_received(struct wg_rx *rx, struct wg_peer *peer, size_t len)
+{
+	if (!rx) {
+		atomic_fetch_add_explicit(&peer->rx_bytes, len, memory_order_relaxed);
+		atomic_fetch_add_explicit(&peer->rx_packets, 1, memory_order_relaxed);
+		return;
+	}
+	if (rx->count_peer != peer) {
+		count_flush(rx);
+		rx->count_peer = peer;
+	}
+	rx->count_bytes += len;
+	rx->count_packets++;
+}
 
 struct wg_rx *wg_rx_new(void)
 {
@@ -260,6 +293,7 @@ unsigned wg_rx_flush(struct wg_device *dev, struct wg_rx *rx)
 {
 	unsigned wrote;
 	rx_flush(dev, rx);
+	count_flush(rx);
 	wrote = rx->wrote;
 	rx->wrote = 0;
 	return wrote;
@@ -302,8 +336,7 @@ void wg_receive_data_deliver(struct wg_device *dev, struct wg_rx *rx, uint8_t *b
 
 	if (plen < 0)
 		return;
-	atomic_fetch_add(&peer->rx_bytes, len);
-	atomic_fetch_add_explicit(&peer->rx_packets, 1, memory_order_relaxed);
+	count_received(rx, peer, len);
 
 	pthread_mutex_lock(&peer->lock);
 	if (wg_peer_confirm_keypair(peer, kp)) {

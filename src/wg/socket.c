@@ -9,6 +9,13 @@
  * program makes the kernel queue data (and cookie replies) on one and
  * everything else on the other: a handshake flood then fills only the
  * second socket's queue, and data never waits behind it.
+ *
+ * No data socket per TUN queue: the kernel would choose among them by a
+ * hash of the 4-tuple, and all of a peer's data comes from one address and
+ * port, so they would not spread one peer over readers (its decryption is
+ * spread instead: ordered.h); and the TUN readers share the data socket
+ * for sending without contention, as an uncorked UDP send takes no socket
+ * lock.
  */
 #include "wg/socket.h"
 
