@@ -115,9 +115,9 @@ for _ in range(3):
 
 def test_one_flow_arrives_in_order_while_others_load_every_queue(lab, ours):
     """Numbered datagrams of one UDP flow, sent as fast as they go while
-    four TCP streams keep every queue busy and B decrypts on its workers
-    ("cryptN" threads) too: those that arrive do so in the order they were
-    sent. Loss is allowed (UDP); reordering by the tunnel is not."""
+    four TCP streams keep every queue busy, A seals and B decrypts on their
+    workers ("cryptN" threads) too: those that arrive do so in the order
+    they were sent. Loss is allowed (UDP); reordering by the tunnel is not."""
     t = pair(lab, ours, ours, env={"OVERLAYD_WG_QUEUES": "4"})
     assert lab.ping(t["a"], "10.77.0.2", count=1)
     srv = subprocess.Popen(["ip", "netns", "exec", t["b"], "iperf3", "-s", "-1", "-p", "5201"],
@@ -128,14 +128,15 @@ def test_one_flow_arrives_in_order_while_others_load_every_queue(lab, ours):
     lab.procs.append(recv)
     assert recv.stdout.readline().strip() == "ready"
     wait_for(lambda: ":5201" in lab.sh(t["b"], "ss", "-ltn").stdout, what="iperf3 server")
-    crypt_before = sum(role_threads(t["pid_b"], "crypt").values())
+    crypt_before = {side: sum(role_threads(t[side], "crypt").values()) for side in ("pid_a", "pid_b")}
     load = subprocess.Popen(["ip", "netns", "exec", t["a"], "iperf3", "-c", "10.77.0.2", "-p", "5201",
                              "-P", "4", "-t", "6"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     lab.procs.append(load)
     lab.sh(t["a"], sys.executable, "-c", SENDER, "30000", timeout=120)
     received, late = map(int, recv.communicate(timeout=30)[0].split())
     load.wait(timeout=30)
-    crypt = sum(role_threads(t["pid_b"], "crypt").values()) - crypt_before
+    crypt = {side: sum(role_threads(t[side], "crypt").values()) - crypt_before[side] for side in crypt_before}
     assert received >= 1000, f"only {received} of 30000 datagrams arrived"
     assert late == 0, f"{late} of {received} datagrams arrived after a later one"
-    assert crypt >= 2, f"B's decryption workers used {crypt} ticks: the parallel path was not taken"
+    # Both parallel paths were taken: A's workers sealed, B's decrypted.
+    assert crypt["pid_a"] >= 2 and crypt["pid_b"] >= 2, f"the workers' CPU ticks (A seals, B decrypts): {crypt}"
