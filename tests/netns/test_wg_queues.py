@@ -51,6 +51,17 @@ def test_the_default_is_one_queue_per_cpu(lab, ours):
     assert txq == want and numqueues == want and len(reader_threads(p.pid)) == want
 
 
+def test_a_single_queue_link_of_an_older_version_is_reattached_with_one_queue(lab, ours):
+    """A persistent link made before multi-queue (our flags but not
+    IFF_MULTI_QUEUE) refuses more queues: the device takes it as it is."""
+    ns, name = lab.ns("s"), f"wgt{lab.uniq}s"
+    lab.ip(ns, "tuntap", "add", "dev", name, "mode", "tun", "vnet_hdr")
+    p = lab.start(ns, ours, name, extra_env={"OVERLAYD_WG_QUEUES": "3"})
+    flags, txq, _ = link_queues(lab, ns, name)
+    assert not flags & IFF_MULTI_QUEUE and txq == 1, (hex(flags), txq)
+    assert sorted(reader_threads(p.pid)) == ["tun"]
+
+
 def test_a_bad_queue_count_is_refused(lab, ours):
     ns = lab.ns("b")
     for bad in ("0", "9", "x", "-1"):
