@@ -36,6 +36,23 @@ static void on_dead(void *user)
 		return;
 }
 
+/* OVERLAYD_WG_QUEUES: the TUN queues (wg_device_config.queues); 0 when unset. -1 when invalid. */
+static int queues_from_env(unsigned *queues)
+{
+	const char *v = getenv("OVERLAYD_WG_QUEUES");
+	char *end;
+	unsigned long n;
+	*queues = 0;
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || *end || n < 1 || n > WG_MAX_QUEUES || v[0] == '-')
+		return -1;
+	*queues = (unsigned)n;
+	return 0;
+}
+
 static void log_level_from_env(void)
 {
 	/* wireguard-go's LOG_LEVEL: verbose, error or silent. */
@@ -130,6 +147,10 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	log_level_from_env();
+	if (queues_from_env(&cfg.queues)) {
+		log_error("overlayd-wg: OVERLAYD_WG_QUEUES must be a number from 1 to %d", WG_MAX_QUEUES);
+		return EXIT_FAILURE;
+	}
 	umask(0077);
 
 	if (!foreground && (ret = daemonize(&ready_fd))) {

@@ -21,51 +21,93 @@
 #include "wg/offload.h"
 #include "wg/socket.h"
 
-static int tun_open(const char *ifname, unsigned mtu, char out_name[IFNAMSIZ])
+/* Attaches one queue of the TUN link ifname (creating the link for the first); the fd or -errno. */
+static int tun_attach(const char *ifname, short flags, char out_name[IFNAMSIZ])
 {
 	struct ifreq ifr = { 0 };
-	int fd, sock, ret;
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK), ret;
 	int hdrsz = (int)WG_VNET_HDR_LEN;
 
-	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		ret = -errno;
 		log_error("wg: cannot open /dev/net/tun: %s (need CAP_NET_ADMIN and the tun module)",
 			  strerror(errno));
 		return ret;
 	}
-	/*
-	 * With a virtio-net header per packet the kernel can hand us 64 KiB TCP
-	 * super-packets (TSO) and take coalesced ones (GRO): far fewer syscalls
-	 * and a far cheaper TCP stack on both sides of the tunnel.
-	 */
-	ifr.ifr_flags = WG_TUN_FLAGS;
+	ifr.ifr_flags = flags;
 	memcpy(ifr.ifr_name, ifname, strlen(ifname));
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		ret = -errno;
-		log_error("wg: cannot create TUN device %s: %s", ifname, strerror(errno));
 		close(fd);
 		return ret;
 	}
-	/* Without offloads the headers stay (all zero): correct, just slower. */
+	/*
+	 * With a virtio-net header per packet the kernel can hand us 64 KiB TCP
+	 * super-packets (TSO) and take coalesced ones (GRO): far fewer syscalls
+	 * and a far cheaper TCP stack on both sides of the tunnel. Without
+	 * offloads the headers stay (all zero): correct, just slower.
+	 */
 	if (ioctl(fd, TUNSETVNETHDRSZ, &hdrsz) < 0 ||
 	    ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) < 0)
 		log_warn("wg: TUN offloads unavailable on %s (%s): one packet per read", ifname,
 			 strerror(errno));
 	memcpy(out_name, ifr.ifr_name, IFNAMSIZ);
 	out_name[IFNAMSIZ - 1] = 0;
+	return fd;
+}
+
+/* How many TUN queues a device asking for want (0: automatic) gets. */
+static unsigned queues_wanted(unsigned want)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (!want)
+		want = cpus > 0 ? (unsigned)cpus : 1;
+	return want > WG_MAX_QUEUES ? WG_MAX_QUEUES : want;
+}
+
+/*
+ * Creates (or re-attaches to) the TUN link with want queues, into
+ * dev->queue[].fd and dev->n_queues, and sets its MTU. A persistent
+ * single-queue link of an older version refuses IFF_MULTI_QUEUE: it is
+ * re-attached as it is, with one queue. 0 or -errno.
+ */
+static int tun_open(struct wg_device *dev, const char *ifname, unsigned want)
+{
+	struct ifreq ifr = { 0 };
+	int fd, sock, ret;
+
+	fd = tun_attach(ifname, WG_TUN_FLAGS, dev->ifname);
+	if (fd == -EINVAL) {
+		fd = tun_attach(ifname, WG_TUN_FLAGS & ~IFF_MULTI_QUEUE, dev->ifname);
+		want = 1;
+	}
+	if (fd < 0) {
+		log_error("wg: cannot create TUN device %s: %s", ifname, strerror(-fd));
+		return fd;
+	}
+	dev->queue[0].fd = fd;
+	dev->n_queues = 1;
+	while (dev->n_queues < want) {
+		char name[IFNAMSIZ];
+		fd = tun_attach(dev->ifname, WG_TUN_FLAGS, name);
+		if (fd < 0) {
+			log_error("wg %s: cannot open TUN queue %u: %s", dev->ifname, dev->n_queues, strerror(-fd));
+			return fd;
+		}
+		dev->queue[dev->n_queues++].fd = fd;
+	}
+	memcpy(ifr.ifr_name, dev->ifname, IFNAMSIZ);
 	sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	ifr.ifr_mtu = (int)mtu;
+	ifr.ifr_mtu = (int)dev->mtu;
 	if (sock < 0 || ioctl(sock, SIOCSIFMTU, &ifr) < 0) {
 		ret = -errno;
-		log_error("wg: cannot set MTU %u on %s: %s", mtu, ifname, strerror(errno));
+		log_error("wg: cannot set MTU %u on %s: %s", dev->mtu, ifname, strerror(errno));
 		if (sock >= 0)
 			close(sock);
-		close(fd);
 		return ret;
 	}
 	close(sock);
-	return fd;
+	return 0;
 }
 
 /*
@@ -168,6 +210,34 @@ static void signal_stop(struct wg_device *dev)
 		log_warn("wg %s: cannot stop threads: %s", dev->ifname, strerror(errno));
 }
 
+/*
+ * One reader thread per TUN queue: "tun:IF" for queue 0 (the solo poller),
+ * "tunN:IF" for queue N.
+ */
+static int tun_readers_start(struct wg_device *dev)
+{
+	for (unsigned i = 0; i < dev->n_queues; i++) {
+		struct wg_tun_queue *q = &dev->queue[i];
+		char role[8];
+		if (pthread_create(&q->thread, NULL, wg_tun_reader, q))
+			return -EAGAIN;
+		q->running = true;
+		snprintf(role, sizeof(role), i ? "tun%u" : "tun", i);
+		wg_thread_name(q->thread, role, dev->ifname);
+	}
+	return 0;
+}
+
+/* After signal_stop: waits for the TUN readers to end. */
+static void tun_readers_join(struct wg_device *dev)
+{
+	for (unsigned i = 0; i < dev->n_queues; i++)
+		if (dev->queue[i].running) {
+			pthread_join(dev->queue[i].thread, NULL);
+			dev->queue[i].running = false;
+		}
+}
+
 /* Stops the handshake worker; with the UDP readers stopped (nothing pushes). */
 static void stop_handshake_worker(struct wg_device *dev)
 {
@@ -191,8 +261,9 @@ static void device_free(struct wg_device *dev)
 	for (int i = 0; i < 2; i++)
 		if (dev->hs_fd[i] >= 0)
 			close(dev->hs_fd[i]);
-	if (dev->tun_fd >= 0)
-		close(dev->tun_fd);
+	for (unsigned i = 0; i < WG_MAX_QUEUES; i++)
+		if (dev->queue[i].fd >= 0)
+			close(dev->queue[i].fd);
 	if (dev->stop_fd >= 0)
 		close(dev->stop_fd);
 	if (dev->net_stop_fd >= 0)
@@ -200,6 +271,7 @@ static void device_free(struct wg_device *dev)
 	for (int i = 0; i < WG_POLLERS; i++)
 		if (dev->poll_kick[i] >= 0)
 			close(dev->poll_kick[i]);
+	wg_pool_free(dev->crypt);
 	wg_index_destroy(&dev->index);
 	wg_ratelimit_destroy(&dev->ratelimit);
 	wg_ratelimit_destroy(&dev->cookie_ratelimit);
@@ -210,8 +282,12 @@ static void device_free(struct wg_device *dev)
 	pthread_rwlock_destroy(&dev->lock);
 	pthread_mutex_destroy(&dev->config_lock);
 	pthread_mutex_destroy(&dev->cookie_lock);
-	pthread_mutex_destroy(&dev->tun_tx_lock);
-	wg_tun_tx_free(dev->tun_tx);
+	pthread_mutex_destroy(&dev->udp_rx_lock[0]);
+	pthread_mutex_destroy(&dev->udp_rx_lock[1]);
+	for (unsigned i = 0; i < WG_MAX_QUEUES; i++) {
+		pthread_mutex_destroy(&dev->queue[i].tx_lock);
+		wg_tun_tx_free(dev->queue[i].tx);
+	}
 	noise_identity_clear(&dev->identity);
 	wg_memzero(&dev->cookie_checker, sizeof(dev->cookie_checker));
 	free(dev);
@@ -241,7 +317,7 @@ int wg_device_create(const struct wg_device_config *cfg, struct wg_device **out)
 	dev->cfg = *cfg;
 	dev->cfg.ifname = NULL;
 	dev->cfg.uapi_dir = NULL;
-	dev->tun_fd = dev->stop_fd = dev->net_stop_fd = dev->uapi_fd = -1;
+	dev->stop_fd = dev->net_stop_fd = dev->uapi_fd = -1;
 	dev->udp_fd[0] = dev->udp_fd[1] = dev->hs_fd[0] = dev->hs_fd[1] = -1;
 	for (int i = 0; i < WG_POLLERS; i++)
 		dev->poll_kick[i] = -1;
@@ -258,14 +334,20 @@ int wg_device_create(const struct wg_device_config *cfg, struct wg_device **out)
 	/* Configuration must not starve behind a busy data path. */
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	if (pthread_rwlock_init(&dev->lock, &attr) || pthread_mutex_init(&dev->config_lock, NULL) ||
-	    pthread_mutex_init(&dev->cookie_lock, NULL) || pthread_mutex_init(&dev->tun_tx_lock, NULL) ||
-	    !(dev->tun_tx = wg_tun_tx_new())) {
+	    pthread_mutex_init(&dev->cookie_lock, NULL) || pthread_mutex_init(&dev->udp_rx_lock[0], NULL) ||
+	    pthread_mutex_init(&dev->udp_rx_lock[1], NULL)) {
 		pthread_rwlockattr_destroy(&attr);
-		wg_tun_tx_free(dev->tun_tx);
 		free(dev);
 		return -ENOMEM;
 	}
 	pthread_rwlockattr_destroy(&attr);
+	for (unsigned i = 0; i < WG_MAX_QUEUES; i++) {
+		struct wg_tun_queue *q = &dev->queue[i];
+		q->dev = dev;
+		q->index = i;
+		q->fd = -1;
+		pthread_mutex_init(&q->tx_lock, NULL);
+	}
 	if ((ret = wg_ratelimit_init(&dev->ratelimit, WG_UNDER_LOAD_HANDSHAKES_PER_SECOND)) ||
 	    (ret = wg_ratelimit_init(&dev->cookie_ratelimit, WG_UNDER_LOAD_HANDSHAKES_PER_SECOND)) ||
 	    (ret = wg_index_init(&dev->index)))
@@ -293,10 +375,22 @@ int wg_device_create(const struct wg_device_config *cfg, struct wg_device **out)
 			ret = -errno;
 			goto fail;
 		}
-	ret = tun_open(cfg->ifname, dev->mtu, dev->ifname);
-	if (ret < 0)
+	if ((ret = tun_open(dev, cfg->ifname, queues_wanted(cfg->queues))))
 		goto fail;
-	dev->tun_fd = ret;
+	for (unsigned i = 0; i < dev->n_queues; i++)
+		if (!(dev->queue[i].tx = wg_tun_tx_new())) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+	/*
+	 * Decryption workers, one fewer than the queues: a peer's data arrives
+	 * on one socket, read by one thread, which shares the decryption of its
+	 * bigger batches with them (ordered.h) and so keeps their order.
+	 */
+	if (!(dev->crypt = wg_pool_new(dev->n_queues - 1, dev->ifname))) {
+		ret = -EAGAIN;
+		goto fail;
+	}
 	ret = wg_socket_open_pair(cfg->listen_port, dev->fwmark, dev->udp_fd, dev->hs_fd, &dev->port);
 	if (ret) {
 		log_error("wg %s: cannot listen on UDP port %u: %s", dev->ifname, cfg->listen_port,
@@ -312,15 +406,11 @@ int wg_device_create(const struct wg_device_config *cfg, struct wg_device **out)
 	wg_thread_name(dev->handshake_thread, "hs", dev->ifname);
 	if ((ret = wg_udp_readers_start(dev)))
 		goto fail_threads;
-	if (pthread_create(&dev->tun_thread, NULL, wg_tun_reader, dev)) {
-		ret = -EAGAIN;
-		goto fail_threads;
-	}
-	wg_thread_name(dev->tun_thread, "tun", dev->ifname);
+	if ((ret = tun_readers_start(dev)))
+		goto fail_tun_threads;
 	if (pthread_create(&dev->timer_thread, NULL, timer_thread, dev)) {
 		ret = -EAGAIN;
-		atomic_store(&dev->stopping, true);
-		goto fail_tun_thread;
+		goto fail_tun_threads;
 	}
 	wg_thread_name(dev->timer_thread, "timer", dev->ifname);
 	if (!cfg->no_uapi && (ret = wg_uapi_start(dev, cfg->uapi_dir)))
@@ -331,9 +421,9 @@ int wg_device_create(const struct wg_device_config *cfg, struct wg_device **out)
 fail_timer_thread:
 	signal_stop(dev);
 	pthread_join(dev->timer_thread, NULL);
-fail_tun_thread:
+fail_tun_threads:
 	signal_stop(dev);
-	pthread_join(dev->tun_thread, NULL);
+	tun_readers_join(dev);
 fail_threads:
 	wg_udp_readers_stop(dev);
 fail:
@@ -350,7 +440,7 @@ void wg_device_destroy(struct wg_device *dev)
 	signal_stop(dev);
 	wg_uapi_stop(dev);
 	pthread_join(dev->timer_thread, NULL);
-	pthread_join(dev->tun_thread, NULL);
+	tun_readers_join(dev);
 	wg_udp_readers_stop(dev);
 	stop_handshake_worker(dev);
 

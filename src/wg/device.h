@@ -29,6 +29,8 @@
 #include "wg/cookie.h"
 #include "wg/handshake.h"
 #include "wg/index.h"
+#include "wg/messages.h"
+#include "wg/ordered.h"
 #include "wg/noise.h"
 #include "wg/pollmode.h"
 #include "wg/ratelimit.h"
@@ -40,9 +42,11 @@
 /*
  * The TUN flags of every device (device.c asks for them, persist.c checks a
  * link it would re-attach to): a virtio-net header per packet for the
- * offloads, no packet information.
+ * offloads, no packet information, several queues (one reader thread each).
+ * A persistent link of an older version has one queue and no
+ * IFF_MULTI_QUEUE: it is re-attached as it is, with one queue.
  */
-#define WG_TUN_FLAGS (IFF_TUN | IFF_NO_PI | IFF_VNET_HDR)
+#define WG_TUN_FLAGS (IFF_TUN | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE)
 
 struct wg_staged {
 	STAILQ_ENTRY(wg_staged) link;
@@ -95,6 +99,24 @@ struct wg_peer {
 
 TAILQ_HEAD(wg_peer_list, wg_peer);
 
+/*
+ * One queue of the multi-queue TUN device. The kernel puts each flow's
+ * packets on one queue (by flow hash, or the queue we last wrote that
+ * flow's packets to: see wg_rx_queue), and one thread reads, encrypts and
+ * sends each queue's packets in order: a flow is never reordered, and
+ * different flows are encrypted on different cores. Queue 0's reader is
+ * "the TUN reader" of pollmode.h (solo polling).
+ */
+struct wg_tun_queue {
+	struct wg_device *dev;
+	unsigned index;
+	int fd;
+	pthread_mutex_t tx_lock; /* guards tx: this queue's reads and its send batch */
+	struct tun_reader *tx;
+	pthread_t thread;
+	bool running;
+};
+
 struct wg_device {
 	char ifname[IFNAMSIZ];
 	struct wg_device_config cfg; /* callbacks and user data; strings not kept */
@@ -115,15 +137,21 @@ struct wg_device {
 	struct wg_ratelimit ratelimit;	      /* handshakes per source; load detection */
 	struct wg_ratelimit cookie_ratelimit; /* cookie replies per source */
 	struct wg_handshake_queue *handshakes; /* NULL: no worker, handshakes inline */
+	struct wg_pool *crypt; /* NULL: no workers, receive batches decrypted by their reader */
 	atomic_uint_fast64_t cookie_replies_limited; /* withheld: over the source's rate */
 	atomic_uint_fast64_t cookie_replies_sent;
 	atomic_uint_fast64_t hs_rate_limited; /* handshakes dropped over their source's rate */
 	struct wg_index_table index;
 
-	int tun_fd;
-	pthread_mutex_t tun_tx_lock; /* guards tun_tx: TUN reads and the send batch */
-	struct tun_reader *tun_tx;
+	unsigned n_queues; /* TUN queues, each with its reader thread; fixed at creation */
+	struct wg_tun_queue queue[WG_MAX_QUEUES];
 	int udp_fd[2]; /* [0] IPv4, [1] IPv6; -1 when absent */
+	/*
+	 * One reader at a time per data socket (the UDP reader, or a TUN reader
+	 * polling it): what arrived in order is written to the TUN device in
+	 * order, whoever reads.
+	 */
+	pthread_mutex_t udp_rx_lock[2];
 	int hs_fd[2];  /* the same port's handshake sockets (socket.c); -1 when absent */
 	int stop_fd;   /* eventfd: all threads */
 	int net_stop_fd; /* eventfd: UDP receive threads, to rebind */
@@ -140,7 +168,7 @@ struct wg_device {
 	int uapi_fd;
 	dev_t uapi_st_dev; /* identity of our socket file, to notice its removal */
 	ino_t uapi_st_ino;
-	pthread_t tun_thread, timer_thread, uapi_thread, udp_thread[2], handshake_thread, hs_reader_thread;
+	pthread_t timer_thread, uapi_thread, udp_thread[2], handshake_thread, hs_reader_thread;
 	bool udp_running[2], uapi_running, handshake_running, hs_reader_running;
 	atomic_bool stopping;
 	atomic_bool dead;
@@ -194,15 +222,15 @@ void wg_send_keepalive(struct wg_peer *peer);
 void wg_send_staged(struct wg_peer *peer);
 void wg_stage_packet(struct wg_peer *peer, const uint8_t *pkt, size_t len);
 /*
- * Read, encrypt and send what is queued on the TUN device (one batch).
- * With dev->lock (read) and dev->tun_tx_lock held. Returns the number of
+ * Read, encrypt and send what is queued on TUN queue q (one batch).
+ * With dev->lock (read) and q->tx_lock held. Returns the number of
  * reads, or -errno when the TUN device failed (the link is gone); segments,
  * unless NULL, gets the number of packets they held (TSO reads hold many). Besides
  * the TUN reader thread, a UDP reader calls it right after writing to the
  * TUN device: replies and ACKs the kernel produced synchronously go out at
  * once, without waking another thread.
  */
-int wg_tun_drain(struct wg_device *dev, unsigned *segments);
+int wg_tun_drain(struct wg_device *dev, struct wg_tun_queue *q, unsigned *segments);
 struct tun_reader;
 struct tun_reader *wg_tun_tx_new(void);
 void wg_tun_tx_free(struct tun_reader *r);
@@ -221,14 +249,44 @@ void wg_receive_datagram(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, 
 /* The same, for a datagram that arrived on the local address local (IP_PKTINFO). */
 void wg_receive_datagram_on(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, size_t len,
 			    const struct ip_endpoint *src, const struct ip_addr *local);
+/* The same for a message whose type the caller has classified (wg_message_classify). */
+void wg_receive_message(struct wg_device *dev, struct wg_rx *rx, enum wg_message_type type, uint8_t *buf,
+			size_t len, const struct ip_endpoint *src, const struct ip_addr *local);
+/*
+ * A data message in two steps, so that the costly first one can run on any
+ * thread (ordered.h) while the second runs in arrival order. Open: the
+ * keypair (a reference) and the decryption in place; plen < 0 when the
+ * message is dropped. With dev->lock held for reading.
+ */
+struct wg_rx_data {
+	struct wg_peer *peer;
+	struct noise_keypair *kp;
+	int plen;
+};
+void wg_receive_data_open(struct wg_device *dev, uint8_t *buf, size_t len, struct wg_rx_data *d);
+/* Deliver: the peer's state (endpoint, timers), cryptokey routing, the TUN write; drops the reference. */
+void wg_receive_data_deliver(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, size_t len,
+			     const struct wg_rx_data *d, const struct ip_endpoint *src,
+			     const struct ip_addr *local);
 /*
  * The Diffie-Hellman part of an admitted initiation or response (the
  * handshake worker's job). With dev->lock held for reading.
  */
 void wg_receive_handshake(struct wg_device *dev, uint8_t *buf, size_t len,
 			  const struct ip_endpoint *src, const struct ip_addr *local);
-/* Writes what the batch coalesced; whether the batch wrote anything to the TUN device. */
-bool wg_rx_flush(struct wg_device *dev, struct wg_rx *rx);
+/*
+ * Writes what the batch coalesced; the TUN queues the batch wrote to, one
+ * bit per queue index (0: none).
+ */
+unsigned wg_rx_flush(struct wg_device *dev, struct wg_rx *rx);
+/*
+ * The TUN queue a received packet is written to. The kernel sends a flow's
+ * replies out on the queue its packets were last written to, so this
+ * chooses which reader handles the answers: one queue per flow (by a hash
+ * of its addresses and ports, the same both ways) while traffic is bulk,
+ * and queue 0, the solo poller, while the device is solo.
+ */
+unsigned wg_rx_queue(const struct wg_device *dev, const uint8_t *pkt, size_t len);
 
 /* socket.c - the demultiplexing itself is in socket.h */
 /* Low-level: one datagram from the device's socket of ep's family. */
@@ -257,6 +315,11 @@ void wg_udp_rx_free(struct udp_reader *r);
  * coalesced by UDP GRO counted one by one (0 when none was waiting).
  */
 int wg_udp_receive(struct wg_device *dev, struct udp_reader *r, int fd);
+/*
+ * The same for the data socket of slot (0: IPv4, 1: IPv6) under its
+ * udp_rx_lock: waiting for it when wait, else 0 when another thread reads it.
+ */
+int wg_udp_receive_data(struct wg_device *dev, struct udp_reader *r, int slot, bool wait);
 /* With config_lock held and lock NOT held: new sockets on port, readers restarted. */
 int wg_device_rebind(struct wg_device *dev, uint16_t port);
 
@@ -278,7 +341,7 @@ void wg_relay_receive(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, siz
 		      const struct ip_endpoint *src, const struct ip_addr *local);
 
 /* threads.c - thread bodies; dev->lock taken inside */
-void *wg_tun_reader(void *arg);
+void *wg_tun_reader(void *arg); /* arg: its struct wg_tun_queue */
 void *wg_udp_reader(void *arg); /* arg: a malloc'd wg_udp_reader_arg, freed by the thread */
 struct wg_udp_reader_arg {
 	struct wg_device *dev;

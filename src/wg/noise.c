@@ -360,13 +360,12 @@ static bool keypair_usable(struct noise_keypair *kp, uint64_t now_ns)
 	return atomic_load(&kp->valid) && now_ns - kp->birth_ns < WG_REJECT_AFTER_TIME * NSEC_PER_SEC;
 }
 
-int noise_encrypt(struct noise_keypair *kp, uint8_t *out, const uint8_t *plain, size_t len,
-		  size_t mtu, uint64_t now_ns, uint64_t *counter_out)
+int noise_encrypt_begin(struct noise_keypair *kp, uint8_t *out, const uint8_t *plain, size_t len,
+			size_t mtu, uint64_t now_ns)
 {
 	struct wg_msg_data *hdr = (struct wg_msg_data *)out;
 	size_t padded = (len + WG_PADDING_MULTIPLE - 1) & ~(size_t)(WG_PADDING_MULTIPLE - 1);
 	uint64_t counter;
-	int ret;
 
 	if (!keypair_usable(kp, now_ns))
 		return -ESTALE;
@@ -383,13 +382,29 @@ int noise_encrypt(struct noise_keypair *kp, uint8_t *out, const uint8_t *plain, 
 	le32_put((uint8_t *)&hdr->type, WG_MSG_DATA);
 	le32_put((uint8_t *)&hdr->receiver_index, kp->remote_index);
 	hdr->counter = htole64(counter);
-	ret = wg_aead_encrypt(out + WG_DATA_HEADER_LEN, out + WG_DATA_HEADER_LEN, padded, NULL, 0,
-			      counter, kp->send_key);
+	return (int)(WG_DATA_HEADER_LEN + padded + WG_AEAD_TAG_LEN);
+}
+
+int noise_encrypt_seal(const struct noise_keypair *kp, uint8_t *out, size_t msg_len)
+{
+	const struct wg_msg_data *hdr = (const struct wg_msg_data *)out;
+	size_t padded = msg_len - WG_DATA_HEADER_LEN - WG_AEAD_TAG_LEN;
+	return wg_aead_encrypt(out + WG_DATA_HEADER_LEN, out + WG_DATA_HEADER_LEN, padded, NULL, 0,
+			       le64toh(hdr->counter), kp->send_key);
+}
+
+int noise_encrypt(struct noise_keypair *kp, uint8_t *out, const uint8_t *plain, size_t len,
+		  size_t mtu, uint64_t now_ns, uint64_t *counter_out)
+{
+	int n = noise_encrypt_begin(kp, out, plain, len, mtu, now_ns), ret;
+	if (n < 0)
+		return n;
+	ret = noise_encrypt_seal(kp, out, (size_t)n);
 	if (ret)
 		return ret;
 	if (counter_out)
-		*counter_out = counter;
-	return (int)(WG_DATA_HEADER_LEN + padded + WG_AEAD_TAG_LEN);
+		*counter_out = le64toh(((const struct wg_msg_data *)out)->counter);
+	return n;
 }
 
 int noise_decrypt(struct noise_keypair *kp, uint8_t *msg, size_t len, uint64_t now_ns)

@@ -128,6 +128,16 @@ void noise_keypair_put(struct noise_keypair *kp);
 int noise_encrypt(struct noise_keypair *kp, uint8_t *out, const uint8_t *plain, size_t len,
 		  size_t mtu, uint64_t now_ns, uint64_t *counter_out);
 /*
+ * The same in two steps, so that the sealing (the costly part) may run on
+ * another thread: begin takes the counter, writes the header and the
+ * padding and returns the datagram length (or the errors above); seal
+ * encrypts out, of that length, in place (0 or -errno). The keypair must
+ * stay referenced until the seal.
+ */
+int noise_encrypt_begin(struct noise_keypair *kp, uint8_t *out, const uint8_t *plain, size_t len,
+			size_t mtu, uint64_t now_ns);
+int noise_encrypt_seal(const struct noise_keypair *kp, uint8_t *out, size_t msg_len);
+/*
  * Decrypt a data message in place and check the replay window; returns the
  * plaintext length (0 = keepalive), -ESTALE for an expired key, -EBADMSG for
  * a forgery, -EALREADY for a replay.

@@ -23,7 +23,7 @@
 
 int wg_device_set_persistent(struct wg_device *dev, bool persistent)
 {
-	return ioctl(dev->tun_fd, TUNSETPERSIST, persistent ? 1 : 0) < 0 ? -errno : 0;
+	return ioctl(dev->queue[0].fd, TUNSETPERSIST, persistent ? 1 : 0) < 0 ? -errno : 0;
 }
 
 /* One value of /sys/class/net/<ifname>/<attr>, parsed with base (0: 0x.. hex); -errno. */
@@ -60,7 +60,9 @@ int wg_tun_reusable(const char *ifname, char *why, size_t whylen)
 		snprintf(why, whylen, "it is not a TUN device");
 		return 0;
 	}
-	if (((unsigned long)flags & WG_TUN_KIND_MASK) != want || !((unsigned long)flags & IFF_PERSIST)) {
+	/* Older versions made single-queue links: re-attached with one queue. */
+	if ((((unsigned long)flags & WG_TUN_KIND_MASK) | IFF_MULTI_QUEUE) != want ||
+	    !((unsigned long)flags & IFF_PERSIST)) {
 		snprintf(why, whylen, "its flags 0x%lx are not ours (0x%x, persistent)", flags, want);
 		return 0;
 	}

@@ -7,6 +7,7 @@
  * (cryptokey routing) and written to the TUN device.
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <sys/uio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,8 +187,41 @@ static size_t inner_packet(const uint8_t *p, size_t len, sa_family_t *family, co
 
 struct wg_rx {
 	struct wg_gro gro;
-	bool wrote; /* something went to the TUN device in this batch */
+	unsigned wrote; /* the TUN queues written to in this batch, one bit each */
+	/*
+	 * The received bytes and messages of one peer, added to its counters
+	 * when another peer's message comes or at the flush: two atomic adds a
+	 * batch instead of two a message.
+	 */
+	struct wg_peer *count_peer;
+	uint64_t count_bytes, count_packets;
 };
+
+static void count_flush(struct wg_rx *rx)
+{
+	if (!rx->count_peer)
+		return;
+	atomic_fetch_add_explicit(&rx->count_peer->rx_bytes, rx->count_bytes, memory_order_relaxed);
+	atomic_fetch_add_explicit(&rx->count_peer->rx_packets, rx->count_packets, memory_order_relaxed);
+	rx->count_peer = NULL;
+	rx->count_bytes = rx->count_packets = 0;
+}
+
+/* Counts a received message of len bytes from peer, at once without a batch. */
+static void count_received(struct wg_rx *rx, struct wg_peer *peer, size_t len)
+{
+	if (!rx) {
+		atomic_fetch_add_explicit(&peer->rx_bytes, len, memory_order_relaxed);
+		atomic_fetch_add_explicit(&peer->rx_packets, 1, memory_order_relaxed);
+		return;
+	}
+	if (rx->count_peer != peer) {
+		count_flush(rx);
+		rx->count_peer = peer;
+	}
+	rx->count_bytes += len;
+	rx->count_packets++;
+}
 
 struct wg_rx *wg_rx_new(void)
 {
@@ -207,27 +241,61 @@ void wg_rx_free(struct wg_rx *rx)
 	free(rx);
 }
 
-static void tun_write(struct wg_device *dev, const void *buf, size_t len)
+unsigned wg_rx_queue(const struct wg_device *dev, const uint8_t *pkt, size_t len)
 {
-	if (write(dev->tun_fd, buf, len) < 0)
+	uint32_t hash = 0, word;
+	size_t l4 = 0;
+	uint8_t proto = 0;
+
+	if (dev->n_queues <= 1 || atomic_load_explicit(&dev->poll_mode, memory_order_relaxed) == WG_POLL_SOLO)
+		return 0;
+	/* Sums of the addresses and of the ports: the same for both directions of a flow. */
+	if (len >= 20 && (pkt[0] >> 4) == 4) {
+		for (size_t off = 12; off < 20; off += 4) {
+			memcpy(&word, pkt + off, 4);
+			hash += word;
+		}
+		proto = pkt[9];
+		/* Only a first fragment (offset 0) has the ports; keep a fragmented flow on one queue. */
+		l4 = (pkt[6] & 0x3f) || pkt[7] ? 0 : (size_t)(pkt[0] & 0xf) * 4;
+	} else if (len >= 40 && (pkt[0] >> 4) == 6) {
+		for (size_t off = 8; off < 40; off += 4) {
+			memcpy(&word, pkt + off, 4);
+			hash += word;
+		}
+		proto = pkt[6];
+		l4 = 40;
+	}
+	if (l4 && (proto == IPPROTO_TCP || proto == IPPROTO_UDP) && len >= l4 + 4)
+		hash += (uint32_t)(pkt[l4] << 8 | pkt[l4 + 1]) + (uint32_t)(pkt[l4 + 2] << 8 | pkt[l4 + 3]);
+	hash += proto;
+	hash *= 0x9e3779b1u; /* Fibonacci hashing: the high bits mix all the input */
+	return (unsigned)(((uint64_t)(hash >> 16) * dev->n_queues) >> 16);
+}
+
+/* Writes one packet (after its virtio-net header at buf) to the queue its flow goes to. */
+static void tun_write(struct wg_device *dev, struct wg_rx *rx, const void *buf, size_t len)
+{
+	unsigned q = wg_rx_queue(dev, (const uint8_t *)buf + WG_VNET_HDR_LEN, len - WG_VNET_HDR_LEN);
+	if (write(dev->queue[q].fd, buf, len) < 0)
 		log_debug("wg %s: TUN write: %s", dev->ifname, strerror(errno));
+	rx->wrote |= 1u << q;
 }
 
 static void rx_flush(struct wg_device *dev, struct wg_rx *rx)
 {
 	size_t n = wg_gro_finish(&rx->gro);
-	if (n) {
-		tun_write(dev, rx->gro.buf, n);
-		rx->wrote = true;
-	}
+	if (n)
+		tun_write(dev, rx, rx->gro.buf, n);
 }
 
-bool wg_rx_flush(struct wg_device *dev, struct wg_rx *rx)
+unsigned wg_rx_flush(struct wg_device *dev, struct wg_rx *rx)
 {
-	bool wrote;
+	unsigned wrote;
 	rx_flush(dev, rx);
+	count_flush(rx);
 	wrote = rx->wrote;
-	rx->wrote = false;
+	rx->wrote = 0;
 	return wrote;
 }
 
@@ -237,7 +305,7 @@ static void deliver(struct wg_device *dev, struct wg_rx *rx, const uint8_t *pkt,
 	if (!rx) {
 		struct virtio_net_hdr vh = { 0 };
 		struct iovec iov[2] = { { &vh, sizeof(vh) }, { (void *)pkt, len } };
-		if (writev(dev->tun_fd, iov, 2) < 0)
+		if (writev(dev->queue[wg_rx_queue(dev, pkt, len)].fd, iov, 2) < 0)
 			log_debug("wg %s: TUN write: %s", dev->ifname, strerror(errno));
 		return;
 	}
@@ -247,23 +315,28 @@ static void deliver(struct wg_device *dev, struct wg_rx *rx, const uint8_t *pkt,
 	}
 }
 
-static void receive_data(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, size_t len,
-			 const struct ip_endpoint *src, const struct ip_addr *local)
+void wg_receive_data_open(struct wg_device *dev, uint8_t *buf, size_t len, struct wg_rx_data *d)
 {
-	struct noise_keypair *kp;
-	struct wg_peer *peer;
-	uint64_t now = wg_now_ns();
-	int plen;
+	d->plen = -1;
+	if (wg_index_lookup(&dev->index, le32_get(buf + 4), WG_INDEX_KEYPAIR, &d->peer, &d->kp))
+		return;
+	d->plen = noise_decrypt(d->kp, buf, len, wg_now_ns());
+	if (d->plen < 0)
+		noise_keypair_put(d->kp);
+}
 
-	if (wg_index_lookup(&dev->index, le32_get(buf + 4), WG_INDEX_KEYPAIR, &peer, &kp))
+void wg_receive_data_deliver(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, size_t len,
+			     const struct wg_rx_data *d, const struct ip_endpoint *src,
+			     const struct ip_addr *local)
+{
+	struct noise_keypair *kp = d->kp;
+	struct wg_peer *peer = d->peer;
+	uint64_t now = wg_now_ns();
+	int plen = d->plen;
+
+	if (plen < 0)
 		return;
-	plen = noise_decrypt(kp, buf, len, now);
-	if (plen < 0) {
-		noise_keypair_put(kp);
-		return;
-	}
-	atomic_fetch_add(&peer->rx_bytes, len);
-	atomic_fetch_add_explicit(&peer->rx_packets, 1, memory_order_relaxed);
+	count_received(rx, peer, len);
 
 	pthread_mutex_lock(&peer->lock);
 	if (wg_peer_confirm_keypair(peer, kp)) {
@@ -330,7 +403,14 @@ void wg_receive_datagram(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, 
 void wg_receive_datagram_on(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, size_t len,
 			    const struct ip_endpoint *src, const struct ip_addr *local)
 {
-	switch (wg_message_classify(buf, len)) {
+	wg_receive_message(dev, rx, wg_message_classify(buf, len), buf, len, src, local);
+}
+
+void wg_receive_message(struct wg_device *dev, struct wg_rx *rx, enum wg_message_type type, uint8_t *buf,
+			size_t len, const struct ip_endpoint *src, const struct ip_addr *local)
+{
+	struct wg_rx_data d;
+	switch (type) {
 	case WG_MSG_INITIATION:
 	case WG_MSG_RESPONSE:
 		if (!admit_handshake(dev, buf, len, src))
@@ -345,7 +425,8 @@ void wg_receive_datagram_on(struct wg_device *dev, struct wg_rx *rx, uint8_t *bu
 		receive_cookie(dev, buf);
 		break;
 	case WG_MSG_DATA:
-		receive_data(dev, rx, buf, len, src, local);
+		wg_receive_data_open(dev, buf, len, &d);
+		wg_receive_data_deliver(dev, rx, buf, len, &d, src, local);
 		break;
 	default:
 		break; /* not WireGuard: socket.c hands those elsewhere */

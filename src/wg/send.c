@@ -3,7 +3,7 @@
  * Outgoing packets: handshake initiations, keepalives, packets staged while
  * a session is being set up, and what the kernel routes into the tunnel,
  * read from the TUN device, encrypted and sent in batches (sendmmsg, UDP
- * GSO). The thread that reads the TUN device is in threads.c.
+ * GSO). The threads that read the TUN queues are in threads.c.
  */
 #include <errno.h>
 #include <linux/udp.h>
@@ -229,8 +229,9 @@ void wg_send_staged(struct wg_peer *peer)
 /*
  * Batched, segmented transmission. Each TUN read (up to a 64 KiB TCP
  * super-packet) is cut into MTU-sized segments, encrypted back to back into
- * one buffer, and becomes one or a few sendmmsg entries using UDP GSO
- * (UDP_SEGMENT): one syscall sends a whole batch of reads.
+ * one buffer (sealed at the flush: see pending_seal), and becomes one or a
+ * few sendmmsg entries using UDP GSO (UDP_SEGMENT): one syscall sends a
+ * whole batch of reads.
  */
 #define TX_BUF_SIZE (1u << 19)
 #define TX_MAX_GSO_SEGS 64
@@ -248,12 +249,35 @@ struct send_batch {
 	unsigned n;
 };
 
+/*
+ * A segment whose header and padding are written (noise_encrypt_begin) and
+ * whose sealing waits for the batch's flush, when the segments of all its
+ * reads are sealed at once, on the device's workers too when there are
+ * enough (ordered.h). They leave in the order they were read whoever
+ * sealed them: sendmmsg runs after the last seal.
+ */
+struct pending_seal {
+	uint8_t *out;
+	size_t len;
+	const struct noise_keypair *kp;
+};
+#define TX_MAX_PENDING 1024
+/* Fewer segments than this are sealed by the reader alone; workers claim chunks of TX_CHUNK. */
+#define TX_PARALLEL_MIN 16
+#define TX_CHUNK 8
+
 struct tun_reader {
 	uint8_t *rbuf;	  /* one TUN read: virtio-net header + packet */
 	uint8_t *scratch; /* a segment being staged */
 	uint8_t *obuf;	  /* ciphertext of the batch */
 	size_t oused;
 	struct send_batch batch[2];
+	struct pending_seal pending[TX_MAX_PENDING];
+	unsigned n_pending;
+	/* The references that keep the pending segments' keypairs alive: one per read. */
+	struct noise_keypair *held[WG_BATCH];
+	unsigned n_held;
+	struct wg_batch seal;
 };
 
 /* Send an entry's datagrams one by one, without control messages (no UDP GSO, no source address). */
@@ -304,10 +328,33 @@ static void batch_flush(struct wg_device *dev, struct send_batch *b, int family_
 	b->n = 0;
 }
 
+static void seal_one(void *ctx, unsigned i)
+{
+	struct pending_seal *p = &((struct tun_reader *)ctx)->pending[i];
+	/* Cannot fail short of memory; never let the plaintext leave if it does. */
+	if (noise_encrypt_seal(p->kp, p->out, p->len))
+		memset(p->out, 0, p->len);
+}
+
+static void seal_pending(struct wg_device *dev, struct tun_reader *r)
+{
+	if (r->n_pending >= TX_PARALLEL_MIN && wg_pool_workers(dev->crypt)) {
+		wg_batch_start(dev->crypt, &r->seal, r->n_pending, TX_CHUNK, seal_one, r);
+		wg_batch_end(dev->crypt, &r->seal);
+	} else {
+		for (unsigned i = 0; i < r->n_pending; i++)
+			seal_one(r, i);
+	}
+	r->n_pending = 0;
+}
+
 static void flush_all(struct wg_device *dev, struct tun_reader *r)
 {
+	seal_pending(dev, r);
 	batch_flush(dev, &r->batch[0], 0);
 	batch_flush(dev, &r->batch[1], 1);
+	while (r->n_held)
+		noise_keypair_put(r->held[--r->n_held]);
 	r->oused = 0;
 }
 
@@ -403,7 +450,8 @@ static unsigned tun_packet(struct wg_device *dev, struct tun_reader *r, size_t g
 
 	int slot = ep.addr.family == AF_INET6 ? 1 : 0;
 	struct send_batch *b = &r->batch[slot];
-	if (r->oused + (size_t)nsegs * stride > TX_BUF_SIZE || b->n + entries > WG_BATCH)
+	if (r->oused + (size_t)nsegs * stride > TX_BUF_SIZE || b->n + entries > WG_BATCH ||
+	    r->n_held == WG_BATCH)
 		flush_all(dev, r);
 	if ((size_t)nsegs * stride > TX_BUF_SIZE || entries > WG_BATCH) {
 		noise_keypair_put(kp);
@@ -414,17 +462,20 @@ static unsigned tun_packet(struct wg_device *dev, struct tun_reader *r, size_t g
 	for (unsigned i = 0; i < nsegs; i++) {
 		uint8_t *out = base + (size_t)i * stride + headroom;
 		size_t l = wg_tso_segment(vh, pkt, len, i, seg_len, nsegs, out + WG_DATA_HEADER_LEN);
-		int n = noise_encrypt(kp, out, out + WG_DATA_HEADER_LEN, l, dev->mtu, now, NULL);
+		int n = noise_encrypt_begin(kp, out, out + WG_DATA_HEADER_LEN, l, dev->mtu, now);
 		if (n < 0) {
 			nsegs = i; /* key expired mid-packet: send what is ready */
 			break;
 		}
 		if (headroom)
 			wg_channel_data_header(out - headroom, channel, (size_t)n);
+		if (r->n_pending == TX_MAX_PENDING)
+			seal_pending(dev, r);
+		r->pending[r->n_pending++] = (struct pending_seal){ out, (size_t)n, kp };
 		last = headroom + (size_t)n;
 		total += (size_t)n;
 	}
-	noise_keypair_put(kp);
+	r->held[r->n_held++] = kp; /* until the flush has sealed its segments */
 	for (unsigned s0 = 0; s0 < nsegs; s0 += per_entry) {
 		unsigned c = nsegs - s0 < per_entry ? nsegs - s0 : per_entry;
 		size_t bytes = (size_t)(c - 1) * stride + (s0 + c == nsegs ? last : stride);
@@ -461,14 +512,14 @@ struct tun_reader *wg_tun_tx_new(void)
 	return r;
 }
 
-int wg_tun_drain(struct wg_device *dev, unsigned *segments)
+int wg_tun_drain(struct wg_device *dev, struct wg_tun_queue *q, unsigned *segments)
 {
-	struct tun_reader *r = dev->tun_tx;
+	struct tun_reader *r = q->tx;
 	int n = 0, ret = 0;
 	unsigned segs = 0;
 
 	while (n < WG_BATCH) {
-		ssize_t got = read(dev->tun_fd, r->rbuf, WG_VNET_HDR_LEN + WG_MAX_PACKET);
+		ssize_t got = read(q->fd, r->rbuf, WG_VNET_HDR_LEN + WG_MAX_PACKET);
 		if (got < 0) {
 			if (errno == EINTR)
 				continue;

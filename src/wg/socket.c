@@ -9,6 +9,13 @@
  * program makes the kernel queue data (and cookie replies) on one and
  * everything else on the other: a handshake flood then fills only the
  * second socket's queue, and data never waits behind it.
+ *
+ * No data socket per TUN queue: the kernel would choose among them by a
+ * hash of the 4-tuple, and all of a peer's data comes from one address and
+ * port, so they would not spread one peer over readers (its decryption is
+ * spread instead: ordered.h); and the TUN readers share the data socket
+ * for sending without contention, as an uncorked UDP send takes no socket
+ * lock.
  */
 #include "wg/socket.h"
 
@@ -363,15 +370,21 @@ int wg_device_send_raw(struct wg_device *dev, const struct ip_endpoint *to, cons
 	return ret;
 }
 
-/* One datagram off the wire: to the WireGuard receive path, the hook, or the floor. */
-static void demultiplex(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, size_t len,
-			const struct ip_endpoint *src, const struct ip_addr *local)
+/*
+ * One datagram off the wire that is not WireGuard data: to the WireGuard
+ * receive path (type: wg_message_classify, classified once), the hook, or
+ * the floor.
+ */
+static void demultiplex(struct wg_device *dev, struct wg_rx *rx, enum wg_message_type type, uint8_t *buf,
+			size_t len, const struct ip_endpoint *src, const struct ip_addr *local)
 {
-	enum wg_datagram_kind kind = wg_datagram_classify(buf, len);
-	if (kind == WG_DGRAM_WIREGUARD) {
-		wg_receive_datagram_on(dev, rx, buf, len, src, local);
+	enum wg_datagram_kind kind;
+
+	if (type) {
+		wg_receive_message(dev, rx, type, buf, len, src, local);
 		return;
 	}
+	kind = wg_datagram_classify(buf, len);
 	if (kind == WG_DGRAM_CHANNEL_DATA && wg_relay_is_server(dev, src)) {
 		wg_relay_receive(dev, rx, buf, len, src, local);
 		return;
@@ -384,6 +397,28 @@ static void demultiplex(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, s
 	atomic_fetch_add(kind == WG_DGRAM_STUN ? &dev->rx_stun_dropped : &dev->rx_other_dropped, 1);
 }
 
+/*
+ * One datagram of a receive batch (a UDP GRO buffer holds several): where
+ * it is, the recvmmsg entry it came in (its source and local address), its
+ * type, and for data what opening it gave.
+ */
+struct rx_item {
+	uint8_t *buf;
+	uint32_t len;
+	uint8_t entry;
+	uint8_t type;
+	struct wg_rx_data data;
+};
+/* UDP GRO coalesces at most 64 datagrams (UDP_GRO_CNT_MAX); more is handled in several passes. */
+#define RX_MAX_ITEMS (WG_BATCH * 64)
+/*
+ * Fewer data messages than this are decrypted by their reader alone: a
+ * worker's wake-up costs more than it would save. A chunk of this many is
+ * the least a worker claims.
+ */
+#define RX_PARALLEL_MIN 16
+#define RX_CHUNK 8
+
 struct udp_reader {
 	uint8_t *bufs[WG_BATCH];
 	struct mmsghdr msgs[WG_BATCH];
@@ -394,6 +429,12 @@ struct udp_reader {
 		struct cmsghdr align;
 	} ctl[WG_BATCH];
 	struct wg_rx *rx;
+	struct ip_endpoint src[WG_BATCH];
+	struct ip_addr local[WG_BATCH];
+	struct wg_device *dev; /* of the batch being opened */
+	struct wg_batch batch;
+	unsigned n_items, n_data;
+	struct rx_item items[RX_MAX_ITEMS];
 };
 
 /*
@@ -453,6 +494,53 @@ struct udp_reader *wg_udp_rx_new(void)
 	return r;
 }
 
+static void add_item(struct udp_reader *r, uint8_t entry, uint8_t *buf, size_t len)
+{
+	struct rx_item *it = &r->items[r->n_items++];
+	it->buf = buf;
+	it->len = (uint32_t)len;
+	it->entry = entry;
+	it->type = (uint8_t)wg_message_classify(buf, len);
+	r->n_data += it->type == WG_MSG_DATA;
+}
+
+/* The parallel part of item i (ordered.h): a data message's decryption. */
+static void open_item(void *ctx, unsigned i)
+{
+	struct udp_reader *r = ctx;
+	struct rx_item *it = &r->items[i];
+	if (it->type == WG_MSG_DATA)
+		wg_receive_data_open(r->dev, it->buf, it->len, &it->data);
+}
+
+/*
+ * Handles the items collected, in the order they arrived; their decryption
+ * on the device's workers too when there are enough of them.
+ */
+static void handle_items(struct wg_device *dev, struct udp_reader *r)
+{
+	bool parallel = r->n_data >= RX_PARALLEL_MIN && wg_pool_workers(dev->crypt);
+	r->dev = dev;
+	if (parallel)
+		wg_batch_start(dev->crypt, &r->batch, r->n_items, RX_CHUNK, open_item, r);
+	for (unsigned i = 0; i < r->n_items; i++) {
+		struct rx_item *it = &r->items[i];
+		if (parallel)
+			wg_batch_wait(dev->crypt, &r->batch, i);
+		else
+			open_item(r, i);
+		if (it->type == WG_MSG_DATA)
+			wg_receive_data_deliver(dev, r->rx, it->buf, it->len, &it->data, &r->src[it->entry],
+						&r->local[it->entry]);
+		else
+			demultiplex(dev, r->rx, it->type, it->buf, it->len, &r->src[it->entry],
+				    &r->local[it->entry]);
+	}
+	if (parallel)
+		wg_batch_end(dev->crypt, &r->batch);
+	r->n_items = r->n_data = 0;
+}
+
 int wg_udp_receive(struct wg_device *dev, struct udp_reader *r, int fd)
 {
 	int n, datagrams;
@@ -475,14 +563,13 @@ int wg_udp_receive(struct wg_device *dev, struct udp_reader *r, int fd)
 		return 0;
 	}
 	datagrams = n;
+	r->n_items = r->n_data = 0;
 	for (int i = 0; i < n; i++) {
 		struct msghdr *mh = &r->msgs[i].msg_hdr;
-		struct ip_addr local;
-		size_t total = r->msgs[i].msg_len, seg = rx_control(mh, &local);
-		struct ip_endpoint src;
+		size_t total = r->msgs[i].msg_len, seg = rx_control(mh, &r->local[i]);
 		if (mh->msg_flags & MSG_TRUNC)
 			continue;
-		if (ip_endpoint_from_sockaddr((struct sockaddr *)&r->addrs[i], &src))
+		if (ip_endpoint_from_sockaddr((struct sockaddr *)&r->addrs[i], &r->src[i]))
 			continue;
 		if (!seg)
 			seg = total;
@@ -490,18 +577,38 @@ int wg_udp_receive(struct wg_device *dev, struct udp_reader *r, int fd)
 			datagrams += (int)((total + seg - 1) / seg) - 1; /* GRO: one buffer, many datagrams */
 		for (size_t off = 0; off < total; off += seg) {
 			size_t len = total - off < seg ? total - off : seg;
-			demultiplex(dev, r->rx, r->bufs[i] + off, len, &src, &local);
+			if (r->n_items == RX_MAX_ITEMS)
+				handle_items(dev, r);
+			add_item(r, (uint8_t)i, r->bufs[i] + off, len);
 		}
 	}
+	handle_items(dev, r);
 	/*
 	 * What we just wrote may have made the kernel answer at once (ping
-	 * replies, TCP ACKs and the data they release): send it from here
-	 * unless another thread is already at it.
+	 * replies, TCP ACKs and the data they release), on the queues we
+	 * wrote to: send it from here unless another thread is already at it.
 	 */
-	if (wg_rx_flush(dev, r->rx) && pthread_mutex_trylock(&dev->tun_tx_lock) == 0) {
-		if (wg_tun_drain(dev, NULL) < 0)
-			wg_device_mark_dead(dev);
-		pthread_mutex_unlock(&dev->tun_tx_lock);
+	for (unsigned wrote = wg_rx_flush(dev, r->rx); wrote; wrote &= wrote - 1) {
+		struct wg_tun_queue *q = &dev->queue[__builtin_ctz(wrote)];
+		if (pthread_mutex_trylock(&q->tx_lock) == 0) {
+			if (wg_tun_drain(dev, q, NULL) < 0)
+				wg_device_mark_dead(dev);
+			pthread_mutex_unlock(&q->tx_lock);
+		}
 	}
 	return datagrams;
+}
+
+int wg_udp_receive_data(struct wg_device *dev, struct udp_reader *r, int slot, bool wait)
+{
+	int n;
+	if (dev->udp_fd[slot] < 0)
+		return 0;
+	if (!wait && pthread_mutex_trylock(&dev->udp_rx_lock[slot]))
+		return 0;
+	if (wait)
+		pthread_mutex_lock(&dev->udp_rx_lock[slot]);
+	n = wg_udp_receive(dev, r, dev->udp_fd[slot]);
+	pthread_mutex_unlock(&dev->udp_rx_lock[slot]);
+	return n;
 }

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * The data-path threads and how they poll: the TUN reader (busy-polling
- * for answers after a send, SCHED_IDLE placement passes, solo polling of
- * the sockets for sparse traffic), one UDP reader per data socket and the
- * reader of the handshake sockets. What they
+ * The data-path threads and how they poll: a TUN reader per TUN queue
+ * (busy-polling for answers after a send, SCHED_IDLE placement passes;
+ * queue 0's also solo polling of the sockets for sparse traffic), one UDP
+ * reader per data socket and the reader of the handshake sockets. What they
  * do with a packet is in send.c and receive.c; who polls what is decided
  * in pollmode.c, spin.c and placement.c.
  */
@@ -20,13 +20,15 @@
 #include "wg/pollmode.h"
 #include "wg/spin.h"
 
-/* Reads each UDP socket once, with dev->lock held; the number of datagrams read. */
-static int receive_sockets_locked(struct wg_device *dev, struct udp_reader *ur)
+/*
+ * Reads each UDP socket once, with dev->lock held; the number of datagrams
+ * read. Unless wait, a socket that another thread is reading is skipped.
+ */
+static int receive_sockets_locked(struct wg_device *dev, struct udp_reader *ur, bool wait)
 {
 	int got = 0;
 	for (int slot = 0; slot < 2; slot++)
-		if (dev->udp_fd[slot] >= 0)
-			got += wg_udp_receive(dev, ur, dev->udp_fd[slot]);
+		got += wg_udp_receive_data(dev, ur, slot, wait);
 	return got;
 }
 
@@ -39,17 +41,17 @@ static int receive_sockets_locked(struct wg_device *dev, struct udp_reader *ur)
  * Returns whether anything was handled, or -errno when the TUN device
  * failed.
  */
-static int spin_for_answers(struct wg_device *dev, struct udp_reader *ur)
+static int spin_for_answers(struct wg_device *dev, struct wg_tun_queue *q, struct udp_reader *ur)
 {
 	uint64_t deadline = wg_now_ns() + WG_SPIN_NS;
 
 	while (!atomic_load(&dev->stopping)) {
 		int got, n;
 		pthread_rwlock_rdlock(&dev->lock);
-		got = receive_sockets_locked(dev, ur);
-		pthread_mutex_lock(&dev->tun_tx_lock);
-		n = wg_tun_drain(dev, NULL);
-		pthread_mutex_unlock(&dev->tun_tx_lock);
+		got = receive_sockets_locked(dev, ur, false);
+		pthread_mutex_lock(&q->tx_lock);
+		n = wg_tun_drain(dev, q, NULL);
+		pthread_mutex_unlock(&q->tx_lock);
 		pthread_rwlock_unlock(&dev->lock);
 		if (n < 0)
 			return n;
@@ -77,15 +79,18 @@ static void end_idle_pass(struct wg_device *dev, struct wg_placement *pl, uint64
 	wg_placement_done(pl, now, now - start > ran ? now - start - ran : 0);
 }
 
-/* The TUN reader's poll set: stop, kick, the TUN device, and when solo the sockets. */
+/*
+ * A TUN reader's poll set: stop, kick (queue 0 only: -1 is skipped), its
+ * TUN queue, and for queue 0 when solo the sockets.
+ */
 enum { TUN_PFD_STOP, TUN_PFD_KICK, TUN_PFD_TUN, TUN_PFD_UDP };
-static nfds_t tun_poll_set(struct wg_device *dev, struct pollfd pfd[TUN_PFD_UDP + 2])
+static nfds_t tun_poll_set(struct wg_device *dev, struct wg_tun_queue *q, struct pollfd pfd[TUN_PFD_UDP + 2])
 {
 	nfds_t n = TUN_PFD_UDP;
 	pfd[TUN_PFD_STOP] = (struct pollfd){ .fd = dev->stop_fd, .events = POLLIN };
-	pfd[TUN_PFD_KICK] = (struct pollfd){ .fd = dev->poll_kick[WG_POLLER_TUN], .events = POLLIN };
-	pfd[TUN_PFD_TUN] = (struct pollfd){ .fd = dev->tun_fd, .events = POLLIN };
-	if (atomic_load(&dev->poll_mode) != WG_POLL_SOLO)
+	pfd[TUN_PFD_KICK] = (struct pollfd){ .fd = q->index ? -1 : dev->poll_kick[WG_POLLER_TUN], .events = POLLIN };
+	pfd[TUN_PFD_TUN] = (struct pollfd){ .fd = q->fd, .events = POLLIN };
+	if (q->index || atomic_load(&dev->poll_mode) != WG_POLL_SOLO)
 		return n;
 	pthread_rwlock_rdlock(&dev->lock);
 	for (int slot = 0; slot < 2; slot++)
@@ -95,9 +100,18 @@ static nfds_t tun_poll_set(struct wg_device *dev, struct pollfd pfd[TUN_PFD_UDP 
 	return n;
 }
 
+/*
+ * Reads one TUN queue. Queue 0's reader is the solo poller of pollmode.h:
+ * it alone polls the sockets while the device is solo and moves it between
+ * the modes (sparse traffic is written to queue 0, so its answers come back
+ * there: wg_rx_queue). The others handle bulk flows that the kernel put on
+ * their queues, and report their traffic so that the device stays split.
+ */
 void *wg_tun_reader(void *arg)
 {
-	struct wg_device *dev = arg;
+	struct wg_tun_queue *q = arg;
+	struct wg_device *dev = q->dev;
+	bool primary = q->index == 0;
 	struct pollfd pfd[TUN_PFD_UDP + 2];
 	struct udp_reader *ur = wg_udp_rx_new();
 	struct wg_spin spin = { 0 };
@@ -115,7 +129,7 @@ void *wg_tun_reader(void *arg)
 		log_debug("wg %s: no short scheduler slice for the TUN reader", dev->ifname);
 	while (!atomic_load(&dev->stopping)) {
 		uint64_t start = wg_now_ns(), cpu0 = 0;
-		bool solo = atomic_load(&dev->poll_mode) == WG_POLL_SOLO;
+		bool solo = primary && atomic_load(&dev->poll_mode) == WG_POLL_SOLO;
 		/*
 		 * Placement is for what a local sender is waiting on, not for
 		 * arrivals, and not amid bulk traffic, whose millisecond gaps
@@ -133,11 +147,11 @@ void *wg_tun_reader(void *arg)
 		}
 
 		pthread_rwlock_rdlock(&dev->lock);
-		pthread_mutex_lock(&dev->tun_tx_lock);
-		n = wg_tun_drain(dev, &segments);
-		pthread_mutex_unlock(&dev->tun_tx_lock);
+		pthread_mutex_lock(&q->tx_lock);
+		n = wg_tun_drain(dev, q, &segments);
+		pthread_mutex_unlock(&q->tx_lock);
 		if (solo)
-			got = receive_sockets_locked(dev, ur);
+			got = receive_sockets_locked(dev, ur, true);
 		pthread_rwlock_unlock(&dev->lock);
 		if (n > 0)
 			wg_placement_traffic(&placement, start);
@@ -161,7 +175,7 @@ void *wg_tun_reader(void *arg)
 		if (n == WG_BATCH || got >= WG_BATCH)
 			continue; /* bulk traffic: read on */
 		if (n > 0 && wg_spin_wanted(&spin, wg_now_ns())) {
-			n = spin_for_answers(dev, ur);
+			n = spin_for_answers(dev, q, ur);
 			if (n >= 0)
 				wg_spin_done(&spin, n > 0, wg_now_ns());
 		}
@@ -176,7 +190,7 @@ void *wg_tun_reader(void *arg)
 			}
 			break;
 		}
-		if (poll(pfd, tun_poll_set(dev, pfd), -1) < 0) {
+		if (poll(pfd, tun_poll_set(dev, q, pfd), -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -184,7 +198,7 @@ void *wg_tun_reader(void *arg)
 		tun_woke = pfd[TUN_PFD_TUN].revents != 0;
 		if (pfd[TUN_PFD_KICK].revents)
 			wg_poll_kicked(dev, WG_POLLER_TUN);
-		else if (tun_woke)
+		else if (tun_woke && primary)
 			quiet = wg_poll_quiet(dev, wg_now_ns());
 	}
 	wg_udp_rx_free(ur);
@@ -195,8 +209,8 @@ void *wg_udp_reader(void *arg)
 {
 	struct wg_udp_reader_arg *a = arg;
 	struct wg_device *dev = a->dev;
-	int fd = dev->udp_fd[a->slot];
-	enum wg_poller self = a->slot ? WG_POLLER_UDP6 : WG_POLLER_UDP4;
+	int slot = a->slot, fd = dev->udp_fd[slot];
+	enum wg_poller self = slot ? WG_POLLER_UDP6 : WG_POLLER_UDP4;
 	struct udp_reader *r = wg_udp_rx_new();
 	struct pollfd pfd[4] = {
 		{ .fd = dev->stop_fd, .events = POLLIN },
@@ -220,7 +234,7 @@ void *wg_udp_reader(void *arg)
 		if (split) {
 			int n;
 			pthread_rwlock_rdlock(&dev->lock);
-			n = wg_udp_receive(dev, r, fd);
+			n = wg_udp_receive_data(dev, r, slot, true);
 			pthread_rwlock_unlock(&dev->lock);
 			if (n > 0)
 				wg_poll_traffic(dev, wg_now_ns(), (unsigned)n);

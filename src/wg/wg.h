@@ -25,6 +25,13 @@
 
 struct wg_device;
 
+/*
+ * At most this many TUN queues (and reader threads) per device. Each costs
+ * ~640 KiB of send buffers, and the kernel spreads flows over queues: more
+ * queues than concurrent bulk flows bring nothing.
+ */
+#define WG_MAX_QUEUES 8
+
 /* A handshake with peer completed (a new session is in use). */
 typedef void (*wg_handshake_fn)(void *user, const uint8_t peer_key[WG_KEY_LEN]);
 /* An authenticated packet came from a new address of peer (roaming). */
@@ -48,6 +55,13 @@ struct wg_device_config {
 	unsigned mtu;				/* 0: 1420 */
 	const char *uapi_dir;			/* NULL: /var/run/wireguard */
 	bool no_uapi;				/* don't serve the UAPI socket */
+	/*
+	 * TUN queues, each read by its own thread that encrypts what it reads:
+	 * bulk flows spread over that many cores. 0: one per online CPU, at
+	 * most WG_MAX_QUEUES. A re-attached single-queue link keeps
+	 * its one queue.
+	 */
+	unsigned queues;
 	wg_handshake_fn on_handshake;
 	wg_endpoint_fn on_endpoint;
 	wg_datagram_fn on_datagram;
@@ -77,7 +91,8 @@ int wg_device_set_persistent(struct wg_device *dev, bool persistent);
 /*
  * 1 when the existing link ifname is a TUN we would have made and may
  * re-attach: persistent, our flags (not a TAP, no packet info, virtio-net
- * header, single queue), owned by our effective uid and gid or by nobody.
+ * header; multi-queue, or single-queue as older versions made it), owned by
+ * our effective uid and gid or by nobody.
  * 0 otherwise, with the reason in why.
  */
 int wg_tun_reusable(const char *ifname, char *why, size_t whylen);

@@ -154,14 +154,15 @@ class Lab:
                 f"{ifn}: status {rc}\n{self.log(ifn)}" for ifn, rc in bad))
 
 
-def pair(lab, impl_a, impl_b, v6_underlay=False, keepalive=None):
+def pair(lab, impl_a, impl_b, v6_underlay=False, keepalive=None, env=None):
     """Two namespaces A and B, a veth underlay, a tunnel 10.77.0.1/2 and
-    fd77::1/2 between impl_a (in A) and impl_b (in B). Returns a dict."""
+    fd77::1/2 between impl_a (in A) and impl_b (in B), both started with the
+    extra environment env. Returns a dict (pid_a, pid_b: the processes)."""
     a, b = lab.ns("a"), lab.ns("b")
     lab.veth(a, ["172.31.1.1/24", "fd31::1/64"], b, ["172.31.1.2/24", "fd31::2/64"])
     ia, ib = f"wgt{lab.uniq}a", f"wgt{lab.uniq}b"
-    lab.start(a, impl_a, ia)
-    lab.start(b, impl_b, ib)
+    pid_a = lab.start(a, impl_a, ia, extra_env=env).pid
+    pid_b = lab.start(b, impl_b, ib, extra_env=env).pid
     ka, pa = genkey()
     kb, pb = genkey()
     ep_a = "[fd31::1]:51001" if v6_underlay else "172.31.1.1:51001"
@@ -177,7 +178,8 @@ def pair(lab, impl_a, impl_b, v6_underlay=False, keepalive=None):
         lab.ip(ns, "addr", "add", v4, "dev", dev)
         lab.ip(ns, "addr", "add", v6, "dev", dev, "nodad")
         lab.ip(ns, "link", "set", dev, "mtu", "1420", "up")
-    return {"a": a, "b": b, "ia": ia, "ib": ib, "pa": pa, "pb": pb, "ka": ka, "kb": kb, "psk": psk}
+    return {"a": a, "b": b, "ia": ia, "ib": ib, "pa": pa, "pb": pb, "ka": ka, "kb": kb, "psk": psk,
+            "pid_a": pid_a, "pid_b": pid_b}
 
 
 # -- handshake floods (test_wg_flood.py, bench/wg-flood.sh) --------------------
