@@ -25,6 +25,7 @@
 
 struct nl_handle;
 struct wg_device;
+struct relay;
 struct fw;
 
 /* A Linux bridge and the address pool of its subnet (gateway = offset 1). */
@@ -72,6 +73,7 @@ struct dp {
 	struct ip_addr node_ip;
 	uint8_t public_key[WG_KEY_LEN];
 	struct wg_device *gdev;
+	struct relay *relay; /* the built-in TURN relay (relay/relay.h); NULL when not configured */
 
 	bool has_shared;
 	struct dp_bridge shared;

@@ -21,6 +21,7 @@
 #include "dns/dns.h"
 #include "net/firewall.h"
 #include "net/netlink.h"
+#include "relay/relay.h"
 #include "util/log.h"
 #include "wg/wg.h"
 
@@ -184,8 +185,18 @@ int dp_global_bringup(struct engine *e, char *err, size_t errlen)
 		.mtu = DP_MTU,
 		.uapi_dir = dp->opts.wg_sock_dir,
 	};
+	/* The built-in TURN relay first: when it cannot run, nothing else is set up. */
+	if (g->has_nat && g->nat.has_relay && !dp->relay) {
+		char rerr[300];
+		if ((r = relay_start(&g->nat.relay, g->wg_port, &dp->relay, rerr, sizeof(rerr))) < 0) {
+			snprintf(err, errlen, "%s", rerr);
+			return r;
+		}
+	}
 	if ((r = nat_agent_prepare(e, &wc)) < 0) {
 		snprintf(err, errlen, "cannot set up NAT traversal: %s", strerror(-r));
+		relay_stop(dp->relay);
+		dp->relay = NULL;
 		return r;
 	}
 	/* A link of our deterministic name is our TUN from an earlier run (re-attached) or a leftover. */
@@ -208,6 +219,8 @@ int dp_global_bringup(struct engine *e, char *err, size_t errlen)
 		}
 		snprintf(err, errlen, "cannot create the global WireGuard device %s on UDP port %u: %s", dp->gname,
 			 g->wg_port, strerror(-r));
+		relay_stop(dp->relay);
+		dp->relay = NULL;
 		return r;
 	}
 	const char *step = "assign the node address to";
@@ -251,6 +264,8 @@ fail:
 	wg_device_destroy(dp->gdev);
 	dp->gdev = NULL;
 	nat_agent_free(e);
+	relay_stop(dp->relay);
+	dp->relay = NULL;
 	nl_link_delete(nl, dp->gname);
 	return r;
 }
@@ -379,6 +394,8 @@ void dp_global_down(struct engine *e)
 		pthread_mutex_unlock(&dp->health_lock);
 	}
 	nat_agent_free(e); /* after the device: its receive threads call the agent's hooks */
+	relay_stop(dp->relay);
+	dp->relay = NULL;
 	if (dp->gname[0] && dp->nl)
 		nl_link_delete(dp->nl, dp->gname); /* TUN goes with the device; a leftover of a crash too */
 	if (dp->fw) {
