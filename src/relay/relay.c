@@ -104,13 +104,28 @@ static int udp_open(struct relay *r, int family, uint16_t port, void *tag, uint1
 	return fd;
 }
 
-static int relayed_open(void *ctx, struct relay_alloc *a, int family)
+#define EVEN_PORT_TRIES 32
+
+/*
+ * EVEN-PORT asks for an even port (RTP); its R bit (reserve the next one
+ * too) is not honoured: no RESERVATION-TOKEN is given, which RFC 8656 7.2
+ * allows a client to handle by allocating the odd port on its own.
+ */
+static int relayed_open(void *ctx, struct relay_alloc *a, int family, bool even)
 {
-	int fd = udp_open(ctx, family, 0, a, &a->relayed_port);
-	if (fd < 0)
-		return fd;
-	a->fd = fd;
-	return 0;
+	struct relay *r = ctx;
+	for (int tries = 0; tries < EVEN_PORT_TRIES; tries++) {
+		int fd = udp_open(r, family, 0, a, &a->relayed_port);
+		if (fd < 0)
+			return fd;
+		if (!even || !(a->relayed_port & 1)) {
+			a->fd = fd;
+			return 0;
+		}
+		epoll_ctl(r->epfd, EPOLL_CTL_DEL, fd, NULL);
+		close(fd);
+	}
+	return -EADDRINUSE;
 }
 
 static void relayed_close(void *ctx, struct relay_alloc *a)

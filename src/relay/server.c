@@ -257,9 +257,6 @@ static bool handle_allocate(struct answer *an, uint8_t *scratch, const struct st
 	if (m->has_requested_family &&
 	    m->requested_family != (s->external.family == AF_INET6 ? STUN_FAMILY_IPV6 : STUN_FAMILY_IPV4))
 		return answer_error(an, scratch, m, TURN_ERR_ADDRESS_FAMILY, "Address Family not Supported", key);
-	if (m->has_even_port)
-		return answer_error(an, scratch, m, TURN_ERR_INSUFFICIENT_CAPACITY, "Even ports are not reserved",
-				    key);
 	printable(m->username, m->username_len, who, sizeof(who));
 	if (s->table.used >= s->max_sessions) {
 		s->stats.refused_capacity++;
@@ -277,7 +274,7 @@ static bool handle_allocate(struct answer *an, uint8_t *scratch, const struct st
 		return answer_error(an, scratch, m, TURN_ERR_QUOTA_REACHED, "Allocation Quota Reached", key);
 	}
 	a = relay_alloc_insert(&s->table, an->to);
-	int r = a ? s->ops.open(s->ops.ctx, a, s->external.family) : -ENOSPC;
+	int r = a ? s->ops.open(s->ops.ctx, a, s->external.family, m->has_even_port) : -ENOSPC;
 	if (r < 0) {
 		relay_fair_release(&s->fair, owner);
 		if (a)
@@ -373,9 +370,9 @@ static bool handle_channel_bind(struct answer *an, uint8_t *scratch, const struc
 {
 	if (!a)
 		return answer_error(an, scratch, m, TURN_ERR_ALLOCATION_MISMATCH, "Allocation Mismatch", key);
-	if (!m->has_channel || m->channel < TURN_CHANNEL_MIN || m->channel > TURN_CHANNEL_MAX || m->n_peers_seen != 1)
+	if (!m->has_channel || m->channel < TURN_CHANNEL_MIN || m->channel > RELAY_CHANNEL_MAX || m->n_peers_seen != 1)
 		return answer_error(an, scratch, m, STUN_ERR_BAD_REQUEST,
-				    "Needs one CHANNEL-NUMBER (0x4000-0x4FFF) and one XOR-PEER-ADDRESS", key);
+				    "Needs one CHANNEL-NUMBER (0x4000-0x7FFF) and one XOR-PEER-ADDRESS", key);
 	uint16_t code = peer_check(an->s, &m->peers[0]);
 	if (code)
 		return peer_error(an, scratch, m, code, key);
@@ -475,7 +472,7 @@ bool relay_server_from_client(struct relay_server *s, const struct ip_endpoint *
 	uint16_t channel;
 	size_t dlen;
 
-	if (turn_channel_data_parse(buf, len, &channel, &data, &dlen)) {
+	if (turn_channel_data_parse_upto(buf, len, RELAY_CHANNEL_MAX, &channel, &data, &dlen)) {
 		struct relay_alloc *a = relay_alloc_find(&s->table, from);
 		const struct relay_channel *c = a ? relay_chan_by_number(a, channel, now_ms) : NULL;
 		return c && to_peer(s, a, &c->peer, data, dlen, now_ms, tx);

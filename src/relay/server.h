@@ -31,12 +31,17 @@
 
 #define RELAY_REALM "overlayd"
 #define RELAY_MAX_LIFETIME_S 3600
+/* Channels of RFC 5766 too (0x4000-0x7FFF): clients written to it use the whole range. */
+#define RELAY_CHANNEL_MAX TURN_CHANNEL_MAX_RFC5766
 #define RELAY_MAX_DATAGRAM 2048 /* received; larger ones are dropped */
 #define RELAY_TX_SCRATCH (RELAY_MAX_DATAGRAM + 128) /* an answer, a ChannelData header or a Data indication */
 
 struct relay_sock_ops {
-	/* Opens a's relayed UDP socket (family of the external address): sets a->fd, a->relayed_port. 0 or -errno. */
-	int (*open)(void *ctx, struct relay_alloc *a, int family);
+	/*
+	 * Opens a's relayed UDP socket (family of the external address), on an
+	 * even port when even (EVEN-PORT): sets a->fd, a->relayed_port. 0 or -errno.
+	 */
+	int (*open)(void *ctx, struct relay_alloc *a, int family, bool even);
 	void (*close)(void *ctx, struct relay_alloc *a);
 	void *ctx;
 };
