@@ -74,10 +74,22 @@ static void next_epoch(struct relay_fair *f, uint64_t now_ms)
 		c->bytes = 0;
 	}
 	f->last_epoch_bytes = gap ? 0 : f->epoch_bytes;
-	f->capacity -= f->capacity >> CAPACITY_DECAY_SHIFT;
+	/* When the share held someone back, less was forwarded by choice: not a sign of less capacity. */
+	if (!f->limited)
+		f->capacity -= f->capacity >> CAPACITY_DECAY_SHIFT;
+	f->limited = false;
 	if (f->last_epoch_bytes > f->capacity)
 		f->capacity = f->last_epoch_bytes;
 	f->active = active;
+	f->equal = active ? f->capacity / active : f->capacity;
+	f->reserved = 0;
+	for (size_t i = 0; i < f->cap; i++) {
+		struct relay_client *c = &f->clients[i];
+		if (!c->used)
+			continue;
+		c->reserve = 2 * c->last_bytes < f->equal ? 2 * c->last_bytes : f->equal;
+		f->reserved += c->reserve;
+	}
 	f->epoch_bytes = 0;
 	f->epoch_start_ms = now_ms;
 }
@@ -87,12 +99,12 @@ bool relay_fair_admit(struct relay_fair *f, struct relay_client *c, size_t len, 
 	if (now_ms - f->epoch_start_ms >= RELAY_FAIR_EPOCH_MS)
 		next_epoch(f, now_ms);
 	if (f->active > 1) {
-		uint64_t equal = f->capacity / f->active;
-		uint64_t others = f->last_epoch_bytes - c->last_bytes;
-		uint64_t unused = f->capacity > others ? f->capacity - others : 0;
-		uint64_t share = equal > unused ? equal : unused;
+		uint64_t others = f->reserved - c->reserve;
+		uint64_t rest = f->capacity > others ? f->capacity - others : 0;
+		uint64_t share = rest > f->equal ? rest : f->equal;
 		if (c->bytes + len > share) {
 			c->dropped++;
+			f->limited = true;
 			return false;
 		}
 	}

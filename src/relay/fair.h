@@ -6,14 +6,16 @@
  *
  * The fair share works in epochs of RELAY_FAIR_EPOCH_MS. The relay learns
  * its capacity as the most bytes it forwarded in one epoch (decaying
- * slowly, so it follows a machine that got busier). In an epoch after one
- * where several clients were active, a client may forward the larger of
- * capacity / active clients and what the others left unused of the
- * capacity in the previous epoch; beyond that its datagrams are dropped.
- * A client alone is never limited, a flood cannot push the others below an
- * equal share, and bandwidth nobody else wants stays usable. Both
- * directions count against the client that owns the allocation. Pure:
- * the caller passes the clock.
+ * slowly, so it follows a machine that got busier). After an epoch in
+ * which several clients were active, each of the others is reserved the
+ * smaller of an equal share (capacity / active clients) and twice what it
+ * forwarded, and a client may forward the larger of its equal share and
+ * the capacity less the others' reserves; beyond that its datagrams are
+ * dropped. So a client alone is never limited; a flood cannot hold the
+ * others below an equal share for long (a starved client's reserve doubles
+ * every epoch until it reaches its share); and bandwidth the others do not
+ * use stays usable. Both directions count against the client that owns
+ * the allocation. Pure: the caller passes the clock.
  */
 #ifndef OVL_RELAY_FAIR_H
 #define OVL_RELAY_FAIR_H
@@ -32,6 +34,7 @@ struct relay_client {
 	uint32_t allocs;
 	uint64_t bytes;	     /* forwarded in the current epoch */
 	uint64_t last_bytes; /* in the previous one */
+	uint64_t reserve;    /* kept for it in this epoch when others flood */
 	uint64_t dropped;    /* datagrams over the fair share, ever */
 };
 
@@ -42,7 +45,9 @@ struct relay_fair {
 	uint64_t epoch_start_ms;
 	uint64_t epoch_bytes, last_epoch_bytes; /* all clients */
 	uint64_t capacity;			/* bytes per epoch, learned */
+	uint64_t equal, reserved;		/* capacity / active; the sum of the reserves */
 	uint32_t active;			/* clients that forwarded in the previous epoch */
+	bool limited;				/* the share dropped something in this epoch */
 };
 
 /* Room for cap clients (the allocation limit), each with up to allocs_per_client. 0 or -ENOMEM. */
