@@ -131,3 +131,41 @@ put("wg_uapi", "setconf", f"private_key={hexk(1)}\nlisten_port=51000\nreplace_pe
     f"public_key={hexk(4)}\nupdate_only=true\nallowed_ip=0.0.0.0/0\n\n")
 put("wg_uapi", "remove", f"public_key={hexk(2)}\nremove=true\n\n")
 put("wg_uapi", "get", "get=1\n\n")
+
+# ---- TURN server: mode byte (fuzz/turn_server.c) + datagram ----
+COOKIE = 0x2112A442
+
+
+def attr(t, v):
+    return struct.pack(">HH", t, len(v)) + v + b"\0" * (-len(v) % 4)
+
+
+def xor_addr(t, ip, port):
+    a = bytes(int(x) for x in ip.split("."))
+    x = bytes(b ^ c for b, c in zip(a, struct.pack(">I", COOKIE)))
+    return attr(t, struct.pack(">BBH", 0, 1, port ^ (COOKIE >> 16)) + x)
+
+
+def stun(mtype, attrs):
+    body = b"".join(attrs)
+    return struct.pack(">HHI", mtype, len(body), COOKIE) + bytes(range(12)) + body
+
+
+PEER = ("203.0.113.9", 51820)
+transport = attr(0x0019, b"\x11\0\0\0")
+put("turn_server", "allocate-unauthenticated", b"\x00" + stun(0x0003, [transport]))
+put("turn_server", "binding", b"\x00" + stun(0x0001, []))
+put("turn_server", "send-indication", b"\x00" + stun(0x0016, [xor_addr(0x0012, *PEER), attr(0x0013, b"ping")]))
+put("turn_server", "channel-data", b"\x00" + struct.pack(">HH", 0x4000, 4) + b"ping")
+put("turn_server", "channel-data-stranger", b"\x01" + struct.pack(">HH", 0x4000, 4) + b"ping")
+# Sealed (mode 2): type + raw attributes; the harness adds the credentials.
+put("turn_server", "sealed-allocate-other", b"\x0a" + struct.pack(">H", 0x0003) + transport)
+put("turn_server", "sealed-allocate-again", b"\x02" + struct.pack(">H", 0x0003) + transport)
+put("turn_server", "sealed-refresh", b"\x02" + struct.pack(">H", 0x0004) + attr(0x000D, struct.pack(">I", 1200)))
+put("turn_server", "sealed-refresh-delete", b"\x02" + struct.pack(">H", 0x0004) + attr(0x000D, b"\0\0\0\0"))
+put("turn_server", "sealed-permission", b"\x02" + struct.pack(">H", 0x0008) + xor_addr(0x0012, "203.0.113.50", 9))
+put("turn_server", "sealed-channel-bind", b"\x02" + struct.pack(">H", 0x0009) + attr(0x000C, b"\x40\x05\0\0")
+    + xor_addr(0x0012, "203.0.113.50", 9))
+put("turn_server", "peer-data", b"\x03" + b"\x04" + b"\0" * 31)
+put("turn_server", "peer-data-stranger", b"\x07" + b"hello")
+put("turn_server", "peer-data-after-expiry", b"\x23" + b"hello")
