@@ -260,7 +260,7 @@ static bool handle_allocate(struct answer *an, uint8_t *scratch, const struct st
 	printable(m->username, m->username_len, who, sizeof(who));
 	if (s->table.used >= s->max_sessions) {
 		s->stats.refused_capacity++;
-		log_limited(&s->last_refusal_log_ms, now_ms, an->to,
+		log_limited(&s->last_capacity_log_ms, now_ms, an->to,
 			    "allocation for user \"%s\" refused: all %zu sessions (max_sessions) are in use: "
 			    "508 Insufficient Capacity", who, s->max_sessions);
 		return answer_error(an, scratch, m, TURN_ERR_INSUFFICIENT_CAPACITY, "Insufficient Capacity", key);
@@ -268,7 +268,7 @@ static bool handle_allocate(struct answer *an, uint8_t *scratch, const struct st
 	struct relay_client *owner = relay_fair_acquire(&s->fair, &an->to->addr);
 	if (!owner) {
 		s->stats.refused_quota++;
-		log_limited(&s->last_refusal_log_ms, now_ms, an->to,
+		log_limited(&s->last_quota_log_ms, now_ms, an->to,
 			    "allocation for user \"%s\" refused: its IP already holds %u allocations, the most "
 			    "one client may: 486 Allocation Quota Reached", who, s->fair.allocs_per_client);
 		return answer_error(an, scratch, m, TURN_ERR_QUOTA_REACHED, "Allocation Quota Reached", key);
@@ -280,7 +280,7 @@ static bool handle_allocate(struct answer *an, uint8_t *scratch, const struct st
 		if (a)
 			relay_alloc_remove(&s->table, a);
 		s->stats.refused_capacity++;
-		log_limited(&s->last_refusal_log_ms, now_ms, an->to,
+		log_limited(&s->last_capacity_log_ms, now_ms, an->to,
 			    "allocation for user \"%s\" refused: no relayed socket (%s): 508 Insufficient Capacity",
 			    who, strerror(-r));
 		return answer_error(an, scratch, m, TURN_ERR_INSUFFICIENT_CAPACITY, "Insufficient Capacity", key);

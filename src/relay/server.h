@@ -68,7 +68,7 @@ struct relay_server {
 	struct relay_sock_ops ops;
 	int listen_fd;
 	struct relay_stats stats;
-	uint64_t last_refusal_log_ms, last_auth_log_ms;
+	uint64_t last_quota_log_ms, last_capacity_log_ms, last_auth_log_ms; /* one line a second per kind */
 };
 
 /* One datagram to send: head (scratch) then body (the received datagram), either may be empty. */

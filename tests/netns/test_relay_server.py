@@ -1,0 +1,164 @@
+"""The built-in TURN relay (relay_server in NatConfigSpec) in the NAT lab: a node on the internet
+runs it; coturn's own client (turnutils_uclient) allocates through it and relays to an echo peer
+(turnutils_peer), by ChannelData and by Send/Data indications, and is refused with wrong
+credentials; a small client (tests/lib/turnclient.py) fills the quota per client IP (486) and
+max_sessions (508); teardown closes every socket of the relay; no auth_credential, no relay."""
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+from natlab import STUN_IPS, NatLab
+from testutil import require_root, wait_for
+
+RELAY_PORT = 3479
+PEER_PORT = 3480
+SECRET = "relay-s3cret"
+CLIENT_IPS = [f"203.0.113.{60 + i}" for i in range(6)]
+TURNCLIENT = pathlib.Path(__file__).resolve().parent.parent / "lib" / "turnclient.py"
+
+
+@pytest.fixture
+def lab(build, uniq):
+    require_root()
+    with NatLab(build / "cmd" / "overlayd", token=uniq) as lab:
+        yield lab
+    lab.check_clean_exits()
+
+
+def start_relay(lab, uniq, max_sessions=16, **relay):
+    """A node on the internet with the relay, a client namespace (CLIENT_IPS), an echo peer."""
+    node = lab.node()
+    client = lab.host(CLIENT_IPS[0])
+    for ip in CLIENT_IPS[1:]:
+        subprocess.run(["ip", "-n", client, "addr", "add", f"{ip}/24", "dev", "eth0"], check=True)
+    lab.start()
+    node.start_daemon()
+    spec = {"listen_port": RELAY_PORT, "external_addr": f"{node.wan_ip}:{RELAY_PORT}",
+            "max_sessions": max_sessions, "auth_credential": SECRET, **relay}
+    node.setup_global(f"t{uniq}", nat={"enabled": False, "relay_server": spec})
+    peer = subprocess.Popen(["ip", "netns", "exec", lab.stun_ns, "turnutils_peer", "-L", STUN_IPS[0], "-p",
+                             str(PEER_PORT)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    lab.extra_procs = getattr(lab, "extra_procs", []) + [peer]
+    wait_for(lambda: f":{PEER_PORT} " in ss(lab.stun_ns), timeout=10, what="turnutils_peer listening")
+    return node, client
+
+
+def ss(ns):
+    return subprocess.run(["ip", "netns", "exec", ns, "ss", "-Hlunp"], capture_output=True, text=True).stdout
+
+
+def uclient(client, relay_ip, *args, password=SECRET, timeout=60):
+    r = subprocess.run(["ip", "netns", "exec", client, "turnutils_uclient", "-u", "node-x", "-w", password,
+                        "-e", STUN_IPS[0], "-r", str(PEER_PORT), "-p", str(RELAY_PORT), "-n", "50", "-m", "2",
+                        *args, relay_ip], capture_output=True, text=True, timeout=timeout)
+    return r.returncode, r.stdout + r.stderr
+
+
+def totals(out):
+    m = re.findall(r"tot_send_msgs=(\d+), tot_recv_msgs=(\d+)\s*$", out, re.M)
+    return tuple(int(x) for x in m[-1]) if m else (0, 0)
+
+
+def stop_extra(lab):
+    for p in getattr(lab, "extra_procs", []):
+        p.terminate()
+        p.wait(timeout=5)
+
+
+@pytest.mark.parametrize("mode", ["channels", "send-indications"])
+def test_uclient_relays_through_builtin_relay(lab, uniq, mode):
+    """turnutils_uclient allocates on the built-in relay and every message comes back from the echo
+    peer through it; by ChannelData, or (-s) by Send and Data indications."""
+    node, client = start_relay(lab, uniq)
+    try:
+        rc, out = uclient(client, node.wan_ip, *(["-s"] if mode == "send-indications" else []))
+        sent, received = totals(out)
+        assert rc == 0, out[-3000:]
+        assert sent >= 100 and received == sent, out[-3000:]
+        assert "Total lost packets 0 " in out, out[-3000:]
+    finally:
+        stop_extra(lab)
+
+
+def test_wrong_credentials_refused(lab, uniq):
+    """A wrong password gets no allocation (401 again), a clear log line, and the password never shows."""
+    node, client = start_relay(lab, uniq)
+    try:
+        rc, out = uclient(client, node.wan_ip, "-n", "3", password="not-the-secret", timeout=90)
+        assert rc != 0 and "Cannot complete Allocation" in out, out[-2000:]
+        log = node.log.read_text(errors="replace")
+        assert re.search(r'relay: 203\.0\.113\.60:\d+: authentication failed for user "node-x".*401', log), \
+            log[-3000:]
+        assert SECRET not in log and "not-the-secret" not in log
+        assert SECRET not in str(node.ok("status"))
+    finally:
+        stop_extra(lab)
+
+
+def allocations(client, relay_ip, ips):
+    out = subprocess.run(["ip", "netns", "exec", client, sys.executable, str(TURNCLIENT),
+                          f"{relay_ip}:{RELAY_PORT}", "node-q", SECRET, *ips], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    return [int(line.split()[1]) for line in out.splitlines()]
+
+
+def test_quota_and_max_sessions(lab, uniq):
+    """max_sessions 8 allows 2 allocations per client IP (a quarter): the third from one IP gets 486,
+    and once 8 are held a new client IP gets 508; both with a clear log line."""
+    node, client = start_relay(lab, uniq, max_sessions=8)
+    try:
+        a, b, c, d, e = CLIENT_IPS[:5]
+        assert allocations(client, node.wan_ip, [a, a, a]) == [0, 0, 486]
+        assert allocations(client, node.wan_ip, [b, b, c, c, d, d]) == [0] * 6
+        assert allocations(client, node.wan_ip, [e]) == [508]
+        log = node.log.read_text(errors="replace")
+        assert re.search(r"relay: 203\.0\.113\.60:\d+: allocation for user \"node-q\" refused: its IP already "
+                         r"holds 2 allocations.*486 Allocation Quota Reached", log), log[-3000:]
+        wait_for(lambda: "508 Insufficient Capacity" in node.log.read_text(errors="replace"), timeout=5,
+                 what="the 508 log line")
+        assert re.search(r"relay: 203\.0\.113\.64:\d+: .*all 8 sessions \(max_sessions\) are in use",
+                         node.log.read_text(errors="replace"))
+    finally:
+        stop_extra(lab)
+
+
+def test_teardown_closes_every_socket(lab, uniq):
+    """With allocations held, teardown_global_overlay leaves no socket of the relay: neither its port
+    nor any relayed one."""
+    node, client = start_relay(lab, uniq)
+    try:
+        assert allocations(client, node.wan_ip, CLIENT_IPS[:3]) == [0, 0, 0]
+        before = ss(node.ns)
+        assert f":{RELAY_PORT} " in before
+        relayed = [l for l in before.splitlines() if "overlayd" in l and f":{RELAY_PORT} " not in l
+                   and ":51420 " not in l and ":53 " not in l]
+        assert len(relayed) >= 3, before
+        node.ok("teardown_global_overlay")
+        after = ss(node.ns)
+        assert f":{RELAY_PORT} " not in after, after
+        for line in relayed:
+            port = line.split()[3].rsplit(":", 1)[1]
+            assert f":{port} " not in after, after
+        assert "relay: stopped" in node.log.read_text(errors="replace")
+    finally:
+        stop_extra(lab)
+
+
+def test_no_auth_credential_no_relay(lab, uniq):
+    """relay_server without auth_credential: setup_global_overlay fails with a clear error and
+    nothing listens (never an open relay)."""
+    node = lab.node()
+    lab.start()
+    node.start_daemon()
+    node.ok("set_local_node_id", node_id=1)
+    r = node.call("setup_global_overlay", deployment=f"t{uniq}", instance_id="0", cluster_cidr="10.200.0.0/16",
+                  slice_cidr="10.200.0.0/26", wg_port=51420,
+                  nat={"enabled": False, "relay_server": {"listen_port": RELAY_PORT,
+                                                          "external_addr": f"{node.wan_ip}:{RELAY_PORT}",
+                                                          "max_sessions": 4}})
+    assert "auth_credential" in str(r) and "open relay" in str(r), r
+    assert f":{RELAY_PORT} " not in ss(node.ns)
+    assert ":51420 " not in ss(node.ns)  # nothing else was set up either
