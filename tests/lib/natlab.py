@@ -1,6 +1,8 @@
 """The NAT lab: overlayd nodes behind NAT routers on a delaying "internet".
 
-    st-<tok>   STUN: coturn (STUN only, no auth) on 203.0.113.100 and .101:3478
+    st-<tok>   STUN: coturn (STUN only, no auth) on 203.0.113.100 and .101:3478;
+               TURN (start_turn): more coturns with long-term credentials on
+               203.0.113.102, .103, ...:3478, each relaying from its own address
     in-<tok>   the internet: a userspace hub (delayhub.py) joining every wan
                port with a one-way delay (default 20 ms; it also completes the
                UDP checksums veth offload leaves open), no IP of its own
@@ -25,6 +27,8 @@ from cluster import sh
 from testutil import wait_for
 
 STUN_IPS = ("203.0.113.100", "203.0.113.101")
+TURN_IPS = ("203.0.113.102", "203.0.113.103")
+TURN_REALM = "overlay.test"
 HERE = pathlib.Path(__file__).resolve().parent
 
 
@@ -44,6 +48,7 @@ class NatLab:
         self.stun_ns = f"st-{self.token}"
         self.hub = None
         self.turn = None
+        self.turns = []  # TURN servers: {"ip", "addr", "proc", "log"}
 
     # ---- building ----
 
@@ -139,6 +144,32 @@ table ip nat {{
         wait_for(lambda: ":3478" in sh("ss", "-Hlun", ns=self.stun_ns).stdout, timeout=10, what="coturn listening")
         return self
 
+    def start_turn(self, ip=TURN_IPS[0], users=(("node", "turn-pass"),), extra=()):
+        """A TURN server: coturn with long-term credentials (users: (name, password) pairs) on
+        ip:3478 in the STUN namespace, relaying from ip (ports 49152-49251), verbose log in the
+        lab's workdir. Returns its dict ({"ip", "addr", "proc", "log"})."""
+        sh("ip", "-n", self.stun_ns, "addr", "add", f"{ip}/24", "dev", "eth0")
+        log = self.workdir / f"turn-{ip}.log"
+        args = ["ip", "netns", "exec", self.stun_ns, "turnserver", "-n", "--no-cli", "--no-tls", "--no-dtls",
+                "--lt-cred-mech", "--realm", TURN_REALM, "--listening-ip", ip, "--relay-ip", ip,
+                "--listening-port", "3478", "--min-port", "49152", "--max-port", "49251", "--verbose",
+                "--log-file", str(log), "--simple-log", "--pidfile", str(self.workdir / f"turn-{ip}.pid"),
+                *extra]
+        for name, password in users:
+            args += ["--user", f"{name}:{password}"]
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        t = {"ip": ip, "addr": f"{ip}:3478", "proc": proc, "log": log}
+        self.turns.append(t)
+        wait_for(lambda: f"{ip}:3478" in sh("ss", "-Hlun", ns=self.stun_ns).stdout, timeout=10,
+                 what=f"coturn listening on {ip}")
+        return t
+
+    def relay_ports(self, turn):
+        """The UDP ports turn's allocations hold open on its relay address (one per allocation)."""
+        out = sh("ss", "-Hlun", ns=self.stun_ns).stdout
+        return sorted(int(w.rsplit(":", 1)[1]) for line in out.splitlines() for w in line.split()[3:4]
+                      if w.startswith(turn["ip"] + ":") and w != turn["addr"])
+
     def flush_conntrack(self, router):
         """`conntrack -F` in router's namespace (ctnetlink IPCTNL_MSG_CT_DELETE without a tuple:
         the conntrack tool is not installed here): every NAT mapping is forgotten."""
@@ -183,7 +214,7 @@ table ip nat {{
                 n.stop_daemon()
             except Exception:
                 n.kill_daemon()
-        for p in (self.turn, self.hub):
+        for p in (self.turn, self.hub, *(t["proc"] for t in self.turns)):
             if p and p.poll() is None:
                 p.terminate()
                 try:
