@@ -162,3 +162,47 @@ def test_no_auth_credential_no_relay(lab, uniq):
     assert "auth_credential" in str(r) and "open relay" in str(r), r
     assert f":{RELAY_PORT} " not in ss(node.ns)
     assert ":51420 " not in ss(node.ns)  # nothing else was set up either
+
+
+def test_symmetric_nat_relayed_through_builtin_relay(lab, uniq):
+    """A node behind a symmetric NAT and one behind a port-preserving NAT, relayed through the built-in
+    relay of a third node with a public address (in both nodes' turn_servers as the orchestrator would
+    put it: its external_addr, any username, the cluster's auth_credential): ping both ways, nat_status
+    says relayed through it."""
+    ra, rb = lab.router(), lab.router(symmetric=True)
+    a, b = lab.node(ra), lab.node(rb)
+    relay = lab.node()
+    lab.start()
+    relay.start_daemon()
+    addr = f"{relay.wan_ip}:{RELAY_PORT}"
+    relay.setup_global(f"t{uniq}", nat={"enabled": False, "relay_server": {
+        "listen_port": RELAY_PORT, "external_addr": addr, "max_sessions": 16, "auth_credential": SECRET}})
+    for n, name in ((a, "node-a"), (b, "node-b")):
+        lab.setup(n, f"t{uniq}", hole_punch_timeout_secs=3,
+                  turn_servers=[{"addr": addr, "username": name, "credential": SECRET}])
+
+    def relay_candidates(n):
+        def ready():
+            st = n.ok("nat_status")
+            ok = any(c["candidate_type"] == "relay" for c in st["candidates"]) and st["last_refresh"]
+            return st["candidates"] if ok else None
+        return wait_for(ready, timeout=20, interval=0.1, what=f"node {n.index} relay candidate")
+
+    ca, cb = relay_candidates(a), relay_candidates(b)
+    for cands in (ca, cb):
+        assert any(c["candidate_type"] == "relay" and c["address"].startswith(relay.wan_ip + ":") for c in cands)
+    kb = lab.add_peer(a, b, cb)
+    ka = lab.add_peer(b, a, ca)
+
+    def relayed(n, key):
+        p = next((p for p in n.ok("nat_status")["peers"] if p["node_id"] == key), None)
+        return p if p and p.get("connected") and p["connection_type"] == "relayed" else None
+
+    pa = wait_for(lambda: relayed(a, kb), timeout=40, interval=0.25, what="a relayed to b")
+    pb = wait_for(lambda: relayed(b, ka), timeout=40, interval=0.25, what="b relayed to a")
+    assert pa["remote_endpoint"] == addr and pb["remote_endpoint"] == addr, (pa, pb)
+    for src, dst in ((a, b), (b, a)):
+        assert src.exec("ping", "-n", "-q", "-c", "3", "-W", "1", dst.status["node_ip"],
+                        check=False).returncode == 0, f"ping {src.index} -> {dst.index}"
+    for n in (a, b, relay):
+        assert SECRET not in n.log.read_text(errors="replace")
