@@ -81,6 +81,8 @@ static void next_epoch(struct relay_fair *f, uint64_t now_ms)
 	if (f->last_epoch_bytes > f->capacity)
 		f->capacity = f->last_epoch_bytes;
 	f->active = active;
+	f->enforce = f->congested && !gap;
+	f->congested = false;
 	f->equal = active ? f->capacity / active : f->capacity;
 	f->reserved = 0;
 	for (size_t i = 0; i < f->cap; i++) {
@@ -94,11 +96,16 @@ static void next_epoch(struct relay_fair *f, uint64_t now_ms)
 	f->epoch_start_ms = now_ms;
 }
 
+void relay_fair_congested(struct relay_fair *f)
+{
+	f->congested = true;
+}
+
 bool relay_fair_admit(struct relay_fair *f, struct relay_client *c, size_t len, uint64_t now_ms)
 {
 	if (now_ms - f->epoch_start_ms >= RELAY_FAIR_EPOCH_MS)
 		next_epoch(f, now_ms);
-	if (f->active > 1) {
+	if (f->enforce && f->active > 1) {
 		uint64_t others = f->reserved - c->reserve;
 		uint64_t rest = f->capacity > others ? f->capacity - others : 0;
 		uint64_t share = rest > f->equal ? rest : f->equal;

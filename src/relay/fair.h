@@ -4,7 +4,10 @@
  * hold (the quota, 486 beyond it), and how many relayed bytes it may move
  * when others are moving bytes too (the fair share).
  *
- * The fair share works in epochs of RELAY_FAIR_EPOCH_MS. The relay learns
+ * The fair share works in epochs of RELAY_FAIR_EPOCH_MS, and only after
+ * an epoch in which the relay was congested (the I/O thread found a full
+ * batch waiting: it is behind, so what one client takes another loses);
+ * otherwise nobody is limited and flows grow as they would. The relay learns
  * its capacity as the most bytes it forwarded in one epoch (decaying
  * slowly, so it follows a machine that got busier). After an epoch in
  * which several clients were active, each of the others is reserved the
@@ -48,6 +51,7 @@ struct relay_fair {
 	uint64_t equal, reserved;		/* capacity / active; the sum of the reserves */
 	uint32_t active;			/* clients that forwarded in the previous epoch */
 	bool limited;				/* the share dropped something in this epoch */
+	bool congested, enforce;		/* in this epoch; in the previous one (shares apply) */
 };
 
 /* Room for cap clients (the allocation limit), each with up to allocs_per_client. 0 or -ENOMEM. */
@@ -61,6 +65,9 @@ void relay_fair_free(struct relay_fair *f);
 struct relay_client *relay_fair_acquire(struct relay_fair *f, const struct ip_addr *ip);
 /* The allocation is gone; the entry is freed with the client's last one. */
 void relay_fair_release(struct relay_fair *f, struct relay_client *c);
+
+/* The relay is behind (a full batch was waiting): the shares apply in the next epoch. */
+void relay_fair_congested(struct relay_fair *f);
 
 /* May c forward len more bytes now? Counts them when it may. */
 bool relay_fair_admit(struct relay_fair *f, struct relay_client *c, size_t len, uint64_t now_ms);

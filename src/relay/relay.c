@@ -185,6 +185,8 @@ static void read_batch(struct relay *r, int fd, struct relay_alloc *a)
 	int n = recvmmsg(fd, rx->msgs, RELAY_BATCH, MSG_DONTWAIT, NULL);
 	if (n <= 0)
 		return;
+	if (n == RELAY_BATCH)
+		relay_fair_congested(&r->srv.fair); /* more was waiting: the relay is the bottleneck */
 	uint64_t now = now_ms();
 	for (int i = 0; i < n; i++) {
 		struct ip_endpoint from;

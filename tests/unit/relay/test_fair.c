@@ -62,6 +62,12 @@ static uint64_t run_epochs(struct relay_fair *f, struct relay_client **c, const 
 		uint64_t offered[4] = { 0 }, total = 0;
 		bool more = true;
 		got = 0;
+		/* The link is the bottleneck when more is offered than it carries: the relay sees a backlog. */
+		uint64_t demand = 0;
+		for (size_t i = 0; i < n; i++)
+			demand += want[i];
+		if (demand > LINK)
+			relay_fair_congested(f);
 		while (more && total < LINK) {
 			more = false;
 			for (size_t i = 0; i < n; i++)
@@ -121,6 +127,24 @@ static void unused_share_stays_usable(void **state)
 	relay_fair_free(&f);
 }
 
+/* Below the relay's capacity nobody is limited: two flows ramping up together keep growing. */
+static void uncongested_flows_grow(void **state)
+{
+	struct relay_fair f;
+	struct ip_addr a = ip("198.51.100.1"), b = ip("198.51.100.2");
+	uint64_t now = 1000;
+	unsigned burst[2] = { 1, 1 };
+
+	assert_int_equal(relay_fair_init(&f, 4, 2), 0);
+	struct relay_client *c[2] = { relay_fair_acquire(&f, &a), relay_fair_acquire(&f, &b) };
+	for (uint64_t want = 2000; want <= LINK / 2; want *= 2) {
+		uint64_t both[2] = { want, want };
+		assert_int_equal(run_epochs(&f, c, both, burst, 2, 1, &now, 0), want);
+	}
+	assert_int_equal(c[0]->dropped + c[1]->dropped, 0);
+	relay_fair_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -128,6 +152,7 @@ int main(void)
 		cmocka_unit_test(table_full),
 		cmocka_unit_test(alone_unlimited_flood_shares),
 		cmocka_unit_test(unused_share_stays_usable),
+		cmocka_unit_test(uncongested_flows_grow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
