@@ -30,12 +30,15 @@ int relay_alloc_table_init(struct relay_alloc_table *t, size_t cap)
 		t->nbuckets <<= 1;
 	t->slots = calloc(cap ? cap : 1, sizeof(*t->slots));
 	t->buckets = malloc(t->nbuckets * sizeof(*t->buckets));
-	if (!t->slots || !t->buckets) {
+	t->by_port = malloc(65536 * sizeof(*t->by_port));
+	if (!t->slots || !t->buckets || !t->by_port) {
 		relay_alloc_table_free(t);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < t->nbuckets; i++)
 		t->buckets[i] = RELAY_NO_SLOT;
+	for (size_t i = 0; i < 65536; i++)
+		t->by_port[i] = RELAY_NO_SLOT;
 	t->cap = cap;
 	return 0;
 }
@@ -44,6 +47,7 @@ void relay_alloc_table_free(struct relay_alloc_table *t)
 {
 	free(t->slots);
 	free(t->buckets);
+	free(t->by_port);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -86,8 +90,21 @@ void relay_alloc_remove(struct relay_alloc_table *t, struct relay_alloc *a)
 		link = &t->slots[*link].next;
 	if (*link == self)
 		*link = a->next;
+	if (t->by_port[a->relayed_port] == self)
+		t->by_port[a->relayed_port] = RELAY_NO_SLOT;
 	a->used = false;
 	t->used--;
+}
+
+void relay_alloc_set_port(struct relay_alloc_table *t, struct relay_alloc *a)
+{
+	t->by_port[a->relayed_port] = (uint32_t)(a - t->slots);
+}
+
+struct relay_alloc *relay_alloc_by_port(const struct relay_alloc_table *t, uint16_t port)
+{
+	uint32_t i = t->by_port[port];
+	return i == RELAY_NO_SLOT ? NULL : &t->slots[i];
 }
 
 int relay_perm_add(struct relay_alloc *a, const struct ip_addr *peer, uint64_t now_ms)

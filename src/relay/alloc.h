@@ -52,6 +52,7 @@ struct relay_alloc {
 	size_t n_chans;
 	uint32_t next; /* hash chain */
 	uint64_t rx_packets, tx_packets;
+	uint32_t kernel_drops; /* the relayed socket's SO_RXQ_OVFL count when last read (relay.c) */
 };
 
 struct relay_alloc_table {
@@ -59,6 +60,7 @@ struct relay_alloc_table {
 	size_t cap, used;
 	uint32_t *buckets;
 	size_t nbuckets; /* power of two */
+	uint32_t *by_port; /* 65536 entries: the slot relaying on each port, or RELAY_NO_SLOT */
 };
 
 int relay_alloc_table_init(struct relay_alloc_table *t, size_t cap);
@@ -68,6 +70,10 @@ struct relay_alloc *relay_alloc_find(const struct relay_alloc_table *t, const st
 /* A fresh slot for client (fields zeroed, fd -1), or NULL when all are in use. */
 struct relay_alloc *relay_alloc_insert(struct relay_alloc_table *t, const struct ip_endpoint *client);
 void relay_alloc_remove(struct relay_alloc_table *t, struct relay_alloc *a);
+
+/* Records a->relayed_port (once its socket is open), so datagrams to it can be found without the kernel. */
+void relay_alloc_set_port(struct relay_alloc_table *t, struct relay_alloc *a);
+struct relay_alloc *relay_alloc_by_port(const struct relay_alloc_table *t, uint16_t port);
 
 /* Installs or refreshes the permission for peer's IP. 0, or -ENOSPC. */
 int relay_perm_add(struct relay_alloc *a, const struct ip_addr *peer, uint64_t now_ms);

@@ -5,8 +5,9 @@
  * when others are moving bytes too (the fair share).
  *
  * The fair share works in epochs of RELAY_FAIR_EPOCH_MS, and only after
- * an epoch in which the relay was congested (the I/O thread found a full
- * batch waiting: it is behind, so what one client takes another loses);
+ * an epoch in which the relay was congested (the kernel dropped datagrams
+ * for one of its sockets: it is behind, so what one client takes another
+ * loses);
  * otherwise nobody is limited and flows grow as they would. The relay learns
  * its capacity as the most bytes it forwarded in one epoch (decaying
  * slowly, so it follows a machine that got busier). After an epoch in
@@ -66,7 +67,7 @@ struct relay_client *relay_fair_acquire(struct relay_fair *f, const struct ip_ad
 /* The allocation is gone; the entry is freed with the client's last one. */
 void relay_fair_release(struct relay_fair *f, struct relay_client *c);
 
-/* The relay is behind (a full batch was waiting): the shares apply in the next epoch. */
+/* The relay is behind (the kernel dropped datagrams for it): the shares apply in the next epoch. */
 void relay_fair_congested(struct relay_fair *f);
 
 /* May c forward len more bytes now? Counts them when it may. */

@@ -33,6 +33,10 @@ struct relay_rx {
 	struct mmsghdr msgs[RELAY_BATCH];
 	struct iovec iov[RELAY_BATCH];
 	struct sockaddr_storage from[RELAY_BATCH];
+	union { /* SO_RXQ_OVFL: the socket's count of datagrams dropped for a full queue */
+		struct cmsghdr align;
+		uint8_t buf[CMSG_SPACE(sizeof(uint32_t))];
+	} control[RELAY_BATCH];
 	uint8_t bufs[RELAY_BATCH][RELAY_MAX_DATAGRAM];
 };
 
@@ -48,6 +52,7 @@ struct relay_txq {
 struct relay {
 	struct relay_server srv;
 	int listen_fd, epfd, stop_fd;
+	uint32_t listen_drops; /* its SO_RXQ_OVFL count when last read */
 	int family;
 	pthread_t thread;
 	struct relay_rx rx;
@@ -92,6 +97,8 @@ static int udp_open(struct relay *r, int family, uint16_t port, void *tag, uint1
 		((struct sockaddr_in *)&ss)->sin_port = htons(port);
 	}
 	grow_buffers(fd);
+	int on = 1;
+	(void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof(on)); /* congestion shows as drops */
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = tag };
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
 	    epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -173,6 +180,23 @@ static void txq_add(struct relay_txq *q, const struct relay_tx *tx)
 	q->fds[i] = tx->fd;
 }
 
+/*
+ * The kernel dropped datagrams for this socket since the last batch (its
+ * queue was full): the relay is the bottleneck, and the fair shares apply.
+ */
+static void note_drops(struct relay *r, struct msghdr *h, uint32_t *seen)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+		uint32_t drops;
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL)
+			continue;
+		memcpy(&drops, CMSG_DATA(c), sizeof(drops));
+		if (drops != *seen)
+			relay_fair_congested(&r->srv.fair);
+		*seen = drops;
+	}
+}
+
 /* One batch from fd: from clients (a == NULL) or from peers of allocation a. */
 static void read_batch(struct relay *r, int fd, struct relay_alloc *a)
 {
@@ -180,13 +204,14 @@ static void read_batch(struct relay *r, int fd, struct relay_alloc *a)
 	for (size_t i = 0; i < RELAY_BATCH; i++) {
 		rx->iov[i] = (struct iovec){ .iov_base = rx->bufs[i], .iov_len = RELAY_MAX_DATAGRAM };
 		rx->msgs[i].msg_hdr = (struct msghdr){ .msg_name = &rx->from[i], .msg_namelen = sizeof(rx->from[i]),
-						       .msg_iov = &rx->iov[i], .msg_iovlen = 1 };
+						       .msg_iov = &rx->iov[i], .msg_iovlen = 1,
+						       .msg_control = rx->control[i].buf,
+						       .msg_controllen = sizeof(rx->control[i].buf) };
 	}
 	int n = recvmmsg(fd, rx->msgs, RELAY_BATCH, MSG_DONTWAIT, NULL);
 	if (n <= 0)
 		return;
-	if (n == RELAY_BATCH)
-		relay_fair_congested(&r->srv.fair); /* more was waiting: the relay is the bottleneck */
+	note_drops(r, &rx->msgs[n - 1].msg_hdr, a ? &a->kernel_drops : &r->listen_drops);
 	uint64_t now = now_ms();
 	for (int i = 0; i < n; i++) {
 		struct ip_endpoint from;
@@ -352,10 +377,17 @@ void relay_stop(struct relay *r)
 	if (write(r->stop_fd, &one, sizeof(one)) < 0)
 		log_warn("relay: cannot signal its thread: %s", strerror(errno));
 	pthread_join(r->thread, NULL);
+	const struct relay_stats *st = &r->srv.stats;
+	log_info("relay: stopped after %llu allocations (%llu refused for the quota, %llu for capacity, %llu failed "
+		 "logins); relayed %llu datagrams to peers and %llu to clients, dropped %llu without a permission and "
+		 "%llu over a fair share",
+		 (unsigned long long)st->allocations, (unsigned long long)st->refused_quota,
+		 (unsigned long long)st->refused_capacity, (unsigned long long)st->auth_failures,
+		 (unsigned long long)st->to_peer, (unsigned long long)st->to_client,
+		 (unsigned long long)st->dropped_no_permission, (unsigned long long)st->dropped_fair_share);
 	relay_server_free(&r->srv); /* closes every relayed socket */
 	relay_close_fds(r);
 	pthread_mutex_destroy(&r->stats_lock);
-	log_info("relay: stopped");
 	free(r);
 }
 

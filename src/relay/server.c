@@ -286,6 +286,7 @@ static bool handle_allocate(struct answer *an, uint8_t *scratch, const struct st
 		return answer_error(an, scratch, m, TURN_ERR_INSUFFICIENT_CAPACITY, "Insufficient Capacity", key);
 	}
 	a->owner = owner;
+	relay_alloc_set_port(&s->table, a);
 	memcpy(a->txid, m->txid, STUN_TXID_LEN);
 	memcpy(a->username, m->username, m->username_len);
 	a->username_len = m->username_len;
@@ -447,7 +448,7 @@ static bool handle_request(struct answer *an, uint8_t *scratch, const uint8_t *b
 /* ---- data ---- */
 
 static bool to_peer(struct relay_server *s, struct relay_alloc *a, const struct ip_endpoint *peer,
-		    const uint8_t *data, size_t len, uint64_t now_ms, struct relay_tx *tx)
+		    const uint8_t *data, size_t len, uint64_t now_ms, uint8_t *scratch, struct relay_tx *tx)
 {
 	if (!relay_perm_check(a, &peer->addr, now_ms)) {
 		s->stats.dropped_no_permission++;
@@ -459,6 +460,17 @@ static bool to_peer(struct relay_server *s, struct relay_alloc *a, const struct 
 	}
 	s->stats.to_peer++;
 	a->tx_packets++;
+	if (peer->port && ip_addr_equal(&peer->addr, &s->external)) {
+		/*
+		 * The peer is another allocation here (both ends of a path relayed by
+		 * this server): handed over in-process, as if it had come back in on
+		 * that allocation's socket, which still needs its own permission.
+		 */
+		struct relay_alloc *b = relay_alloc_by_port(&s->table, peer->port);
+		struct ip_endpoint from = { .addr = s->external, .port = a->relayed_port };
+		if (b)
+			return relay_server_from_peer(s, b, &from, data, len, now_ms, scratch, tx);
+	}
 	*tx = (struct relay_tx){ .fd = a->fd, .to = *peer, .body = data, .body_len = len };
 	return true;
 }
@@ -475,7 +487,7 @@ bool relay_server_from_client(struct relay_server *s, const struct ip_endpoint *
 	if (turn_channel_data_parse_upto(buf, len, RELAY_CHANNEL_MAX, &channel, &data, &dlen)) {
 		struct relay_alloc *a = relay_alloc_find(&s->table, from);
 		const struct relay_channel *c = a ? relay_chan_by_number(a, channel, now_ms) : NULL;
-		return c && to_peer(s, a, &c->peer, data, dlen, now_ms, tx);
+		return c && to_peer(s, a, &c->peer, data, dlen, now_ms, scratch, tx);
 	}
 	if (stun_parse(buf, len, &m) < 0)
 		return false;
@@ -486,7 +498,7 @@ bool relay_server_from_client(struct relay_server *s, const struct ip_endpoint *
 		if (stun_type_method(m.type) == TURN_METHOD_SEND && m.n_peers_seen == 1 && m.has_data &&
 		    !m.unknown_required) {
 			struct relay_alloc *a = relay_alloc_find(&s->table, from);
-			return a && to_peer(s, a, &m.peers[0], m.data, m.data_len, now_ms, tx);
+			return a && to_peer(s, a, &m.peers[0], m.data, m.data_len, now_ms, scratch, tx);
 		}
 		return false;
 	default:

@@ -142,7 +142,7 @@ def test_teardown_closes_every_socket(lab, uniq):
         for line in relayed:
             port = line.split()[3].rsplit(":", 1)[1]
             assert f":{port} " not in after, after
-        assert "relay: stopped" in node.log.read_text(errors="replace")
+        assert "relay: stopped after" in node.log.read_text(errors="replace")
     finally:
         stop_extra(lab)
 
