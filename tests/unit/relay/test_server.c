@@ -445,6 +445,39 @@ static void channels_both_ways(void **state)
 	assert_false(relay_server_from_client(&e->s, &e->client, cd, sizeof(cd), e->now, e->scratch, &e->tx));
 }
 
+/* Both ends on this relay: a's channel names b's relayed address, handed over without the kernel. */
+static void relay_to_relay_in_process(void **state)
+{
+	struct env *e = *state;
+	struct ip_endpoint b_client = ep("198.51.100.2:40000"), ext_a, ext_b;
+	uint8_t cd[4 + 5], payload[] = "abcde";
+
+	assert_int_equal(allocate_as(e, &b_client, "b", PASS), 0);
+	ext_b = e->ans.relayed;
+	assert_int_equal(allocate_as(e, &e->client, "a", PASS), 0);
+	ext_a = e->ans.relayed;
+	assert_int_equal(request(e, TURN_METHOD_CHANNEL_BIND, &ext_b, 0x4000, -1, "a"), 0);
+	turn_channel_data_header(cd, 0x4000, 5);
+	memcpy(cd + 4, payload, 5);
+	/* b has no permission for a's relayed address yet: nothing reaches b. */
+	assert_false(relay_server_from_client(&e->s, &e->client, cd, sizeof(cd), e->now, e->scratch, &e->tx));
+	assert_int_equal(e->s.stats.dropped_no_permission, 1);
+	/* b binds a channel to a's relayed address: a's ChannelData reaches b's client as b's ChannelData. */
+	struct ip_endpoint saved = e->client;
+	e->client = b_client;
+	get_nonce(e, &b_client);
+	assert_int_equal(request(e, TURN_METHOD_CHANNEL_BIND, &ext_a, 0x4123, -1, "b"), 0);
+	e->client = saved;
+	assert_true(relay_server_from_client(&e->s, &e->client, cd, sizeof(cd), e->now, e->scratch, &e->tx));
+	assert_int_equal(e->tx.fd, LISTEN_FD);
+	assert_int_equal(e->tx.to.port, b_client.port);
+	assert_true(ip_addr_equal(&e->tx.to.addr, &b_client.addr));
+	assert_int_equal(e->tx.head_len, 4);
+	assert_int_equal(e->tx.head[0] << 8 | e->tx.head[1], 0x4123);
+	assert_ptr_equal(e->tx.body, cd + 4);
+	assert_int_equal(e->tx.body_len, 5);
+}
+
 static void garbage_is_ignored(void **state)
 {
 	struct env *e = *state;
@@ -474,6 +507,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(lifetimes_refresh_and_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(data_only_with_permission, setup, teardown),
 		cmocka_unit_test_setup_teardown(channels_both_ways, setup, teardown),
+		cmocka_unit_test_setup_teardown(relay_to_relay_in_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(garbage_is_ignored, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
