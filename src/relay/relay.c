@@ -3,15 +3,16 @@
  * The relay's I/O (relay.h): one thread owns the server and all its
  * sockets, so the allocation table needs no lock and a lookup is a hash
  * probe. It waits on epoll for the listening socket and every relayed
- * socket, reads a batch of up to RELAY_BATCH datagrams from each ready
- * socket (recvmmsg), hands each to server.c and sends what comes back in
- * batches (sendmmsg, one call per run of datagrams leaving the same
- * socket). Buffers are the thread's, made once: nothing is allocated per
- * packet, and relayed data goes out of the buffer it came in (iovecs
- * around it), copied only into a Data indication. Reading one batch per
- * ready socket per round keeps every allocation served while one floods.
+ * socket, reads one batch from each ready socket (recvmmsg with UDP GRO:
+ * batch.h), hands each datagram to server.c and sends what comes back in
+ * batches (sendmmsg, runs to one destination as UDP GSO). Buffers are the
+ * thread's, made once: nothing is allocated per packet, and relayed data
+ * goes out of the buffer it came in (iovecs around it), copied only into
+ * a Data indication. Reading one batch per ready socket per round keeps
+ * every allocation served while one floods.
  */
 #include "relay/relay.h"
+#include "relay/batch.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -25,29 +26,9 @@
 
 #include "util/log.h"
 
-#define RELAY_BATCH 64
+#define EPOLL_EVENTS 64
 #define SOCKET_BUFFER (4 << 20)
 #define EXPIRE_INTERVAL_MS 1000
-
-struct relay_rx {
-	struct mmsghdr msgs[RELAY_BATCH];
-	struct iovec iov[RELAY_BATCH];
-	struct sockaddr_storage from[RELAY_BATCH];
-	union { /* SO_RXQ_OVFL: the socket's count of datagrams dropped for a full queue */
-		struct cmsghdr align;
-		uint8_t buf[CMSG_SPACE(sizeof(uint32_t))];
-	} control[RELAY_BATCH];
-	uint8_t bufs[RELAY_BATCH][RELAY_MAX_DATAGRAM];
-};
-
-struct relay_txq {
-	struct mmsghdr msgs[RELAY_BATCH];
-	struct iovec iov[RELAY_BATCH][2];
-	struct sockaddr_storage to[RELAY_BATCH];
-	int fds[RELAY_BATCH];
-	uint8_t scratch[RELAY_BATCH][RELAY_TX_SCRATCH];
-	size_t n;
-};
 
 struct relay {
 	struct relay_server srv;
@@ -55,7 +36,7 @@ struct relay {
 	uint32_t listen_drops; /* its SO_RXQ_OVFL count when last read */
 	int family;
 	pthread_t thread;
-	struct relay_rx rx;
+	struct relay_rxb rx;
 	struct relay_txq txq;
 	pthread_mutex_t stats_lock;
 	struct relay_stats stats;
@@ -97,8 +78,7 @@ static int udp_open(struct relay *r, int family, uint16_t port, void *tag, uint1
 		((struct sockaddr_in *)&ss)->sin_port = htons(port);
 	}
 	grow_buffers(fd);
-	int on = 1;
-	(void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof(on)); /* congestion shows as drops */
+	relay_rxb_socket(fd);
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = tag };
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
 	    epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -142,99 +122,46 @@ static void relayed_close(void *ctx, struct relay_alloc *a)
 	close(a->fd);
 }
 
-/* Sends the queue: one sendmmsg per run of datagrams from the same socket. UDP: what fails is lost. */
-static void txq_flush(struct relay_txq *q)
-{
-	size_t start = 0;
-	while (start < q->n) {
-		size_t end = start + 1;
-		while (end < q->n && q->fds[end] == q->fds[start])
-			end++;
-		while (start < end) {
-			int sent = sendmmsg(q->fds[start], q->msgs + start, (unsigned)(end - start), 0);
-			if (sent < 0) {
-				if (errno == EINTR)
-					continue;
-				start++; /* skip the datagram the error is about (EAGAIN, ECONNREFUSED, ...) */
-				continue;
-			}
-			start += (size_t)sent;
-		}
-	}
-	q->n = 0;
-}
-
-static void txq_add(struct relay_txq *q, const struct relay_tx *tx)
-{
-	size_t i = q->n++;
-	struct msghdr *h = &q->msgs[i].msg_hdr;
-	socklen_t sl;
-	unsigned n = 0;
-
-	ip_endpoint_to_sockaddr(&tx->to, &q->to[i], &sl);
-	if (tx->head_len)
-		q->iov[i][n++] = (struct iovec){ .iov_base = (void *)tx->head, .iov_len = tx->head_len };
-	if (tx->body_len)
-		q->iov[i][n++] = (struct iovec){ .iov_base = (void *)tx->body, .iov_len = tx->body_len };
-	*h = (struct msghdr){ .msg_name = &q->to[i], .msg_namelen = sl, .msg_iov = q->iov[i], .msg_iovlen = n };
-	q->fds[i] = tx->fd;
-}
-
-/*
- * The kernel dropped datagrams for this socket since the last batch (its
- * queue was full): the relay is the bottleneck, and the fair shares apply.
- */
-static void note_drops(struct relay *r, struct msghdr *h, uint32_t *seen)
-{
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
-		uint32_t drops;
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL)
-			continue;
-		memcpy(&drops, CMSG_DATA(c), sizeof(drops));
-		if (drops != *seen)
-			relay_fair_congested(&r->srv.fair);
-		*seen = drops;
-	}
-}
-
 /* One batch from fd: from clients (a == NULL) or from peers of allocation a. */
 static void read_batch(struct relay *r, int fd, struct relay_alloc *a)
 {
-	struct relay_rx *rx = &r->rx;
-	for (size_t i = 0; i < RELAY_BATCH; i++) {
-		rx->iov[i] = (struct iovec){ .iov_base = rx->bufs[i], .iov_len = RELAY_MAX_DATAGRAM };
-		rx->msgs[i].msg_hdr = (struct msghdr){ .msg_name = &rx->from[i], .msg_namelen = sizeof(rx->from[i]),
-						       .msg_iov = &rx->iov[i], .msg_iovlen = 1,
-						       .msg_control = rx->control[i].buf,
-						       .msg_controllen = sizeof(rx->control[i].buf) };
-	}
-	int n = recvmmsg(fd, rx->msgs, RELAY_BATCH, MSG_DONTWAIT, NULL);
+	bool dropped;
+	int n = relay_rxb_read(&r->rx, fd, a ? &a->kernel_drops : &r->listen_drops, &dropped);
 	if (n <= 0)
 		return;
-	note_drops(r, &rx->msgs[n - 1].msg_hdr, a ? &a->kernel_drops : &r->listen_drops);
+	if (dropped)
+		relay_fair_congested(&r->srv.fair); /* the kernel dropped for this socket: the relay is behind */
 	uint64_t now = now_ms();
 	for (int i = 0; i < n; i++) {
+		struct mmsghdr *m = &r->rx.msgs[i];
+		uint8_t *buf = relay_rxb_buf(&r->rx, i);
+		size_t len = m->msg_len, seg = r->rx.segment[i];
 		struct ip_endpoint from;
-		struct relay_tx tx;
-		size_t len = rx->msgs[i].msg_len;
-		bool out;
 
-		if ((rx->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ||
-		    ip_endpoint_from_sockaddr((struct sockaddr *)&rx->from[i], &from) < 0)
+		if ((m->msg_hdr.msg_flags & MSG_TRUNC) ||
+		    ip_endpoint_from_sockaddr((struct sockaddr *)&r->rx.from[i], &from) < 0)
 			continue;
-		if (a)
-			out = relay_server_from_peer(&r->srv, a, &from, rx->bufs[i], len, now,
-						     r->txq.scratch[r->txq.n], &tx);
-		else
-			out = relay_server_from_client(&r->srv, &from, rx->bufs[i], len, now,
-						       r->txq.scratch[r->txq.n], &tx);
-		if (out)
-			txq_add(&r->txq, &tx);
+		/* A GRO buffer is several datagrams of one sender, seg bytes each (the last may be shorter). */
+		for (size_t off = 0; off < len; off += seg) {
+			size_t dlen = len - off < seg ? len - off : seg;
+			struct relay_tx tx;
+			bool out;
+			if (relay_txq_full(&r->txq))
+				relay_txq_flush(&r->txq); /* before the scratch of the next entry is written */
+			if (a)
+				out = relay_server_from_peer(&r->srv, a, &from, buf + off, dlen, now,
+							     relay_txq_scratch(&r->txq), &tx);
+			else
+				out = relay_server_from_client(&r->srv, &from, buf + off, dlen, now,
+							       relay_txq_scratch(&r->txq), &tx);
+			if (out)
+				relay_txq_add(&r->txq, &tx);
+		}
 		/* An answer may have deleted the allocation being read (Refresh with LIFETIME 0). */
 		if (a && !a->used)
 			break;
 	}
-	txq_flush(&r->txq);
+	relay_txq_flush(&r->txq);
 }
 
 static void publish_stats(struct relay *r)
@@ -248,11 +175,11 @@ static void publish_stats(struct relay *r)
 static void *relay_thread(void *arg)
 {
 	struct relay *r = arg;
-	struct epoll_event evs[RELAY_BATCH];
+	struct epoll_event evs[EPOLL_EVENTS];
 	uint64_t next_expire = now_ms() + EXPIRE_INTERVAL_MS;
 
 	for (;;) {
-		int n = epoll_wait(r->epfd, evs, RELAY_BATCH, EXPIRE_INTERVAL_MS);
+		int n = epoll_wait(r->epfd, evs, EPOLL_EVENTS, EXPIRE_INTERVAL_MS);
 		for (int i = 0; i < n; i++) {
 			void *tag = evs[i].data.ptr;
 			if (tag == &r->stop_fd)
@@ -302,8 +229,11 @@ int relay_spec_check(const struct ovl_relay_spec *spec, uint16_t wg_port, char *
 	return 0;
 }
 
+/* The descriptors and buffers of a relay whose server is already freed (or was never made). */
 static void relay_close_fds(struct relay *r)
 {
+	relay_rxb_free(&r->rx);
+	relay_txq_free(&r->txq);
 	if (r->listen_fd >= 0)
 		close(r->listen_fd);
 	if (r->stop_fd >= 0)
@@ -327,6 +257,12 @@ int relay_start(const struct ovl_relay_spec *spec, uint16_t wg_port, struct rela
 		return -ENOMEM;
 	}
 	r->listen_fd = r->stop_fd = -1;
+	if (relay_rxb_init(&r->rx) < 0 || relay_txq_init(&r->txq) < 0) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		r->epfd = -1;
+		goto fail;
+	}
 	r->epfd = epoll_create1(EPOLL_CLOEXEC);
 	r->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &r->stop_fd };
