@@ -10,7 +10,7 @@
 #include <string.h>
 
 #define GSO_MAX_BYTES 60000 /* a GSO send's payload, under the 64 KiB of one UDP datagram */
-#define SEND_WAITS 20	    /* a full socket buffer: wait for room this many times (100 ms each) */
+#define SEND_WAITS 5	    /* a full socket buffer: wait for room this many times (10 ms each; others wait too) */
 
 int relay_rxb_init(struct relay_rxb *b)
 {
@@ -181,7 +181,7 @@ void relay_txq_flush(struct relay_txq *q)
 		if ((errno == EAGAIN || errno == ENOBUFS) && waits++ < SEND_WAITS) {
 			/* The socket buffer is full: wait for room rather than drop a burst (TCP inside suffers). */
 			struct pollfd p = { .fd = fd, .events = POLLOUT };
-			if (poll(&p, 1, 100) > 0)
+			if (poll(&p, 1, 10) > 0)
 				continue;
 		}
 		if (q->run_len[start] > 1 && (errno == EIO || errno == EINVAL))
