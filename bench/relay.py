@@ -4,14 +4,17 @@ through coturn, and relayed through overlayd's built-in relay (relay_server on a
 The NAT lab's topology with the kernel's bridge as the internet instead of the delay hub (a
 throughput figure must not measure a userspace hub), nodes on public addresses; for the two
 relayed cases the pair's direct UDP is dropped (nftables in one node's namespace), so the path
-selection has to relay. Each case has its own pair of nodes; they run one after the other.
+selection has to relay. Each case has its own pair of nodes, all up at once; the cases take turns.
 
-    bench/relay.py [-t SECONDS] [BUILD_DIR]        (10 s per case, ./build)
+    bench/relay.py [-t SECONDS] [-r ROUNDS] [BUILD_DIR]     (10 s per case, 3 rounds, ./build)
+
+Prints the median of the rounds per case (each round's figure in brackets) and the ratios.
 """
 import argparse
 import json
 import os
 import pathlib
+import statistics
 import subprocess
 import sys
 import time
@@ -88,7 +91,8 @@ def iperf(a, b, seconds):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("-t", type=int, default=10, help="seconds of iperf3 per case")
+    ap.add_argument("-t", type=int, default=10, help="seconds of iperf3 per case and round")
+    ap.add_argument("-r", "--rounds", type=int, default=3, help="rounds of the three cases")
     ap.add_argument("build", nargs="?", default="build")
     args = ap.parse_args()
     build = pathlib.Path(args.build).resolve()
@@ -104,27 +108,30 @@ def main():
             "listen_port": RELAY_PORT, "external_addr": relay_addr, "max_sessions": 16, "auth_credential": SECRET}})
         servers = {"direct": [], "coturn": [{"addr": turn["addr"], "username": "node", "credential": TURN_PASSWORD}],
                    "overlayd": [{"addr": relay_addr, "username": "node", "credential": SECRET}]}
-        results = {}
+        kinds = {}
         for name, (a, b) in pairs.items():
             for n in (a, b):
                 lab.setup(n, "bench", hole_punch_timeout_secs=3, turn_servers=servers[name])
             if name != "direct":
                 block_direct(a, b)
-            kind = connect(lab, a, b, "relayed" if name != "direct" else "direct")
-            results[name] = (kind, iperf(a, b, args.t))
-            # The pair stops before the next case runs, so no idle keepalives share the CPU with it.
-            for n in (a, b):
-                n.stop_daemon()
+            kinds[name] = connect(lab, a, b, "relayed" if name != "direct" else "direct")
+        # Rounds of the three cases in turn, so a change in the machine's load hits each of them alike.
+        runs = {name: [] for name in pairs}
+        for _ in range(args.rounds):
+            for name, (a, b) in pairs.items():
+                runs[name].append(iperf(a, b, args.t))
         relay.stop_daemon()
         stats = [l for l in relay.log.read_text(errors="replace").splitlines() if "relay: stopped after" in l]
-    d = results["direct"][1]
-    print(f"iperf3 TCP through the overlay, {args.t} s per case ({os.cpu_count()} CPUs, shared):")
-    for name, (kind, gbps) in results.items():
-        line = f"  {name:9s} ({kind:8s}) {gbps:6.2f} Gbit/s"
+    med = {name: statistics.median(v) for name, v in runs.items()}
+    print(f"iperf3 TCP through the overlay, {args.rounds} rounds of {args.t} s per case, median "
+          f"({os.cpu_count()} CPUs, shared):")
+    for name in pairs:
+        line = f"  {name:9s} ({kinds[name]:8s}) {med[name]:6.2f} Gbit/s  [" + \
+            " ".join(f"{x:.2f}" for x in runs[name]) + "]"
         if name != "direct":
-            line += f"   {gbps / d * 100:5.1f}% of direct"
+            line += f"   {med[name] / med['direct'] * 100:5.1f}% of direct"
         if name == "overlayd":
-            line += f"   {gbps / results['coturn'][1]:.2f}x coturn"
+            line += f"   {med[name] / med['coturn']:.2f}x coturn"
         print(line)
     if stats:
         print("  built-in relay:", stats[-1].split("relay: ", 1)[1])

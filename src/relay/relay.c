@@ -294,6 +294,7 @@ int relay_start(const struct ovl_relay_spec *spec, uint16_t wg_port, struct rela
 		pthread_mutex_destroy(&r->stats_lock);
 		goto fail;
 	}
+	pthread_setname_np(r->thread, "ovl-relay"); /* top -H shows what the relay costs */
 	log_info("relay: TURN server on UDP port %u, relayed addresses at %s, at most %zu allocations (%u per "
 		 "client IP), realm \"%s\"",
 		 spec->listen_port, spec->external_addr, max, c.allocs_per_client, RELAY_REALM);
