@@ -10,22 +10,14 @@ import sys
 
 import pytest
 
-from natlab import STUN_IPS, NatLab
-from testutil import require_root, wait_for
+from natlab import STUN_IPS
+from testutil import wait_for
 
 RELAY_PORT = 3479
 PEER_PORT = 3480
 SECRET = "relay-s3cret"
 CLIENT_IPS = [f"203.0.113.{60 + i}" for i in range(6)]
 TURNCLIENT = pathlib.Path(__file__).resolve().parent.parent / "lib" / "turnclient.py"
-
-
-@pytest.fixture
-def lab(build, uniq):
-    require_root()
-    with NatLab(build / "cmd" / "overlayd", token=uniq) as lab:
-        yield lab
-    lab.check_clean_exits()
 
 
 def start_relay(lab, uniq, max_sessions=16, **relay):

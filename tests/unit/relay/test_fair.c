@@ -85,64 +85,75 @@ static uint64_t run_epochs(struct relay_fair *f, struct relay_client **c, const 
 	return got;
 }
 
+/* Two clients on separate IPs, each with an allocation. */
+struct two_clients {
+	struct relay_fair f;
+	struct relay_client *c[2];
+	uint64_t now;
+};
+
+static void two_clients(struct two_clients *t)
+{
+	struct ip_addr a = ip("198.51.100.1"), b = ip("198.51.100.2");
+	assert_int_equal(relay_fair_init(&t->f, 4, 2), 0);
+	t->c[0] = relay_fair_acquire(&t->f, &a);
+	t->c[1] = relay_fair_acquire(&t->f, &b);
+	t->now = 1000;
+}
+
+/* Client a alone for three epochs, offering far more than the link carries: what it got in the last one. */
+static uint64_t a_alone(struct two_clients *t, const unsigned *burst)
+{
+	uint64_t alone[2] = { 1000000, 0 };
+	return run_epochs(&t->f, t->c, alone, burst, 2, 3, &t->now, 0);
+}
+
 static void alone_unlimited_flood_shares(void **state)
 {
-	struct relay_fair f;
-	struct ip_addr a = ip("198.51.100.1"), b = ip("198.51.100.2");
-	uint64_t now = 1000;
+	struct two_clients t;
 	unsigned burst[2] = { 10, 1 }; /* a floods: ten datagrams for each of b's */
 
-	assert_int_equal(relay_fair_init(&f, 4, 2), 0);
-	struct relay_client *c[2] = { relay_fair_acquire(&f, &a), relay_fair_acquire(&f, &b) };
-	/* Alone, a client gets all the relay carries. */
-	uint64_t alone[2] = { 1000000, 0 };
-	assert_int_equal(run_epochs(&f, c, alone, burst, 2, 3, &now, 0), LINK);
+	two_clients(&t);
+	assert_int_equal(a_alone(&t, burst), LINK); /* alone, a client gets all the relay carries */
 	/* b wants half: without a fair share a's flood would leave it a tenth; with it b gets its half. */
 	uint64_t both[2] = { 1000000, LINK / 2 };
-	run_epochs(&f, c, both, burst, 2, 5, &now, 1); /* a starved client's reserve doubles each epoch */
-	uint64_t got_b = run_epochs(&f, c, both, burst, 2, 1, &now, 1);
+	run_epochs(&t.f, t.c, both, burst, 2, 5, &t.now, 1); /* a starved client's reserve doubles each epoch */
+	uint64_t got_b = run_epochs(&t.f, t.c, both, burst, 2, 1, &t.now, 1);
 	assert_true(got_b >= LINK / 2 - 2000);
-	assert_true(c[0]->dropped > 0);
-	assert_int_equal(c[1]->dropped, 0);
-	relay_fair_free(&f);
+	assert_true(t.c[0]->dropped > 0);
+	assert_int_equal(t.c[1]->dropped, 0);
+	relay_fair_free(&t.f);
 }
 
 static void unused_share_stays_usable(void **state)
 {
-	struct relay_fair f;
-	struct ip_addr a = ip("198.51.100.1"), b = ip("198.51.100.2");
-	uint64_t now = 1000;
+	struct two_clients t;
 	unsigned burst[2] = { 10, 1 };
 
-	assert_int_equal(relay_fair_init(&f, 4, 2), 0);
-	struct relay_client *c[2] = { relay_fair_acquire(&f, &a), relay_fair_acquire(&f, &b) };
-	uint64_t alone[2] = { 1000000, 0 };
-	run_epochs(&f, c, alone, burst, 2, 3, &now, 0);
+	two_clients(&t);
+	a_alone(&t, burst);
 	/* b wants a tenth: a may use the rest, not just half. */
 	uint64_t mixed[2] = { 1000000, LINK / 10 };
-	run_epochs(&f, c, mixed, burst, 2, 5, &now, 0);
-	uint64_t got_a = run_epochs(&f, c, mixed, burst, 2, 1, &now, 0);
+	run_epochs(&t.f, t.c, mixed, burst, 2, 5, &t.now, 0);
+	uint64_t got_a = run_epochs(&t.f, t.c, mixed, burst, 2, 1, &t.now, 0);
 	assert_true(got_a >= LINK * 3 / 4); /* all but b's reserve: twice what it uses */
-	assert_int_equal(c[1]->dropped, 0); /* and b gets all it wants */
-	relay_fair_free(&f);
+	assert_int_equal(t.c[1]->dropped, 0); /* and b gets all it wants */
+	relay_fair_free(&t.f);
 }
 
 /* Below the relay's capacity nobody is limited: two flows ramping up together keep growing. */
 static void uncongested_flows_grow(void **state)
 {
-	struct relay_fair f;
-	struct ip_addr a = ip("198.51.100.1"), b = ip("198.51.100.2");
-	uint64_t now = 1000;
+	struct two_clients t;
 	unsigned burst[2] = { 1, 1 };
 
-	assert_int_equal(relay_fair_init(&f, 4, 2), 0);
-	struct relay_client *c[2] = { relay_fair_acquire(&f, &a), relay_fair_acquire(&f, &b) };
+	two_clients(&t);
 	for (uint64_t want = 2000; want <= LINK / 2; want *= 2) {
 		uint64_t both[2] = { want, want };
-		assert_int_equal(run_epochs(&f, c, both, burst, 2, 1, &now, 0), want);
+		assert_int_equal(run_epochs(&t.f, t.c, both, burst, 2, 1, &t.now, 0), want);
 	}
-	assert_int_equal(c[0]->dropped + c[1]->dropped, 0);
-	relay_fair_free(&f);
+	assert_int_equal(t.c[0]->dropped + t.c[1]->dropped, 0);
+	relay_fair_free(&t.f);
 }
 
 int main(void)
