@@ -169,3 +169,6 @@ put("turn_server", "sealed-channel-bind", b"\x02" + struct.pack(">H", 0x0009) + 
 put("turn_server", "peer-data", b"\x03" + b"\x04" + b"\0" * 31)
 put("turn_server", "peer-data-stranger", b"\x07" + b"hello")
 put("turn_server", "peer-data-after-expiry", b"\x23" + b"hello")
+# Both ends on the relay: a channel to an allocation's own relayed address (the in-process hand-over).
+put("turn_server", "sealed-channel-bind-relayed", b"\x02" + struct.pack(">H", 0x0009) + attr(0x000C, b"\x40\x06\0\0")
+    + xor_addr(0x0012, "192.0.2.10", 50000))

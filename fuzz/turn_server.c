@@ -62,6 +62,7 @@ static struct relay_alloc *seed_allocation(struct relay_server *s, const struct 
 		__builtin_trap();
 	a->owner = relay_fair_acquire(&s->fair, &client->addr);
 	fake_open(NULL, a, AF_INET, false);
+	relay_alloc_set_port(&s->table, a);
 	memcpy(a->username, USER, strlen(USER));
 	a->username_len = strlen(USER);
 	stun_long_term_key(USER, strlen(USER), RELAY_REALM, strlen(RELAY_REALM), PASS, a->key);

@@ -22,6 +22,11 @@ static uint32_t endpoint_hash(const struct ip_endpoint *e)
 	return (h ^ (e->port >> 8)) * 16777619u;
 }
 
+static uint32_t *port_bucket(const struct relay_alloc_table *t, uint16_t port)
+{
+	return &t->port_buckets[(port * 2654435761u >> 16) & (t->nbuckets - 1)];
+}
+
 int relay_alloc_table_init(struct relay_alloc_table *t, size_t cap)
 {
 	memset(t, 0, sizeof(*t));
@@ -30,15 +35,13 @@ int relay_alloc_table_init(struct relay_alloc_table *t, size_t cap)
 		t->nbuckets <<= 1;
 	t->slots = calloc(cap ? cap : 1, sizeof(*t->slots));
 	t->buckets = malloc(t->nbuckets * sizeof(*t->buckets));
-	t->by_port = malloc(65536 * sizeof(*t->by_port));
-	if (!t->slots || !t->buckets || !t->by_port) {
+	t->port_buckets = malloc(t->nbuckets * sizeof(*t->port_buckets));
+	if (!t->slots || !t->buckets || !t->port_buckets) {
 		relay_alloc_table_free(t);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < t->nbuckets; i++)
-		t->buckets[i] = RELAY_NO_SLOT;
-	for (size_t i = 0; i < 65536; i++)
-		t->by_port[i] = RELAY_NO_SLOT;
+		t->buckets[i] = t->port_buckets[i] = RELAY_NO_SLOT;
 	t->cap = cap;
 	return 0;
 }
@@ -47,7 +50,7 @@ void relay_alloc_table_free(struct relay_alloc_table *t)
 {
 	free(t->slots);
 	free(t->buckets);
-	free(t->by_port);
+	free(t->port_buckets);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -90,21 +93,31 @@ void relay_alloc_remove(struct relay_alloc_table *t, struct relay_alloc *a)
 		link = &t->slots[*link].next;
 	if (*link == self)
 		*link = a->next;
-	if (t->by_port[a->relayed_port] == self)
-		t->by_port[a->relayed_port] = RELAY_NO_SLOT;
+	if (a->has_port) {
+		link = port_bucket(t, a->relayed_port);
+		while (*link != RELAY_NO_SLOT && *link != self)
+			link = &t->slots[*link].next_by_port;
+		if (*link == self)
+			*link = a->next_by_port;
+	}
 	a->used = false;
 	t->used--;
 }
 
 void relay_alloc_set_port(struct relay_alloc_table *t, struct relay_alloc *a)
 {
-	t->by_port[a->relayed_port] = (uint32_t)(a - t->slots);
+	uint32_t *bucket = port_bucket(t, a->relayed_port);
+	a->next_by_port = *bucket;
+	*bucket = (uint32_t)(a - t->slots);
+	a->has_port = true;
 }
 
 struct relay_alloc *relay_alloc_by_port(const struct relay_alloc_table *t, uint16_t port)
 {
-	uint32_t i = t->by_port[port];
-	return i == RELAY_NO_SLOT ? NULL : &t->slots[i];
+	for (uint32_t i = *port_bucket(t, port); i != RELAY_NO_SLOT; i = t->slots[i].next_by_port)
+		if (t->slots[i].relayed_port == port)
+			return &t->slots[i];
+	return NULL;
 }
 
 int relay_perm_add(struct relay_alloc *a, const struct ip_addr *peer, uint64_t now_ms)

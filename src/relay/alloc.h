@@ -50,7 +50,9 @@ struct relay_alloc {
 	size_t n_perms;
 	struct relay_channel chans[RELAY_MAX_CHANNELS];
 	size_t n_chans;
-	uint32_t next; /* hash chain */
+	uint32_t next;	       /* hash chain by client address */
+	uint32_t next_by_port; /* hash chain by relayed port, once relay_alloc_set_port() put it there */
+	bool has_port;
 	uint64_t rx_packets, tx_packets;
 	uint32_t kernel_drops; /* the relayed socket's SO_RXQ_OVFL count when last read (relay.c) */
 };
@@ -60,7 +62,7 @@ struct relay_alloc_table {
 	size_t cap, used;
 	uint32_t *buckets;
 	size_t nbuckets; /* power of two */
-	uint32_t *by_port; /* 65536 entries: the slot relaying on each port, or RELAY_NO_SLOT */
+	uint32_t *port_buckets; /* nbuckets too: allocations by relayed port */
 };
 
 int relay_alloc_table_init(struct relay_alloc_table *t, size_t cap);

@@ -37,6 +37,17 @@ static void table_find_insert_remove(void **state)
 	struct relay_alloc *v6 = relay_alloc_insert(&t, &c[2]);
 	assert_ptr_equal(relay_alloc_find(&t, &c[2]), v6);
 	assert_int_equal(t.used, 2);
+	/* By relayed port, once set; gone with the allocation. */
+	b->relayed_port = 50000;
+	v6->relayed_port = 50000 + (uint16_t)(2 * t.nbuckets); /* likely the same bucket */
+	assert_null(relay_alloc_by_port(&t, 50000));
+	relay_alloc_set_port(&t, b);
+	relay_alloc_set_port(&t, v6);
+	assert_ptr_equal(relay_alloc_by_port(&t, 50000), b);
+	assert_ptr_equal(relay_alloc_by_port(&t, v6->relayed_port), v6);
+	relay_alloc_remove(&t, b);
+	assert_null(relay_alloc_by_port(&t, 50000));
+	assert_ptr_equal(relay_alloc_by_port(&t, v6->relayed_port), v6);
 	relay_alloc_table_free(&t);
 }
 
