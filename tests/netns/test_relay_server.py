@@ -5,6 +5,7 @@ credentials; a small client (tests/lib/turnclient.py) fills the quota per client
 max_sessions (508); teardown closes every socket of the relay; no auth_credential, no relay."""
 import pathlib
 import re
+import signal
 import subprocess
 import sys
 
@@ -198,3 +199,23 @@ def test_symmetric_nat_relayed_through_builtin_relay(lab, uniq):
                         check=False).returncode == 0, f"ping {src.index} -> {dst.index}"
     for n in (a, b, relay):
         assert SECRET not in n.log.read_text(errors="replace")
+
+
+def test_relay_back_after_restart(lab, uniq):
+    """SIGTERM stops the daemon cleanly with the relay running (its thread and sockets go with it:
+    exit status 0, and no leak under ASan); the restarted daemon recovers the global overlay and the
+    relay with it, and a client allocates again."""
+    node, client = start_relay(lab, uniq)
+    try:
+        assert allocations(client, node.wan_ip, CLIENT_IPS[:1]) == [0]
+        node.proc.send_signal(signal.SIGTERM)
+        assert node.proc.wait(timeout=20) == 0, node.log.read_text(errors="replace")[-3000:]
+        assert "relay: stopped after 1 allocations" in node.log.read_text(errors="replace")  # joined, counted
+        node.conn.close()
+        node.conn, node.proc = None, None
+        assert f":{RELAY_PORT} " not in ss(node.ns)
+        node.start_daemon()
+        wait_for(lambda: f":{RELAY_PORT} " in ss(node.ns), timeout=10, what="the relay back after restart")
+        assert allocations(client, node.wan_ip, CLIENT_IPS[1:2]) == [0]
+    finally:
+        stop_extra(lab)
