@@ -110,7 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static uint8_t scratch[RELAY_TX_SCRATCH], sealed[RELAY_MAX_DATAGRAM];
 	static const uint64_t steps_s[4] = { 0, 301, 601, 3601 };
 	struct relay_sock_ops ops = { .open = fake_open, .close = fake_close };
-	struct relay_config c = { .max_sessions = 4, .allocs_per_client = 2, .password = PASS };
+	struct relay_config c = { .listen_port = 3478, .max_sessions = 4, .allocs_per_client = 2, .password = PASS };
 	struct ip_endpoint client = ep("198.51.100.1:40000"), other = ep("198.51.100.2:40000");
 	struct ip_endpoint peer = ep("203.0.113.9:51820"), stranger = ep("203.0.113.10:51820");
 	struct relay_server s;

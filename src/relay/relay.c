@@ -279,7 +279,7 @@ int relay_start(const struct ovl_relay_spec *spec, uint16_t wg_port, struct rela
 		goto fail;
 	}
 	size_t max = spec->max_sessions ? spec->max_sessions : NAT_DEFAULT_RELAY_MAX_SESSIONS;
-	struct relay_config c = { .external = ext.addr, .max_sessions = max,
+	struct relay_config c = { .external = ext.addr, .listen_port = spec->listen_port, .max_sessions = max,
 				  .allocs_per_client = relay_allocs_per_client(max),
 				  .password = spec->auth_credential };
 	struct relay_sock_ops ops = { .open = relayed_open, .close = relayed_close, .ctx = r };

@@ -33,6 +33,7 @@ int relay_server_init(struct relay_server *s, const struct relay_config *c, cons
 	s->max_sessions = c->max_sessions;
 	s->ops = *ops;
 	s->listen_fd = listen_fd;
+	s->listen_port = c->listen_port;
 	s->password = strdup(c->password);
 	if (!s->password || relay_alloc_table_init(&s->table, c->max_sessions) < 0 ||
 	    relay_fair_init(&s->fair, c->max_sessions, c->allocs_per_client) < 0) {
@@ -318,14 +319,22 @@ static bool handle_refresh(struct answer *an, uint8_t *scratch, const struct stu
 	return ok;
 }
 
-/* A peer address this allocation may name: its family, and not one no peer can have. */
+/*
+ * A peer address an allocation may name: of its family, and none that
+ * would make the relay a way into its own host (loopback, its own
+ * listening port) or a multiplier (multicast, broadcast, unspecified).
+ */
 static uint16_t peer_check(const struct relay_server *s, const struct ip_endpoint *peer)
 {
+	const uint8_t *b = peer->addr.bytes;
+	static const uint8_t v6_loopback[16] = { [15] = 1 };
+
 	if (peer->addr.family != s->external.family)
 		return 443; /* Peer Address Family Mismatch */
 	if (ip_addr_is_unspecified(&peer->addr) || peer->port == 0 ||
-	    (peer->addr.family == AF_INET && (peer->addr.bytes[0] >= 224)) ||
-	    (peer->addr.family == AF_INET6 && peer->addr.bytes[0] == 0xff))
+	    (peer->addr.family == AF_INET && (b[0] >= 224 || b[0] == 127 || b[0] == 0)) ||
+	    (peer->addr.family == AF_INET6 && (b[0] == 0xff || !memcmp(b, v6_loopback, 16))) ||
+	    (peer->port == s->listen_port && ip_addr_equal(&peer->addr, &s->external)))
 		return STUN_ERR_FORBIDDEN;
 	return 0;
 }

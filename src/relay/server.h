@@ -48,6 +48,7 @@ struct relay_sock_ops {
 
 struct relay_config {
 	struct ip_addr external; /* the relayed addresses' IP (external_addr) */
+	uint16_t listen_port;	 /* no allocation may name external:listen_port as a peer */
 	size_t max_sessions;	 /* allocations in all */
 	uint32_t allocs_per_client;
 	const char *password; /* auth_credential; copied */
@@ -67,6 +68,7 @@ struct relay_server {
 	struct relay_fair fair;
 	struct relay_sock_ops ops;
 	int listen_fd;
+	uint16_t listen_port;
 	struct relay_stats stats;
 	uint64_t last_quota_log_ms, last_capacity_log_ms, last_auth_log_ms; /* one line a second per kind */
 };

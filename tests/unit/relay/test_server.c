@@ -68,7 +68,7 @@ static struct ip_endpoint ep(const char *s)
 static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
-	struct relay_config c = { .max_sessions = 8, .allocs_per_client = 2, .password = PASS };
+	struct relay_config c = { .listen_port = 3478, .max_sessions = 8, .allocs_per_client = 2, .password = PASS };
 	struct relay_sock_ops ops = { .open = fake_open, .close = fake_close, .ctx = &e->f };
 
 	assert_int_equal(ip_addr_parse("192.0.2.10", &c.external), 0);
@@ -402,8 +402,14 @@ static void data_only_with_permission(void **state)
 	assert_false(send_indication(e, &e->client, "late"));
 	/* Forbidden and mismatched peers. */
 	struct ip_endpoint mcast = ep("224.0.0.1:9"), v6 = ep("[2001:db8::9]:9");
+	struct ip_endpoint loopback = ep("127.0.0.1:22"), zero = ep("0.1.2.3:9"), self = ep("192.0.2.10:3478");
 	get_nonce(e, &e->client);
 	assert_int_equal(request(e, TURN_METHOD_CREATE_PERMISSION, &mcast, 0, -1, "a"), STUN_ERR_FORBIDDEN);
+	/* Never a way into the relay's own host: its loopback, its own listening port. */
+	assert_int_equal(request(e, TURN_METHOD_CREATE_PERMISSION, &loopback, 0, -1, "a"), STUN_ERR_FORBIDDEN);
+	assert_int_equal(request(e, TURN_METHOD_CHANNEL_BIND, &loopback, 0x4002, -1, "a"), STUN_ERR_FORBIDDEN);
+	assert_int_equal(request(e, TURN_METHOD_CREATE_PERMISSION, &zero, 0, -1, "a"), STUN_ERR_FORBIDDEN);
+	assert_int_equal(request(e, TURN_METHOD_CREATE_PERMISSION, &self, 0, -1, "a"), STUN_ERR_FORBIDDEN);
 	assert_int_equal(request(e, TURN_METHOD_CREATE_PERMISSION, &v6, 0, -1, "a"), 443);
 	assert_int_equal(request(e, TURN_METHOD_CREATE_PERMISSION, NULL, 0, -1, "a"), STUN_ERR_BAD_REQUEST);
 }
