@@ -122,7 +122,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1 || ip_addr_parse("192.0.2.10", &c.external) != 0)
 		return 0;
-	/* Refusals are still formatted (that code is fuzzed too) but not written: a fresh server per input is never rate-limited. */
+	/*
+	 * Refusals are still formatted (that code is fuzzed too) but not
+	 * written: a fresh server per input is never rate-limited.
+	 */
 	log_set_level(LOG_LVL_ERROR);
 	next_fd = RELAYED_FD;
 	if (relay_server_init(&s, &c, &ops, LISTEN_FD) != 0)

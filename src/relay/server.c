@@ -342,8 +342,8 @@ static uint16_t peer_check(const struct relay_server *s, const struct ip_endpoin
 static bool peer_error(struct answer *an, uint8_t *scratch, const struct stun_msg *m, uint16_t code,
 		       const uint8_t *key)
 {
-	return answer_error(an, scratch, m, code, code == STUN_ERR_FORBIDDEN ? "Forbidden" : "Peer Address Family Mismatch",
-			    key);
+	const char *reason = code == STUN_ERR_FORBIDDEN ? "Forbidden" : "Peer Address Family Mismatch";
+	return answer_error(an, scratch, m, code, reason, key);
 }
 
 static bool handle_create_permission(struct answer *an, uint8_t *scratch, const struct stun_msg *m,
