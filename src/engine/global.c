@@ -355,6 +355,32 @@ restore_old:
 	}
 }
 
+void dp_relay_status(struct engine *e, struct ovl_res_nat_status *s)
+{
+	const struct ovl_relay_spec *spec = &e->st.global.nat.relay;
+	struct ovl_nat_relay_server *out = &s->relay_server;
+	struct relay_stats st;
+	size_t allocs;
+
+	if (!e->dp->relay)
+		return;
+	relay_stats(e->dp->relay, &st, &allocs);
+	s->has_relay_server = true;
+	out->listen_port = spec->listen_port;
+	snprintf(out->external_addr, sizeof(out->external_addr), "%s", spec->external_addr);
+	out->max_sessions = spec->max_sessions ? spec->max_sessions : NAT_DEFAULT_RELAY_MAX_SESSIONS;
+	out->allocations = allocs;
+	out->allocations_made = st.allocations;
+	out->refused_quota = st.refused_quota;
+	out->refused_capacity = st.refused_capacity;
+	out->auth_failures = st.auth_failures;
+	out->stale_nonces = st.stale_nonces;
+	out->to_peers = st.to_peer;
+	out->to_clients = st.to_client;
+	out->dropped_no_permission = st.dropped_no_permission;
+	out->dropped_fair_share = st.dropped_fair_share;
+}
+
 /* Reverts every host change of the data plane, in dependency order. */
 void dp_global_down(struct engine *e)
 {

@@ -122,6 +122,14 @@ static void relayed_close(void *ctx, struct relay_alloc *a)
 	close(a->fd);
 }
 
+static void publish_stats(struct relay *r)
+{
+	pthread_mutex_lock(&r->stats_lock);
+	r->stats = r->srv.stats;
+	r->n_allocs = r->srv.table.used;
+	pthread_mutex_unlock(&r->stats_lock);
+}
+
 /* One batch from fd: from clients (a == NULL) or from peers of allocation a. */
 static void read_batch(struct relay *r, int fd, struct relay_alloc *a)
 {
@@ -162,14 +170,8 @@ static void read_batch(struct relay *r, int fd, struct relay_alloc *a)
 			break;
 	}
 	relay_txq_flush(&r->txq);
-}
-
-static void publish_stats(struct relay *r)
-{
-	pthread_mutex_lock(&r->stats_lock);
-	r->stats = r->srv.stats;
-	r->n_allocs = r->srv.table.used;
-	pthread_mutex_unlock(&r->stats_lock);
+	if (!a)
+		publish_stats(r); /* requests change the counters nat_status shows: not a second late */
 }
 
 static void *relay_thread(void *arg)

@@ -72,6 +72,8 @@ def test_uclient_relays_through_builtin_relay(lab, uniq, mode):
         assert rc == 0, out[-3000:]
         assert sent >= 100 and received == sent, out[-3000:]
         assert "Total lost packets 0 " in out, out[-3000:]
+        r = node.ok("nat_status")["relay_server"]
+        assert r["to_peers"] >= sent and r["to_clients"] >= received, r
     finally:
         stop_extra(lab)
 
@@ -87,6 +89,8 @@ def test_wrong_credentials_refused(lab, uniq):
             log[-3000:]
         assert SECRET not in log and "not-the-secret" not in log
         assert SECRET not in str(node.ok("status"))
+        st = node.ok("nat_status")
+        assert SECRET not in str(st) and st["relay_server"]["auth_failures"] >= 1, st
     finally:
         stop_extra(lab)
 
@@ -114,6 +118,12 @@ def test_quota_and_max_sessions(lab, uniq):
                  what="the 508 log line")
         assert re.search(r"relay: 203\.0\.113\.64:\d+: .*all 8 sessions \(max_sessions\) are in use",
                          node.log.read_text(errors="replace"))
+        st = node.ok("nat_status")
+        assert SECRET not in str(st)
+        r = st["relay_server"]
+        assert (r["listen_port"], r["external_addr"], r["max_sessions"]) == \
+            (RELAY_PORT, f"{node.wan_ip}:{RELAY_PORT}", 8), r
+        assert (r["allocations"], r["allocations_made"], r["refused_quota"], r["refused_capacity"]) == (8, 8, 1, 1), r
     finally:
         stop_extra(lab)
 
