@@ -132,43 +132,79 @@ put("wg_uapi", "setconf", f"private_key={hexk(1)}\nlisten_port=51000\nreplace_pe
 put("wg_uapi", "remove", f"public_key={hexk(2)}\nremove=true\n\n")
 put("wg_uapi", "get", "get=1\n\n")
 
-# ---- TURN server: mode byte (fuzz/turn_server.c) + datagram ----
-COOKIE = 0x2112A442
+# ---- TURN server answers (fuzz/stun_message.c's TURN client): the RFC 5769 transaction id,
+# the RFC 5769 2.4 long-term credentials (user, realm "example.org", password "TheMatrIX") ----
+import hashlib  # noqa: E402
+import hmac  # noqa: E402
+import zlib  # noqa: E402
+
+TXID = bytes.fromhex("b7e7a701bc34d686fa87dfae")
+TURN_USER = "\u30de\u30c8\u30ea\u30c3\u30af\u30b9".encode()
+TURN_KEY = hashlib.md5(TURN_USER + b":example.org:TheMatrIX").digest()
 
 
-def attr(t, v):
+def stun_attr(t, v):
     return struct.pack(">HH", t, len(v)) + v + b"\0" * (-len(v) % 4)
 
 
-def xor_addr(t, ip, port):
+def xor_addr(ip, port, txid=TXID):
     a = bytes(int(x) for x in ip.split("."))
-    x = bytes(b ^ c for b, c in zip(a, struct.pack(">I", COOKIE)))
-    return attr(t, struct.pack(">BBH", 0, 1, port ^ (COOKIE >> 16)) + x)
+    return struct.pack(">BBH", 0, 1, port ^ 0x2112) + bytes(x ^ y for x, y in zip(a, b"\x21\x12\xa4\x42"))
 
 
-def stun(mtype, attrs):
+def stun(mtype, attrs, key=None, fingerprint=True):
     body = b"".join(attrs)
-    return struct.pack(">HHI", mtype, len(body), COOKIE) + bytes(range(12)) + body
+    if key:
+        head = struct.pack(">HHI", mtype, len(body) + 24, 0x2112A442) + TXID
+        body += stun_attr(0x0008, hmac.new(key, head + body, hashlib.sha1).digest())
+    if fingerprint:
+        head = struct.pack(">HHI", mtype, len(body) + 8, 0x2112A442) + TXID
+        body += stun_attr(0x8028, struct.pack(">I", zlib.crc32(head + body) ^ 0x5354554E))
+    return struct.pack(">HHI", mtype, len(body), 0x2112A442) + TXID + body
 
 
-PEER = ("203.0.113.9", 51820)
-transport = attr(0x0019, b"\x11\0\0\0")
+def error_code(code, reason):
+    return stun_attr(0x0009, struct.pack(">HBB", 0, code // 100, code % 100) + reason.encode())
+
+
+realm_nonce = [stun_attr(0x0014, b"example.org"), stun_attr(0x0015, b"f//499k954d6OL34oL9FSTvy64sA")]
+put("stun_message", "turn-allocate-401", stun(0x0113, [error_code(401, "Unauthorized"), *realm_nonce]))
+put("stun_message", "turn-allocate-438", stun(0x0113, [error_code(438, "Stale Nonce"), *realm_nonce]))
+put("stun_message", "turn-allocate-486", stun(0x0113, [error_code(486, "Allocation Quota Reached")], TURN_KEY))
+put("stun_message", "turn-allocate-success", stun(0x0103, [
+    stun_attr(0x0016, xor_addr("192.0.2.1", 49152)), stun_attr(0x0020, xor_addr("198.51.100.7", 51820)),
+    stun_attr(0x000D, struct.pack(">I", 600))], TURN_KEY))
+put("stun_message", "turn-channel-bind-success", stun(0x0109, [], TURN_KEY))
+put("stun_message", "turn-permission-success", stun(0x0108, [], TURN_KEY))
+put("stun_message", "turn-data-indication", stun(0x0017, [
+    stun_attr(0x0012, xor_addr("198.51.100.1", 51820)), stun_attr(0x0013, b"\x04\0\0\0" + bytes(28))],
+    fingerprint=False))
+put("stun_message", "turn-channel-data", struct.pack(">HH", 0x4000, 32) + b"\x04\0\0\0" + bytes(28))
+
+
+# ---- TURN server: mode byte (fuzz/turn_server.c) + datagram, with the helpers above ----
+def peer_attr(ip, port):
+    return stun_attr(0x0012, xor_addr(ip, port))
+
+
+transport = stun_attr(0x0019, b"\x11\0\0\0")
 put("turn_server", "allocate-unauthenticated", b"\x00" + stun(0x0003, [transport]))
 put("turn_server", "binding", b"\x00" + stun(0x0001, []))
-put("turn_server", "send-indication", b"\x00" + stun(0x0016, [xor_addr(0x0012, *PEER), attr(0x0013, b"ping")]))
+put("turn_server", "send-indication", b"\x00" + stun(0x0016, [peer_attr("203.0.113.9", 51820),
+                                                             stun_attr(0x0013, b"ping")]))
 put("turn_server", "channel-data", b"\x00" + struct.pack(">HH", 0x4000, 4) + b"ping")
 put("turn_server", "channel-data-stranger", b"\x01" + struct.pack(">HH", 0x4000, 4) + b"ping")
 # Sealed (mode 2): type + raw attributes; the harness adds the credentials.
 put("turn_server", "sealed-allocate-other", b"\x0a" + struct.pack(">H", 0x0003) + transport)
 put("turn_server", "sealed-allocate-again", b"\x02" + struct.pack(">H", 0x0003) + transport)
-put("turn_server", "sealed-refresh", b"\x02" + struct.pack(">H", 0x0004) + attr(0x000D, struct.pack(">I", 1200)))
-put("turn_server", "sealed-refresh-delete", b"\x02" + struct.pack(">H", 0x0004) + attr(0x000D, b"\0\0\0\0"))
-put("turn_server", "sealed-permission", b"\x02" + struct.pack(">H", 0x0008) + xor_addr(0x0012, "203.0.113.50", 9))
-put("turn_server", "sealed-channel-bind", b"\x02" + struct.pack(">H", 0x0009) + attr(0x000C, b"\x40\x05\0\0")
-    + xor_addr(0x0012, "203.0.113.50", 9))
-put("turn_server", "peer-data", b"\x03" + b"\x04" + b"\0" * 31)
+put("turn_server", "sealed-refresh", b"\x02" + struct.pack(">H", 0x0004) + stun_attr(0x000D, struct.pack(">I", 1200)))
+put("turn_server", "sealed-refresh-delete", b"\x02" + struct.pack(">H", 0x0004) + stun_attr(0x000D, bytes(4)))
+put("turn_server", "sealed-permission", b"\x02" + struct.pack(">H", 0x0008) + peer_attr("203.0.113.50", 9))
+put("turn_server", "sealed-channel-bind", b"\x02" + struct.pack(">H", 0x0009) + stun_attr(0x000C, b"\x40\x05\0\0")
+    + peer_attr("203.0.113.50", 9))
+# Both ends on the relay: a channel to an allocation's own relayed address (the in-process hand-over).
+put("turn_server", "sealed-channel-bind-relayed", b"\x02" + struct.pack(">H", 0x0009)
+    + stun_attr(0x000C, b"\x40\x06\0\0") + peer_attr("192.0.2.10", 50000))
+put("turn_server", "peer-data", b"\x03" + b"\x04" + bytes(31))
 put("turn_server", "peer-data-stranger", b"\x07" + b"hello")
 put("turn_server", "peer-data-after-expiry", b"\x23" + b"hello")
-# Both ends on the relay: a channel to an allocation's own relayed address (the in-process hand-over).
-put("turn_server", "sealed-channel-bind-relayed", b"\x02" + struct.pack(">H", 0x0009) + attr(0x000C, b"\x40\x06\0\0")
-    + xor_addr(0x0012, "192.0.2.10", 50000))

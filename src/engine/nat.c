@@ -51,9 +51,13 @@ struct nat_peer {
 	struct ip_endpoint endpoint;
 	uint16_t keepalive;  /* what add_peer asked for */
 	bool keepalive_done; /* ours applied */
-	/* The relay policy (relay_step): wanted after a failed punch round; the path in use. */
-	bool want_relay, relayed;
-	struct ip_endpoint relay_server;
+	/*
+	 * The relay policy (relay_step): wanted after a failed punch round; a
+	 * channel asked for towards relay_target (bound: relayed, on
+	 * relay_server's relay_channel).
+	 */
+	bool want_relay, relay_asked, relayed;
+	struct ip_endpoint relay_target, relay_server;
 	uint16_t relay_channel;
 };
 
@@ -319,15 +323,17 @@ static bool relay_target(const struct nat_peer *p, struct ip_endpoint *target)
  * soon as its channel there is bound, towards the peer's own relayed
  * address when it advertises one (each node then only ever talks to its
  * TURN server, whatever its NAT does), else its reflexive address. It stays
- * there while that channel lives; when the relay goes, the peer leaves it
- * and the next pass takes another relay. A peer that connects directly
- * wants no relay.
+ * there while that channel lives and leads where the peer's candidates say;
+ * when the relay goes (or the peer's relayed address moves), the peer
+ * leaves it, the channel is released, and the next pass asks again. A peer
+ * that connects directly wants no relay.
  */
 static void relay_step(struct nat_agent *a, struct nat_peer *p, enum nat_punch_action action, struct peer_job *job)
 {
 	uint64_t now = clock_ms(CLOCK_MONOTONIC);
 	struct ip_endpoint target;
 	char k[WG_KEY_B64_LEN + 1], ep[IP_ENDPOINT_STRLEN];
+	bool has_target;
 
 	if (!a->turn)
 		return;
@@ -336,16 +342,26 @@ static void relay_step(struct nat_agent *a, struct nat_peer *p, enum nat_punch_a
 		p->want_relay = true;
 	else if (action == NAT_PUNCH_CONNECTED && !p->relayed)
 		p->want_relay = false;
+	has_target = relay_target(p, &target);
+	bool moved = !has_target || !endpoint_equal(&target, &p->relay_target);
 	if (p->relayed) {
-		if (nat_turn_channel_ready(a->turn, &p->relay_server, p->relay_channel))
+		bool ready = nat_turn_channel_ready(a->turn, &p->relay_server, p->relay_channel);
+		if (ready && !moved)
 			return;
-		log_warn("nat: peer %s: relay %s lost", k, ip_endpoint_format(&p->relay_server, ep, sizeof(ep)));
+		log_warn("nat: peer %s: %s %s", k, ready ? "its relayed address moved; leaving relay" : "lost relay",
+			 ip_endpoint_format(&p->relay_server, ep, sizeof(ep)));
 		p->relayed = false;
 		job->relay = RELAY_OFF;
-		return;
 	}
-	if (!p->want_relay || !relay_target(p, &target) ||
-	    !nat_turn_channel(a->turn, &target, now, &job->relay_server, &job->relay_channel))
+	if (p->relay_asked && (moved || !p->want_relay || job->relay == RELAY_OFF)) {
+		nat_turn_unbind(a->turn, &p->relay_target); /* no more refreshes of a channel nobody uses */
+		p->relay_asked = false;
+	}
+	if (job->relay == RELAY_OFF || !p->want_relay || !has_target)
+		return;
+	p->relay_asked = true;
+	p->relay_target = target;
+	if (!nat_turn_channel(a->turn, &target, now, &job->relay_server, &job->relay_channel))
 		return;
 	log_info("nat: peer %s relayed through %s", k, ip_endpoint_format(&job->relay_server, ep, sizeof(ep)));
 	p->relayed = true;
@@ -604,6 +620,8 @@ void nat_agent_peer_forget(struct engine *e, const uint8_t key[WG_KEY_LEN])
 		return;
 	pthread_mutex_lock(&a->lock);
 	struct nat_peer *p = find_peer(a, key);
+	if (p && p->relay_asked)
+		nat_turn_unbind(a->turn, &p->relay_target);
 	if (p)
 		*p = a->peers[--a->n_peers];
 	pthread_mutex_unlock(&a->lock);
@@ -655,13 +673,17 @@ static const char *punch_state_name(enum nat_punch_state s)
 }
 
 /*
- * Relayed on a relay's channel; direct when the working endpoint is the
- * configured one or one of the peer's host candidates.
+ * Relayed on a relay's channel of ours, or when the working endpoint is the
+ * peer's relayed address; direct when it is the configured one or one of the
+ * peer's host candidates.
  */
 static enum ovl_connection_type connection_type(const struct nat_peer *p)
 {
 	if (p->relayed)
 		return OVL_CONN_RELAYED;
+	for (size_t i = 0; i < p->n_cands; i++)
+		if (p->cands[i].type == OVL_CAND_RELAY && endpoint_equal(&p->cands[i].address, &p->endpoint))
+			return OVL_CONN_RELAYED;
 	if (!ip_endpoint_is_unset(&p->configured) && endpoint_equal(&p->configured, &p->endpoint))
 		return OVL_CONN_DIRECT;
 	for (size_t i = 0; i < p->n_cands; i++)

@@ -33,7 +33,10 @@ void nat_turn_free(struct nat_turn *t);
  */
 void nat_turn_start(struct nat_turn *t, struct wg_device *dev, uint64_t now_ms);
 
-/* Sends what is due (first sends, retransmissions, refreshes, retries). */
+/*
+ * Sends what is due (first sends, retransmissions, refreshes, retries) and
+ * hands WireGuard what Data indications brought since the last tick.
+ */
 void nat_turn_tick(struct nat_turn *t, struct wg_device *dev, uint64_t now_ms);
 
 /*
@@ -51,6 +54,8 @@ bool nat_turn_on_datagram(struct nat_turn *t, const uint8_t *buf, size_t len, co
  */
 bool nat_turn_channel(struct nat_turn *t, const struct ip_endpoint *target, uint64_t now_ms,
 		      struct ip_endpoint *server, uint16_t *channel);
+/* No channel towards target any more, on any relay: it is no longer refreshed (it expires there). */
+void nat_turn_unbind(struct nat_turn *t, const struct ip_endpoint *target);
 /* Whether server still carries channel (allocated, bound): a relayed peer stays on it. */
 bool nat_turn_channel_ready(struct nat_turn *t, const struct ip_endpoint *server, uint16_t channel);
 
