@@ -484,6 +484,26 @@ static void relay_to_relay_in_process(void **state)
 	assert_int_equal(e->tx.body_len, 5);
 }
 
+/* A relay with an IPv6 external address: IPv6 relayed addresses, IPv4 peers refused (443). */
+static void ipv6_relay(void **state)
+{
+	struct env *e = *state;
+	struct relay_config c = { .listen_port = 3478, .max_sessions = 2, .allocs_per_client = 1, .password = PASS };
+	struct relay_sock_ops ops = { .open = fake_open, .close = fake_close, .ctx = &e->f };
+	struct ip_endpoint v6_peer = ep("[2001:db8::9]:51820");
+
+	relay_server_free(&e->s);
+	assert_int_equal(ip_addr_parse("2001:db8::10", &c.external), 0);
+	assert_int_equal(relay_server_init(&e->s, &c, &ops, LISTEN_FD), 0);
+	e->client = ep("[2001:db8:1::1]:40000");
+	assert_int_equal(allocate_as(e, &e->client, "a", PASS), 0);
+	assert_int_equal(e->ans.relayed.addr.family, AF_INET6);
+	assert_true(ip_addr_equal(&e->ans.relayed.addr, &c.external));
+	assert_int_equal(e->ans.mapped.addr.family, AF_INET6);
+	assert_int_equal(request(e, TURN_METHOD_CREATE_PERMISSION, &e->peer, 0, -1, "a"), 443);
+	assert_int_equal(request(e, TURN_METHOD_CREATE_PERMISSION, &v6_peer, 0, -1, "a"), 0);
+}
+
 static void garbage_is_ignored(void **state)
 {
 	struct env *e = *state;
@@ -514,6 +534,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(data_only_with_permission, setup, teardown),
 		cmocka_unit_test_setup_teardown(channels_both_ways, setup, teardown),
 		cmocka_unit_test_setup_teardown(relay_to_relay_in_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(ipv6_relay, setup, teardown),
 		cmocka_unit_test_setup_teardown(garbage_is_ignored, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
