@@ -22,4 +22,5 @@ run "$HERE/metrics.sh" "$BUILD"
 run "$HERE/wg-sched.py" "$BUILD"
 run "$HERE/wg-streams.sh" "$BUILD"
 run "$HERE/cluster.sh" "$BUILD"
+run "$HERE/relay.sh" "$BUILD"
 [[ ${#failed[@]} == 0 ]] || { printf 'bench: failed: %s\n' "${failed[@]}"; exit 1; }

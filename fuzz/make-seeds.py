@@ -180,3 +180,31 @@ put("stun_message", "turn-data-indication", stun(0x0017, [
     stun_attr(0x0012, xor_addr("198.51.100.1", 51820)), stun_attr(0x0013, b"\x04\0\0\0" + bytes(28))],
     fingerprint=False))
 put("stun_message", "turn-channel-data", struct.pack(">HH", 0x4000, 32) + b"\x04\0\0\0" + bytes(28))
+
+
+# ---- TURN server: mode byte (fuzz/turn_server.c) + datagram, with the helpers above ----
+def peer_attr(ip, port):
+    return stun_attr(0x0012, xor_addr(ip, port))
+
+
+transport = stun_attr(0x0019, b"\x11\0\0\0")
+put("turn_server", "allocate-unauthenticated", b"\x00" + stun(0x0003, [transport]))
+put("turn_server", "binding", b"\x00" + stun(0x0001, []))
+put("turn_server", "send-indication", b"\x00" + stun(0x0016, [peer_attr("203.0.113.9", 51820),
+                                                             stun_attr(0x0013, b"ping")]))
+put("turn_server", "channel-data", b"\x00" + struct.pack(">HH", 0x4000, 4) + b"ping")
+put("turn_server", "channel-data-stranger", b"\x01" + struct.pack(">HH", 0x4000, 4) + b"ping")
+# Sealed (mode 2): type + raw attributes; the harness adds the credentials.
+put("turn_server", "sealed-allocate-other", b"\x0a" + struct.pack(">H", 0x0003) + transport)
+put("turn_server", "sealed-allocate-again", b"\x02" + struct.pack(">H", 0x0003) + transport)
+put("turn_server", "sealed-refresh", b"\x02" + struct.pack(">H", 0x0004) + stun_attr(0x000D, struct.pack(">I", 1200)))
+put("turn_server", "sealed-refresh-delete", b"\x02" + struct.pack(">H", 0x0004) + stun_attr(0x000D, bytes(4)))
+put("turn_server", "sealed-permission", b"\x02" + struct.pack(">H", 0x0008) + peer_attr("203.0.113.50", 9))
+put("turn_server", "sealed-channel-bind", b"\x02" + struct.pack(">H", 0x0009) + stun_attr(0x000C, b"\x40\x05\0\0")
+    + peer_attr("203.0.113.50", 9))
+# Both ends on the relay: a channel to an allocation's own relayed address (the in-process hand-over).
+put("turn_server", "sealed-channel-bind-relayed", b"\x02" + struct.pack(">H", 0x0009)
+    + stun_attr(0x000C, b"\x40\x06\0\0") + peer_attr("192.0.2.10", 50000))
+put("turn_server", "peer-data", b"\x03" + b"\x04" + bytes(31))
+put("turn_server", "peer-data-stranger", b"\x07" + b"hello")
+put("turn_server", "peer-data-after-expiry", b"\x23" + b"hello")

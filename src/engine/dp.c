@@ -11,6 +11,7 @@
 #include "ipam/ifname.h"
 #include "net/firewall.h"
 #include "net/netlink.h"
+#include "relay/relay.h"
 #include "util/log.h"
 #include "wg/wg.h"
 
@@ -66,6 +67,8 @@ void dp_close(struct engine *e)
 	if (dp->gdev)
 		wg_device_destroy(dp->gdev);
 	nat_agent_free(e);
+	relay_stop(dp->relay); /* its clients re-allocate with the next start's relay */
+	dp->relay = NULL;
 	ipam_slice_free(&dp->shared.pool);
 	free(dp->v6_fwd);
 	free(dp->health);

@@ -25,6 +25,7 @@
 
 struct nl_handle;
 struct wg_device;
+struct relay;
 struct fw;
 
 /* A Linux bridge and the address pool of its subnet (gateway = offset 1). */
@@ -72,6 +73,7 @@ struct dp {
 	struct ip_addr node_ip;
 	uint8_t public_key[WG_KEY_LEN];
 	struct wg_device *gdev;
+	struct relay *relay; /* the built-in TURN relay (relay/relay.h); NULL when not configured */
 
 	bool has_shared;
 	struct dp_bridge shared;
@@ -186,6 +188,8 @@ void dp_check_subnet_collision(struct engine *e, const struct ip_prefix *subnet,
 /* global.c */
 int dp_global_bringup(struct engine *e, char *err, size_t errlen);
 void dp_global_down(struct engine *e);
+/* The built-in relay's part of nat_status (nothing when it does not run). */
+void dp_relay_status(struct engine *e, struct ovl_res_nat_status *s);
 
 /* service.c */
 int dp_service_device_up(struct engine *e, struct dp_service *s, char *err, size_t errlen);

@@ -21,6 +21,7 @@
 #include "dns/dns.h"
 #include "net/firewall.h"
 #include "net/netlink.h"
+#include "relay/relay.h"
 #include "util/log.h"
 #include "wg/wg.h"
 
@@ -184,8 +185,18 @@ int dp_global_bringup(struct engine *e, char *err, size_t errlen)
 		.mtu = DP_MTU,
 		.uapi_dir = dp->opts.wg_sock_dir,
 	};
+	/* The built-in TURN relay first: when it cannot run, nothing else is set up. */
+	if (g->has_nat && g->nat.has_relay && !dp->relay) {
+		char rerr[300];
+		if ((r = relay_start(&g->nat.relay, g->wg_port, &dp->relay, rerr, sizeof(rerr))) < 0) {
+			snprintf(err, errlen, "%s", rerr);
+			return r;
+		}
+	}
 	if ((r = nat_agent_prepare(e, &wc)) < 0) {
 		snprintf(err, errlen, "cannot set up NAT traversal: %s", strerror(-r));
+		relay_stop(dp->relay);
+		dp->relay = NULL;
 		return r;
 	}
 	/* A link of our deterministic name is our TUN from an earlier run (re-attached) or a leftover. */
@@ -208,6 +219,8 @@ int dp_global_bringup(struct engine *e, char *err, size_t errlen)
 		}
 		snprintf(err, errlen, "cannot create the global WireGuard device %s on UDP port %u: %s", dp->gname,
 			 g->wg_port, strerror(-r));
+		relay_stop(dp->relay);
+		dp->relay = NULL;
 		return r;
 	}
 	const char *step = "assign the node address to";
@@ -251,6 +264,8 @@ fail:
 	wg_device_destroy(dp->gdev);
 	dp->gdev = NULL;
 	nat_agent_free(e);
+	relay_stop(dp->relay);
+	dp->relay = NULL;
 	nl_link_delete(nl, dp->gname);
 	return r;
 }
@@ -340,6 +355,32 @@ restore_old:
 	}
 }
 
+void dp_relay_status(struct engine *e, struct ovl_res_nat_status *s)
+{
+	const struct ovl_relay_spec *spec = &e->st.global.nat.relay;
+	struct ovl_nat_relay_server *out = &s->relay_server;
+	struct relay_stats st;
+	size_t allocs;
+
+	if (!e->dp->relay)
+		return;
+	relay_stats(e->dp->relay, &st, &allocs);
+	s->has_relay_server = true;
+	out->listen_port = spec->listen_port;
+	snprintf(out->external_addr, sizeof(out->external_addr), "%s", spec->external_addr);
+	out->max_sessions = spec->max_sessions ? spec->max_sessions : NAT_DEFAULT_RELAY_MAX_SESSIONS;
+	out->allocations = allocs;
+	out->allocations_made = st.allocations;
+	out->refused_quota = st.refused_quota;
+	out->refused_capacity = st.refused_capacity;
+	out->auth_failures = st.auth_failures;
+	out->stale_nonces = st.stale_nonces;
+	out->to_peers = st.to_peer;
+	out->to_clients = st.to_client;
+	out->dropped_no_permission = st.dropped_no_permission;
+	out->dropped_fair_share = st.dropped_fair_share;
+}
+
 /* Reverts every host change of the data plane, in dependency order. */
 void dp_global_down(struct engine *e)
 {
@@ -379,6 +420,8 @@ void dp_global_down(struct engine *e)
 		pthread_mutex_unlock(&dp->health_lock);
 	}
 	nat_agent_free(e); /* after the device: its receive threads call the agent's hooks */
+	relay_stop(dp->relay);
+	dp->relay = NULL;
 	if (dp->gname[0] && dp->nl)
 		nl_link_delete(dp->nl, dp->gname); /* TUN goes with the device; a leftover of a crash too */
 	if (dp->fw) {

@@ -11,6 +11,7 @@
  * so the thread never calls into the device while it holds a->lock.
  */
 #include "engine/nat.h"
+#include "engine/dp.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -725,6 +726,7 @@ void engine_nat_status(struct engine *e, struct ovl_response *resp)
 	memset(resp, 0, sizeof(*resp));
 	resp->result = OVL_RES_NAT_STATUS;
 	resp->nat_status.last_refresh = e->nat_last_refresh;
+	dp_relay_status(e, &resp->nat_status); /* the built-in relay runs with NAT traversal off too */
 	if (!a)
 		return;
 	struct ovl_res_nat_status *s = &resp->nat_status;

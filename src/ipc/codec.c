@@ -492,6 +492,21 @@ static int encode_turn_servers(json_t *o, const struct ovl_res_nat_status *s)
 	return 0;
 }
 
+/* "relay_server": the built-in relay this node runs (extension; never its credential). */
+static int encode_relay_server(json_t *o, const struct ovl_nat_relay_server *r)
+{
+	json_t *v = json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "listen_port",
+			      (int)r->listen_port, "external_addr", r->external_addr, "max_sessions",
+			      (json_int_t)r->max_sessions, "allocations", (json_int_t)r->allocations,
+			      "allocations_made", (json_int_t)r->allocations_made, "refused_quota",
+			      (json_int_t)r->refused_quota, "refused_capacity", (json_int_t)r->refused_capacity,
+			      "auth_failures", (json_int_t)r->auth_failures, "stale_nonces", (json_int_t)r->stale_nonces,
+			      "to_peers", (json_int_t)r->to_peers, "to_clients", (json_int_t)r->to_clients,
+			      "dropped_no_permission", (json_int_t)r->dropped_no_permission, "dropped_fair_share",
+			      (json_int_t)r->dropped_fair_share);
+	return mj_set_new(o, "relay_server", v);
+}
+
 static int encode_nat_status(json_t *o, const struct ovl_res_nat_status *s)
 {
 	json_t *c = json_array(), *p = json_array();
@@ -509,7 +524,7 @@ static int encode_nat_status(json_t *o, const struct ovl_res_nat_status *s)
 	for (size_t i = 0; i < s->n_candidates; i++)
 		if (json_array_append_new(c, mj_candidate_to_json(&s->candidates[i])) < 0)
 			return -ENOMEM;
-	if (encode_turn_servers(o, s) < 0)
+	if (encode_turn_servers(o, s) < 0 || (s->has_relay_server && encode_relay_server(o, &s->relay_server) < 0))
 		return -ENOMEM;
 	for (size_t i = 0; i < s->n_peers; i++) {
 		const struct ovl_nat_peer *np = &s->peers[i];

@@ -264,13 +264,19 @@ int stun_long_term_key(const char *username, size_t ulen, const char *realm, siz
 bool turn_channel_data_parse(const uint8_t *buf, size_t len, uint16_t *channel, const uint8_t **data,
 			     size_t *data_len)
 {
+	return turn_channel_data_parse_upto(buf, len, TURN_CHANNEL_MAX, channel, data, data_len);
+}
+
+bool turn_channel_data_parse_upto(const uint8_t *buf, size_t len, uint16_t max_channel, uint16_t *channel,
+				  const uint8_t **data, size_t *data_len)
+{
 	uint16_t ch, dlen;
 
 	if (len < TURN_CHANNEL_HEADER_LEN)
 		return false;
 	ch = be16_get(buf);
 	dlen = be16_get(buf + 2);
-	if (ch < TURN_CHANNEL_MIN || ch > TURN_CHANNEL_MAX || dlen > len - TURN_CHANNEL_HEADER_LEN)
+	if (ch < TURN_CHANNEL_MIN || ch > max_channel || dlen > len - TURN_CHANNEL_HEADER_LEN)
 		return false;
 	*channel = ch;
 	*data = buf + TURN_CHANNEL_HEADER_LEN;

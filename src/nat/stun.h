@@ -109,6 +109,12 @@ static inline uint16_t stun_type_class(uint16_t type)
  */
 #define TURN_CHANNEL_MIN 0x4000
 #define TURN_CHANNEL_MAX 0x4FFF
+/*
+ * RFC 5766 allowed 0x4000-0x7FFF, and clients written to it use the whole
+ * range (coturn's turnutils_uclient picks 0x6b62, for instance). Byte 0 is
+ * then 0x40-0x7F: still neither STUN nor WireGuard.
+ */
+#define TURN_CHANNEL_MAX_RFC5766 0x7FFF
 #define TURN_CHANNEL_HEADER_LEN 4
 /* RFC 8656 7: allocations live 600 s by default, permissions 300 s, channels 600 s. */
 #define TURN_DEFAULT_LIFETIME_S 600
@@ -191,6 +197,9 @@ int stun_long_term_key(const char *username, size_t ulen, const char *realm, siz
  */
 bool turn_channel_data_parse(const uint8_t *buf, size_t len, uint16_t *channel, const uint8_t **data,
 			     size_t *data_len);
+/* The same with channels up to max_channel (TURN_CHANNEL_MAX_RFC5766 for a server that serves both RFCs). */
+bool turn_channel_data_parse_upto(const uint8_t *buf, size_t len, uint16_t max_channel, uint16_t *channel,
+				  const uint8_t **data, size_t *data_len);
 
 /* Writes the 4-byte ChannelData header for data_len bytes of data at hdr. */
 void turn_channel_data_header(uint8_t hdr[TURN_CHANNEL_HEADER_LEN], uint16_t channel, uint16_t data_len);

@@ -302,6 +302,15 @@ struct ovl_nat_turn_server {
 	char error[160];	    /* why it last failed; "" when it did not */
 };
 
+/* Extension: the built-in relay (relay_server) this node runs, and its counters (never its credential). */
+struct ovl_nat_relay_server {
+	uint16_t listen_port;
+	char external_addr[256];
+	uint64_t max_sessions, allocations; /* allocations: now */
+	uint64_t allocations_made, refused_quota, refused_capacity, auth_failures, stale_nonces;
+	uint64_t to_peers, to_clients, dropped_no_permission, dropped_fair_share; /* datagrams */
+};
+
 struct ovl_res_nat_status {
 	struct ovl_candidate *candidates;
 	size_t n_candidates;
@@ -313,6 +322,8 @@ struct ovl_res_nat_status {
 	uint64_t stun_malformed, stun_unknown_server, stun_unknown_txn, stun_errors, stun_timeouts, rx_not_stun;
 	struct ovl_nat_turn_server *turn_servers; /* extension; reported when n_turn_servers */
 	size_t n_turn_servers;
+	bool has_relay_server; /* extension: relay_server is reported */
+	struct ovl_nat_relay_server relay_server;
 };
 
 struct ovl_response {

@@ -122,6 +122,13 @@ table ip nat {{
         self.nodes.append(n)
         return n
 
+    def host(self, addr):
+        """A bare namespace on the internet with addr (no daemon): a TURN client or peer of a test.
+        Before start(), like every other port of the hub. Returns the namespace's name."""
+        ns = self._ns(f"x{len(self.namespaces)}-{self.token}")
+        self._wan_port(ns, "eth0", addr)
+        return ns
+
     def start(self):
         """The hub and the STUN server, once every port exists."""
         self.hub = subprocess.Popen(

@@ -351,6 +351,15 @@ static void channel_data_framing(void **state)
 	assert_false(turn_channel_data_parse(buf, 4, &ch, &data, &dlen));
 	turn_channel_data_header(buf, 0x5000, 0);
 	assert_false(turn_channel_data_parse(buf, 4, &ch, &data, &dlen));
+	/* RFC 5766's range, for a server that also serves clients written to it. */
+	assert_true(turn_channel_data_parse_upto(buf, 4, TURN_CHANNEL_MAX_RFC5766, &ch, &data, &dlen));
+	assert_int_equal(ch, 0x5000);
+	turn_channel_data_header(buf, 0x7fff, 0);
+	assert_true(turn_channel_data_parse_upto(buf, 4, TURN_CHANNEL_MAX_RFC5766, &ch, &data, &dlen));
+	turn_channel_data_header(buf, 0x8000, 0);
+	assert_false(turn_channel_data_parse_upto(buf, 4, TURN_CHANNEL_MAX_RFC5766, &ch, &data, &dlen));
+	turn_channel_data_header(buf, 0x6b62, 9);
+	assert_false(turn_channel_data_parse_upto(buf, 12, TURN_CHANNEL_MAX_RFC5766, &ch, &data, &dlen));
 }
 
 /* TURN attributes of the wrong size are refused, not half-read. */
