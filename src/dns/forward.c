@@ -122,7 +122,7 @@ void dns_fwd_start(struct worker *w, const struct dns_query *q, uint64_t start_n
 		uint8_t out[DNS_ANSWER_BUF];
 		size_t len = dns_build_error(out, q, DNS_R_SERVFAIL);
 		free(p);
-		dns_count_reply(w, out, len, start_ns);
+		dns_count_reply(w, out, len, mx_now_ns() - start_ns);
 		if (conn)
 			dns_tcp_send(w, conn, out, len); /* the caller closes it if broken */
 		else

@@ -177,8 +177,8 @@ struct dns_server {
 	struct dns_steer steer;
 };
 
-/* Counts an answer w built (its rcode) and its latency since start_ns (metrics.c). */
-void dns_count_reply(struct worker *w, const uint8_t *msg, size_t len, uint64_t start_ns);
+/* Counts an answer w built (its rcode) and its latency (metrics.c). */
+void dns_count_reply(struct worker *w, const uint8_t *msg, size_t len, uint64_t latency_ns);
 
 static inline int64_t dns_now_ms(void)
 {
