@@ -5,21 +5,23 @@
  * Every listener has one UDP socket per worker in one SO_REUSEPORT group.
  * Left alone, the kernel hashes each client's address and port over the
  * group, so every worker gets a share of the clients, and with few queries
- * in flight each worker wakes for a handful of them: on a 2-core machine
- * with the clients on the same cores, two workers cost 6.1-8.3 us of CPU per
- * query against 4.4-5.9 us for one (bench/dns.sh -p -t, shared/bench with
- * perf stat), the difference being wake-ups and context switches (0.3 per
- * query against 0.1) rather than answering.
+ * in flight each worker wakes for a handful of them. On a 2-core machine
+ * with the clients on the same cores that is the dearer way: two workers
+ * took 4.4-6.3 us of CPU per query and their client 5.0-6.9 us, against
+ * 4.0-4.4 and 5.2 with one (perf stat on both under dnsperf), the difference
+ * being wake-ups and context switches, not answering.
  *
  * So while one worker keeps up, a one-instruction classic BPF program on the
- * group sends every datagram to worker 0's socket (index 0: the first bound);
- * it drains them in larger batches. Worker 0 measures the CPU time of every
- * worker each STEER_PERIOD_MS: once it is busy for most of a period, the
- * program is swapped for one that returns an out-of-range index, which makes
- * the kernel fall back to its hash (socket(7)), and every worker serves
- * again; when all of them together would fit in well under one, back to
- * worker 0 alone. Spreading costs more CPU per query, so the two thresholds
- * leave room between them (see dns_steer_next) and the mode does not flap.
+ * group sends every datagram to worker 0's socket (index 0: the first bound),
+ * which drains them in larger batches. Worker 0 reads every worker's time on
+ * a CPU each STEER_PERIOD_MS: once it ran for most of a period, the program
+ * is swapped for one that returns an out-of-range index, which makes the
+ * kernel fall back to its hash (socket(7)), and every worker serves; when
+ * all of them together ran for well under one CPU, back to worker 0 alone.
+ * Time on a CPU, not time wanting one: a worker 0 that waits behind other
+ * work would only be joined by another waiter, at a higher cost per query.
+ * Spreading costs more per query, so the two thresholds leave room between
+ * them (dns_steer_next) and the mode does not flap.
  */
 #include <fcntl.h>
 #include <linux/filter.h>
@@ -70,12 +72,9 @@ static void apply(struct dns_server *srv, enum dns_steer_mode mode)
 		dns_steer_listener(l, mode);
 }
 
-/*
- * The nanoseconds the thread tid has been running or waiting to run, from
- * its schedstat (on the CPU, waiting on a run queue, timeslices). 0 when
- * the kernel does not keep it.
- */
-static uint64_t not_idle_ns(pid_t tid)
+/* The nanoseconds the thread tid has run on a CPU, from its schedstat (the
+ * first of: on a CPU, waiting on a run queue, timeslices); 0 if unknown. */
+static uint64_t run_ns(pid_t tid)
 {
 	char path[64], buf[96];
 	snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", (int)tid);
@@ -84,11 +83,11 @@ static uint64_t not_idle_ns(pid_t tid)
 		return 0;
 	ssize_t n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
-	unsigned long long run, wait;
+	unsigned long long run;
 	if (n <= 0)
 		return 0;
 	buf[n] = 0;
-	return sscanf(buf, "%llu %llu", &run, &wait) == 2 ? run + wait : 0;
+	return sscanf(buf, "%llu", &run) == 1 ? run : 0;
 }
 
 int dns_steer_timeout_ms(const struct dns_server *srv)
@@ -106,15 +105,15 @@ void dns_steer_tick(struct dns_server *srv, uint64_t now_ns)
 	bool first = !s->wall_ns, known = true;
 	for (unsigned i = 0; i < srv->nworkers; i++) {
 		pid_t tid = atomic_load_explicit(&srv->workers[i]->tid, memory_order_relaxed);
-		uint64_t t = tid ? not_idle_ns(tid) : 0;
-		busy[i] = (double)(t - s->not_idle_ns[i]) / (double)(now_ns - s->wall_ns);
+		uint64_t t = tid ? run_ns(tid) : 0;
+		busy[i] = (double)(t - s->run_ns[i]) / (double)(now_ns - s->wall_ns);
 		known = known && t;
-		s->not_idle_ns[i] = t;
+		s->run_ns[i] = t;
 	}
 	s->wall_ns = now_ns;
 	if (first)
 		return;
-	/* Not measured (no schedstat, a worker not started): as if saturated,
+	/* Not measured (no schedstat, a worker not started): as if busy,
 	 * so every worker serves, as with the kernel's hash alone. */
 	enum dns_steer_mode next = known ? dns_steer_next(s->mode, busy, srv->nworkers) : DNS_STEER_SPREAD;
 	/* listen/unlisten hold the lock while they wait for this thread to

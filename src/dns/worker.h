@@ -146,7 +146,7 @@ enum dns_steer_mode {
 	DNS_STEER_SPREAD, /* the kernel's hash over every worker */
 };
 
-/* The share of time worker 0 is not idle from which the others join in,
+/* The share of time worker 0 runs on a CPU from which the others join in,
  * and the share of all of them together under which it serves alone again. */
 #define DNS_STEER_SPREAD_AT 0.85
 #define DNS_STEER_ONE_BELOW 0.4
@@ -154,9 +154,9 @@ enum dns_steer_mode {
 struct dns_steer {
 	/* Changed by worker 0 with the server's lock held. */
 	enum dns_steer_mode mode;
-	/* Worker 0's: each worker's time running or runnable, and the clock,
-	 * at the last measure. */
-	uint64_t not_idle_ns[MAX_WORKERS], wall_ns;
+	/* Worker 0's: each worker's time on a CPU, and the clock, at the
+	 * last measure. */
+	uint64_t run_ns[MAX_WORKERS], wall_ns;
 };
 
 struct dns_server {
@@ -188,8 +188,8 @@ static inline int64_t dns_now_ms(void)
 }
 
 /* steer.c */
-/* The next mode given the share of the last period (0..1) each worker was
- * running or waiting for a CPU, i.e. not idle. */
+/* The next mode given the share of the last period (0..1) each worker ran
+ * on a CPU. */
 enum dns_steer_mode dns_steer_next(enum dns_steer_mode cur, const double *busy, unsigned n);
 /* Sends l's datagrams as mode says (srv->lock held, or l not listed yet). */
 void dns_steer_listener(struct listener *l, enum dns_steer_mode mode);
