@@ -259,9 +259,29 @@ static void burst_from_many_ports_keeps_pairs(void **state)
 	dns_server_destroy(srv);
 }
 
+/* Steering needs each thread's schedstat; without it every worker serves. */
+static void skip_without_schedstat(void)
+{
+	if (access("/proc/self/schedstat", R_OK) != 0)
+		skip();
+}
+
 static uint64_t worker_answers(struct dns_server *srv, unsigned w)
 {
 	return mx_read(&srv->workers[w]->metrics.queries[DNS_RESULT_NOERROR]);
+}
+
+/* Queries from n clients, each on its own source port, answered in turn. */
+static void ask_from_ports(const struct ip_endpoint *ep, int n)
+{
+	uint8_t q[512], ans[1024];
+	size_t qlen = make_query(q, 9, "web.zlayer.local.", DNS_T_A, 0);
+	for (int i = 0; i < n; i++) {
+		int fd = udp_client(ep);
+		assert_int_equal(send(fd, q, qlen, 0), (ssize_t)qlen);
+		assert_true(recv(fd, ans, sizeof(ans), 0) > 12);
+		close(fd);
+	}
 }
 
 /*
@@ -270,18 +290,39 @@ static uint64_t worker_answers(struct dns_server *srv, unsigned w)
  */
 static void light_load_stays_on_one_worker(void **state)
 {
+	skip_without_schedstat();
 	struct ip_endpoint ep;
 	struct dns_server *srv = web_server(&ep);
-	uint8_t q[512], ans[1024];
-	size_t qlen = make_query(q, 9, "web.zlayer.local.", DNS_T_A, 0);
-	for (int i = 0; i < 64; i++) {
-		int fd = udp_client(&ep);
-		assert_int_equal(send(fd, q, qlen, 0), (ssize_t)qlen);
-		assert_true(recv(fd, ans, sizeof(ans), 0) > 12);
-		close(fd);
-	}
+	ask_from_ports(&ep, 64);
 	assert_int_equal(worker_answers(srv, 0), 64);
 	assert_int_equal(worker_answers(srv, 1), 0);
+	dns_server_destroy(srv);
+}
+
+/*
+ * Both steering programs on a listener: spread, 64 source ports reach both
+ * workers (all on one by chance: 2^-63); one worker, they all reach worker 0.
+ * The mode itself stays "one" under this load, so worker 0 never re-applies
+ * it behind the test's back (it applies a mode only when it changes).
+ */
+static void steering_programs(void **state)
+{
+	skip_without_schedstat();
+	struct ip_endpoint ep;
+	struct dns_server *srv = web_server(&ep);
+	pthread_mutex_lock(&srv->lock);
+	dns_steer_listener(srv->listeners, DNS_STEER_SPREAD);
+	pthread_mutex_unlock(&srv->lock);
+	ask_from_ports(&ep, 64);
+	uint64_t on0 = worker_answers(srv, 0), on1 = worker_answers(srv, 1);
+	assert_int_equal(on0 + on1, 64);
+	assert_true(on0 > 0 && on1 > 0);
+	pthread_mutex_lock(&srv->lock);
+	dns_steer_listener(srv->listeners, DNS_STEER_ONE);
+	pthread_mutex_unlock(&srv->lock);
+	ask_from_ports(&ep, 64);
+	assert_int_equal(worker_answers(srv, 0), on0 + 64);
+	assert_int_equal(worker_answers(srv, 1), on1);
 	dns_server_destroy(srv);
 }
 
@@ -307,6 +348,7 @@ int main(void)
 		cmocka_unit_test(registrations_race_with_queries),
 		cmocka_unit_test(burst_from_many_ports_keeps_pairs),
 		cmocka_unit_test(light_load_stays_on_one_worker),
+		cmocka_unit_test(steering_programs),
 		cmocka_unit_test(steering_policy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
