@@ -24,7 +24,7 @@
 #define UDP_BATCH 32
 #define UDP_RX_BUF 2048		/* queries are small; larger ones are not queries */
 #define MAX_WORKERS 4
-#define MAX_PENDING_PER_WORKER 1024
+#define MAX_PENDING_PER_WORKER 1024 /* forwarded queries; see pending_limit() */
 #define TCP_TX_MAX (256 * 1024)	/* a client that stops reading is cut off here */
 #define TCP_RX_BUF (2 + DNS_MSG_MAX)
 

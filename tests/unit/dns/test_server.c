@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -326,6 +327,69 @@ static void steering_programs(void **state)
 	dns_server_destroy(srv);
 }
 
+/* The server's counter of result r so far. */
+static uint64_t server_count(struct dns_server *srv, enum dns_result r)
+{
+	struct dns_metrics m;
+	dns_server_metrics(srv, &m);
+	return m.queries[r];
+}
+
+#define FORWARDS 1500
+
+/*
+ * Forwarded queries waiting for an upstream: with two workers the server
+ * holds 2 x MAX_PENDING_PER_WORKER of them, as when the kernel's hash spread
+ * the clients over both, although one worker now gets every query.
+ */
+static void one_worker_holds_every_workers_pending_queries(void **state)
+{
+	skip_without_schedstat();
+	/* Each waiting query has a socket of its own. */
+	struct rlimit rl;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	rl.rlim_cur = rl.rlim_max;
+	if (rl.rlim_max < FORWARDS + 100 || setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		skip();
+	/* An upstream that never answers. */
+	struct ip_endpoint up;
+	assert_int_equal(ip_endpoint_parse("127.0.0.1:0", &up), 0);
+	int upfd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	ip_endpoint_to_sockaddr(&up, &ss, &sl);
+	assert_int_equal(bind(upfd, (struct sockaddr *)&ss, sl), 0);
+	assert_int_equal(getsockname(upfd, (struct sockaddr *)&ss, &sl), 0);
+	up.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	struct dns_config cfg = { .zone = "zlayer.local", .threads = 2, .upstreams = &up, .n_upstreams = 1,
+				  .forward_timeout_ms = 30000 };
+	struct dns_server *srv = dns_server_create(&cfg);
+	assert_non_null(srv);
+	struct ip_endpoint ep = listen_random(srv);
+	int clients[16];
+	for (int c = 0; c < 16; c++)
+		clients[c] = udp_client(&ep);
+	uint8_t q[512];
+	/* In steps the listener's receive buffer holds. */
+	for (int i = 0; i < FORWARDS; i++) {
+		size_t qlen = make_query(q, (uint16_t)i, "outside.example.", DNS_T_A, 0);
+		assert_int_equal(send(clients[i % 16], q, qlen, 0), (ssize_t)qlen);
+		if (i % 100 != 99 && i != FORWARDS - 1)
+			continue;
+		for (int t = 0; t < 500; t++) {
+			if (server_count(srv, DNS_RESULT_FORWARDED) + server_count(srv, DNS_RESULT_SERVFAIL) > (uint64_t)i)
+				break;
+			nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
+		}
+	}
+	assert_int_equal(server_count(srv, DNS_RESULT_SERVFAIL), 0);
+	assert_int_equal(server_count(srv, DNS_RESULT_FORWARDED), FORWARDS);
+	dns_server_destroy(srv);
+	for (int c = 0; c < 16; c++)
+		close(clients[c]);
+	close(upfd);
+}
+
 /* The policy: spread once worker 0 is (nearly) never idle, back to one
  * only well below, so that the dearer spread mode does not flap back. */
 static void steering_policy(void **state)
@@ -349,6 +413,7 @@ int main(void)
 		cmocka_unit_test(burst_from_many_ports_keeps_pairs),
 		cmocka_unit_test(light_load_stays_on_one_worker),
 		cmocka_unit_test(steering_programs),
+		cmocka_unit_test(one_worker_holds_every_workers_pending_queries),
 		cmocka_unit_test(steering_policy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
