@@ -236,6 +236,7 @@ int dns_server_listen(struct dns_server *srv, const struct ip_endpoint *ep)
 		l->udp[i] = (struct udp_sock){ .ev.kind = EV_UDP, .fd = fd, .l = l };
 		l->nudp++;
 	}
+	dns_steer_widen(l);
 	dns_steer_listener(l, srv->steer.mode);
 	unsigned added = 0;
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &l->tcp_ev };

@@ -51,6 +51,22 @@ enum dns_steer_mode dns_steer_next(enum dns_steer_mode cur, const double *busy, 
 	return total < DNS_STEER_ONE_BELOW ? DNS_STEER_ONE : DNS_STEER_SPREAD;
 }
 
+void dns_steer_widen(struct listener *l)
+{
+	int size;
+	socklen_t sl = sizeof(size);
+	if (l->nudp < 2 || getsockopt(l->udp[0].fd, SOL_SOCKET, SO_RCVBUF, &size, &sl) < 0)
+		return;
+	/* The kernel reports twice what was asked (its bookkeeping), and
+	 * doubles what is asked: ask for half of nudp times the report. A
+	 * refusal (above net.core.rmem_max without CAP_NET_ADMIN) leaves the
+	 * default: bursts then overflow sooner, nothing else. */
+	size = size / 2 * (int)l->nudp;
+	if (setsockopt(l->udp[0].fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0 &&
+	    setsockopt(l->udp[0].fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) < 0)
+		log_debug("dns: cannot widen worker 0's receive buffer: %m");
+}
+
 void dns_steer_listener(struct listener *l, enum dns_steer_mode mode)
 {
 	if (l->nudp < 2)

@@ -191,6 +191,9 @@ static inline int64_t dns_now_ms(void)
 /* The next mode given the share of the last period (0..1) each worker ran
  * on a CPU. */
 enum dns_steer_mode dns_steer_next(enum dns_steer_mode cur, const double *busy, unsigned n);
+/* Gives worker 0's socket of l, which takes every datagram while it serves
+ * alone, the receive buffer of all of l's sockets together. */
+void dns_steer_widen(struct listener *l);
 /* Sends l's datagrams as mode says (srv->lock held, or l not listed yet). */
 void dns_steer_listener(struct listener *l, enum dns_steer_mode mode);
 /* On worker 0, each loop: measures once a period and switches modes. */

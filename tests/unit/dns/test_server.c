@@ -300,6 +300,20 @@ static void light_load_stays_on_one_worker(void **state)
 	dns_server_destroy(srv);
 }
 
+/* Worker 0's socket, which takes every query while it serves alone, has the
+ * receive buffer of all the listener's sockets together. */
+static void worker0_socket_buffers_for_all(void **state)
+{
+	struct ip_endpoint ep;
+	struct dns_server *srv = web_server(&ep);
+	int size0, size1;
+	socklen_t sl = sizeof(int);
+	assert_int_equal(getsockopt(srv->listeners->udp[0].fd, SOL_SOCKET, SO_RCVBUF, &size0, &sl), 0);
+	assert_int_equal(getsockopt(srv->listeners->udp[1].fd, SOL_SOCKET, SO_RCVBUF, &size1, &sl), 0);
+	assert_true(size0 >= 2 * size1);
+	dns_server_destroy(srv);
+}
+
 /*
  * Both steering programs on a listener: spread, 64 source ports reach both
  * workers (all on one by chance: 2^-63); one worker, they all reach worker 0.
@@ -413,6 +427,7 @@ int main(void)
 		cmocka_unit_test(burst_from_many_ports_keeps_pairs),
 		cmocka_unit_test(light_load_stays_on_one_worker),
 		cmocka_unit_test(steering_programs),
+		cmocka_unit_test(worker0_socket_buffers_for_all),
 		cmocka_unit_test(one_worker_holds_every_workers_pending_queries),
 		cmocka_unit_test(steering_policy),
 	};
