@@ -6,14 +6,15 @@
  * Left alone, the kernel hashes each client's address and port over the
  * group, so every worker gets a share of the clients, and with few queries
  * in flight each worker wakes for a handful of them. On a 2-core machine
- * with the clients on the same cores that is the dearer way: two workers
- * took 4.4-6.3 us of CPU per query and their client 5.0-6.9 us, against
- * 4.0-4.4 and 5.2 with one (perf stat on both under dnsperf), the difference
- * being wake-ups and context switches, not answering.
+ * with the clients on the same cores that is the dearer way: with two
+ * workers both the server and its client switch context more often per
+ * query (perf stat under bench/dns.sh -p), and one switch costs more than
+ * answering several queries.
  *
  * So while one worker keeps up, a one-instruction classic BPF program on the
- * group sends every datagram to worker 0's socket (index 0: the first bound),
- * which drains them in larger batches. Worker 0 reads every worker's time on
+ * group sends every datagram to worker 0's socket (index 0: the first bound;
+ * its receive buffer is widened to hold what all of them held), which
+ * drains them in larger batches. Worker 0 reads every worker's time on
  * a CPU each STEER_PERIOD_MS: once it ran for most of a period, the program
  * is swapped for one that returns an out-of-range index, which makes the
  * kernel fall back to its hash (socket(7)), and every worker serves; when
