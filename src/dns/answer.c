@@ -39,15 +39,13 @@ static void add_negative_soa(struct dns_builder *b, const struct dns_store *st, 
 	dns_builder_add_soa(b, 1, apex, cfg->negative_ttl, dns_store_serial(st), cfg->negative_ttl);
 }
 
+/* A negative answer (or the apex's SOA) from the zone whose apex is given;
+ * a is the name's record, of another type, or NULL. */
 static void answer_authoritative(struct dns_builder *b, const struct dns_store *st, const struct dns_answer_cfg *cfg,
-				 const struct dns_query *q, const struct dns_name *apex)
+				 const struct dns_query *q, const struct dns_name *apex, const struct ip_addr *a)
 {
-	const struct ip_addr *a = dns_store_find(st, &q->lname);
 	bool at_apex = dns_name_equal(&q->lname, apex);
-	if (a && type_matches(q->qtype, a)) {
-		uint16_t type = a->family == AF_INET ? DNS_T_A : DNS_T_AAAA;
-		dns_builder_add_rr(b, 0, &q->qname, type, cfg->ttl, a->bytes, a->family == AF_INET ? 4 : 16);
-	} else if (at_apex && (q->qtype == DNS_T_SOA || q->qtype == DNS_T_ANY)) {
+	if (at_apex && (q->qtype == DNS_T_SOA || q->qtype == DNS_T_ANY)) {
 		dns_builder_add_soa(b, 0, &q->qname, cfg->ttl, dns_store_serial(st), cfg->negative_ttl);
 	} else if (a || at_apex || dns_store_is_ent(st, &q->lname)) {
 		add_negative_soa(b, st, cfg, apex); /* NODATA */
@@ -94,9 +92,20 @@ enum dns_verdict dns_answer(struct dns_store *st, const struct dns_answer_cfg *c
 	struct dns_name apex;
 	const struct dns_name *target;
 	dns_store_rdlock(st);
+	const struct ip_addr *a = dns_store_find(st, &q->lname);
+	if (a && type_matches(q->qtype, a)) {
+		/* Most queries, with one lookup: a registered name is always
+		 * ours (its apex is the zone or the name itself), and the
+		 * answer is the query's own question and one record. */
+		bool v4 = a->family == AF_INET;
+		*out_len = dns_build_answer1(out, q, DNS_F_AA | ra, v4 ? DNS_T_A : DNS_T_AAAA, cfg->ttl, a->bytes,
+					     v4 ? 4 : 16);
+		dns_store_unlock(st);
+		return DNS_VERDICT_REPLY;
+	}
 	if (find_apex(st, &q->lname, &apex)) {
 		dns_builder_init(&b, out, limit, q, DNS_F_AA | ra, DNS_R_NOERROR);
-		answer_authoritative(&b, st, cfg, q, &apex);
+		answer_authoritative(&b, st, cfg, q, &apex, a);
 	} else if ((target = dns_store_find_ptr(st, &q->lname))) {
 		dns_builder_init(&b, out, limit, q, DNS_F_AA | ra, DNS_R_NOERROR);
 		if (q->qtype == DNS_T_PTR || q->qtype == DNS_T_ANY)

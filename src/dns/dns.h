@@ -51,7 +51,10 @@ struct dns_config {
 	size_t n_upstreams;
 	const char *resolv_conf;	/* NULL = "/etc/resolv.conf" */
 	unsigned forward_timeout_ms;	/* 0 = default; then SERVFAIL */
-	unsigned threads;		/* UDP serving threads; 0 = one per CPU (max 4) */
+	/* UDP serving threads; 0 = one per CPU (max 4). While the first keeps
+	 * up it serves alone, fewer wake-ups per query; the others join in when
+	 * it runs out of CPU (see steer.c). */
+	unsigned threads;
 	unsigned tcp_max_conns;		/* 0 = 256 */
 	unsigned tcp_idle_ms;		/* 0 = 10000 (RFC 7766 suggests seconds) */
 };

@@ -112,17 +112,25 @@ static void pending_next(struct worker *w, struct pending *p, int err)
 	pending_fail(w, p);
 }
 
+/* The forwarded queries w may hold: a worker's share, or every worker's on
+ * worker 0 while it serves alone (steer.c; it alone changes the mode). */
+static unsigned pending_limit(const struct worker *w)
+{
+	bool alone = w->index == 0 && w->srv->steer.mode == DNS_STEER_ONE;
+	return MAX_PENDING_PER_WORKER * (alone ? w->srv->nworkers : 1);
+}
+
 void dns_fwd_start(struct worker *w, const struct dns_query *q, uint64_t start_ns, struct udp_sock *us,
 		   const struct sockaddr_storage *peer, socklen_t peerlen, const struct udp_local *local,
 		   struct tcp_conn *conn)
 {
-	struct pending *p = w->npending < MAX_PENDING_PER_WORKER ? calloc(1, sizeof(*p)) : NULL;
+	struct pending *p = w->npending < pending_limit(w) ? calloc(1, sizeof(*p)) : NULL;
 	if (!p || !w->srv->nupstreams) {
 		/* No upstream, or overloaded: an honest SERVFAIL, not silence. */
 		uint8_t out[DNS_ANSWER_BUF];
 		size_t len = dns_build_error(out, q, DNS_R_SERVFAIL);
 		free(p);
-		dns_count_reply(w, out, len, start_ns);
+		dns_count_reply(w, out, len, mx_now_ns() - start_ns);
 		if (conn)
 			dns_tcp_send(w, conn, out, len); /* the caller closes it if broken */
 		else

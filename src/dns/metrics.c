@@ -14,7 +14,7 @@ const char *dns_result_name(enum dns_result r)
 	return (unsigned)r < DNS_RESULT_COUNT_ ? names[r] : "other";
 }
 
-void dns_count_reply(struct worker *w, const uint8_t *msg, size_t len, uint64_t start_ns)
+void dns_count_reply(struct worker *w, const uint8_t *msg, size_t len, uint64_t latency_ns)
 {
 	enum dns_result r = DNS_RESULT_OTHER;
 	if (len >= DNS_HEADER_LEN) {
@@ -28,7 +28,7 @@ void dns_count_reply(struct worker *w, const uint8_t *msg, size_t len, uint64_t 
 		}
 	}
 	mx_inc(&w->metrics.queries[r]);
-	mx_observe_since(&w->metrics.latency, start_ns);
+	mx_observe_ns(&w->metrics.latency, latency_ns);
 }
 
 void dns_server_metrics(struct dns_server *srv, struct dns_metrics *out)

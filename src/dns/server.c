@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * The serving side: listeners, worker threads and the lifecycle; the
- * transports are in udp.c and tcp.c, the forwarder in forward.c.
+ * transports are in udp.c and tcp.c, the forwarder in forward.c, which
+ * worker gets a listener's datagrams in steer.c.
  *
  * Each worker is a thread with its own epoll set. Every listener has one UDP
  * socket per worker, all bound to the same address with SO_REUSEPORT, so the
- * kernel spreads clients over the workers with no shared queue; a worker
- * reads and answers a batch at a time (recvmmsg/sendmmsg). Worker 0 also
+ * kernel can spread clients over the workers with no shared queue; while
+ * worker 0 keeps up alone it gets them all (steer.c). A worker reads and
+ * answers a batch at a time (recvmmsg/sendmmsg). Worker 0 also
  * owns the TCP listeners and connections. Forwarded queries stay on the
  * worker that received them: each gets its own connected UDP socket to the
  * upstream (a fresh random source port) and a fresh random ID; an answer
@@ -73,8 +75,11 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	struct dns_server *srv = w->srv;
 	struct epoll_event evs[64];
+	atomic_store_explicit(&w->tid, gettid(), memory_order_relaxed);
 	while (!atomic_load(&srv->stop)) {
 		int timeout = w->npending ? 20 : w->nconns ? 250 : -1;
+		if (w->index == 0 && timeout < 0)
+			timeout = dns_steer_timeout_ms(srv);
 		int n = epoll_wait(w->epfd, evs, 64, timeout);
 		if (n < 0) {
 			/* Not expected (EINTR aside); keep looping, slowly, so
@@ -112,6 +117,8 @@ static void *worker_main(void *arg)
 		}
 		if (w->npending || w->nconns)
 			expire(w, dns_now_ms());
+		if (w->index == 0)
+			dns_steer_tick(srv, mx_now_ns());
 		unsigned gen = atomic_load(&srv->gen);
 		if (gen != w->seen_gen) {
 			drop_dead(w);
@@ -229,6 +236,8 @@ int dns_server_listen(struct dns_server *srv, const struct ip_endpoint *ep)
 		l->udp[i] = (struct udp_sock){ .ev.kind = EV_UDP, .fd = fd, .l = l };
 		l->nudp++;
 	}
+	dns_steer_widen(l);
+	dns_steer_listener(l, srv->steer.mode);
 	unsigned added = 0;
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &l->tcp_ev };
 	if (epoll_ctl(srv->workers[0]->epfd, EPOLL_CTL_ADD, l->tcp_fd, &ev) < 0)

@@ -120,7 +120,7 @@ static int conn_process(struct worker *w, struct tcp_conn *c)
 		if (v == DNS_VERDICT_FORWARD) {
 			dns_fwd_start(w, &q, start_ns, NULL, NULL, 0, NULL, c);
 		} else {
-			dns_count_reply(w, out, olen, start_ns);
+			dns_count_reply(w, out, olen, mx_now_ns() - start_ns);
 			dns_tcp_send(w, c, out, olen);
 		}
 		if (c->broken) {

@@ -71,13 +71,14 @@ void dns_udp_readable(struct worker *w, struct udp_sock *us)
 	int n = recvmmsg(us->fd, w->in, UDP_BATCH, MSG_DONTWAIT, NULL);
 	if (n <= 0)
 		return;
+	/* One clock read for the batch's arrival, one for its answers. */
+	uint64_t start_ns = mx_now_ns();
 	unsigned nout = 0;
 	for (int i = 0; i < n; i++) {
 		if (w->in[i].msg_hdr.msg_flags & MSG_TRUNC)
 			continue; /* larger than any query: not one */
 		struct dns_query q;
 		size_t olen = 0;
-		uint64_t start_ns = mx_now_ns();
 		enum dns_verdict v = dns_answer(w->srv->store, &w->srv->acfg, w->rx[i], w->in[i].msg_len, false, &q,
 						w->tx[nout], &olen);
 		struct udp_local local = { 0 };
@@ -86,7 +87,6 @@ void dns_udp_readable(struct worker *w, struct udp_sock *us)
 		if (v == DNS_VERDICT_FORWARD) {
 			dns_fwd_start(w, &q, start_ns, us, &w->peers[i], w->in[i].msg_hdr.msg_namelen, &local, NULL);
 		} else if (v == DNS_VERDICT_REPLY) {
-			dns_count_reply(w, w->tx[nout], olen, start_ns);
 			w->out_iov[nout] = (struct iovec){ .iov_base = w->tx[nout], .iov_len = olen };
 			w->out[nout].msg_hdr = (struct msghdr){ .msg_name = &w->peers[i],
 								.msg_namelen = w->in[i].msg_hdr.msg_namelen,
@@ -95,6 +95,9 @@ void dns_udp_readable(struct worker *w, struct udp_sock *us)
 			nout++;
 		}
 	}
+	uint64_t latency_ns = mx_now_ns() - start_ns;
+	for (unsigned i = 0; i < nout; i++)
+		dns_count_reply(w, w->tx[i], w->out_iov[i].iov_len, latency_ns);
 	for (unsigned sent = 0; sent < nout;) {
 		int m = sendmmsg(us->fd, w->out + sent, nout - sent, MSG_DONTWAIT);
 		if (m < 0) {

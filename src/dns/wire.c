@@ -289,6 +289,38 @@ size_t dns_builder_finish(struct dns_builder *b)
 	return b->len;
 }
 
+size_t dns_build_answer1(uint8_t *buf, const struct dns_query *q, uint16_t flags, uint16_t type, uint32_t ttl,
+			 const uint8_t *rdata, uint16_t rdlen)
+{
+	/* What the builder writes for one record owned by the question's
+	 * name (its owner compresses to the question at offset 12), without
+	 * its compression bookkeeping; it always fits in 512 bytes. */
+	uint8_t *p = buf;
+	dns_put16(p, q->id);
+	dns_put16(p + 2, (uint16_t)(DNS_F_QR | (q->flags & (DNS_F_OPCODE | DNS_F_RD | DNS_F_CD)) | flags));
+	dns_put16(p + 4, 1);
+	dns_put16(p + 6, 1);
+	dns_put16(p + 8, 0);
+	dns_put16(p + 10, q->has_edns ? 1 : 0);
+	p += DNS_HEADER_LEN;
+	memcpy(p, q->qname.data, q->qname.len);
+	p += q->qname.len;
+	dns_put16(p, q->qtype);
+	dns_put16(p + 2, q->qclass);
+	dns_put16(p + 4, 0xc000 | DNS_HEADER_LEN);
+	dns_put16(p + 6, type);
+	dns_put16(p + 8, DNS_C_IN);
+	put32(p + 10, ttl);
+	dns_put16(p + 14, rdlen);
+	memcpy(p + 16, rdata, rdlen);
+	p += 16 + rdlen;
+	if (q->has_edns) {
+		put_opt(p, 0);
+		p += DNS_OPT_RR_LEN;
+	}
+	return (size_t)(p - buf);
+}
+
 size_t dns_build_error(uint8_t *buf, const struct dns_query *q, uint16_t rcode)
 {
 	struct dns_builder b;

@@ -132,6 +132,15 @@ void dns_builder_add_soa(struct dns_builder *b, int section, const struct dns_na
 /* Append our OPT record when the query had one; returns the final length. */
 size_t dns_builder_finish(struct dns_builder *b);
 
+/*
+ * The answer of one record owned by the question's name (type, ttl, rdata
+ * of at most 16 bytes: A or AAAA), NOERROR with flags, our OPT when q had
+ * one: byte for byte what the builder writes, with none of its work. q must
+ * have a question. buf holds >= 512 bytes. Returns the length.
+ */
+size_t dns_build_answer1(uint8_t *buf, const struct dns_query *q, uint16_t flags, uint16_t type, uint32_t ttl,
+			 const uint8_t *rdata, uint16_t rdlen);
+
 /* A bare answer with rcode (FORMERR, NOTIMP, SERVFAIL, REFUSED, BADVERS):
  * question echoed when q has one, OPT when q had one. buf holds >= 512 bytes.
  * Returns the length. */

@@ -24,7 +24,7 @@
 #define UDP_BATCH 32
 #define UDP_RX_BUF 2048		/* queries are small; larger ones are not queries */
 #define MAX_WORKERS 4
-#define MAX_PENDING_PER_WORKER 1024
+#define MAX_PENDING_PER_WORKER 1024 /* forwarded queries; see pending_limit() */
 #define TCP_TX_MAX (256 * 1024)	/* a client that stops reading is cut off here */
 #define TCP_RX_BUF (2 + DNS_MSG_MAX)
 
@@ -116,6 +116,7 @@ struct worker {
 	struct dns_server *srv;
 	unsigned index;
 	pthread_t thread;
+	atomic_int tid; /* its thread's, once it runs; 0 before */
 	bool started;
 	int epfd, wakefd;
 	struct ev wake_ev;
@@ -139,6 +140,25 @@ struct worker {
 	struct dns_metrics metrics;
 };
 
+/* Where a listener's UDP datagrams go (steer.c). */
+enum dns_steer_mode {
+	DNS_STEER_ONE,	  /* all to worker 0 */
+	DNS_STEER_SPREAD, /* the kernel's hash over every worker */
+};
+
+/* The share of time worker 0 runs on a CPU from which the others join in,
+ * and the share of all of them together under which it serves alone again. */
+#define DNS_STEER_SPREAD_AT 0.85
+#define DNS_STEER_ONE_BELOW 0.4
+
+struct dns_steer {
+	/* Changed by worker 0 with the server's lock held. */
+	enum dns_steer_mode mode;
+	/* Worker 0's: each worker's time on a CPU, and the clock, at the
+	 * last measure. */
+	uint64_t run_ns[MAX_WORKERS], wall_ns;
+};
+
 struct dns_server {
 	struct dns_store *store;
 	struct dns_answer_cfg acfg;
@@ -154,10 +174,11 @@ struct dns_server {
 	atomic_uint gen;
 	pthread_mutex_t lock; /* the listener list, and listen/unlisten as a whole */
 	struct listener *listeners;
+	struct dns_steer steer;
 };
 
-/* Counts an answer w built (its rcode) and its latency since start_ns (metrics.c). */
-void dns_count_reply(struct worker *w, const uint8_t *msg, size_t len, uint64_t start_ns);
+/* Counts an answer w built (its rcode) and its latency (metrics.c). */
+void dns_count_reply(struct worker *w, const uint8_t *msg, size_t len, uint64_t latency_ns);
 
 static inline int64_t dns_now_ms(void)
 {
@@ -165,6 +186,20 @@ static inline int64_t dns_now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+/* steer.c */
+/* The next mode given the share of the last period (0..1) each worker ran
+ * on a CPU. */
+enum dns_steer_mode dns_steer_next(enum dns_steer_mode cur, const double *busy, unsigned n);
+/* Gives worker 0's socket of l, which takes every datagram while it serves
+ * alone, the receive buffer of all of l's sockets together. */
+void dns_steer_widen(struct listener *l);
+/* Sends l's datagrams as mode says (srv->lock held, or l not listed yet). */
+void dns_steer_listener(struct listener *l, enum dns_steer_mode mode);
+/* On worker 0, each loop: measures once a period and switches modes. */
+void dns_steer_tick(struct dns_server *srv, uint64_t now_ns);
+/* How long worker 0 may sleep so that its measures go on. */
+int dns_steer_timeout_ms(const struct dns_server *srv);
 
 /* udp.c */
 void dns_udp_readable(struct worker *w, struct udp_sock *us);

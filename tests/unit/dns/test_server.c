@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The server through its public API on loopback: listener bookkeeping and
- * errors, answers over UDP and TCP, and registrations racing with queries.
+ * errors, answers over UDP and TCP, registrations racing with queries, a
+ * burst of queries answered in batches, and which worker serves them.
  * Ports are random high ones, retried when taken (other engineers' tests
  * run on this machine too).
  */
@@ -15,12 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "dns/dns.h"
+#include "dns/worker.h" /* which worker answered, and the steering policy */
 #include "querybuf.h"
 
 static struct dns_server *new_server(void)
@@ -105,13 +108,21 @@ static void listener_errors(void **state)
 	assert_int_equal(errno, EINVAL);
 }
 
-static void answers_over_udp_and_tcp(void **state)
+/* A server with web -> 10.200.0.5, listening at *ep. */
+static struct dns_server *web_server(struct ip_endpoint *ep)
 {
 	struct dns_server *srv = new_server();
 	struct ip_addr a;
 	assert_int_equal(ip_addr_parse("10.200.0.5", &a), 0);
 	assert_int_equal(dns_record_set(srv, "web", &a), 0);
-	struct ip_endpoint ep = listen_random(srv);
+	*ep = listen_random(srv);
+	return srv;
+}
+
+static void answers_over_udp_and_tcp(void **state)
+{
+	struct ip_endpoint ep;
+	struct dns_server *srv = web_server(&ep);
 	uint8_t q[512], ans[1024];
 	size_t qlen = make_query(q, 77, "web.zlayer.local.", DNS_T_A, 0);
 	for (int tcp = 0; tcp < 2; tcp++) {
@@ -197,12 +208,228 @@ static void registrations_race_with_queries(void **state)
 	dns_server_destroy(r.srv);
 }
 
+/* A UDP socket connected to ep (its own source port), 2 s receive timeout. */
+static int udp_client(const struct ip_endpoint *ep)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	ip_endpoint_to_sockaddr(ep, &ss, &sl);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	struct timeval tv = { .tv_sec = 2 };
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&ss, sl), 0);
+	return fd;
+}
+
+#define BURST 100
+
+/*
+ * Every client sends its query before any reads: the worker takes them in
+ * batches, and each answer must still reach the port that asked, with that
+ * query's ID and that name's address.
+ */
+static void burst_from_many_ports_keeps_pairs(void **state)
+{
+	struct dns_server *srv = new_server();
+	char name[32];
+	struct ip_addr a;
+	assert_int_equal(ip_addr_parse("10.201.0.0", &a), 0);
+	for (int i = 0; i < BURST; i++) {
+		snprintf(name, sizeof(name), "svc%d", i);
+		a.bytes[3] = (uint8_t)i;
+		assert_int_equal(dns_record_set(srv, name, &a), 0);
+	}
+	struct ip_endpoint ep = listen_random(srv);
+	int fds[BURST];
+	uint8_t q[512], ans[1024];
+	for (int i = 0; i < BURST; i++) {
+		fds[i] = udp_client(&ep);
+		snprintf(name, sizeof(name), "svc%d.zlayer.local.", i);
+		size_t qlen = make_query(q, (uint16_t)(1000 + i), name, DNS_T_A, 0);
+		assert_int_equal(send(fds[i], q, qlen, 0), (ssize_t)qlen);
+	}
+	for (int i = 0; i < BURST; i++) {
+		ssize_t n = recv(fds[i], ans, sizeof(ans), 0);
+		assert_true(n > 12);
+		assert_int_equal(dns_get16(ans), 1000 + i);
+		assert_int_equal(msg_count(ans, 1), 1);
+		assert_int_equal(ans[n - 1], (uint8_t)i);
+		close(fds[i]);
+	}
+	dns_server_destroy(srv);
+}
+
+/* Steering needs each thread's schedstat; without it every worker serves. */
+static void skip_without_schedstat(void)
+{
+	if (access("/proc/self/schedstat", R_OK) != 0)
+		skip();
+}
+
+static uint64_t worker_answers(struct dns_server *srv, unsigned w)
+{
+	return mx_read(&srv->workers[w]->metrics.queries[DNS_RESULT_NOERROR]);
+}
+
+/* Queries from n clients, each on its own source port, answered in turn. */
+static void ask_from_ports(const struct ip_endpoint *ep, int n)
+{
+	uint8_t q[512], ans[1024];
+	size_t qlen = make_query(q, 9, "web.zlayer.local.", DNS_T_A, 0);
+	for (int i = 0; i < n; i++) {
+		int fd = udp_client(ep);
+		assert_int_equal(send(fd, q, qlen, 0), (ssize_t)qlen);
+		assert_true(recv(fd, ans, sizeof(ans), 0) > 12);
+		close(fd);
+	}
+}
+
+/*
+ * Under light load one worker answers everything (steer.c): clients on 64
+ * source ports, which the kernel's hash alone would spread over both.
+ */
+static void light_load_stays_on_one_worker(void **state)
+{
+	skip_without_schedstat();
+	struct ip_endpoint ep;
+	struct dns_server *srv = web_server(&ep);
+	ask_from_ports(&ep, 64);
+	assert_int_equal(worker_answers(srv, 0), 64);
+	assert_int_equal(worker_answers(srv, 1), 0);
+	dns_server_destroy(srv);
+}
+
+/* Worker 0's socket, which takes every query while it serves alone, has the
+ * receive buffer of all the listener's sockets together. */
+static void worker0_socket_buffers_for_all(void **state)
+{
+	struct ip_endpoint ep;
+	struct dns_server *srv = web_server(&ep);
+	int size0, size1;
+	socklen_t sl = sizeof(int);
+	assert_int_equal(getsockopt(srv->listeners->udp[0].fd, SOL_SOCKET, SO_RCVBUF, &size0, &sl), 0);
+	assert_int_equal(getsockopt(srv->listeners->udp[1].fd, SOL_SOCKET, SO_RCVBUF, &size1, &sl), 0);
+	assert_true(size0 >= 2 * size1);
+	dns_server_destroy(srv);
+}
+
+/*
+ * Both steering programs on a listener: spread, 64 source ports reach both
+ * workers (all on one by chance: 2^-63); one worker, they all reach worker 0.
+ * The mode itself stays "one" under this load, so worker 0 never re-applies
+ * it behind the test's back (it applies a mode only when it changes).
+ */
+static void steering_programs(void **state)
+{
+	skip_without_schedstat();
+	struct ip_endpoint ep;
+	struct dns_server *srv = web_server(&ep);
+	pthread_mutex_lock(&srv->lock);
+	dns_steer_listener(srv->listeners, DNS_STEER_SPREAD);
+	pthread_mutex_unlock(&srv->lock);
+	ask_from_ports(&ep, 64);
+	uint64_t on0 = worker_answers(srv, 0), on1 = worker_answers(srv, 1);
+	assert_int_equal(on0 + on1, 64);
+	assert_true(on0 > 0 && on1 > 0);
+	pthread_mutex_lock(&srv->lock);
+	dns_steer_listener(srv->listeners, DNS_STEER_ONE);
+	pthread_mutex_unlock(&srv->lock);
+	ask_from_ports(&ep, 64);
+	assert_int_equal(worker_answers(srv, 0), on0 + 64);
+	assert_int_equal(worker_answers(srv, 1), on1);
+	dns_server_destroy(srv);
+}
+
+/* The server's counter of result r so far. */
+static uint64_t server_count(struct dns_server *srv, enum dns_result r)
+{
+	struct dns_metrics m;
+	dns_server_metrics(srv, &m);
+	return m.queries[r];
+}
+
+#define FORWARDS 1500
+
+/*
+ * Forwarded queries waiting for an upstream: with two workers the server
+ * holds 2 x MAX_PENDING_PER_WORKER of them, as when the kernel's hash spread
+ * the clients over both, although one worker now gets every query.
+ */
+static void one_worker_holds_every_workers_pending_queries(void **state)
+{
+	skip_without_schedstat();
+	/* Each waiting query has a socket of its own. */
+	struct rlimit rl;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	rl.rlim_cur = rl.rlim_max;
+	if (rl.rlim_max < FORWARDS + 100 || setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		skip();
+	/* An upstream that never answers. */
+	struct ip_endpoint up;
+	assert_int_equal(ip_endpoint_parse("127.0.0.1:0", &up), 0);
+	int upfd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	ip_endpoint_to_sockaddr(&up, &ss, &sl);
+	assert_int_equal(bind(upfd, (struct sockaddr *)&ss, sl), 0);
+	assert_int_equal(getsockname(upfd, (struct sockaddr *)&ss, &sl), 0);
+	up.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	struct dns_config cfg = { .zone = "zlayer.local", .threads = 2, .upstreams = &up, .n_upstreams = 1,
+				  .forward_timeout_ms = 30000 };
+	struct dns_server *srv = dns_server_create(&cfg);
+	assert_non_null(srv);
+	struct ip_endpoint ep = listen_random(srv);
+	int clients[16];
+	for (int c = 0; c < 16; c++)
+		clients[c] = udp_client(&ep);
+	uint8_t q[512];
+	/* In steps the listener's receive buffer holds. */
+	for (int i = 0; i < FORWARDS; i++) {
+		size_t qlen = make_query(q, (uint16_t)i, "outside.example.", DNS_T_A, 0);
+		assert_int_equal(send(clients[i % 16], q, qlen, 0), (ssize_t)qlen);
+		if (i % 100 != 99 && i != FORWARDS - 1)
+			continue;
+		for (int t = 0; t < 500; t++) {
+			if (server_count(srv, DNS_RESULT_FORWARDED) + server_count(srv, DNS_RESULT_SERVFAIL) > (uint64_t)i)
+				break;
+			nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
+		}
+	}
+	assert_int_equal(server_count(srv, DNS_RESULT_SERVFAIL), 0);
+	assert_int_equal(server_count(srv, DNS_RESULT_FORWARDED), FORWARDS);
+	dns_server_destroy(srv);
+	for (int c = 0; c < 16; c++)
+		close(clients[c]);
+	close(upfd);
+}
+
+/* The policy: spread once worker 0 is (nearly) never idle, back to one
+ * only well below, so that the dearer spread mode does not flap back. */
+static void steering_policy(void **state)
+{
+	const double idle[2] = { 0.1, 0 }, saturated[2] = { 0.9, 0 }, both[2] = { 0.5, 0.3 }, low[2] = { 0.2, 0.1 };
+	assert_int_equal(dns_steer_next(DNS_STEER_ONE, idle, 2), DNS_STEER_ONE);
+	assert_int_equal(dns_steer_next(DNS_STEER_ONE, saturated, 2), DNS_STEER_SPREAD);
+	assert_int_equal(dns_steer_next(DNS_STEER_SPREAD, both, 2), DNS_STEER_SPREAD);
+	assert_int_equal(dns_steer_next(DNS_STEER_SPREAD, low, 2), DNS_STEER_ONE);
+	assert_int_equal(dns_steer_next(DNS_STEER_ONE, both, 2), DNS_STEER_ONE);
+	/* One worker: nothing to spread to. */
+	assert_int_equal(dns_steer_next(DNS_STEER_ONE, saturated, 1), DNS_STEER_ONE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(listener_errors),
 		cmocka_unit_test(answers_over_udp_and_tcp),
 		cmocka_unit_test(registrations_race_with_queries),
+		cmocka_unit_test(burst_from_many_ports_keeps_pairs),
+		cmocka_unit_test(light_load_stays_on_one_worker),
+		cmocka_unit_test(steering_programs),
+		cmocka_unit_test(worker0_socket_buffers_for_all),
+		cmocka_unit_test(one_worker_holds_every_workers_pending_queries),
+		cmocka_unit_test(steering_policy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

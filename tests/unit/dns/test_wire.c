@@ -125,6 +125,37 @@ static void builder_compresses_names(void **state)
 	assert_int_equal(dns_get16(out + off + 2), 42); /* serial (low half) */
 }
 
+/* The one-record answer is the builder's, byte for byte: A and AAAA, with
+ * and without EDNS, case kept, RD and CD copied, both flag sets. */
+static void answer1_is_the_builders(void **state)
+{
+	static const struct {
+		const char *name;
+		uint16_t qtype, edns, flags, extra;
+	} cases[] = {
+		{ "Web.zlayer.local.", DNS_T_A, 0, DNS_F_AA | DNS_F_RA, 0 },
+		{ "svc1.BENCH.local.", DNS_T_A, 1232, DNS_F_AA, DNS_F_CD },
+		{ "db.backend.zlayer.local.", DNS_T_AAAA, 4096, DNS_F_AA | DNS_F_RA, DNS_F_CD },
+		{ "x.", DNS_T_AAAA, 0, DNS_F_AA, 0 },
+	};
+	const uint8_t rdata[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7 };
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t m[512], built[1024], fast[1024];
+		struct dns_query q;
+		size_t len = make_query(m, (uint16_t)(100 + i), cases[i].name, cases[i].qtype, cases[i].edns);
+		m[3] |= (uint8_t)cases[i].extra;
+		assert_int_equal(dns_query_parse(m, len, &q), DNS_PARSE_OK);
+		uint16_t rdlen = cases[i].qtype == DNS_T_A ? 4 : 16;
+		struct dns_builder b;
+		dns_builder_init(&b, built, 512, &q, cases[i].flags, DNS_R_NOERROR);
+		dns_builder_add_rr(&b, 0, &q.qname, cases[i].qtype, 5, rdata, rdlen);
+		size_t blen = dns_builder_finish(&b);
+		size_t flen = dns_build_answer1(fast, &q, cases[i].flags, cases[i].qtype, 5, rdata, rdlen);
+		assert_int_equal(flen, blen);
+		assert_memory_equal(fast, built, blen);
+	}
+}
+
 static void builder_truncates_at_limit(void **state)
 {
 	uint8_t m[512], out[1024];
@@ -209,6 +240,7 @@ int main(void)
 		cmocka_unit_test(drops_garbage_and_responses),
 		cmocka_unit_test(rejects_malformed_queries),
 		cmocka_unit_test(builder_compresses_names),
+		cmocka_unit_test(answer1_is_the_builders),
 		cmocka_unit_test(builder_truncates_at_limit),
 		cmocka_unit_test(errors_echo_question_and_opt),
 		cmocka_unit_test(forward_and_relay),
