@@ -4,9 +4,10 @@
  *
  * The agent's thread wakes every NAT_TICK_MS (or when kicked) and does, in
  * order: STUN retransmissions and refreshes (nat/stun_client.h), host
- * candidate gathering on refresh, one step of every peer's connect policy
- * (nat/punch.h) from the device's status, the probes and silences that
- * asks for, and the events queued meanwhile. Lock order: the device's own
+ * candidate gathering on refresh, one step of every peer's path selection
+ * (nat/path.h, which runs the punch rounds of nat/punch.h for the direct
+ * path) from the device's status, the probes and silences that asks for,
+ * and the events queued meanwhile. Lock order: the device's own
  * locks (held by the receive threads that call our hooks) before a->lock;
  * so the thread never calls into the device while it holds a->lock.
  */
@@ -22,7 +23,7 @@
 #include <time.h>
 
 #include "nat/candidates.h"
-#include "nat/punch.h"
+#include "nat/path.h"
 #include "nat/stun_client.h"
 #include "util/deadline.h"
 #include "util/log.h"
@@ -31,9 +32,6 @@
 #define NAT_TICK_MS 50
 /* Keepalive well under conntrack's 30 s for unanswered UDP (and home routers' like it). */
 #define NAT_KEEPALIVE_SECS 5
-/* Three keepalives without an authenticated packet: the path is dead. */
-#define NAT_DEAD_AFTER_MS 15000
-#define NAT_HANDSHAKE_FRESH_SECS 180
 #define NAT_MAX_EVENTS 64
 #define NAT_MAX_SENDS 16
 
@@ -42,9 +40,8 @@ struct nat_peer {
 	struct ip_endpoint configured; /* unset: none */
 	struct ovl_candidate cands[NAT_MAX_CANDIDATES];
 	size_t n_cands;
-	struct nat_punch punch;
+	struct nat_path path; /* which path, and the direct path's punch rounds */
 	uint64_t rx_bytes, rx_changed_ms;
-	bool alive;
 	bool has_endpoint;
 	struct ip_endpoint endpoint;
 	uint16_t keepalive;  /* what add_peer asked for */
@@ -254,7 +251,7 @@ static void stun_pass(struct nat_agent *a)
 /* What one peer needs done after a->lock is dropped. */
 struct peer_job {
 	uint8_t key[WG_KEY_LEN];
-	enum nat_punch_action action;
+	enum nat_punch_action action; /* the direct path's */
 	struct ip_endpoint eps[NAT_MAX_CANDIDATES + 1];
 	size_t n_eps;
 	bool set_keepalive;
@@ -304,13 +301,26 @@ static void probe(struct nat_agent *a, const struct peer_job *job)
 		wg_device_send_raw(a->dev, &job->eps[i], buf, len);
 }
 
+/*
+ * What nat/path.h needs to know of the direct path, from the device. With
+ * no relay every authenticated packet crossed the direct path, so the last
+ * handshake is its proof both ways and any new bytes received are its
+ * traffic (rx_changed_ms: when the agent saw rx_bytes grow).
+ */
+static void direct_observations(const struct nat_peer *p, const struct wg_peer_status *ps, struct nat_path_obs *obs)
+{
+	memset(obs, 0, sizeof(*obs));
+	if (ps->last_handshake_sec > 0)
+		obs->direct_proven_ms = (uint64_t)ps->last_handshake_sec * 1000 + (uint64_t)ps->last_handshake_nsec / 1000000;
+	obs->direct_rx_ms = p->rx_changed_ms;
+}
+
 static void peers_pass(struct nat_agent *a)
 {
 	struct wg_device_status *st = NULL;
 	struct peer_job *jobs;
 	size_t n_jobs = 0;
 	uint64_t now = clock_ms(CLOCK_REALTIME);
-	int64_t now_s = (int64_t)(now / 1000);
 
 	if (wg_device_status(a->dev, &st) < 0)
 		return;
@@ -330,13 +340,15 @@ static void peers_pass(struct nat_agent *a)
 			p->rx_bytes = ps->rx_bytes;
 			p->rx_changed_ms = now;
 		}
-		p->alive = ps->last_handshake_sec > 0 && now_s - ps->last_handshake_sec <= NAT_HANDSHAKE_FRESH_SECS &&
-			   now - p->rx_changed_ms < NAT_DEAD_AFTER_MS;
 		p->has_endpoint = ps->has_endpoint;
 		p->endpoint = ps->endpoint;
+		struct nat_path_obs obs;
+		direct_observations(p, ps, &obs);
+		struct nat_path_step step;
+		nat_path_step(&p->path, &a->punch, now, &obs, &step);
 		struct peer_job *job = &jobs[n_jobs];
 		memcpy(job->key, p->key, WG_KEY_LEN);
-		job->action = nat_punch_step(&p->punch, &a->punch, now, p->alive);
+		job->action = step.direct;
 		if (job->action == NAT_PUNCH_PROBE)
 			job->n_eps = probe_targets(a, p, job->eps);
 		if (!p->keepalive_done) {
@@ -511,7 +523,7 @@ void nat_agent_peer_update(struct engine *e, const struct ovl_peer_spec *spec)
 	nat_candidates_sort(p->cands, p->n_cands);
 	p->keepalive = (uint16_t)(spec->persistent_keepalive_secs > 65535 ? 65535 : spec->persistent_keepalive_secs);
 	p->keepalive_done = false; /* add_peer just set the orchestrator's value again */
-	nat_punch_kick(&p->punch, clock_ms(CLOCK_REALTIME));
+	nat_path_kick(&p->path, clock_ms(CLOCK_REALTIME));
 	pthread_cond_signal(&a->cond);
 	pthread_mutex_unlock(&a->lock);
 }
@@ -536,7 +548,7 @@ bool nat_agent_peer_connected(struct engine *e, const uint8_t key[WG_KEY_LEN])
 		return false;
 	pthread_mutex_lock(&a->lock);
 	struct nat_peer *p = find_peer(a, key);
-	up = p && p->punch.state == NAT_PUNCH_UP;
+	up = p && p->path.cur.kind != NAT_PATH_NONE;
 	pthread_mutex_unlock(&a->lock);
 	return up;
 }
@@ -551,16 +563,18 @@ void engine_nat_tick(struct engine *e, struct ovl_response *resp)
 		pthread_mutex_lock(&a->lock);
 		a->next_refresh_ms = 0; /* STUN and host candidates now */
 		for (size_t i = 0; i < a->n_peers; i++)
-			nat_punch_kick(&a->peers[i].punch, now);
+			nat_path_kick(&a->peers[i].path, now);
 		pthread_cond_signal(&a->cond);
 		pthread_mutex_unlock(&a->lock);
 	}
 	resp_ok(resp);
 }
 
-static const char *punch_state_name(enum nat_punch_state s)
+static const char *peer_state_name(const struct nat_path *path)
 {
-	switch (s) {
+	if (path->cur.kind == NAT_PATH_DIRECT)
+		return "connected";
+	switch (path->punch.state) {
 	case NAT_PUNCH_PROBING:
 		return "probing";
 	case NAT_PUNCH_UP:
@@ -634,8 +648,8 @@ void engine_nat_status(struct engine *e, struct ovl_response *resp)
 		const struct nat_peer *p = &a->peers[i];
 		struct ovl_nat_peer *np = &s->peers[s->n_peers++];
 		memcpy(np->public_key, p->key, WG_KEY_LEN);
-		np->connected = p->punch.state == NAT_PUNCH_UP;
-		np->state = punch_state_name(p->punch.state);
+		np->connected = p->path.cur.kind != NAT_PATH_NONE;
+		np->state = peer_state_name(&p->path);
 		np->connection_type = connection_type(p);
 		np->has_remote_endpoint = np->connected && p->has_endpoint;
 		np->remote_endpoint = p->endpoint;
