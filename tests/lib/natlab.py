@@ -1,6 +1,8 @@
 """The NAT lab: overlayd nodes behind NAT routers on a delaying "internet".
 
     st-<tok>   STUN: coturn (STUN only, no auth) on 203.0.113.100 and .101:3478
+    tu<i>-<tok> TURN relays (turn_server()): coturn with long-term credentials on
+               203.0.113.<110+i>:3478, one namespace each so that one can die alone
     in-<tok>   the internet: a userspace hub (delayhub.py) joining every wan
                port with a one-way delay (default 20 ms; it also completes the
                UDP checksums veth offload leaves open), no IP of its own
@@ -25,6 +27,8 @@ from cluster import sh
 from testutil import wait_for
 
 STUN_IPS = ("203.0.113.100", "203.0.113.101")
+# The lab's own throwaway TURN credential (coturn's long-term credential mechanism).
+TURN_USER, TURN_PASSWORD, TURN_REALM = "natlab", "natlab-turn-secret", "natlab.test"
 HERE = pathlib.Path(__file__).resolve().parent
 
 
@@ -44,6 +48,7 @@ class NatLab:
         self.stun_ns = f"st-{self.token}"
         self.hub = None
         self.turn = None
+        self.relays = []  # turn_server()s
 
     # ---- building ----
 
@@ -146,6 +151,74 @@ table ip nat {{
             "raise SystemExit(-err)\n")
         sh("ip", "netns", "exec", router["ns"], sys.executable, "-c", code)
 
+    # ---- TURN relays, NAT behaviour changes ----
+
+    def turn_server(self):
+        """A TURN relay on the internet: coturn with long-term credentials (TURN_USER, TURN_PASSWORD,
+        TURN_REALM) listening and relaying on 203.0.113.<110+i>, in a namespace of its own. Call before
+        start() (the hub's ports are fixed then); run it with start_turn()."""
+        i = len(self.relays)
+        ns = self._ns(f"tu{i}-{self.token}")
+        ip = f"203.0.113.{110 + i}"
+        self._wan_port(ns, "eth0", ip)
+        t = {"ns": ns, "ip": ip, "addr": f"{ip}:3478", "index": i, "proc": None}
+        self.relays.append(t)
+        return t
+
+    def start_turn(self, t):
+        log = self.workdir / f"turn{t['index']}.log"
+        t["proc"] = subprocess.Popen(
+            ["ip", "netns", "exec", t["ns"], "turnserver", "-n", "--no-cli", "--no-tls", "--no-dtls",
+             "--lt-cred-mech", f"--user={TURN_USER}:{TURN_PASSWORD}", f"--realm={TURN_REALM}",
+             "--listening-ip", t["ip"], "--relay-ip", t["ip"], "--listening-port", "3478",
+             "--min-port", "49152", "--max-port", "65535", "--log-file", str(log), "--simple-log",
+             "--pidfile", str(self.workdir / f"turn{t['index']}.pid")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: ":3478" in sh("ss", "-Hlun", ns=t["ns"]).stdout, timeout=10,
+                 what=f"TURN relay {t['index']} listening")
+
+    def kill_turn(self, t):
+        """The relay dies as a crashed server does (SIGKILL: no answer, no Deallocate, nothing relayed)."""
+        t["proc"].kill()
+        t["proc"].wait()
+
+    def turn_config(self, *relays):
+        """NatConfigSpec turn_servers for relays."""
+        return [{"addr": t["addr"], "username": TURN_USER, "credential": TURN_PASSWORD} for t in relays]
+
+    def set_mapping(self, router, symmetric):
+        """Swaps router's masquerade rule: symmetric (random,fully-random) or port-preserving. Flows
+        the NAT already tracks keep their mapping (as on a real router); see forget_flows()."""
+        flags = " random,fully-random" if symmetric else ""
+        rules = f"""
+flush chain ip nat post
+add rule ip nat post oifname "wan" masquerade{flags}
+"""
+        subprocess.run(["ip", "netns", "exec", router["ns"], "nft", "-f", "-"], input=rules.encode(), check=True)
+
+    def forget_flows(self, router, src_ip, src_port, dsts):
+        """Deletes router's conntrack entries of the UDP flows src_ip:src_port -> each (ip, port) of dsts
+        (ctnetlink IPCTNL_MSG_CT_DELETE with the original tuple): their next packet gets a new mapping.
+        A missing entry is not an error."""
+        code = (
+            "import socket,struct,sys\n"
+            "def nla(t,p):\n"
+            "    return struct.pack('=HH',4+len(p),t)+p+bytes((-len(p))%4)\n"
+            "src,sport=sys.argv[1],int(sys.argv[2])\n"
+            "s=socket.socket(socket.AF_NETLINK,socket.SOCK_RAW,12)\n"
+            "s.bind((0,0))\n"
+            "for i,d in enumerate(sys.argv[3:]):\n"
+            "    dip,dport=d.rsplit(':',1)\n"
+            "    ip=nla(0x8001,nla(1,socket.inet_aton(src))+nla(2,socket.inet_aton(dip)))\n"
+            "    pr=nla(0x8002,nla(1,bytes([17]))+nla(2,struct.pack('!H',sport))+nla(3,struct.pack('!H',int(dport))))\n"
+            "    body=struct.pack('=BBH',2,0,0)+nla(0x8001,ip+pr)\n"
+            "    s.send(struct.pack('=IHHII',16+len(body),(1<<8)|2,1|4,i+1,0)+body)\n"
+            "    r=s.recv(4096)\n"
+            "    err=struct.unpack('=i',r[16:20])[0]\n"
+            "    if err not in (0,-2): raise SystemExit(f'conntrack delete {d}: errno {-err}')\n")
+        sh("ip", "netns", "exec", router["ns"], sys.executable, "-c", code, src_ip, str(src_port),
+           *(f"{ip}:{port}" for ip, port in dsts))
+
     # ---- the orchestrator's part ----
 
     def nat_config(self, **extra):
@@ -176,7 +249,7 @@ table ip nat {{
                 n.stop_daemon()
             except Exception:
                 n.kill_daemon()
-        for p in (self.turn, self.hub):
+        for p in (*(t["proc"] for t in self.relays), self.turn, self.hub):
             if p and p.poll() is None:
                 p.terminate()
                 try:
