@@ -35,6 +35,7 @@
 #include "wg/wg.h"
 
 #define WG_MAX_STAGED 128
+#define WG_MAX_RELAY_SERVERS 8
 #define WG_BATCH 64
 /*
  * The TUN flags of every device (device.c asks for them, persist.c checks a
@@ -75,6 +76,14 @@ struct wg_peer {
 	bool need_another_keepalive;
 	/* Timer deadlines (monotonic ns); 0 = not armed. */
 	uint64_t t_retransmit, t_send_keepalive, t_new_handshake, t_zero_keys, t_persistent;
+	/*
+	 * The relayed path (relay.c): when set, datagrams to the peer go to the
+	 * TURN server relay_server as ChannelData on relay_channel, whatever the
+	 * endpoint; the endpoint is kept (and still roams) for the way back.
+	 */
+	bool relay;
+	struct ip_endpoint relay_server;
+	uint16_t relay_channel;
 	STAILQ_HEAD(, wg_staged) staged;
 	unsigned n_staged;
 
@@ -124,6 +133,10 @@ struct wg_device {
 	atomic_uint_fast64_t split_hold_ns; /* bulk traffic: no solo mode before this */
 	/* Datagrams that were not WireGuard, dropped for want of a hook (socket.c). */
 	atomic_uint_fast64_t rx_stun_dropped, rx_other_dropped;
+	/* The TURN servers whose ChannelData is unwrapped (relay.c); under lock. */
+	struct ip_endpoint relay_servers[WG_MAX_RELAY_SERVERS];
+	size_t n_relay_servers;
+	atomic_uint_fast64_t rx_relay_dropped; /* ChannelData that held no WireGuard message */
 	int uapi_fd;
 	dev_t uapi_st_dev; /* identity of our socket file, to notice its removal */
 	ino_t uapi_st_ino;
@@ -165,14 +178,14 @@ void wg_timers_tick(struct wg_device *dev);
 
 /* send.c - with peer->lock held unless noted */
 /*
- * How datagrams reach a peer. Only direct UDP exists today; a relayed path
- * (TURN) will be a second kind, chosen here. The batched TUN-to-UDP path
- * handles WG_PATH_UDP itself; a new kind must be carried by wg_send_to_peer
- * (and tun_packet in send.c taught to hand such datagrams to it).
+ * How datagrams reach a peer, chosen here: wg_send_to_peer carries every
+ * kind, and the batched TUN-to-UDP path (tun_packet in send.c) both, a
+ * relayed datagram with its ChannelData header in front.
  */
 enum wg_path_kind {
-	WG_PATH_NONE, /* no endpoint known */
-	WG_PATH_UDP,  /* *ep: the peer's UDP endpoint */
+	WG_PATH_NONE,  /* no endpoint known */
+	WG_PATH_UDP,   /* *ep: the peer's UDP endpoint */
+	WG_PATH_RELAY, /* *ep: the TURN server; ChannelData on peer->relay_channel */
 };
 enum wg_path_kind wg_peer_path(const struct wg_peer *peer, struct ip_endpoint *ep, struct ip_addr *src);
 int wg_send_to_peer(struct wg_peer *peer, const void *buf, size_t len);
@@ -246,6 +259,23 @@ void wg_udp_rx_free(struct udp_reader *r);
 int wg_udp_receive(struct wg_device *dev, struct udp_reader *r, int fd);
 /* With config_lock held and lock NOT held: new sockets on port, readers restarted. */
 int wg_device_rebind(struct wg_device *dev, uint16_t port);
+
+/* relay.c - the relayed path's data plane; with dev->lock held (read) */
+/* True when ep is one of the device's TURN servers. */
+bool wg_relay_is_server(const struct wg_device *dev, const struct ip_endpoint *ep);
+/* The 4-byte ChannelData header for len bytes of data on channel (RFC 8656 12.4). */
+void wg_channel_data_header(uint8_t hdr[4], uint16_t channel, size_t len);
+/* One datagram to the peer through server as ChannelData on channel (header and data, no copy). */
+int wg_relay_send(struct wg_device *dev, const struct ip_endpoint *server, uint16_t channel, const void *buf,
+		  size_t len);
+/*
+ * ChannelData from src (classified WG_DGRAM_CHANNEL_DATA): when src is one of
+ * the device's TURN servers and it holds a WireGuard message, that message
+ * goes to the receive path as coming from src, which wg_peer_set_endpoint
+ * never takes for a plain endpoint. Anything else is counted and dropped.
+ */
+void wg_relay_receive(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, size_t len,
+		      const struct ip_endpoint *src, const struct ip_addr *local);
 
 /* threads.c - thread bodies; dev->lock taken inside */
 void *wg_tun_reader(void *arg);

@@ -134,6 +134,9 @@ static bool endpoint_differs(const struct wg_peer *peer, const struct ip_endpoin
 
 void wg_peer_set_endpoint(struct wg_peer *peer, const struct ip_endpoint *ep, const struct ip_addr *local)
 {
+	/* Through a TURN relay (relay.c): the relayed path stays as the NAT agent set it. */
+	if (wg_relay_is_server(peer->dev, ep))
+		return;
 	bool differs = endpoint_differs(peer, ep);
 	if (local && local->family == ep->addr.family)
 		peer->src = *local;

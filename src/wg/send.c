@@ -16,9 +16,15 @@
 #include "util/log.h"
 #include "wg/device.h"
 #include "wg/offload.h"
+#include "wg/socket.h"
 
 enum wg_path_kind wg_peer_path(const struct wg_peer *peer, struct ip_endpoint *ep, struct ip_addr *src)
 {
+	if (peer->relay) {
+		*ep = peer->relay_server;
+		memset(src, 0, sizeof(*src));
+		return WG_PATH_RELAY;
+	}
 	if (!peer->has_endpoint)
 		return WG_PATH_NONE;
 	*ep = peer->endpoint;
@@ -37,6 +43,9 @@ int wg_send_to_peer(struct wg_peer *peer, const void *buf, size_t len)
 		ret = wg_udp_send_from(peer->dev, &ep, &src, buf, len);
 		if (!src.family)
 			peer->src = src; /* no longer ours: forget it */
+		break;
+	case WG_PATH_RELAY:
+		ret = wg_relay_send(peer->dev, &ep, peer->relay_channel, buf, len);
 		break;
 	case WG_PATH_NONE:
 	default:
@@ -93,7 +102,9 @@ void wg_send_initiation(struct wg_peer *peer, bool is_retry)
 		peer->handshake_attempts = 0;
 	if (peer->last_initiation_sent_ns && now - peer->last_initiation_sent_ns < WG_REKEY_TIMEOUT * NSEC_PER_SEC)
 		return;
-	if (!peer->has_endpoint || create_initiation(peer, &msg, now) < 0)
+	struct ip_endpoint ep;
+	struct ip_addr src;
+	if (wg_peer_path(peer, &ep, &src) == WG_PATH_NONE || create_initiation(peer, &msg, now) < 0)
 		return;
 	ret = wg_send_to_peer(peer, &msg, sizeof(msg));
 	if (!ret)
@@ -356,9 +367,13 @@ static unsigned tun_packet(struct wg_device *dev, struct tun_reader *r, size_t g
 
 	struct ip_endpoint ep;
 	struct ip_addr src;
+	enum wg_path_kind path;
+	uint16_t channel;
 	pthread_mutex_lock(&peer->lock);
 	kp = sending_keypair(peer, now);
-	if (!kp || wg_peer_path(peer, &ep, &src) != WG_PATH_UDP) {
+	path = wg_peer_path(peer, &ep, &src);
+	channel = peer->relay_channel;
+	if (!kp || path == WG_PATH_NONE) {
 		for (unsigned i = 0; i < nsegs; i++)
 			wg_stage_packet(peer, r->scratch,
 					wg_tso_segment(vh, pkt, len, i, seg_len, nsegs, r->scratch));
@@ -376,7 +391,9 @@ static unsigned tun_packet(struct wg_device *dev, struct tun_reader *r, size_t g
 	padded = (seg_len + WG_PADDING_MULTIPLE - 1) & ~(size_t)(WG_PADDING_MULTIPLE - 1);
 	if (padded > dev->mtu)
 		padded = seg_len > dev->mtu ? seg_len : dev->mtu;
-	stride = WG_DATA_HEADER_LEN + padded + WG_AEAD_TAG_LEN;
+	/* Relayed: each datagram is ChannelData, its 4-byte header written in front in place. */
+	size_t headroom = path == WG_PATH_RELAY ? WG_CHANNEL_DATA_HEADER_LEN : 0;
+	stride = headroom + WG_DATA_HEADER_LEN + padded + WG_AEAD_TAG_LEN;
 	per_entry = (unsigned)(TX_MAX_GSO_BYTES / stride);
 	if (per_entry > TX_MAX_GSO_SEGS)
 		per_entry = TX_MAX_GSO_SEGS;
@@ -395,14 +412,16 @@ static unsigned tun_packet(struct wg_device *dev, struct tun_reader *r, size_t g
 	uint8_t *base = r->obuf + r->oused;
 	size_t last = 0;
 	for (unsigned i = 0; i < nsegs; i++) {
-		uint8_t *out = base + (size_t)i * stride;
+		uint8_t *out = base + (size_t)i * stride + headroom;
 		size_t l = wg_tso_segment(vh, pkt, len, i, seg_len, nsegs, out + WG_DATA_HEADER_LEN);
 		int n = noise_encrypt(kp, out, out + WG_DATA_HEADER_LEN, l, dev->mtu, now, NULL);
 		if (n < 0) {
 			nsegs = i; /* key expired mid-packet: send what is ready */
 			break;
 		}
-		last = (size_t)n;
+		if (headroom)
+			wg_channel_data_header(out - headroom, channel, (size_t)n);
+		last = headroom + (size_t)n;
 		total += (size_t)n;
 	}
 	noise_keypair_put(kp);

@@ -36,6 +36,11 @@ enum wg_datagram_kind wg_datagram_classify(const uint8_t *buf, size_t len)
 	    ((size_t)buf[2] << 8 | buf[3]) == len - STUN_HEADER_LEN && buf[4] == 0x21 &&
 	    buf[5] == 0x12 && buf[6] == 0xa4 && buf[7] == 0x42)
 		return WG_DGRAM_STUN;
+	/* One ChannelData message per datagram: its data, then at most the padding to 4 bytes. */
+	size_t data_len = (size_t)buf[2] << 8 | buf[3];
+	if ((buf[0] & 0xf0) == 0x40 && data_len <= len - WG_CHANNEL_DATA_HEADER_LEN &&
+	    len - WG_CHANNEL_DATA_HEADER_LEN - data_len < 4)
+		return WG_DGRAM_CHANNEL_DATA;
 	/* Type 1-4 with bytes 1-3 zero, of the size its type has. */
 	return wg_message_classify(buf, len) ? WG_DGRAM_WIREGUARD : WG_DGRAM_OTHER;
 }
@@ -105,15 +110,18 @@ static uint16_t bound_port(int fd)
 
 /*
  * The kernel's choice of socket within a port's reuseport group, made on
- * the UDP payload before anything is queued: data and cookie replies to
- * the first socket, everything else (handshakes, STUN) to the second.
+ * the UDP payload before anything is queued: data, cookie replies and TURN
+ * ChannelData (relayed WireGuard, mostly data) to the first socket,
+ * everything else (handshakes, STUN) to the second.
  */
 static int steer_handshakes(int fd)
 {
 	struct sock_filter code[] = {
 		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),			 /* message type */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, WG_MSG_DATA, 2, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, WG_MSG_COOKIE, 1, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, WG_MSG_DATA, 4, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, WG_MSG_COOKIE, 3, 0),
+		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40, 0, 1), /* ChannelData: 0x40-0x4F */
+		BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, 0x4f, 0, 1),
 		BPF_STMT(BPF_RET | BPF_K, 1),
 		BPF_STMT(BPF_RET | BPF_K, 0),
 	};
@@ -362,6 +370,10 @@ static void demultiplex(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, s
 	enum wg_datagram_kind kind = wg_datagram_classify(buf, len);
 	if (kind == WG_DGRAM_WIREGUARD) {
 		wg_receive_datagram_on(dev, rx, buf, len, src, local);
+		return;
+	}
+	if (kind == WG_DGRAM_CHANNEL_DATA && wg_relay_is_server(dev, src)) {
+		wg_relay_receive(dev, rx, buf, len, src, local);
 		return;
 	}
 	/* The hook (NAT traversal) gets what is not WireGuard, STUN or not. */

@@ -161,6 +161,26 @@ void wg_device_status_free(struct wg_device_status *st);
  */
 int wg_peer_probe(struct wg_device *dev, const uint8_t key[WG_KEY_LEN], const struct ip_endpoint *eps, size_t n);
 
+/*
+ * NAT traversal through a TURN relay (relay.c). The device's TURN servers
+ * (resolved; at most 8): ChannelData from them is unwrapped and handed to
+ * WireGuard, from anyone else it is not; and a packet through them never
+ * makes a server a peer's plain endpoint. 0, or -E2BIG.
+ */
+int wg_device_set_relay_servers(struct wg_device *dev, const struct ip_endpoint *servers, size_t n);
+/*
+ * Puts the peer on the relayed path: its datagrams go to server (one of the
+ * device's TURN servers) as ChannelData on channel (0x4000-0x4FFF, bound by
+ * the caller's TURN client). The session is the same on any path; no
+ * handshake is started here (of a pair, only one node should initiate:
+ * wg_peer_initiate_handshake). server NULL: back to its UDP endpoint. The
+ * endpoint itself is left alone (authenticated packets arriving directly
+ * still update it). 0, -ENOENT, or -EINVAL (a channel out of range, a
+ * server not configured).
+ */
+int wg_peer_set_relay_path(struct wg_device *dev, const uint8_t key[WG_KEY_LEN], const struct ip_endpoint *server,
+			   uint16_t channel);
+
 /* Send a raw datagram from the device's UDP port (STUN, hole punching). */
 int wg_device_send_raw(struct wg_device *dev, const struct ip_endpoint *to, const void *buf,
 		       size_t len);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * The demultiplexing of a device's UDP port (socket.h): WireGuard, STUN or
- * neither, from the first bytes and the size alone; and the kernel's
+ * The demultiplexing of a device's UDP port (socket.h): WireGuard, STUN,
+ * TURN ChannelData or none of them, from the first bytes and the size alone; and the kernel's
  * steering of data and handshakes onto separate sockets of the port.
  */
 #include <arpa/inet.h>
@@ -110,6 +110,23 @@ static void short_and_empty(void **state)
 	assert_int_equal(wg_datagram_classify((const uint8_t *)"junk", 4), WG_DGRAM_OTHER);
 }
 
+/* TURN ChannelData: byte 0 0x40-0x4F and a length that fills the datagram (padding up to 3 bytes). */
+static void channel_data_by_header(void **state)
+{
+	uint8_t buf[64] = { 0x40, 0x00, 0x00, 32, WG_MSG_DATA };
+	assert_int_equal(wg_datagram_classify(buf, 36), WG_DGRAM_CHANNEL_DATA);
+	assert_int_equal(wg_datagram_classify(buf, 39), WG_DGRAM_CHANNEL_DATA); /* padded */
+	assert_int_equal(wg_datagram_classify(buf, 40), WG_DGRAM_OTHER);	 /* more than padding */
+	assert_int_equal(wg_datagram_classify(buf, 35), WG_DGRAM_OTHER);	 /* truncated */
+	buf[0] = 0x4f;
+	assert_int_equal(wg_datagram_classify(buf, 36), WG_DGRAM_CHANNEL_DATA);
+	buf[0] = 0x50; /* beyond the channel range */
+	assert_int_equal(wg_datagram_classify(buf, 36), WG_DGRAM_OTHER);
+	buf[0] = 0x40;
+	buf[3] = 0; /* empty data is well-formed ChannelData */
+	assert_int_equal(wg_datagram_classify(buf, 4), WG_DGRAM_CHANNEL_DATA);
+}
+
 static void close_pair(int fds[2], int hs[2])
 {
 	for (int i = 0; i < 2; i++) {
@@ -169,6 +186,28 @@ static void kernel_steers_handshakes_apart(void **state)
 	close_pair(fds, hs);
 }
 
+/* Relayed WireGuard (ChannelData, mostly data) is queued with the data, not behind handshakes. */
+static void kernel_steers_channel_data_to_data(void **state)
+{
+	int fds[2], hs[2], client = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	uint16_t port;
+	uint8_t cd[4 + WG_MSG_DATA_MIN_LEN] = { 0x40, 0x00, 0x00, WG_MSG_DATA_MIN_LEN, WG_MSG_DATA };
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+	assert_int_equal(wg_socket_open_pair(0, 0, fds, hs, &port), 0);
+	to.sin_port = htons(port);
+	for (uint8_t first = 0x40; first <= 0x4f; first += 0x0f) {
+		cd[0] = first;
+		assert_int_equal(sendto(client, cd, sizeof(cd), 0, (struct sockaddr *)&to, sizeof(to)), (ssize_t)sizeof(cd));
+		assert_true(received(fds[0], true));
+		assert_false(received(hs[0], false));
+	}
+	cd[0] = 0x50; /* not ChannelData: the other socket */
+	assert_int_equal(sendto(client, cd, sizeof(cd), 0, (struct sockaddr *)&to, sizeof(to)), (ssize_t)sizeof(cd));
+	assert_true(received(hs[0], true));
+	close(client);
+	close_pair(fds, hs);
+}
 
 /*
  * A port is one device's: a second pair on it fails, although both pairs
@@ -205,6 +244,8 @@ int main(void)
 		cmocka_unit_test(stun_by_header),
 		cmocka_unit_test(short_and_empty),
 		cmocka_unit_test(kernel_steers_handshakes_apart),
+		cmocka_unit_test(channel_data_by_header),
+		cmocka_unit_test(kernel_steers_channel_data_to_data),
 		cmocka_unit_test(port_stays_exclusive),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
