@@ -4,17 +4,15 @@
  *
  * The agent's thread wakes every NAT_TICK_MS (or when kicked) and does, in
  * order: STUN retransmissions and refreshes (nat/stun_client.h), host
- * candidate gathering on refresh, one step of every peer's path selection
- * (nat/path.h, which runs the punch rounds of nat/punch.h for the direct
- * path) from the device's status, the probes and silences that asks for,
- * and the events queued meanwhile. Lock order: the device's own
+ * candidate gathering on refresh, one step of every peer's connect policy
+ * (nat/punch.h) from the device's status, the probes and silences that
+ * asks for, and the events queued meanwhile. Lock order: the device's own
  * locks (held by the receive threads that call our hooks) before a->lock;
  * so the thread never calls into the device while it holds a->lock.
  */
 #include "engine/nat.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +20,9 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "engine/nat_turn.h"
 #include "nat/candidates.h"
-#include "nat/path.h"
+#include "nat/punch.h"
 #include "nat/stun_client.h"
 #include "util/deadline.h"
 #include "util/log.h"
@@ -32,20 +31,29 @@
 #define NAT_TICK_MS 50
 /* Keepalive well under conntrack's 30 s for unanswered UDP (and home routers' like it). */
 #define NAT_KEEPALIVE_SECS 5
+/* Three keepalives without an authenticated packet: the path is dead. */
+#define NAT_DEAD_AFTER_MS 15000
+#define NAT_HANDSHAKE_FRESH_SECS 180
 #define NAT_MAX_EVENTS 64
 #define NAT_MAX_SENDS 16
+#define NAT_TURN_CLOSE_MS 1000 /* the most teardown waits for Deallocate answers */
 
 struct nat_peer {
 	uint8_t key[WG_KEY_LEN];
 	struct ip_endpoint configured; /* unset: none */
 	struct ovl_candidate cands[NAT_MAX_CANDIDATES];
 	size_t n_cands;
-	struct nat_path path; /* which path, and the direct path's punch rounds */
+	struct nat_punch punch;
 	uint64_t rx_bytes, rx_changed_ms;
+	bool alive;
 	bool has_endpoint;
 	struct ip_endpoint endpoint;
 	uint16_t keepalive;  /* what add_peer asked for */
 	bool keepalive_done; /* ours applied */
+	/* The relay policy (relay_step): wanted after a failed punch round; the path in use. */
+	bool want_relay, relayed;
+	struct ip_endpoint relay_server;
+	uint16_t relay_channel;
 };
 
 struct nat_agent {
@@ -59,6 +67,7 @@ struct nat_agent {
 	struct ovl_nat_config cfg; /* resolved: no zero numbers */
 	struct nat_punch_params punch;
 	struct stun_client stun;
+	struct nat_turn *turn; /* NULL: no turn_servers configured */
 	uint64_t next_refresh_ms; /* monotonic */
 	bool gather_hosts;
 	struct ovl_candidate host[NAT_MAX_CANDIDATES];
@@ -150,6 +159,8 @@ static void update_reflexive(struct nat_agent *a)
 static void on_datagram(void *user, const uint8_t *buf, size_t len, const struct ip_endpoint *from)
 {
 	struct nat_agent *a = user;
+	if (a->turn && nat_turn_on_datagram(a->turn, buf, len, from, clock_ms(CLOCK_MONOTONIC)))
+		return;
 	pthread_mutex_lock(&a->lock);
 	if (!wg_is_stun(buf, len)) {
 		a->rx_not_stun++;
@@ -176,36 +187,15 @@ static void on_endpoint(void *user, const uint8_t peer_key[WG_KEY_LEN], const st
 static void resolve_servers(struct nat_agent *a)
 {
 	for (size_t i = 0; i < a->cfg.n_stun_servers; i++) {
-		const char *spec = a->cfg.stun_servers[i];
-		struct ip_endpoint ep;
-		if (ip_endpoint_parse(spec, &ep) == 0) {
-			pthread_mutex_lock(&a->lock);
-			stun_client_add_server(&a->stun, &ep);
-			pthread_mutex_unlock(&a->lock);
-			continue;
-		}
-		const char *colon = strrchr(spec, ':');
-		char host[256];
-		if (!colon || (size_t)(colon - spec) >= sizeof(host))
-			continue;
-		memcpy(host, spec, (size_t)(colon - spec));
-		host[colon - spec] = '\0';
-		struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV }, *res, *it;
-		int r = getaddrinfo(host, colon + 1, &hints, &res);
-		if (r != 0) {
-			log_warn("nat: cannot resolve STUN server %s: %s", spec, gai_strerror(r));
-			continue;
-		}
-		bool seen[2] = { false, false };
-		for (it = res; it; it = it->ai_next) {
-			if (ip_endpoint_from_sockaddr(it->ai_addr, &ep) < 0 || seen[family_slot(ep.addr.family)])
-				continue;
-			seen[family_slot(ep.addr.family)] = true;
-			pthread_mutex_lock(&a->lock);
-			stun_client_add_server(&a->stun, &ep);
-			pthread_mutex_unlock(&a->lock);
-		}
-		freeaddrinfo(res);
+		struct ip_endpoint eps[2];
+		const char *why;
+		int n = ip_hostport_resolve(a->cfg.stun_servers[i], eps, &why);
+		if (n < 0)
+			log_warn("nat: cannot resolve STUN server %s: %s", a->cfg.stun_servers[i], why);
+		pthread_mutex_lock(&a->lock);
+		for (int j = 0; j < n; j++)
+			stun_client_add_server(&a->stun, &eps[j]);
+		pthread_mutex_unlock(&a->lock);
 	}
 }
 
@@ -234,6 +224,8 @@ static void stun_pass(struct nat_agent *a)
 		if (r < 0 && r != -EAFNOSUPPORT)
 			log_debug("nat: STUN request not sent: %s", strerror(-r));
 	}
+	if (a->turn)
+		nat_turn_tick(a->turn, a->dev, now);
 	if (gather) {
 		struct ovl_candidate host[NAT_MAX_CANDIDATES];
 		int got = nat_gather_host(wg_device_listen_port(a->dev), host, NAT_MAX_CANDIDATES);
@@ -251,11 +243,14 @@ static void stun_pass(struct nat_agent *a)
 /* What one peer needs done after a->lock is dropped. */
 struct peer_job {
 	uint8_t key[WG_KEY_LEN];
-	enum nat_punch_action action; /* the direct path's */
+	enum nat_punch_action action;
 	struct ip_endpoint eps[NAT_MAX_CANDIDATES + 1];
 	size_t n_eps;
 	bool set_keepalive;
 	uint16_t keepalive;
+	enum { RELAY_KEEP, RELAY_ON, RELAY_OFF } relay;
+	struct ip_endpoint relay_server;
+	uint16_t relay_channel;
 };
 
 /* The configured endpoint, then the candidates by priority, up to max_candidate_pairs. */
@@ -301,18 +296,79 @@ static void probe(struct nat_agent *a, const struct peer_job *job)
 		wg_device_send_raw(a->dev, &job->eps[i], buf, len);
 }
 
-/*
- * What nat/path.h needs to know of the direct path, from the device. With
- * no relay every authenticated packet crossed the direct path, so the last
- * handshake is its proof both ways and any new bytes received are its
- * traffic (rx_changed_ms: when the agent saw rx_bytes grow).
- */
-static void direct_observations(const struct nat_peer *p, const struct wg_peer_status *ps, struct nat_path_obs *obs)
+/* Where our channel on a relay should lead: the peer's relay candidate, else its reflexive, else host one. */
+static bool relay_target(const struct nat_peer *p, struct ip_endpoint *target)
 {
-	memset(obs, 0, sizeof(*obs));
-	if (ps->last_handshake_sec > 0)
-		obs->direct_proven_ms = (uint64_t)ps->last_handshake_sec * 1000 + (uint64_t)ps->last_handshake_nsec / 1000000;
-	obs->direct_rx_ms = p->rx_changed_ms;
+	static const enum ovl_candidate_type order[] = { OVL_CAND_RELAY, OVL_CAND_SERVER_REFLEXIVE, OVL_CAND_HOST };
+	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++)
+		for (size_t i = 0; i < p->n_cands; i++) /* sorted by priority */
+			if (p->cands[i].type == order[k]) {
+				*target = p->cands[i].address;
+				return true;
+			}
+	if (ip_endpoint_is_unset(&p->configured))
+		return false;
+	*target = p->configured;
+	return true;
+}
+
+/*
+ * The relay policy, with a->lock held (path selection builds on it): a peer
+ * whose punch round failed goes through the first allocated TURN relay as
+ * soon as its channel there is bound, towards the peer's own relayed
+ * address when it advertises one (each node then only ever talks to its
+ * TURN server, whatever its NAT does), else its reflexive address. It stays
+ * there while that channel lives; when the relay goes, the peer leaves it
+ * and the next pass takes another relay. A peer that connects directly
+ * wants no relay.
+ */
+static void relay_step(struct nat_agent *a, struct nat_peer *p, enum nat_punch_action action, struct peer_job *job)
+{
+	uint64_t now = clock_ms(CLOCK_MONOTONIC);
+	struct ip_endpoint target;
+	char k[WG_KEY_B64_LEN + 1], ep[IP_ENDPOINT_STRLEN];
+
+	if (!a->turn)
+		return;
+	key_to_base64(p->key, k);
+	if (action == NAT_PUNCH_SILENCE)
+		p->want_relay = true;
+	else if (action == NAT_PUNCH_CONNECTED && !p->relayed)
+		p->want_relay = false;
+	if (p->relayed) {
+		if (nat_turn_channel_ready(a->turn, &p->relay_server, p->relay_channel))
+			return;
+		log_warn("nat: peer %s: relay %s lost", k, ip_endpoint_format(&p->relay_server, ep, sizeof(ep)));
+		p->relayed = false;
+		job->relay = RELAY_OFF;
+		return;
+	}
+	if (!p->want_relay || !relay_target(p, &target) ||
+	    !nat_turn_channel(a->turn, &target, now, &job->relay_server, &job->relay_channel))
+		return;
+	log_info("nat: peer %s relayed through %s", k, ip_endpoint_format(&job->relay_server, ep, sizeof(ep)));
+	p->relayed = true;
+	p->relay_server = job->relay_server;
+	p->relay_channel = job->relay_channel;
+	job->relay = RELAY_ON;
+	struct ovl_event ev = { .kind = OVL_EV_NAT_ENDPOINT_CHANGED, .endpoint = p->relay_server };
+	memcpy(ev.pubkey, p->key, WG_KEY_LEN);
+	queue_event(a, &ev);
+}
+
+/* Carries out relay_step's decision (a->lock not held). Of a pair, the larger key initiates. */
+static void relay_apply(struct nat_agent *a, const struct peer_job *job)
+{
+	int r = 0;
+	if (job->relay == RELAY_ON) {
+		r = wg_peer_set_relay_path(a->dev, job->key, &job->relay_server, job->relay_channel);
+		if (!r && memcmp(a->own_key, job->key, WG_KEY_LEN) > 0)
+			r = wg_peer_initiate_handshake(a->dev, job->key);
+	} else if (job->relay == RELAY_OFF) {
+		r = wg_peer_set_relay_path(a->dev, job->key, NULL, 0);
+	}
+	if (r < 0)
+		log_warn("nat: relayed path not changed: %s", strerror(-r));
 }
 
 static void peers_pass(struct nat_agent *a)
@@ -321,6 +377,7 @@ static void peers_pass(struct nat_agent *a)
 	struct peer_job *jobs;
 	size_t n_jobs = 0;
 	uint64_t now = clock_ms(CLOCK_REALTIME);
+	int64_t now_s = (int64_t)(now / 1000);
 
 	if (wg_device_status(a->dev, &st) < 0)
 		return;
@@ -340,15 +397,14 @@ static void peers_pass(struct nat_agent *a)
 			p->rx_bytes = ps->rx_bytes;
 			p->rx_changed_ms = now;
 		}
+		p->alive = ps->last_handshake_sec > 0 && now_s - ps->last_handshake_sec <= NAT_HANDSHAKE_FRESH_SECS &&
+			   now - p->rx_changed_ms < NAT_DEAD_AFTER_MS;
 		p->has_endpoint = ps->has_endpoint;
 		p->endpoint = ps->endpoint;
-		struct nat_path_obs obs;
-		direct_observations(p, ps, &obs);
-		struct nat_path_step step;
-		nat_path_step(&p->path, &a->punch, now, &obs, &step);
 		struct peer_job *job = &jobs[n_jobs];
 		memcpy(job->key, p->key, WG_KEY_LEN);
-		job->action = step.direct;
+		job->action = nat_punch_step(&p->punch, &a->punch, now, p->alive);
+		relay_step(a, p, job->action, job);
 		if (job->action == NAT_PUNCH_PROBE)
 			job->n_eps = probe_targets(a, p, job->eps);
 		if (!p->keepalive_done) {
@@ -357,7 +413,7 @@ static void peers_pass(struct nat_agent *a)
 			job->keepalive = p->keepalive && p->keepalive < NAT_KEEPALIVE_SECS ? p->keepalive
 											    : NAT_KEEPALIVE_SECS;
 		}
-		if (job->action != NAT_PUNCH_NOTHING || job->set_keepalive)
+		if (job->action != NAT_PUNCH_NOTHING || job->set_keepalive || job->relay != RELAY_KEEP)
 			n_jobs++;
 	}
 	pthread_mutex_unlock(&a->lock);
@@ -391,6 +447,7 @@ static void peers_pass(struct nat_agent *a)
 		}
 		if (pc.set_endpoint || pc.set_persistent_keepalive)
 			wg_peer_upsert(a->dev, &pc);
+		relay_apply(a, job);
 	}
 	free(jobs);
 }
@@ -412,6 +469,8 @@ static void *agent_main(void *arg)
 {
 	struct nat_agent *a = arg;
 	resolve_servers(a);
+	if (a->turn)
+		nat_turn_start(a->turn, a->dev, clock_ms(CLOCK_MONOTONIC));
 	pthread_mutex_lock(&a->lock);
 	while (!a->stop) {
 		pthread_mutex_unlock(&a->lock);
@@ -425,6 +484,9 @@ static void *agent_main(void *arg)
 		pthread_cond_timedwait(&a->cond, &a->lock, &until);
 	}
 	pthread_mutex_unlock(&a->lock);
+	/* Release the allocations while the device still answers (its threads deliver the replies). */
+	if (a->turn)
+		nat_turn_close(a->turn, a->dev, NAT_TURN_CLOSE_MS);
 	return NULL;
 }
 
@@ -444,6 +506,11 @@ int nat_agent_prepare(struct engine *e, struct wg_device_config *cfg)
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cond, NULL);
 	nat_punch_params_default(&a->punch, a->cfg.hole_punch_timeout_secs);
+	if (a->cfg.n_turn_servers && !(a->turn = nat_turn_new(&a->cfg, random_bytes))) {
+		ovl_nat_config_free(&a->cfg);
+		free(a);
+		return -ENOMEM;
+	}
 	cfg->on_datagram = on_datagram;
 	cfg->on_endpoint = on_endpoint;
 	cfg->user = a;
@@ -489,6 +556,7 @@ void nat_agent_free(struct engine *e)
 	if (!a)
 		return;
 	nat_agent_stop(e);
+	nat_turn_free(a->turn);
 	ovl_nat_config_free(&a->cfg);
 	free(a->peers);
 	pthread_mutex_destroy(&a->lock);
@@ -523,7 +591,7 @@ void nat_agent_peer_update(struct engine *e, const struct ovl_peer_spec *spec)
 	nat_candidates_sort(p->cands, p->n_cands);
 	p->keepalive = (uint16_t)(spec->persistent_keepalive_secs > 65535 ? 65535 : spec->persistent_keepalive_secs);
 	p->keepalive_done = false; /* add_peer just set the orchestrator's value again */
-	nat_path_kick(&p->path, clock_ms(CLOCK_REALTIME));
+	nat_punch_kick(&p->punch, clock_ms(CLOCK_REALTIME));
 	pthread_cond_signal(&a->cond);
 	pthread_mutex_unlock(&a->lock);
 }
@@ -548,7 +616,7 @@ bool nat_agent_peer_connected(struct engine *e, const uint8_t key[WG_KEY_LEN])
 		return false;
 	pthread_mutex_lock(&a->lock);
 	struct nat_peer *p = find_peer(a, key);
-	up = p && p->path.cur.kind != NAT_PATH_NONE;
+	up = p && p->punch.state == NAT_PUNCH_UP;
 	pthread_mutex_unlock(&a->lock);
 	return up;
 }
@@ -563,18 +631,16 @@ void engine_nat_tick(struct engine *e, struct ovl_response *resp)
 		pthread_mutex_lock(&a->lock);
 		a->next_refresh_ms = 0; /* STUN and host candidates now */
 		for (size_t i = 0; i < a->n_peers; i++)
-			nat_path_kick(&a->peers[i].path, now);
+			nat_punch_kick(&a->peers[i].punch, now);
 		pthread_cond_signal(&a->cond);
 		pthread_mutex_unlock(&a->lock);
 	}
 	resp_ok(resp);
 }
 
-static const char *peer_state_name(const struct nat_path *path)
+static const char *punch_state_name(enum nat_punch_state s)
 {
-	if (path->cur.kind == NAT_PATH_DIRECT)
-		return "connected";
-	switch (path->punch.state) {
+	switch (s) {
 	case NAT_PUNCH_PROBING:
 		return "probing";
 	case NAT_PUNCH_UP:
@@ -587,9 +653,14 @@ static const char *peer_state_name(const struct nat_path *path)
 	}
 }
 
-/* Direct when the working endpoint is the configured one or one of the peer's host candidates. */
+/*
+ * Relayed on a relay's channel; direct when the working endpoint is the
+ * configured one or one of the peer's host candidates.
+ */
 static enum ovl_connection_type connection_type(const struct nat_peer *p)
 {
+	if (p->relayed)
+		return OVL_CONN_RELAYED;
 	if (!ip_endpoint_is_unset(&p->configured) && endpoint_equal(&p->configured, &p->endpoint))
 		return OVL_CONN_DIRECT;
 	for (size_t i = 0; i < p->n_cands; i++)
@@ -616,6 +687,8 @@ static void status_candidates(struct nat_agent *a, struct ovl_res_nat_status *s)
 		};
 		nat_candidate_add(list, &n, &c);
 	}
+	if (a->turn)
+		nat_turn_candidates(a->turn, list, &n);
 	nat_candidates_sort(list, n);
 	s->candidates = n ? malloc(n * sizeof(*s->candidates)) : NULL;
 	if (s->candidates) {
@@ -643,16 +716,18 @@ void engine_nat_status(struct engine *e, struct ovl_response *resp)
 	s->stun_timeouts = a->stun.timeouts;
 	s->rx_not_stun = a->rx_not_stun;
 	status_candidates(a, s);
+	if (a->turn)
+		s->turn_servers = nat_turn_status(a->turn, &s->n_turn_servers);
 	s->peers = a->n_peers ? calloc(a->n_peers, sizeof(*s->peers)) : NULL;
 	for (size_t i = 0; s->peers && i < a->n_peers; i++) {
 		const struct nat_peer *p = &a->peers[i];
 		struct ovl_nat_peer *np = &s->peers[s->n_peers++];
 		memcpy(np->public_key, p->key, WG_KEY_LEN);
-		np->connected = p->path.cur.kind != NAT_PATH_NONE;
-		np->state = peer_state_name(&p->path);
+		np->connected = p->punch.state == NAT_PUNCH_UP;
+		np->state = punch_state_name(p->punch.state);
 		np->connection_type = connection_type(p);
-		np->has_remote_endpoint = np->connected && p->has_endpoint;
-		np->remote_endpoint = p->endpoint;
+		np->has_remote_endpoint = np->connected && (p->has_endpoint || p->relayed);
+		np->remote_endpoint = p->relayed ? p->relay_server : p->endpoint;
 	}
 	pthread_mutex_unlock(&a->lock);
 }

@@ -468,6 +468,30 @@ static int encode_status(json_t *o, const struct ovl_res_status *s)
 	return s->cluster ? encode_cluster(o, s->cluster) : 0;
 }
 
+/* "turn_servers": each configured TURN server's allocation (extension; no credentials). */
+static int encode_turn_servers(json_t *o, const struct ovl_res_nat_status *s)
+{
+	json_t *list;
+	if (!s->n_turn_servers)
+		return 0;
+	list = json_array();
+	if (mj_set_new(o, "turn_servers", list) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n_turn_servers; i++) {
+		const struct ovl_nat_turn_server *t = &s->turn_servers[i];
+		char ep[IP_ENDPOINT_STRLEN];
+		json_t *e = json_object();
+		if (json_array_append_new(list, e) < 0 || mj_set_new(e, "addr", json_string(t->addr)) < 0 ||
+		    mj_set_new(e, "state", json_string(t->state)) < 0 ||
+		    mj_set_new(e, "relayed_address",
+			       t->has_relayed ? json_string(ip_endpoint_format(&t->relayed, ep, sizeof(ep)))
+					      : json_null()) < 0 ||
+		    mj_set_new(e, "error", t->error[0] ? json_string(t->error) : json_null()) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int encode_nat_status(json_t *o, const struct ovl_res_nat_status *s)
 {
 	json_t *c = json_array(), *p = json_array();
@@ -485,6 +509,8 @@ static int encode_nat_status(json_t *o, const struct ovl_res_nat_status *s)
 	for (size_t i = 0; i < s->n_candidates; i++)
 		if (json_array_append_new(c, mj_candidate_to_json(&s->candidates[i])) < 0)
 			return -ENOMEM;
+	if (encode_turn_servers(o, s) < 0)
+		return -ENOMEM;
 	for (size_t i = 0; i < s->n_peers; i++) {
 		const struct ovl_nat_peer *np = &s->peers[i];
 		json_t *e = json_object();

@@ -174,6 +174,7 @@ void ovl_response_free(struct ovl_response *r)
 	case OVL_RES_NAT_STATUS:
 		free(r->nat_status.candidates);
 		free(r->nat_status.peers);
+		free(r->nat_status.turn_servers);
 		break;
 	default:
 		break;

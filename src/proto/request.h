@@ -293,6 +293,15 @@ struct ovl_nat_peer {
 	const char *state; /* "probing", "quiet", "connected", "idle" (static strings) */
 };
 
+/* Extension: one configured TURN server's allocation (never its credentials). */
+struct ovl_nat_turn_server {
+	char addr[256];	   /* as configured ("host:port") */
+	const char *state; /* "idle", "allocating", "allocated", "failed", ... (static strings) */
+	bool has_relayed;
+	struct ip_endpoint relayed; /* our relayed transport address on it */
+	char error[160];	    /* why it last failed; "" when it did not */
+};
+
 struct ovl_res_nat_status {
 	struct ovl_candidate *candidates;
 	size_t n_candidates;
@@ -302,6 +311,8 @@ struct ovl_res_nat_status {
 	const char *mapping; /* extension: the NAT's mapping behaviour (static string); NULL: not reported */
 	/* Extension, with mapping: STUN datagrams dropped, by reason, and requests that got no answer. */
 	uint64_t stun_malformed, stun_unknown_server, stun_unknown_txn, stun_errors, stun_timeouts, rx_not_stun;
+	struct ovl_nat_turn_server *turn_servers; /* extension; reported when n_turn_servers */
+	size_t n_turn_servers;
 };
 
 struct ovl_response {

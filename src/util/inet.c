@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <netdb.h>
 #include <string.h>
 
 int ip_addr_parse(const char *s, struct ip_addr *out)
@@ -302,4 +303,38 @@ int ip_endpoint_from_sockaddr(const struct sockaddr *sa, struct ip_endpoint *out
 		return 0;
 	}
 	return -EAFNOSUPPORT;
+}
+
+int ip_hostport_resolve(const char *spec, struct ip_endpoint out[2], const char **why)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV }, *res, *it;
+	const char *colon = strrchr(spec, ':');
+	char host[256];
+	bool seen[2] = { false, false };
+	int n = 0, r;
+
+	if (ip_endpoint_parse(spec, &out[0]) == 0)
+		return 1;
+	if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof(host)) {
+		*why = "not host:port";
+		return -1;
+	}
+	memcpy(host, spec, (size_t)(colon - spec));
+	host[colon - spec] = '\0';
+	r = getaddrinfo(host, colon + 1, &hints, &res);
+	if (r != 0) {
+		*why = gai_strerror(r);
+		return -1;
+	}
+	for (it = res; it && n < 2; it = it->ai_next) {
+		struct ip_endpoint ep;
+		if (ip_endpoint_from_sockaddr(it->ai_addr, &ep) < 0 || seen[ep.addr.family == AF_INET6])
+			continue;
+		seen[ep.addr.family == AF_INET6] = true;
+		out[n++] = ep;
+	}
+	freeaddrinfo(res);
+	if (!n)
+		*why = "no address";
+	return n ? n : -1;
 }

@@ -90,6 +90,13 @@ const char *ip_endpoint_format(const struct ip_endpoint *e, char *buf, size_t le
 bool ip_endpoint_is_unset(const struct ip_endpoint *e); /* unspecified addr and port 0 */
 bool ip_endpoint_equal(const struct ip_endpoint *a, const struct ip_endpoint *b); /* address and port */
 
+/*
+ * "host:port" (a name or an address literal) to at most one endpoint per
+ * address family, in the resolver's order. Blocks (getaddrinfo). Returns
+ * the count (1 or 2), or -1 with the reason in *why (a static string).
+ */
+int ip_hostport_resolve(const char *spec, struct ip_endpoint out[2], const char **why);
+
 /* Conversions to/from sockaddr; *len receives the sockaddr's size. */
 void ip_endpoint_to_sockaddr(const struct ip_endpoint *e, struct sockaddr_storage *ss, socklen_t *len);
 int ip_endpoint_from_sockaddr(const struct sockaddr *sa, struct ip_endpoint *out);

@@ -78,7 +78,8 @@ int wg_device_set_relay_servers(struct wg_device *dev, const struct ip_endpoint 
 		return -E2BIG;
 	pthread_mutex_lock(&dev->config_lock);
 	pthread_rwlock_wrlock(&dev->lock);
-	memcpy(dev->relay_servers, servers, n * sizeof(*servers));
+	if (n)
+		memcpy(dev->relay_servers, servers, n * sizeof(*servers));
 	dev->n_relay_servers = n;
 	pthread_rwlock_unlock(&dev->lock);
 	pthread_mutex_unlock(&dev->config_lock);

@@ -1,8 +1,8 @@
 """The NAT lab: overlayd nodes behind NAT routers on a delaying "internet".
 
-    st-<tok>   STUN: coturn (STUN only, no auth) on 203.0.113.100 and .101:3478
-    tu<i>-<tok> TURN relays (turn_server()): coturn with long-term credentials on
-               203.0.113.<110+i>:3478, one namespace each so that one can die alone
+    st-<tok>   STUN: coturn (STUN only, no auth) on 203.0.113.100 and .101:3478;
+               TURN (start_turn): more coturns with long-term credentials on
+               203.0.113.102, .103, ...:3478, each relaying from its own address
     in-<tok>   the internet: a userspace hub (delayhub.py) joining every wan
                port with a one-way delay (default 20 ms; it also completes the
                UDP checksums veth offload leaves open), no IP of its own
@@ -27,8 +27,8 @@ from cluster import sh
 from testutil import wait_for
 
 STUN_IPS = ("203.0.113.100", "203.0.113.101")
-# The lab's own throwaway TURN credential (coturn's long-term credential mechanism).
-TURN_USER, TURN_PASSWORD, TURN_REALM = "natlab", "natlab-turn-secret", "natlab.test"
+TURN_IPS = ("203.0.113.102", "203.0.113.103")
+TURN_REALM = "overlay.test"
 HERE = pathlib.Path(__file__).resolve().parent
 
 
@@ -48,7 +48,7 @@ class NatLab:
         self.stun_ns = f"st-{self.token}"
         self.hub = None
         self.turn = None
-        self.relays = []  # turn_server()s
+        self.turns = []  # TURN servers: {"ip", "addr", "proc", "log"}
 
     # ---- building ----
 
@@ -137,54 +137,37 @@ table ip nat {{
         wait_for(lambda: ":3478" in sh("ss", "-Hlun", ns=self.stun_ns).stdout, timeout=10, what="coturn listening")
         return self
 
-    def flush_conntrack(self, router):
-        """`conntrack -F` in router's namespace (ctnetlink IPCTNL_MSG_CT_DELETE without a tuple:
-        the conntrack tool is not installed here): every NAT mapping is forgotten."""
-        code = (
-            "import socket,struct\n"
-            "s=socket.socket(socket.AF_NETLINK,socket.SOCK_RAW,12)\n"
-            "s.bind((0,0))\n"
-            "msg=struct.pack('=IHHII',20,(1<<8)|2,1|4,1,0)+struct.pack('=BBH',2,0,0)\n"
-            "s.send(msg)\n"
-            "r=s.recv(4096)\n"
-            "err=struct.unpack('=i',r[16:20])[0]\n"
-            "raise SystemExit(-err)\n")
-        sh("ip", "netns", "exec", router["ns"], sys.executable, "-c", code)
-
-    # ---- TURN relays, NAT behaviour changes ----
-
-    def turn_server(self):
-        """A TURN relay on the internet: coturn with long-term credentials (TURN_USER, TURN_PASSWORD,
-        TURN_REALM) listening and relaying on 203.0.113.<110+i>, in a namespace of its own. Call before
-        start() (the hub's ports are fixed then); run it with start_turn()."""
-        i = len(self.relays)
-        ns = self._ns(f"tu{i}-{self.token}")
-        ip = f"203.0.113.{110 + i}"
-        self._wan_port(ns, "eth0", ip)
-        t = {"ns": ns, "ip": ip, "addr": f"{ip}:3478", "index": i, "proc": None}
-        self.relays.append(t)
+    def start_turn(self, ip=TURN_IPS[0], users=(("node", "turn-pass"),), extra=()):
+        """A TURN server: coturn with long-term credentials (users: (name, password) pairs) on
+        ip:3478 in the STUN namespace, relaying from ip (ports 49152-49251), verbose log in the
+        lab's workdir. Returns its dict ({"ip", "addr", "proc", "log"})."""
+        sh("ip", "-n", self.stun_ns, "addr", "add", f"{ip}/24", "dev", "eth0")
+        log = self.workdir / f"turn-{ip}.log"
+        args = ["ip", "netns", "exec", self.stun_ns, "turnserver", "-n", "--no-cli", "--no-tls", "--no-dtls",
+                "--lt-cred-mech", "--realm", TURN_REALM, "--listening-ip", ip, "--relay-ip", ip,
+                "--listening-port", "3478", "--min-port", "49152", "--max-port", "49251", "--verbose",
+                "--log-file", str(log), "--simple-log", "--pidfile", str(self.workdir / f"turn-{ip}.pid"),
+                *extra]
+        for name, password in users:
+            args += ["--user", f"{name}:{password}"]
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        t = {"ip": ip, "addr": f"{ip}:3478", "proc": proc, "log": log}
+        self.turns.append(t)
+        wait_for(lambda: f"{ip}:3478" in sh("ss", "-Hlun", ns=self.stun_ns).stdout, timeout=10,
+                 what=f"coturn listening on {ip}")
         return t
 
-    def start_turn(self, t):
-        log = self.workdir / f"turn{t['index']}.log"
-        t["proc"] = subprocess.Popen(
-            ["ip", "netns", "exec", t["ns"], "turnserver", "-n", "--no-cli", "--no-tls", "--no-dtls",
-             "--lt-cred-mech", f"--user={TURN_USER}:{TURN_PASSWORD}", f"--realm={TURN_REALM}",
-             "--listening-ip", t["ip"], "--relay-ip", t["ip"], "--listening-port", "3478",
-             "--min-port", "49152", "--max-port", "65535", "--log-file", str(log), "--simple-log",
-             "--pidfile", str(self.workdir / f"turn{t['index']}.pid")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: ":3478" in sh("ss", "-Hlun", ns=t["ns"]).stdout, timeout=10,
-                 what=f"TURN relay {t['index']} listening")
+    def relay_ports(self, turn):
+        """The UDP ports turn's allocations hold open on its relay address (one per allocation)."""
+        out = sh("ss", "-Hlun", ns=self.stun_ns).stdout
+        return sorted(int(w.rsplit(":", 1)[1]) for line in out.splitlines() for w in line.split()[3:4]
+                      if w.startswith(turn["ip"] + ":") and w != turn["addr"])
 
     def kill_turn(self, t):
-        """The relay dies as a crashed server does (SIGKILL: no answer, no Deallocate, nothing relayed)."""
+        """t (a start_turn() dict) dies as a crashed server does: SIGKILL, no answer, no Deallocate,
+        nothing relayed any more."""
         t["proc"].kill()
         t["proc"].wait()
-
-    def turn_config(self, *relays):
-        """NatConfigSpec turn_servers for relays."""
-        return [{"addr": t["addr"], "username": TURN_USER, "credential": TURN_PASSWORD} for t in relays]
 
     def set_mapping(self, router, symmetric):
         """Swaps router's masquerade rule: symmetric (random,fully-random) or port-preserving. Flows
@@ -219,6 +202,20 @@ add rule ip nat post oifname "wan" masquerade{flags}
         sh("ip", "netns", "exec", router["ns"], sys.executable, "-c", code, src_ip, str(src_port),
            *(f"{ip}:{port}" for ip, port in dsts))
 
+    def flush_conntrack(self, router):
+        """`conntrack -F` in router's namespace (ctnetlink IPCTNL_MSG_CT_DELETE without a tuple:
+        the conntrack tool is not installed here): every NAT mapping is forgotten."""
+        code = (
+            "import socket,struct\n"
+            "s=socket.socket(socket.AF_NETLINK,socket.SOCK_RAW,12)\n"
+            "s.bind((0,0))\n"
+            "msg=struct.pack('=IHHII',20,(1<<8)|2,1|4,1,0)+struct.pack('=BBH',2,0,0)\n"
+            "s.send(msg)\n"
+            "r=s.recv(4096)\n"
+            "err=struct.unpack('=i',r[16:20])[0]\n"
+            "raise SystemExit(-err)\n")
+        sh("ip", "netns", "exec", router["ns"], sys.executable, "-c", code)
+
     # ---- the orchestrator's part ----
 
     def nat_config(self, **extra):
@@ -249,7 +246,7 @@ add rule ip nat post oifname "wan" masquerade{flags}
                 n.stop_daemon()
             except Exception:
                 n.kill_daemon()
-        for p in (*(t["proc"] for t in self.relays), self.turn, self.hub):
+        for p in (self.turn, self.hub, *(t["proc"] for t in self.turns)):
             if p and p.poll() is None:
                 p.terminate()
                 try:

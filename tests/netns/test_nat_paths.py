@@ -12,11 +12,12 @@ import time
 
 import pytest
 
-from natlab import STUN_IPS, NatLab
+from natlab import STUN_IPS, TURN_IPS, NatLab
 from testutil import require_root, wait_for
 
 TCPSTREAM = pathlib.Path(__file__).resolve().parent.parent / "lib" / "tcpstream.py"
 STREAM_PORT = 7000
+TURN_USER, TURN_PASSWORD = "node", "turn-pass"  # start_turn()'s default user
 # Until the TURN client and the relayed data path (branch turnc) are in, no relay candidate exists.
 NEEDS_RELAY = pytest.mark.xfail(strict=True, reason="no TURN client in the NAT agent yet (branch turnc)")
 
@@ -111,16 +112,14 @@ class Stream:
 
 
 def setup_pair(lab, uniq, relays, **nat):
-    """a behind a port-preserving NAT, b behind a symmetric one; both use relays."""
+    """a behind a port-preserving NAT, b behind a symmetric one; both use relays (coturns)."""
     ra, rb = lab.router(), lab.router(symmetric=True)
     a, b = lab.node(ra), lab.node(rb)
-    for _ in range(relays):
-        lab.turn_server()
     lab.start()
-    for t in lab.relays:
-        lab.start_turn(t)
+    turns = [lab.start_turn(ip) for ip in TURN_IPS[:relays]]
     for n in (a, b):
-        lab.setup(n, f"t{uniq}", turn_servers=lab.turn_config(*lab.relays), **nat)
+        lab.setup(n, f"t{uniq}", **nat,
+                  turn_servers=[{"addr": t["addr"], "username": TURN_USER, "credential": TURN_PASSWORD} for t in turns])
     for n in (a, b):
         relay_candidates(n, relays)
         lab.candidates(n)
@@ -139,12 +138,12 @@ def test_relay_killed_traffic_moves_to_the_other_relay(lab, uniq):
     orch = Orchestrator(lab, a, b)
     orch.exchange()
     ka, kb = orch.keys[a.index], orch.keys[b.index]
-    orch.wait(lambda: on_path(a, kb, "relayed", lab.relays) and on_path(b, ka, "relayed", lab.relays), 20,
+    orch.wait(lambda: on_path(a, kb, "relayed", lab.turns) and on_path(b, ka, "relayed", lab.turns), 20,
               "relayed both ways")
     assert ping(a, b, count=2) and ping(b, a, count=2)
     used = on_path(b, ka, "relayed")["remote_endpoint"].rsplit(":", 1)[0]
-    dead = next(t for t in lab.relays if t["ip"] == used)
-    other = next(t for t in lab.relays if t is not dead)
+    dead = next(t for t in lab.turns if t["ip"] == used)
+    other = next(t for t in lab.turns if t is not dead)
     stream = Stream(a, b)
     try:
         for n in (a, b):
@@ -175,7 +174,7 @@ def test_symmetric_nat_turned_port_preserving_upgrades_without_losing_tcp(lab, u
     orch = Orchestrator(lab, a, b)
     orch.exchange()
     ka, kb = orch.keys[a.index], orch.keys[b.index]
-    orch.wait(lambda: on_path(a, kb, "relayed", lab.relays) and on_path(b, ka, "relayed", lab.relays), 20,
+    orch.wait(lambda: on_path(a, kb, "relayed", lab.turns) and on_path(b, ka, "relayed", lab.turns), 20,
               "relayed both ways")
     assert b.ok("nat_status")["mapping"] == "endpoint-dependent"
     # Relayed, and it stays so while the NAT is symmetric: never a false upgrade.

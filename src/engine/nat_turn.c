@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The NAT agent's TURN relays (nat_turn.h): the glue between the pure TURN
+ * clients and the global device. Requests leave from the device's own port
+ * (wg_device_send_raw), so the allocation's 5-tuple is the one WireGuard's
+ * ChannelData uses; answers come back through the port's demultiplexer.
+ * State changes are logged once, with the reason and never a credential.
+ */
+#include "engine/nat_turn.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nat/candidates.h"
+#include "nat/turn_client.h"
+#include "util/log.h"
+#include "wg/wg.h"
+
+#define NAT_TURN_MAX_SENDS 16
+
+struct nat_turn_server {
+	char *addr; /* as configured */
+	bool resolved;
+	struct turn_client client;
+	enum turn_state logged; /* the state last logged, to log each change once */
+	char logged_error[sizeof(((struct turn_client *)0)->error)];
+};
+
+struct nat_turn {
+	pthread_mutex_t lock;
+	struct nat_turn_server *servers;
+	size_t n_servers;
+	const struct ovl_nat_config *cfg; /* the agent's; outlives us */
+	void (*rand)(uint8_t *, size_t);
+};
+
+static uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+struct nat_turn *nat_turn_new(const struct ovl_nat_config *cfg, void (*rand)(uint8_t *, size_t))
+{
+	struct nat_turn *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->servers = cfg->n_turn_servers ? calloc(cfg->n_turn_servers, sizeof(*t->servers)) : NULL;
+	if (cfg->n_turn_servers && !t->servers) {
+		free(t);
+		return NULL;
+	}
+	for (size_t i = 0; i < cfg->n_turn_servers; i++) {
+		t->servers[i].addr = strdup(cfg->turn_servers[i].addr);
+		if (!t->servers[i].addr) {
+			t->n_servers = i;
+			nat_turn_free(t);
+			return NULL;
+		}
+	}
+	t->n_servers = cfg->n_turn_servers;
+	t->cfg = cfg;
+	t->rand = rand;
+	pthread_mutex_init(&t->lock, NULL);
+	return t;
+}
+
+void nat_turn_free(struct nat_turn *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n_servers; i++) {
+		free(t->servers[i].addr);
+		explicit_bzero(&t->servers[i].client, sizeof(t->servers[i].client)); /* the password, the key */
+	}
+	free(t->servers);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+/* A client's state change, logged once (with t->lock held). */
+static void log_change(struct nat_turn_server *s)
+{
+	const struct turn_client *c = &s->client;
+	char ep[IP_ENDPOINT_STRLEN];
+	if (c->state == s->logged && strcmp(c->error, s->logged_error) == 0)
+		return;
+	s->logged = c->state;
+	memcpy(s->logged_error, c->error, sizeof(s->logged_error));
+	if (c->state == TURN_STATE_ALLOCATED)
+		log_info("nat: TURN server %s: relayed address %s", s->addr,
+			 ip_endpoint_format(&c->relayed, ep, sizeof(ep)));
+	else if (c->state == TURN_STATE_FAILED)
+		log_warn("nat: TURN server %s: %s; retrying later", s->addr, c->error);
+	else if (c->state == TURN_STATE_CLOSED)
+		log_info("nat: TURN server %s: allocation released", s->addr);
+}
+
+void nat_turn_start(struct nat_turn *t, struct wg_device *dev, uint64_t now_ms)
+{
+	struct ip_endpoint relays[8];
+	size_t n_relays = 0;
+
+	for (size_t i = 0; i < t->n_servers; i++) {
+		const struct ovl_turn_server *spec = &t->cfg->turn_servers[i];
+		struct nat_turn_server *s = &t->servers[i];
+		struct ip_endpoint eps[2];
+		const char *why = NULL;
+		int n = ip_hostport_resolve(spec->addr, eps, &why);
+
+		pthread_mutex_lock(&t->lock);
+		if (n < 0) {
+			/* The client is never started: its state stays as this reason says. */
+			memset(&s->client, 0, sizeof(s->client));
+			s->client.state = TURN_STATE_FAILED;
+			snprintf(s->client.error, sizeof(s->client.error), "cannot resolve %s: %s", spec->addr, why);
+		} else if (turn_client_init(&s->client, &eps[0], spec->username, spec->credential, t->rand) < 0) {
+			s->client.state = TURN_STATE_FAILED;
+			snprintf(s->client.error, sizeof(s->client.error), "%s",
+				 "username or credential empty or too long");
+		} else {
+			s->resolved = true;
+			turn_client_start(&s->client, now_ms);
+			if (n_relays < sizeof(relays) / sizeof(relays[0]))
+				relays[n_relays++] = eps[0];
+		}
+		log_change(s);
+		pthread_mutex_unlock(&t->lock);
+	}
+	if (n_relays && wg_device_set_relay_servers(dev, relays, n_relays) < 0)
+		log_warn("nat: the device cannot take %zu TURN servers", n_relays);
+}
+
+void nat_turn_tick(struct nat_turn *t, struct wg_device *dev, uint64_t now_ms)
+{
+	for (size_t i = 0; i < t->n_servers; i++) {
+		struct nat_turn_server *s = &t->servers[i];
+		struct turn_send sends[NAT_TURN_MAX_SENDS];
+		struct ip_endpoint to;
+		size_t n = 0;
+
+		pthread_mutex_lock(&t->lock);
+		if (s->resolved) {
+			n = turn_client_tick(&s->client, now_ms, sends, NAT_TURN_MAX_SENDS);
+			to = s->client.server;
+			log_change(s);
+		}
+		pthread_mutex_unlock(&t->lock);
+		for (size_t j = 0; j < n; j++) {
+			int r = wg_device_send_raw(dev, &to, sends[j].buf, sends[j].len);
+			if (r < 0)
+				log_debug("nat: TURN request to %s not sent: %s", s->addr, strerror(-r));
+		}
+	}
+}
+
+bool nat_turn_on_datagram(struct nat_turn *t, const uint8_t *buf, size_t len, const struct ip_endpoint *from,
+			  uint64_t now_ms)
+{
+	bool consumed = false;
+	if (!wg_is_stun(buf, len))
+		return false;
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < t->n_servers && !consumed; i++) {
+		struct nat_turn_server *s = &t->servers[i];
+		struct ip_endpoint peer;
+		const uint8_t *data;
+		size_t data_len;
+		if (!s->resolved || !ip_endpoint_equal(&s->client.server, from))
+			continue;
+		/*
+		 * Data indications are the fallback before a channel is bound:
+		 * the path relies on channels, so their contents are counted
+		 * (by the client) and not carried.
+		 */
+		consumed = turn_client_on_message(&s->client, buf, len, now_ms, &peer, &data, &data_len) !=
+			   TURN_RX_DROPPED;
+		log_change(s);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return consumed;
+}
+
+bool nat_turn_channel(struct nat_turn *t, const struct ip_endpoint *target, uint64_t now_ms,
+		      struct ip_endpoint *server, uint16_t *channel)
+{
+	bool ready = false;
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < t->n_servers && !ready; i++) {
+		struct turn_client *c = &t->servers[i].client;
+		if (!t->servers[i].resolved || c->state != TURN_STATE_ALLOCATED ||
+		    target->addr.family != c->relayed.addr.family)
+			continue;
+		uint16_t ch = turn_client_bind(c, target, now_ms);
+		if (!ch)
+			continue;
+		ready = turn_client_channel_ready(c, ch);
+		*server = c->server;
+		*channel = ch;
+		break; /* the first allocated relay: its channel is on its way */
+	}
+	pthread_mutex_unlock(&t->lock);
+	return ready;
+}
+
+bool nat_turn_channel_ready(struct nat_turn *t, const struct ip_endpoint *server, uint16_t channel)
+{
+	bool ready = false;
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < t->n_servers && !ready; i++)
+		ready = t->servers[i].resolved && ip_endpoint_equal(&t->servers[i].client.server, server) &&
+			turn_client_channel_ready(&t->servers[i].client, channel);
+	pthread_mutex_unlock(&t->lock);
+	return ready;
+}
+
+void nat_turn_candidates(struct nat_turn *t, struct ovl_candidate *list, size_t *n)
+{
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < t->n_servers; i++) {
+		const struct turn_client *c = &t->servers[i].client;
+		if (c->state != TURN_STATE_ALLOCATED)
+			continue;
+		struct ovl_candidate cand = {
+			.type = OVL_CAND_RELAY,
+			.address = c->relayed,
+			.priority = nat_priority(NAT_TYPE_PREF_RELAY, nat_local_preference(c->relayed.addr.family, (unsigned)i),
+						 NAT_COMPONENT_ID),
+		};
+		nat_candidate_add(list, n, &cand);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+struct ovl_nat_turn_server *nat_turn_status(struct nat_turn *t, size_t *n)
+{
+	struct ovl_nat_turn_server *out = t->n_servers ? calloc(t->n_servers, sizeof(*out)) : NULL;
+	*n = 0;
+	if (!out)
+		return NULL;
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < t->n_servers; i++) {
+		const struct turn_client *c = &t->servers[i].client;
+		snprintf(out[i].addr, sizeof(out[i].addr), "%s", t->servers[i].addr);
+		out[i].state = turn_state_name(c->state);
+		out[i].has_relayed = c->state == TURN_STATE_ALLOCATED;
+		out[i].relayed = c->relayed;
+		memcpy(out[i].error, c->error, sizeof(out[i].error));
+	}
+	*n = t->n_servers;
+	pthread_mutex_unlock(&t->lock);
+	return out;
+}
+
+void nat_turn_close(struct nat_turn *t, struct wg_device *dev, uint64_t timeout_ms)
+{
+	uint64_t start = monotonic_ms(), now = start;
+	bool open = true;
+
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < t->n_servers; i++)
+		if (t->servers[i].resolved)
+			turn_client_close(&t->servers[i].client, now);
+	pthread_mutex_unlock(&t->lock);
+	/* The answers come through the device's receive threads; poll for them. */
+	while (open && now - start < timeout_ms) {
+		nat_turn_tick(t, dev, now);
+		usleep(10000);
+		now = monotonic_ms();
+		open = false;
+		pthread_mutex_lock(&t->lock);
+		for (size_t i = 0; i < t->n_servers; i++)
+			open |= t->servers[i].resolved && t->servers[i].client.state == TURN_STATE_DEALLOCATING;
+		pthread_mutex_unlock(&t->lock);
+	}
+	wg_device_set_relay_servers(dev, NULL, 0);
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The NAT agent's TURN relays (nat_turn.c): one TURN client
+ * (nat/turn_client.h) per configured `turn_servers` entry, its messages
+ * sent from the global device's own WireGuard port and its answers taken
+ * from the port's demultiplexer, the relayed addresses as `relay`
+ * candidates, channels to peers for the relayed data path, and each
+ * server's part of nat_status. A leaf: its lock is taken inside, after the
+ * agent's, and it never calls into the device while holding it.
+ */
+#ifndef OVL_ENGINE_NAT_TURN_H
+#define OVL_ENGINE_NAT_TURN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/request.h"
+#include "state/model.h"
+#include "util/inet.h"
+
+struct nat_turn;
+struct wg_device;
+
+/* The relays of cfg (copied; nothing resolved or sent yet). NULL when out of memory. */
+struct nat_turn *nat_turn_new(const struct ovl_nat_config *cfg, void (*rand)(uint8_t *, size_t));
+void nat_turn_free(struct nat_turn *t);
+
+/*
+ * Resolves every server (blocking: on the agent's thread), tells the device
+ * their addresses (its ChannelData is unwrapped only from them) and starts
+ * allocating. A server that does not resolve fails with that reason.
+ */
+void nat_turn_start(struct nat_turn *t, struct wg_device *dev, uint64_t now_ms);
+
+/* Sends what is due (first sends, retransmissions, refreshes, retries). */
+void nat_turn_tick(struct nat_turn *t, struct wg_device *dev, uint64_t now_ms);
+
+/*
+ * A datagram from the port's demultiplexer (a device receive thread): true
+ * when it was a TURN server's answer or indication, consumed here; false
+ * for anything else (STUN from a STUN server, probes), the caller's.
+ */
+bool nat_turn_on_datagram(struct nat_turn *t, const uint8_t *buf, size_t len, const struct ip_endpoint *from,
+			  uint64_t now_ms);
+
+/*
+ * A channel towards target on the first allocated relay (kept refreshed
+ * from now on). True when it is bound and ChannelData may flow: *server and
+ * *channel are then the path for wg_peer_set_relay_path().
+ */
+bool nat_turn_channel(struct nat_turn *t, const struct ip_endpoint *target, uint64_t now_ms,
+		      struct ip_endpoint *server, uint16_t *channel);
+/* Whether server still carries channel (allocated, bound): a relayed peer stays on it. */
+bool nat_turn_channel_ready(struct nat_turn *t, const struct ip_endpoint *server, uint16_t channel);
+
+/* Appends the relayed addresses as `relay` candidates (RFC 8445 priority, type preference 0). */
+void nat_turn_candidates(struct nat_turn *t, struct ovl_candidate *list, size_t *n);
+
+/* Each server's state for nat_status (allocated array; NULL with *n 0 when none). */
+struct ovl_nat_turn_server *nat_turn_status(struct nat_turn *t, size_t *n);
+
+/*
+ * Teardown: Deallocate every allocation and wait for the answers, at most
+ * timeout_ms (the device's receive threads must still run).
+ */
+void nat_turn_close(struct nat_turn *t, struct wg_device *dev, uint64_t timeout_ms);
+
+#endif
