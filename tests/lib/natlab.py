@@ -179,10 +179,22 @@ add rule ip nat post oifname "wan" masquerade{flags}
 """
         subprocess.run(["ip", "netns", "exec", router["ns"], "nft", "-f", "-"], input=rules.encode(), check=True)
 
-    def forget_flows(self, router, src_ip, src_port, dsts):
-        """Deletes router's conntrack entries of the UDP flows src_ip:src_port -> each (ip, port) of dsts
-        (ctnetlink IPCTNL_MSG_CT_DELETE with the original tuple): their next packet gets a new mapping.
-        A missing entry is not an error."""
+    def forget_flows(self, router, src_ip, src_port, keep=()):
+        """Deletes router's conntrack entries of the UDP flows from src_ip:src_port, except those to an
+        address in keep (ctnetlink IPCTNL_MSG_CT_DELETE with each original tuple, as listed by
+        /proc/net/nf_conntrack): the next packet of each gets a new mapping. A flow that ended
+        meanwhile is not an error."""
+        flows = set()
+        for line in sh("cat", "/proc/net/nf_conntrack", ns=router["ns"]).stdout.splitlines():
+            f = {}
+            for w in line.split():
+                if "=" in w:
+                    f.setdefault(*w.split("=", 1))  # the first src, dst, ports: the original tuple
+            if " udp " in f" {line} " and f.get("src") == src_ip and f.get("sport") == str(src_port) \
+                    and f.get("dst") not in keep:
+                flows.add(f"{f['dst']}:{f['dport']}")
+        if not flows:
+            return []
         code = (
             "import socket,struct,sys\n"
             "def nla(t,p):\n"
@@ -199,8 +211,8 @@ add rule ip nat post oifname "wan" masquerade{flags}
             "    r=s.recv(4096)\n"
             "    err=struct.unpack('=i',r[16:20])[0]\n"
             "    if err not in (0,-2): raise SystemExit(f'conntrack delete {d}: errno {-err}')\n")
-        sh("ip", "netns", "exec", router["ns"], sys.executable, "-c", code, src_ip, str(src_port),
-           *(f"{ip}:{port}" for ip, port in dsts))
+        sh("ip", "netns", "exec", router["ns"], sys.executable, "-c", code, src_ip, str(src_port), *sorted(flows))
+        return sorted(flows)
 
     def flush_conntrack(self, router):
         """`conntrack -F` in router's namespace (ctnetlink IPCTNL_MSG_CT_DELETE without a tuple:
