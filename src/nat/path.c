@@ -101,6 +101,23 @@ static void direct_died(struct nat_path *p, bool relay_available, uint64_t now_m
 	p->resume_after_hold = true;
 }
 
+/*
+ * Two nodes may pick different relays (whichever channel was bound first):
+ * each then receives through the other's choice, and neither's relay in use
+ * would ever see the peer's packets. The node on the later relay follows
+ * the peer to an earlier one it hears through; the other stays: both end on
+ * the earlier relay, with no back and forth.
+ */
+static void follow_peer_to_earlier_relay(struct nat_path *p, const struct nat_path_obs *obs, uint64_t now_ms)
+{
+	for (unsigned j = 0; j < p->cur.relay && j < relay_count(obs); j++)
+		if (relay_usable(p, obs, j, now_ms) && obs->relay[j].rx_ms > p->cur_since_ms &&
+		    age(now_ms, obs->relay[j].rx_ms) < NAT_PATH_DEAD_MS) {
+			choose(p, NAT_PATH_RELAY, j, now_ms);
+			return;
+		}
+}
+
 void nat_path_kick(struct nat_path *p, uint64_t now_ms)
 {
 	if (now_ms < p->direct_hold_until_ms)
@@ -113,6 +130,8 @@ void nat_path_step(struct nat_path *p, const struct nat_punch_params *pp, uint64
 {
 	*out = (struct nat_path_step){ .direct = NAT_PUNCH_NOTHING, .prev = p->cur };
 
+	if (p->cur.kind == NAT_PATH_RELAY)
+		follow_peer_to_earlier_relay(p, obs, now_ms);
 	if (p->cur.kind == NAT_PATH_RELAY)
 		check_relay_in_use(p, obs, now_ms);
 

@@ -27,6 +27,9 @@
  *    NAT_PATH_DEAD_MS (three keepalives): the next relay that can carry is
  *    used (in configuration order, wrapping), and the dead one is held back
  *    for a backoff of its own.
+ *  - Two nodes on different relays (each used whichever channel was bound
+ *    first) hear each other through the other's choice: the one on the
+ *    later relay follows the peer to the earlier one it hears through.
  *  - A direct path in use dies the same way (nothing for NAT_PATH_DEAD_MS):
  *    back to a relay at once.
  *

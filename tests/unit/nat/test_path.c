@@ -220,6 +220,33 @@ static void lost_allocation_moves_at_once(void **state)
 	assert_true(took >= NAT_PATH_RELAY_BACKOFF_MIN_MS - 1000 && took <= NAT_PATH_RELAY_BACKOFF_MIN_MS);
 }
 
+static void nodes_on_different_relays_meet_on_the_earlier_one(void **state)
+{
+	struct world w;
+	world_init(&w, 2);
+	w.obs.relay[0].ready = false; /* our channel on relay 0 is still on its way */
+	w.relay_carries[0] = w.relay_carries[1] = false; /* the world's peer is not where we are */
+	tick(&w);
+	assert_int_equal(w.p.cur.relay, 1);
+	w.obs.relay[0].ready = true;
+	run_for(&w, 3000);
+	assert_int_equal(w.p.cur.relay, 1); /* relay 1 carries: no move for a preference alone */
+	/* The peer chose relay 0: its keepalives come through there. */
+	w.obs.relay[0].rx_ms = w.t;
+	tick(&w);
+	assert_true(w.last.moved);
+	assert_int_equal(w.p.cur.relay, 0);
+	/* The node on relay 0 hearing the peer through relay 1 stays. */
+	struct world v;
+	world_init(&v, 2);
+	run_for(&v, 1000);
+	assert_int_equal(v.p.cur.relay, 0);
+	v.obs.relay[1].rx_ms = v.obs.relay[0].rx_ms = v.t;
+	run_for(&v, 1000);
+	assert_int_equal(v.p.cur.relay, 0);
+	assert_int_equal(v.p.moves, 1);
+}
+
 static void direct_death_falls_back_then_backs_off(void **state)
 {
 	struct world w;
@@ -329,6 +356,7 @@ int main(void)
 		cmocka_unit_test(upgrade_once_proven_both_ways_make_before_break),
 		cmocka_unit_test(relay_death_moves_to_the_other_relay),
 		cmocka_unit_test(lost_allocation_moves_at_once),
+		cmocka_unit_test(nodes_on_different_relays_meet_on_the_earlier_one),
 		cmocka_unit_test(direct_death_falls_back_then_backs_off),
 		cmocka_unit_test(an_old_proof_does_not_upgrade),
 		cmocka_unit_test(never_flaps_on_a_path_that_answers_every_other_probe),
