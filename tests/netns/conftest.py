@@ -2,6 +2,7 @@
 import pytest
 
 from cluster import Cluster
+from natlab import NatLab
 from testutil import require_root
 
 
@@ -30,3 +31,13 @@ def two_nodes(build, uniq):
         c.start_daemons()
         yield c
     c.check_clean_exits()
+
+
+@pytest.fixture
+def lab(build, uniq):
+    """The NAT lab (tests/lib/natlab.py), nothing built yet; stopped and checked for clean exits
+    afterwards."""
+    require_root()
+    with NatLab(build / "cmd" / "overlayd", token=uniq) as lab:
+        yield lab
+    lab.check_clean_exits()

@@ -10,22 +10,12 @@ import subprocess
 import sys
 import time
 
-import pytest
-
-from natlab import STUN_IPS, TURN_IPS, NatLab
-from testutil import require_root, wait_for
+from natlab import STUN_IPS, TURN_IPS
+from testutil import wait_for
 
 TCPSTREAM = pathlib.Path(__file__).resolve().parent.parent / "lib" / "tcpstream.py"
 STREAM_PORT = 7000
 TURN_USER, TURN_PASSWORD = "node", "turn-pass"  # start_turn()'s default user
-
-
-@pytest.fixture
-def lab(build, uniq):
-    require_root()
-    with NatLab(build / "cmd" / "overlayd", token=uniq) as lab:
-        yield lab
-    lab.check_clean_exits()
 
 
 def peer_status(n, key):
@@ -111,8 +101,10 @@ class Stream:
                 p.wait()
 
 
-def setup_pair(lab, uniq, relays, **nat):
-    """a behind a port-preserving NAT, b behind a symmetric one; both use relays (coturns)."""
+def relayed_pair(lab, uniq, relays, **nat):
+    """a behind a port-preserving NAT, b behind a symmetric one, both using relays (coturns), their
+    candidates exchanged: returns (b's router, a, b, the orchestrator, a's key, b's key) once both
+    say relayed through one of the relays."""
     ra, rb = lab.router(), lab.router(symmetric=True)
     a, b = lab.node(ra), lab.node(rb)
     lab.start()
@@ -123,7 +115,11 @@ def setup_pair(lab, uniq, relays, **nat):
     for n in (a, b):
         relay_candidates(n, relays)
         lab.candidates(n)
-    return ra, rb, a, b
+    orch = Orchestrator(lab, a, b)
+    ka, kb = orch.exchange()
+    orch.wait(lambda: on_path(a, kb, "relayed", turns) and on_path(b, ka, "relayed", turns), 20,
+              "relayed both ways")
+    return rb, a, b, orch, ka, kb
 
 
 def endpoint_events(n, key):
@@ -133,12 +129,7 @@ def endpoint_events(n, key):
 def test_relay_killed_traffic_moves_to_the_other_relay(lab, uniq):
     """(i) Two TURN relays; the one in use is killed mid-traffic: the pair moves to the other relay,
     the TCP connection through the overlay survives, nat_status and events say so; the gap is printed."""
-    ra, rb, a, b = setup_pair(lab, uniq, relays=2, hole_punch_timeout_secs=3)
-    orch = Orchestrator(lab, a, b)
-    orch.exchange()
-    ka, kb = orch.keys[a.index], orch.keys[b.index]
-    orch.wait(lambda: on_path(a, kb, "relayed", lab.turns) and on_path(b, ka, "relayed", lab.turns), 20,
-              "relayed both ways")
+    rb, a, b, orch, ka, kb = relayed_pair(lab, uniq, relays=2, hole_punch_timeout_secs=3)
     assert ping(a, b, count=2) and ping(b, a, count=2)
     used = on_path(b, ka, "relayed")["remote_endpoint"].rsplit(":", 1)[0]
     dead = next(t for t in lab.turns if t["ip"] == used)
@@ -168,12 +159,7 @@ def test_symmetric_nat_turned_port_preserving_upgrades_without_losing_tcp(lab, u
     """(ii) b behind a symmetric NAT: relayed. Its NAT turns port-preserving (the rule swapped, its
     mappings other than the relay's forgotten so STUN sees the new behaviour): the pair upgrades to
     hole-punched, make-before-break, and a TCP connection through the overlay survives the move."""
-    ra, rb, a, b = setup_pair(lab, uniq, relays=1, hole_punch_timeout_secs=3)
-    orch = Orchestrator(lab, a, b)
-    orch.exchange()
-    ka, kb = orch.keys[a.index], orch.keys[b.index]
-    orch.wait(lambda: on_path(a, kb, "relayed", lab.turns) and on_path(b, ka, "relayed", lab.turns), 20,
-              "relayed both ways")
+    rb, a, b, orch, ka, kb = relayed_pair(lab, uniq, relays=1, hole_punch_timeout_secs=3)
     assert b.ok("nat_status")["mapping"] == "endpoint-dependent"
     # Relayed, and it stays so while the NAT is symmetric: never a false upgrade.
     time.sleep(5)  # a stretch of time in which a move would be a failure, not a synchronisation

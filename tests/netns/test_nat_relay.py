@@ -4,20 +4,9 @@ Each test plays the orchestrator, handing one node's nat_status candidates (its 
 candidate among them) to the other in add_peer."""
 import time
 
-import pytest
-
-from natlab import NatLab, TURN_IPS
-from testutil import require_root, wait_for
+from testutil import wait_for
 
 PASSWORD = "turn-pass"
-
-
-@pytest.fixture
-def lab(build, uniq):
-    require_root()
-    with NatLab(build / "cmd" / "overlayd", token=uniq) as lab:
-        yield lab
-    lab.check_clean_exits()
 
 
 def ping(src, dst_node, count=1, wait=1):
