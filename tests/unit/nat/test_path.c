@@ -116,6 +116,14 @@ static uint64_t run_until(struct world *w, enum nat_path_kind kind, unsigned rel
 	return UINT64_MAX;
 }
 
+/* One relay, and the direct path up and chosen. */
+static void world_on_direct_path(struct world *w)
+{
+	world_init(w, 1);
+	w->direct = DIRECT_UP;
+	assert_true(run_until(w, NAT_PATH_DIRECT, 0, 2000) != UINT64_MAX);
+}
+
 static void relay_first_while_probes_run(void **state)
 {
 	struct world w;
@@ -250,9 +258,7 @@ static void nodes_on_different_relays_meet_on_the_earlier_one(void **state)
 static void direct_death_falls_back_then_backs_off(void **state)
 {
 	struct world w;
-	world_init(&w, 1);
-	w.direct = DIRECT_UP;
-	assert_true(run_until(&w, NAT_PATH_DIRECT, 0, 2000) != UINT64_MAX);
+	world_on_direct_path(&w);
 	run_for(&w, 60000);
 	uint64_t gaps[3];
 	for (int flap = 0; flap < 3; flap++) {
@@ -281,9 +287,7 @@ static void direct_death_falls_back_then_backs_off(void **state)
 static void an_old_proof_does_not_upgrade(void **state)
 {
 	struct world w;
-	world_init(&w, 1);
-	w.direct = DIRECT_UP;
-	assert_true(run_until(&w, NAT_PATH_DIRECT, 0, 2000) != UINT64_MAX);
+	world_on_direct_path(&w);
 	w.direct = DIRECT_DOWN;
 	assert_true(run_until(&w, NAT_PATH_RELAY, 0, NAT_PATH_DEAD_MS + 1000) != UINT64_MAX);
 	/* Packets arrive directly again, under the session proven before the flap. */
