@@ -131,3 +131,52 @@ put("wg_uapi", "setconf", f"private_key={hexk(1)}\nlisten_port=51000\nreplace_pe
     f"public_key={hexk(4)}\nupdate_only=true\nallowed_ip=0.0.0.0/0\n\n")
 put("wg_uapi", "remove", f"public_key={hexk(2)}\nremove=true\n\n")
 put("wg_uapi", "get", "get=1\n\n")
+
+# ---- TURN server answers (fuzz/stun_message.c's TURN client): the RFC 5769 transaction id,
+# the RFC 5769 2.4 long-term credentials (user, realm "example.org", password "TheMatrIX") ----
+import hashlib  # noqa: E402
+import hmac  # noqa: E402
+import zlib  # noqa: E402
+
+TXID = bytes.fromhex("b7e7a701bc34d686fa87dfae")
+TURN_USER = "\u30de\u30c8\u30ea\u30c3\u30af\u30b9".encode()
+TURN_KEY = hashlib.md5(TURN_USER + b":example.org:TheMatrIX").digest()
+
+
+def stun_attr(t, v):
+    return struct.pack(">HH", t, len(v)) + v + b"\0" * (-len(v) % 4)
+
+
+def xor_addr(ip, port, txid=TXID):
+    a = bytes(int(x) for x in ip.split("."))
+    return struct.pack(">BBH", 0, 1, port ^ 0x2112) + bytes(x ^ y for x, y in zip(a, b"\x21\x12\xa4\x42"))
+
+
+def stun(mtype, attrs, key=None, fingerprint=True):
+    body = b"".join(attrs)
+    if key:
+        head = struct.pack(">HHI", mtype, len(body) + 24, 0x2112A442) + TXID
+        body += stun_attr(0x0008, hmac.new(key, head + body, hashlib.sha1).digest())
+    if fingerprint:
+        head = struct.pack(">HHI", mtype, len(body) + 8, 0x2112A442) + TXID
+        body += stun_attr(0x8028, struct.pack(">I", zlib.crc32(head + body) ^ 0x5354554E))
+    return struct.pack(">HHI", mtype, len(body), 0x2112A442) + TXID + body
+
+
+def error_code(code, reason):
+    return stun_attr(0x0009, struct.pack(">HBB", 0, code // 100, code % 100) + reason.encode())
+
+
+realm_nonce = [stun_attr(0x0014, b"example.org"), stun_attr(0x0015, b"f//499k954d6OL34oL9FSTvy64sA")]
+put("stun_message", "turn-allocate-401", stun(0x0113, [error_code(401, "Unauthorized"), *realm_nonce]))
+put("stun_message", "turn-allocate-438", stun(0x0113, [error_code(438, "Stale Nonce"), *realm_nonce]))
+put("stun_message", "turn-allocate-486", stun(0x0113, [error_code(486, "Allocation Quota Reached")], TURN_KEY))
+put("stun_message", "turn-allocate-success", stun(0x0103, [
+    stun_attr(0x0016, xor_addr("192.0.2.1", 49152)), stun_attr(0x0020, xor_addr("198.51.100.7", 51820)),
+    stun_attr(0x000D, struct.pack(">I", 600))], TURN_KEY))
+put("stun_message", "turn-channel-bind-success", stun(0x0109, [], TURN_KEY))
+put("stun_message", "turn-permission-success", stun(0x0108, [], TURN_KEY))
+put("stun_message", "turn-data-indication", stun(0x0017, [
+    stun_attr(0x0012, xor_addr("198.51.100.1", 51820)), stun_attr(0x0013, b"\x04\0\0\0" + bytes(28))],
+    fingerprint=False))
+put("stun_message", "turn-channel-data", struct.pack(">HH", 0x4000, 32) + b"\x04\0\0\0" + bytes(28))

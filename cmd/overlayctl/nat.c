@@ -26,6 +26,13 @@ static void print_nat(json_t *r)
 		printf("%-18s  %-46s  %" JSON_INTEGER_FORMAT "\n", ctl_str_or_dash(v, "candidate_type"),
 		       ctl_str_or_dash(v, "address"), json_integer_value(json_object_get(v, "priority")));
 	}
+	if (json_array_size(json_object_get(r, "turn_servers")))
+		printf("\n%-30s  %-12s  %-22s  %s\n", "TURN SERVER", "STATE", "RELAYED ADDRESS", "ERROR");
+	json_array_foreach(json_object_get(r, "turn_servers"), i, v)
+	{
+		printf("%-30s  %-12s  %-22s  %s\n", ctl_str_or_dash(v, "addr"), ctl_str_or_dash(v, "state"),
+		       ctl_str_or_dash(v, "relayed_address"), ctl_str_or_dash(v, "error"));
+	}
 	printf("\n%-44s  %-10s  %-13s  %s\n", "PEER", "STATE", "CONNECTION", "REMOTE ENDPOINT");
 	json_array_foreach(json_object_get(r, "peers"), i, v)
 	{

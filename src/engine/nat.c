@@ -76,13 +76,6 @@ struct nat_agent {
 	uint64_t rx_not_stun;
 };
 
-static uint64_t clock_ms(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void random_bytes(uint8_t *buf, size_t len)
 {
 	while (len) {
@@ -153,12 +146,12 @@ static void update_reflexive(struct nat_agent *a)
 static void on_datagram(void *user, const uint8_t *buf, size_t len, const struct ip_endpoint *from)
 {
 	struct nat_agent *a = user;
-	if (a->turn && nat_turn_on_datagram(a->turn, buf, len, from, clock_ms(CLOCK_MONOTONIC)))
+	if (a->turn && nat_turn_on_datagram(a->turn, buf, len, from, clock_now_ms(CLOCK_MONOTONIC)))
 		return;
 	pthread_mutex_lock(&a->lock);
 	if (!wg_is_stun(buf, len)) {
 		a->rx_not_stun++;
-	} else if (stun_client_on_datagram(&a->stun, buf, len, from, clock_ms(CLOCK_MONOTONIC))) {
+	} else if (stun_client_on_datagram(&a->stun, buf, len, from, clock_now_ms(CLOCK_MONOTONIC))) {
 		a->last_refresh = (uint64_t)time(NULL);
 		update_reflexive(a);
 	}
@@ -196,7 +189,7 @@ static void resolve_servers(struct nat_agent *a)
 static void stun_pass(struct nat_agent *a)
 {
 	struct stun_send sends[NAT_MAX_SENDS];
-	uint64_t now = clock_ms(CLOCK_MONOTONIC);
+	uint64_t now = clock_now_ms(CLOCK_MONOTONIC);
 	bool gather;
 	size_t n;
 
@@ -316,7 +309,7 @@ static void peers_pass(struct nat_agent *a)
 	struct wg_device_status *st = NULL;
 	struct peer_job *jobs;
 	size_t n_jobs = 0;
-	uint64_t now = clock_ms(CLOCK_REALTIME), mono = clock_ms(CLOCK_MONOTONIC);
+	uint64_t now = clock_now_ms(CLOCK_REALTIME), mono = clock_now_ms(CLOCK_MONOTONIC);
 
 	if (wg_device_status(a->dev, &st) < 0)
 		return;
@@ -414,7 +407,7 @@ static void emit_events(struct nat_agent *a)
  */
 static uint64_t sleep_ms(const struct nat_agent *a)
 {
-	uint64_t now = clock_ms(CLOCK_REALTIME), ms = NAT_TICK_MS;
+	uint64_t now = clock_now_ms(CLOCK_REALTIME), ms = NAT_TICK_MS;
 	for (size_t i = 0; i < a->n_peers; i++) {
 		const struct nat_punch *punch = &a->peers[i].sel.path.punch;
 		if (punch->state == NAT_PUNCH_QUIET && punch->retry_ms > now && punch->retry_ms - now < ms)
@@ -428,7 +421,7 @@ static void *agent_main(void *arg)
 	struct nat_agent *a = arg;
 	resolve_servers(a);
 	if (a->turn)
-		nat_turn_start(a->turn, a->dev, clock_ms(CLOCK_MONOTONIC));
+		nat_turn_start(a->turn, a->dev, clock_now_ms(CLOCK_MONOTONIC));
 	pthread_mutex_lock(&a->lock);
 	while (!a->stop) {
 		pthread_mutex_unlock(&a->lock);
@@ -549,7 +542,7 @@ void nat_agent_peer_update(struct engine *e, const struct ovl_peer_spec *spec)
 	nat_candidates_sort(p->cands, p->n_cands);
 	p->keepalive = (uint16_t)(spec->persistent_keepalive_secs > 65535 ? 65535 : spec->persistent_keepalive_secs);
 	p->keepalive_done = false; /* add_peer just set the orchestrator's value again */
-	nat_path_kick(&p->sel.path, clock_ms(CLOCK_REALTIME));
+	nat_path_kick(&p->sel.path, clock_now_ms(CLOCK_REALTIME));
 	pthread_cond_signal(&a->cond);
 	pthread_mutex_unlock(&a->lock);
 }
@@ -561,6 +554,8 @@ void nat_agent_peer_forget(struct engine *e, const uint8_t key[WG_KEY_LEN])
 		return;
 	pthread_mutex_lock(&a->lock);
 	struct nat_peer *p = find_peer(a, key);
+	if (p)
+		nat_pathsel_forget(&p->sel, a->turn);
 	if (p)
 		*p = a->peers[--a->n_peers];
 	pthread_mutex_unlock(&a->lock);
@@ -585,7 +580,7 @@ void engine_nat_tick(struct engine *e, struct ovl_response *resp)
 {
 	struct nat_agent *a = e->nat;
 	if (a) {
-		uint64_t now = clock_ms(CLOCK_REALTIME);
+		uint64_t now = clock_now_ms(CLOCK_REALTIME);
 		pthread_mutex_lock(&a->lock);
 		a->next_refresh_ms = 0; /* STUN and host candidates now */
 		for (size_t i = 0; i < a->n_peers; i++)
@@ -596,10 +591,10 @@ void engine_nat_tick(struct engine *e, struct ovl_response *resp)
 	resp_ok(resp);
 }
 
-/* "connected" on the direct path; else the direct path's punch state (a relay may be in use meanwhile). */
-static const char *peer_state_name(const struct nat_path *path)
+/* "connected" on a path (relayed or direct); else the direct path's punch state. */
+static const char *peer_state_name(const struct nat_path *path, bool connected)
 {
-	if (path->cur.kind == NAT_PATH_DIRECT)
+	if (connected)
 		return "connected";
 	switch (path->punch.state) {
 	case NAT_PUNCH_PROBING:
@@ -670,7 +665,7 @@ void engine_nat_status(struct engine *e, struct ovl_response *resp)
 		memcpy(np->public_key, p->key, WG_KEY_LEN);
 		struct nat_pathsel_peer peer = pathsel_peer(p);
 		np->connected = p->sel.path.cur.kind != NAT_PATH_NONE && p->session;
-		np->state = peer_state_name(&p->sel.path);
+		np->state = peer_state_name(&p->sel.path, np->connected);
 		np->has_remote_endpoint = nat_pathsel_describe(&p->sel, &peer, p->has_endpoint, &p->endpoint,
 							       &np->connection_type, &np->remote_endpoint);
 	}

@@ -55,8 +55,16 @@ void nat_pathsel_step(struct nat_pathsel *sel, struct nat_turn *turn, const stru
 		struct ip_endpoint target;
 		nat_turn_relay(turn, i, &r);
 		servers[i] = r.server;
-		if (r.allocated && relay_target(&r, peer, &target))
+		bool has_target = r.allocated && relay_target(&r, peer, &target);
+		if (sel->asked[i] && (!has_target || !ip_endpoint_equal(&target, &sel->target[i]))) {
+			nat_turn_unbind(turn, i, &sel->target[i]); /* no more refreshes of a channel nobody uses */
+			sel->asked[i] = false;
+		}
+		if (has_target) {
+			sel->asked[i] = true;
+			sel->target[i] = target;
 			channels[i] = nat_turn_channel(turn, i, &target, mono_ms);
+		}
 		obs.relay[i].ready = channels[i] != 0;
 		if (r.device_slot >= 0 && ps->relay_rx_ms[r.device_slot] > 0)
 			obs.relay[i].rx_ms = (uint64_t)ps->relay_rx_ms[r.device_slot];
@@ -84,6 +92,13 @@ void nat_pathsel_step(struct nat_pathsel *sel, struct nat_turn *turn, const stru
 		out->moved = true;
 		out->endpoint = cur->kind == NAT_PATH_RELAY ? servers[cur->relay] : ps->endpoint;
 	}
+}
+
+void nat_pathsel_forget(struct nat_pathsel *sel, struct nat_turn *turn)
+{
+	for (size_t i = 0; turn && i < NAT_PATH_MAX_RELAYS; i++)
+		if (sel->asked[i])
+			nat_turn_unbind(turn, i, &sel->target[i]);
 }
 
 void nat_pathsel_apply(struct wg_device *dev, const uint8_t key[WG_KEY_LEN], bool initiator,

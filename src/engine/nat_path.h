@@ -24,6 +24,9 @@ struct nat_pathsel {
 	bool relayed;
 	struct ip_endpoint relay_server;
 	uint16_t relay_channel;
+	/* Per relay: the peer address our channel there was asked towards (released when it changes). */
+	bool asked[NAT_PATH_MAX_RELAYS];
+	struct ip_endpoint target[NAT_PATH_MAX_RELAYS];
 };
 
 /* What one step asks of the device and the agent. */
@@ -52,6 +55,9 @@ struct nat_pathsel_peer {
 void nat_pathsel_step(struct nat_pathsel *sel, struct nat_turn *turn, const struct nat_punch_params *pp,
 		      uint64_t now_ms, uint64_t mono_ms, const struct wg_peer_status *ps,
 		      const struct nat_pathsel_peer *peer, struct nat_pathsel_step *out);
+
+/* The peer is forgotten: its channels are released (no more refreshes; they expire on the relays). */
+void nat_pathsel_forget(struct nat_pathsel *sel, struct nat_turn *turn);
 
 /* Carries out out->change on dev (no agent lock held). initiator: this node starts handshakes with the peer. */
 void nat_pathsel_apply(struct wg_device *dev, const uint8_t key[WG_KEY_LEN], bool initiator,

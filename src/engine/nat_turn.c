@@ -13,15 +13,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "nat/candidates.h"
 #include "nat/turn_client.h"
+#include "util/deadline.h"
 #include "util/log.h"
 #include "wg/wg.h"
 
 #define NAT_TURN_MAX_SENDS 16
+#define NAT_TURN_QUEUE 8 /* Data indications waiting for the agent's thread */
+
+/* A WireGuard message from a Data indication, for wg_device_receive_relayed. */
+struct nat_turn_relayed {
+	struct ip_endpoint server;
+	size_t len;
+	uint8_t buf[WG_RELAYED_MAX];
+};
 
 struct nat_turn_server {
 	char *addr; /* as configured */
@@ -38,14 +46,14 @@ struct nat_turn {
 	size_t n_servers;
 	const struct ovl_nat_config *cfg; /* the agent's; outlives us */
 	void (*rand)(uint8_t *, size_t);
+	/*
+	 * Data indications: the hook runs on a device thread, which cannot call
+	 * back into the device, so their contents wait here for the next tick.
+	 */
+	struct nat_turn_relayed queue[NAT_TURN_QUEUE];
+	size_t n_queued;
+	uint64_t queue_dropped;
 };
-
-static uint64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 struct nat_turn *nat_turn_new(const struct ovl_nat_config *cfg, void (*rand)(uint8_t *, size_t))
 {
@@ -141,8 +149,27 @@ void nat_turn_start(struct nat_turn *t, struct wg_device *dev, uint64_t now_ms)
 		log_warn("nat: the device cannot take %zu TURN servers", n_relays);
 }
 
+/* The Data indications' WireGuard messages, to the device (t->lock not held). */
+static void deliver_queued(struct nat_turn *t, struct wg_device *dev)
+{
+	struct nat_turn_relayed *q;
+	size_t n;
+	pthread_mutex_lock(&t->lock);
+	n = t->n_queued;
+	q = n ? malloc(n * sizeof(*q)) : NULL;
+	if (q)
+		memcpy(q, t->queue, n * sizeof(*q));
+	t->n_queued = 0;
+	pthread_mutex_unlock(&t->lock);
+	for (size_t i = 0; q && i < n; i++)
+		if (wg_device_receive_relayed(dev, &q[i].server, q[i].buf, q[i].len) < 0)
+			log_debug("nat: a Data indication held no WireGuard message");
+	free(q);
+}
+
 void nat_turn_tick(struct nat_turn *t, struct wg_device *dev, uint64_t now_ms)
 {
+	deliver_queued(t, dev);
 	for (size_t i = 0; i < t->n_servers; i++) {
 		struct nat_turn_server *s = &t->servers[i];
 		struct turn_send sends[NAT_TURN_MAX_SENDS];
@@ -178,14 +205,23 @@ bool nat_turn_on_datagram(struct nat_turn *t, const uint8_t *buf, size_t len, co
 		size_t data_len;
 		if (!s->resolved || !ip_endpoint_equal(&s->client.server, from))
 			continue;
-		/*
-		 * Data indications are the fallback before a channel is bound:
-		 * the path relies on channels, so their contents are counted
-		 * (by the client) and not carried.
-		 */
-		consumed = turn_client_on_message(&s->client, buf, len, now_ms, &peer, &data, &data_len) !=
-			   TURN_RX_DROPPED;
+		uint64_t stale = s->client.stale_nonces;
+		enum turn_rx rx = turn_client_on_message(&s->client, buf, len, now_ms, &peer, &data, &data_len);
+		consumed = rx != TURN_RX_DROPPED;
+		if (s->client.stale_nonces != stale)
+			log_debug("nat: TURN server %s: stale nonce (438); sent again with the new one", s->addr);
 		log_change(s);
+		/* A Data indication: the relay's fallback before our channel to that peer is bound. */
+		if (rx != TURN_RX_DATA)
+			continue;
+		if (t->n_queued < NAT_TURN_QUEUE && data_len <= WG_RELAYED_MAX) {
+			struct nat_turn_relayed *q = &t->queue[t->n_queued++];
+			q->server = s->client.server;
+			q->len = data_len;
+			memcpy(q->buf, data, data_len);
+		} else {
+			t->queue_dropped++;
+		}
 	}
 	pthread_mutex_unlock(&t->lock);
 	return consumed;
@@ -194,6 +230,14 @@ bool nat_turn_on_datagram(struct nat_turn *t, const uint8_t *buf, size_t len, co
 size_t nat_turn_count(struct nat_turn *t)
 {
 	return t->n_servers < NAT_TURN_MAX_RELAYS ? t->n_servers : NAT_TURN_MAX_RELAYS;
+}
+
+void nat_turn_unbind(struct nat_turn *t, size_t i, const struct ip_endpoint *target)
+{
+	pthread_mutex_lock(&t->lock);
+	if (t->servers[i].resolved)
+		turn_client_unbind(&t->servers[i].client, target);
+	pthread_mutex_unlock(&t->lock);
 }
 
 void nat_turn_relay(struct nat_turn *t, size_t i, struct nat_turn_relay *out)
@@ -263,7 +307,7 @@ struct ovl_nat_turn_server *nat_turn_status(struct nat_turn *t, size_t *n)
 
 void nat_turn_close(struct nat_turn *t, struct wg_device *dev, uint64_t timeout_ms)
 {
-	uint64_t start = monotonic_ms(), now = start;
+	uint64_t start = clock_now_ms(CLOCK_MONOTONIC), now = start;
 	bool open = true;
 
 	pthread_mutex_lock(&t->lock);
@@ -275,7 +319,7 @@ void nat_turn_close(struct nat_turn *t, struct wg_device *dev, uint64_t timeout_
 	while (open && now - start < timeout_ms) {
 		nat_turn_tick(t, dev, now);
 		usleep(10000);
-		now = monotonic_ms();
+		now = clock_now_ms(CLOCK_MONOTONIC);
 		open = false;
 		pthread_mutex_lock(&t->lock);
 		for (size_t i = 0; i < t->n_servers; i++)

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nat/path.h"
 #include "proto/request.h"
 #include "state/model.h"
 #include "util/inet.h"
@@ -33,7 +34,10 @@ void nat_turn_free(struct nat_turn *t);
  */
 void nat_turn_start(struct nat_turn *t, struct wg_device *dev, uint64_t now_ms);
 
-/* Sends what is due (first sends, retransmissions, refreshes, retries). */
+/*
+ * Sends what is due (first sends, retransmissions, refreshes, retries) and
+ * hands WireGuard what Data indications brought since the last tick.
+ */
 void nat_turn_tick(struct nat_turn *t, struct wg_device *dev, uint64_t now_ms);
 
 /*
@@ -45,7 +49,7 @@ bool nat_turn_on_datagram(struct nat_turn *t, const uint8_t *buf, size_t len, co
 			  uint64_t now_ms);
 
 /* The relays path selection chooses among: the first NAT_TURN_MAX_RELAYS configured. */
-#define NAT_TURN_MAX_RELAYS 4
+#define NAT_TURN_MAX_RELAYS NAT_PATH_MAX_RELAYS
 size_t nat_turn_count(struct nat_turn *t);
 
 struct nat_turn_relay {
@@ -62,6 +66,8 @@ void nat_turn_relay(struct nat_turn *t, size_t i, struct nat_turn_relay *out);
  * else 0 (not allocated, on its way, or the table is full).
  */
 uint16_t nat_turn_channel(struct nat_turn *t, size_t i, const struct ip_endpoint *target, uint64_t now_ms);
+/* No channel towards target on relay i any more: it is no longer refreshed (it expires there). */
+void nat_turn_unbind(struct nat_turn *t, size_t i, const struct ip_endpoint *target);
 
 /* Appends the relayed addresses as `relay` candidates (RFC 8445 priority, type preference 0). */
 void nat_turn_candidates(struct nat_turn *t, struct ovl_candidate *list, size_t *n);

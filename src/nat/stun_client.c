@@ -50,12 +50,7 @@ size_t stun_client_tick(struct stun_client *c, uint64_t now_ms, struct stun_send
 		n++;
 		t->sent++;
 		c->sent++;
-		if (t->sent == STUN_RC) {
-			t->next_send_ms = now_ms + (uint64_t)STUN_RM * STUN_RTO_MS;
-		} else {
-			t->next_send_ms = now_ms + t->rto_ms;
-			t->rto_ms *= 2;
-		}
+		t->next_send_ms = stun_next_send_ms(t->sent, now_ms, &t->rto_ms);
 	}
 	return n;
 }

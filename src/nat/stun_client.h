@@ -24,6 +24,22 @@
 #define STUN_RM 16
 #define STUN_MAX_SERVERS 8
 
+/*
+ * RFC 8489 6.2.1's schedule, shared by the STUN and TURN clients: after
+ * send number `sent` (1-based) at now_ms, when the next one is due - one RTO
+ * later, the RTO then doubling - or, after the last of Rc sends, when the
+ * transaction is given up (Rm RTOs later).
+ */
+static inline uint64_t stun_next_send_ms(unsigned sent, uint64_t now_ms, uint64_t *rto_ms)
+{
+	uint64_t next;
+	if (sent == STUN_RC)
+		return now_ms + (uint64_t)STUN_RM * STUN_RTO_MS;
+	next = now_ms + *rto_ms;
+	*rto_ms *= 2;
+	return next;
+}
+
 enum stun_mapping_behaviour {
 	STUN_MAPPING_UNKNOWN,		   /* fewer than two servers answered */
 	STUN_MAPPING_ENDPOINT_INDEPENDENT, /* the same mapping towards every server: hole punching works */

@@ -156,12 +156,7 @@ static bool txn_due(struct turn_client *c, struct turn_txn *t, const struct turn
 	(*n)++;
 	t->sent++;
 	c->sent++;
-	if (t->sent == STUN_RC) {
-		t->next_send_ms = now_ms + (uint64_t)STUN_RM * STUN_RTO_MS;
-	} else {
-		t->next_send_ms = now_ms + t->rto_ms;
-		t->rto_ms *= 2;
-	}
+	t->next_send_ms = stun_next_send_ms(t->sent, now_ms, &t->rto_ms);
 	return true;
 }
 
@@ -429,6 +424,7 @@ enum turn_rx turn_client_on_message(struct turn_client *c, const uint8_t *buf, s
 				fail(c, now_ms, m.error_code, "%s", why);
 			return TURN_RX_ANSWER;
 		}
+		c->stale_nonces += stale;
 		unsigned stale_retries = t->stale_retries;
 		txn_start(c, t, t->kind, now_ms); /* again, a new transaction with the credentials */
 		t->stale_retries = stale_retries;
@@ -455,6 +451,15 @@ uint16_t turn_client_bind(struct turn_client *c, const struct ip_endpoint *peer,
 	b->channel = c->next_channel++;
 	binding_restart(b, now_ms);
 	return b->channel;
+}
+
+void turn_client_unbind(struct turn_client *c, const struct ip_endpoint *peer)
+{
+	for (size_t i = 0; i < c->n_bindings; i++)
+		if (ip_endpoint_equal(&c->bindings[i].peer, peer)) {
+			c->bindings[i] = c->bindings[--c->n_bindings];
+			return;
+		}
 }
 
 const struct turn_binding *turn_client_binding(const struct turn_client *c, const struct ip_endpoint *peer)

@@ -103,6 +103,7 @@ struct turn_client {
 
 	/* Counters: what was dropped and why. */
 	uint64_t rx_malformed, rx_unknown_txn, rx_bad_integrity, rx_data_unpermitted, sent, timeouts;
+	uint64_t stale_nonces; /* 438 answers taken (the request sent again with the new nonce) */
 };
 
 /* A request to send to c->server. */
@@ -148,6 +149,13 @@ enum turn_rx turn_client_on_message(struct turn_client *c, const uint8_t *buf, s
  * one when peer already has it), or 0 when the table is full.
  */
 uint16_t turn_client_bind(struct turn_client *c, const struct ip_endpoint *peer, uint64_t now_ms);
+
+/*
+ * Forgets peer's binding: no more CreatePermission or ChannelBind for it
+ * (the server lets both expire). Its channel number is not used again:
+ * the server keeps a channel bound to its address until it expires.
+ */
+void turn_client_unbind(struct turn_client *c, const struct ip_endpoint *peer);
 
 /* The binding of peer / of channel, or NULL. */
 const struct turn_binding *turn_client_binding(const struct turn_client *c, const struct ip_endpoint *peer);

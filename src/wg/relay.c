@@ -72,6 +72,25 @@ void wg_relay_receive(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, siz
 	wg_receive_datagram_on(dev, rx, msg, inner, src, local);
 }
 
+int wg_device_receive_relayed(struct wg_device *dev, const struct ip_endpoint *server, const uint8_t *buf,
+			      size_t len)
+{
+	uint8_t msg[WG_RELAYED_MAX];
+	int ret = 0;
+
+	/* A copy: the receive path decrypts in place. */
+	if (len > sizeof(msg) || wg_datagram_classify(buf, len) != WG_DGRAM_WIREGUARD)
+		return -EINVAL;
+	memcpy(msg, buf, len);
+	pthread_rwlock_rdlock(&dev->lock);
+	if (wg_relay_is_server(dev, server))
+		wg_receive_datagram_on(dev, NULL, msg, len, server, NULL);
+	else
+		ret = -EINVAL;
+	pthread_rwlock_unlock(&dev->lock);
+	return ret;
+}
+
 int wg_device_set_relay_servers(struct wg_device *dev, const struct ip_endpoint *servers, size_t n)
 {
 	if (n > WG_MAX_RELAY_SERVERS)

@@ -194,6 +194,17 @@ int wg_device_set_relay_servers(struct wg_device *dev, const struct ip_endpoint 
 int wg_peer_set_relay_path(struct wg_device *dev, const uint8_t key[WG_KEY_LEN], const struct ip_endpoint *server,
 			   uint16_t channel);
 
+/*
+ * A WireGuard message that came through server (one of the device's TURN
+ * servers) in a TURN Data indication, the relay's fallback before a channel
+ * is bound: handed to WireGuard as if it had come in ChannelData. At most
+ * WG_RELAYED_MAX bytes. Not from a hook (it takes the device's locks).
+ * 0, or -EINVAL (not a WireGuard message, too long, not a TURN server).
+ */
+#define WG_RELAYED_MAX 2048
+int wg_device_receive_relayed(struct wg_device *dev, const struct ip_endpoint *server, const uint8_t *buf,
+			      size_t len);
+
 /* Send a raw datagram from the device's UDP port (STUN, hole punching). */
 int wg_device_send_raw(struct wg_device *dev, const struct ip_endpoint *to, const void *buf,
 		       size_t len);

@@ -11,15 +11,12 @@ import sys
 import time
 
 from natlab import STUN_IPS, TURN_IPS
+from test_nat import peer_status, ping
 from testutil import wait_for
 
 TCPSTREAM = pathlib.Path(__file__).resolve().parent.parent / "lib" / "tcpstream.py"
 STREAM_PORT = 7000
 TURN_USER, TURN_PASSWORD = "node", "turn-pass"  # start_turn()'s default user
-
-
-def peer_status(n, key):
-    return next((p for p in n.ok("nat_status")["peers"] if p["node_id"] == key), None)
 
 
 def on_path(n, key, kind, relays=None):
@@ -31,11 +28,6 @@ def on_path(n, key, kind, relays=None):
     if relays is not None and p.get("remote_endpoint", "").rsplit(":", 1)[0] not in [t["ip"] for t in relays]:
         return None
     return p
-
-
-def ping(src, dst_node, count=1, wait=1):
-    return src.exec("ping", "-n", "-q", "-c", str(count), "-W", str(wait), dst_node.status["node_ip"],
-                    check=False).returncode == 0
 
 
 class Orchestrator:

@@ -137,6 +137,14 @@ static void allocate(struct turn_client *c, uint64_t now)
 	assert_int_equal(c->lifetime_s, 600);
 }
 
+/* A client of the test's credentials, allocated at now; key gets the long-term key. */
+static void allocated_client(struct turn_client *c, uint8_t key[16], uint64_t now)
+{
+	key_of(PASS, key);
+	init(c);
+	allocate(c, now);
+}
+
 static void long_term_challenge(void **state)
 {
 	struct turn_client c;
@@ -180,9 +188,7 @@ static void stale_nonce_refresh(void **state)
 	struct turn_client c;
 	struct turn_send out;
 	uint8_t key[16], buf[512];
-	init(&c);
-	key_of(PASS, key);
-	allocate(&c, 0);
+	allocated_client(&c, key, 0);
 	struct stun_msg req = one_request(&c, 540000, &out);
 	assert_int_equal(req.type, stun_type(TURN_METHOD_REFRESH, STUN_CLASS_REQUEST));
 	assert_true(req.has_lifetime);
@@ -190,6 +196,7 @@ static void stale_nonce_refresh(void **state)
 	size_t len = answer(&req, STUN_CLASS_ERROR, &(struct answer){ .error = 438, .nonce = "nonce-2" }, buf,
 			    sizeof(buf));
 	assert_int_equal(deliver(&c, buf, len, 540000), TURN_RX_ANSWER);
+	assert_int_equal(c.stale_nonces, 1);
 	struct stun_msg again = one_request(&c, 540000, &out);
 	assert_int_equal(again.type, stun_type(TURN_METHOD_REFRESH, STUN_CLASS_REQUEST));
 	assert_memory_not_equal(again.txid, req.txid, STUN_TXID_LEN);
@@ -324,9 +331,28 @@ static void permissions_and_channels(void **state)
 	}
 	assert_true(channel);
 
-	/* A second peer gets the next channel; a full range refuses. */
+	/* A second peer gets the next channel. */
 	struct ip_endpoint other = ep("198.51.100.21:51820");
 	assert_int_equal(turn_client_bind(&c, &other, 2000), TURN_CHANNEL_MIN + 1);
+
+	/* Unbound: nothing more is sent for it; bound again, a new channel (the old one may live on there). */
+	turn_client_unbind(&c, &peer);
+	assert_null(turn_client_binding(&c, &peer));
+	assert_false(turn_client_channel_ready(&c, TURN_CHANNEL_MIN));
+	n = turn_client_tick(&c, 2000, out, 4);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(stun_parse(out[i].buf, out[i].len, &req), 0);
+		assert_true(ip_endpoint_equal(&req.peers[0], &other));
+	}
+	assert_int_equal(turn_client_bind(&c, &peer, 3000), TURN_CHANNEL_MIN + 2);
+	/* The table has room for TURN_MAX_BINDINGS peers, then refuses. */
+	for (unsigned i = 0; c.n_bindings < TURN_MAX_BINDINGS; i++) {
+		struct ip_endpoint more = ep("192.0.2.1:1000");
+		more.port = (uint16_t)(2000 + i);
+		assert_int_not_equal(turn_client_bind(&c, &more, 3000), 0);
+	}
+	struct ip_endpoint full = ep("192.0.2.99:1");
+	assert_int_equal(turn_client_bind(&c, &full, 3000), 0);
 }
 
 static void data_indications_only_from_permitted_peers(void **state)
@@ -376,9 +402,7 @@ static void mismatch_on_refresh_reallocates(void **state)
 	struct turn_client c;
 	struct turn_send out;
 	uint8_t key[16], buf[512];
-	key_of(PASS, key);
-	init(&c);
-	allocate(&c, 0);
+	allocated_client(&c, key, 0);
 	struct stun_msg req = one_request(&c, 540000, &out);
 	size_t len = answer(&req, STUN_CLASS_ERROR, &(struct answer){ .error = 437, .key = key }, buf, sizeof(buf));
 	assert_int_equal(deliver(&c, buf, len, 540000), TURN_RX_ANSWER);
@@ -393,9 +417,7 @@ static void deallocate_at_teardown(void **state)
 	struct turn_client c;
 	struct turn_send out;
 	uint8_t key[16], buf[512];
-	key_of(PASS, key);
-	init(&c);
-	allocate(&c, 0);
+	allocated_client(&c, key, 0);
 	turn_client_close(&c, 100);
 	assert_int_equal(c.state, TURN_STATE_DEALLOCATING);
 	struct stun_msg req = one_request(&c, 100, &out);

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "wg/wg.h"
+#include "test_helpers.h"
 
 struct events {
 	atomic_int handshakes, endpoints, datagrams, stun;
@@ -45,21 +46,6 @@ static void on_datagram(void *user, const uint8_t *buf, size_t len, const struct
 		atomic_fetch_add(&e->stun, 1);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-#define WAIT_FOR(cond)                                                                             \
-	do {                                                                                       \
-		double deadline_ = now_s() + 10;                                                   \
-		while (!(cond) && now_s() < deadline_)                                             \
-			usleep(20000);                                                             \
-		assert_true(cond);                                                                 \
-	} while (0)
-
 static int udp_socket(uint16_t *port)
 {
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
@@ -77,16 +63,6 @@ static void send_udp(int fd, const char *ip, uint16_t port, const void *buf, siz
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
 	inet_pton(AF_INET, ip, &sin.sin_addr);
 	assert_int_equal(sendto(fd, buf, len, 0, (struct sockaddr *)&sin, sizeof(sin)), (ssize_t)len);
-}
-
-static struct wg_peer_status *find_peer(struct wg_device_status *st, const uint8_t key[WG_KEY_LEN])
-{
-	char b64[WG_KEY_B64_LEN + 1];
-	key_to_base64(key, b64);
-	for (size_t i = 0; i < st->n_peers; i++)
-		if (strcmp(st->peers[i].public_key, b64) == 0)
-			return &st->peers[i];
-	return NULL;
 }
 
 static bool handshook(struct wg_device *dev, const uint8_t key[WG_KEY_LEN])

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Shared by the wg unit tests: hex decoding for known-answer vectors, and
- * loopback UDP sockets standing in for a device's socket or a peer's.
+ * Shared by the wg unit tests: hex decoding for known-answer vectors,
+ * loopback UDP sockets standing in for a device's socket or a peer's, and
+ * polling for a condition and a peer's status with two real devices.
  */
 #ifndef OVL_TEST_WG_HELPERS_H
 #define OVL_TEST_WG_HELPERS_H
@@ -10,8 +11,11 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "util/inet.h"
+#include "wg/wg.h"
 
 static inline size_t unhex(uint8_t *out, const char *hex)
 {
@@ -37,6 +41,49 @@ static inline int bound_udp(struct ip_endpoint *ep)
 	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
 	assert_int_equal(ip_endpoint_from_sockaddr((struct sockaddr *)&sin, ep), 0);
 	return fd;
+}
+
+/* Monotonic seconds, for WAIT_FOR's deadline. */
+static inline double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Polls cond every 20 ms until it holds, failing the test after 10 s. */
+#define WAIT_FOR(cond)                                                                             \
+	do {                                                                                       \
+		double deadline_ = now_s() + 10;                                                   \
+		while (!(cond) && now_s() < deadline_)                                             \
+			usleep(20000);                                                             \
+		assert_true(cond);                                                                 \
+	} while (0)
+
+/* The status of the peer with key in st, or NULL. */
+static inline struct wg_peer_status *find_peer(struct wg_device_status *st, const uint8_t key[WG_KEY_LEN])
+{
+	char b64[WG_KEY_B64_LEN + 1];
+	key_to_base64(key, b64);
+	for (size_t i = 0; i < st->n_peers; i++)
+		if (strcmp(st->peers[i].public_key, b64) == 0)
+			return &st->peers[i];
+	return NULL;
+}
+
+/* A copy of the status of dev's peer with key (zeroed when there is none; allowed IPs dropped). */
+static inline struct wg_peer_status peer_status(struct wg_device *dev, const uint8_t key[WG_KEY_LEN])
+{
+	struct wg_device_status *st;
+	struct wg_peer_status ps = { 0 };
+	assert_int_equal(wg_device_status(dev, &st), 0);
+	struct wg_peer_status *p = find_peer(st, key);
+	if (p) {
+		ps = *p;
+		ps.allowed_ips = NULL;
+	}
+	wg_device_status_free(st);
+	return ps;
 }
 
 #endif

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "test_helpers.h"
 #include "wg/wg.h"
 
 #define CHANNEL_A 0x4001 /* a's channel towards b */
@@ -42,13 +43,6 @@ static int teardown(void **state)
 		close(server_fd);
 	server_fd = -1;
 	return 0;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* The TURN server's part for ms milliseconds: forwards what arrives, with the other device's channel. */
@@ -72,22 +66,6 @@ static void relay_pump(int ms)
 		struct sockaddr_in *to = from_a ? &port_b : &port_a;
 		sendto(server_fd, buf, (size_t)n, 0, (struct sockaddr *)to, sizeof(*to));
 	}
-}
-
-static struct wg_peer_status peer_status(struct wg_device *dev, const uint8_t key[WG_KEY_LEN])
-{
-	struct wg_device_status *st;
-	struct wg_peer_status ps = { 0 };
-	char b64[WG_KEY_B64_LEN + 1];
-	key_to_base64(key, b64);
-	assert_int_equal(wg_device_status(dev, &st), 0);
-	for (size_t i = 0; i < st->n_peers; i++)
-		if (strcmp(st->peers[i].public_key, b64) == 0) {
-			ps = st->peers[i];
-			ps.allowed_ips = NULL;
-		}
-	wg_device_status_free(st);
-	return ps;
 }
 
 /* Polls cond for up to 10 s, relaying meanwhile. */

@@ -28,6 +28,7 @@
 
 #include "wg/messages.h"
 #include "wg/wg.h"
+#include "test_helpers.h"
 
 #define CHANNEL_A 0x4001 /* a's channel towards b, on the server */
 #define CHANNEL_B 0x4abc /* b's channel towards a */
@@ -40,26 +41,15 @@ static void on_datagram(void *user, const uint8_t *buf, size_t len, const struct
 		atomic_fetch_add(&hook_channel_data, 1);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-#define WAIT_FOR(cond)                                                                             \
-	do {                                                                                       \
-		double deadline_ = now_s() + 10;                                                   \
-		while (!(cond) && now_s() < deadline_)                                             \
-			usleep(20000);                                                             \
-		assert_true(cond);                                                                 \
-	} while (0)
-
 /* The stand-in TURN server: one socket, forwarding between the two devices' channels. */
 struct relay {
 	int fd, stop_fd;
 	struct sockaddr_in a, b; /* the devices' ports */
 	atomic_int forwarded, malformed, wrong_channel;
+	/* Set: the next datagram from a is kept here (its ChannelData data) instead of forwarded. */
+	atomic_bool capture;
+	uint8_t captured[2048];
+	atomic_size_t captured_len;
 	pthread_t thread;
 };
 
@@ -83,6 +73,12 @@ static void *relay_main(void *arg)
 		}
 		if (channel != (from_a ? CHANNEL_A : CHANNEL_B)) {
 			atomic_fetch_add(&r->wrong_channel, 1);
+			continue;
+		}
+		if (from_a && atomic_load(&r->capture)) {
+			memcpy(r->captured, buf + 4, dlen);
+			atomic_store(&r->capture, false);
+			atomic_store(&r->captured_len, dlen);
 			continue;
 		}
 		uint16_t out = from_a ? CHANNEL_B : CHANNEL_A;
@@ -116,31 +112,6 @@ static int teardown(void **state)
 		close(relay.stop_fd);
 	relay.fd = relay.stop_fd = -1;
 	return 0;
-}
-
-static struct wg_peer_status *find_peer(struct wg_device_status *st, const uint8_t key[WG_KEY_LEN])
-{
-	char b64[WG_KEY_B64_LEN + 1];
-	key_to_base64(key, b64);
-	for (size_t i = 0; i < st->n_peers; i++)
-		if (strcmp(st->peers[i].public_key, b64) == 0)
-			return &st->peers[i];
-	return NULL;
-}
-
-/* The peer's status on dev (a copy; allowed IPs dropped). */
-static struct wg_peer_status peer_status(struct wg_device *dev, const uint8_t key[WG_KEY_LEN])
-{
-	struct wg_device_status *st;
-	struct wg_peer_status ps = { 0 };
-	assert_int_equal(wg_device_status(dev, &st), 0);
-	struct wg_peer_status *p = find_peer(st, key);
-	if (p) {
-		ps = *p;
-		ps.allowed_ips = NULL;
-	}
-	wg_device_status_free(st);
-	return ps;
 }
 
 static void loopback(struct sockaddr_in *sin, uint16_t port)
@@ -236,6 +207,27 @@ static void relayed_both_ways(void **state)
 	assert_int_equal(sendto(stranger, cd, sizeof(cd), 0, (struct sockaddr *)&to_b, sizeof(to_b)), (ssize_t)sizeof(cd));
 	close(stranger);
 	WAIT_FOR(atomic_load(&hook_channel_data) == 1);
+
+	/*
+	 * A Data indication's contents (the relay's fallback before a channel is
+	 * bound), handed over by the NAT agent: b takes a's next message from
+	 * its TURN server, from nobody else.
+	 */
+	atomic_store(&relay.capture, true);
+	out = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(sendto(out, payload, 100, 0, (struct sockaddr *)&dst, sizeof(dst)), 100);
+	close(out);
+	WAIT_FOR(atomic_load(&relay.captured_len) > 0);
+	size_t clen = atomic_load(&relay.captured_len);
+	struct ip_endpoint stranger_ep;
+	assert_int_equal(ip_endpoint_parse("127.0.0.1:9", &stranger_ep), 0);
+	uint64_t rx_before = peer_status(b, pa).rx_bytes;
+	assert_int_equal(wg_device_receive_relayed(b, &stranger_ep, relay.captured, clen), -EINVAL);
+	assert_int_equal(wg_device_receive_relayed(b, &server, (const uint8_t *)"junk", 4), -EINVAL);
+	assert_int_equal(peer_status(b, pa).rx_bytes, rx_before);
+	assert_int_equal(wg_device_receive_relayed(b, &server, relay.captured, clen), 0);
+	WAIT_FOR(peer_status(b, pa).rx_bytes > rx_before);
+	assert_false(peer_status(b, pa).has_endpoint);
 
 	/* Back to UDP; the session stays (the tunnel above does not care which path it rides). */
 	assert_int_equal(wg_peer_set_relay_path(a, pb, NULL, 0), 0);
