@@ -4,9 +4,11 @@
  *
  * The agent's thread wakes every NAT_TICK_MS (or when kicked) and does, in
  * order: STUN retransmissions and refreshes (nat/stun_client.h), host
- * candidate gathering on refresh, one step of every peer's connect policy
- * (nat/punch.h) from the device's status, the probes and silences that
- * asks for, and the events queued meanwhile. Lock order: the device's own
+ * candidate gathering on refresh, TURN relays (nat_turn.h), one step of
+ * every peer's path selection (nat_path.h: a relay or the direct path, and
+ * the direct path's punch rounds of nat/punch.h) from the device's status,
+ * the probes, silences and path changes that asks for, and the events
+ * queued meanwhile. Lock order: the device's own
  * locks (held by the receive threads that call our hooks) before a->lock;
  * so the thread never calls into the device while it holds a->lock.
  */
@@ -21,9 +23,9 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "engine/nat_path.h"
 #include "engine/nat_turn.h"
 #include "nat/candidates.h"
-#include "nat/punch.h"
 #include "nat/stun_client.h"
 #include "util/deadline.h"
 #include "util/log.h"
@@ -32,9 +34,6 @@
 #define NAT_TICK_MS 50
 /* Keepalive well under conntrack's 30 s for unanswered UDP (and home routers' like it). */
 #define NAT_KEEPALIVE_SECS 5
-/* Three keepalives without an authenticated packet: the path is dead. */
-#define NAT_DEAD_AFTER_MS 15000
-#define NAT_HANDSHAKE_FRESH_SECS 180
 #define NAT_MAX_EVENTS 64
 #define NAT_MAX_SENDS 16
 #define NAT_TURN_CLOSE_MS 1000 /* the most teardown waits for Deallocate answers */
@@ -44,21 +43,12 @@ struct nat_peer {
 	struct ip_endpoint configured; /* unset: none */
 	struct ovl_candidate cands[NAT_MAX_CANDIDATES];
 	size_t n_cands;
-	struct nat_punch punch;
-	uint64_t rx_bytes, rx_changed_ms;
-	bool alive;
+	struct nat_pathsel sel; /* which path; the direct path's punch rounds */
+	bool session;		/* a handshake in the last NAT_PATH_PROOF_FRESH_MS */
 	bool has_endpoint;
 	struct ip_endpoint endpoint;
 	uint16_t keepalive;  /* what add_peer asked for */
 	bool keepalive_done; /* ours applied */
-	/*
-	 * The relay policy (relay_step): wanted after a failed punch round; a
-	 * channel asked for towards relay_target (bound: relayed, on
-	 * relay_server's relay_channel).
-	 */
-	bool want_relay, relay_asked, relayed;
-	struct ip_endpoint relay_target, relay_server;
-	uint16_t relay_channel;
 };
 
 struct nat_agent {
@@ -86,13 +76,6 @@ struct nat_agent {
 	size_t n_events;
 	uint64_t rx_not_stun;
 };
-
-static uint64_t clock_ms(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void random_bytes(uint8_t *buf, size_t len)
 {
@@ -164,12 +147,12 @@ static void update_reflexive(struct nat_agent *a)
 static void on_datagram(void *user, const uint8_t *buf, size_t len, const struct ip_endpoint *from)
 {
 	struct nat_agent *a = user;
-	if (a->turn && nat_turn_on_datagram(a->turn, buf, len, from, clock_ms(CLOCK_MONOTONIC)))
+	if (a->turn && nat_turn_on_datagram(a->turn, buf, len, from, clock_now_ms(CLOCK_MONOTONIC)))
 		return;
 	pthread_mutex_lock(&a->lock);
 	if (!wg_is_stun(buf, len)) {
 		a->rx_not_stun++;
-	} else if (stun_client_on_datagram(&a->stun, buf, len, from, clock_ms(CLOCK_MONOTONIC))) {
+	} else if (stun_client_on_datagram(&a->stun, buf, len, from, clock_now_ms(CLOCK_MONOTONIC))) {
 		a->last_refresh = (uint64_t)time(NULL);
 		update_reflexive(a);
 	}
@@ -207,7 +190,7 @@ static void resolve_servers(struct nat_agent *a)
 static void stun_pass(struct nat_agent *a)
 {
 	struct stun_send sends[NAT_MAX_SENDS];
-	uint64_t now = clock_ms(CLOCK_MONOTONIC);
+	uint64_t now = clock_now_ms(CLOCK_MONOTONIC);
 	bool gather;
 	size_t n;
 
@@ -248,17 +231,19 @@ static void stun_pass(struct nat_agent *a)
 /* What one peer needs done after a->lock is dropped. */
 struct peer_job {
 	uint8_t key[WG_KEY_LEN];
-	enum nat_punch_action action;
+	struct nat_pathsel_step sel; /* sel.direct: the direct path's punch action */
 	struct ip_endpoint eps[NAT_MAX_CANDIDATES + 1];
 	size_t n_eps;
 	bool set_keepalive;
 	uint16_t keepalive;
-	enum { RELAY_KEEP, RELAY_ON, RELAY_OFF } relay;
-	struct ip_endpoint relay_server;
-	uint16_t relay_channel;
 };
 
-/* The configured endpoint, then the candidates by priority, up to max_candidate_pairs. */
+/*
+ * The configured endpoint, then the candidates by priority, up to
+ * max_candidate_pairs. With relays of our own, the peer's relay candidates
+ * are theirs to reach (our channels lead there): the direct path's probes
+ * leave them out, so a path through a relay is never taken for a punched one.
+ */
 static size_t probe_targets(const struct nat_agent *a, const struct nat_peer *p, struct ip_endpoint *out)
 {
 	size_t n = 0, cap = a->cfg.max_candidate_pairs;
@@ -267,6 +252,8 @@ static size_t probe_targets(const struct nat_agent *a, const struct nat_peer *p,
 	if (!ip_endpoint_is_unset(&p->configured) && n < cap)
 		out[n++] = p->configured;
 	for (size_t i = 0; i < p->n_cands && n < cap; i++) {
+		if (a->turn && p->cands[i].type == OVL_CAND_RELAY)
+			continue;
 		bool dup = false;
 		for (size_t j = 0; j < n && !dup; j++)
 			dup = endpoint_equal(&out[j], &p->cands[i].address);
@@ -301,91 +288,21 @@ static void probe(struct nat_agent *a, const struct peer_job *job)
 		wg_device_send_raw(a->dev, &job->eps[i], buf, len);
 }
 
-/* Where our channel on a relay should lead: the peer's relay candidate, else its reflexive, else host one. */
-static bool relay_target(const struct nat_peer *p, struct ip_endpoint *target)
+static struct nat_pathsel_peer pathsel_peer(const struct nat_peer *p)
 {
-	static const enum ovl_candidate_type order[] = { OVL_CAND_RELAY, OVL_CAND_SERVER_REFLEXIVE, OVL_CAND_HOST };
-	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++)
-		for (size_t i = 0; i < p->n_cands; i++) /* sorted by priority */
-			if (p->cands[i].type == order[k]) {
-				*target = p->cands[i].address;
-				return true;
-			}
-	if (ip_endpoint_is_unset(&p->configured))
-		return false;
-	*target = p->configured;
-	return true;
+	return (struct nat_pathsel_peer){ .cands = p->cands, .n_cands = p->n_cands, .configured = &p->configured };
 }
 
-/*
- * The relay policy, with a->lock held (path selection builds on it): a peer
- * whose punch round failed goes through the first allocated TURN relay as
- * soon as its channel there is bound, towards the peer's own relayed
- * address when it advertises one (each node then only ever talks to its
- * TURN server, whatever its NAT does), else its reflexive address. It stays
- * there while that channel lives and leads where the peer's candidates say;
- * when the relay goes (or the peer's relayed address moves), the peer
- * leaves it, the channel is released, and the next pass asks again. A peer
- * that connects directly wants no relay.
- */
-static void relay_step(struct nat_agent *a, struct nat_peer *p, enum nat_punch_action action, struct peer_job *job)
+/* A move of the peer's path (a->lock held): logged and reported. */
+static void path_moved(struct nat_agent *a, const struct nat_peer *p, const struct nat_pathsel_step *st)
 {
-	uint64_t now = clock_ms(CLOCK_MONOTONIC);
-	struct ip_endpoint target;
 	char k[WG_KEY_B64_LEN + 1], ep[IP_ENDPOINT_STRLEN];
-	bool has_target;
-
-	if (!a->turn)
-		return;
 	key_to_base64(p->key, k);
-	if (action == NAT_PUNCH_SILENCE)
-		p->want_relay = true;
-	else if (action == NAT_PUNCH_CONNECTED && !p->relayed)
-		p->want_relay = false;
-	has_target = relay_target(p, &target);
-	bool moved = !has_target || !endpoint_equal(&target, &p->relay_target);
-	if (p->relayed) {
-		bool ready = nat_turn_channel_ready(a->turn, &p->relay_server, p->relay_channel);
-		if (ready && !moved)
-			return;
-		log_warn("nat: peer %s: %s %s", k, ready ? "its relayed address moved; leaving relay" : "lost relay",
-			 ip_endpoint_format(&p->relay_server, ep, sizeof(ep)));
-		p->relayed = false;
-		job->relay = RELAY_OFF;
-	}
-	if (p->relay_asked && (moved || !p->want_relay || job->relay == RELAY_OFF)) {
-		nat_turn_unbind(a->turn, &p->relay_target); /* no more refreshes of a channel nobody uses */
-		p->relay_asked = false;
-	}
-	if (job->relay == RELAY_OFF || !p->want_relay || !has_target)
-		return;
-	p->relay_asked = true;
-	p->relay_target = target;
-	if (!nat_turn_channel(a->turn, &target, now, &job->relay_server, &job->relay_channel))
-		return;
-	log_info("nat: peer %s relayed through %s", k, ip_endpoint_format(&job->relay_server, ep, sizeof(ep)));
-	p->relayed = true;
-	p->relay_server = job->relay_server;
-	p->relay_channel = job->relay_channel;
-	job->relay = RELAY_ON;
-	struct ovl_event ev = { .kind = OVL_EV_NAT_ENDPOINT_CHANGED, .endpoint = p->relay_server };
+	log_info("nat: peer %s: %s path, %s", k, nat_path_kind_name(p->sel.path.cur.kind),
+		 ip_endpoint_format(&st->endpoint, ep, sizeof(ep)));
+	struct ovl_event ev = { .kind = OVL_EV_NAT_ENDPOINT_CHANGED, .endpoint = st->endpoint };
 	memcpy(ev.pubkey, p->key, WG_KEY_LEN);
 	queue_event(a, &ev);
-}
-
-/* Carries out relay_step's decision (a->lock not held). Of a pair, the larger key initiates. */
-static void relay_apply(struct nat_agent *a, const struct peer_job *job)
-{
-	int r = 0;
-	if (job->relay == RELAY_ON) {
-		r = wg_peer_set_relay_path(a->dev, job->key, &job->relay_server, job->relay_channel);
-		if (!r && memcmp(a->own_key, job->key, WG_KEY_LEN) > 0)
-			r = wg_peer_initiate_handshake(a->dev, job->key);
-	} else if (job->relay == RELAY_OFF) {
-		r = wg_peer_set_relay_path(a->dev, job->key, NULL, 0);
-	}
-	if (r < 0)
-		log_warn("nat: relayed path not changed: %s", strerror(-r));
 }
 
 static void peers_pass(struct nat_agent *a)
@@ -393,8 +310,7 @@ static void peers_pass(struct nat_agent *a)
 	struct wg_device_status *st = NULL;
 	struct peer_job *jobs;
 	size_t n_jobs = 0;
-	uint64_t now = clock_ms(CLOCK_REALTIME);
-	int64_t now_s = (int64_t)(now / 1000);
+	uint64_t now = clock_now_ms(CLOCK_REALTIME), mono = clock_now_ms(CLOCK_MONOTONIC);
 
 	if (wg_device_status(a->dev, &st) < 0)
 		return;
@@ -410,19 +326,17 @@ static void peers_pass(struct nat_agent *a)
 				ps = &st->peers[j];
 		if (!ps)
 			continue;
-		if (ps->rx_bytes != p->rx_bytes) {
-			p->rx_bytes = ps->rx_bytes;
-			p->rx_changed_ms = now;
-		}
-		p->alive = ps->last_handshake_sec > 0 && now_s - ps->last_handshake_sec <= NAT_HANDSHAKE_FRESH_SECS &&
-			   now - p->rx_changed_ms < NAT_DEAD_AFTER_MS;
 		p->has_endpoint = ps->has_endpoint;
 		p->endpoint = ps->endpoint;
+		p->session = ps->last_handshake_sec > 0 &&
+			     now - (uint64_t)ps->last_handshake_sec * 1000 <= NAT_PATH_PROOF_FRESH_MS;
 		struct peer_job *job = &jobs[n_jobs];
 		memcpy(job->key, p->key, WG_KEY_LEN);
-		job->action = nat_punch_step(&p->punch, &a->punch, now, p->alive);
-		relay_step(a, p, job->action, job);
-		if (job->action == NAT_PUNCH_PROBE)
+		struct nat_pathsel_peer peer = pathsel_peer(p);
+		nat_pathsel_step(&p->sel, a->turn, &a->punch, now, mono, ps, &peer, &job->sel);
+		if (job->sel.moved)
+			path_moved(a, p, &job->sel);
+		if (job->sel.direct == NAT_PUNCH_PROBE)
 			job->n_eps = probe_targets(a, p, job->eps);
 		if (!p->keepalive_done) {
 			p->keepalive_done = true;
@@ -430,7 +344,7 @@ static void peers_pass(struct nat_agent *a)
 			job->keepalive = p->keepalive && p->keepalive < NAT_KEEPALIVE_SECS ? p->keepalive
 											    : NAT_KEEPALIVE_SECS;
 		}
-		if (job->action != NAT_PUNCH_NOTHING || job->set_keepalive || job->relay != RELAY_KEEP)
+		if (job->sel.direct != NAT_PUNCH_NOTHING || job->set_keepalive || job->sel.change != NAT_PATHSEL_KEEP)
 			n_jobs++;
 	}
 	pthread_mutex_unlock(&a->lock);
@@ -446,12 +360,15 @@ static void peers_pass(struct nat_agent *a)
 			pc.set_persistent_keepalive = true;
 			pc.persistent_keepalive = job->keepalive;
 		}
-		switch (job->action) {
+		switch (job->sel.direct) {
 		case NAT_PUNCH_PROBE:
 			probe(a, job);
 			break;
 		case NAT_PUNCH_SILENCE:
-			/* Nothing may reach the peer's NAT until the retry: no endpoint, no keepalive, no retry. */
+			/*
+			 * Nothing may reach the peer's NAT until the retry: no endpoint, no keepalive, no
+			 * retry. A relay in use carries on (its packets reach the NAT from the relay).
+			 */
 			log_info("nat: peer %s: no path within the hole-punching timeout; quiet until the next round", k);
 			pc.set_endpoint = true;
 			memset(&pc.endpoint, 0, sizeof(pc.endpoint));
@@ -464,7 +381,7 @@ static void peers_pass(struct nat_agent *a)
 		}
 		if (pc.set_endpoint || pc.set_persistent_keepalive)
 			wg_peer_upsert(a->dev, &pc);
-		relay_apply(a, job);
+		nat_pathsel_apply(a->dev, job->key, memcmp(a->own_key, job->key, WG_KEY_LEN) > 0, &job->sel);
 	}
 	free(jobs);
 }
@@ -482,12 +399,30 @@ static void emit_events(struct nat_agent *a)
 		engine_emit_event(a->e, &evs[i]);
 }
 
+/*
+ * How long the thread may sleep (a->lock held): a tick, or less when a
+ * peer's next punch round starts sooner. Rounds start on the shared grid to
+ * the millisecond, not up to a tick late: two nodes whose first probes
+ * leave a tick apart would let the earlier one's packet reach the other's
+ * NAT first, the hazard the grid exists to avoid (nat/punch.h).
+ */
+static uint64_t sleep_ms(const struct nat_agent *a)
+{
+	uint64_t now = clock_now_ms(CLOCK_REALTIME), ms = NAT_TICK_MS;
+	for (size_t i = 0; i < a->n_peers; i++) {
+		const struct nat_punch *punch = &a->peers[i].sel.path.punch;
+		if (punch->state == NAT_PUNCH_QUIET && punch->retry_ms > now && punch->retry_ms - now < ms)
+			ms = punch->retry_ms - now;
+	}
+	return ms;
+}
+
 static void *agent_main(void *arg)
 {
 	struct nat_agent *a = arg;
 	resolve_servers(a);
 	if (a->turn)
-		nat_turn_start(a->turn, a->dev, clock_ms(CLOCK_MONOTONIC));
+		nat_turn_start(a->turn, a->dev, clock_now_ms(CLOCK_MONOTONIC));
 	pthread_mutex_lock(&a->lock);
 	while (!a->stop) {
 		pthread_mutex_unlock(&a->lock);
@@ -497,7 +432,7 @@ static void *agent_main(void *arg)
 		pthread_mutex_lock(&a->lock);
 		if (a->stop || a->n_events)
 			continue;
-		struct timespec until = deadline_after_ms(CLOCK_REALTIME, NAT_TICK_MS);
+		struct timespec until = deadline_after_ms(CLOCK_REALTIME, sleep_ms(a));
 		pthread_cond_timedwait(&a->cond, &a->lock, &until);
 	}
 	pthread_mutex_unlock(&a->lock);
@@ -608,7 +543,7 @@ void nat_agent_peer_update(struct engine *e, const struct ovl_peer_spec *spec)
 	nat_candidates_sort(p->cands, p->n_cands);
 	p->keepalive = (uint16_t)(spec->persistent_keepalive_secs > 65535 ? 65535 : spec->persistent_keepalive_secs);
 	p->keepalive_done = false; /* add_peer just set the orchestrator's value again */
-	nat_punch_kick(&p->punch, clock_ms(CLOCK_REALTIME));
+	nat_path_kick(&p->sel.path, clock_now_ms(CLOCK_REALTIME));
 	pthread_cond_signal(&a->cond);
 	pthread_mutex_unlock(&a->lock);
 }
@@ -620,8 +555,8 @@ void nat_agent_peer_forget(struct engine *e, const uint8_t key[WG_KEY_LEN])
 		return;
 	pthread_mutex_lock(&a->lock);
 	struct nat_peer *p = find_peer(a, key);
-	if (p && p->relay_asked)
-		nat_turn_unbind(a->turn, &p->relay_target);
+	if (p)
+		nat_pathsel_forget(&p->sel, a->turn);
 	if (p)
 		*p = a->peers[--a->n_peers];
 	pthread_mutex_unlock(&a->lock);
@@ -635,7 +570,7 @@ bool nat_agent_peer_connected(struct engine *e, const uint8_t key[WG_KEY_LEN])
 		return false;
 	pthread_mutex_lock(&a->lock);
 	struct nat_peer *p = find_peer(a, key);
-	up = p && p->punch.state == NAT_PUNCH_UP;
+	up = p && p->sel.path.cur.kind != NAT_PATH_NONE;
 	pthread_mutex_unlock(&a->lock);
 	return up;
 }
@@ -646,20 +581,23 @@ void engine_nat_tick(struct engine *e, struct ovl_response *resp)
 {
 	struct nat_agent *a = e->nat;
 	if (a) {
-		uint64_t now = clock_ms(CLOCK_REALTIME);
+		uint64_t now = clock_now_ms(CLOCK_REALTIME);
 		pthread_mutex_lock(&a->lock);
 		a->next_refresh_ms = 0; /* STUN and host candidates now */
 		for (size_t i = 0; i < a->n_peers; i++)
-			nat_punch_kick(&a->peers[i].punch, now);
+			nat_path_kick(&a->peers[i].sel.path, now);
 		pthread_cond_signal(&a->cond);
 		pthread_mutex_unlock(&a->lock);
 	}
 	resp_ok(resp);
 }
 
-static const char *punch_state_name(enum nat_punch_state s)
+/* "connected" on a path (relayed or direct); else the direct path's punch state. */
+static const char *peer_state_name(const struct nat_path *path, bool connected)
 {
-	switch (s) {
+	if (connected)
+		return "connected";
+	switch (path->punch.state) {
 	case NAT_PUNCH_PROBING:
 		return "probing";
 	case NAT_PUNCH_UP:
@@ -670,26 +608,6 @@ static const char *punch_state_name(enum nat_punch_state s)
 	default:
 		return "idle";
 	}
-}
-
-/*
- * Relayed on a relay's channel of ours, or when the working endpoint is the
- * peer's relayed address; direct when it is the configured one or one of the
- * peer's host candidates.
- */
-static enum ovl_connection_type connection_type(const struct nat_peer *p)
-{
-	if (p->relayed)
-		return OVL_CONN_RELAYED;
-	for (size_t i = 0; i < p->n_cands; i++)
-		if (p->cands[i].type == OVL_CAND_RELAY && endpoint_equal(&p->cands[i].address, &p->endpoint))
-			return OVL_CONN_RELAYED;
-	if (!ip_endpoint_is_unset(&p->configured) && endpoint_equal(&p->configured, &p->endpoint))
-		return OVL_CONN_DIRECT;
-	for (size_t i = 0; i < p->n_cands; i++)
-		if (p->cands[i].type == OVL_CAND_HOST && endpoint_equal(&p->cands[i].address, &p->endpoint))
-			return OVL_CONN_DIRECT;
-	return OVL_CONN_HOLE_PUNCHED;
 }
 
 static void status_candidates(struct nat_agent *a, struct ovl_res_nat_status *s)
@@ -747,11 +665,11 @@ void engine_nat_status(struct engine *e, struct ovl_response *resp)
 		const struct nat_peer *p = &a->peers[i];
 		struct ovl_nat_peer *np = &s->peers[s->n_peers++];
 		memcpy(np->public_key, p->key, WG_KEY_LEN);
-		np->connected = p->punch.state == NAT_PUNCH_UP;
-		np->state = punch_state_name(p->punch.state);
-		np->connection_type = connection_type(p);
-		np->has_remote_endpoint = np->connected && (p->has_endpoint || p->relayed);
-		np->remote_endpoint = p->relayed ? p->relay_server : p->endpoint;
+		struct nat_pathsel_peer peer = pathsel_peer(p);
+		np->connected = p->sel.path.cur.kind != NAT_PATH_NONE && p->session;
+		np->state = peer_state_name(&p->sel.path, np->connected);
+		np->has_remote_endpoint = nat_pathsel_describe(&p->sel, &peer, p->has_endpoint, &p->endpoint,
+							       &np->connection_type, &np->remote_endpoint);
 	}
 	pthread_mutex_unlock(&a->lock);
 }

@@ -34,6 +34,7 @@ struct nat_turn_relayed {
 struct nat_turn_server {
 	char *addr; /* as configured */
 	bool resolved;
+	int device_slot; /* index among the device's relay servers; -1: not given to it */
 	struct turn_client client;
 	enum turn_state logged; /* the state last logged, to log each change once */
 	char logged_error[sizeof(((struct turn_client *)0)->error)];
@@ -112,7 +113,7 @@ static void log_change(struct nat_turn_server *s)
 
 void nat_turn_start(struct nat_turn *t, struct wg_device *dev, uint64_t now_ms)
 {
-	struct ip_endpoint relays[8];
+	struct ip_endpoint relays[WG_MAX_RELAY_SERVERS];
 	size_t n_relays = 0;
 
 	for (size_t i = 0; i < t->n_servers; i++) {
@@ -135,8 +136,11 @@ void nat_turn_start(struct nat_turn *t, struct wg_device *dev, uint64_t now_ms)
 		} else {
 			s->resolved = true;
 			turn_client_start(&s->client, now_ms);
-			if (n_relays < sizeof(relays) / sizeof(relays[0]))
+			s->device_slot = -1;
+			if (n_relays < sizeof(relays) / sizeof(relays[0])) {
+				s->device_slot = (int)n_relays;
 				relays[n_relays++] = eps[0];
+			}
 		}
 		log_change(s);
 		pthread_mutex_unlock(&t->lock);
@@ -223,44 +227,42 @@ bool nat_turn_on_datagram(struct nat_turn *t, const uint8_t *buf, size_t len, co
 	return consumed;
 }
 
-bool nat_turn_channel(struct nat_turn *t, const struct ip_endpoint *target, uint64_t now_ms,
-		      struct ip_endpoint *server, uint16_t *channel)
+size_t nat_turn_count(struct nat_turn *t)
 {
-	bool ready = false;
+	return t->n_servers < NAT_TURN_MAX_RELAYS ? t->n_servers : NAT_TURN_MAX_RELAYS;
+}
+
+void nat_turn_unbind(struct nat_turn *t, size_t i, const struct ip_endpoint *target)
+{
 	pthread_mutex_lock(&t->lock);
-	for (size_t i = 0; i < t->n_servers && !ready; i++) {
-		struct turn_client *c = &t->servers[i].client;
-		if (!t->servers[i].resolved || c->state != TURN_STATE_ALLOCATED ||
-		    target->addr.family != c->relayed.addr.family)
-			continue;
+	if (t->servers[i].resolved)
+		turn_client_unbind(&t->servers[i].client, target);
+	pthread_mutex_unlock(&t->lock);
+}
+
+void nat_turn_relay(struct nat_turn *t, size_t i, struct nat_turn_relay *out)
+{
+	pthread_mutex_lock(&t->lock);
+	const struct nat_turn_server *s = &t->servers[i];
+	*out = (struct nat_turn_relay){
+		.allocated = s->resolved && s->client.state == TURN_STATE_ALLOCATED,
+		.server = s->client.server,
+		.relayed = s->client.relayed,
+		.device_slot = s->resolved ? s->device_slot : -1,
+	};
+	pthread_mutex_unlock(&t->lock);
+}
+
+uint16_t nat_turn_channel(struct nat_turn *t, size_t i, const struct ip_endpoint *target, uint64_t now_ms)
+{
+	uint16_t ready = 0;
+	pthread_mutex_lock(&t->lock);
+	struct turn_client *c = &t->servers[i].client;
+	if (t->servers[i].resolved && c->state == TURN_STATE_ALLOCATED && target->addr.family == c->relayed.addr.family) {
 		uint16_t ch = turn_client_bind(c, target, now_ms);
-		if (!ch)
-			continue;
-		ready = turn_client_channel_ready(c, ch);
-		*server = c->server;
-		*channel = ch;
-		break; /* the first allocated relay: its channel is on its way */
+		if (ch && turn_client_channel_ready(c, ch))
+			ready = ch;
 	}
-	pthread_mutex_unlock(&t->lock);
-	return ready;
-}
-
-void nat_turn_unbind(struct nat_turn *t, const struct ip_endpoint *target)
-{
-	pthread_mutex_lock(&t->lock);
-	for (size_t i = 0; i < t->n_servers; i++)
-		if (t->servers[i].resolved)
-			turn_client_unbind(&t->servers[i].client, target);
-	pthread_mutex_unlock(&t->lock);
-}
-
-bool nat_turn_channel_ready(struct nat_turn *t, const struct ip_endpoint *server, uint16_t channel)
-{
-	bool ready = false;
-	pthread_mutex_lock(&t->lock);
-	for (size_t i = 0; i < t->n_servers && !ready; i++)
-		ready = t->servers[i].resolved && ip_endpoint_equal(&t->servers[i].client.server, server) &&
-			turn_client_channel_ready(&t->servers[i].client, channel);
 	pthread_mutex_unlock(&t->lock);
 	return ready;
 }

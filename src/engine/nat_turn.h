@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nat/path.h"
 #include "proto/request.h"
 #include "state/model.h"
 #include "util/inet.h"
@@ -47,17 +48,26 @@ void nat_turn_tick(struct nat_turn *t, struct wg_device *dev, uint64_t now_ms);
 bool nat_turn_on_datagram(struct nat_turn *t, const uint8_t *buf, size_t len, const struct ip_endpoint *from,
 			  uint64_t now_ms);
 
+/* The relays path selection chooses among: the first NAT_TURN_MAX_RELAYS configured. */
+#define NAT_TURN_MAX_RELAYS NAT_PATH_MAX_RELAYS
+size_t nat_turn_count(struct nat_turn *t);
+
+struct nat_turn_relay {
+	bool allocated;		    /* a relayed address: channels may be bound */
+	struct ip_endpoint server;  /* the server's address, as the device knows it */
+	struct ip_endpoint relayed; /* allocated: our relayed address there */
+	int device_slot;	    /* its index among the device's relay servers (wg_peer_status); -1: none */
+};
+/* Relay i (< nat_turn_count()) as it is now. */
+void nat_turn_relay(struct nat_turn *t, size_t i, struct nat_turn_relay *out);
 /*
- * A channel towards target on the first allocated relay (kept refreshed
- * from now on). True when it is bound and ChannelData may flow: *server and
- * *channel are then the path for wg_peer_set_relay_path().
+ * A channel towards target on relay i (requested now when new, kept
+ * refreshed from now on): its number once bound and ChannelData may flow,
+ * else 0 (not allocated, on its way, or the table is full).
  */
-bool nat_turn_channel(struct nat_turn *t, const struct ip_endpoint *target, uint64_t now_ms,
-		      struct ip_endpoint *server, uint16_t *channel);
-/* No channel towards target any more, on any relay: it is no longer refreshed (it expires there). */
-void nat_turn_unbind(struct nat_turn *t, const struct ip_endpoint *target);
-/* Whether server still carries channel (allocated, bound): a relayed peer stays on it. */
-bool nat_turn_channel_ready(struct nat_turn *t, const struct ip_endpoint *server, uint16_t channel);
+uint16_t nat_turn_channel(struct nat_turn *t, size_t i, const struct ip_endpoint *target, uint64_t now_ms);
+/* No channel towards target on relay i any more: it is no longer refreshed (it expires there). */
+void nat_turn_unbind(struct nat_turn *t, size_t i, const struct ip_endpoint *target);
 
 /* Appends the relayed addresses as `relay` candidates (RFC 8445 priority, type preference 0). */
 void nat_turn_candidates(struct nat_turn *t, struct ovl_candidate *list, size_t *n);

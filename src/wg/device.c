@@ -618,6 +618,7 @@ int wg_device_status(struct wg_device *dev, struct wg_device_status **out)
 		ps->last_handshake_nsec = (long)(peer->last_handshake_unix_ns % NSEC_PER_SEC);
 		ps->persistent_keepalive = peer->persistent_keepalive;
 		ps->has_preshared_key = !key_is_zero(peer->hs.preshared_key);
+		wg_pathobs_status(peer, ps);
 		pthread_mutex_unlock(&peer->lock);
 		ps->rx_bytes = atomic_load(&peer->rx_bytes);
 		ps->tx_bytes = atomic_load(&peer->tx_bytes);

@@ -37,7 +37,6 @@
 #include "wg/wg.h"
 
 #define WG_MAX_STAGED 128
-#define WG_MAX_RELAY_SERVERS 8
 #define WG_BATCH 64
 /*
  * The TUN flags of every device (device.c asks for them, persist.c checks a
@@ -88,6 +87,13 @@ struct wg_peer {
 	bool relay;
 	struct ip_endpoint relay_server;
 	uint16_t relay_channel;
+	/* What its paths did, for the NAT agent (pathobs.c); wg_now_ns() times, 0: never. */
+	struct {
+		uint64_t direct_rx_ns, direct_proven_ns;
+		uint64_t relay_rx_ns[WG_MAX_RELAY_SERVERS]; /* by index in the device's relay_servers */
+		bool initiation_direct;		    /* the last initiation left directly */
+		uint32_t answered_direct_index;	    /* the session we answered directly; 0: none */
+	} path;
 	STAILQ_HEAD(, wg_staged) staged;
 	unsigned n_staged;
 
@@ -339,6 +345,17 @@ int wg_relay_send(struct wg_device *dev, const struct ip_endpoint *server, uint1
  */
 void wg_relay_receive(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, size_t len,
 		      const struct ip_endpoint *src, const struct ip_addr *local);
+
+/* pathobs.c - with peer->lock held: the receive path tells what came by which path */
+void wg_pathobs_initiation_sent(struct wg_peer *peer, bool direct);
+void wg_pathobs_initiation(struct wg_peer *peer, const struct ip_endpoint *src, uint64_t now);
+void wg_pathobs_response(struct wg_peer *peer, const struct ip_endpoint *src, uint64_t now);
+void wg_pathobs_data(struct wg_peer *peer, const struct noise_keypair *kp, const struct ip_endpoint *src,
+		     uint64_t now);
+/* Our response to an initiation from src (session index), sent back by the path it came. */
+int wg_pathobs_send_response(struct wg_peer *peer, const void *resp, size_t len, uint32_t index,
+			     const struct ip_endpoint *src, const struct ip_addr *local);
+void wg_pathobs_status(const struct wg_peer *peer, struct wg_peer_status *ps);
 
 /* threads.c - thread bodies; dev->lock taken inside */
 void *wg_tun_reader(void *arg); /* arg: its struct wg_tun_queue */

@@ -87,6 +87,7 @@ static void receive_initiation(struct wg_device *dev, uint8_t *buf, size_t len,
 	atomic_fetch_add(&peer->rx_bytes, len);
 	atomic_fetch_add_explicit(&peer->rx_packets, 1, memory_order_relaxed);
 	wg_peer_set_endpoint(peer, src, local);
+	wg_pathobs_initiation(peer, src, now);
 	index = wg_index_add_handshake(&dev->index, peer);
 	if (!index)
 		goto out;
@@ -103,7 +104,7 @@ static void receive_initiation(struct wg_device *dev, uint8_t *buf, size_t len,
 	wg_timers_any_authenticated_packet_sent(peer);
 	wg_timers_session_derived(peer);
 	log_debug("wg %s: received handshake initiation, sending response", dev->ifname);
-	wg_send_to_peer(peer, &resp, sizeof(resp));
+	wg_pathobs_send_response(peer, &resp, sizeof(resp), index, src, local);
 out:
 	pthread_mutex_unlock(&peer->lock);
 }
@@ -133,6 +134,7 @@ static void receive_response(struct wg_device *dev, uint8_t *buf, size_t len,
 	wg_index_promote(&dev->index, index, kp);
 	wg_peer_add_keypair(peer, kp);
 	wg_peer_set_endpoint(peer, src, local);
+	wg_pathobs_response(peer, src, now);
 	wg_timers_any_authenticated_packet_received(peer);
 	wg_timers_any_authenticated_packet_traversal(peer);
 	wg_timers_session_derived(peer);
@@ -344,6 +346,7 @@ void wg_receive_data_deliver(struct wg_device *dev, struct wg_rx *rx, uint8_t *b
 		wg_send_staged(peer);
 	}
 	wg_peer_set_endpoint(peer, src, local);
+	wg_pathobs_data(peer, kp, src, now);
 	wg_timers_any_authenticated_packet_received(peer);
 	wg_timers_any_authenticated_packet_traversal(peer);
 	/*

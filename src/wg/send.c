@@ -104,8 +104,10 @@ void wg_send_initiation(struct wg_peer *peer, bool is_retry)
 		return;
 	struct ip_endpoint ep;
 	struct ip_addr src;
-	if (wg_peer_path(peer, &ep, &src) == WG_PATH_NONE || create_initiation(peer, &msg, now) < 0)
+	enum wg_path_kind path = wg_peer_path(peer, &ep, &src);
+	if (path == WG_PATH_NONE || create_initiation(peer, &msg, now) < 0)
 		return;
+	wg_pathobs_initiation_sent(peer, path == WG_PATH_UDP);
 	ret = wg_send_to_peer(peer, &msg, sizeof(msg));
 	if (!ret)
 		atomic_fetch_add_explicit(&peer->handshake_initiations, 1, memory_order_relaxed);
@@ -126,6 +128,7 @@ int wg_peer_probe(struct wg_device *dev, const uint8_t key[WG_KEY_LEN], const st
 		pthread_mutex_lock(&peer->lock);
 		peer->handshake_attempts = 0;
 		ret = create_initiation(peer, &msg, wg_now_ns());
+		wg_pathobs_initiation_sent(peer, true);
 		pthread_mutex_unlock(&peer->lock);
 	}
 	/* One message to every candidate: the responder's replay check keeps only the first copy. */

@@ -31,6 +31,7 @@ struct wg_device;
  * queues than concurrent bulk flows bring nothing.
  */
 #define WG_MAX_QUEUES 8
+#define WG_MAX_RELAY_SERVERS 8 /* wg_device_set_relay_servers() */
 
 /* A handshake with peer completed (a new session is in use). */
 typedef void (*wg_handshake_fn)(void *user, const uint8_t peer_key[WG_KEY_LEN]);
@@ -150,6 +151,17 @@ struct wg_peer_status {
 	uint64_t endpoint_changes;	   /* roaming, or set from the configuration */
 	uint16_t persistent_keepalive;
 	bool has_preshared_key;
+	/*
+	 * For NAT traversal's path selection (Unix ms, 0: never): the last
+	 * authenticated packet that came directly (not through a TURN server)
+	 * and through each of wg_device_set_relay_servers()'s servers (in its
+	 * order); when the direct path was last proven both ways (a handshake
+	 * whose two messages crossed it: see pathobs.c). relayed: the peer is
+	 * on the relayed path now.
+	 */
+	int64_t direct_rx_ms, direct_proven_ms;
+	int64_t relay_rx_ms[WG_MAX_RELAY_SERVERS];
+	bool relayed;
 };
 
 struct wg_device_status {

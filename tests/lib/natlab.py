@@ -170,6 +170,57 @@ table ip nat {{
         return sorted(int(w.rsplit(":", 1)[1]) for line in out.splitlines() for w in line.split()[3:4]
                       if w.startswith(turn["ip"] + ":") and w != turn["addr"])
 
+    def kill_turn(self, t):
+        """t (a start_turn() dict) dies as a crashed server does: SIGKILL, no answer, no Deallocate,
+        nothing relayed any more."""
+        t["proc"].kill()
+        t["proc"].wait()
+
+    def set_mapping(self, router, symmetric):
+        """Swaps router's masquerade rule: symmetric (random,fully-random) or port-preserving. Flows
+        the NAT already tracks keep their mapping (as on a real router); see forget_flows()."""
+        flags = " random,fully-random" if symmetric else ""
+        rules = f"""
+flush chain ip nat post
+add rule ip nat post oifname "wan" masquerade{flags}
+"""
+        subprocess.run(["ip", "netns", "exec", router["ns"], "nft", "-f", "-"], input=rules.encode(), check=True)
+
+    def forget_flows(self, router, src_ip, src_port, keep=()):
+        """Deletes router's conntrack entries of the UDP flows from src_ip:src_port, except those to an
+        address in keep (ctnetlink IPCTNL_MSG_CT_DELETE with each original tuple, as listed by
+        /proc/net/nf_conntrack): the next packet of each gets a new mapping. A flow that ended
+        meanwhile is not an error."""
+        flows = set()
+        for line in sh("cat", "/proc/net/nf_conntrack", ns=router["ns"]).stdout.splitlines():
+            f = {}
+            for w in line.split():
+                if "=" in w:
+                    f.setdefault(*w.split("=", 1))  # the first src, dst, ports: the original tuple
+            if " udp " in f" {line} " and f.get("src") == src_ip and f.get("sport") == str(src_port) \
+                    and f.get("dst") not in keep:
+                flows.add(f"{f['dst']}:{f['dport']}")
+        if not flows:
+            return []
+        code = (
+            "import socket,struct,sys\n"
+            "def nla(t,p):\n"
+            "    return struct.pack('=HH',4+len(p),t)+p+bytes((-len(p))%4)\n"
+            "src,sport=sys.argv[1],int(sys.argv[2])\n"
+            "s=socket.socket(socket.AF_NETLINK,socket.SOCK_RAW,12)\n"
+            "s.bind((0,0))\n"
+            "for i,d in enumerate(sys.argv[3:]):\n"
+            "    dip,dport=d.rsplit(':',1)\n"
+            "    ip=nla(0x8001,nla(1,socket.inet_aton(src))+nla(2,socket.inet_aton(dip)))\n"
+            "    pr=nla(0x8002,nla(1,bytes([17]))+nla(2,struct.pack('!H',sport))+nla(3,struct.pack('!H',int(dport))))\n"
+            "    body=struct.pack('=BBH',2,0,0)+nla(0x8001,ip+pr)\n"
+            "    s.send(struct.pack('=IHHII',16+len(body),(1<<8)|2,1|4,i+1,0)+body)\n"
+            "    r=s.recv(4096)\n"
+            "    err=struct.unpack('=i',r[16:20])[0]\n"
+            "    if err not in (0,-2): raise SystemExit(f'conntrack delete {d}: errno {-err}')\n")
+        sh("ip", "netns", "exec", router["ns"], sys.executable, "-c", code, src_ip, str(src_port), *sorted(flows))
+        return sorted(flows)
+
     def flush_conntrack(self, router):
         """`conntrack -F` in router's namespace (ctnetlink IPCTNL_MSG_CT_DELETE without a tuple:
         the conntrack tool is not installed here): every NAT mapping is forgotten."""

@@ -10,16 +10,7 @@ import zlib
 
 import pytest
 
-from natlab import NatLab
-from testutil import require_root, wait_for
-
-
-@pytest.fixture
-def lab(build, uniq):
-    require_root()
-    with NatLab(build / "cmd" / "overlayd", token=uniq) as lab:
-        yield lab
-    lab.check_clean_exits()
+from testutil import wait_for
 
 
 def ping(src, dst_node, count=1, wait=1):

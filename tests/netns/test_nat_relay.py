@@ -5,7 +5,7 @@ candidate among them) to the other in add_peer."""
 import subprocess
 import time
 
-from test_nat import lab, peer_status, ping  # noqa: F401 (lab is the NAT lab fixture)
+from test_nat import peer_status, ping
 from testutil import wait_for
 
 PASSWORD = "turn-pass"

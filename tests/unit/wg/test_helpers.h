@@ -71,4 +71,19 @@ static inline struct wg_peer_status *find_peer(struct wg_device_status *st, cons
 	return NULL;
 }
 
+/* A copy of the status of dev's peer with key (zeroed when there is none; allowed IPs dropped). */
+static inline struct wg_peer_status peer_status(struct wg_device *dev, const uint8_t key[WG_KEY_LEN])
+{
+	struct wg_device_status *st;
+	struct wg_peer_status ps = { 0 };
+	assert_int_equal(wg_device_status(dev, &st), 0);
+	struct wg_peer_status *p = find_peer(st, key);
+	if (p) {
+		ps = *p;
+		ps.allowed_ips = NULL;
+	}
+	wg_device_status_free(st);
+	return ps;
+}
+
 #endif

@@ -114,21 +114,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* The peer's status on dev (a copy; allowed IPs dropped). */
-static struct wg_peer_status peer_status(struct wg_device *dev, const uint8_t key[WG_KEY_LEN])
-{
-	struct wg_device_status *st;
-	struct wg_peer_status ps = { 0 };
-	assert_int_equal(wg_device_status(dev, &st), 0);
-	struct wg_peer_status *p = find_peer(st, key);
-	if (p) {
-		ps = *p;
-		ps.allowed_ips = NULL;
-	}
-	wg_device_status_free(st);
-	return ps;
-}
-
 static void loopback(struct sockaddr_in *sin, uint16_t port)
 {
 	*sin = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(port),
