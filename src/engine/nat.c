@@ -94,11 +94,6 @@ static void random_bytes(uint8_t *buf, size_t len)
 	}
 }
 
-static bool endpoint_equal(const struct ip_endpoint *a, const struct ip_endpoint *b)
-{
-	return ip_addr_equal(&a->addr, &b->addr) && a->port == b->port;
-}
-
 static int family_slot(int family)
 {
 	return family == AF_INET6;
@@ -138,7 +133,7 @@ static void update_reflexive(struct nat_agent *a)
 				ep = s->mapped;
 			}
 		}
-		if (has == a->has_reflexive[fam] && (!has || endpoint_equal(&ep, &a->reflexive[fam])))
+		if (has == a->has_reflexive[fam] && (!has || ip_endpoint_equal(&ep, &a->reflexive[fam])))
 			continue;
 		char s[IP_ENDPOINT_STRLEN];
 		log_info("nat: server-reflexive address (%s) is now %s", fam ? "IPv6" : "IPv4",
@@ -272,7 +267,7 @@ static size_t probe_targets(const struct nat_agent *a, const struct nat_peer *p,
 	for (size_t i = 0; i < p->n_cands && n < cap; i++) {
 		bool dup = false;
 		for (size_t j = 0; j < n && !dup; j++)
-			dup = endpoint_equal(&out[j], &p->cands[i].address);
+			dup = ip_endpoint_equal(&out[j], &p->cands[i].address);
 		if (!dup)
 			out[n++] = p->cands[i].address;
 	}
@@ -304,8 +299,10 @@ static void probe(struct nat_agent *a, const struct peer_job *job)
 		wg_device_send_raw(a->dev, &job->eps[i], buf, len);
 }
 
-static void peers_pass(struct nat_agent *a)
+/* Returns when (CLOCK_REALTIME ms) a peer's policy next wants a step: see nat_punch_next_ms(). */
+static uint64_t peers_pass(struct nat_agent *a)
 {
+	uint64_t wake = UINT64_MAX;
 	struct wg_device_status *st = NULL;
 	struct peer_job *jobs;
 	size_t n_jobs = 0;
@@ -313,7 +310,7 @@ static void peers_pass(struct nat_agent *a)
 	int64_t now_s = (int64_t)(now / 1000);
 
 	if (wg_device_status(a->dev, &st) < 0)
-		return;
+		return wake;
 	pthread_mutex_lock(&a->lock);
 	jobs = a->n_peers ? calloc(a->n_peers, sizeof(*jobs)) : NULL;
 	for (size_t i = 0; jobs && i < a->n_peers; i++) {
@@ -347,6 +344,8 @@ static void peers_pass(struct nat_agent *a)
 		}
 		if (job->action != NAT_PUNCH_NOTHING || job->set_keepalive)
 			n_jobs++;
+		uint64_t next = nat_punch_next_ms(&p->punch, &a->punch);
+		wake = next < wake ? next : wake;
 	}
 	pthread_mutex_unlock(&a->lock);
 	wg_device_status_free(st);
@@ -381,6 +380,7 @@ static void peers_pass(struct nat_agent *a)
 			wg_peer_upsert(a->dev, &pc);
 	}
 	free(jobs);
+	return wake;
 }
 
 static void emit_events(struct nat_agent *a)
@@ -403,13 +403,16 @@ static void *agent_main(void *arg)
 	pthread_mutex_lock(&a->lock);
 	while (!a->stop) {
 		pthread_mutex_unlock(&a->lock);
+		/* The peers first: a retry's probes leave at their slot's millisecond. */
+		uint64_t wake = peers_pass(a);
 		stun_pass(a);
-		peers_pass(a);
 		emit_events(a);
 		pthread_mutex_lock(&a->lock);
 		if (a->stop || a->n_events)
 			continue;
 		struct timespec until = deadline_after_ms(CLOCK_REALTIME, NAT_TICK_MS);
+		if (wake < (uint64_t)until.tv_sec * 1000 + (uint64_t)until.tv_nsec / 1000000)
+			until = (struct timespec){ .tv_sec = (time_t)(wake / 1000), .tv_nsec = (long)(wake % 1000) * 1000000L };
 		pthread_cond_timedwait(&a->cond, &a->lock, &until);
 	}
 	pthread_mutex_unlock(&a->lock);
@@ -576,10 +579,10 @@ static const char *punch_state_name(enum nat_punch_state s)
 /* Direct when the working endpoint is the configured one or one of the peer's host candidates. */
 static enum ovl_connection_type connection_type(const struct nat_peer *p)
 {
-	if (!ip_endpoint_is_unset(&p->configured) && endpoint_equal(&p->configured, &p->endpoint))
+	if (!ip_endpoint_is_unset(&p->configured) && ip_endpoint_equal(&p->configured, &p->endpoint))
 		return OVL_CONN_DIRECT;
 	for (size_t i = 0; i < p->n_cands; i++)
-		if (p->cands[i].type == OVL_CAND_HOST && endpoint_equal(&p->cands[i].address, &p->endpoint))
+		if (p->cands[i].type == OVL_CAND_HOST && ip_endpoint_equal(&p->cands[i].address, &p->endpoint))
 			return OVL_CONN_DIRECT;
 	return OVL_CONN_HOLE_PUNCHED;
 }

@@ -57,7 +57,7 @@ bool nat_interface_eligible(const char *ifname, unsigned flags, const char *sysf
 bool nat_candidate_add(struct ovl_candidate *list, size_t *n, const struct ovl_candidate *c)
 {
 	for (size_t i = 0; i < *n; i++) {
-		if (ip_addr_equal(&list[i].address.addr, &c->address.addr) && list[i].address.port == c->address.port) {
+		if (ip_endpoint_equal(&list[i].address, &c->address)) {
 			if (c->priority > list[i].priority)
 				list[i] = *c;
 			return true;

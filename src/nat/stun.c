@@ -49,19 +49,87 @@ uint32_t stun_crc32(const uint8_t *buf, size_t len)
 	return ~crc;
 }
 
-size_t stun_write_binding_request(uint8_t *buf, size_t cap, const uint8_t txid[STUN_TXID_LEN])
+/* The header of a message of `type`; attributes follow at STUN_HEADER_LEN. */
+static void write_header(uint8_t *buf, uint16_t type, const uint8_t txid[STUN_TXID_LEN])
 {
-	size_t len = STUN_HEADER_LEN + FINGERPRINT_ATTR_LEN;
-	if (cap < len)
-		return 0;
-	put16(buf, STUN_BINDING_REQUEST);
-	put16(buf + 2, FINGERPRINT_ATTR_LEN);
+	put16(buf, type);
+	put16(buf + 2, 0);
 	put32(buf + 4, STUN_MAGIC_COOKIE);
 	memcpy(buf + 8, txid, STUN_TXID_LEN);
-	put16(buf + 20, STUN_ATTR_FINGERPRINT);
-	put16(buf + 22, 4);
-	put32(buf + 24, stun_crc32(buf, STUN_HEADER_LEN) ^ STUN_FINGERPRINT_XOR);
-	return len;
+}
+
+/* Appends an attribute at *off (value padded to 4); false when it does not fit in cap. */
+static bool put_attr(uint8_t *buf, size_t cap, size_t *off, uint16_t type, const void *val, size_t vlen)
+{
+	size_t padded = (vlen + 3) & ~(size_t)3;
+	if (vlen > 0xffff || cap - *off < ATTR_HEADER_LEN + padded)
+		return false;
+	put16(buf + *off, type);
+	put16(buf + *off + 2, (uint16_t)vlen);
+	memcpy(buf + *off + ATTR_HEADER_LEN, val, vlen);
+	memset(buf + *off + ATTR_HEADER_LEN + vlen, 0, padded - vlen);
+	*off += ATTR_HEADER_LEN + padded;
+	return true;
+}
+
+/* FINGERPRINT last, over everything before it; the total length. 0 when it does not fit. */
+static size_t finish(uint8_t *buf, size_t cap, size_t off)
+{
+	if (cap - off < FINGERPRINT_ATTR_LEN)
+		return 0;
+	put16(buf + 2, (uint16_t)(off + FINGERPRINT_ATTR_LEN - STUN_HEADER_LEN));
+	put16(buf + off, STUN_ATTR_FINGERPRINT);
+	put16(buf + off + 2, 4);
+	put32(buf + off + 4, stun_crc32(buf, off) ^ STUN_FINGERPRINT_XOR);
+	return off + FINGERPRINT_ATTR_LEN;
+}
+
+static size_t write_plain(uint8_t *buf, size_t cap, uint16_t type, const uint8_t txid[STUN_TXID_LEN])
+{
+	if (cap < STUN_HEADER_LEN + FINGERPRINT_ATTR_LEN)
+		return 0;
+	write_header(buf, type, txid);
+	return finish(buf, cap, STUN_HEADER_LEN);
+}
+
+size_t stun_write_binding_request(uint8_t *buf, size_t cap, const uint8_t txid[STUN_TXID_LEN])
+{
+	return write_plain(buf, cap, STUN_BINDING_REQUEST, txid);
+}
+
+size_t stun_write_binding_indication(uint8_t *buf, size_t cap, const uint8_t txid[STUN_TXID_LEN])
+{
+	return write_plain(buf, cap, STUN_BINDING_INDICATION, txid);
+}
+
+size_t stun_write_binding_request_user(uint8_t *buf, size_t cap, const uint8_t txid[STUN_TXID_LEN],
+				       const char *username)
+{
+	size_t off = STUN_HEADER_LEN;
+	if (cap < STUN_HEADER_LEN)
+		return 0;
+	write_header(buf, STUN_BINDING_REQUEST, txid);
+	if (!put_attr(buf, cap, &off, STUN_ATTR_USERNAME, username, strlen(username)))
+		return 0;
+	return finish(buf, cap, off);
+}
+
+size_t stun_write_binding_success(uint8_t *buf, size_t cap, const uint8_t txid[STUN_TXID_LEN],
+				  const struct ip_endpoint *mapped)
+{
+	uint8_t v[20] = { 0 };
+	size_t alen = mapped->addr.family == AF_INET6 ? 16 : 4, off = STUN_HEADER_LEN;
+	if (cap < STUN_HEADER_LEN)
+		return 0;
+	write_header(buf, STUN_BINDING_SUCCESS, txid);
+	/* XOR-MAPPED-ADDRESS: port with the cookie's top half, address with cookie || transaction id. */
+	v[1] = alen == 16 ? STUN_FAMILY_IPV6 : STUN_FAMILY_IPV4;
+	put16(v + 2, (uint16_t)(mapped->port ^ (STUN_MAGIC_COOKIE >> 16)));
+	for (size_t i = 0; i < alen; i++)
+		v[4 + i] = mapped->addr.bytes[i] ^ buf[4 + i];
+	if (!put_attr(buf, cap, &off, STUN_ATTR_XOR_MAPPED_ADDRESS, v, 4 + alen))
+		return 0;
+	return finish(buf, cap, off);
 }
 
 /* (XOR-)MAPPED-ADDRESS value: reserved, family, port, address. */
@@ -144,11 +212,14 @@ int stun_parse(const uint8_t *buf, size_t len, struct stun_msg *out)
 				out->mapped = plain;
 				out->has_mapped = true;
 			}
+		} else if (type == STUN_ATTR_USERNAME) {
+			out->username = (const char *)v;
+			out->username_len = alen;
 		} else if (type == STUN_ATTR_ERROR_CODE) {
 			if (alen < 4 || v[2] < 3 || v[2] > 6 || v[3] > 99)
 				return -EINVAL;
 			out->error_code = (uint16_t)(v[2] * 100 + v[3]);
-		} else if (type < 0x8000 && type != STUN_ATTR_USERNAME && type != STUN_ATTR_REALM &&
+		} else if (type < 0x8000 && type != STUN_ATTR_REALM &&
 			   type != STUN_ATTR_NONCE && type != STUN_ATTR_UNKNOWN_ATTRIBUTES) {
 			out->unknown_required++;
 		}

@@ -52,6 +52,8 @@ struct stun_msg {
 	size_t integrity_offset; /* of the MESSAGE-INTEGRITY attribute header */
 	uint16_t error_code;	 /* 300..699 from ERROR-CODE, else 0 */
 	unsigned unknown_required; /* comprehension-required attributes we do not know */
+	const char *username;	 /* USERNAME's value inside the parsed buffer (not terminated), or NULL */
+	size_t username_len;
 };
 
 /* CRC-32 (ISO 3309, as zlib), for FINGERPRINT. */
@@ -62,6 +64,20 @@ uint32_t stun_crc32(const uint8_t *buf, size_t len);
  * Returns its length, or 0 when cap is too small.
  */
 size_t stun_write_binding_request(uint8_t *buf, size_t cap, const uint8_t txid[STUN_TXID_LEN]);
+
+/* A Binding indication (a keepalive that gets no answer, RFC 8489 3.1) with FINGERPRINT; as above. */
+size_t stun_write_binding_indication(uint8_t *buf, size_t cap, const uint8_t txid[STUN_TXID_LEN]);
+
+/*
+ * A Binding request with USERNAME (who asks: a peer's connectivity check)
+ * and FINGERPRINT. 0 when cap is too small.
+ */
+size_t stun_write_binding_request_user(uint8_t *buf, size_t cap, const uint8_t txid[STUN_TXID_LEN],
+				       const char *username);
+
+/* A Binding success response to txid: XOR-MAPPED-ADDRESS mapped, FINGERPRINT. 0 when cap is too small. */
+size_t stun_write_binding_success(uint8_t *buf, size_t cap, const uint8_t txid[STUN_TXID_LEN],
+				  const struct ip_endpoint *mapped);
 
 /*
  * Parses one STUN message: 0, or -EINVAL when it is not a well-formed one

@@ -257,6 +257,11 @@ bool ip_endpoint_is_unset(const struct ip_endpoint *e)
 	return e->port == 0 && ip_addr_is_unspecified(&e->addr);
 }
 
+bool ip_endpoint_equal(const struct ip_endpoint *a, const struct ip_endpoint *b)
+{
+	return ip_addr_equal(&a->addr, &b->addr) && a->port == b->port;
+}
+
 void ip_endpoint_to_sockaddr(const struct ip_endpoint *e, struct sockaddr_storage *ss, socklen_t *len)
 {
 	memset(ss, 0, sizeof(*ss));

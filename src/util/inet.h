@@ -88,6 +88,7 @@ unsigned __int128 ip_addr_sub(const struct ip_addr *a, const struct ip_addr *b);
 int ip_endpoint_parse(const char *s, struct ip_endpoint *out);
 const char *ip_endpoint_format(const struct ip_endpoint *e, char *buf, size_t len);
 bool ip_endpoint_is_unset(const struct ip_endpoint *e); /* unspecified addr and port 0 */
+bool ip_endpoint_equal(const struct ip_endpoint *a, const struct ip_endpoint *b); /* same address and port */
 
 /* Conversions to/from sockaddr; *len receives the sockaddr's size. */
 void ip_endpoint_to_sockaddr(const struct ip_endpoint *e, struct sockaddr_storage *ss, socklen_t *len);
