@@ -13,6 +13,7 @@
 #include "engine/nat.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include "nat/candidates.h"
 #include "nat/punch.h"
 #include "nat/stun_client.h"
+#include "nat/stun_peer.h"
 #include "util/deadline.h"
 #include "util/log.h"
 #include "wg/wg.h"
@@ -36,6 +38,18 @@
 #define NAT_HANDSHAKE_FRESH_SECS 180
 #define NAT_MAX_EVENTS 64
 #define NAT_MAX_SENDS 16
+#define NAT_MAX_REPLIES 16 /* answers to peers' checks waiting for the thread */
+
+_Static_assert(OVL_NAT_MAX_PEER_REFLEXIVE == NAT_MAX_PEER_REFLEXIVE, "nat_status holds every learned candidate");
+
+/* What came of one round of probes, for the line that says why it failed. */
+struct nat_round {
+	unsigned probes;
+	uint64_t rx_bytes; /* the peer's at the round's start */
+	unsigned checks, answers; /* the peer's STUN checks that reached us; answers to ours */
+	bool heard;
+	struct ip_endpoint heard_from; /* the last source of either */
+};
 
 struct nat_peer {
 	uint8_t key[WG_KEY_LEN];
@@ -43,6 +57,11 @@ struct nat_peer {
 	struct ovl_candidate cands[NAT_MAX_CANDIDATES];
 	size_t n_cands;
 	struct nat_punch punch;
+	struct nat_prflx prflx;
+	uint8_t check_txid[STUN_TXID_LEN]; /* of our last check (non-initiator) */
+	bool probe_now;			    /* a check came from probe_to: probe it at once */
+	struct ip_endpoint probe_to;
+	struct nat_round round;
 	uint64_t rx_bytes, rx_changed_ms;
 	bool alive;
 	bool has_endpoint;
@@ -74,6 +93,13 @@ struct nat_agent {
 	struct ovl_event events[NAT_MAX_EVENTS];
 	size_t n_events;
 	uint64_t rx_not_stun;
+	struct stun_peer_counters peer_stun;
+	struct nat_reply {
+		struct ip_endpoint to;
+		uint8_t buf[STUN_PEER_REPLY_MAX];
+		size_t len;
+	} replies[NAT_MAX_REPLIES];
+	size_t n_replies;
 };
 
 static uint64_t clock_ms(clockid_t id)
@@ -145,12 +171,94 @@ static void update_reflexive(struct nat_agent *a)
 	}
 }
 
+/* With a->lock held. from reached us on the peer's behalf: learned when new (RFC 8445 7.3.1.3). */
+static void learn_peer_reflexive(struct nat_peer *p, const struct ip_endpoint *from, const char *how)
+{
+	if (ip_endpoint_is_unset(from) ||
+	    (!ip_endpoint_is_unset(&p->configured) && ip_endpoint_equal(&p->configured, from)))
+		return;
+	if (!nat_prflx_learn(&p->prflx, p->cands, p->n_cands, from))
+		return;
+	char k[WG_KEY_B64_LEN + 1], s[IP_ENDPOINT_STRLEN];
+	key_to_base64(p->key, k);
+	log_info("nat: peer %s: %s from %s, none of its candidates: learned as peer-reflexive", k, how,
+		 ip_endpoint_format(from, s, sizeof(s)));
+}
+
+static void note_heard(struct nat_peer *p, const struct ip_endpoint *from)
+{
+	p->round.heard = true;
+	p->round.heard_from = *from;
+}
+
+static long peer_by_username(void *ctx, const char *name, size_t len)
+{
+	struct nat_agent *a = ctx;
+	char k[WG_KEY_B64_LEN + 1];
+	for (size_t i = 0; len == WG_KEY_B64_LEN && i < a->n_peers; i++) {
+		key_to_base64(a->peers[i].key, k);
+		if (memcmp(k, name, len) == 0)
+			return (long)i;
+	}
+	return -1;
+}
+
+static long peer_by_txid(void *ctx, const uint8_t txid[STUN_TXID_LEN])
+{
+	struct nat_agent *a = ctx;
+	for (size_t i = 0; i < a->n_peers; i++)
+		if (memcmp(a->peers[i].check_txid, txid, STUN_TXID_LEN) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* With a->lock held: a STUN datagram from no configured server. */
+static void peer_stun(struct nat_agent *a, const uint8_t *buf, size_t len, const struct ip_endpoint *from)
+{
+	const struct stun_peer_lookup lk = { peer_by_username, peer_by_txid, a };
+	struct stun_peer_rx rx;
+	char s[IP_ENDPOINT_STRLEN];
+
+	switch (stun_peer_on_datagram(buf, len, from, &lk, &a->peer_stun, &rx)) {
+	case STUN_PEER_CHECK: {
+		struct nat_peer *p = &a->peers[rx.peer];
+		learn_peer_reflexive(p, from, "a connectivity check");
+		p->round.checks++;
+		note_heard(p, from);
+		if (p->punch.state != NAT_PUNCH_UP) {
+			p->probe_now = true; /* the thread sends our initiation there at once */
+			p->probe_to = *from;
+		}
+		if (a->n_replies < NAT_MAX_REPLIES && rx.reply_len) {
+			struct nat_reply *r = &a->replies[a->n_replies++];
+			r->to = *from;
+			memcpy(r->buf, rx.reply, rx.reply_len);
+			r->len = rx.reply_len;
+		}
+		pthread_cond_signal(&a->cond);
+		break;
+	}
+	case STUN_PEER_ANSWER: {
+		char m[IP_ENDPOINT_STRLEN];
+		a->peers[rx.peer].round.answers++;
+		note_heard(&a->peers[rx.peer], from);
+		log_debug("nat: %s answered our check: it sees us as %s", ip_endpoint_format(from, s, sizeof(s)),
+			  ip_endpoint_format(&rx.mapped, m, sizeof(m)));
+		break;
+	}
+	case STUN_PEER_DROPPED:
+		break;
+	}
+}
+
 static void on_datagram(void *user, const uint8_t *buf, size_t len, const struct ip_endpoint *from)
 {
 	struct nat_agent *a = user;
 	pthread_mutex_lock(&a->lock);
 	if (!wg_is_stun(buf, len)) {
 		a->rx_not_stun++;
+	} else if (!stun_client_has_server(&a->stun, from)) {
+		peer_stun(a, buf, len, from);
 	} else if (stun_client_on_datagram(&a->stun, buf, len, from, clock_ms(CLOCK_MONOTONIC))) {
 		a->last_refresh = (uint64_t)time(NULL);
 		update_reflexive(a);
@@ -164,6 +272,9 @@ static void on_endpoint(void *user, const uint8_t peer_key[WG_KEY_LEN], const st
 	struct ovl_event ev = { .kind = OVL_EV_NAT_ENDPOINT_CHANGED, .endpoint = *endpoint };
 	memcpy(ev.pubkey, peer_key, WG_KEY_LEN);
 	pthread_mutex_lock(&a->lock);
+	struct nat_peer *p = find_peer(a, peer_key);
+	if (p)
+		learn_peer_reflexive(p, endpoint, "an authenticated packet");
 	queue_event(a, &ev);
 	pthread_mutex_unlock(&a->lock);
 }
@@ -254,9 +365,11 @@ struct peer_job {
 	size_t n_eps;
 	bool set_keepalive;
 	uint16_t keepalive;
+	uint8_t txid[STUN_TXID_LEN]; /* of the check, when we probe with STUN */
+	char why[512];		     /* SILENCE: what the round probed and what came back */
 };
 
-/* The configured endpoint, then the candidates by priority, up to max_candidate_pairs. */
+/* The configured endpoint, then the candidates (learned ones too) by priority, up to max_candidate_pairs. */
 static size_t probe_targets(const struct nat_agent *a, const struct nat_peer *p, struct ip_endpoint *out)
 {
 	size_t n = 0, cap = a->cfg.max_candidate_pairs;
@@ -264,12 +377,18 @@ static size_t probe_targets(const struct nat_agent *a, const struct nat_peer *p,
 		cap = NAT_MAX_CANDIDATES + 1;
 	if (!ip_endpoint_is_unset(&p->configured) && n < cap)
 		out[n++] = p->configured;
-	for (size_t i = 0; i < p->n_cands && n < cap; i++) {
+	struct ovl_candidate all[NAT_MAX_CANDIDATES + NAT_MAX_PEER_REFLEXIVE];
+	size_t n_all = 0;
+	memcpy(all, p->cands, p->n_cands * sizeof(all[0]));
+	memcpy(all + p->n_cands, p->prflx.cands, p->prflx.n * sizeof(all[0]));
+	n_all = p->n_cands + p->prflx.n;
+	nat_candidates_sort(all, n_all);
+	for (size_t i = 0; i < n_all && n < cap; i++) {
 		bool dup = false;
 		for (size_t j = 0; j < n && !dup; j++)
-			dup = ip_endpoint_equal(&out[j], &p->cands[i].address);
+			dup = ip_endpoint_equal(&out[j], &all[i].address);
 		if (!dup)
-			out[n++] = p->cands[i].address;
+			out[n++] = all[i].address;
 	}
 	return n;
 }
@@ -280,9 +399,10 @@ static size_t probe_targets(const struct nat_agent *a, const struct nat_peer *p,
  * one handshake at a time, so two initiations crossing every 250 ms would
  * each wipe the other's pending one and neither would ever complete. The
  * other node sends a STUN Binding request to each candidate instead, from
- * the same port: it opens its own NAT towards the peer just the same (the
- * peer counts it as STUN from an unconfigured address and drops it), and
- * answers the initiations that then come through.
+ * the same port: it opens its own NAT towards the peer just the same, and
+ * answers the initiations that then come through. The check names us
+ * (nat/stun_peer.h): the peer answers it, learns its source when new, and
+ * sends an initiation there at once.
  */
 static void probe(struct nat_agent *a, const struct peer_job *job)
 {
@@ -292,11 +412,72 @@ static void probe(struct nat_agent *a, const struct peer_job *job)
 		wg_peer_probe(a->dev, job->key, job->eps, job->n_eps);
 		return;
 	}
-	uint8_t buf[32], txid[STUN_TXID_LEN];
-	random_bytes(txid, sizeof(txid));
-	size_t len = stun_write_binding_request(buf, sizeof(buf), txid);
-	for (size_t i = 0; i < job->n_eps; i++)
+	uint8_t buf[STUN_HEADER_LEN + 4 + WG_KEY_B64_LEN + 8 + 8];
+	char own[WG_KEY_B64_LEN + 1];
+	key_to_base64(a->own_key, own);
+	size_t len = stun_write_binding_request_user(buf, sizeof(buf), job->txid, own);
+	for (size_t i = 0; len && i < job->n_eps; i++)
 		wg_device_send_raw(a->dev, &job->eps[i], buf, len);
+}
+
+/* With a->lock held: why the round that just failed failed, for the log. */
+static void describe_round(const struct nat_agent *a, const struct nat_peer *p, char *buf, size_t len)
+{
+	struct ip_endpoint eps[NAT_MAX_CANDIDATES + 1];
+	size_t n = probe_targets(a, p, eps), off;
+	char s[IP_ENDPOINT_STRLEN];
+	off = (size_t)snprintf(buf, len, "%u probes each to", p->round.probes);
+	for (size_t i = 0; i < n && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s %s", i ? "," : "", ip_endpoint_format(&eps[i], s, sizeof(s)));
+	if (off >= len)
+		return;
+	if (!p->round.heard && p->rx_bytes == p->round.rx_bytes) {
+		snprintf(buf + off, len - off, "; nothing came back");
+		return;
+	}
+	snprintf(buf + off, len - off, "; came back: %u checks and %u answers of the peer's (last from %s), %" PRIu64
+		 " bytes of WireGuard but no handshake", p->round.checks, p->round.answers,
+		 p->round.heard ? ip_endpoint_format(&p->round.heard_from, s, sizeof(s)) : "-",
+		 p->rx_bytes - p->round.rx_bytes);
+}
+
+/* With a->lock held: the probe a step asked for, or one to where a peer's check just came from. */
+static void plan_probe(struct nat_agent *a, struct nat_peer *p, struct peer_job *job, uint64_t now)
+{
+	if (job->action == NAT_PUNCH_NOTHING && p->probe_now && p->punch.state != NAT_PUNCH_UP) {
+		/* Out of the policy's rhythm, and quiet or not: the check shows our NAT lets that address in. */
+		job->action = NAT_PUNCH_PROBE;
+		job->eps[0] = p->probe_to;
+		job->n_eps = 1;
+	} else if (job->action == NAT_PUNCH_PROBE) {
+		if (p->punch.round_start_ms == now) {
+			memset(&p->round, 0, sizeof(p->round)); /* a round begins */
+			p->round.rx_bytes = p->rx_bytes;
+		}
+		p->round.probes++;
+		job->n_eps = probe_targets(a, p, job->eps);
+	} else if (job->action == NAT_PUNCH_SILENCE) {
+		describe_round(a, p, job->why, sizeof(job->why));
+	}
+	p->probe_now = false;
+	if (job->action == NAT_PUNCH_PROBE) {
+		random_bytes(job->txid, sizeof(job->txid));
+		memcpy(p->check_txid, job->txid, sizeof(job->txid));
+	}
+}
+
+/* Answers to peers' checks, queued by the receive threads. */
+static void send_replies(struct nat_agent *a)
+{
+	struct nat_reply replies[NAT_MAX_REPLIES];
+	size_t n;
+	pthread_mutex_lock(&a->lock);
+	n = a->n_replies;
+	memcpy(replies, a->replies, n * sizeof(replies[0]));
+	a->n_replies = 0;
+	pthread_mutex_unlock(&a->lock);
+	for (size_t i = 0; i < n; i++)
+		wg_device_send_raw(a->dev, &replies[i].to, replies[i].buf, replies[i].len);
 }
 
 /* Returns when (CLOCK_REALTIME ms) a peer's policy next wants a step: see nat_punch_next_ms(). */
@@ -334,8 +515,7 @@ static uint64_t peers_pass(struct nat_agent *a)
 		struct peer_job *job = &jobs[n_jobs];
 		memcpy(job->key, p->key, WG_KEY_LEN);
 		job->action = nat_punch_step(&p->punch, &a->punch, now, p->alive);
-		if (job->action == NAT_PUNCH_PROBE)
-			job->n_eps = probe_targets(a, p, job->eps);
+		plan_probe(a, p, job, now);
 		if (!p->keepalive_done) {
 			p->keepalive_done = true;
 			job->set_keepalive = true;
@@ -366,7 +546,8 @@ static uint64_t peers_pass(struct nat_agent *a)
 			break;
 		case NAT_PUNCH_SILENCE:
 			/* Nothing may reach the peer's NAT until the retry: no endpoint, no keepalive, no retry. */
-			log_info("nat: peer %s: no path within the hole-punching timeout; quiet until the next round", k);
+			log_info("nat: peer %s: no path within the hole-punching timeout (%s); quiet until the next round", k,
+				 job->why);
 			pc.set_endpoint = true;
 			memset(&pc.endpoint, 0, sizeof(pc.endpoint));
 			break;
@@ -404,11 +585,12 @@ static void *agent_main(void *arg)
 	while (!a->stop) {
 		pthread_mutex_unlock(&a->lock);
 		/* The peers first: a retry's probes leave at their slot's millisecond. */
+		send_replies(a);
 		uint64_t wake = peers_pass(a);
 		stun_pass(a);
 		emit_events(a);
 		pthread_mutex_lock(&a->lock);
-		if (a->stop || a->n_events)
+		if (a->stop || a->n_events || a->n_replies)
 			continue;
 		struct timespec until = deadline_after_ms(CLOCK_REALTIME, NAT_TICK_MS);
 		if (wake < (uint64_t)until.tv_sec * 1000 + (uint64_t)until.tv_nsec / 1000000)
@@ -512,6 +694,7 @@ void nat_agent_peer_update(struct engine *e, const struct ovl_peer_spec *spec)
 	for (size_t i = 0; i < spec->n_candidates; i++)
 		nat_candidate_add(p->cands, &p->n_cands, &spec->candidates[i]);
 	nat_candidates_sort(p->cands, p->n_cands);
+	nat_prflx_prune(&p->prflx, p->cands, p->n_cands);
 	p->keepalive = (uint16_t)(spec->persistent_keepalive_secs > 65535 ? 65535 : spec->persistent_keepalive_secs);
 	p->keepalive_done = false; /* add_peer just set the orchestrator's value again */
 	nat_punch_kick(&p->punch, clock_ms(CLOCK_REALTIME));
@@ -625,8 +808,8 @@ void engine_nat_status(struct engine *e, struct ovl_response *resp)
 	pthread_mutex_lock(&a->lock);
 	s->last_refresh = a->last_refresh;
 	s->mapping = stun_mapping_name(stun_client_mapping(&a->stun, AF_INET));
-	s->stun_malformed = a->stun.rx_malformed;
-	s->stun_unknown_server = a->stun.rx_unknown_server;
+	s->stun_malformed = a->stun.rx_malformed + a->peer_stun.malformed;
+	s->stun_unknown_server = a->stun.rx_unknown_server + a->peer_stun.unknown;
 	s->stun_unknown_txn = a->stun.rx_unknown_txn;
 	s->stun_errors = a->stun.rx_errors;
 	s->stun_timeouts = a->stun.timeouts;
@@ -642,6 +825,8 @@ void engine_nat_status(struct engine *e, struct ovl_response *resp)
 		np->connection_type = connection_type(p);
 		np->has_remote_endpoint = np->connected && p->has_endpoint;
 		np->remote_endpoint = p->endpoint;
+		np->n_peer_reflexive = p->prflx.n;
+		memcpy(np->peer_reflexive, p->prflx.cands, p->prflx.n * sizeof(p->prflx.cands[0]));
 	}
 	pthread_mutex_unlock(&a->lock);
 }

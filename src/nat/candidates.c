@@ -24,6 +24,8 @@ unsigned nat_type_preference(enum ovl_candidate_type t)
 		return NAT_TYPE_PREF_HOST;
 	case OVL_CAND_SERVER_REFLEXIVE:
 		return NAT_TYPE_PREF_SERVER_REFLEXIVE;
+	case OVL_CAND_PEER_REFLEXIVE:
+		return NAT_TYPE_PREF_PEER_REFLEXIVE;
 	case OVL_CAND_RELAY:
 	default:
 		return NAT_TYPE_PREF_RELAY;
@@ -79,6 +81,49 @@ void nat_candidates_sort(struct ovl_candidate *list, size_t n)
 			list[j] = list[j - 1];
 		list[j] = c;
 	}
+}
+
+static bool lists(const struct ovl_candidate *list, size_t n, const struct ip_endpoint *ep)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ip_endpoint_equal(&list[i].address, ep))
+			return true;
+	return false;
+}
+
+bool nat_prflx_learn(struct nat_prflx *r, const struct ovl_candidate *known, size_t n_known,
+		     const struct ip_endpoint *from)
+{
+	if (lists(known, n_known, from) || lists(r->cands, r->n, from))
+		return false;
+	struct ovl_candidate c = {
+		.type = OVL_CAND_PEER_REFLEXIVE,
+		.address = *from,
+		.priority = nat_priority(NAT_TYPE_PREF_PEER_REFLEXIVE, nat_local_preference(from->addr.family, 0),
+					 NAT_COMPONENT_ID),
+	};
+	if (r->n < NAT_MAX_PEER_REFLEXIVE) {
+		r->cands[r->n++] = c;
+		return true;
+	}
+	r->cands[r->oldest] = c;
+	r->oldest = (r->oldest + 1) % NAT_MAX_PEER_REFLEXIVE;
+	return true;
+}
+
+void nat_prflx_prune(struct nat_prflx *r, const struct ovl_candidate *known, size_t n_known)
+{
+	struct ovl_candidate keep[NAT_MAX_PEER_REFLEXIVE];
+	size_t kept = 0;
+	/* Oldest first, so that the survivors' order is their age again. */
+	for (size_t k = 0; k < r->n; k++) {
+		const struct ovl_candidate *c = &r->cands[(r->oldest + k) % r->n];
+		if (!lists(known, n_known, &c->address))
+			keep[kept++] = *c;
+	}
+	memcpy(r->cands, keep, kept * sizeof(keep[0]));
+	r->n = kept;
+	r->oldest = 0;
 }
 
 /* Addresses a remote node could send to: not link-local, multicast or unspecified. */

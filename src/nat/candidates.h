@@ -50,6 +50,25 @@ bool nat_candidate_add(struct ovl_candidate *list, size_t *n, const struct ovl_c
 void nat_candidates_sort(struct ovl_candidate *list, size_t n);
 
 /*
+ * Peer-reflexive candidates of one peer (RFC 8445 7.3.1.3): addresses it
+ * reached us from that are none of the candidates we were handed, e.g. a
+ * port its NAT moved. At most NAT_MAX_PEER_REFLEXIVE; a new one replaces
+ * the oldest (a check's USERNAME is not authenticated: no one fills memory).
+ */
+#define NAT_MAX_PEER_REFLEXIVE 4
+
+struct nat_prflx {
+	struct ovl_candidate cands[NAT_MAX_PEER_REFLEXIVE];
+	size_t n, oldest;
+};
+
+/* Learns from unless known (n_known handed-on candidates) or learned already lists it. True when new. */
+bool nat_prflx_learn(struct nat_prflx *r, const struct ovl_candidate *known, size_t n_known,
+		     const struct ip_endpoint *from);
+/* Forgets the learned ones that known now lists (the orchestrator handed them on). */
+void nat_prflx_prune(struct nat_prflx *r, const struct ovl_candidate *known, size_t n_known);
+
+/*
  * Host candidates of every eligible interface's global and unique-local
  * addresses (no link-local: a peer cannot reach fe80:: without a scope), on
  * port. Returns the count written (at most cap) or -errno.

@@ -6,14 +6,19 @@
 
 bool stun_client_add_server(struct stun_client *c, const struct ip_endpoint *addr)
 {
-	for (size_t i = 0; i < c->n_servers; i++)
-		if (ip_endpoint_equal(&c->servers[i].addr, addr))
-			return false;
-	if (c->n_servers >= STUN_MAX_SERVERS)
+	if (stun_client_has_server(c, addr) || c->n_servers >= STUN_MAX_SERVERS)
 		return false;
 	memset(&c->servers[c->n_servers], 0, sizeof(c->servers[0]));
 	c->servers[c->n_servers++].addr = *addr;
 	return true;
+}
+
+bool stun_client_has_server(const struct stun_client *c, const struct ip_endpoint *addr)
+{
+	for (size_t i = 0; i < c->n_servers; i++)
+		if (ip_endpoint_equal(&c->servers[i].addr, addr))
+			return true;
+	return false;
 }
 
 void stun_client_refresh(struct stun_client *c, uint64_t now_ms, void (*rand)(uint8_t *, size_t))

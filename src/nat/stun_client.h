@@ -75,6 +75,9 @@ struct stun_send {
 /* A server (resolved address); false when full or already there. */
 bool stun_client_add_server(struct stun_client *c, const struct ip_endpoint *addr);
 
+/* Whether addr is one of the servers (what else reaches the port is a peer's). */
+bool stun_client_has_server(const struct stun_client *c, const struct ip_endpoint *addr);
+
 /* Starts a new transaction towards every server (a refresh), with fresh ids from rand(). */
 void stun_client_refresh(struct stun_client *c, uint64_t now_ms, void (*rand)(uint8_t *, size_t));
 

@@ -109,6 +109,43 @@ static void host_gather_has_no_loopback(void **state)
 	}
 }
 
+static void peer_reflexive_learned_once_and_bounded(void **state)
+{
+	/* RFC 8445 7.3.1.3: a source that is none of the handed-on candidates, type preference 110. */
+	struct ovl_candidate known[2] = { cand(OVL_CAND_HOST, "10.2.0.2:51420", 1),
+					  cand(OVL_CAND_SERVER_REFLEXIVE, "203.0.113.2:51420", 2) };
+	struct nat_prflx r = { 0 };
+	struct ip_endpoint ep;
+	char s[IP_ENDPOINT_STRLEN];
+	assert_int_equal(ip_endpoint_parse("203.0.113.2:51420", &ep), 0);
+	assert_false(nat_prflx_learn(&r, known, 2, &ep)); /* a known candidate */
+	assert_int_equal(ip_endpoint_parse("203.0.113.2:39151", &ep), 0);
+	assert_true(nat_prflx_learn(&r, known, 2, &ep));
+	assert_false(nat_prflx_learn(&r, known, 2, &ep)); /* once */
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.cands[0].type, OVL_CAND_PEER_REFLEXIVE);
+	assert_int_equal(r.cands[0].priority >> 24, NAT_TYPE_PREF_PEER_REFLEXIVE);
+	assert_true(nat_priority(nat_type_preference(OVL_CAND_PEER_REFLEXIVE), 0, 1) >
+		    nat_priority(nat_type_preference(OVL_CAND_SERVER_REFLEXIVE), 65535, 1));
+	/* Bounded: the fifth replaces the oldest (checks are not authenticated). */
+	for (int port = 2; port <= 5; port++) {
+		snprintf(s, sizeof(s), "203.0.113.2:%d", port);
+		assert_int_equal(ip_endpoint_parse(s, &ep), 0);
+		assert_true(nat_prflx_learn(&r, known, 2, &ep));
+	}
+	assert_int_equal(r.n, NAT_MAX_PEER_REFLEXIVE);
+	for (size_t i = 0; i < r.n; i++)
+		assert_int_not_equal(r.cands[i].address.port, 39151);
+	/* Handed on by the orchestrator later: no longer a learned one; the rest keep their age order. */
+	struct ovl_candidate now[1] = { cand(OVL_CAND_SERVER_REFLEXIVE, "203.0.113.2:3", 3) };
+	nat_prflx_prune(&r, now, 1);
+	assert_int_equal(r.n, 3);
+	assert_int_equal(r.cands[0].address.port, 2);
+	assert_int_equal(r.cands[1].address.port, 4);
+	assert_int_equal(r.cands[2].address.port, 5);
+	assert_string_equal(ovl_candidate_type_name(OVL_CAND_PEER_REFLEXIVE), "peer-reflexive");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -116,6 +153,7 @@ int main(void)
 		cmocka_unit_test(dedup_and_sort),
 		cmocka_unit_test(interface_filter),
 		cmocka_unit_test(host_gather_has_no_loopback),
+		cmocka_unit_test(peer_reflexive_learned_once_and_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
