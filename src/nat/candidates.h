@@ -2,7 +2,8 @@
 /*
  * ICE-style candidates of this node (RFC 8445 terms): host candidates from
  * the interfaces' addresses, server-reflexive ones from STUN, relay ones
- * (part II) from TURN; priorities by RFC 8445 5.1.2.1, de-duplicated.
+ * (part II) from TURN; a peer's peer-reflexive ones learned from its
+ * packets; priorities by RFC 8445 5.1.2.1, de-duplicated.
  */
 #ifndef OVL_NAT_CANDIDATES_H
 #define OVL_NAT_CANDIDATES_H

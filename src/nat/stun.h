@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * STUN (RFC 8489) messages: the wire constants, a Binding request with
- * FINGERPRINT, and a bounds-checked parser for what comes back. Pure: no
+ * STUN (RFC 8489) messages: the wire constants, Binding requests and
+ * indications with FINGERPRINT, the success response a peer's check gets,
+ * and a bounds-checked parser for what comes in. Pure: no
  * sockets, no clock. Part II (TURN, RFC 8656) adds its methods and
  * attributes here; the parser already records MESSAGE-INTEGRITY's offset so
  * long-term credentials can be checked with stun_check_integrity().
