@@ -172,17 +172,18 @@ static void update_reflexive(struct nat_agent *a)
 }
 
 /* With a->lock held. from reached us on the peer's behalf: learned when new (RFC 8445 7.3.1.3). */
-static void learn_peer_reflexive(struct nat_peer *p, const struct ip_endpoint *from, const char *how)
+static bool learn_peer_reflexive(struct nat_peer *p, const struct ip_endpoint *from, const char *how)
 {
 	if (ip_endpoint_is_unset(from) ||
 	    (!ip_endpoint_is_unset(&p->configured) && ip_endpoint_equal(&p->configured, from)))
-		return;
+		return false;
 	if (!nat_prflx_learn(&p->prflx, p->cands, p->n_cands, from))
-		return;
+		return false;
 	char k[WG_KEY_B64_LEN + 1], s[IP_ENDPOINT_STRLEN];
 	key_to_base64(p->key, k);
 	log_info("nat: peer %s: %s from %s, none of its candidates: learned as peer-reflexive", k, how,
 		 ip_endpoint_format(from, s, sizeof(s)));
+	return true;
 }
 
 static void note_heard(struct nat_peer *p, const struct ip_endpoint *from)
@@ -222,13 +223,17 @@ static void peer_stun(struct nat_agent *a, const uint8_t *buf, size_t len, const
 	switch (stun_peer_on_datagram(buf, len, from, &lk, &a->peer_stun, &rx)) {
 	case STUN_PEER_CHECK: {
 		struct nat_peer *p = &a->peers[rx.peer];
-		learn_peer_reflexive(p, from, "a connectivity check");
-		p->round.checks++;
-		note_heard(p, from);
-		if (p->punch.state != NAT_PUNCH_UP) {
-			p->probe_now = true; /* the thread sends our initiation there at once */
+		/*
+		 * A new source gets our initiation at once (a triggered check); a known one
+		 * is in the rounds' probes already, and an extra initiation would only
+		 * replace the one whose answer may be on its way.
+		 */
+		if (learn_peer_reflexive(p, from, "a connectivity check") && p->punch.state != NAT_PUNCH_UP) {
+			p->probe_now = true;
 			p->probe_to = *from;
 		}
+		p->round.checks++;
+		note_heard(p, from);
 		if (a->n_replies < NAT_MAX_REPLIES && rx.reply_len) {
 			struct nat_reply *r = &a->replies[a->n_replies++];
 			r->to = *from;
