@@ -471,20 +471,6 @@ static void plan_probe(struct nat_agent *a, struct nat_peer *p, struct peer_job 
 	}
 }
 
-/* Answers to peers' checks, queued by the receive threads. */
-static void send_replies(struct nat_agent *a)
-{
-	struct nat_reply replies[NAT_MAX_REPLIES];
-	size_t n;
-	pthread_mutex_lock(&a->lock);
-	n = a->n_replies;
-	memcpy(replies, a->replies, n * sizeof(replies[0]));
-	a->n_replies = 0;
-	pthread_mutex_unlock(&a->lock);
-	for (size_t i = 0; i < n; i++)
-		wg_device_send_raw(a->dev, &replies[i].to, replies[i].buf, replies[i].len);
-}
-
 /* Returns when (CLOCK_REALTIME ms) a peer's policy next wants a step: see nat_punch_next_ms(). */
 static uint64_t peers_pass(struct nat_agent *a)
 {
@@ -569,16 +555,23 @@ static uint64_t peers_pass(struct nat_agent *a)
 	return wake;
 }
 
-static void emit_events(struct nat_agent *a)
+/* What the receive threads queued: answers to peers' checks (sent), events (emitted). */
+static void drain_queues(struct nat_agent *a)
 {
+	struct nat_reply replies[NAT_MAX_REPLIES];
 	struct ovl_event evs[NAT_MAX_EVENTS];
-	size_t n;
+	size_t n_replies, n_evs;
 	pthread_mutex_lock(&a->lock);
-	n = a->n_events;
-	memcpy(evs, a->events, n * sizeof(evs[0]));
+	n_replies = a->n_replies;
+	memcpy(replies, a->replies, n_replies * sizeof(replies[0]));
+	a->n_replies = 0;
+	n_evs = a->n_events;
+	memcpy(evs, a->events, n_evs * sizeof(evs[0]));
 	a->n_events = 0;
 	pthread_mutex_unlock(&a->lock);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n_replies; i++)
+		wg_device_send_raw(a->dev, &replies[i].to, replies[i].buf, replies[i].len);
+	for (size_t i = 0; i < n_evs; i++)
 		engine_emit_event(a->e, &evs[i]);
 }
 
@@ -590,10 +583,9 @@ static void *agent_main(void *arg)
 	while (!a->stop) {
 		pthread_mutex_unlock(&a->lock);
 		/* The peers first: a retry's probes leave at their slot's millisecond. */
-		send_replies(a);
+		drain_queues(a);
 		uint64_t wake = peers_pass(a);
 		stun_pass(a);
-		emit_events(a);
 		pthread_mutex_lock(&a->lock);
 		if (a->stop || a->n_events || a->n_replies)
 			continue;

@@ -74,14 +74,19 @@ def test_port_preserving_nats_hole_punched(lab, uniq):
     assert any(e["event"] == "nat_endpoint_changed" and e["pubkey"] == kb for e in a.conn.events), a.conn.events
 
 
-def test_public_node_direct(lab, uniq):
-    """(b) One node with a public address, the other NATed: direct."""
+def natted_and_public(lab, uniq):
+    """A node behind a port-preserving NAT and one on the internet itself, set up, with candidates."""
     ra = lab.router()
     a, p = lab.node(ra), lab.node(None)
     lab.start()
     lab.setup(a, f"t{uniq}")
     lab.setup(p, f"t{uniq}")
-    ca, cp = lab.candidates(a), lab.candidates(p)
+    return ra, a, p, lab.candidates(a), lab.candidates(p)
+
+
+def test_public_node_direct(lab, uniq):
+    """(b) One node with a public address, the other NATed: direct."""
+    ra, a, p, ca, cp = natted_and_public(lab, uniq)
     assert any(c["candidate_type"] == "host" and c["address"] == f"{p.wan_ip}:51420" for c in cp), cp
     kp = lab.add_peer(a, p, cp)
     ka = lab.add_peer(p, a, ca)
@@ -171,12 +176,7 @@ def test_moved_port_learned_as_peer_reflexive(lab, uniq):
     """(f) The NAT moves a node's port while it talks to a public peer: the peer learns the new
     source as a peer-reflexive candidate from the node's authenticated packets (nat_status shows
     it), with no orchestrator handing anything on, and traffic flows on."""
-    ra = lab.router()
-    a, p = lab.node(ra), lab.node(None)
-    lab.start()
-    lab.setup(a, f"t{uniq}")
-    lab.setup(p, f"t{uniq}")
-    ca, cp = lab.candidates(a), lab.candidates(p)
+    ra, a, p, ca, cp = natted_and_public(lab, uniq)
     kp = lab.add_peer(a, p, cp)
     ka = lab.add_peer(p, a, ca)
     wait_for(lambda: connected(a, kp) and connected(p, ka), timeout=15, what="connected")

@@ -115,16 +115,23 @@ static void answers_matched_and_rest_dropped(void **state)
 	assert_int_equal(stun_client_tick(&c, 5000, out, 4), 0);
 }
 
+/* Servers a and b, a refresh at 0 and its two requests in out. */
+static void two_servers_asked(struct stun_client *c, const struct ip_endpoint *a, const struct ip_endpoint *b,
+			      struct stun_send *out)
+{
+	stun_client_add_server(c, a);
+	stun_client_add_server(c, b);
+	stun_client_refresh(c, 0, fake_rand);
+	assert_int_equal(stun_client_tick(c, 0, out, 4), 2);
+}
+
 static void mapping_behaviour(void **state)
 {
 	struct stun_client c = { 0 };
 	struct stun_send out[4];
 	struct ip_endpoint a = ep("192.0.2.10:3478"), b = ep("192.0.2.20:3478");
 	uint8_t buf[64];
-	stun_client_add_server(&c, &a);
-	stun_client_add_server(&c, &b);
-	stun_client_refresh(&c, 0, fake_rand);
-	assert_int_equal(stun_client_tick(&c, 0, out, 4), 2);
+	two_servers_asked(&c, &a, &b, out);
 	assert_int_equal(stun_client_mapping(&c, AF_INET), STUN_MAPPING_UNKNOWN);
 	size_t len = success(buf, out[0].buf + 8, "203.0.113.5:40000");
 	assert_true(stun_client_on_datagram(&c, buf, len, &a, 10));
@@ -150,10 +157,7 @@ static void keepalive_indications_keep_the_mapping(void **state)
 	struct stun_msg m;
 	struct ip_endpoint a = ep("192.0.2.10:3478"), b = ep("192.0.2.20:3478");
 	uint8_t buf[64];
-	stun_client_add_server(&c, &a);
-	stun_client_add_server(&c, &b);
-	stun_client_refresh(&c, 0, fake_rand);
-	assert_int_equal(stun_client_tick(&c, 0, out, 4), 2);
+	two_servers_asked(&c, &a, &b, out);
 	size_t len = success(buf, out[0].buf + 8, "203.0.113.5:40000");
 	assert_true(stun_client_on_datagram(&c, buf, len, &a, 20)); /* b never answers */
 	assert_int_equal(stun_client_next_ms(&c), 500); /* b's retransmission */
