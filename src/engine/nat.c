@@ -13,7 +13,6 @@
 #include "engine/nat.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 
 #include "nat/candidates.h"
 #include "nat/punch.h"
+#include "nat/round.h"
 #include "nat/stun_client.h"
 #include "nat/stun_peer.h"
 #include "util/deadline.h"
@@ -42,14 +42,6 @@
 
 _Static_assert(OVL_NAT_MAX_PEER_REFLEXIVE == NAT_MAX_PEER_REFLEXIVE, "nat_status holds every learned candidate");
 
-/* What came of one round of probes, for the line that says why it failed. */
-struct nat_round {
-	unsigned probes;
-	uint64_t rx_bytes; /* the peer's at the round's start */
-	unsigned checks, answers; /* the peer's STUN checks that reached us; answers to ours */
-	bool heard;
-	struct ip_endpoint heard_from; /* the last source of either */
-};
 
 struct nat_peer {
 	uint8_t key[WG_KEY_LEN];
@@ -61,7 +53,7 @@ struct nat_peer {
 	uint8_t check_txid[STUN_TXID_LEN]; /* of our last check (non-initiator) */
 	bool probe_now;			    /* a check came from probe_to: probe it at once */
 	struct ip_endpoint probe_to;
-	struct nat_round round;
+	struct nat_round round; /* for the line that says why a round failed */
 	uint64_t rx_bytes, rx_changed_ms;
 	bool alive;
 	bool has_endpoint;
@@ -186,12 +178,6 @@ static bool learn_peer_reflexive(struct nat_peer *p, const struct ip_endpoint *f
 	return true;
 }
 
-static void note_heard(struct nat_peer *p, const struct ip_endpoint *from)
-{
-	p->round.heard = true;
-	p->round.heard_from = *from;
-}
-
 static long peer_by_username(void *ctx, const char *name, size_t len)
 {
 	struct nat_agent *a = ctx;
@@ -232,8 +218,7 @@ static void peer_stun(struct nat_agent *a, const uint8_t *buf, size_t len, const
 			p->probe_now = true;
 			p->probe_to = *from;
 		}
-		p->round.checks++;
-		note_heard(p, from);
+		nat_round_heard(&p->round, from, false);
 		if (a->n_replies < NAT_MAX_REPLIES && rx.reply_len) {
 			struct nat_reply *r = &a->replies[a->n_replies++];
 			r->to = *from;
@@ -245,8 +230,7 @@ static void peer_stun(struct nat_agent *a, const uint8_t *buf, size_t len, const
 	}
 	case STUN_PEER_ANSWER: {
 		char m[IP_ENDPOINT_STRLEN];
-		a->peers[rx.peer].round.answers++;
-		note_heard(&a->peers[rx.peer], from);
+		nat_round_heard(&a->peers[rx.peer].round, from, true);
 		log_debug("nat: %s answered our check: it sees us as %s", ip_endpoint_format(from, s, sizeof(s)),
 			  ip_endpoint_format(&rx.mapped, m, sizeof(m)));
 		break;
@@ -374,28 +358,12 @@ struct peer_job {
 	char why[512];		     /* SILENCE: what the round probed and what came back */
 };
 
-/* The configured endpoint, then the candidates (learned ones too) by priority, up to max_candidate_pairs. */
+/* See nat_probe_targets(); at most max_candidate_pairs. */
 static size_t probe_targets(const struct nat_agent *a, const struct nat_peer *p, struct ip_endpoint *out)
 {
-	size_t n = 0, cap = a->cfg.max_candidate_pairs;
-	if (cap > NAT_MAX_CANDIDATES + 1)
-		cap = NAT_MAX_CANDIDATES + 1;
-	if (!ip_endpoint_is_unset(&p->configured) && n < cap)
-		out[n++] = p->configured;
-	struct ovl_candidate all[NAT_MAX_CANDIDATES + NAT_MAX_PEER_REFLEXIVE];
-	size_t n_all = 0;
-	memcpy(all, p->cands, p->n_cands * sizeof(all[0]));
-	memcpy(all + p->n_cands, p->prflx.cands, p->prflx.n * sizeof(all[0]));
-	n_all = p->n_cands + p->prflx.n;
-	nat_candidates_sort(all, n_all);
-	for (size_t i = 0; i < n_all && n < cap; i++) {
-		bool dup = false;
-		for (size_t j = 0; j < n && !dup; j++)
-			dup = ip_endpoint_equal(&out[j], &all[i].address);
-		if (!dup)
-			out[n++] = all[i].address;
-	}
-	return n;
+	size_t cap = a->cfg.max_candidate_pairs < NAT_MAX_CANDIDATES + 1 ? a->cfg.max_candidate_pairs
+									: NAT_MAX_CANDIDATES + 1;
+	return nat_probe_targets(&p->configured, p->cands, p->n_cands, &p->prflx, out, cap);
 }
 
 /*
@@ -425,27 +393,6 @@ static void probe(struct nat_agent *a, const struct peer_job *job)
 		wg_device_send_raw(a->dev, &job->eps[i], buf, len);
 }
 
-/* With a->lock held: why the round that just failed failed, for the log. */
-static void describe_round(const struct nat_agent *a, const struct nat_peer *p, char *buf, size_t len)
-{
-	struct ip_endpoint eps[NAT_MAX_CANDIDATES + 1];
-	size_t n = probe_targets(a, p, eps), off;
-	char s[IP_ENDPOINT_STRLEN];
-	off = (size_t)snprintf(buf, len, "%u probes each to", p->round.probes);
-	for (size_t i = 0; i < n && off < len; i++)
-		off += (size_t)snprintf(buf + off, len - off, "%s %s", i ? "," : "", ip_endpoint_format(&eps[i], s, sizeof(s)));
-	if (off >= len)
-		return;
-	if (!p->round.heard && p->rx_bytes == p->round.rx_bytes) {
-		snprintf(buf + off, len - off, "; nothing came back");
-		return;
-	}
-	snprintf(buf + off, len - off, "; came back: %u checks and %u answers of the peer's (last from %s), %" PRIu64
-		 " bytes of WireGuard but no handshake", p->round.checks, p->round.answers,
-		 p->round.heard ? ip_endpoint_format(&p->round.heard_from, s, sizeof(s)) : "-",
-		 p->rx_bytes - p->round.rx_bytes);
-}
-
 /* With a->lock held: the probe a step asked for, or one to where a peer's check just came from. */
 static void plan_probe(struct nat_agent *a, struct nat_peer *p, struct peer_job *job, uint64_t now)
 {
@@ -455,14 +402,13 @@ static void plan_probe(struct nat_agent *a, struct nat_peer *p, struct peer_job 
 		job->eps[0] = p->probe_to;
 		job->n_eps = 1;
 	} else if (job->action == NAT_PUNCH_PROBE) {
-		if (p->punch.round_start_ms == now) {
-			memset(&p->round, 0, sizeof(p->round)); /* a round begins */
-			p->round.rx_bytes = p->rx_bytes;
-		}
+		if (p->punch.round_start_ms == now)
+			nat_round_begin(&p->round, p->rx_bytes);
 		p->round.probes++;
 		job->n_eps = probe_targets(a, p, job->eps);
 	} else if (job->action == NAT_PUNCH_SILENCE) {
-		describe_round(a, p, job->why, sizeof(job->why));
+		job->n_eps = probe_targets(a, p, job->eps);
+		nat_round_describe(&p->round, job->eps, job->n_eps, p->rx_bytes, job->why, sizeof(job->why));
 	}
 	p->probe_now = false;
 	if (job->action == NAT_PUNCH_PROBE) {

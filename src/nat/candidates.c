@@ -126,6 +126,28 @@ void nat_prflx_prune(struct nat_prflx *r, const struct ovl_candidate *known, siz
 	r->oldest = 0;
 }
 
+size_t nat_probe_targets(const struct ip_endpoint *configured, const struct ovl_candidate *cands, size_t n_cands,
+			 const struct nat_prflx *prflx, struct ip_endpoint *out, size_t cap)
+{
+	struct ovl_candidate all[NAT_MAX_CANDIDATES + NAT_MAX_PEER_REFLEXIVE];
+	size_t n = 0, n_all = 0;
+	if (!ip_endpoint_is_unset(configured) && n < cap)
+		out[n++] = *configured;
+	for (size_t i = 0; i < n_cands && n_all < NAT_MAX_CANDIDATES; i++)
+		all[n_all++] = cands[i];
+	for (size_t i = 0; i < prflx->n; i++)
+		all[n_all++] = prflx->cands[i];
+	nat_candidates_sort(all, n_all);
+	for (size_t i = 0; i < n_all && n < cap; i++) {
+		bool dup = false;
+		for (size_t j = 0; j < n && !dup; j++)
+			dup = ip_endpoint_equal(&out[j], &all[i].address);
+		if (!dup)
+			out[n++] = all[i].address;
+	}
+	return n;
+}
+
 /* Addresses a remote node could send to: not link-local, multicast or unspecified. */
 static bool address_usable(const struct ip_addr *a)
 {

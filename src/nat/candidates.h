@@ -70,6 +70,14 @@ bool nat_prflx_learn(struct nat_prflx *r, const struct ovl_candidate *known, siz
 void nat_prflx_prune(struct nat_prflx *r, const struct ovl_candidate *known, size_t n_known);
 
 /*
+ * Where a round probes a peer: configured (unless unset), then its
+ * handed-on and learned candidates by priority, no address twice; at most
+ * cap (max_candidate_pairs). Returns the count written to out.
+ */
+size_t nat_probe_targets(const struct ip_endpoint *configured, const struct ovl_candidate *cands, size_t n_cands,
+			 const struct nat_prflx *prflx, struct ip_endpoint *out, size_t cap);
+
+/*
  * Host candidates of every eligible interface's global and unique-local
  * addresses (no link-local: a peer cannot reach fe80:: without a scope), on
  * port. Returns the count written (at most cap) or -errno.

@@ -146,6 +146,30 @@ static void peer_reflexive_learned_once_and_bounded(void **state)
 	assert_string_equal(ovl_candidate_type_name(OVL_CAND_PEER_REFLEXIVE), "peer-reflexive");
 }
 
+static void probe_targets_configured_then_by_priority(void **state)
+{
+	struct ovl_candidate cands[3] = { cand(OVL_CAND_SERVER_REFLEXIVE, "203.0.113.2:51420", 100),
+					  cand(OVL_CAND_HOST, "10.2.0.2:51420", 300),
+					  cand(OVL_CAND_HOST, "203.0.113.20:51420", 200) };
+	struct nat_prflx r = { 0 };
+	struct ip_endpoint configured, prflx, out[8];
+	char s[IP_ENDPOINT_STRLEN];
+	assert_int_equal(ip_endpoint_parse("203.0.113.20:51420", &configured), 0);
+	assert_int_equal(ip_endpoint_parse("203.0.113.2:39151", &prflx), 0);
+	assert_true(nat_prflx_learn(&r, cands, 3, &prflx));
+	r.cands[0].priority = 150; /* between the handed-on ones */
+	size_t n = nat_probe_targets(&configured, cands, 3, &r, out, 8);
+	assert_int_equal(n, 4); /* the configured endpoint once, though a candidate lists it too */
+	const char *want[] = { "203.0.113.20:51420", "10.2.0.2:51420", "203.0.113.2:39151", "203.0.113.2:51420" };
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(ip_endpoint_format(&out[i], s, sizeof(s)), want[i]);
+	assert_int_equal(nat_probe_targets(&configured, cands, 3, &r, out, 2), 2); /* max_candidate_pairs */
+	memset(&configured, 0, sizeof(configured));
+	configured.addr.family = AF_INET;
+	assert_int_equal(nat_probe_targets(&configured, cands, 3, &r, out, 8), 4); /* 0.0.0.0:0: none */
+	assert_string_equal(ip_endpoint_format(&out[0], s, sizeof(s)), "10.2.0.2:51420");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -154,6 +178,7 @@ int main(void)
 		cmocka_unit_test(interface_filter),
 		cmocka_unit_test(host_gather_has_no_loopback),
 		cmocka_unit_test(peer_reflexive_learned_once_and_bounded),
+		cmocka_unit_test(probe_targets_configured_then_by_priority),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
