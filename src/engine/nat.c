@@ -402,9 +402,7 @@ static void plan_probe(struct nat_agent *a, struct nat_peer *p, struct peer_job 
 		job->eps[0] = p->probe_to;
 		job->n_eps = 1;
 	} else if (job->action == NAT_PUNCH_PROBE) {
-		if (p->punch.round_start_ms == now)
-			nat_round_begin(&p->round, p->rx_bytes);
-		p->round.probes++;
+		nat_round_probe(&p->round, p->punch.round_start_ms, p->rx_bytes);
 		job->n_eps = probe_targets(a, p, job->eps);
 	} else if (job->action == NAT_PUNCH_SILENCE) {
 		job->n_eps = probe_targets(a, p, job->eps);

@@ -6,10 +6,14 @@
 #include <stdio.h>
 #include <string.h>
 
-void nat_round_begin(struct nat_round *r, uint64_t rx_bytes)
+void nat_round_probe(struct nat_round *r, uint64_t start_ms, uint64_t rx_bytes)
 {
-	memset(r, 0, sizeof(*r));
-	r->rx_bytes = rx_bytes;
+	if (r->start_ms != start_ms || !r->probes) {
+		memset(r, 0, sizeof(*r));
+		r->start_ms = start_ms;
+		r->rx_bytes = rx_bytes;
+	}
+	r->probes++;
 }
 
 void nat_round_heard(struct nat_round *r, const struct ip_endpoint *from, bool answer)

@@ -15,6 +15,7 @@
 #include "util/inet.h"
 
 struct nat_round {
+	uint64_t start_ms; /* the policy's round_start_ms of the round described */
 	unsigned probes;
 	uint64_t rx_bytes;	  /* the peer's received bytes when the round began */
 	unsigned checks, answers; /* the peer's STUN checks that reached us; its answers to ours */
@@ -22,8 +23,11 @@ struct nat_round {
 	struct ip_endpoint heard_from; /* the last source of either */
 };
 
-/* A round begins; rx_bytes: the peer's received-bytes counter now. */
-void nat_round_begin(struct nat_round *r, uint64_t rx_bytes);
+/*
+ * Before a probe of the round that began at start_ms: a new account when r
+ * describes another round. rx_bytes: the peer's received-bytes counter now.
+ */
+void nat_round_probe(struct nat_round *r, uint64_t start_ms, uint64_t rx_bytes);
 /* A check of the peer's (answer false) or an answer to ours (true) came from `from`. */
 void nat_round_heard(struct nat_round *r, const struct ip_endpoint *from, bool answer);
 /*
