@@ -213,7 +213,7 @@ int stun_parse(const uint8_t *buf, size_t len, struct stun_msg *out)
 				out->has_mapped = true;
 			}
 		} else if (type == STUN_ATTR_USERNAME) {
-			out->username = (const char *)v;
+			out->username = v;
 			out->username_len = alen;
 		} else if (type == STUN_ATTR_ERROR_CODE) {
 			if (alen < 4 || v[2] < 3 || v[2] > 6 || v[3] > 99)

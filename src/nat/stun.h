@@ -53,7 +53,7 @@ struct stun_msg {
 	size_t integrity_offset; /* of the MESSAGE-INTEGRITY attribute header */
 	uint16_t error_code;	 /* 300..699 from ERROR-CODE, else 0 */
 	unsigned unknown_required; /* comprehension-required attributes we do not know */
-	const char *username;	 /* USERNAME's value inside the parsed buffer (not terminated), or NULL */
+	const uint8_t *username; /* USERNAME's value inside the parsed buffer (not terminated), or NULL */
 	size_t username_len;
 };
 

@@ -22,7 +22,7 @@ enum stun_peer_verdict stun_peer_on_datagram(const uint8_t *buf, size_t len, con
 		return STUN_PEER_DROPPED;
 	}
 	if (m.type == STUN_BINDING_REQUEST && m.username) {
-		out->peer = lk->by_username(lk->ctx, m.username, m.username_len);
+		out->peer = lk->by_username(lk->ctx, (const char *)m.username, m.username_len);
 		if (out->peer >= 0) {
 			out->reply_len = stun_write_binding_success(out->reply, sizeof(out->reply), m.txid, from);
 			cnt->checks++;
