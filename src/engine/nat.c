@@ -26,7 +26,10 @@
 #include "engine/nat_path.h"
 #include "engine/nat_turn.h"
 #include "nat/candidates.h"
+#include "nat/punch.h"
+#include "nat/round.h"
 #include "nat/stun_client.h"
+#include "nat/stun_peer.h"
 #include "util/deadline.h"
 #include "util/log.h"
 #include "wg/wg.h"
@@ -37,6 +40,10 @@
 #define NAT_MAX_EVENTS 64
 #define NAT_MAX_SENDS 16
 #define NAT_TURN_CLOSE_MS 1000 /* the most teardown waits for Deallocate answers */
+#define NAT_MAX_REPLIES 16 /* answers to peers' checks waiting for the thread */
+
+_Static_assert(OVL_NAT_MAX_PEER_REFLEXIVE == NAT_MAX_PEER_REFLEXIVE, "nat_status holds every learned candidate");
+
 
 struct nat_peer {
 	uint8_t key[WG_KEY_LEN];
@@ -45,6 +52,12 @@ struct nat_peer {
 	size_t n_cands;
 	struct nat_pathsel sel; /* which path; the direct path's punch rounds */
 	bool session;		/* a handshake in the last NAT_PATH_PROOF_FRESH_MS */
+	struct nat_prflx prflx;
+	uint8_t check_txid[STUN_TXID_LEN]; /* of our last check (non-initiator) */
+	bool probe_now;			    /* a check came from probe_to: probe it at once */
+	struct ip_endpoint probe_to;
+	struct nat_round round; /* for the line that says why a round failed */
+	uint64_t rx_bytes;	/* the device's count, for the round's account */
 	bool has_endpoint;
 	struct ip_endpoint endpoint;
 	uint16_t keepalive;  /* what add_peer asked for */
@@ -75,6 +88,13 @@ struct nat_agent {
 	struct ovl_event events[NAT_MAX_EVENTS];
 	size_t n_events;
 	uint64_t rx_not_stun;
+	struct stun_peer_counters peer_stun;
+	struct nat_reply {
+		struct ip_endpoint to;
+		uint8_t buf[STUN_PEER_REPLY_MAX];
+		size_t len;
+	} replies[NAT_MAX_REPLIES];
+	size_t n_replies;
 };
 
 static void random_bytes(uint8_t *buf, size_t len)
@@ -86,11 +106,6 @@ static void random_bytes(uint8_t *buf, size_t len)
 		buf += got;
 		len -= (size_t)got;
 	}
-}
-
-static bool endpoint_equal(const struct ip_endpoint *a, const struct ip_endpoint *b)
-{
-	return ip_addr_equal(&a->addr, &b->addr) && a->port == b->port;
 }
 
 static int family_slot(int family)
@@ -132,7 +147,7 @@ static void update_reflexive(struct nat_agent *a)
 				ep = s->mapped;
 			}
 		}
-		if (has == a->has_reflexive[fam] && (!has || endpoint_equal(&ep, &a->reflexive[fam])))
+		if (has == a->has_reflexive[fam] && (!has || ip_endpoint_equal(&ep, &a->reflexive[fam])))
 			continue;
 		char s[IP_ENDPOINT_STRLEN];
 		log_info("nat: server-reflexive address (%s) is now %s", fam ? "IPv6" : "IPv4",
@@ -144,6 +159,83 @@ static void update_reflexive(struct nat_agent *a)
 	}
 }
 
+/* With a->lock held. from reached us on the peer's behalf: learned when new (RFC 8445 7.3.1.3). */
+static bool learn_peer_reflexive(struct nat_peer *p, const struct ip_endpoint *from, const char *how)
+{
+	if (ip_endpoint_is_unset(from) ||
+	    (!ip_endpoint_is_unset(&p->configured) && ip_endpoint_equal(&p->configured, from)))
+		return false;
+	if (!nat_prflx_learn(&p->prflx, p->cands, p->n_cands, from))
+		return false;
+	char k[WG_KEY_B64_LEN + 1], s[IP_ENDPOINT_STRLEN];
+	key_to_base64(p->key, k);
+	log_info("nat: peer %s: %s from %s, none of its candidates: learned as peer-reflexive", k, how,
+		 ip_endpoint_format(from, s, sizeof(s)));
+	return true;
+}
+
+static long peer_by_username(void *ctx, const char *name, size_t len)
+{
+	struct nat_agent *a = ctx;
+	char k[WG_KEY_B64_LEN + 1];
+	for (size_t i = 0; len == WG_KEY_B64_LEN && i < a->n_peers; i++) {
+		key_to_base64(a->peers[i].key, k);
+		if (memcmp(k, name, len) == 0)
+			return (long)i;
+	}
+	return -1;
+}
+
+static long peer_by_txid(void *ctx, const uint8_t txid[STUN_TXID_LEN])
+{
+	struct nat_agent *a = ctx;
+	for (size_t i = 0; i < a->n_peers; i++)
+		if (memcmp(a->peers[i].check_txid, txid, STUN_TXID_LEN) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* With a->lock held: a STUN datagram from no configured server. */
+static void peer_stun(struct nat_agent *a, const uint8_t *buf, size_t len, const struct ip_endpoint *from)
+{
+	const struct stun_peer_lookup lk = { peer_by_username, peer_by_txid, a };
+	struct stun_peer_rx rx;
+	char s[IP_ENDPOINT_STRLEN];
+
+	switch (stun_peer_on_datagram(buf, len, from, &lk, &a->peer_stun, &rx)) {
+	case STUN_PEER_CHECK: {
+		struct nat_peer *p = &a->peers[rx.peer];
+		/*
+		 * A new source gets our initiation at once (a triggered check); a known one
+		 * is in the rounds' probes already, and an extra initiation would only
+		 * replace the one whose answer may be on its way.
+		 */
+		if (learn_peer_reflexive(p, from, "a connectivity check") && p->sel.path.punch.state != NAT_PUNCH_UP) {
+			p->probe_now = true;
+			p->probe_to = *from;
+		}
+		nat_round_heard(&p->round, from, false);
+		if (a->n_replies < NAT_MAX_REPLIES && rx.reply_len) {
+			struct nat_reply *r = &a->replies[a->n_replies++];
+			r->to = *from;
+			memcpy(r->buf, rx.reply, rx.reply_len);
+			r->len = rx.reply_len;
+		}
+		pthread_cond_signal(&a->cond);
+		break;
+	}
+	case STUN_PEER_ANSWER: {
+		char m[IP_ENDPOINT_STRLEN];
+		nat_round_heard(&a->peers[rx.peer].round, from, true);
+		log_debug("nat: %s answered our check: it sees us as %s", ip_endpoint_format(from, s, sizeof(s)),
+			  ip_endpoint_format(&rx.mapped, m, sizeof(m)));
+		break;
+	}
+	case STUN_PEER_DROPPED:
+		break;
+	}
+}
+
 static void on_datagram(void *user, const uint8_t *buf, size_t len, const struct ip_endpoint *from)
 {
 	struct nat_agent *a = user;
@@ -152,6 +244,8 @@ static void on_datagram(void *user, const uint8_t *buf, size_t len, const struct
 	pthread_mutex_lock(&a->lock);
 	if (!wg_is_stun(buf, len)) {
 		a->rx_not_stun++;
+	} else if (!stun_client_has_server(&a->stun, from)) {
+		peer_stun(a, buf, len, from);
 	} else if (stun_client_on_datagram(&a->stun, buf, len, from, clock_now_ms(CLOCK_MONOTONIC))) {
 		a->last_refresh = (uint64_t)time(NULL);
 		update_reflexive(a);
@@ -165,6 +259,9 @@ static void on_endpoint(void *user, const uint8_t peer_key[WG_KEY_LEN], const st
 	struct ovl_event ev = { .kind = OVL_EV_NAT_ENDPOINT_CHANGED, .endpoint = *endpoint };
 	memcpy(ev.pubkey, peer_key, WG_KEY_LEN);
 	pthread_mutex_lock(&a->lock);
+	struct nat_peer *p = find_peer(a, peer_key);
+	if (p)
+		learn_peer_reflexive(p, endpoint, "an authenticated packet");
 	queue_event(a, &ev);
 	pthread_mutex_unlock(&a->lock);
 }
@@ -236,31 +333,16 @@ struct peer_job {
 	size_t n_eps;
 	bool set_keepalive;
 	uint16_t keepalive;
+	uint8_t txid[STUN_TXID_LEN]; /* of the check, when we probe with STUN */
+	char why[512];		     /* SILENCE: what the round probed and what came back */
 };
 
-/*
- * The configured endpoint, then the candidates by priority, up to
- * max_candidate_pairs. With relays of our own, the peer's relay candidates
- * are theirs to reach (our channels lead there): the direct path's probes
- * leave them out, so a path through a relay is never taken for a punched one.
- */
+/* See nat_probe_targets(); at most max_candidate_pairs. */
 static size_t probe_targets(const struct nat_agent *a, const struct nat_peer *p, struct ip_endpoint *out)
 {
-	size_t n = 0, cap = a->cfg.max_candidate_pairs;
-	if (cap > NAT_MAX_CANDIDATES + 1)
-		cap = NAT_MAX_CANDIDATES + 1;
-	if (!ip_endpoint_is_unset(&p->configured) && n < cap)
-		out[n++] = p->configured;
-	for (size_t i = 0; i < p->n_cands && n < cap; i++) {
-		if (a->turn && p->cands[i].type == OVL_CAND_RELAY)
-			continue;
-		bool dup = false;
-		for (size_t j = 0; j < n && !dup; j++)
-			dup = endpoint_equal(&out[j], &p->cands[i].address);
-		if (!dup)
-			out[n++] = p->cands[i].address;
-	}
-	return n;
+	size_t cap = a->cfg.max_candidate_pairs < NAT_MAX_CANDIDATES + 1 ? a->cfg.max_candidate_pairs
+									: NAT_MAX_CANDIDATES + 1;
+	return nat_probe_targets(&p->configured, p->cands, p->n_cands, a->turn != NULL, &p->prflx, out, cap);
 }
 
 /*
@@ -269,9 +351,10 @@ static size_t probe_targets(const struct nat_agent *a, const struct nat_peer *p,
  * one handshake at a time, so two initiations crossing every 250 ms would
  * each wipe the other's pending one and neither would ever complete. The
  * other node sends a STUN Binding request to each candidate instead, from
- * the same port: it opens its own NAT towards the peer just the same (the
- * peer counts it as STUN from an unconfigured address and drops it), and
- * answers the initiations that then come through.
+ * the same port: it opens its own NAT towards the peer just the same, and
+ * answers the initiations that then come through. The check names us
+ * (nat/stun_peer.h): the peer answers it, learns its source when new, and
+ * sends an initiation there at once.
  */
 static void probe(struct nat_agent *a, const struct peer_job *job)
 {
@@ -281,10 +364,11 @@ static void probe(struct nat_agent *a, const struct peer_job *job)
 		wg_peer_probe(a->dev, job->key, job->eps, job->n_eps);
 		return;
 	}
-	uint8_t buf[32], txid[STUN_TXID_LEN];
-	random_bytes(txid, sizeof(txid));
-	size_t len = stun_write_binding_request(buf, sizeof(buf), txid);
-	for (size_t i = 0; i < job->n_eps; i++)
+	uint8_t buf[STUN_HEADER_LEN + 4 + WG_KEY_B64_LEN + 8 + 8];
+	char own[WG_KEY_B64_LEN + 1];
+	key_to_base64(a->own_key, own);
+	size_t len = stun_write_binding_request_user(buf, sizeof(buf), job->txid, own);
+	for (size_t i = 0; len && i < job->n_eps; i++)
 		wg_device_send_raw(a->dev, &job->eps[i], buf, len);
 }
 
@@ -305,15 +389,43 @@ static void path_moved(struct nat_agent *a, const struct nat_peer *p, const stru
 	queue_event(a, &ev);
 }
 
-static void peers_pass(struct nat_agent *a)
+/*
+ * With a->lock held: the probe the direct path's step asked for, or one to
+ * where a peer's check just came from.
+ */
+static void plan_probe(struct nat_agent *a, struct nat_peer *p, struct peer_job *job)
 {
+	const struct nat_punch *punch = &p->sel.path.punch;
+	if (job->sel.direct == NAT_PUNCH_NOTHING && p->probe_now && punch->state != NAT_PUNCH_UP) {
+		/* Out of the policy's rhythm, and quiet or not: the check shows our NAT lets that address in. */
+		job->sel.direct = NAT_PUNCH_PROBE;
+		job->eps[0] = p->probe_to;
+		job->n_eps = 1;
+	} else if (job->sel.direct == NAT_PUNCH_PROBE) {
+		nat_round_probe(&p->round, punch->round_start_ms, p->rx_bytes);
+		job->n_eps = probe_targets(a, p, job->eps);
+	} else if (job->sel.direct == NAT_PUNCH_SILENCE) {
+		job->n_eps = probe_targets(a, p, job->eps);
+		nat_round_describe(&p->round, job->eps, job->n_eps, p->rx_bytes, job->why, sizeof(job->why));
+	}
+	p->probe_now = false;
+	if (job->sel.direct == NAT_PUNCH_PROBE) {
+		random_bytes(job->txid, sizeof(job->txid));
+		memcpy(p->check_txid, job->txid, sizeof(job->txid));
+	}
+}
+
+/* Returns when (CLOCK_REALTIME ms) a peer's direct path next wants a step: see nat_punch_next_ms(). */
+static uint64_t peers_pass(struct nat_agent *a)
+{
+	uint64_t wake = UINT64_MAX;
 	struct wg_device_status *st = NULL;
 	struct peer_job *jobs;
 	size_t n_jobs = 0;
 	uint64_t now = clock_now_ms(CLOCK_REALTIME), mono = clock_now_ms(CLOCK_MONOTONIC);
 
 	if (wg_device_status(a->dev, &st) < 0)
-		return;
+		return wake;
 	pthread_mutex_lock(&a->lock);
 	jobs = a->n_peers ? calloc(a->n_peers, sizeof(*jobs)) : NULL;
 	for (size_t i = 0; jobs && i < a->n_peers; i++) {
@@ -326,6 +438,7 @@ static void peers_pass(struct nat_agent *a)
 				ps = &st->peers[j];
 		if (!ps)
 			continue;
+		p->rx_bytes = ps->rx_bytes;
 		p->has_endpoint = ps->has_endpoint;
 		p->endpoint = ps->endpoint;
 		p->session = ps->last_handshake_sec > 0 &&
@@ -336,8 +449,7 @@ static void peers_pass(struct nat_agent *a)
 		nat_pathsel_step(&p->sel, a->turn, &a->punch, now, mono, ps, &peer, &job->sel);
 		if (job->sel.moved)
 			path_moved(a, p, &job->sel);
-		if (job->sel.direct == NAT_PUNCH_PROBE)
-			job->n_eps = probe_targets(a, p, job->eps);
+		plan_probe(a, p, job);
 		if (!p->keepalive_done) {
 			p->keepalive_done = true;
 			job->set_keepalive = true;
@@ -346,6 +458,8 @@ static void peers_pass(struct nat_agent *a)
 		}
 		if (job->sel.direct != NAT_PUNCH_NOTHING || job->set_keepalive || job->sel.change != NAT_PATHSEL_KEEP)
 			n_jobs++;
+		uint64_t next = nat_punch_next_ms(&p->sel.path.punch, &a->punch);
+		wake = next < wake ? next : wake;
 	}
 	pthread_mutex_unlock(&a->lock);
 	wg_device_status_free(st);
@@ -369,7 +483,8 @@ static void peers_pass(struct nat_agent *a)
 			 * Nothing may reach the peer's NAT until the retry: no endpoint, no keepalive, no
 			 * retry. A relay in use carries on (its packets reach the NAT from the relay).
 			 */
-			log_info("nat: peer %s: no path within the hole-punching timeout; quiet until the next round", k);
+			log_info("nat: peer %s: no path within the hole-punching timeout (%s); quiet until the next round", k,
+				 job->why);
 			pc.set_endpoint = true;
 			memset(&pc.endpoint, 0, sizeof(pc.endpoint));
 			break;
@@ -384,37 +499,27 @@ static void peers_pass(struct nat_agent *a)
 		nat_pathsel_apply(a->dev, job->key, memcmp(a->own_key, job->key, WG_KEY_LEN) > 0, &job->sel);
 	}
 	free(jobs);
+	return wake;
 }
 
-static void emit_events(struct nat_agent *a)
+/* What the receive threads queued: answers to peers' checks (sent), events (emitted). */
+static void drain_queues(struct nat_agent *a)
 {
+	struct nat_reply replies[NAT_MAX_REPLIES];
 	struct ovl_event evs[NAT_MAX_EVENTS];
-	size_t n;
+	size_t n_replies, n_evs;
 	pthread_mutex_lock(&a->lock);
-	n = a->n_events;
-	memcpy(evs, a->events, n * sizeof(evs[0]));
+	n_replies = a->n_replies;
+	memcpy(replies, a->replies, n_replies * sizeof(replies[0]));
+	a->n_replies = 0;
+	n_evs = a->n_events;
+	memcpy(evs, a->events, n_evs * sizeof(evs[0]));
 	a->n_events = 0;
 	pthread_mutex_unlock(&a->lock);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n_replies; i++)
+		wg_device_send_raw(a->dev, &replies[i].to, replies[i].buf, replies[i].len);
+	for (size_t i = 0; i < n_evs; i++)
 		engine_emit_event(a->e, &evs[i]);
-}
-
-/*
- * How long the thread may sleep (a->lock held): a tick, or less when a
- * peer's next punch round starts sooner. Rounds start on the shared grid to
- * the millisecond, not up to a tick late: two nodes whose first probes
- * leave a tick apart would let the earlier one's packet reach the other's
- * NAT first, the hazard the grid exists to avoid (nat/punch.h).
- */
-static uint64_t sleep_ms(const struct nat_agent *a)
-{
-	uint64_t now = clock_now_ms(CLOCK_REALTIME), ms = NAT_TICK_MS;
-	for (size_t i = 0; i < a->n_peers; i++) {
-		const struct nat_punch *punch = &a->peers[i].sel.path.punch;
-		if (punch->state == NAT_PUNCH_QUIET && punch->retry_ms > now && punch->retry_ms - now < ms)
-			ms = punch->retry_ms - now;
-	}
-	return ms;
 }
 
 static void *agent_main(void *arg)
@@ -426,13 +531,16 @@ static void *agent_main(void *arg)
 	pthread_mutex_lock(&a->lock);
 	while (!a->stop) {
 		pthread_mutex_unlock(&a->lock);
+		/* The peers first: a retry's probes leave at their slot's millisecond. */
+		drain_queues(a);
+		uint64_t wake = peers_pass(a);
 		stun_pass(a);
-		peers_pass(a);
-		emit_events(a);
 		pthread_mutex_lock(&a->lock);
-		if (a->stop || a->n_events)
+		if (a->stop || a->n_events || a->n_replies)
 			continue;
-		struct timespec until = deadline_after_ms(CLOCK_REALTIME, sleep_ms(a));
+		struct timespec until = deadline_after_ms(CLOCK_REALTIME, NAT_TICK_MS);
+		if (wake < (uint64_t)until.tv_sec * 1000 + (uint64_t)until.tv_nsec / 1000000)
+			until = (struct timespec){ .tv_sec = (time_t)(wake / 1000), .tv_nsec = (long)(wake % 1000) * 1000000L };
 		pthread_cond_timedwait(&a->cond, &a->lock, &until);
 	}
 	pthread_mutex_unlock(&a->lock);
@@ -541,6 +649,7 @@ void nat_agent_peer_update(struct engine *e, const struct ovl_peer_spec *spec)
 	for (size_t i = 0; i < spec->n_candidates; i++)
 		nat_candidate_add(p->cands, &p->n_cands, &spec->candidates[i]);
 	nat_candidates_sort(p->cands, p->n_cands);
+	nat_prflx_prune(&p->prflx, p->cands, p->n_cands);
 	p->keepalive = (uint16_t)(spec->persistent_keepalive_secs > 65535 ? 65535 : spec->persistent_keepalive_secs);
 	p->keepalive_done = false; /* add_peer just set the orchestrator's value again */
 	nat_path_kick(&p->sel.path, clock_now_ms(CLOCK_REALTIME));
@@ -651,8 +760,8 @@ void engine_nat_status(struct engine *e, struct ovl_response *resp)
 	pthread_mutex_lock(&a->lock);
 	s->last_refresh = a->last_refresh;
 	s->mapping = stun_mapping_name(stun_client_mapping(&a->stun, AF_INET));
-	s->stun_malformed = a->stun.rx_malformed;
-	s->stun_unknown_server = a->stun.rx_unknown_server;
+	s->stun_malformed = a->stun.rx_malformed + a->peer_stun.malformed;
+	s->stun_unknown_server = a->stun.rx_unknown_server + a->peer_stun.unknown;
 	s->stun_unknown_txn = a->stun.rx_unknown_txn;
 	s->stun_errors = a->stun.rx_errors;
 	s->stun_timeouts = a->stun.timeouts;
@@ -670,6 +779,8 @@ void engine_nat_status(struct engine *e, struct ovl_response *resp)
 		np->state = peer_state_name(&p->sel.path, np->connected);
 		np->has_remote_endpoint = nat_pathsel_describe(&p->sel, &peer, p->has_endpoint, &p->endpoint,
 							       &np->connection_type, &np->remote_endpoint);
+		np->n_peer_reflexive = p->prflx.n;
+		memcpy(np->peer_reflexive, p->prflx.cands, p->prflx.n * sizeof(p->prflx.cands[0]));
 	}
 	pthread_mutex_unlock(&a->lock);
 }

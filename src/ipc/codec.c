@@ -538,6 +538,14 @@ static int encode_nat_status(json_t *o, const struct ovl_res_nat_status *s)
 		    (np->state && (mj_set_new(e, "connected", json_boolean(np->connected)) < 0 ||
 				   mj_set_new(e, "state", json_string(np->state)) < 0)))
 			return -ENOMEM;
+		if (np->n_peer_reflexive) {
+			json_t *prflx = json_array();
+			if (mj_set_new(e, "peer_reflexive", prflx) < 0)
+				return -ENOMEM;
+			for (size_t j = 0; j < np->n_peer_reflexive; j++)
+				if (json_array_append_new(prflx, mj_candidate_to_json(&np->peer_reflexive[j])) < 0)
+					return -ENOMEM;
+		}
 	}
 	return 0;
 }

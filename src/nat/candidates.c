@@ -24,6 +24,8 @@ unsigned nat_type_preference(enum ovl_candidate_type t)
 		return NAT_TYPE_PREF_HOST;
 	case OVL_CAND_SERVER_REFLEXIVE:
 		return NAT_TYPE_PREF_SERVER_REFLEXIVE;
+	case OVL_CAND_PEER_REFLEXIVE:
+		return NAT_TYPE_PREF_PEER_REFLEXIVE;
 	case OVL_CAND_RELAY:
 	default:
 		return NAT_TYPE_PREF_RELAY;
@@ -57,7 +59,7 @@ bool nat_interface_eligible(const char *ifname, unsigned flags, const char *sysf
 bool nat_candidate_add(struct ovl_candidate *list, size_t *n, const struct ovl_candidate *c)
 {
 	for (size_t i = 0; i < *n; i++) {
-		if (ip_addr_equal(&list[i].address.addr, &c->address.addr) && list[i].address.port == c->address.port) {
+		if (ip_endpoint_equal(&list[i].address, &c->address)) {
 			if (c->priority > list[i].priority)
 				list[i] = *c;
 			return true;
@@ -79,6 +81,73 @@ void nat_candidates_sort(struct ovl_candidate *list, size_t n)
 			list[j] = list[j - 1];
 		list[j] = c;
 	}
+}
+
+static bool lists(const struct ovl_candidate *list, size_t n, const struct ip_endpoint *ep)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ip_endpoint_equal(&list[i].address, ep))
+			return true;
+	return false;
+}
+
+bool nat_prflx_learn(struct nat_prflx *r, const struct ovl_candidate *known, size_t n_known,
+		     const struct ip_endpoint *from)
+{
+	if (lists(known, n_known, from) || lists(r->cands, r->n, from))
+		return false;
+	struct ovl_candidate c = {
+		.type = OVL_CAND_PEER_REFLEXIVE,
+		.address = *from,
+		.priority = nat_priority(NAT_TYPE_PREF_PEER_REFLEXIVE, nat_local_preference(from->addr.family, 0),
+					 NAT_COMPONENT_ID),
+	};
+	if (r->n < NAT_MAX_PEER_REFLEXIVE) {
+		r->cands[r->n++] = c;
+		return true;
+	}
+	r->cands[r->oldest] = c;
+	r->oldest = (r->oldest + 1) % NAT_MAX_PEER_REFLEXIVE;
+	return true;
+}
+
+void nat_prflx_prune(struct nat_prflx *r, const struct ovl_candidate *known, size_t n_known)
+{
+	struct ovl_candidate keep[NAT_MAX_PEER_REFLEXIVE];
+	size_t kept = 0;
+	/* Oldest first, so that the survivors' order is their age again. */
+	for (size_t k = 0; k < r->n; k++) {
+		const struct ovl_candidate *c = &r->cands[(r->oldest + k) % r->n];
+		if (!lists(known, n_known, &c->address))
+			keep[kept++] = *c;
+	}
+	memcpy(r->cands, keep, kept * sizeof(keep[0]));
+	r->n = kept;
+	r->oldest = 0;
+}
+
+size_t nat_probe_targets(const struct ip_endpoint *configured, const struct ovl_candidate *cands, size_t n_cands,
+			 bool skip_relay,
+			 const struct nat_prflx *prflx, struct ip_endpoint *out, size_t cap)
+{
+	struct ovl_candidate all[NAT_MAX_CANDIDATES + NAT_MAX_PEER_REFLEXIVE];
+	size_t n = 0, n_all = 0;
+	if (!ip_endpoint_is_unset(configured) && n < cap)
+		out[n++] = *configured;
+	for (size_t i = 0; i < n_cands && n_all < NAT_MAX_CANDIDATES; i++)
+		if (!skip_relay || cands[i].type != OVL_CAND_RELAY)
+			all[n_all++] = cands[i];
+	for (size_t i = 0; i < prflx->n; i++)
+		all[n_all++] = prflx->cands[i];
+	nat_candidates_sort(all, n_all);
+	for (size_t i = 0; i < n_all && n < cap; i++) {
+		bool dup = false;
+		for (size_t j = 0; j < n && !dup; j++)
+			dup = ip_endpoint_equal(&out[j], &all[i].address);
+		if (!dup)
+			out[n++] = all[i].address;
+	}
+	return n;
 }
 
 /* Addresses a remote node could send to: not link-local, multicast or unspecified. */

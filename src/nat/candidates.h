@@ -2,7 +2,8 @@
 /*
  * ICE-style candidates of this node (RFC 8445 terms): host candidates from
  * the interfaces' addresses, server-reflexive ones from STUN, relay ones
- * (part II) from TURN; priorities by RFC 8445 5.1.2.1, de-duplicated.
+ * (part II) from TURN; a peer's peer-reflexive ones learned from its
+ * packets; priorities by RFC 8445 5.1.2.1, de-duplicated.
  */
 #ifndef OVL_NAT_CANDIDATES_H
 #define OVL_NAT_CANDIDATES_H
@@ -48,6 +49,37 @@ bool nat_candidate_add(struct ovl_candidate *list, size_t *n, const struct ovl_c
 
 /* Sorts by priority, highest first (stable for equal priorities). */
 void nat_candidates_sort(struct ovl_candidate *list, size_t n);
+
+/*
+ * Peer-reflexive candidates of one peer (RFC 8445 7.3.1.3): addresses it
+ * reached us from that are none of the candidates we were handed, e.g. a
+ * port its NAT moved. At most NAT_MAX_PEER_REFLEXIVE; a new one replaces
+ * the oldest (a check's USERNAME is not authenticated: no one fills memory).
+ */
+#define NAT_MAX_PEER_REFLEXIVE 4
+
+struct nat_prflx {
+	struct ovl_candidate cands[NAT_MAX_PEER_REFLEXIVE];
+	size_t n, oldest;
+};
+
+/* Learns from unless known (n_known handed-on candidates) or learned already lists it. True when new. */
+bool nat_prflx_learn(struct nat_prflx *r, const struct ovl_candidate *known, size_t n_known,
+		     const struct ip_endpoint *from);
+/* Forgets the learned ones that known now lists (the orchestrator handed them on). */
+void nat_prflx_prune(struct nat_prflx *r, const struct ovl_candidate *known, size_t n_known);
+
+/*
+ * Where a round probes a peer: configured (unless unset), then its
+ * handed-on and learned candidates by priority, no address twice; at most
+ * cap (max_candidate_pairs). skip_relay leaves out the peer's relay
+ * candidates: with relays of our own, those are reached through our
+ * channels, so a path to them is never taken for a punched one. Returns
+ * the count written to out.
+ */
+size_t nat_probe_targets(const struct ip_endpoint *configured, const struct ovl_candidate *cands, size_t n_cands,
+			 bool skip_relay,
+			 const struct nat_prflx *prflx, struct ip_endpoint *out, size_t cap);
 
 /*
  * Host candidates of every eligible interface's global and unique-local

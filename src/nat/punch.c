@@ -24,6 +24,22 @@ static void start_round(struct nat_punch *p, uint64_t now_ms)
 	p->next_probe_ms = now_ms;
 }
 
+uint64_t nat_punch_next_ms(const struct nat_punch *p, const struct nat_punch_params *pp)
+{
+	uint64_t end;
+	switch (p->state) {
+	case NAT_PUNCH_PROBING:
+		end = p->round_start_ms + pp->timeout_ms;
+		return p->next_probe_ms < end ? p->next_probe_ms : end;
+	case NAT_PUNCH_QUIET:
+		return p->retry_ms;
+	case NAT_PUNCH_IDLE:
+	case NAT_PUNCH_UP:
+	default:
+		return UINT64_MAX;
+	}
+}
+
 void nat_punch_kick(struct nat_punch *p, uint64_t now_ms)
 {
 	if (p->state == NAT_PUNCH_IDLE)

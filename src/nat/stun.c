@@ -38,6 +38,34 @@ size_t stun_write_binding_request(uint8_t *buf, size_t cap, const uint8_t txid[S
 	return stun_build_finish(&b);
 }
 
+size_t stun_write_binding_indication(uint8_t *buf, size_t cap, const uint8_t txid[STUN_TXID_LEN])
+{
+	struct stun_builder b;
+	stun_build_start(&b, buf, cap, STUN_BINDING_INDICATION, txid);
+	stun_build_fingerprint(&b);
+	return stun_build_finish(&b);
+}
+
+size_t stun_write_binding_request_user(uint8_t *buf, size_t cap, const uint8_t txid[STUN_TXID_LEN],
+				       const char *username)
+{
+	struct stun_builder b;
+	stun_build_start(&b, buf, cap, STUN_BINDING_REQUEST, txid);
+	stun_build_attr(&b, STUN_ATTR_USERNAME, username, strlen(username));
+	stun_build_fingerprint(&b);
+	return stun_build_finish(&b);
+}
+
+size_t stun_write_binding_success(uint8_t *buf, size_t cap, const uint8_t txid[STUN_TXID_LEN],
+				  const struct ip_endpoint *mapped)
+{
+	struct stun_builder b;
+	stun_build_start(&b, buf, cap, STUN_BINDING_SUCCESS, txid);
+	stun_build_xor_address(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, mapped);
+	stun_build_fingerprint(&b);
+	return stun_build_finish(&b);
+}
+
 /* (XOR-)MAPPED-ADDRESS value: reserved, family, port, address. */
 static int parse_address(const uint8_t *v, size_t vlen, bool xored, const uint8_t *header,
 			 struct ip_endpoint *out)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * STUN (RFC 8489) and TURN (RFC 8656) messages: the wire constants of
- * both, a Binding request with FINGERPRINT, a bounds-checked parser, the
+ * both, Binding requests, indications and
+ * the success answer a peer's check gets (all with FINGERPRINT), a bounds-checked parser, the
  * MESSAGE-INTEGRITY check and ChannelData framing. Messages of any other
  * shape are built with nat/stun_build.h. Pure: no sockets, no clock.
  */
@@ -167,6 +168,20 @@ uint32_t stun_crc32(const uint8_t *buf, size_t len);
  * Returns its length, or 0 when cap is too small.
  */
 size_t stun_write_binding_request(uint8_t *buf, size_t cap, const uint8_t txid[STUN_TXID_LEN]);
+
+/* A Binding indication (a keepalive that gets no answer, RFC 8489 3.1) with FINGERPRINT; as above. */
+size_t stun_write_binding_indication(uint8_t *buf, size_t cap, const uint8_t txid[STUN_TXID_LEN]);
+
+/*
+ * A Binding request with USERNAME (who asks: a peer's connectivity check)
+ * and FINGERPRINT. 0 when cap is too small.
+ */
+size_t stun_write_binding_request_user(uint8_t *buf, size_t cap, const uint8_t txid[STUN_TXID_LEN],
+				       const char *username);
+
+/* A Binding success response to txid: XOR-MAPPED-ADDRESS mapped, FINGERPRINT. 0 when cap is too small. */
+size_t stun_write_binding_success(uint8_t *buf, size_t cap, const uint8_t txid[STUN_TXID_LEN],
+				  const struct ip_endpoint *mapped);
 
 /*
  * Parses one STUN message: 0, or -EINVAL when it is not a well-formed one

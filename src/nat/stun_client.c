@@ -6,14 +6,19 @@
 
 bool stun_client_add_server(struct stun_client *c, const struct ip_endpoint *addr)
 {
-	for (size_t i = 0; i < c->n_servers; i++)
-		if (ip_addr_equal(&c->servers[i].addr.addr, &addr->addr) && c->servers[i].addr.port == addr->port)
-			return false;
-	if (c->n_servers >= STUN_MAX_SERVERS)
+	if (stun_client_has_server(c, addr) || c->n_servers >= STUN_MAX_SERVERS)
 		return false;
 	memset(&c->servers[c->n_servers], 0, sizeof(c->servers[0]));
 	c->servers[c->n_servers++].addr = *addr;
 	return true;
+}
+
+bool stun_client_has_server(const struct stun_client *c, const struct ip_endpoint *addr)
+{
+	for (size_t i = 0; i < c->n_servers; i++)
+		if (ip_endpoint_equal(&c->servers[i].addr, addr))
+			return true;
+	return false;
 }
 
 void stun_client_refresh(struct stun_client *c, uint64_t now_ms, void (*rand)(uint8_t *, size_t))
@@ -34,7 +39,17 @@ size_t stun_client_tick(struct stun_client *c, uint64_t now_ms, struct stun_send
 	for (size_t i = 0; i < c->n_servers; i++) {
 		struct stun_server *s = &c->servers[i];
 		struct stun_txn *t = &s->txn;
-		if (!t->active || now_ms < t->next_send_ms)
+		if (!t->active) {
+			if (!s->has_mapped || now_ms < s->next_keepalive_ms || n >= cap)
+				continue;
+			/* No id to remember: nothing answers an indication. */
+			out[n].to = s->addr;
+			out[n].len = stun_write_binding_indication(out[n].buf, sizeof(out[n].buf), t->txid);
+			n++;
+			s->next_keepalive_ms = now_ms + STUN_KEEPALIVE_MS;
+			continue;
+		}
+		if (now_ms < t->next_send_ms)
 			continue;
 		if (t->sent >= STUN_RC) {
 			/* No answer to Rc requests within Rm * RTO of the last: the server is gone. */
@@ -66,7 +81,7 @@ bool stun_client_on_datagram(struct stun_client *c, const uint8_t *buf, size_t l
 		return false;
 	}
 	for (size_t i = 0; i < c->n_servers && !s; i++)
-		if (ip_addr_equal(&c->servers[i].addr.addr, &from->addr) && c->servers[i].addr.port == from->port)
+		if (ip_endpoint_equal(&c->servers[i].addr, from))
 			s = &c->servers[i];
 	if (!s) {
 		c->rx_unknown_server++;
@@ -86,15 +101,18 @@ bool stun_client_on_datagram(struct stun_client *c, const uint8_t *buf, size_t l
 	s->has_mapped = true;
 	s->mapped = m.mapped;
 	s->mapped_ms = now_ms;
+	s->next_keepalive_ms = now_ms + STUN_KEEPALIVE_MS;
 	return true;
 }
 
 uint64_t stun_client_next_ms(const struct stun_client *c)
 {
 	uint64_t next = UINT64_MAX;
-	for (size_t i = 0; i < c->n_servers; i++)
-		if (c->servers[i].txn.active && c->servers[i].txn.next_send_ms < next)
-			next = c->servers[i].txn.next_send_ms;
+	for (size_t i = 0; i < c->n_servers; i++) {
+		const struct stun_server *s = &c->servers[i];
+		uint64_t t = s->txn.active ? s->txn.next_send_ms : s->has_mapped ? s->next_keepalive_ms : UINT64_MAX;
+		next = t < next ? t : next;
+	}
 	return next;
 }
 
@@ -111,7 +129,7 @@ enum stun_mapping_behaviour stun_client_mapping(const struct stun_client *c, int
 			continue;
 		}
 		two = true;
-		if (!ip_addr_equal(&first->addr, &s->mapped.addr) || first->port != s->mapped.port)
+		if (!ip_endpoint_equal(first, &s->mapped))
 			return STUN_MAPPING_ENDPOINT_DEPENDENT;
 	}
 	return two ? STUN_MAPPING_ENDPOINT_INDEPENDENT : STUN_MAPPING_UNKNOWN;

@@ -23,6 +23,17 @@
 #define STUN_RC 7
 #define STUN_RM 16
 #define STUN_MAX_SERVERS 8
+/*
+ * Between refreshes, a Binding indication to every server with a mapping
+ * this often: the NAT must not forget the mapping (Linux conntrack forgets
+ * a UDP flow of one request and one answer after 30 s, as many home
+ * routers do). A forgotten mapping is not merely re-learned at the next
+ * refresh: Linux gives a new flow the port of any live flow from the same
+ * source, so after the NAT hazard (see nat/punch.h) the refresh inherits the
+ * hazard's port and the candidate the peer holds is stale from then on.
+ * 15 s is RFC 8445's Tr.
+ */
+#define STUN_KEEPALIVE_MS 15000
 
 /*
  * RFC 8489 6.2.1's schedule, shared by the STUN and TURN clients: after
@@ -60,6 +71,7 @@ struct stun_server {
 	bool has_mapped;
 	struct ip_endpoint mapped;
 	uint64_t mapped_ms;
+	uint64_t next_keepalive_ms; /* with has_mapped and no transaction open */
 };
 
 struct stun_client {
@@ -79,12 +91,16 @@ struct stun_send {
 /* A server (resolved address); false when full or already there. */
 bool stun_client_add_server(struct stun_client *c, const struct ip_endpoint *addr);
 
+/* Whether addr is one of the servers (what else reaches the port is a peer's). */
+bool stun_client_has_server(const struct stun_client *c, const struct ip_endpoint *addr);
+
 /* Starts a new transaction towards every server (a refresh), with fresh ids from rand(). */
 void stun_client_refresh(struct stun_client *c, uint64_t now_ms, void (*rand)(uint8_t *, size_t));
 
 /*
- * The sends due at now_ms (at most cap, into out); gives up transactions
- * whose time is over, forgetting their server's mapping. Returns the count.
+ * The sends due at now_ms (at most cap, into out): requests, and keepalive
+ * indications to servers with a mapping; gives up transactions whose time
+ * is over, forgetting their server's mapping. Returns the count.
  */
 size_t stun_client_tick(struct stun_client *c, uint64_t now_ms, struct stun_send *out, size_t cap);
 

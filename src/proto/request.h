@@ -283,6 +283,8 @@ struct ovl_res_guest_config {
 
 enum ovl_connection_type { OVL_CONN_DIRECT, OVL_CONN_HOLE_PUNCHED, OVL_CONN_RELAYED };
 
+#define OVL_NAT_MAX_PEER_REFLEXIVE 4
+
 struct ovl_nat_peer {
 	uint8_t public_key[WG_KEY_LEN]; /* reported as node_id */
 	enum ovl_connection_type connection_type;
@@ -291,6 +293,8 @@ struct ovl_nat_peer {
 	/* Extensions (docs/protocol-extensions.md): NULL state = not reported. */
 	bool connected;
 	const char *state; /* "probing", "quiet", "connected", "idle" (static strings) */
+	struct ovl_candidate peer_reflexive[OVL_NAT_MAX_PEER_REFLEXIVE]; /* learned from the peer's packets */
+	size_t n_peer_reflexive;
 };
 
 /* Extension: one configured TURN server's allocation (never its credentials). */

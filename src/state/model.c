@@ -34,6 +34,7 @@ static const char *const cand_names[] = {
 	[OVL_CAND_HOST] = "host",
 	[OVL_CAND_SERVER_REFLEXIVE] = "server-reflexive",
 	[OVL_CAND_RELAY] = "relay",
+	[OVL_CAND_PEER_REFLEXIVE] = "peer-reflexive",
 };
 
 const char *ovl_candidate_type_name(enum ovl_candidate_type t)

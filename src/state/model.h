@@ -19,7 +19,8 @@ enum ovl_mode { OVL_MODE_AUTO, OVL_MODE_SHARED, OVL_MODE_DEDICATED, OVL_MODE_ISO
 const char *ovl_mode_name(enum ovl_mode m);
 int ovl_mode_parse(const char *s, enum ovl_mode *out); /* 0 or -EINVAL */
 
-enum ovl_candidate_type { OVL_CAND_HOST, OVL_CAND_SERVER_REFLEXIVE, OVL_CAND_RELAY };
+/* PEER_REFLEXIVE: learned from a peer's packet (RFC 8445 7.3.1.3), never gathered. */
+enum ovl_candidate_type { OVL_CAND_HOST, OVL_CAND_SERVER_REFLEXIVE, OVL_CAND_RELAY, OVL_CAND_PEER_REFLEXIVE };
 
 struct ovl_candidate {
 	enum ovl_candidate_type type;
@@ -27,7 +28,7 @@ struct ovl_candidate {
 	uint32_t priority;
 };
 
-const char *ovl_candidate_type_name(enum ovl_candidate_type t); /* "host", "server-reflexive", "relay" */
+const char *ovl_candidate_type_name(enum ovl_candidate_type t); /* "host", "server-reflexive", "relay", "peer-reflexive" */
 int ovl_candidate_type_parse(const char *s, enum ovl_candidate_type *out);
 
 /* PeerSpec: a WireGuard peer as the orchestrator describes it. */

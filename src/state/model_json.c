@@ -180,7 +180,8 @@ int mj_candidate_from_json(const json_t *obj, struct ovl_candidate *out, char *e
 	    mj_u32(obj, "priority", true, &out->priority, err, errlen) < 0)
 		return -EINVAL;
 	if (ovl_candidate_type_parse(type, &out->type) < 0) {
-		snprintf(err, errlen, "field `candidate_type`: unknown type \"%.32s\" (host, server-reflexive, relay)",
+		snprintf(err, errlen,
+			 "field `candidate_type`: unknown type \"%.32s\" (host, server-reflexive, relay, peer-reflexive)",
 			 type);
 		return -EINVAL;
 	}

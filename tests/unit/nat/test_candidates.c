@@ -109,6 +109,73 @@ static void host_gather_has_no_loopback(void **state)
 	}
 }
 
+static void peer_reflexive_learned_once_and_bounded(void **state)
+{
+	/* RFC 8445 7.3.1.3: a source that is none of the handed-on candidates, type preference 110. */
+	struct ovl_candidate known[2] = { cand(OVL_CAND_HOST, "10.2.0.2:51420", 1),
+					  cand(OVL_CAND_SERVER_REFLEXIVE, "203.0.113.2:51420", 2) };
+	struct nat_prflx r = { 0 };
+	struct ip_endpoint ep;
+	char s[IP_ENDPOINT_STRLEN];
+	assert_int_equal(ip_endpoint_parse("203.0.113.2:51420", &ep), 0);
+	assert_false(nat_prflx_learn(&r, known, 2, &ep)); /* a known candidate */
+	assert_int_equal(ip_endpoint_parse("203.0.113.2:39151", &ep), 0);
+	assert_true(nat_prflx_learn(&r, known, 2, &ep));
+	assert_false(nat_prflx_learn(&r, known, 2, &ep)); /* once */
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.cands[0].type, OVL_CAND_PEER_REFLEXIVE);
+	assert_int_equal(r.cands[0].priority >> 24, NAT_TYPE_PREF_PEER_REFLEXIVE);
+	assert_true(nat_priority(nat_type_preference(OVL_CAND_PEER_REFLEXIVE), 0, 1) >
+		    nat_priority(nat_type_preference(OVL_CAND_SERVER_REFLEXIVE), 65535, 1));
+	/* Bounded: the fifth replaces the oldest (checks are not authenticated). */
+	for (int port = 2; port <= 5; port++) {
+		snprintf(s, sizeof(s), "203.0.113.2:%d", port);
+		assert_int_equal(ip_endpoint_parse(s, &ep), 0);
+		assert_true(nat_prflx_learn(&r, known, 2, &ep));
+	}
+	assert_int_equal(r.n, NAT_MAX_PEER_REFLEXIVE);
+	for (size_t i = 0; i < r.n; i++)
+		assert_int_not_equal(r.cands[i].address.port, 39151);
+	/* Handed on by the orchestrator later: no longer a learned one; the rest keep their age order. */
+	struct ovl_candidate now[1] = { cand(OVL_CAND_SERVER_REFLEXIVE, "203.0.113.2:3", 3) };
+	nat_prflx_prune(&r, now, 1);
+	assert_int_equal(r.n, 3);
+	assert_int_equal(r.cands[0].address.port, 2);
+	assert_int_equal(r.cands[1].address.port, 4);
+	assert_int_equal(r.cands[2].address.port, 5);
+	assert_string_equal(ovl_candidate_type_name(OVL_CAND_PEER_REFLEXIVE), "peer-reflexive");
+}
+
+static void probe_targets_configured_then_by_priority(void **state)
+{
+	struct ovl_candidate cands[3] = { cand(OVL_CAND_SERVER_REFLEXIVE, "203.0.113.2:51420", 100),
+					  cand(OVL_CAND_HOST, "10.2.0.2:51420", 300),
+					  cand(OVL_CAND_HOST, "203.0.113.20:51420", 200) };
+	struct nat_prflx r = { 0 };
+	struct ip_endpoint configured, prflx, out[8];
+	char s[IP_ENDPOINT_STRLEN];
+	assert_int_equal(ip_endpoint_parse("203.0.113.20:51420", &configured), 0);
+	assert_int_equal(ip_endpoint_parse("203.0.113.2:39151", &prflx), 0);
+	assert_true(nat_prflx_learn(&r, cands, 3, &prflx));
+	r.cands[0].priority = 150; /* between the handed-on ones */
+	size_t n = nat_probe_targets(&configured, cands, 3, false, &r, out, 8);
+	assert_int_equal(n, 4); /* the configured endpoint once, though a candidate lists it too */
+	const char *want[] = { "203.0.113.20:51420", "10.2.0.2:51420", "203.0.113.2:39151", "203.0.113.2:51420" };
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(ip_endpoint_format(&out[i], s, sizeof(s)), want[i]);
+	assert_int_equal(nat_probe_targets(&configured, cands, 3, false, &r, out, 2), 2); /* max_candidate_pairs */
+	memset(&configured, 0, sizeof(configured));
+	configured.addr.family = AF_INET;
+	assert_int_equal(nat_probe_targets(&configured, cands, 3, false, &r, out, 8), 4); /* 0.0.0.0:0: none */
+	assert_string_equal(ip_endpoint_format(&out[0], s, sizeof(s)), "10.2.0.2:51420");
+	/* A relay candidate is probed, unless our own relays lead there. */
+	cands[0] = cand(OVL_CAND_RELAY, "198.51.100.9:49152", 100);
+	assert_int_equal(nat_probe_targets(&configured, cands, 3, false, &r, out, 8), 4);
+	assert_int_equal(nat_probe_targets(&configured, cands, 3, true, &r, out, 8), 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_string_not_equal(ip_endpoint_format(&out[i], s, sizeof(s)), "198.51.100.9:49152");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -116,6 +183,8 @@ int main(void)
 		cmocka_unit_test(dedup_and_sort),
 		cmocka_unit_test(interface_filter),
 		cmocka_unit_test(host_gather_has_no_loopback),
+		cmocka_unit_test(peer_reflexive_learned_once_and_bounded),
+		cmocka_unit_test(probe_targets_configured_then_by_priority),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

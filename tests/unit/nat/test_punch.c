@@ -130,6 +130,31 @@ static void dead_path_probes_at_once(void **state)
 	assert_int_equal(nat_punch_step(&p, &pp, t + 21000, true), NAT_PUNCH_CONNECTED);
 }
 
+static void next_step_time_is_the_slot_itself(void **state)
+{
+	/* The caller sleeps until nat_punch_next_ms(): probes, the round's end, then the retry's slot. */
+	struct nat_punch p = { 0 };
+	struct nat_punch_params pp = params();
+	uint64_t t = 1700000000123ull;
+	assert_int_equal(nat_punch_next_ms(&p, &pp), UINT64_MAX); /* idle */
+	nat_punch_kick(&p, t);
+	assert_int_equal(nat_punch_next_ms(&p, &pp), t);
+	assert_int_equal(nat_punch_step(&p, &pp, t, false), NAT_PUNCH_PROBE);
+	assert_int_equal(nat_punch_next_ms(&p, &pp), t + pp.probe_interval_ms);
+	p.next_probe_ms = t + pp.timeout_ms + 100; /* a late probe: the round's end comes first */
+	assert_int_equal(nat_punch_next_ms(&p, &pp), t + pp.timeout_ms);
+	assert_int_equal(nat_punch_step(&p, &pp, t + pp.timeout_ms, false), NAT_PUNCH_SILENCE);
+	uint64_t retry = nat_punch_next_ms(&p, &pp);
+	assert_int_equal(retry % pp.slot_ms, 0);
+	assert_true(retry >= t + pp.timeout_ms + pp.quiet_ms);
+	/* Waking at exactly that millisecond starts the round there: no tick's worth of lateness. */
+	assert_int_equal(nat_punch_step(&p, &pp, retry - 1, false), NAT_PUNCH_NOTHING);
+	assert_int_equal(nat_punch_step(&p, &pp, retry, false), NAT_PUNCH_PROBE);
+	assert_int_equal(p.round_start_ms, retry);
+	assert_int_equal(nat_punch_step(&p, &pp, retry + 1, true), NAT_PUNCH_CONNECTED);
+	assert_int_equal(nat_punch_next_ms(&p, &pp), UINT64_MAX); /* up: polled, not timed */
+}
+
 static void slot_boundaries(void **state)
 {
 	assert_int_equal(nat_punch_slot_at_or_after(0, 10000), 0);
@@ -145,6 +170,7 @@ int main(void)
 		cmocka_unit_test(timeout_then_quiet_then_aligned_retry),
 		cmocka_unit_test(two_nodes_starting_apart_meet_after_quiet),
 		cmocka_unit_test(dead_path_probes_at_once),
+		cmocka_unit_test(next_step_time_is_the_slot_itself),
 		cmocka_unit_test(slot_boundaries),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -115,16 +115,23 @@ static void answers_matched_and_rest_dropped(void **state)
 	assert_int_equal(stun_client_tick(&c, 5000, out, 4), 0);
 }
 
+/* Servers a and b, a refresh at 0 and its two requests in out. */
+static void two_servers_asked(struct stun_client *c, const struct ip_endpoint *a, const struct ip_endpoint *b,
+			      struct stun_send *out)
+{
+	stun_client_add_server(c, a);
+	stun_client_add_server(c, b);
+	stun_client_refresh(c, 0, fake_rand);
+	assert_int_equal(stun_client_tick(c, 0, out, 4), 2);
+}
+
 static void mapping_behaviour(void **state)
 {
 	struct stun_client c = { 0 };
 	struct stun_send out[4];
 	struct ip_endpoint a = ep("192.0.2.10:3478"), b = ep("192.0.2.20:3478");
 	uint8_t buf[64];
-	stun_client_add_server(&c, &a);
-	stun_client_add_server(&c, &b);
-	stun_client_refresh(&c, 0, fake_rand);
-	assert_int_equal(stun_client_tick(&c, 0, out, 4), 2);
+	two_servers_asked(&c, &a, &b, out);
 	assert_int_equal(stun_client_mapping(&c, AF_INET), STUN_MAPPING_UNKNOWN);
 	size_t len = success(buf, out[0].buf + 8, "203.0.113.5:40000");
 	assert_true(stun_client_on_datagram(&c, buf, len, &a, 10));
@@ -142,12 +149,51 @@ static void mapping_behaviour(void **state)
 	assert_string_equal(stun_mapping_name(STUN_MAPPING_ENDPOINT_DEPENDENT), "endpoint-dependent");
 }
 
+static void keepalive_indications_keep_the_mapping(void **state)
+{
+	/* Between refreshes, an indication every STUN_KEEPALIVE_MS to each server that gave a mapping. */
+	struct stun_client c = { 0 };
+	struct stun_send out[4];
+	struct stun_msg m;
+	struct ip_endpoint a = ep("192.0.2.10:3478"), b = ep("192.0.2.20:3478");
+	uint8_t buf[64];
+	two_servers_asked(&c, &a, &b, out);
+	size_t len = success(buf, out[0].buf + 8, "203.0.113.5:40000");
+	assert_true(stun_client_on_datagram(&c, buf, len, &a, 20)); /* b never answers */
+	assert_int_equal(stun_client_next_ms(&c), 500); /* b's retransmission */
+	unsigned to_a = 0, other = 0;
+	for (uint64_t t = 50; t <= 4 * STUN_KEEPALIVE_MS + 200; t += 50) {
+		size_t n = stun_client_tick(&c, t, out, 4);
+		for (size_t i = 0; i < n; i++) {
+			assert_int_equal(stun_parse(out[i].buf, out[i].len, &m), 0);
+			if (m.type == STUN_BINDING_INDICATION) {
+				assert_true(ip_endpoint_equal(&out[i].to, &a));
+				assert_true(m.has_fingerprint);
+				assert_true((t - 20) % STUN_KEEPALIVE_MS < 50); /* within a tick of due */
+				to_a++;
+			} else {
+				assert_int_equal(m.type, STUN_BINDING_REQUEST);
+				other++;
+			}
+		}
+	}
+	assert_int_equal(to_a, 4);
+	assert_int_equal(other, STUN_RC - 1);
+	/* A refresh opens transactions: no indication while one is open. */
+	stun_client_refresh(&c, 70000, fake_rand);
+	assert_int_equal(stun_client_tick(&c, 70000, out, 4), 2);
+	assert_int_equal(stun_client_tick(&c, 70000 + STUN_KEEPALIVE_MS, out, 4), 2);
+	assert_int_equal(stun_parse(out[0].buf, out[0].len, &m), 0);
+	assert_int_equal(m.type, STUN_BINDING_REQUEST);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(retransmission_schedule),
 		cmocka_unit_test(answers_matched_and_rest_dropped),
 		cmocka_unit_test(mapping_behaviour),
+		cmocka_unit_test(keepalive_indications_keep_the_mapping),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
