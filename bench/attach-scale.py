@@ -2,10 +2,11 @@
 """1,000 containers attached on one node: is attach still flat, and status?
 
 Containers are attached one after another (20 services of 50: a service subnet
-is a /26) and each attach is timed; p50/p99 are printed for the 0-100,
-400-500 and 900-1000 attached bands, with the latency of `status` (p50 of 20
-calls) when 100, 500 and 1000 are attached. Then all are detached, the
-retired links drain, and what leaked after teardown is printed.
+is a /26) and each attach is timed; p50/p99 are printed for each band of a
+tenth of them (0-100, 100-200, ... 900-1000 attached), with the latency of
+`status` (p50 of 20 calls) at the end of each band. Flat means the last band's
+figures are the first band's. Then all are detached, the retired links drain,
+and what leaked after teardown is printed.
 
     bench/attach-scale.py [-n CONTAINERS] BUILD_DIR
 """
@@ -41,7 +42,7 @@ def main():
     if os.geteuid() != 0:
         raise SystemExit("bench: needs root (network namespaces)")
     n = a.n
-    bands = [(0, n // 10), (n * 4 // 10, n // 2), (n * 9 // 10, n)]
+    bands = [(n * k // 10, n * (k + 1) // 10) for k in range(10)]
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     overlayd = pathlib.Path(a.build).resolve() / "cmd" / "overlayd"
     with Cluster(overlayd, nodes=1) as cl:
@@ -57,7 +58,7 @@ def main():
             t0 = time.perf_counter()
             node.ok("attach_container", handle=c.handle(), service=f"s{i // PER_SERVICE}", join_global=False)
             times.append(time.perf_counter() - t0)
-            if i + 1 in (bands[0][1], bands[1][1], bands[2][1]):
+            if i + 1 in (hi for _, hi in bands):
                 status[i + 1] = status_latency(node)
         for lo, hi in bands:
             band = times[lo:hi]

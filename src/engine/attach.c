@@ -422,7 +422,7 @@ void engine_attach_container(struct engine *e, const struct ovl_req_attach *r, s
 				 r->isolation_network);
 		return;
 	}
-	dp_commit(e);
+	dp_commit_attach(e, &dp->attaches[dp->n_attaches - 1]);
 	resp->result = OVL_RES_ATTACHED;
 	resp->ip = a.ip;
 	return;
@@ -505,9 +505,10 @@ void engine_detach_container(struct engine *e, const struct ovl_handle *h, struc
 			 s->bridge.name);
 		dp_service_remove(e, s, false);
 		dp_firewall_sync(e);
+		dp_commit(e); /* a service went: not a journal record */
 	}
 	free(service);
-	dp_commit(e);
+	dp_commit_detach(e, h->pid);
 	resp_ok(resp);
 }
 

@@ -87,6 +87,24 @@ void dp_commit(struct engine *e)
 	e->dirty = true; /* the record is converted once, when the batch is saved (engine_save) */
 }
 
+static void commit_record(struct engine *e, const struct state_journal_record *rec)
+{
+	if (state_journal_batch_add(&e->jbatch, rec) < 0)
+		dp_commit(e); /* out of memory for the record: the snapshot has it all */
+	else
+		e->journaled = true;
+}
+
+void dp_commit_attach(struct engine *e, const struct state_dp_attach *a)
+{
+	commit_record(e, &(struct state_journal_record){ .type = STATE_JOURNAL_ATTACH, .attach = *a });
+}
+
+void dp_commit_detach(struct engine *e, uint32_t pid)
+{
+	commit_record(e, &(struct state_journal_record){ .type = STATE_JOURNAL_DETACH, .attach.pid = pid });
+}
+
 int dp_nl(struct engine *e, struct nl_handle **out, char *err, size_t errlen)
 {
 	if (!e->dp->nl) {
@@ -220,6 +238,8 @@ void dp_forwarding_enable(struct engine *e, const struct ip_addr *family_of, con
 		if (r < 0)
 			log_warn("cannot enable net.ipv4.ip_forward: %s; containers cannot reach other nodes",
 				 strerror(-r));
+		if (dp->ip_forward.saved)
+			dp_commit(e); /* the old value is recorded: not a journal record */
 	}
 	/*
 	 * IPv6: only on our own devices. conf.all.forwarding=1 would switch off
@@ -248,6 +268,7 @@ void dp_forwarding_enable(struct engine *e, const struct ip_addr *family_of, con
 		return;
 	dp->v6_fwd = n;
 	snprintf(dp->v6_fwd[dp->n_v6_fwd++], IFNAMSIZ, "%s", dev);
+	dp_commit(e); /* the list is recorded: not a journal record */
 }
 
 void dp_forwarding_forget(struct engine *e, const char *dev)
@@ -257,6 +278,7 @@ void dp_forwarding_forget(struct engine *e, const char *dev)
 		if (strcmp(dp->v6_fwd[i], dev) == 0) {
 			memmove(&dp->v6_fwd[i], &dp->v6_fwd[i + 1], (dp->n_v6_fwd - i - 1) * sizeof(*dp->v6_fwd));
 			dp->n_v6_fwd--;
+			dp_commit(e);
 			return;
 		}
 	}
@@ -420,6 +442,7 @@ int dp_firewall_sync(struct engine *e)
 			  fw_error(dp->fw));
 	else if (!dp->fw_applied) {
 		dp->fw_applied = true;
+		dp_commit(e); /* the table is recorded: not a journal record */
 		log_info("firewall: table %s installed", fw_table_name(dp->fw));
 	}
 	/* Said once per change: the host's own forward chains that now accept the cluster. */

@@ -146,6 +146,14 @@ int dp_open(struct engine *e, const struct engine_dp_opts *opts, char *err, size
 void dp_close(struct engine *e);
 /* Marks the state dirty: the record is stored with the batch's save (engine_save), before any answer. */
 void dp_commit(struct engine *e);
+/*
+ * For a request whose only change is one container attached (a, as now in
+ * dp->attaches) or detached (pid): the change goes into the batch's journal
+ * records instead (state/journal.h), so its save does not rewrite the whole
+ * record. Any dp_commit in the same batch still writes state.json.
+ */
+void dp_commit_attach(struct engine *e, const struct state_dp_attach *a);
+void dp_commit_detach(struct engine *e, uint32_t pid);
 int dp_nl(struct engine *e, struct nl_handle **out, char *err, size_t errlen);
 struct dp_service *dp_find_service(struct dp *dp, const char *name);
 struct state_dp_attach *dp_find_attach(struct dp *dp, uint32_t pid);

@@ -12,6 +12,8 @@
 #include <openssl/hmac.h>
 #include <string.h>
 
+#include "util/crc32.h"
+
 #define ATTR_HEADER_LEN 4
 #define FINGERPRINT_ATTR_LEN 8
 #define INTEGRITY_ATTR_LEN 24 /* header + HMAC-SHA1 */
@@ -40,13 +42,7 @@ static void put32(uint8_t *p, uint32_t v)
 
 uint32_t stun_crc32(const uint8_t *buf, size_t len)
 {
-	uint32_t crc = 0xffffffffu;
-	for (size_t i = 0; i < len; i++) {
-		crc ^= buf[i];
-		for (int k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
-	}
-	return ~crc;
+	return crc32_update(0, buf, len);
 }
 
 size_t stun_write_binding_request(uint8_t *buf, size_t cap, const uint8_t txid[STUN_TXID_LEN])

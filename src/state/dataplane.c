@@ -154,7 +154,7 @@ fail:
 	return NULL;
 }
 
-static json_t *attach_json(const struct state_dp_attach *a)
+json_t *state_dp_attach_to_json(const struct state_dp_attach *a)
 {
 	json_t *j = json_pack("{s:I, s:s, s:o, s:b}", "pid", (json_int_t)a->pid, "service", a->service, "ip",
 			      mj_ip_string(&a->ip), "ephemeral", a->ephemeral);
@@ -188,7 +188,7 @@ static int append_all(json_t *arr, const void *items, size_t n, size_t sz, json_
 }
 
 static json_t *service_json_v(const void *p) { return service_json(p); }
-static json_t *attach_json_v(const void *p) { return attach_json(p); }
+static json_t *attach_json_v(const void *p) { return state_dp_attach_to_json(p); }
 static json_t *guest_json_v(const void *p) { return guest_json(p); }
 
 static json_t *identity_json_v(const void *p)
@@ -314,9 +314,8 @@ static int service_from_json(const json_t *j, void *item, char *err, size_t errl
 	return 0;
 }
 
-static int attach_from_json(const json_t *j, void *item, char *err, size_t errlen)
+int state_dp_attach_from_json(const json_t *j, struct state_dp_attach *a, char *err, size_t errlen)
 {
-	struct state_dp_attach *a = item;
 	uint64_t pid;
 	int r, g;
 	if ((r = mj_u64(j, "pid", true, &pid, err, errlen)) < 0 ||
@@ -333,6 +332,11 @@ static int attach_from_json(const json_t *j, void *item, char *err, size_t errle
 	a->pid = (uint32_t)pid;
 	a->has_global = g == 0;
 	return 0;
+}
+
+static int attach_from_json(const json_t *j, void *item, char *err, size_t errlen)
+{
+	return state_dp_attach_from_json(j, item, err, errlen);
 }
 
 static int guest_from_json(const json_t *j, void *item, char *err, size_t errlen)
