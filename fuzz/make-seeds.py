@@ -131,3 +131,34 @@ put("wg_uapi", "setconf", f"private_key={hexk(1)}\nlisten_port=51000\nreplace_pe
     f"public_key={hexk(4)}\nupdate_only=true\nallowed_ip=0.0.0.0/0\n\n")
 put("wg_uapi", "remove", f"public_key={hexk(2)}\nremove=true\n\n")
 put("wg_uapi", "get", "get=1\n\n")
+
+# ---- state journal (src/state/journal.h): header, then CRC-framed records; generation 0 ----
+import json  # noqa: E402
+import zlib  # noqa: E402
+
+
+def jheader(gen=0):
+    return b"OVLJ" + struct.pack("<IQ", 1, gen)
+
+
+def jrec(rtype, obj):
+    p = json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
+    return struct.pack("<II", len(p), zlib.crc32(bytes([rtype]) + p)) + bytes([rtype]) + p
+
+
+def jattach(pid, ip, service="web", **kw):
+    return jrec(1, dict(pid=pid, service=service, ip=ip, ephemeral=False, **kw))
+
+
+def jdetach(pid):
+    return jrec(2, dict(pid=pid))
+
+
+put("journal_record", "empty-journal", jheader())
+put("journal_record", "attach", jheader() + jattach(101, "10.0.0.2"))
+put("journal_record", "attach-global-isolated",
+    jheader() + jattach(102, "10.0.0.3", global_ip="10.200.1.7", isolation_network="red"))
+put("journal_record", "attach-detach", jheader() + jattach(101, "10.0.0.2") + jdetach(101) + jattach(103, "fd00::5"))
+put("journal_record", "torn-tail", jheader() + jattach(101, "10.0.0.2") + jattach(104, "10.0.0.9")[:-5])
+put("journal_record", "stale-generation", jheader(7) + jattach(101, "10.0.0.2"))
+put("journal_record", "reattach-same-pid", jheader() + jattach(101, "10.0.0.2") + jattach(101, "10.0.1.2", "db"))
