@@ -223,12 +223,18 @@ static void compaction_stopped_before_the_reset_applies_nothing_twice(void **sta
 	char err[300];
 	save_base(f, 1);
 	assert_int_equal(state_journal_reset(&f->j, f->jpath, 1, err, sizeof(err)), 0);
-	struct state_journal_record recs[] = { attach_rec(101, "10.0.0.2", "10.200.1.7"), detach_rec(101),
+	struct state_journal_record recs[] = { attach_rec(101, "10.0.0.2", "10.200.1.7"),
 					       attach_rec(102, "10.0.0.3", NULL) };
-	append(f, recs, 3);
+	append(f, recs, 2);
 
-	/* The compaction: what the engine writes (the loaded state) under generation 2, no reset. */
+	/*
+	 * The compaction: the engine writes its state under generation 2, here
+	 * with a later change in it (a batch that also did something else
+	 * detached 101), and stops before the reset.
+	 */
 	assert_int_equal(load(f, &compacted, &scan, err, sizeof(err)), 0);
+	struct state_journal_record later = detach_rec(101);
+	assert_int_equal(state_journal_apply(&compacted, &later), 0);
 	compacted.journal_generation = 2;
 	assert_int_equal(state_save(f->path, &compacted, err, sizeof(err)), 0);
 	state_free(&compacted);
@@ -239,6 +245,8 @@ static void compaction_stopped_before_the_reset_applies_nothing_twice(void **sta
 	assert_int_equal(st.dataplane.n_attaches, 1);
 	assert_int_equal(st.dataplane.attaches[0].pid, 102);
 	assert_int_equal(st.dataplane.services[0].bridge.n_allocated, 1);
+	struct ip_addr g = ip("10.200.1.7");
+	assert_false(ipam_slice_is_allocated(&st.slice, &g)); /* 101's, released by the later change */
 	state_free(&st);
 
 	/* The reset that follows: an empty journal of generation 2, appended to from then on. */
