@@ -43,19 +43,11 @@ void state_dp_guest_free(struct state_dp_guest *g)
 	free(g->isolation);
 }
 
-/* strdup of an optional string; sets *oom when it fails. */
-static char *dup_optional(const char *s, bool *oom)
-{
-	char *d = s ? strdup(s) : NULL;
-	*oom |= s && !d;
-	return d;
-}
-
 int state_dp_identity_copy(struct state_dp_identity *dst, const struct state_dp_identity *src)
 {
 	bool oom = false;
 	*dst = *src;
-	dst->service = dup_optional(src->service, &oom);
+	dst->service = ovl_strdup_optional(src->service, &oom);
 	if (oom)
 		state_dp_identity_free(dst);
 	return oom ? -ENOMEM : 0;
@@ -65,8 +57,8 @@ int state_dp_attach_copy(struct state_dp_attach *dst, const struct state_dp_atta
 {
 	bool oom = false;
 	*dst = *src;
-	dst->service = dup_optional(src->service, &oom);
-	dst->isolation = dup_optional(src->isolation, &oom);
+	dst->service = ovl_strdup_optional(src->service, &oom);
+	dst->isolation = ovl_strdup_optional(src->isolation, &oom);
 	if (oom)
 		state_dp_attach_free(dst);
 	return oom ? -ENOMEM : 0;
@@ -76,9 +68,9 @@ int state_dp_guest_copy(struct state_dp_guest *dst, const struct state_dp_guest 
 {
 	bool oom = false;
 	*dst = *src;
-	dst->id = dup_optional(src->id, &oom);
-	dst->service = dup_optional(src->service, &oom);
-	dst->isolation = dup_optional(src->isolation, &oom);
+	dst->id = ovl_strdup_optional(src->id, &oom);
+	dst->service = ovl_strdup_optional(src->service, &oom);
+	dst->isolation = ovl_strdup_optional(src->isolation, &oom);
 	if (oom)
 		state_dp_guest_free(dst);
 	return oom ? -ENOMEM : 0;
