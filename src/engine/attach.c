@@ -413,6 +413,7 @@ void engine_attach_container(struct engine *e, const struct ovl_req_attach *r, s
 	close(ns_fd);
 	crashpoint("attach-host-changed");
 	dp->attaches[dp->n_attaches++] = a;
+	dp_attachments_changed(dp);
 	if (a.isolation && dp_firewall_sync(e) < 0) {
 		/* A fence that cannot be installed is no fence: undo the attach. */
 		dp_attach_release(e, &dp->attaches[dp->n_attaches - 1], true);
@@ -456,6 +457,7 @@ void dp_attach_release(struct engine *e, struct state_dp_attach *a, bool delete_
 	size_t idx = (size_t)(a - dp->attaches);
 	memmove(a, a + 1, (dp->n_attaches - idx - 1) * sizeof(*a));
 	dp->n_attaches--;
+	dp_attachments_changed(dp);
 	if (fenced)
 		dp_firewall_sync(e); /* drains the member from its network */
 }

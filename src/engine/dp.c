@@ -32,6 +32,7 @@ int dp_open(struct engine *e, const struct engine_dp_opts *opts, char *err, size
 	dp->opts = *opts;
 	e->dp = dp;
 	int r = dp_record_load(e, err, errlen);
+	dp_attachments_changed(dp);
 	if (r < 0)
 		return r;
 	dp_recover(e);
@@ -80,6 +81,13 @@ void dp_close(struct engine *e)
 	pthread_cond_destroy(&dp->reap_cond);
 	free(dp);
 	e->dp = NULL;
+}
+
+void dp_attachments_changed(struct dp *dp)
+{
+	/* Unique in the process, so an answer's encoder never mixes up two engines' lists (tests run several). */
+	static _Atomic uint64_t versions;
+	dp->attachments_version = ++versions;
 }
 
 void dp_commit(struct engine *e)
@@ -370,6 +378,7 @@ void dp_guest_forget(struct engine *e, struct state_dp_guest *g)
 	size_t i = (size_t)(g - dp->guests);
 	memmove(g, g + 1, (dp->n_guests - i - 1) * sizeof(*g));
 	dp->n_guests--;
+	dp_attachments_changed(dp);
 	if (fenced)
 		dp_firewall_sync(e); /* drains the member from its network */
 	dp_commit(e);

@@ -86,6 +86,8 @@ struct dp {
 	size_t n_attaches;
 	struct state_dp_guest *guests;
 	size_t n_guests;
+	/* Changes with every change of the two lists above: status's encoder reuses its text of a version. */
+	uint64_t attachments_version;
 
 	/* host parameters changed, with the values found before */
 	struct sysctl_saved ip_forward;
@@ -144,6 +146,8 @@ struct dp_health {
 /* dp.c: lifetime, record, shared helpers */
 int dp_open(struct engine *e, const struct engine_dp_opts *opts, char *err, size_t errlen);
 void dp_close(struct engine *e);
+/* After any change of dp->attaches or dp->guests: a new attachments_version. */
+void dp_attachments_changed(struct dp *dp);
 /* Marks the state dirty: the record is stored with the batch's save (engine_save), before any answer. */
 void dp_commit(struct engine *e);
 /*
