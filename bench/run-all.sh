@@ -20,5 +20,6 @@ run "$HERE/dns-parse.sh" "$BUILD"
 run "$HERE/ipc.sh" "$BUILD"
 run "$HERE/metrics.sh" "$BUILD"
 run "$HERE/wg-sched.py" "$BUILD"
+run "$HERE/wg-scale.sh" "$BUILD"
 run "$HERE/cluster.sh" "$BUILD"
 [[ ${#failed[@]} == 0 ]] || { printf 'bench: failed: %s\n' "${failed[@]}"; exit 1; }
