@@ -1,11 +1,15 @@
 #!/usr/bin/python3
 """1,000 containers attached on one node: is attach still flat, and status?
 
-Containers are attached one after another (20 services of 50: a service subnet
-is a /26) and each attach is timed; p50/p99 are printed for each band of a
+All the containers are started first (so the host holds as many network
+namespaces in every band), then attached one after another (20 services of
+50: a service subnet is a /26) and each attach is timed; p50/p99 are printed for each band of a
 tenth of them (0-100, 100-200, ... 900-1000 attached), with the latency of
 `status` (p50 of 20 calls) at the end of each band. Flat means the last band's
-figures are the first band's. Then all are detached, the retired links drain,
+figures are the first band's. Since the bands run one after another, a host
+whose load drifts meanwhile shifts them; the probe figure does not: 40 more
+containers are each attached and detached again on a service of their own,
+once before the first band and once after the last (0 and 1,000 attached). Then all are detached, the retired links drain,
 and what leaked after teardown is printed.
 
     bench/attach-scale.py [-n CONTAINERS] BUILD_DIR
@@ -23,6 +27,7 @@ from cni import pct  # noqa: E402
 from testutil import wait_for  # noqa: E402
 
 PER_SERVICE = 50
+PROBES = 40
 
 
 def status_latency(node, calls=20):
@@ -31,6 +36,17 @@ def status_latency(node, calls=20):
         t0 = time.perf_counter()
         node.ok("status")
         ts.append(time.perf_counter() - t0)
+    return pct(ts, .5)
+
+
+def probe_latency(node, probes):
+    """p50 of attaching (then detaching) each probe container: a measure taken the same way at any count."""
+    ts = []
+    for c in probes:
+        t0 = time.perf_counter()
+        node.ok("attach_container", handle=c.handle(), service="probe", join_global=False)
+        ts.append(time.perf_counter() - t0)
+        node.ok("detach_container", handle=c.handle())
     return pct(ts, .5)
 
 
@@ -51,21 +67,32 @@ def main():
         node.setup_global(f"s{cl.token}")
         for s in range((n + PER_SERVICE - 1) // PER_SERVICE):
             node.service(f"s{s}")
-        times, status, cs = [], {}, []
-        for i in range(n):
-            c = Container(f"c{i}")
-            cs.append(c)
+        # Every container (a network namespace each) exists before the first attach: the kernel's cost of a
+        # link grows with the namespaces on the host, and what is measured here is the daemon's with the
+        # number attached.
+        cs = [Container(f"c{i}") for i in range(n)]
+        # The same probe containers attached and detached with none and with all attached, back to back:
+        # a comparison the host's load drifting during the bands does not blur.
+        node.service("probe")
+        probes = [Container(f"p{i}") for i in range(PROBES)]
+        cs += probes
+        probe = {0: probe_latency(node, probes)}
+        times, status = [], {}
+        for i, c in enumerate(cs[:n]):
             t0 = time.perf_counter()
             node.ok("attach_container", handle=c.handle(), service=f"s{i // PER_SERVICE}", join_global=False)
             times.append(time.perf_counter() - t0)
             if i + 1 in (hi for _, hi in bands):
                 status[i + 1] = status_latency(node)
+        probe[n] = probe_latency(node, probes)
         for lo, hi in bands:
             band = times[lo:hi]
             print(f"attach with {lo}-{hi} attached: p50 {pct(band, .5):.2f} ms  p99 {pct(band, .99):.2f} ms  "
                   f"status with {hi} attached: p50 {status[hi]:.2f} ms")
+        print(f"probe attach ({PROBES} containers, each attached and detached): p50 {probe[0]:.2f} ms with 0 "
+              f"attached, {probe[n]:.2f} ms with {n} attached")
         t0 = time.perf_counter()
-        for c in cs:
+        for c in cs[:n]:
             node.ok("detach_container", handle=c.handle())
         detach = time.perf_counter() - t0
         wait_for(lambda: not [l for l in node.links() if l.startswith(("vdel-", "veth-"))],
