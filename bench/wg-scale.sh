@@ -6,11 +6,11 @@
 # packet enters the tunnel); the same configuration (random peer keys,
 # endpoints in 192.0.2.0/24, two IPv4 and two IPv6 prefixes each) is set
 # ROUNDS times (each a full replace), interleaved between the two.
-#   bench/wg-scale.sh [-p PEERS] [-r ROUNDS] [BUILD_DIR]      (default: 1000 peers, 3 rounds, build)
+#   bench/wg-scale.sh [-p PEERS] [-r ROUNDS] [BUILD_DIR]      (default: 1000 peers, 5 rounds, build)
 # Prints per implementation: setconf p50 and max over the rounds, the RSS
 # before any peer and after the last setconf, and the `wg show dump` time.
 set -u
-PEERS=1000 ROUNDS=3
+PEERS=1000 ROUNDS=5
 while getopts "p:r:" o; do case $o in p) PEERS=$OPTARG;; r) ROUNDS=$OPTARG;; *) exit 2;; esac; done
 shift $((OPTIND-1))
 BUILD=${1:-build}
