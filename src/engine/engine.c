@@ -91,9 +91,12 @@ int engine_open(const struct engine_config *cfg, struct engine **out, char *err,
 	}
 	pthread_mutex_init(&e->view_lock, NULL);
 	e->data_dir = strdup(cfg->data_dir);
-	if (!e->data_dir || asprintf(&e->state_path, "%s/%s", cfg->data_dir, STATE_FILE_NAME) < 0 ||
-	    asprintf(&e->journal_path, "%s/%s", cfg->data_dir, STATE_JOURNAL_FILE_NAME) < 0) {
+	/* asprintf leaves its pointer undefined when it fails. */
+	if (e->data_dir && asprintf(&e->state_path, "%s/%s", cfg->data_dir, STATE_FILE_NAME) < 0)
+		e->state_path = NULL;
+	if (e->state_path && asprintf(&e->journal_path, "%s/%s", cfg->data_dir, STATE_JOURNAL_FILE_NAME) < 0)
 		e->journal_path = NULL;
+	if (!e->journal_path) {
 		engine_close(e);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
