@@ -162,3 +162,5 @@ put("journal_record", "attach-detach", jheader() + jattach(101, "10.0.0.2") + jd
 put("journal_record", "torn-tail", jheader() + jattach(101, "10.0.0.2") + jattach(104, "10.0.0.9")[:-5])
 put("journal_record", "stale-generation", jheader(7) + jattach(101, "10.0.0.2"))
 put("journal_record", "reattach-same-pid", jheader() + jattach(101, "10.0.0.2") + jattach(101, "10.0.1.2", "db"))
+put("journal_record", "ipv6-forwarding",
+    jheader() + jrec(3, dict(dev="veth-7-s")) + jattach(7, "fd00:0:0:1::2") + jrec(4, dict(dev="veth-7-s")))

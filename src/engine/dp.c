@@ -113,6 +113,13 @@ void dp_commit_detach(struct engine *e, uint32_t pid)
 	commit_record(e, &(struct state_journal_record){ .type = STATE_JOURNAL_DETACH, .attach.pid = pid });
 }
 
+void dp_commit_v6_forwarding(struct engine *e, const char *dev, bool on)
+{
+	struct state_journal_record rec = { .type = on ? STATE_JOURNAL_V6_FORWARDING_ON : STATE_JOURNAL_V6_FORWARDING_OFF };
+	snprintf(rec.dev, sizeof(rec.dev), "%s", dev);
+	commit_record(e, &rec);
+}
+
 int dp_nl(struct engine *e, struct nl_handle **out, char *err, size_t errlen)
 {
 	if (!e->dp->nl) {
@@ -276,7 +283,7 @@ void dp_forwarding_enable(struct engine *e, const struct ip_addr *family_of, con
 		return;
 	dp->v6_fwd = n;
 	snprintf(dp->v6_fwd[dp->n_v6_fwd++], IFNAMSIZ, "%s", dev);
-	dp_commit(e); /* the list is recorded: not a journal record */
+	dp_commit_v6_forwarding(e, dev, true);
 }
 
 void dp_forwarding_forget(struct engine *e, const char *dev)
@@ -286,7 +293,7 @@ void dp_forwarding_forget(struct engine *e, const char *dev)
 		if (strcmp(dp->v6_fwd[i], dev) == 0) {
 			memmove(&dp->v6_fwd[i], &dp->v6_fwd[i + 1], (dp->n_v6_fwd - i - 1) * sizeof(*dp->v6_fwd));
 			dp->n_v6_fwd--;
-			dp_commit(e);
+			dp_commit_v6_forwarding(e, dev, false);
 			return;
 		}
 	}

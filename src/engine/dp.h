@@ -158,6 +158,8 @@ void dp_commit(struct engine *e);
  */
 void dp_commit_attach(struct engine *e, const struct state_dp_attach *a);
 void dp_commit_detach(struct engine *e, uint32_t pid);
+/* The same for dev's entry in dp->v6_fwd, added (on) or dropped; any request may make it. */
+void dp_commit_v6_forwarding(struct engine *e, const char *dev, bool on);
 int dp_nl(struct engine *e, struct nl_handle **out, char *err, size_t errlen);
 struct dp_service *dp_find_service(struct dp *dp, const char *name);
 struct state_dp_attach *dp_find_attach(struct dp *dp, uint32_t pid);

@@ -146,11 +146,12 @@ int engine_open(const struct engine_config *cfg, struct engine **out, char *err,
 		engine_close(e);
 		return r;
 	}
-	if (fresh || e->dirty || e->snapshot_due) {
+	if (fresh || e->dirty || e->snapshot_due || e->jbatch.n) {
 		e->dirty = false;
 		/*
-		 * Write a fresh (or re-zoned, or replayed) state now: a data dir
-		 * we cannot persist into is a startup error, not a later surprise.
+		 * Write a fresh (or re-zoned, replayed or recovered) state now: a
+		 * data dir we cannot persist into is a startup error, not a later
+		 * surprise.
 		 */
 		r = engine_snapshot(e, err, errlen);
 	} else {
@@ -200,7 +201,7 @@ void engine_teardown(struct engine *e)
 	pthread_mutex_unlock(&e->view_lock);
 	ovl_response_free(&resp);
 	char err[600];
-	if ((e->dirty || e->unsaved) && engine_snapshot(e, err, sizeof(err)) < 0)
+	if ((e->dirty || e->unsaved || e->jbatch.n) && engine_snapshot(e, err, sizeof(err)) < 0)
 		log_error("teardown: %s", err);
 	e->unsaved = false;
 	engine_dns_stop(e);

@@ -58,6 +58,19 @@ static int record_decode(uint8_t type, const uint8_t *payload, size_t len, struc
 			r = -EINVAL;
 		}
 		break;
+	case STATE_JOURNAL_V6_FORWARDING_ON:
+	case STATE_JOURNAL_V6_FORWARDING_OFF: {
+		const char *dev;
+		rec->type = type;
+		r = mj_string(o, "dev", true, &dev, why, sizeof(why));
+		if (r == 0 && (!dev[0] || strlen(dev) >= IFNAMSIZ)) {
+			snprintf(why, sizeof(why), "field `dev`: expected an interface name");
+			r = -EINVAL;
+		}
+		if (r == 0)
+			memcpy(rec->dev, dev, strlen(dev) + 1);
+		break;
+	}
 	default:
 		snprintf(why, sizeof(why), "unknown record type %u", type);
 		r = -EINVAL;
@@ -166,9 +179,34 @@ static void attach_remove(struct ovl_state *st, uint32_t pid)
 	}
 }
 
+/* The device's entry in the list of devices whose IPv6 forwarding we switched on: added once, or dropped. */
+static int v6_forwarding_apply(struct state_dataplane *dp, const char *dev, bool on)
+{
+	for (size_t i = 0; i < dp->n_ipv6_forwarding; i++) {
+		if (strcmp(dp->ipv6_forwarding[i], dev) != 0)
+			continue;
+		if (!on) { /* in order, as the engine's list keeps it */
+			memmove(&dp->ipv6_forwarding[i], &dp->ipv6_forwarding[i + 1],
+				(dp->n_ipv6_forwarding - i - 1) * sizeof(*dp->ipv6_forwarding));
+			dp->n_ipv6_forwarding--;
+		}
+		return 0;
+	}
+	if (!on)
+		return 0;
+	void *grown = realloc(dp->ipv6_forwarding, (dp->n_ipv6_forwarding + 1) * sizeof(*dp->ipv6_forwarding));
+	if (!grown)
+		return -ENOMEM;
+	dp->ipv6_forwarding = grown;
+	snprintf(dp->ipv6_forwarding[dp->n_ipv6_forwarding++], IFNAMSIZ, "%s", dev);
+	return 0;
+}
+
 int state_journal_apply(struct ovl_state *st, const struct state_journal_record *rec)
 {
 	struct state_dataplane *dp = &st->dataplane;
+	if (rec->type == STATE_JOURNAL_V6_FORWARDING_ON || rec->type == STATE_JOURNAL_V6_FORWARDING_OFF)
+		return v6_forwarding_apply(dp, rec->dev, rec->type == STATE_JOURNAL_V6_FORWARDING_ON);
 	attach_remove(st, rec->attach.pid);
 	if (rec->type == STATE_JOURNAL_DETACH)
 		return 0;
@@ -196,7 +234,8 @@ int state_journal_apply(struct ovl_state *st, const struct state_journal_record 
 int state_journal_batch_add(struct state_journal_batch *b, const struct state_journal_record *rec)
 {
 	json_t *o = rec->type == STATE_JOURNAL_ATTACH ? state_dp_attach_to_json(&rec->attach)
-						      : json_pack("{s:I}", "pid", (json_int_t)rec->attach.pid);
+		    : rec->type == STATE_JOURNAL_DETACH ? json_pack("{s:I}", "pid", (json_int_t)rec->attach.pid)
+							: json_pack("{s:s}", "dev", rec->dev);
 	char *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(o);
 	if (!text)

@@ -15,6 +15,9 @@
  *                      state.json's dataplane.attachments (replaces the
  *                      pid's record if there is one)
  *              type 2, detach: {"pid": N}
+ *              type 3, IPv6 forwarding switched on for a device (one of
+ *                      dataplane.ipv6_forwarding): {"dev": "veth-42-s"}
+ *              type 4, that device's entry gone: {"dev": "veth-42-s"}
  *
  * state.json (the snapshot) stays the whole state; its "journal_generation"
  * names the journal that continues it. Loading = state.json, then the
@@ -36,8 +39,9 @@
  *
  * The records are what an attach or detach of a container changes: the
  * attachment and the addresses it holds (its bridge pool's and, with
- * join_global, the node slice's). Any other change is written as a new
- * state.json.
+ * join_global, the node slice's), and for an IPv6 container the devices
+ * whose IPv6 forwarding was switched on. Any other change is written as a
+ * new state.json.
  */
 #ifndef OVL_STATE_JOURNAL_H
 #define OVL_STATE_JOURNAL_H
@@ -59,11 +63,14 @@
 enum state_journal_type {
 	STATE_JOURNAL_ATTACH = 1,
 	STATE_JOURNAL_DETACH = 2,
+	STATE_JOURNAL_V6_FORWARDING_ON = 3,
+	STATE_JOURNAL_V6_FORWARDING_OFF = 4,
 };
 
 struct state_journal_record {
 	enum state_journal_type type;
-	struct state_dp_attach attach; /* detach: only pid is set */
+	struct state_dp_attach attach; /* attach; detach: only pid is set */
+	char dev[IFNAMSIZ];	       /* the IPv6 forwarding records */
 };
 
 /* ---- parsing (pure: the fuzzed part) ---- */
@@ -86,7 +93,7 @@ struct state_journal_scan {
 int state_journal_scan(const uint8_t *buf, size_t len, uint64_t generation, state_journal_visit_fn visit,
 		       void *arg, struct state_journal_scan *scan, char *err, size_t errlen);
 
-/* Applies one record to st (the attachment list, its bridge's pool, the node slice). 0 or -ENOMEM. */
+/* Applies one record to st (the attachment list, its bridge's pool, the node slice, IPv6 forwarding). 0 or -ENOMEM. */
 int state_journal_apply(struct ovl_state *st, const struct state_journal_record *rec);
 
 /* ---- a batch of encoded records ---- */

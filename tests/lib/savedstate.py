@@ -9,7 +9,7 @@ import zlib
 
 HEADER = struct.Struct("<4sIQ")  # "OVLJ", version, generation
 RECORD = struct.Struct("<IIB")  # payload length, CRC-32 of type + payload, type
-ATTACH, DETACH = 1, 2
+ATTACH, DETACH, V6_FORWARDING_ON, V6_FORWARDING_OFF = 1, 2, 3, 4
 
 
 def journal_records(path, generation):
@@ -59,6 +59,13 @@ def saved_state(data_dir):
     data_dir = pathlib.Path(data_dir)
     st = json.loads((data_dir / "state.json").read_text())
     for rtype, rec in journal_records(data_dir / "state.journal", st.get("journal_generation", 0)):
+        if rtype in (V6_FORWARDING_ON, V6_FORWARDING_OFF):
+            devs = st.setdefault("dataplane", {}).setdefault("ipv6_forwarding", [])
+            if rtype == V6_FORWARDING_ON and rec["dev"] not in devs:
+                devs.append(rec["dev"])
+            elif rtype == V6_FORWARDING_OFF and rec["dev"] in devs:
+                devs.remove(rec["dev"])
+            continue
         _drop(st, rec["pid"])
         if rtype != ATTACH:
             continue

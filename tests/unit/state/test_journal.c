@@ -160,6 +160,38 @@ static void records_replay_on_the_snapshot(void **state)
 	state_free(&st);
 }
 
+/* An IPv6 container's forwarding entries (dataplane.ipv6_forwarding) come and go with it. */
+static void ipv6_forwarding_records_replay(void **state)
+{
+	struct fixture *f = *state;
+	struct ovl_state st;
+	struct state_journal_scan scan;
+	char err[300];
+	save_base(f, 1);
+	assert_int_equal(state_journal_reset(&f->j, f->jpath, 1, err, sizeof(err)), 0);
+	struct state_journal_record on_a = { .type = STATE_JOURNAL_V6_FORWARDING_ON, .dev = "veth-7-s" },
+				    on_b = { .type = STATE_JOURNAL_V6_FORWARDING_ON, .dev = "veth-8-s" },
+				    off_a = { .type = STATE_JOURNAL_V6_FORWARDING_OFF, .dev = "veth-7-s" };
+	struct state_journal_record recs[] = { on_a, on_b, on_a, off_a, on_a };
+	append(f, recs, 3);
+	assert_int_equal(load(f, &st, &scan, err, sizeof(err)), 0);
+	assert_int_equal(st.dataplane.n_ipv6_forwarding, 2); /* once each */
+	assert_string_equal(st.dataplane.ipv6_forwarding[0], "veth-7-s");
+	assert_string_equal(st.dataplane.ipv6_forwarding[1], "veth-8-s");
+	state_free(&st);
+	append(f, recs + 3, 1);
+	assert_int_equal(load(f, &st, &scan, err, sizeof(err)), 0);
+	assert_int_equal(st.dataplane.n_ipv6_forwarding, 1);
+	assert_string_equal(st.dataplane.ipv6_forwarding[0], "veth-8-s");
+	state_free(&st);
+	append(f, recs + 4, 1);
+	assert_int_equal(load(f, &st, &scan, err, sizeof(err)), 0);
+	assert_int_equal(scan.n_records, 5);
+	assert_int_equal(st.dataplane.n_ipv6_forwarding, 2);
+	assert_string_equal(st.dataplane.ipv6_forwarding[1], "veth-7-s"); /* in order, as the engine keeps it */
+	state_free(&st);
+}
+
 static void a_torn_last_record_is_dropped(void **state)
 {
 	struct fixture *f = *state;
@@ -345,6 +377,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(records_replay_on_the_snapshot, setup, teardown),
+		cmocka_unit_test_setup_teardown(ipv6_forwarding_records_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_torn_last_record_is_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(compaction_stopped_before_the_reset_applies_nothing_twice, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_crash_between_journal_write_and_snapshot_loses_nothing, setup, teardown),
