@@ -1,6 +1,6 @@
 #!/bin/bash
-# 1,000 containers attached on one node: attach p50 at 0-100, 400-500 and
-# 900-1000 attached, status latency at each, and leaks after teardown.
+# 1,000 containers attached on one node: attach p50 per hundred attached (0-100,
+# 100-200, ... 900-1000), status latency at each, and leaks after teardown.
 #   bench/attach-scale.sh [BUILD_DIR] [-- attach-scale.py options, e.g. -n 300]
 set -u
 BUILD=${1:-build}

@@ -13,7 +13,6 @@ its control socket. Prints p50/p99 per side, their ratio, and what leaked.
     bench/attach.py [-n CYCLES] BUILD_DIR
 """
 import argparse
-import json
 import os
 import pathlib
 import sys
@@ -24,6 +23,7 @@ TOP = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TOP / "tests" / "lib"))
 from cluster import Cluster, Container, sh  # noqa: E402
 from cni import Plugin, pct, require  # noqa: E402
+from savedstate import saved_state  # noqa: E402
 
 
 def cni_side(n, tok, work):
@@ -63,7 +63,7 @@ def overlayd_side(n, build, tok):
             times.append(time.perf_counter() - t0)
             c.stop()
         veths = [l for l in node.links() if l.startswith("veth-")]
-        state = json.loads((node.dir / "data" / "state.json").read_text())
+        state = saved_state(node.dir / "data")
         rec = state.get("dataplane", {})
         addrs = sum(len(s.get("bridge", {}).get("allocated", [])) for s in rec.get("services", []))
         addrs += len(rec.get("attachments", []))

@@ -21,6 +21,7 @@ run "$HERE/ipc.sh" "$BUILD"
 run "$HERE/metrics.sh" "$BUILD"
 run "$HERE/wg-sched.py" "$BUILD"
 run "$HERE/wg-streams.sh" "$BUILD"
+run "$HERE/wg-scale.sh" "$BUILD"
 run "$HERE/cluster.sh" "$BUILD"
 run "$HERE/relay.sh" "$BUILD"
 [[ ${#failed[@]} == 0 ]] || { printf 'bench: failed: %s\n' "${failed[@]}"; exit 1; }

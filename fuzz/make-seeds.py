@@ -208,3 +208,36 @@ put("turn_server", "sealed-channel-bind-relayed", b"\x02" + struct.pack(">H", 0x
 put("turn_server", "peer-data", b"\x03" + b"\x04" + bytes(31))
 put("turn_server", "peer-data-stranger", b"\x07" + b"hello")
 put("turn_server", "peer-data-after-expiry", b"\x23" + b"hello")
+
+
+# ---- state journal (src/state/journal.h): header, then CRC-framed records; generation 0 ----
+import json  # noqa: E402
+
+
+def jheader(gen=0):
+    return b"OVLJ" + struct.pack("<IQ", 1, gen)
+
+
+def jrec(rtype, obj):
+    p = json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
+    return struct.pack("<II", len(p), zlib.crc32(bytes([rtype]) + p)) + bytes([rtype]) + p
+
+
+def jattach(pid, ip, service="web", **kw):
+    return jrec(1, dict(pid=pid, service=service, ip=ip, ephemeral=False, **kw))
+
+
+def jdetach(pid):
+    return jrec(2, dict(pid=pid))
+
+
+put("journal_record", "empty-journal", jheader())
+put("journal_record", "attach", jheader() + jattach(101, "10.0.0.2"))
+put("journal_record", "attach-global-isolated",
+    jheader() + jattach(102, "10.0.0.3", global_ip="10.200.1.7", isolation_network="red"))
+put("journal_record", "attach-detach", jheader() + jattach(101, "10.0.0.2") + jdetach(101) + jattach(103, "fd00::5"))
+put("journal_record", "torn-tail", jheader() + jattach(101, "10.0.0.2") + jattach(104, "10.0.0.9")[:-5])
+put("journal_record", "stale-generation", jheader(7) + jattach(101, "10.0.0.2"))
+put("journal_record", "reattach-same-pid", jheader() + jattach(101, "10.0.0.2") + jattach(101, "10.0.1.2", "db"))
+put("journal_record", "ipv6-forwarding",
+    jheader() + jrec(3, dict(dev="veth-7-s")) + jattach(7, "fd00:0:0:1::2") + jrec(4, dict(dev="veth-7-s")))

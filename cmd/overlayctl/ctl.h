@@ -18,6 +18,8 @@ const char *ctl_color_err(enum ctl_color c);
 
 /* One request on a fresh connection: its response object (new reference), or NULL after reporting. */
 json_t *ctl_request(const char *path, json_t *request);
+/* The same for a request that is its op alone ({"op": op}). */
+json_t *ctl_request_op(const char *path, const char *op);
 /* `overlayctl <op> key=value ...`: one request, its response printed. argv[0] is the op. */
 int ctl_op(const char *path, bool raw, int argc, char **argv);
 /* Prints a response (answer.c): one line, a table for status, raw with --json. The exit status. */

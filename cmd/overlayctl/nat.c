@@ -44,9 +44,7 @@ static void print_nat(json_t *r)
 
 int ctl_nat(const char *path, bool raw)
 {
-	json_t *req = json_pack("{s:s}", "op", "nat_status");
-	json_t *r = req ? ctl_request(path, req) : NULL;
-	json_decref(req);
+	json_t *r = ctl_request_op(path, "nat_status");
 	if (!r)
 		return 1;
 	int rc = 0;

@@ -93,6 +93,14 @@ json_t *ctl_request(const char *path, json_t *request)
 	return resp;
 }
 
+json_t *ctl_request_op(const char *path, const char *op)
+{
+	json_t *req = json_pack("{s:s}", "op", op);
+	json_t *resp = req ? ctl_request(path, req) : NULL;
+	json_decref(req);
+	return resp;
+}
+
 int ctl_op(const char *path, bool raw, int argc, char **argv)
 {
 	json_t *req = json_pack("{s:s}", "op", argv[0]);

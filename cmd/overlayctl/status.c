@@ -212,9 +212,7 @@ int ctl_show(const char *path, bool raw, const char *what)
 	size_t t = 0;
 	while (strcmp(tables[t].name, what) != 0)
 		t++;
-	json_t *req = json_pack("{s:s}", "op", "status");
-	json_t *r = req ? ctl_request(path, req) : NULL;
-	json_decref(req);
+	json_t *r = ctl_request_op(path, "status");
 	if (!r)
 		return 1;
 	int rc = 0;

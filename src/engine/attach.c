@@ -413,6 +413,7 @@ void engine_attach_container(struct engine *e, const struct ovl_req_attach *r, s
 	close(ns_fd);
 	crashpoint("attach-host-changed");
 	dp->attaches[dp->n_attaches++] = a;
+	dp_attachments_changed(dp);
 	if (a.isolation && dp_firewall_sync(e) < 0) {
 		/* A fence that cannot be installed is no fence: undo the attach. */
 		dp_attach_release(e, &dp->attaches[dp->n_attaches - 1], true);
@@ -422,7 +423,7 @@ void engine_attach_container(struct engine *e, const struct ovl_req_attach *r, s
 				 r->isolation_network);
 		return;
 	}
-	dp_commit(e);
+	dp_commit_attach(e, &dp->attaches[dp->n_attaches - 1]);
 	resp->result = OVL_RES_ATTACHED;
 	resp->ip = a.ip;
 	return;
@@ -456,6 +457,7 @@ void dp_attach_release(struct engine *e, struct state_dp_attach *a, bool delete_
 	size_t idx = (size_t)(a - dp->attaches);
 	memmove(a, a + 1, (dp->n_attaches - idx - 1) * sizeof(*a));
 	dp->n_attaches--;
+	dp_attachments_changed(dp);
 	if (fenced)
 		dp_firewall_sync(e); /* drains the member from its network */
 }
@@ -505,9 +507,10 @@ void engine_detach_container(struct engine *e, const struct ovl_handle *h, struc
 			 s->bridge.name);
 		dp_service_remove(e, s, false);
 		dp_firewall_sync(e);
+		dp_commit(e); /* a service went: not a journal record */
 	}
 	free(service);
-	dp_commit(e);
+	dp_commit_detach(e, h->pid);
 	resp_ok(resp);
 }
 

@@ -33,6 +33,7 @@ int dp_open(struct engine *e, const struct engine_dp_opts *opts, char *err, size
 	dp->opts = *opts;
 	e->dp = dp;
 	int r = dp_record_load(e, err, errlen);
+	dp_attachments_changed(dp);
 	if (r < 0)
 		return r;
 	dp_recover(e);
@@ -85,9 +86,41 @@ void dp_close(struct engine *e)
 	e->dp = NULL;
 }
 
+void dp_attachments_changed(struct dp *dp)
+{
+	/* Unique in the process, so an answer's encoder never mixes up two engines' lists (tests run several). */
+	static _Atomic uint64_t versions;
+	dp->attachments_version = ++versions;
+}
+
 void dp_commit(struct engine *e)
 {
 	e->dirty = true; /* the record is converted once, when the batch is saved (engine_save) */
+}
+
+static void commit_record(struct engine *e, const struct state_journal_record *rec)
+{
+	if (state_journal_batch_add(&e->jbatch, rec) < 0)
+		dp_commit(e); /* out of memory for the record: the snapshot has it all */
+	else
+		e->journaled = true;
+}
+
+void dp_commit_attach(struct engine *e, const struct state_dp_attach *a)
+{
+	commit_record(e, &(struct state_journal_record){ .type = STATE_JOURNAL_ATTACH, .attach = *a });
+}
+
+void dp_commit_detach(struct engine *e, uint32_t pid)
+{
+	commit_record(e, &(struct state_journal_record){ .type = STATE_JOURNAL_DETACH, .attach.pid = pid });
+}
+
+void dp_commit_v6_forwarding(struct engine *e, const char *dev, bool on)
+{
+	struct state_journal_record rec = { .type = on ? STATE_JOURNAL_V6_FORWARDING_ON : STATE_JOURNAL_V6_FORWARDING_OFF };
+	snprintf(rec.dev, sizeof(rec.dev), "%s", dev);
+	commit_record(e, &rec);
 }
 
 int dp_nl(struct engine *e, struct nl_handle **out, char *err, size_t errlen)
@@ -223,6 +256,8 @@ void dp_forwarding_enable(struct engine *e, const struct ip_addr *family_of, con
 		if (r < 0)
 			log_warn("cannot enable net.ipv4.ip_forward: %s; containers cannot reach other nodes",
 				 strerror(-r));
+		if (dp->ip_forward.saved)
+			dp_commit(e); /* the old value is recorded: not a journal record */
 	}
 	/*
 	 * IPv6: only on our own devices. conf.all.forwarding=1 would switch off
@@ -251,6 +286,7 @@ void dp_forwarding_enable(struct engine *e, const struct ip_addr *family_of, con
 		return;
 	dp->v6_fwd = n;
 	snprintf(dp->v6_fwd[dp->n_v6_fwd++], IFNAMSIZ, "%s", dev);
+	dp_commit_v6_forwarding(e, dev, true);
 }
 
 void dp_forwarding_forget(struct engine *e, const char *dev)
@@ -260,6 +296,7 @@ void dp_forwarding_forget(struct engine *e, const char *dev)
 		if (strcmp(dp->v6_fwd[i], dev) == 0) {
 			memmove(&dp->v6_fwd[i], &dp->v6_fwd[i + 1], (dp->n_v6_fwd - i - 1) * sizeof(*dp->v6_fwd));
 			dp->n_v6_fwd--;
+			dp_commit_v6_forwarding(e, dev, false);
 			return;
 		}
 	}
@@ -351,6 +388,7 @@ void dp_guest_forget(struct engine *e, struct state_dp_guest *g)
 	size_t i = (size_t)(g - dp->guests);
 	memmove(g, g + 1, (dp->n_guests - i - 1) * sizeof(*g));
 	dp->n_guests--;
+	dp_attachments_changed(dp);
 	if (fenced)
 		dp_firewall_sync(e); /* drains the member from its network */
 	dp_commit(e);
@@ -423,6 +461,7 @@ int dp_firewall_sync(struct engine *e)
 			  fw_error(dp->fw));
 	else if (!dp->fw_applied) {
 		dp->fw_applied = true;
+		dp_commit(e); /* the table is recorded: not a journal record */
 		log_info("firewall: table %s installed", fw_table_name(dp->fw));
 	}
 	/* Said once per change: the host's own forward chains that now accept the cluster. */

@@ -88,6 +88,8 @@ struct dp {
 	size_t n_attaches;
 	struct state_dp_guest *guests;
 	size_t n_guests;
+	/* Changes with every change of the two lists above: status's encoder reuses its text of a version. */
+	uint64_t attachments_version;
 
 	/* host parameters changed, with the values found before */
 	struct sysctl_saved ip_forward;
@@ -146,8 +148,20 @@ struct dp_health {
 /* dp.c: lifetime, record, shared helpers */
 int dp_open(struct engine *e, const struct engine_dp_opts *opts, char *err, size_t errlen);
 void dp_close(struct engine *e);
+/* After any change of dp->attaches or dp->guests: a new attachments_version. */
+void dp_attachments_changed(struct dp *dp);
 /* Marks the state dirty: the record is stored with the batch's save (engine_save), before any answer. */
 void dp_commit(struct engine *e);
+/*
+ * For a request whose only change is one container attached (a, as now in
+ * dp->attaches) or detached (pid): the change goes into the batch's journal
+ * records instead (state/journal.h), so its save does not rewrite the whole
+ * record. Any dp_commit in the same batch still writes state.json.
+ */
+void dp_commit_attach(struct engine *e, const struct state_dp_attach *a);
+void dp_commit_detach(struct engine *e, uint32_t pid);
+/* The same for dev's entry in dp->v6_fwd, added (on) or dropped; any request may make it. */
+void dp_commit_v6_forwarding(struct engine *e, const char *dev, bool on);
 int dp_nl(struct engine *e, struct nl_handle **out, char *err, size_t errlen);
 struct dp_service *dp_find_service(struct dp *dp, const char *name);
 struct state_dp_attach *dp_find_attach(struct dp *dp, uint32_t pid);

@@ -7,20 +7,79 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "engine/crashpoint.h"
 #include "util/log.h"
 
 /*
- * Writes the state with the data plane's record converted into it: once per
- * group commit, however many changes the batch made.
+ * Writes state.json with the data plane's record converted into it, under
+ * the next journal generation, then starts that (empty) journal: a crash in
+ * between leaves a journal of the old generation, which the next start
+ * ignores since state.json holds its records (state/journal.h).
  */
-static int engine_save(struct engine *e, char *err, size_t errlen)
+static int engine_snapshot(struct engine *e, char *err, size_t errlen)
 {
 	if (e->dp && dp_record_store(e) < 0) {
 		snprintf(err, errlen, "out of memory recording the data plane state");
+		e->snapshot_due = true;
 		return -ENOMEM;
 	}
-	return state_save(e->state_path, &e->st, err, errlen);
+	e->st.journal_generation++;
+	int r = state_save(e->state_path, &e->st, err, errlen);
+	if (r < 0) {
+		e->snapshot_due = true;
+		return r;
+	}
+	crashpoint("snapshot-written");
+	state_journal_batch_clear(&e->jbatch);
+	e->snapshot_due = false;
+	struct stat sb;
+	e->snapshot_size = stat(e->state_path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+	char why[600];
+	if (state_journal_reset(&e->journal, e->journal_path, e->st.journal_generation, why, sizeof(why)) < 0)
+		log_warn("%s: every change writes state.json until a later reset works", why);
+	return 0;
+}
+
+/*
+ * Saves the batch's changes, once per group commit however many there are:
+ * as journal records when they are all attaches and detaches (a cost that
+ * does not grow with the number attached), else, and when the journal has
+ * outgrown state.json, as a new state.json.
+ */
+static int engine_save(struct engine *e, char *err, size_t errlen)
+{
+	if (!e->snapshot_due && !state_journal_wants_compaction(&e->journal, e->snapshot_size)) {
+		if (state_journal_append(&e->journal, &e->jbatch, err, errlen) == 0) {
+			state_journal_batch_clear(&e->jbatch);
+			crashpoint("journal-appended");
+			return 0;
+		}
+		/* It may end in a torn record now: nothing is appended after it before a reset. */
+		log_warn("%s; writing state.json instead", err);
+		state_journal_close(&e->journal);
+	}
+	return engine_snapshot(e, err, errlen);
+}
+
+/* Applies state.journal's records to the state just loaded from state.json. */
+static int engine_replay_journal(struct engine *e, char *err, size_t errlen)
+{
+	struct state_journal_scan scan;
+	char why[600];
+	int r = state_journal_replay(e->journal_path, &e->st, &scan, why, sizeof(why));
+	if (r < 0) {
+		snprintf(err, errlen, "cannot load the state journal: %s (move %s aside to start from state.json "
+				      "alone, losing the attachments it recorded)", why, e->journal_path);
+		return r;
+	}
+	if (scan.n_records || scan.torn_bytes) {
+		log_info("state journal %s: %zu record(s) replayed%s", e->journal_path, scan.n_records,
+			 scan.torn_bytes ? "; a torn last write (never acknowledged) dropped" : "");
+		e->snapshot_due = true; /* written into state.json at once, below */
+	}
+	return 0;
 }
 
 int engine_open(const struct engine_config *cfg, struct engine **out, char *err, size_t errlen)
@@ -32,8 +91,12 @@ int engine_open(const struct engine_config *cfg, struct engine **out, char *err,
 	}
 	pthread_mutex_init(&e->view_lock, NULL);
 	e->data_dir = strdup(cfg->data_dir);
-	if (!e->data_dir || asprintf(&e->state_path, "%s/%s", cfg->data_dir, STATE_FILE_NAME) < 0) {
+	/* asprintf leaves its pointer undefined when it fails. */
+	if (e->data_dir && asprintf(&e->state_path, "%s/%s", cfg->data_dir, STATE_FILE_NAME) < 0)
 		e->state_path = NULL;
+	if (e->state_path && asprintf(&e->journal_path, "%s/%s", cfg->data_dir, STATE_JOURNAL_FILE_NAME) < 0)
+		e->journal_path = NULL;
+	if (!e->journal_path) {
 		engine_close(e);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
@@ -74,21 +137,30 @@ int engine_open(const struct engine_config *cfg, struct engine **out, char *err,
 		log_info("no state file at %s yet: starting fresh", e->state_path);
 	}
 	bool fresh = r != 0;
+	if (!fresh && (r = engine_replay_journal(e, err, errlen)) < 0) {
+		engine_close(e);
+		return r;
+	}
 	/* DNS first: restart recovery in dp_open may bring the node listener up. */
 	if ((r = engine_dns_start(e, &cfg->dns, err, errlen)) < 0 || (r = dp_open(e, &cfg->dp, err, errlen)) < 0) {
 		engine_close(e);
 		return r;
 	}
-	if (fresh || e->dirty) {
+	if (fresh || e->dirty || e->snapshot_due || e->jbatch.n) {
 		e->dirty = false;
 		/*
-		 * Write a fresh (or re-zoned) state now: a data dir we cannot
-		 * persist into is a startup error, not a later surprise.
+		 * Write a fresh (or re-zoned, replayed or recovered) state now: a
+		 * data dir we cannot persist into is a startup error, not a later
+		 * surprise.
 		 */
-		if ((r = engine_save(e, err, errlen)) < 0) {
-			engine_close(e);
-			return r;
-		}
+		r = engine_snapshot(e, err, errlen);
+	} else {
+		/* state.json holds everything: a journal left (empty, or stale) is replaced. */
+		r = state_journal_reset(&e->journal, e->journal_path, e->st.journal_generation, err, errlen);
+	}
+	if (r < 0) {
+		engine_close(e);
+		return r;
 	}
 	*out = e;
 	return 0;
@@ -98,10 +170,18 @@ void engine_close(struct engine *e)
 {
 	if (!e)
 		return;
+	char err[600];
+	/* A clean stop folds the journal into state.json, which then is all an older build needs. */
+	if (e->journal.open && (e->unsaved || e->journal.size > STATE_JOURNAL_HEADER_LEN) &&
+	    engine_snapshot(e, err, sizeof(err)) < 0)
+		log_error("stop: %s", err);
+	state_journal_close(&e->journal);
+	state_journal_batch_free(&e->jbatch);
 	dp_close(e);
 	engine_dns_stop(e);
 	state_free(&e->st);
 	free(e->state_path);
+	free(e->journal_path);
 	free(e->data_dir);
 	pthread_mutex_destroy(&e->view_lock);
 	free(e);
@@ -121,8 +201,9 @@ void engine_teardown(struct engine *e)
 	pthread_mutex_unlock(&e->view_lock);
 	ovl_response_free(&resp);
 	char err[600];
-	if (e->dirty && engine_save(e, err, sizeof(err)) < 0)
+	if ((e->dirty || e->unsaved || e->jbatch.n) && engine_snapshot(e, err, sizeof(err)) < 0)
 		log_error("teardown: %s", err);
+	e->unsaved = false;
 	engine_dns_stop(e);
 }
 
@@ -236,12 +317,15 @@ void engine_execute(struct engine *e, const struct ovl_request *req, struct ovl_
 		return;
 	}
 	e->dirty = false;
+	e->journaled = false;
 	uint64_t start_ns = mx_now_ns();
 	pthread_mutex_lock(&e->view_lock); /* a metrics scrape reads between requests */
 	dispatch(e, req, resp);
 	pthread_mutex_unlock(&e->view_lock);
 	engine_count_request(&e->counters, req, resp, start_ns);
-	if (e->dirty) {
+	if (e->dirty)
+		e->snapshot_due = true;
+	if (e->dirty || e->journaled) {
 		*changed = true;
 		e->unsaved = true;
 	}

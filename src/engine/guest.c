@@ -96,6 +96,7 @@ void engine_guest_attach(struct engine *e, const struct ovl_req_attach *r, struc
 		goto fail;
 	}
 	dp->guests[dp->n_guests++] = g;
+	dp_attachments_changed(dp);
 	dp_commit(e);
 	if (g.isolation && dp_fence_failed(e, "guest", id, engine_guest_detach, resp)) {
 		explicit_bzero(priv, sizeof(priv));

@@ -55,6 +55,7 @@ void engine_hostshared_attach(struct engine *e, const struct ovl_req_attach *r, 
 		return;
 	}
 	dp->guests[dp->n_guests++] = g;
+	dp_attachments_changed(dp);
 	dp_commit(e);
 	if (g.isolation && dp_fence_failed(e, "host_shared", id, engine_hostshared_detach, resp))
 		return;

@@ -299,11 +299,12 @@ static void render_engine(struct mx_text *t, struct engine_counters *c)
 			  &c->attach_seconds);
 	mx_text_histogram(t, "overlayd_attachment_duration_seconds", mx_labels(l, sizeof(l), "op", "detach", NULL),
 			  &c->detach_seconds);
-	mx_text_family(t, "overlayd_state_saves_total", MX_COUNTER, "Writes of the state file, by result.");
+	mx_text_family(t, "overlayd_state_saves_total", MX_COUNTER,
+		       "Saves of the state (a journal append or a new state file), by result.");
 	mx_text_sample(t, "overlayd_state_saves_total", "result=\"ok\"", mx_read(&c->saves[0]));
 	mx_text_sample(t, "overlayd_state_saves_total", "result=\"failed\"", mx_read(&c->saves[1]));
 	mx_text_family(t, "overlayd_state_save_duration_seconds", MX_HISTOGRAM,
-		       "Time to write and sync the state file.");
+		       "Time to write and sync a save (a journal append or a new state file).");
 	mx_text_histogram(t, "overlayd_state_save_duration_seconds", "", &c->save_seconds);
 }
 

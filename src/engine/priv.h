@@ -7,14 +7,26 @@
 #include "dns/name.h"
 #include "engine/counters.h"
 #include "engine/engine.h"
+#include "state/journal.h"
 #include "state/state.h"
 
 struct engine {
 	char *data_dir;
 	char *state_path;
+	char *journal_path;
 	struct ovl_state st;
-	bool dirty;   /* set by handlers that changed st during one request */
-	bool unsaved; /* st differs from state.json */
+	bool dirty;	  /* set by handlers that changed st beyond what they journaled, during one request */
+	bool journaled;	  /* set by handlers that added their change to jbatch, during one request */
+	bool unsaved;	  /* st differs from state.json and its journal */
+	bool snapshot_due; /* a change not in jbatch is unsaved: the next save writes state.json */
+	/*
+	 * The state journal (state/journal.h): an attach or detach is appended
+	 * as a record instead of rewriting state.json; jbatch holds the batch's
+	 * records until its save.
+	 */
+	struct state_journal journal;
+	struct state_journal_batch jbatch;
+	uint64_t snapshot_size; /* of state.json when last written: the journal may grow as large */
 	bool shutdown_requested;
 
 	/* Live data plane (engine/dp.h). */

@@ -220,6 +220,7 @@ void engine_status_snapshot(struct engine *e, struct ovl_response *resp)
 	}
 	if (fill_attachments(dp, s) < 0)
 		goto oom;
+	s->attachments_version = dp->attachments_version;
 	if (!s->n_dedicated) {
 		free(s->dedicated);
 		s->dedicated = NULL;

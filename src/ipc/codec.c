@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ipc/attachments.h"
 #include "ipc/bounds.h"
 #include "state/model_json.h"
 
@@ -322,20 +323,14 @@ static json_t *safe_string(const char *s)
 	return v;
 }
 
+/* One pass (json_dumpb would encode twice: once to size the buffer); NUL-terminated for callers that print it. */
 static char *dump(json_t *o, size_t *len)
 {
 	if (!o)
 		return NULL;
-	size_t n = json_dumpb(o, NULL, 0, JSON_COMPACT);
-	char *buf = n ? malloc(n + 1) : NULL; /* NUL-terminated too, for callers that print it */
-	if (buf && json_dumpb(o, buf, n, JSON_COMPACT) != n) {
-		free(buf);
-		buf = NULL;
-	}
-	if (buf)
-		buf[n] = '\0';
+	char *buf = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
-	*len = n;
+	*len = buf ? strlen(buf) : 0;
 	return buf;
 }
 
@@ -372,15 +367,6 @@ static int encode_cluster(json_t *o, const struct ovl_cluster_status *c)
 			return -ENOMEM;
 	}
 	return 0;
-}
-
-/* The AttachHandle object, as attach_container takes it. */
-static json_t *handle_json(const struct ovl_handle *h)
-{
-	if (h->platform == OVL_HANDLE_LINUX_PID)
-		return json_pack("{s:s, s:I}", "platform", "linux_pid", "pid", (json_int_t)h->pid);
-	return json_pack("{s:s, s:s}", "platform", h->platform == OVL_HANDLE_HOST_SHARED ? "host_shared" : "guest_managed",
-			 "id", h->id ? h->id : "");
 }
 
 static int encode_status(json_t *o, const struct ovl_res_status *s)
@@ -451,20 +437,9 @@ static int encode_status(json_t *o, const struct ovl_res_status *s)
 				return -ENOMEM;
 		}
 	}
-	if (s->n_attachments) { /* extension */
-		json_t *a = json_array();
-		if (mj_set_new(o, "attachments", a) < 0)
-			return -ENOMEM;
-		for (size_t i = 0; i < s->n_attachments; i++) {
-			const struct ovl_attachment_status *t = &s->attachments[i];
-			json_t *e = json_object();
-			if (json_array_append_new(a, e) < 0 || mj_set_new(e, "handle", handle_json(&t->handle)) < 0 ||
-			    (t->service && mj_set_new(e, "service", json_string(t->service)) < 0) ||
-			    mj_set_new(e, "ip", mj_ip_string(&t->ip)) < 0 ||
-			    (t->has_global_ip && mj_set_new(e, "global_ip", mj_ip_string(&t->global_ip)) < 0))
-				return -ENOMEM;
-		}
-	}
+	/* Extension; its text is added to the encoded answer, often from a cache (ipc/attachments.h). */
+	if (s->n_attachments && mj_set_new(o, "attachments", json_null()) < 0)
+		return -ENOMEM;
 	return s->cluster ? encode_cluster(o, s->cluster) : 0;
 }
 
@@ -635,7 +610,10 @@ char *codec_encode_response(uint64_t id, const struct ovl_response *resp, size_t
 	json_t *body = response_json(resp);
 	if (!body)
 		return NULL;
-	return dump(json_pack("{s:s, s:I, s:o}", "frame", "response", "id", (json_int_t)id, "response", body), len);
+	char *frame = dump(json_pack("{s:s, s:I, s:o}", "frame", "response", "id", (json_int_t)id, "response", body), len);
+	if (frame && resp->result == OVL_RES_STATUS && resp->status.n_attachments)
+		frame = codec_add_attachments(frame, len, &resp->status);
+	return frame;
 }
 
 char *codec_encode_error(uint64_t id, const char *message, size_t *len)

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "util/be.h"
+#include "util/crc32.h"
 
 #define ATTR_HEADER_LEN 4
 #define FINGERPRINT_ATTR_LEN 8
@@ -21,13 +22,7 @@
 
 uint32_t stun_crc32(const uint8_t *buf, size_t len)
 {
-	uint32_t crc = 0xffffffffu;
-	for (size_t i = 0; i < len; i++) {
-		crc ^= buf[i];
-		for (int k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
-	}
-	return ~crc;
+	return crc32_update(0, buf, len);
 }
 
 size_t stun_write_binding_request(uint8_t *buf, size_t cap, const uint8_t txid[STUN_TXID_LEN])

@@ -254,6 +254,12 @@ struct ovl_res_status {
 	size_t n_services;
 	struct ovl_attachment_status *attachments; /* extension "attachments"; omitted when empty */
 	size_t n_attachments;
+	/*
+	 * Nonzero: the version of the engine's attachment list these are, unique
+	 * in the process; an encoder may reuse its text of the same version
+	 * (ipc/attachments.h) instead of encoding the list again.
+	 */
+	uint64_t attachments_version;
 	char *degraded; /* extension: why the node runs without part of its data plane; NULL = it does not */
 	struct ovl_cluster_status *cluster; /* extension "cluster"; NULL = omitted */
 };

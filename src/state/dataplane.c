@@ -43,19 +43,11 @@ void state_dp_guest_free(struct state_dp_guest *g)
 	free(g->isolation);
 }
 
-/* strdup of an optional string; sets *oom when it fails. */
-static char *dup_optional(const char *s, bool *oom)
-{
-	char *d = s ? strdup(s) : NULL;
-	*oom |= s && !d;
-	return d;
-}
-
 int state_dp_identity_copy(struct state_dp_identity *dst, const struct state_dp_identity *src)
 {
 	bool oom = false;
 	*dst = *src;
-	dst->service = dup_optional(src->service, &oom);
+	dst->service = ovl_strdup_optional(src->service, &oom);
 	if (oom)
 		state_dp_identity_free(dst);
 	return oom ? -ENOMEM : 0;
@@ -65,8 +57,8 @@ int state_dp_attach_copy(struct state_dp_attach *dst, const struct state_dp_atta
 {
 	bool oom = false;
 	*dst = *src;
-	dst->service = dup_optional(src->service, &oom);
-	dst->isolation = dup_optional(src->isolation, &oom);
+	dst->service = ovl_strdup_optional(src->service, &oom);
+	dst->isolation = ovl_strdup_optional(src->isolation, &oom);
 	if (oom)
 		state_dp_attach_free(dst);
 	return oom ? -ENOMEM : 0;
@@ -76,9 +68,9 @@ int state_dp_guest_copy(struct state_dp_guest *dst, const struct state_dp_guest 
 {
 	bool oom = false;
 	*dst = *src;
-	dst->id = dup_optional(src->id, &oom);
-	dst->service = dup_optional(src->service, &oom);
-	dst->isolation = dup_optional(src->isolation, &oom);
+	dst->id = ovl_strdup_optional(src->id, &oom);
+	dst->service = ovl_strdup_optional(src->service, &oom);
+	dst->isolation = ovl_strdup_optional(src->isolation, &oom);
 	if (oom)
 		state_dp_guest_free(dst);
 	return oom ? -ENOMEM : 0;
@@ -154,7 +146,7 @@ fail:
 	return NULL;
 }
 
-static json_t *attach_json(const struct state_dp_attach *a)
+json_t *state_dp_attach_to_json(const struct state_dp_attach *a)
 {
 	json_t *j = json_pack("{s:I, s:s, s:o, s:b}", "pid", (json_int_t)a->pid, "service", a->service, "ip",
 			      mj_ip_string(&a->ip), "ephemeral", a->ephemeral);
@@ -188,7 +180,7 @@ static int append_all(json_t *arr, const void *items, size_t n, size_t sz, json_
 }
 
 static json_t *service_json_v(const void *p) { return service_json(p); }
-static json_t *attach_json_v(const void *p) { return attach_json(p); }
+static json_t *attach_json_v(const void *p) { return state_dp_attach_to_json(p); }
 static json_t *guest_json_v(const void *p) { return guest_json(p); }
 
 static json_t *identity_json_v(const void *p)
@@ -314,9 +306,8 @@ static int service_from_json(const json_t *j, void *item, char *err, size_t errl
 	return 0;
 }
 
-static int attach_from_json(const json_t *j, void *item, char *err, size_t errlen)
+int state_dp_attach_from_json(const json_t *j, struct state_dp_attach *a, char *err, size_t errlen)
 {
-	struct state_dp_attach *a = item;
 	uint64_t pid;
 	int r, g;
 	if ((r = mj_u64(j, "pid", true, &pid, err, errlen)) < 0 ||
@@ -333,6 +324,11 @@ static int attach_from_json(const json_t *j, void *item, char *err, size_t errle
 	a->pid = (uint32_t)pid;
 	a->has_global = g == 0;
 	return 0;
+}
+
+static int attach_from_json(const json_t *j, void *item, char *err, size_t errlen)
+{
+	return state_dp_attach_from_json(j, item, err, errlen);
 }
 
 static int guest_from_json(const json_t *j, void *item, char *err, size_t errlen)

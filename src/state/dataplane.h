@@ -124,4 +124,13 @@ json_t *state_dataplane_to_json(const struct state_dataplane *dp);
  */
 int state_dataplane_from_json(const json_t *o, struct state_dataplane *dp, char *err, size_t errlen);
 
+/*
+ * One attachment as an element of "attachments" (also the state journal's
+ * attach record). to_json: NULL on allocation failure. from_json: into a
+ * zeroed a; 0, -EINVAL with err saying which field is wrong, or -ENOMEM; on
+ * failure a may hold strings for state_dp_attach_free.
+ */
+json_t *state_dp_attach_to_json(const struct state_dp_attach *a);
+int state_dp_attach_from_json(const json_t *j, struct state_dp_attach *a, char *err, size_t errlen);
+
 #endif

@@ -173,44 +173,40 @@ void ovl_nat_config_free(struct ovl_nat_config *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* strdup that maps NULL to NULL and reports failure through *ok. */
-static char *dup_or_null(const char *s, bool *ok)
+char *ovl_strdup_optional(const char *s, bool *oom)
 {
-	if (!s)
-		return NULL;
-	char *d = strdup(s);
-	if (!d)
-		*ok = false;
+	char *d = s ? strdup(s) : NULL;
+	*oom |= s && !d;
 	return d;
 }
 
 int ovl_nat_config_copy(struct ovl_nat_config *dst, const struct ovl_nat_config *src)
 {
-	bool ok = true;
+	bool oom = false;
 	*dst = *src;
 	dst->stun_servers = NULL;
 	dst->turn_servers = NULL;
 	dst->n_stun_servers = dst->n_turn_servers = 0;
-	dst->relay.external_addr = dup_or_null(src->relay.external_addr, &ok);
-	dst->relay.auth_credential = dup_or_null(src->relay.auth_credential, &ok);
+	dst->relay.external_addr = ovl_strdup_optional(src->relay.external_addr, &oom);
+	dst->relay.auth_credential = ovl_strdup_optional(src->relay.auth_credential, &oom);
 	if (src->n_stun_servers) {
 		dst->stun_servers = calloc(src->n_stun_servers, sizeof(char *));
 		if (!dst->stun_servers)
-			ok = false;
-		for (size_t i = 0; ok && i < src->n_stun_servers; i++, dst->n_stun_servers++)
-			dst->stun_servers[i] = dup_or_null(src->stun_servers[i], &ok);
+			oom = true;
+		for (size_t i = 0; !oom && i < src->n_stun_servers; i++, dst->n_stun_servers++)
+			dst->stun_servers[i] = ovl_strdup_optional(src->stun_servers[i], &oom);
 	}
-	if (ok && src->n_turn_servers) {
+	if (!oom && src->n_turn_servers) {
 		dst->turn_servers = calloc(src->n_turn_servers, sizeof(*dst->turn_servers));
 		if (!dst->turn_servers)
-			ok = false;
-		for (size_t i = 0; ok && i < src->n_turn_servers; i++, dst->n_turn_servers++) {
-			dst->turn_servers[i].addr = dup_or_null(src->turn_servers[i].addr, &ok);
-			dst->turn_servers[i].username = dup_or_null(src->turn_servers[i].username, &ok);
-			dst->turn_servers[i].credential = dup_or_null(src->turn_servers[i].credential, &ok);
+			oom = true;
+		for (size_t i = 0; !oom && i < src->n_turn_servers; i++, dst->n_turn_servers++) {
+			dst->turn_servers[i].addr = ovl_strdup_optional(src->turn_servers[i].addr, &oom);
+			dst->turn_servers[i].username = ovl_strdup_optional(src->turn_servers[i].username, &oom);
+			dst->turn_servers[i].credential = ovl_strdup_optional(src->turn_servers[i].credential, &oom);
 		}
 	}
-	if (!ok) {
+	if (oom) {
 		ovl_nat_config_free(dst);
 		return -ENOMEM;
 	}

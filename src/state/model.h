@@ -95,6 +95,9 @@ int ovl_nat_config_copy(struct ovl_nat_config *dst, const struct ovl_nat_config 
 /* dst = src with every zero number replaced by its default. 0 or -ENOMEM. */
 int ovl_nat_config_resolve(struct ovl_nat_config *dst, const struct ovl_nat_config *src);
 
+/* strdup of an optional string (NULL stays NULL); sets *oom when the copy fails, leaves it alone otherwise. */
+char *ovl_strdup_optional(const char *s, bool *oom);
+
 /* "host:port" with a non-empty host and a port 1..65535 (STUN/TURN/relay addresses). */
 bool ovl_hostport_valid(const char *s);
 

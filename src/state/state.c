@@ -21,7 +21,7 @@
  */
 static const char *const known_keys[] = { "version",	 "node_id",  "local_wg_pubkey", "global",
 					  "allocator",	 "subnets",  "dns_records",	"global_peers",
-					  "services",	 "dns_zone", "dataplane" };
+					  "services",	 "dns_zone", "dataplane",	"journal_generation" };
 
 int state_init(struct ovl_state *st)
 {
@@ -222,6 +222,7 @@ static json_t *encode(const struct ovl_state *st)
 		goto fail;
 	if (mj_set_new(o, "version", json_integer(STATE_VERSION)) < 0 ||
 	    mj_set_new(o, "node_id", json_integer((json_int_t)st->node_id)) < 0 ||
+	    mj_set_new(o, "journal_generation", json_integer((json_int_t)st->journal_generation)) < 0 ||
 	    (st->has_local_wg_pubkey && mj_set_new(o, "local_wg_pubkey", mj_key_string(st->local_wg_pubkey)) < 0) ||
 	    (st->global_set && mj_set_new(o, "global", encode_global(&st->global)) < 0) ||
 	    mj_set_new(o, "allocator", encode_allocator(&st->slice)) < 0 ||
@@ -373,6 +374,7 @@ static int decode(const json_t *root, struct ovl_state *st, char *err, size_t er
 		return -EBADMSG;
 	}
 	CHECK(mj_u64(root, "node_id", false, &st->node_id, err, errlen));
+	CHECK(mj_u64(root, "journal_generation", false, &st->journal_generation, err, errlen));
 	int r = mj_key(root, "local_wg_pubkey", false, st->local_wg_pubkey, err, errlen);
 	CHECK(r);
 	st->has_local_wg_pubkey = r == 0;
@@ -481,7 +483,7 @@ int state_load(const char *path, struct ovl_state *st, char *err, size_t errlen)
 	return 0;
 }
 
-static int fsync_dir_of(const char *path)
+int state_fsync_dir_of(const char *path)
 {
 	char *copy = strdup(path);
 	if (!copy)
@@ -493,6 +495,21 @@ static int fsync_dir_of(const char *path)
 	int r = fsync(fd) < 0 ? -errno : 0;
 	close(fd);
 	return r;
+}
+
+int state_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
 }
 
 int state_save(const char *path, const struct ovl_state *st, char *err, size_t errlen)
@@ -523,17 +540,7 @@ int state_save(const char *path, const struct ovl_state *st, char *err, size_t e
 		free(text);
 		return r;
 	}
-	size_t off = 0;
-	while (off < len) {
-		ssize_t w = write(fd, text + off, len - off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			break;
-		}
-		off += (size_t)w;
-	}
+	r = state_write_all(fd, text, len);
 	explicit_bzero(text, len); /* may hold private keys */
 	free(text);
 	if (r == 0 && (fchmod(fd, 0600) < 0 || fsync(fd) < 0))
@@ -547,7 +554,7 @@ int state_save(const char *path, const struct ovl_state *st, char *err, size_t e
 		unlink(tmp);
 		return r;
 	}
-	r = fsync_dir_of(path);
+	r = state_fsync_dir_of(path);
 	if (r < 0)
 		snprintf(err, errlen, "cannot fsync the directory of %s: %s", path, strerror(-r));
 	return r;
@@ -559,5 +566,5 @@ int state_quarantine(const char *path, char *moved_to, size_t len)
 		return -ENAMETOOLONG;
 	if (rename(path, moved_to) < 0)
 		return -errno;
-	return fsync_dir_of(path);
+	return state_fsync_dir_of(path);
 }

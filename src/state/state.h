@@ -18,6 +18,10 @@
  * a file loads as is (the record is read into the typed section, the second
  * list is dropped) and is written back in the current layout.
  *
+ * Changes since the last write are appended to <data_dir>/state.journal
+ * (state/journal.h); "journal_generation" names the journal that continues
+ * this file.
+ *
  * To add a field: add it to struct ovl_state, free it in state_free(), write
  * it in state.c's encoder and read it (optional, with a default) in its
  * decoder. Bump STATE_VERSION only for an incompatible change.
@@ -84,6 +88,8 @@ struct ovl_state {
 	size_t n_peers;
 	/* Every host change of the data plane, and each service (state/dataplane.h). */
 	struct state_dataplane dataplane;
+	/* Which state journal continues this file (state/journal.h); 0 in files of older builds. */
+	uint64_t journal_generation;
 
 	void *unknown; /* json_t object of top-level keys this build does not know */
 };
@@ -102,6 +108,10 @@ int state_load(const char *path, struct ovl_state *st, char *err, size_t errlen)
 
 /* Atomic, durable write of st to path, mode 0600. 0 or -errno with err set. */
 int state_save(const char *path, const struct ovl_state *st, char *err, size_t errlen);
+
+/* For the state's files (state.c, journal.c): write every byte (0 or -errno); fsync path's directory. */
+int state_write_all(int fd, const void *buf, size_t len);
+int state_fsync_dir_of(const char *path);
 
 /* Renames path to path.corrupt-<unix time>; the new name goes to moved_to. 0 or -errno. */
 int state_quarantine(const char *path, char *moved_to, size_t len);

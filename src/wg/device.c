@@ -457,17 +457,6 @@ const char *wg_device_ifname(const struct wg_device *dev)
 	return dev->ifname;
 }
 
-int wg_device_set_private_key(struct wg_device *dev, const uint8_t key[WG_KEY_LEN])
-{
-	int ret;
-	pthread_mutex_lock(&dev->config_lock);
-	pthread_rwlock_wrlock(&dev->lock);
-	ret = wg_device_set_private_key_locked(dev, key);
-	pthread_rwlock_unlock(&dev->lock);
-	pthread_mutex_unlock(&dev->config_lock);
-	return ret;
-}
-
 int wg_device_set_listen_port(struct wg_device *dev, uint16_t port)
 {
 	int ret;
@@ -484,17 +473,6 @@ uint16_t wg_device_listen_port(struct wg_device *dev)
 	port = dev->port;
 	pthread_rwlock_unlock(&dev->lock);
 	return port;
-}
-
-int wg_device_set_fwmark(struct wg_device *dev, uint32_t mark)
-{
-	int ret;
-	pthread_mutex_lock(&dev->config_lock);
-	pthread_rwlock_wrlock(&dev->lock);
-	ret = wg_device_set_fwmark_locked(dev, mark);
-	pthread_rwlock_unlock(&dev->lock);
-	pthread_mutex_unlock(&dev->config_lock);
-	return ret;
 }
 
 int wg_peer_upsert(struct wg_device *dev, const struct wg_peer_config *cfg)

@@ -99,12 +99,9 @@ int wg_device_set_persistent(struct wg_device *dev, bool persistent);
 int wg_tun_reusable(const char *ifname, char *why, size_t whylen);
 
 const char *wg_device_ifname(const struct wg_device *dev);
-/* NULL clears the key (no handshakes until a new one is set). */
-int wg_device_set_private_key(struct wg_device *dev, const uint8_t key[WG_KEY_LEN]);
 /* Rebinds both sockets; -EADDRINUSE leaves the old port in place. */
 int wg_device_set_listen_port(struct wg_device *dev, uint16_t port);
 uint16_t wg_device_listen_port(struct wg_device *dev);
-int wg_device_set_fwmark(struct wg_device *dev, uint32_t mark);
 
 struct wg_peer_config {
 	uint8_t public_key[WG_KEY_LEN];

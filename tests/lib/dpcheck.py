@@ -1,7 +1,7 @@
 """What must hold of a node's data plane after any restart, crash or not:
 no address in two places, no link of our naming that the record does not
 explain, and every recorded container attached exactly as recorded."""
-import json
+from savedstate import saved_state
 
 
 def container_addrs(c):
@@ -16,8 +16,8 @@ def container_addrs(c):
 
 
 def state(node):
-    """The saved state file, parsed (a torn or corrupt file fails here)."""
-    return json.loads((node.dir / "data" / "state.json").read_text())
+    """The saved state, parsed as a restart loads it: state.json and its journal (a torn or corrupt file fails here)."""
+    return saved_state(node.dir / "data")
 
 
 def record(node):

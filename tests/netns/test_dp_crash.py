@@ -65,6 +65,52 @@ def test_crash_during_attach(node, point):
     assert_not_called_gone(node, [keep, x, z])
 
 
+def test_crash_after_the_journal_append(node):
+    """An attach is saved as a journal record (state/journal.h): a crash after its
+    write and sync, before the answer, finds it recorded and kept after a restart."""
+    node.service("web")
+    keep = node.cluster.container("keep")
+    node.attach(keep, "web", join_global=True)
+    x = node.cluster.container("x")
+    restart(node, crash_at="journal-appended")
+    crashes_on(node, "attach_container", handle=x.handle(), service="web", join_global=True)
+    assert "crash point journal-appended reached" in node.log.read_text()
+    restart(node)
+    assert "1 record(s) replayed" in node.log.read_text()
+    rec = check_invariants(node, [keep, x])
+    assert x.pid in rec and keep.pid in rec  # durable before the answer: kept, though never answered
+    assert f"container {x.pid} keeps its attachment" in node.log.read_text()
+    assert node.attach(x, "web", join_global=True) == rec[x.pid]["ip"]  # the retry gets what was recorded
+    z = node.cluster.container("z")
+    node.attach(z, "web", join_global=True)
+    check_invariants(node, [keep, x, z])
+
+
+def test_crash_between_state_json_and_the_journal_reset(node):
+    """Compaction writes state.json under the next journal generation, then resets the
+    journal: a crash in between leaves the old journal, whose records state.json holds."""
+    node.service("web")
+    keep = node.cluster.container("keep")
+    node.attach(keep, "web", join_global=True)  # the first attach writes state.json (ip_forward's old value)
+    restart(node, crash_at="snapshot-written:2")  # the first is the restart's own
+    x, y = node.cluster.container("x"), node.cluster.container("y")
+    node.attach(x, "web", join_global=True)  # a journal record
+    node.ok("detach_container", handle=x.handle())  # another
+    node.attach(y, "web", join_global=True)
+    crashes_on(node, "setup_service_overlay", service="db", mode="auto")  # state.json, then the crash
+    assert "crash point snapshot-written reached" in node.log.read_text()
+    journal = (node.dir / "data" / "state.journal").read_bytes()
+    assert len(journal) > 16, "the old journal (with its records) is what the crash left"
+    start = len(node.log.read_text())
+    restart(node)
+    assert "record(s) replayed" not in node.log.read_text()[start:]  # of another generation: ignored
+    rec = check_invariants(node, [keep, x, y])
+    assert x.pid not in rec and y.pid in rec and keep.pid in rec
+    z = node.cluster.container("z")
+    node.attach(z, "web", join_global=True)
+    check_invariants(node, [keep, x, y, z])
+
+
 def test_crash_during_detach(node):
     node.service("web")
     x = node.cluster.container("x")

@@ -52,3 +52,25 @@ def test_ipv6_overlay(cluster, uniq):
         n.ok("teardown_global_overlay")
         assert v6_forwarding_on(n) == before[n.index]
         assert not [l for l in n.links() if l.startswith(("zl-", "veth-"))]
+
+
+def test_ipv6_forwarding_survives_a_crash(cluster, uniq):
+    """An IPv6 attach switches IPv6 forwarding on for the container's link and records that in the state
+    journal, not in a new state.json: a SIGKILL and restart replays it, so teardown still switches it off."""
+    n = cluster.nodes[0]
+    before = v6_forwarding_on(n)
+    n.ok("set_local_node_id", node_id=1)
+    n.ok("setup_global_overlay", deployment=f"s{uniq}", instance_id="0", cluster_cidr="fd00:200::/48",
+         slice_cidr="fd00:200:0:1::/64", wg_port=51420)
+    n.service("web")
+    warm, c = cluster.container("w6"), cluster.container("c6")
+    n.attach(warm, "web")  # the first attach also records ip_forward's old value: a new state.json
+    state_json = (n.dir / "data" / "state.json").stat().st_ino
+    n.attach(c, "web")
+    assert (n.dir / "data" / "state.json").stat().st_ino == state_json, "the attach rewrote state.json"
+    assert any(l.startswith(f"net.ipv6.conf.veth-{c.pid}-s.force_forwarding = 1") for l in v6_forwarding_on(n))
+    n.kill_daemon()
+    n.start_daemon()
+    assert "record(s) replayed" in n.log.read_text()
+    n.ok("teardown_global_overlay")
+    assert v6_forwarding_on(n) == before

@@ -21,6 +21,7 @@
 
 #include "enginetest.h"
 #include "nstest.h"
+#include "state/journal.h"
 
 void etest_open(struct etest *t)
 {
@@ -138,16 +139,32 @@ char *etest_run(const char *cmd)
 	return out;
 }
 
+/*
+ * The state a restart would load: state.json with state.journal's records
+ * applied (state/journal.h), written out as state.json would hold it.
+ */
 char *etest_state(struct etest *t)
 {
-	char path[128], *text;
+	char path[128], jpath[128], out[128], err[600], *text;
+	struct ovl_state st;
+	struct state_journal_scan scan;
 	FILE *f;
 	long n;
 
 	snprintf(path, sizeof(path), "%s/state.json", t->dir);
-	f = fopen(path, "r");
-	if (!f)
+	snprintf(jpath, sizeof(jpath), "%s/%s", t->dir, STATE_JOURNAL_FILE_NAME);
+	snprintf(out, sizeof(out), "%s/state.json.test-view", t->dir);
+	int r = state_load(path, &st, err, sizeof(err));
+	if (r == 1) {
+		state_free(&st);
 		return strdup("");
+	}
+	if (r < 0 || state_journal_replay(jpath, &st, &scan, err, sizeof(err)) < 0 ||
+	    state_save(out, &st, err, sizeof(err)) < 0)
+		fail_msg("the saved state does not load: %s", err);
+	state_free(&st);
+	f = fopen(out, "r");
+	assert_non_null(f);
 	assert_int_equal(fseek(f, 0, SEEK_END), 0);
 	n = ftell(f);
 	rewind(f);
@@ -155,6 +172,7 @@ char *etest_state(struct etest *t)
 	assert_non_null(text);
 	assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
 	fclose(f);
+	unlink(out);
 	return text;
 }
 

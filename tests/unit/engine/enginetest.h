@@ -60,7 +60,7 @@ void etest_refused(struct etest *t, const struct ovl_request *q, const char *why
  * adds on its own when carrier comes, are left out. malloc'd.
  */
 char *etest_snapshot(struct etest *t);
-/* The state file's text; malloc'd ("" when there is none). */
+/* The saved state as a restart loads it (state.json, then state.journal), as state.json text; malloc'd ("" when there is none). */
 char *etest_state(struct etest *t);
 /*
  * The value at a dotted path of the state file ("dataplane.interface",

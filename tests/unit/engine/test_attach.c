@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -346,6 +347,47 @@ static void detach_is_true_before_the_links_are_deleted(void **state)
 	free(addrs);
 }
 
+/*
+ * Saving an attach or a detach appends a record to the state journal instead
+ * of rewriting state.json, whose size (and so the cost of every save) grows
+ * with each container attached.
+ */
+static void attach_and_detach_are_journal_records(void **state)
+{
+	struct fx *f = *state;
+	struct ovl_request q = attach_req(f->c, "web"), d = detach_req(f->c);
+	char path[128], jpath[128], a[IP_ADDR_STRLEN], *rec;
+	struct stat before, after, j0, j1, j2;
+
+	NSTEST_REQUIRE();
+	snprintf(path, sizeof(path), "%s/state.json", f->t.dir);
+	snprintf(jpath, sizeof(jpath), "%s/state.journal", f->t.dir);
+	/* The first attach also records net.ipv4.ip_forward's old value: a state.json change. */
+	attach(&f->t, &q);
+	etest_ok(&f->t, &d);
+
+	assert_int_equal(stat(path, &before), 0);
+	assert_int_equal(stat(jpath, &j0), 0);
+	struct ip_addr ip = attach(&f->t, &q);
+	ip_addr_format(&ip, a, sizeof(a));
+	assert_int_equal(stat(path, &after), 0);
+	assert_int_equal(stat(jpath, &j1), 0);
+	assert_int_equal(after.st_ino, before.st_ino); /* a rewrite renames a new file into place */
+	assert_true(j1.st_size > j0.st_size);
+	rec = etest_state_get(&f->t, "dataplane.attachments");
+	assert_non_null(strstr(rec, a));
+	free(rec);
+
+	etest_ok(&f->t, &d);
+	assert_int_equal(stat(path, &after), 0);
+	assert_int_equal(stat(jpath, &j2), 0);
+	assert_int_equal(after.st_ino, before.st_ino);
+	assert_true(j2.st_size > j1.st_size);
+	rec = etest_state_get(&f->t, "dataplane.attachments");
+	assert_null(strstr(rec, a));
+	free(rec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,6 +398,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(an_exhausted_slice_is_refused_cleanly, setup, teardown),
 		cmocka_unit_test_setup_teardown(last_ephemeral_leaver_takes_the_bridge, setup, teardown),
 		cmocka_unit_test_setup_teardown(detach_is_true_before_the_links_are_deleted, setup, teardown),
+		cmocka_unit_test_setup_teardown(attach_and_detach_are_journal_records, setup, teardown),
 	};
 
 	/* Every case needs the kernel: without root, the whole program is a skip (77). */

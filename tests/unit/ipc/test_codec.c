@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -183,6 +184,65 @@ static void encodes_status_extensions(void **state)
 	free(s);
 }
 
+/*
+ * The attachment list's text is kept per list version (ipc/attachments.h):
+ * the same version is answered from it, a new one is encoded again, and a
+ * list without a version (0) is never kept. Where the text goes is found by
+ * its key even when a name holds the same characters.
+ */
+static void status_attachments_are_reused_by_version(void **state)
+{
+	struct ovl_attachment_status att[2] = {
+		{ .handle = { .platform = OVL_HANDLE_LINUX_PID, .pid = 11 }, .service = "\"attachments\":null" },
+		{ .handle = { .platform = OVL_HANDLE_LINUX_PID, .pid = 12 }, .service = "web" },
+	};
+	struct ovl_service_status svc = { .service = "\"attachments\":null", .bridge = "b" };
+	struct ovl_response r = { .result = OVL_RES_STATUS };
+	size_t n;
+	char *s;
+
+	assert_int_equal(ip_addr_parse("10.1.0.11", &att[0].ip), 0);
+	assert_int_equal(ip_addr_parse("10.1.0.12", &att[1].ip), 0);
+	r.status.services = &svc;
+	r.status.n_services = 1;
+	r.status.attachments = att;
+	r.status.n_attachments = 1;
+	r.status.attachments_version = 1001;
+	s = codec_encode_response(1, &r, &n);
+	assert_int_equal(n, strlen(s));
+	assert_non_null(strstr(s, "\"service_count\":0,\"services\":[{\"service\":\"\\\"attachments\\\":null\""));
+	assert_non_null(strstr(s, "\"attachments\":[{\"handle\":{\"platform\":\"linux_pid\",\"pid\":11},"
+				  "\"service\":\"\\\"attachments\\\":null\",\"ip\":\"10.1.0.11\"}]}}"));
+	json_error_t jerr;
+	json_t *o = json_loads(s, 0, &jerr);
+	assert_non_null(o);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(o, "response"), "attachments")), 1);
+	json_decref(o);
+	free(s);
+
+	/* The same version: the text kept (the engine never changes a list without a new version). */
+	r.status.n_attachments = 2;
+	s = codec_encode_response(2, &r, &n);
+	assert_null(strstr(s, "\"pid\":12"));
+	free(s);
+	/* A new version: encoded again. */
+	r.status.attachments_version = 1002;
+	s = codec_encode_response(3, &r, &n);
+	assert_non_null(strstr(s, "\"pid\":12"));
+	free(s);
+	/* No version: encoded every time, and not kept. */
+	r.status.attachments_version = 0;
+	r.status.n_attachments = 1;
+	s = codec_encode_response(4, &r, &n);
+	assert_null(strstr(s, "\"pid\":12"));
+	free(s);
+	r.status.attachments_version = 1002;
+	s = codec_encode_response(5, &r, &n);
+	assert_null(strstr(s, "\"pid\":12"));
+	free(s);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -190,6 +250,7 @@ int main(void)
 		cmocka_unit_test(rejects_with_field_names),
 		cmocka_unit_test(encodes_omitting_absent_fields),
 		cmocka_unit_test(encodes_status_extensions),
+		cmocka_unit_test(status_attachments_are_reused_by_version),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
