@@ -170,8 +170,12 @@ static void read_batch(struct relay *r, int fd, struct relay_alloc *a)
 			break;
 	}
 	relay_txq_flush(&r->txq);
-	if (!a)
-		publish_stats(r); /* requests change the counters nat_status shows: not a second late */
+	/*
+	 * nat_status reads the counters as of the last batch, not a second late
+	 * (one lock per batch, not per datagram): what a client saw relayed is
+	 * counted by the time it asks.
+	 */
+	publish_stats(r);
 }
 
 static void *relay_thread(void *arg)
