@@ -39,12 +39,12 @@ static void check_answer(const uint8_t *m, size_t len, size_t limit)
 		abort();
 	size_t off = DNS_HEADER_LEN;
 	struct dns_name n;
-	for (unsigned i = 0; i < dns_get16(m + 4); i++) {
+	for (unsigned i = 0; i < be16_get(m + 4); i++) {
 		if (dns_name_read(m, len, &off, &n) < 0 || len - off < 4)
 			abort();
 		off += 4;
 	}
-	unsigned rrs = (unsigned)dns_get16(m + 6) + dns_get16(m + 8) + dns_get16(m + 10);
+	unsigned rrs = (unsigned)be16_get(m + 6) + be16_get(m + 8) + be16_get(m + 10);
 	for (unsigned i = 0; i < rrs; i++)
 		if (dns_rr_skip(m, len, &off, NULL) < 0)
 			abort();
@@ -84,7 +84,7 @@ static void as_response(const uint8_t *data, size_t size)
 		return;
 	for (int edns = 0; edns < 2; edns++) {
 		q.has_edns = edns;
-		uint16_t id = dns_get16(data); /* so the ID check passes */
+		uint16_t id = be16_get(data); /* so the ID check passes */
 		if (dns_response_check(data, size, id, &q) < 0)
 			return;
 		uint8_t *copy = malloc(size + DNS_OPT_RR_LEN);
@@ -93,7 +93,7 @@ static void as_response(const uint8_t *data, size_t size)
 		memcpy(copy, data, size);
 		size_t limit = edns ? 1232 : 512;
 		size_t len = dns_response_relay(copy, size, &q, limit);
-		if (len > size + DNS_OPT_RR_LEN || (len > limit && !(copy[2] & 0x02)) || dns_get16(copy) != q.id)
+		if (len > size + DNS_OPT_RR_LEN || (len > limit && !(copy[2] & 0x02)) || be16_get(copy) != q.id)
 			abort();
 		free(copy);
 	}

@@ -60,13 +60,6 @@ struct cluster {
 	unsigned retry_ms;
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void set_connected(struct cluster *c, bool up, int why)
 {
 	pthread_mutex_lock(&c->lock);
@@ -418,13 +411,13 @@ static void *cluster_main(void *arg)
 	bool dirty = true;
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
-		uint64_t now = now_ms();
+		uint64_t now = clock_now_ms(CLOCK_MONOTONIC);
 		/* A change to publish is retried on the backoff; otherwise the next keep-alive (or its retry). */
 		uint64_t wake = dirty || next_try > next_keepalive ? next_try : next_keepalive;
 		while (!c->stop && !c->jobs && !c->kicked && !c->members_changed && !c->releases && now < wake) {
 			struct timespec ts = deadline_after_ms(CLOCK_REALTIME, wake - now);
 			pthread_cond_timedwait(&c->cond, &c->lock, &ts);
-			now = now_ms();
+			now = clock_now_ms(CLOCK_MONOTONIC);
 		}
 		if (c->stop)
 			break;
@@ -443,7 +436,7 @@ static void *cluster_main(void *arg)
 			handle_job(c, job);
 		}
 		do_releases(c, releases);
-		now = now_ms();
+		now = clock_now_ms(CLOCK_MONOTONIC);
 		if (dirty || now >= next_keepalive) {
 			if (now >= next_try) {
 				int r = maintain(c, now >= next_keepalive);

@@ -211,7 +211,7 @@ static void upstream_tcp(struct worker *w, struct pending *p, uint32_t events)
 		}
 		uint8_t q[2 + DNS_FORWARD_QUERY_MAX];
 		size_t qlen = dns_build_forward_query(q + 2, &p->q, p->id);
-		dns_put16(q, (uint16_t)qlen);
+		be16_put(q, (uint16_t)qlen);
 		/* A fresh connection takes a few hundred bytes at once. */
 		ssize_t n = send(p->fd, q, qlen + 2, MSG_NOSIGNAL | MSG_DONTWAIT);
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = p };
@@ -235,9 +235,9 @@ static void upstream_tcp(struct worker *w, struct pending *p, uint32_t events)
 			return;
 		}
 		p->tcp_rxlen += (size_t)n;
-		if (p->tcp_rxlen < 2 || p->tcp_rxlen < 2u + dns_get16(p->tcp_rx))
+		if (p->tcp_rxlen < 2 || p->tcp_rxlen < 2u + be16_get(p->tcp_rx))
 			continue;
-		size_t len = dns_get16(p->tcp_rx);
+		size_t len = be16_get(p->tcp_rx);
 		if (dns_response_check(p->tcp_rx + 2, len, p->id, &p->q) < 0)
 			pending_next(w, p, -EBADMSG);
 		else

@@ -80,7 +80,7 @@ static int conn_send_raw(struct worker *w, struct tcp_conn *c, const uint8_t *ms
 	if (!t)
 		return -1;
 	c->tx = t;
-	dns_put16(t + c->txlen, (uint16_t)len);
+	be16_put(t + c->txlen, (uint16_t)len);
 	memcpy(t + c->txlen + 2, msg, len);
 	c->txlen += 2 + len;
 	return conn_flush(w, c);
@@ -103,7 +103,7 @@ static int conn_process(struct worker *w, struct tcp_conn *c)
 	size_t off = 0;
 	int rc = 0;
 	while (c->rxlen - off >= 2) {
-		size_t mlen = dns_get16(c->rx + off);
+		size_t mlen = be16_get(c->rx + off);
 		if (c->rxlen - off - 2 < mlen)
 			break;
 		struct dns_query q;

@@ -23,11 +23,11 @@ int dns_rr_skip(const uint8_t *msg, size_t len, size_t *off, uint16_t *type_out)
 	size_t o = *off;
 	if (dns_name_read(msg, len, &o, &n) < 0 || len - o < 10)
 		return -EBADMSG;
-	size_t rdlen = dns_get16(msg + o + 8);
+	size_t rdlen = be16_get(msg + o + 8);
 	if (len - o - 10 < rdlen)
 		return -EBADMSG;
 	if (type_out)
-		*type_out = dns_get16(msg + o);
+		*type_out = be16_get(msg + o);
 	*off = o + 10 + rdlen;
 	return 0;
 }
@@ -40,29 +40,29 @@ enum dns_parse_result dns_query_parse(const uint8_t *msg, size_t len, struct dns
 	q->udp_limit = DNS_UDP_MIN;
 	if (len < DNS_HEADER_LEN)
 		return DNS_PARSE_DROP;
-	q->id = dns_get16(msg);
-	q->flags = dns_get16(msg + 2);
+	q->id = be16_get(msg);
+	q->flags = be16_get(msg + 2);
 	if (q->flags & DNS_F_QR) /* a response: answering it could start a loop */
 		return DNS_PARSE_DROP;
 	if (q->flags & DNS_F_OPCODE)
 		return DNS_PARSE_NOTIMP;
-	if (dns_get16(msg + 4) != 1)
+	if (be16_get(msg + 4) != 1)
 		return DNS_PARSE_FORMERR;
 	size_t off = DNS_HEADER_LEN;
 	if (dns_name_read(msg, len, &off, &q->qname) < 0 || len - off < 4)
 		return DNS_PARSE_FORMERR;
-	q->qtype = dns_get16(msg + off);
-	q->qclass = dns_get16(msg + off + 2);
+	q->qtype = be16_get(msg + off);
+	q->qclass = be16_get(msg + off + 2);
 	off += 4;
 	q->lname = q->qname;
 	dns_name_lower(&q->lname);
 	q->has_question = true;
 
-	unsigned skip = (unsigned)dns_get16(msg + 6) + dns_get16(msg + 8);
+	unsigned skip = (unsigned)be16_get(msg + 6) + be16_get(msg + 8);
 	for (unsigned i = 0; i < skip; i++)
 		if (dns_rr_skip(msg, len, &off, NULL) < 0)
 			return DNS_PARSE_FORMERR;
-	unsigned additional = dns_get16(msg + 10);
+	unsigned additional = be16_get(msg + 10);
 	for (unsigned i = 0; i < additional; i++) {
 		size_t start = off;
 		uint16_t type;
@@ -73,7 +73,7 @@ enum dns_parse_result dns_query_parse(const uint8_t *msg, size_t len, struct dns
 		/* RFC 6891 6.1.1: one OPT, owned by the root. */
 		if (q->has_edns || msg[start] != 0)
 			return DNS_PARSE_FORMERR;
-		uint16_t payload = dns_get16(msg + start + 3);
+		uint16_t payload = be16_get(msg + start + 3);
 		q->has_edns = true;
 		q->edns_version = msg[start + 6];
 		q->udp_limit = payload > DNS_UDP_MIN ? payload : DNS_UDP_MIN;
@@ -95,7 +95,7 @@ static void put_bytes(struct dns_builder *b, const void *p, size_t n)
 static void put_u16(struct dns_builder *b, uint16_t v)
 {
 	uint8_t t[2];
-	dns_put16(t, v);
+	be16_put(t, v);
 	put_bytes(b, t, 2);
 }
 
@@ -159,7 +159,7 @@ record:
 static void bump_count(struct dns_builder *b, int section)
 {
 	uint8_t *p = b->buf + 6 + 2 * section;
-	dns_put16(p, (uint16_t)(dns_get16(p) + 1));
+	be16_put(p, (uint16_t)(be16_get(p) + 1));
 }
 
 void dns_builder_init(struct dns_builder *b, uint8_t *buf, size_t limit, const struct dns_query *q,
@@ -172,12 +172,12 @@ void dns_builder_init(struct dns_builder *b, uint8_t *buf, size_t limit, const s
 	/* Keep room for the OPT record we must add at the end. */
 	b->limit = limit - (b->edns ? DNS_OPT_RR_LEN : 0);
 	uint8_t h[DNS_HEADER_LEN] = { 0 };
-	dns_put16(h, q->id);
-	dns_put16(h + 2, (uint16_t)(DNS_F_QR | (q->flags & (DNS_F_OPCODE | DNS_F_RD | DNS_F_CD)) | flags |
+	be16_put(h, q->id);
+	be16_put(h + 2, (uint16_t)(DNS_F_QR | (q->flags & (DNS_F_OPCODE | DNS_F_RD | DNS_F_CD)) | flags |
 				    (rcode & DNS_F_RCODE)));
 	put_bytes(b, h, sizeof(h));
 	if (q->has_question) {
-		dns_put16(b->buf + 4, 1);
+		be16_put(b->buf + 4, 1);
 		put_name(b, &q->qname);
 		put_u16(b, q->qtype);
 		put_u16(b, q->qclass);
@@ -218,7 +218,7 @@ static void rr_end(struct dns_builder *b, int section, size_t start, unsigned nc
 	size_t o = start;
 	struct dns_name skip;
 	(void)dns_name_read(b->buf, b->len, &o, &skip);
-	dns_put16(b->buf + o + 8, (uint16_t)(b->len - o - 10));
+	be16_put(b->buf + o + 8, (uint16_t)(b->len - o - 10));
 	bump_count(b, section);
 }
 
@@ -271,12 +271,12 @@ void dns_builder_add_soa(struct dns_builder *b, int section, const struct dns_na
 static void put_opt(uint8_t *p, uint16_t ext_rcode_bits)
 {
 	p[0] = 0;
-	dns_put16(p + 1, DNS_T_OPT);
-	dns_put16(p + 3, DNS_EDNS_PAYLOAD);
+	be16_put(p + 1, DNS_T_OPT);
+	be16_put(p + 3, DNS_EDNS_PAYLOAD);
 	p[5] = (uint8_t)(ext_rcode_bits >> 4); /* upper 8 bits of the 12-bit rcode */
 	p[6] = 0;			      /* version */
-	dns_put16(p + 7, 0);		      /* flags: no DO, we do not sign */
-	dns_put16(p + 9, 0);		      /* rdlength */
+	be16_put(p + 7, 0);		      /* flags: no DO, we do not sign */
+	be16_put(p + 9, 0);		      /* rdlength */
 }
 
 size_t dns_builder_finish(struct dns_builder *b)
@@ -296,22 +296,22 @@ size_t dns_build_answer1(uint8_t *buf, const struct dns_query *q, uint16_t flags
 	 * name (its owner compresses to the question at offset 12), without
 	 * its compression bookkeeping; it always fits in 512 bytes. */
 	uint8_t *p = buf;
-	dns_put16(p, q->id);
-	dns_put16(p + 2, (uint16_t)(DNS_F_QR | (q->flags & (DNS_F_OPCODE | DNS_F_RD | DNS_F_CD)) | flags));
-	dns_put16(p + 4, 1);
-	dns_put16(p + 6, 1);
-	dns_put16(p + 8, 0);
-	dns_put16(p + 10, q->has_edns ? 1 : 0);
+	be16_put(p, q->id);
+	be16_put(p + 2, (uint16_t)(DNS_F_QR | (q->flags & (DNS_F_OPCODE | DNS_F_RD | DNS_F_CD)) | flags));
+	be16_put(p + 4, 1);
+	be16_put(p + 6, 1);
+	be16_put(p + 8, 0);
+	be16_put(p + 10, q->has_edns ? 1 : 0);
 	p += DNS_HEADER_LEN;
 	memcpy(p, q->qname.data, q->qname.len);
 	p += q->qname.len;
-	dns_put16(p, q->qtype);
-	dns_put16(p + 2, q->qclass);
-	dns_put16(p + 4, 0xc000 | DNS_HEADER_LEN);
-	dns_put16(p + 6, type);
-	dns_put16(p + 8, DNS_C_IN);
+	be16_put(p, q->qtype);
+	be16_put(p + 2, q->qclass);
+	be16_put(p + 4, 0xc000 | DNS_HEADER_LEN);
+	be16_put(p + 6, type);
+	be16_put(p + 8, DNS_C_IN);
 	put32(p + 10, ttl);
-	dns_put16(p + 14, rdlen);
+	be16_put(p + 14, rdlen);
 	memcpy(p + 16, rdata, rdlen);
 	p += 16 + rdlen;
 	if (q->has_edns) {
@@ -331,15 +331,15 @@ size_t dns_build_error(uint8_t *buf, const struct dns_query *q, uint16_t rcode)
 size_t dns_build_forward_query(uint8_t *buf, const struct dns_query *q, uint16_t id)
 {
 	memset(buf, 0, DNS_HEADER_LEN);
-	dns_put16(buf, id);
-	dns_put16(buf + 2, q->flags & (DNS_F_RD | DNS_F_CD));
-	dns_put16(buf + 4, 1);
-	dns_put16(buf + 10, 1);
+	be16_put(buf, id);
+	be16_put(buf + 2, q->flags & (DNS_F_RD | DNS_F_CD));
+	be16_put(buf + 4, 1);
+	be16_put(buf + 10, 1);
 	size_t off = DNS_HEADER_LEN;
 	memcpy(buf + off, q->qname.data, q->qname.len);
 	off += q->qname.len;
-	dns_put16(buf + off, q->qtype);
-	dns_put16(buf + off + 2, q->qclass);
+	be16_put(buf + off, q->qtype);
+	be16_put(buf + off + 2, q->qclass);
 	off += 4;
 	put_opt(buf + off, 0);
 	return off + DNS_OPT_RR_LEN;
@@ -347,23 +347,23 @@ size_t dns_build_forward_query(uint8_t *buf, const struct dns_query *q, uint16_t
 
 int dns_response_check(const uint8_t *msg, size_t len, uint16_t id, const struct dns_query *q)
 {
-	if (len < DNS_HEADER_LEN || dns_get16(msg) != id)
+	if (len < DNS_HEADER_LEN || be16_get(msg) != id)
 		return -EBADMSG;
-	uint16_t flags = dns_get16(msg + 2);
-	if (!(flags & DNS_F_QR) || (flags & DNS_F_OPCODE) || dns_get16(msg + 4) != 1)
+	uint16_t flags = be16_get(msg + 2);
+	if (!(flags & DNS_F_QR) || (flags & DNS_F_OPCODE) || be16_get(msg + 4) != 1)
 		return -EBADMSG;
 	size_t off = DNS_HEADER_LEN;
 	struct dns_name n;
 	if (dns_name_read(msg, len, &off, &n) < 0 || len - off < 4)
 		return -EBADMSG;
 	dns_name_lower(&n);
-	if (!dns_name_equal(&n, &q->lname) || dns_get16(msg + off) != q->qtype ||
-	    dns_get16(msg + off + 2) != q->qclass)
+	if (!dns_name_equal(&n, &q->lname) || be16_get(msg + off) != q->qtype ||
+	    be16_get(msg + off + 2) != q->qclass)
 		return -EBADMSG;
 	off += 4;
 	if (flags & DNS_F_TC) /* may be cut anywhere; relayed as header + question */
 		return 0;
-	unsigned rrs = (unsigned)dns_get16(msg + 6) + dns_get16(msg + 8) + dns_get16(msg + 10);
+	unsigned rrs = (unsigned)be16_get(msg + 6) + be16_get(msg + 8) + be16_get(msg + 10);
 	for (unsigned i = 0; i < rrs; i++)
 		if (dns_rr_skip(msg, len, &off, NULL) < 0)
 			return -EBADMSG;
@@ -372,7 +372,7 @@ int dns_response_check(const uint8_t *msg, size_t len, uint16_t id, const struct
 
 size_t dns_response_relay(uint8_t *msg, size_t len, const struct dns_query *client, size_t limit)
 {
-	dns_put16(msg, client->id);
+	be16_put(msg, client->id);
 	size_t off = DNS_HEADER_LEN;
 	struct dns_name n;
 	(void)dns_name_read(msg, len, &off, &n); /* checked by dns_response_check */
@@ -382,7 +382,7 @@ size_t dns_response_relay(uint8_t *msg, size_t len, const struct dns_query *clie
 
 	if (!cut && !client->has_edns) {
 		/* Remove the OPT record our own query asked for. */
-		unsigned an_ns = (unsigned)dns_get16(msg + 6) + dns_get16(msg + 8), ar = dns_get16(msg + 10);
+		unsigned an_ns = (unsigned)be16_get(msg + 6) + be16_get(msg + 8), ar = be16_get(msg + 10);
 		for (unsigned i = 0; i < an_ns; i++)
 			(void)dns_rr_skip(msg, len, &off, NULL);
 		for (unsigned i = 0; i < ar; i++) {
@@ -392,7 +392,7 @@ size_t dns_response_relay(uint8_t *msg, size_t len, const struct dns_query *clie
 			if (type == DNS_T_OPT) {
 				memmove(msg + start, msg + off, len - off);
 				len -= off - start;
-				dns_put16(msg + 10, (uint16_t)(ar - 1));
+				be16_put(msg + 10, (uint16_t)(ar - 1));
 				break;
 			}
 		}
@@ -404,7 +404,7 @@ size_t dns_response_relay(uint8_t *msg, size_t len, const struct dns_query *clie
 		if (client->has_edns) {
 			put_opt(msg + len, 0);
 			len += DNS_OPT_RR_LEN;
-			dns_put16(msg + 10, 1);
+			be16_put(msg + 10, 1);
 		}
 	}
 	return len;

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "dns/name.h"
+#include "util/be.h"
 
 #define DNS_HEADER_LEN 12
 #define DNS_UDP_MIN 512		/* RFC 1035 limit without EDNS0 */
@@ -62,17 +63,6 @@ enum dns_rcode {
 #define DNS_F_RA 0x0080
 #define DNS_F_CD 0x0010
 #define DNS_F_RCODE 0x000f
-
-static inline uint16_t dns_get16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static inline void dns_put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
 
 struct dns_query {
 	uint16_t id;

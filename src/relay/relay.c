@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/deadline.h"
 #include "util/log.h"
 
 #define EPOLL_EVENTS 64
@@ -42,13 +43,6 @@ struct relay {
 	struct relay_stats stats;
 	size_t n_allocs;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void grow_buffers(int fd)
 {
@@ -139,7 +133,7 @@ static void read_batch(struct relay *r, int fd, struct relay_alloc *a)
 		return;
 	if (dropped)
 		relay_fair_congested(&r->srv.fair); /* the kernel dropped for this socket: the relay is behind */
-	uint64_t now = now_ms();
+	uint64_t now = clock_now_ms(CLOCK_MONOTONIC);
 	for (int i = 0; i < n; i++) {
 		struct mmsghdr *m = &r->rx.msgs[i];
 		uint8_t *buf = relay_rxb_buf(&r->rx, i);
@@ -182,7 +176,7 @@ static void *relay_thread(void *arg)
 {
 	struct relay *r = arg;
 	struct epoll_event evs[EPOLL_EVENTS];
-	uint64_t next_expire = now_ms() + EXPIRE_INTERVAL_MS;
+	uint64_t next_expire = clock_now_ms(CLOCK_MONOTONIC) + EXPIRE_INTERVAL_MS;
 
 	for (;;) {
 		int n = epoll_wait(r->epfd, evs, EPOLL_EVENTS, EXPIRE_INTERVAL_MS);
@@ -199,7 +193,7 @@ static void *relay_thread(void *arg)
 					read_batch(r, a->fd, a);
 			}
 		}
-		uint64_t now = now_ms();
+		uint64_t now = clock_now_ms(CLOCK_MONOTONIC);
 		if (now >= next_expire) {
 			relay_server_expire(&r->srv, now);
 			publish_stats(r);

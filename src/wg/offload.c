@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "util/be.h"
+
 #define TCP_FIN 0x01
 #define TCP_PSH 0x08
 #define TCP_ACK 0x10
@@ -68,35 +70,13 @@ uint16_t wg_csum_fold(uint64_t sum)
 	return (uint16_t)~fold16(sum);
 }
 
-static inline uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
 /* Pseudo-header sum for TCP/UDP over IPv4 or IPv6 (native-order accumulation). */
 static uint64_t pseudo_sum(const uint8_t *ip, bool v6, uint8_t proto, size_t l4len)
 {
 	uint8_t tail[4] = { 0, 0, 0, proto };
 	uint64_t sum = v6 ? wg_csum_add(0, ip + 8, 32) : wg_csum_add(0, ip + 12, 8);
 	uint8_t lenb[4];
-	put32(lenb, (uint32_t)l4len);
+	be32_put(lenb, (uint32_t)l4len);
 	sum = wg_csum_add(sum, lenb, 4);
 	return wg_csum_add(sum, tail, 4);
 }
@@ -189,15 +169,15 @@ size_t wg_tso_segment(const struct virtio_net_hdr *vh, const uint8_t *pkt, size_
 
 	uint8_t *tcp = out + iphl;
 	if (v6) {
-		put16(out + 4, (uint16_t)(total - 40));
+		be16_put(out + 4, (uint16_t)(total - 40));
 	} else {
-		put16(out + 2, (uint16_t)total);
-		put16(out + 4, (uint16_t)(get16(pkt + 4) + i)); /* IP ID increments per segment */
+		be16_put(out + 2, (uint16_t)total);
+		be16_put(out + 4, (uint16_t)(be16_get(pkt + 4) + i)); /* IP ID increments per segment */
 		out[10] = out[11] = 0;
 		uint16_t c = wg_csum_fold(wg_csum_add(0, out, iphl));
 		memcpy(out + 10, &c, 2);
 	}
-	put32(tcp + 4, get32(pkt + iphl + 4) + (uint32_t)off);
+	be32_put(tcp + 4, be32_get(pkt + iphl + 4) + (uint32_t)off);
 	if (i < nsegs - 1)
 		tcp[13] &= (uint8_t)~(TCP_FIN | TCP_PSH);
 	if (i > 0)
@@ -218,7 +198,7 @@ static bool same_flow(const uint8_t *a, const uint8_t *b, bool v6, size_t iphl, 
 	} else {
 		/* tos, flags/fragment (DF only), ttl, protocol, addresses */
 		if (a[1] != b[1] || memcmp(a + 6, b + 6, 2) || a[8] != b[8] || memcmp(a + 12, b + 12, 8) ||
-		    (get16(b + 6) & 0x3fff))
+		    (be16_get(b + 6) & 0x3fff))
 			return false;
 	}
 	const uint8_t *ta = a + iphl, *tb = b + iphl;
@@ -237,7 +217,7 @@ bool wg_gro_add(struct wg_gro *g, const uint8_t *pkt, size_t len)
 	payload = hdr ? len - hdr : 0;
 	/* Only pure data segments (ACK, maybe PSH) coalesce; anything else goes alone. */
 	bool mergeable = hdr && payload > 0 && (pkt[iphl + 13] & ~(TCP_ACK | TCP_PSH)) == 0 &&
-			 (v6 || (get16(pkt + 6) & 0x3fff) == 0);
+			 (v6 || (be16_get(pkt + 6) & 0x3fff) == 0);
 	if (g->len == 0) {
 		memcpy(sp, pkt, len);
 		g->len = len;
@@ -247,12 +227,12 @@ bool wg_gro_add(struct wg_gro *g, const uint8_t *pkt, size_t len)
 			g->v6 = v6;
 			g->hdr_len = hdr;
 			g->mss = payload;
-			g->next_seq = get32(pkt + iphl + 4) + (uint32_t)payload;
+			g->next_seq = be32_get(pkt + iphl + 4) + (uint32_t)payload;
 		}
 		return true;
 	}
 	if (g->closed || !mergeable || v6 != g->v6 || hdr != g->hdr_len || payload > g->mss ||
-	    get32(pkt + iphl + 4) != g->next_seq || g->len + payload > 65535 ||
+	    be32_get(pkt + iphl + 4) != g->next_seq || g->len + payload > 65535 ||
 	    !same_flow(sp, pkt, v6, iphl, hdr))
 		return false;
 	memcpy(sp + g->len, pkt + hdr, payload);
@@ -279,9 +259,9 @@ size_t wg_gro_finish(struct wg_gro *g)
 		return 0;
 	if (g->segs > 1) {
 		if (g->v6) {
-			put16(sp + 4, (uint16_t)(n - 40));
+			be16_put(sp + 4, (uint16_t)(n - 40));
 		} else {
-			put16(sp + 2, (uint16_t)n);
+			be16_put(sp + 2, (uint16_t)n);
 			sp[10] = sp[11] = 0;
 			uint16_t c = wg_csum_fold(wg_csum_add(0, sp, iphl));
 			memcpy(sp + 10, &c, 2);

@@ -23,20 +23,20 @@ static inline size_t make_query(uint8_t *buf, uint16_t id, const char *name, uin
 		t += n.data[i] + 1u;
 	}
 	memset(buf, 0, DNS_HEADER_LEN);
-	dns_put16(buf, id);
-	dns_put16(buf + 2, DNS_F_RD);
-	dns_put16(buf + 4, 1);
+	be16_put(buf, id);
+	be16_put(buf + 2, DNS_F_RD);
+	be16_put(buf + 4, 1);
 	size_t off = DNS_HEADER_LEN;
 	memcpy(buf + off, n.data, n.len);
 	off += n.len;
-	dns_put16(buf + off, qtype);
-	dns_put16(buf + off + 2, DNS_C_IN);
+	be16_put(buf + off, qtype);
+	be16_put(buf + off + 2, DNS_C_IN);
 	off += 4;
 	if (edns_size) {
-		dns_put16(buf + 10, 1);
+		be16_put(buf + 10, 1);
 		buf[off] = 0;
-		dns_put16(buf + off + 1, DNS_T_OPT);
-		dns_put16(buf + off + 3, edns_size);
+		be16_put(buf + off + 1, DNS_T_OPT);
+		be16_put(buf + off + 3, edns_size);
 		memset(buf + off + 5, 0, 6);
 		off += DNS_OPT_RR_LEN;
 	}
@@ -50,7 +50,7 @@ static inline uint16_t msg_rcode(const uint8_t *m)
 
 static inline uint16_t msg_count(const uint8_t *m, int section) /* 0 qd, 1 an, 2 ns, 3 ar */
 {
-	return dns_get16(m + 4 + 2 * section);
+	return be16_get(m + 4 + 2 * section);
 }
 
 /* The idx-th record of section (1 an, 2 ns, 3 ar): owner, type, ttl and
@@ -82,9 +82,9 @@ static inline int msg_rr(const uint8_t *m, size_t len, int section, unsigned idx
 			return -1;
 	if (dns_name_read(m, len, &off, &rr->owner) < 0 || len - off < 10)
 		return -1;
-	rr->type = dns_get16(m + off);
-	rr->ttl = ((uint32_t)dns_get16(m + off + 4) << 16) | dns_get16(m + off + 6);
-	rr->rdlen = dns_get16(m + off + 8);
+	rr->type = be16_get(m + off);
+	rr->ttl = ((uint32_t)be16_get(m + off + 4) << 16) | be16_get(m + off + 6);
+	rr->rdlen = be16_get(m + off + 8);
 	rr->rdata = off + 10;
 	return rr->rdata + rr->rdlen <= len ? 0 : -1;
 }

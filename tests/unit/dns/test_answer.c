@@ -61,7 +61,7 @@ static void assert_soa_authority(const struct result *r, const char *apex, uint3
 	assert_string_equal(dns_name_to_text(&rr.owner, buf, sizeof(buf)), apex);
 	/* MINIMUM, the last field, is the negative TTL. */
 	size_t min = rr.rdata + rr.rdlen - 4;
-	assert_int_equal(dns_get16(r->out + min + 2), cfg.negative_ttl);
+	assert_int_equal(be16_get(r->out + min + 2), cfg.negative_ttl);
 }
 
 static void answers_a_and_aaaa(void **state)
@@ -167,7 +167,7 @@ static void refusals_and_errors(void **state)
 
 	uint8_t m[512];
 	size_t len = make_query(m, 1, "web.zlayer.local.", DNS_T_A, 0);
-	dns_put16(m + len - 2, 3); /* class CH */
+	be16_put(m + len - 2, 3); /* class CH */
 	r.v = dns_answer(*state, &cfg, m, len, false, &r.q, r.out, &r.len);
 	assert_int_equal(msg_rcode(r.out), DNS_R_REFUSED);
 
@@ -178,7 +178,7 @@ static void refusals_and_errors(void **state)
 	assert_int_equal(r.out[r.len - 6], 1); /* BADVERS = 16: upper bits in OPT */
 
 	len = make_query(m, 1, "web.zlayer.local.", DNS_T_A, 0);
-	dns_put16(m + 4, 0);
+	be16_put(m + 4, 0);
 	r.v = dns_answer(*state, &cfg, m, len, false, &r.q, r.out, &r.len);
 	assert_int_equal(r.v, DNS_VERDICT_REPLY);
 	assert_int_equal(msg_rcode(r.out), DNS_R_FORMERR);
@@ -199,7 +199,7 @@ static void edns_is_echoed(void **state)
 	assert_int_equal(msg_count(r.out, 3), 1);
 	assert_int_equal(msg_rr(r.out, r.len, 3, 0, &rr), 0);
 	assert_int_equal(rr.type, DNS_T_OPT);
-	assert_int_equal(dns_get16(r.out + rr.rdata - 8), DNS_EDNS_PAYLOAD); /* class = payload */
+	assert_int_equal(be16_get(r.out + rr.rdata - 8), DNS_EDNS_PAYLOAD); /* class = payload */
 	ask(*state, "web.zlayer.local.", DNS_T_A, 0, &r);
 	assert_int_equal(msg_count(r.out, 3), 0);
 }

@@ -71,12 +71,12 @@ static size_t exchange(const struct ip_endpoint *ep, bool tcp, const uint8_t *q,
 	}
 	if (tcp) {
 		uint8_t buf[600];
-		dns_put16(buf, (uint16_t)qlen);
+		be16_put(buf, (uint16_t)qlen);
 		memcpy(buf + 2, q, qlen);
 		assert_int_equal(send(fd, buf, qlen + 2, 0), (ssize_t)qlen + 2);
 		uint8_t lenbuf[2];
 		if (recv(fd, lenbuf, 2, MSG_WAITALL) == 2)
-			n = recv(fd, ans, dns_get16(lenbuf) < cap ? dns_get16(lenbuf) : cap, MSG_WAITALL);
+			n = recv(fd, ans, be16_get(lenbuf) < cap ? be16_get(lenbuf) : cap, MSG_WAITALL);
 	} else {
 		assert_int_equal(send(fd, q, qlen, 0), (ssize_t)qlen);
 		n = recv(fd, ans, cap, 0);
@@ -128,7 +128,7 @@ static void answers_over_udp_and_tcp(void **state)
 	for (int tcp = 0; tcp < 2; tcp++) {
 		size_t n = exchange(&ep, tcp, q, qlen, ans, sizeof(ans));
 		assert_true(n > 12);
-		assert_int_equal(dns_get16(ans), 77);
+		assert_int_equal(be16_get(ans), 77);
 		assert_int_equal(msg_count(ans, 1), 1);
 		assert_memory_equal(ans + n - 4, "\x0a\xc8\x00\x05", 4);
 	}
@@ -252,7 +252,7 @@ static void burst_from_many_ports_keeps_pairs(void **state)
 	for (int i = 0; i < BURST; i++) {
 		ssize_t n = recv(fds[i], ans, sizeof(ans), 0);
 		assert_true(n > 12);
-		assert_int_equal(dns_get16(ans), 1000 + i);
+		assert_int_equal(be16_get(ans), 1000 + i);
 		assert_int_equal(msg_count(ans, 1), 1);
 		assert_int_equal(ans[n - 1], (uint8_t)i);
 		close(fds[i]);

@@ -54,31 +54,31 @@ static void rejects_malformed_queries(void **state)
 	assert_int_equal(q.id, 7);
 
 	len = make_query(m, 7, "a.example.", DNS_T_A, 0);
-	dns_put16(m + 4, 0); /* no question */
+	be16_put(m + 4, 0); /* no question */
 	assert_int_equal(dns_query_parse(m, len, &q), DNS_PARSE_FORMERR);
-	dns_put16(m + 4, 2); /* two questions, one present */
+	be16_put(m + 4, 2); /* two questions, one present */
 	assert_int_equal(dns_query_parse(m, len, &q), DNS_PARSE_FORMERR);
-	dns_put16(m + 4, 1);
+	be16_put(m + 4, 1);
 	/* Question cut in the middle of the name / of the type. */
 	assert_int_equal(dns_query_parse(m, 15, &q), DNS_PARSE_FORMERR);
 	assert_int_equal(dns_query_parse(m, len - 1, &q), DNS_PARSE_FORMERR);
 	/* Counts claiming records that are not there. */
-	dns_put16(m + 6, 1);
+	be16_put(m + 6, 1);
 	assert_int_equal(dns_query_parse(m, len, &q), DNS_PARSE_FORMERR);
-	dns_put16(m + 6, 0);
-	dns_put16(m + 10, 0xffff);
+	be16_put(m + 6, 0);
+	be16_put(m + 10, 0xffff);
 	assert_int_equal(dns_query_parse(m, len, &q), DNS_PARSE_FORMERR);
 
 	/* Two OPT records. */
 	len = make_query(m, 7, "a.example.", DNS_T_A, 1232);
 	memcpy(m + len, m + len - DNS_OPT_RR_LEN, DNS_OPT_RR_LEN);
-	dns_put16(m + 10, 2);
+	be16_put(m + 10, 2);
 	assert_int_equal(dns_query_parse(m, len + DNS_OPT_RR_LEN, &q), DNS_PARSE_FORMERR);
 	/* An OPT record not owned by the root. */
 	len = make_query(m, 7, "a.example.", DNS_T_A, 0);
 	const uint8_t bad_opt[] = { 0xc0, 12, 0, 41, 4, 0, 0, 0, 0, 0, 0, 0 };
 	memcpy(m + len, bad_opt, sizeof(bad_opt));
-	dns_put16(m + 10, 1);
+	be16_put(m + 10, 1);
 	assert_int_equal(dns_query_parse(m, len + sizeof(bad_opt), &q), DNS_PARSE_FORMERR);
 	/* A question name that loops. */
 	len = make_query(m, 7, "a.", DNS_T_A, 0);
@@ -104,7 +104,7 @@ static void builder_compresses_names(void **state)
 	/* header 12 + question 18+4; A: pointer 2 + 10 + 4; SOA: pointer to
 	 * "zlayer" (2) + 10, mname "ns"+ptr (5), rname "hostmaster"+ptr (13), 20. */
 	assert_int_equal(olen, 12 + 22 + 16 + 12 + 5 + 13 + 20);
-	assert_int_equal(dns_get16(out), 9);
+	assert_int_equal(be16_get(out), 9);
 	assert_true(out[2] & 0x80);		  /* QR */
 	assert_true(out[2] & (DNS_F_AA >> 8));	  /* AA */
 	assert_true(out[2] & (DNS_F_RD >> 8));	  /* RD copied */
@@ -122,7 +122,7 @@ static void builder_compresses_names(void **state)
 	assert_int_equal(dns_name_read(out, olen, &off, &rname), 0);
 	assert_string_equal(dns_name_to_text(&mname, buf, sizeof(buf)), "ns.zlayer.local.");
 	assert_string_equal(dns_name_to_text(&rname, buf, sizeof(buf)), "hostmaster.zlayer.local.");
-	assert_int_equal(dns_get16(out + off + 2), 42); /* serial (low half) */
+	assert_int_equal(be16_get(out + off + 2), 42); /* serial (low half) */
 }
 
 /* The one-record answer is the builder's, byte for byte: A and AAAA, with
@@ -186,7 +186,7 @@ static void errors_echo_question_and_opt(void **state)
 	assert_int_equal(msg_rcode(out), 0); /* 16 = 0x10: all in the OPT */
 	assert_int_equal(msg_count(out, 3), 1);
 	assert_int_equal(out[olen - 6], 1); /* extended rcode upper bits */
-	assert_int_equal(dns_get16(out + olen - 8), DNS_EDNS_PAYLOAD);
+	assert_int_equal(be16_get(out + olen - 8), DNS_EDNS_PAYLOAD);
 }
 
 static void forward_and_relay(void **state)
@@ -222,7 +222,7 @@ static void forward_and_relay(void **state)
 	memcpy(copy, r, rlen);
 	size_t out = dns_response_relay(copy, rlen, &q, 512);
 	assert_int_equal(out, rlen - DNS_OPT_RR_LEN);
-	assert_int_equal(dns_get16(copy), 0xaaaa);
+	assert_int_equal(be16_get(copy), 0xaaaa);
 	assert_int_equal(msg_count(copy, 1), 1);
 	assert_int_equal(msg_count(copy, 3), 0);
 	/* Too large for the client: cut to the question, TC set. */
