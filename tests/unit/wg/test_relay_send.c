@@ -153,34 +153,18 @@ static void send_burst(int count, size_t size)
 
 static void send_indications_both_ways(void **state)
 {
-	uint8_t ka[32], pa[32], kb[32], pb[32];
+	uint8_t pa[32], pb[32];
 	char ifa[16], ifb[16], cmd[512];
 	struct ip_endpoint server, unset = { 0 };
-	struct sockaddr_in sin;
-	socklen_t sl = sizeof(sin);
 
 	if (geteuid() != 0)
 		skip();
-	assert_int_equal(unshare(CLONE_NEWNET), 0);
-	assert_int_equal(system("ip link set lo up"), 0);
-	snprintf(ifa, sizeof(ifa), "wgs%da", getpid() % 100000);
-	snprintf(ifb, sizeof(ifb), "wgs%db", getpid() % 100000);
-	assert_int_equal(wg_keypair_generate(ka, pa), 0);
-	assert_int_equal(wg_keypair_generate(kb, pb), 0);
-	struct wg_device_config ca = { .ifname = ifa, .private_key = ka, .no_uapi = true };
-	struct wg_device_config cb = { .ifname = ifb, .private_key = kb, .no_uapi = true };
-	assert_int_equal(wg_device_create(&ca, &a), 0);
-	assert_int_equal(wg_device_create(&cb, &b), 0);
-
-	relay.fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	device_pair_create("wgs", &a, &b, pa, pb, ifa, ifb);
+	relay.fd = bound_udp(&server);
 	relay.stop_fd = eventfd(0, EFD_CLOEXEC);
 	/* Room for a whole burst: indications leave a one by one, faster than this thread relays. */
 	int rcvbuf = 8 << 20;
 	assert_int_equal(setsockopt(relay.fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)), 0);
-	loopback(&sin, 0);
-	assert_int_equal(bind(relay.fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(relay.fd, (struct sockaddr *)&sin, &sl), 0);
-	assert_int_equal(ip_endpoint_from_sockaddr((struct sockaddr *)&sin, &server), 0);
 	assert_int_equal(ip_endpoint_parse(TARGET, &relay.target), 0);
 	loopback(&relay.a, wg_device_listen_port(a));
 	loopback(&relay.b, wg_device_listen_port(b));
