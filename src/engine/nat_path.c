@@ -63,9 +63,8 @@ void nat_pathsel_step(struct nat_pathsel *sel, struct nat_turn *turn, const stru
 		if (has_target) {
 			sel->asked[i] = true;
 			sel->target[i] = target;
-			channels[i] = nat_turn_channel(turn, i, &target, mono_ms);
+			obs.relay[i].ready = nat_turn_carry(turn, i, &target, mono_ms, &channels[i]);
 		}
-		obs.relay[i].ready = channels[i] != 0;
 		if (r.device_slot >= 0 && ps->relay_rx_ms[r.device_slot] > 0)
 			obs.relay[i].rx_ms = (uint64_t)ps->relay_rx_ms[r.device_slot];
 	}
@@ -77,11 +76,15 @@ void nat_pathsel_step(struct nat_pathsel *sel, struct nat_turn *turn, const stru
 	const struct nat_path_choice *cur = &sel->path.cur;
 	if (cur->kind == NAT_PATH_RELAY) {
 		unsigned i = cur->relay;
-		if (!sel->relayed || !ip_endpoint_equal(&sel->relay_server, &servers[i]) ||
-		    sel->relay_channel != channels[i]) {
+		bool same_relay = sel->relayed && ip_endpoint_equal(&sel->relay_server, &servers[i]);
+		/* A channel bound (or lost) changes the framing: ChannelData, or Send indications. */
+		if (!same_relay || sel->relay_channel != channels[i] ||
+		    (!channels[i] && !ip_endpoint_equal(&sel->relay_target, &sel->target[i]))) {
 			out->change = NAT_PATHSEL_TO_RELAY;
+			out->reframed = same_relay;
 			out->server = sel->relay_server = servers[i];
 			out->channel = sel->relay_channel = channels[i];
+			out->target = sel->relay_target = sel->target[i];
 			sel->relayed = true;
 		}
 	} else if (sel->relayed) {
@@ -106,8 +109,9 @@ void nat_pathsel_apply(struct wg_device *dev, const uint8_t key[WG_KEY_LEN], boo
 {
 	int r = 0;
 	if (out->change == NAT_PATHSEL_TO_RELAY) {
-		r = wg_peer_set_relay_path(dev, key, &out->server, out->channel);
-		if (!r && initiator)
+		r = out->channel ? wg_peer_set_relay_path(dev, key, &out->server, out->channel)
+				 : wg_peer_set_relay_send(dev, key, &out->server, &out->target);
+		if (!r && initiator && !out->reframed)
 			r = wg_peer_initiate_handshake(dev, key);
 	} else if (out->change == NAT_PATHSEL_TO_DIRECT) {
 		r = wg_peer_set_relay_path(dev, key, NULL, 0);

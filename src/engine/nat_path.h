@@ -3,7 +3,8 @@
  * The NAT agent's path selection glue (nat_path.c): for one peer, what the
  * device and the TURN relays observed (wg/pathobs.c, engine/nat_turn.h)
  * into nat/path.h's policy, and its choice back onto the device (the
- * relayed path through a relay's channel, or the direct path). nat.c calls
+ * relayed path through a relay's channel - or Send indications while none
+ * is bound -, or the direct path). nat.c calls
  * nat_pathsel_step() with its lock held and nat_pathsel_apply() after.
  */
 #ifndef OVL_ENGINE_NAT_PATH_H
@@ -23,7 +24,8 @@ struct nat_pathsel {
 	/* The relayed path the device was told to use (relayed false: the direct path). */
 	bool relayed;
 	struct ip_endpoint relay_server;
-	uint16_t relay_channel;
+	uint16_t relay_channel; /* 0: Send indications to relay_target (no channel bound) */
+	struct ip_endpoint relay_target;
 	/* Per relay: the peer address our channel there was asked towards (released when it changes). */
 	bool asked[NAT_PATH_MAX_RELAYS];
 	struct ip_endpoint target[NAT_PATH_MAX_RELAYS];
@@ -34,7 +36,9 @@ struct nat_pathsel_step {
 	enum nat_punch_action direct; /* the direct path's punch action */
 	enum { NAT_PATHSEL_KEEP, NAT_PATHSEL_TO_RELAY, NAT_PATHSEL_TO_DIRECT } change;
 	struct ip_endpoint server; /* TO_RELAY: through server on channel */
-	uint16_t channel;
+	uint16_t channel;	   /* 0: no channel bound, Send indications to target */
+	struct ip_endpoint target;
+	bool reframed; /* TO_RELAY on the relay already used: only the framing changed (no new handshake) */
 	bool moved;		     /* report nat_endpoint_changed with endpoint */
 	struct ip_endpoint endpoint; /* moved: the relay server, or the peer's direct endpoint */
 };

@@ -211,7 +211,7 @@ bool nat_turn_on_datagram(struct nat_turn *t, const uint8_t *buf, size_t len, co
 		if (s->client.stale_nonces != stale)
 			log_debug("nat: TURN server %s: stale nonce (438); sent again with the new one", s->addr);
 		log_change(s);
-		/* A Data indication: the relay's fallback before our channel to that peer is bound. */
+		/* A Data indication: the relay's fallback while no channel to that peer is bound. */
 		if (rx != TURN_RX_DATA)
 			continue;
 		if (t->n_queued < NAT_TURN_QUEUE && data_len <= WG_RELAYED_MAX) {
@@ -253,18 +253,19 @@ void nat_turn_relay(struct nat_turn *t, size_t i, struct nat_turn_relay *out)
 	pthread_mutex_unlock(&t->lock);
 }
 
-uint16_t nat_turn_channel(struct nat_turn *t, size_t i, const struct ip_endpoint *target, uint64_t now_ms)
+bool nat_turn_carry(struct nat_turn *t, size_t i, const struct ip_endpoint *target, uint64_t now_ms,
+		    uint16_t *channel)
 {
-	uint16_t ready = 0;
+	enum turn_carry carry = TURN_CARRY_NONE;
+	*channel = 0;
 	pthread_mutex_lock(&t->lock);
 	struct turn_client *c = &t->servers[i].client;
 	if (t->servers[i].resolved && c->state == TURN_STATE_ALLOCATED && target->addr.family == c->relayed.addr.family) {
-		uint16_t ch = turn_client_bind(c, target, now_ms);
-		if (ch && turn_client_channel_ready(c, ch))
-			ready = ch;
+		turn_client_bind(c, target, now_ms);
+		carry = turn_client_carry(c, target, channel);
 	}
 	pthread_mutex_unlock(&t->lock);
-	return ready;
+	return carry != TURN_CARRY_NONE;
 }
 
 void nat_turn_candidates(struct nat_turn *t, struct ovl_candidate *list, size_t *n)

@@ -61,11 +61,14 @@ struct nat_turn_relay {
 /* Relay i (< nat_turn_count()) as it is now. */
 void nat_turn_relay(struct nat_turn *t, size_t i, struct nat_turn_relay *out);
 /*
- * A channel towards target on relay i (requested now when new, kept
- * refreshed from now on): its number once bound and ChannelData may flow,
- * else 0 (not allocated, on its way, or the table is full).
+ * A permission and a channel towards target on relay i (requested now when
+ * new, kept refreshed from now on). True when the relay can carry datagrams
+ * to target: *channel is the bound channel (ChannelData), or 0 when only
+ * the permission is in place (Send indications, turn_client_carry). False
+ * (*channel 0) when not allocated, on its way, or the table is full.
  */
-uint16_t nat_turn_channel(struct nat_turn *t, size_t i, const struct ip_endpoint *target, uint64_t now_ms);
+bool nat_turn_carry(struct nat_turn *t, size_t i, const struct ip_endpoint *target, uint64_t now_ms,
+		    uint16_t *channel);
 /* No channel towards target on relay i any more: it is no longer refreshed (it expires there). */
 void nat_turn_unbind(struct nat_turn *t, size_t i, const struct ip_endpoint *target);
 

@@ -22,8 +22,8 @@
  *    the direct path stayed up NAT_PATH_STABLE_MS. Only when a relay can
  *    carry the traffic meanwhile: with no relay, the direct path is the only
  *    one and the punch rounds alone decide (as before relays existed).
- *  - A relay dies when it cannot carry (its allocation, permission or
- *    channel is lost) or, in use, when nothing came through it for
+ *  - A relay dies when it cannot carry (its allocation or permission is
+ *    lost) or, in use, when nothing came through it for
  *    NAT_PATH_DEAD_MS (three keepalives): the next relay that can carry is
  *    used (in configuration order, wrapping), and the dead one is held back
  *    for a backoff of its own.
@@ -45,7 +45,8 @@
  *  - direct_rx_ms: the last authenticated packet from the peer that arrived
  *    directly (not through a relay).
  *  - relay[i].ready: relay i can carry datagrams to the peer now (its
- *    allocation is live and the peer's permission and channel are in place).
+ *    allocation is live and the peer's permission is in place: with its
+ *    channel bound as ChannelData, without as Send indications).
  *  - relay[i].rx_ms: the last authenticated packet from the peer that came
  *    through relay i.
  * The direct path is alive while its proof is fresher than

@@ -166,7 +166,7 @@ static void bindings_tick(struct turn_client *c, uint64_t now_ms, struct turn_se
 		struct turn_binding *b = &c->bindings[i];
 		if (!b->permission_txn.active && now_ms >= b->permission_refresh_ms)
 			txn_start(c, &b->permission_txn, TURN_REQ_PERMISSION, now_ms);
-		if (!b->channel_txn.active && now_ms >= b->channel_refresh_ms)
+		if (b->channel && !b->channel_txn.active && now_ms >= b->channel_refresh_ms)
 			txn_start(c, &b->channel_txn, TURN_REQ_CHANNEL, now_ms);
 		/* A peer's request without an answer: that peer is unreachable for now, not the server. */
 		if (!txn_due(c, &b->permission_txn, b, now_ms, out, cap, n)) {
@@ -443,12 +443,14 @@ uint16_t turn_client_bind(struct turn_client *c, const struct ip_endpoint *peer,
 	for (size_t i = 0; i < c->n_bindings; i++)
 		if (ip_endpoint_equal(&c->bindings[i].peer, peer))
 			return c->bindings[i].channel;
-	if (c->n_bindings >= TURN_MAX_BINDINGS || c->next_channel > TURN_CHANNEL_MAX)
+	if (c->n_bindings >= TURN_MAX_BINDINGS)
 		return 0;
 	struct turn_binding *b = &c->bindings[c->n_bindings++];
 	memset(b, 0, sizeof(*b));
 	b->peer = *peer;
-	b->channel = c->next_channel++;
+	/* Numbers are never reused (see turn_client_unbind): once they run out, a permission alone. */
+	if (c->next_channel <= TURN_CHANNEL_MAX)
+		b->channel = c->next_channel++;
 	binding_restart(b, now_ms);
 	return b->channel;
 }
@@ -472,6 +474,8 @@ const struct turn_binding *turn_client_binding(const struct turn_client *c, cons
 
 const struct turn_binding *turn_client_channel(const struct turn_client *c, uint16_t channel)
 {
+	if (!channel)
+		return NULL; /* the bindings without a channel */
 	for (size_t i = 0; i < c->n_bindings; i++)
 		if (c->bindings[i].channel == channel)
 			return &c->bindings[i];
@@ -482,6 +486,18 @@ bool turn_client_channel_ready(const struct turn_client *c, uint16_t channel)
 {
 	const struct turn_binding *b = turn_client_channel(c, channel);
 	return c->state == TURN_STATE_ALLOCATED && b && b->bound;
+}
+
+enum turn_carry turn_client_carry(const struct turn_client *c, const struct ip_endpoint *peer, uint16_t *channel)
+{
+	const struct turn_binding *b = turn_client_binding(c, peer);
+	*channel = 0;
+	if (c->state != TURN_STATE_ALLOCATED || !b || !b->permitted)
+		return TURN_CARRY_NONE;
+	if (!b->bound)
+		return TURN_CARRY_INDICATION;
+	*channel = b->channel;
+	return TURN_CARRY_CHANNEL;
 }
 
 void turn_client_close(struct turn_client *c, uint64_t now_ms)

@@ -6,7 +6,10 @@
  * MESSAGE-INTEGRITY; 438 Stale Nonce: again with the new nonce), refreshed
  * before it expires; per peer address a permission (CreatePermission,
  * refreshed before its 300 s) and a channel (ChannelBind, 0x4000 up,
- * refreshed before its 600 s) for the ChannelData data path; Deallocate
+ * refreshed before its 600 s) for the ChannelData data path - until the
+ * channel is bound, or when the server refuses it or the channel numbers
+ * are used up, the permission alone lets the data path fall back to Send
+ * indications (turn_client_carry); Deallocate
  * (Refresh with LIFETIME 0) at teardown. A failure (wrong credentials,
  * quota, mismatch, no answer) leaves a clear reason and is retried later
  * with a growing backoff.
@@ -66,7 +69,7 @@ struct turn_txn {
 
 struct turn_binding {
 	struct ip_endpoint peer;
-	uint16_t channel;
+	uint16_t channel; /* 0: none (the numbers were used up): Send indications only */
 	bool permitted;	 /* CreatePermission succeeded (refresh due at permission_refresh_ms) */
 	bool bound;	 /* ChannelBind succeeded: ChannelData may flow on channel */
 	uint16_t error_code; /* of the last failed request for this peer; 0: none */
@@ -146,7 +149,9 @@ enum turn_rx turn_client_on_message(struct turn_client *c, const uint8_t *buf, s
 /*
  * A permission and a channel for peer (created by the next ticks once
  * allocated, and kept refreshed). Returns the channel number (the existing
- * one when peer already has it), or 0 when the table is full.
+ * one when peer already has it), or 0 when peer has no channel: the table
+ * is full (no binding at all), or every channel number was given out (a
+ * binding with a permission only, for Send indications).
  */
 uint16_t turn_client_bind(struct turn_client *c, const struct ip_endpoint *peer, uint64_t now_ms);
 
@@ -163,6 +168,21 @@ const struct turn_binding *turn_client_channel(const struct turn_client *c, uint
 
 /* True when ChannelData may be sent on channel: allocated, and the channel bound. */
 bool turn_client_channel_ready(const struct turn_client *c, uint16_t channel);
+
+/* How the data path may reach a peer through the relay now. */
+enum turn_carry {
+	TURN_CARRY_NONE,	/* not allocated, or no permission for the peer (yet) */
+	TURN_CARRY_INDICATION,	/* a permission but no bound channel: Send indications */
+	TURN_CARRY_CHANNEL,	/* the channel is bound: ChannelData on *channel */
+};
+/*
+ * How peer (turn_client_bind'ed) can be reached: ChannelData once its
+ * channel is bound, Send indications with the permission alone (before the
+ * ChannelBind is answered, or when it failed: a server refusing channels,
+ * the channel numbers used up), else not at all. *channel: the bound
+ * channel for TURN_CARRY_CHANNEL, else 0.
+ */
+enum turn_carry turn_client_carry(const struct turn_client *c, const struct ip_endpoint *peer, uint16_t *channel);
 
 /*
  * Teardown: a Deallocate (Refresh with LIFETIME 0) when allocated; CLOSED

@@ -81,11 +81,13 @@ struct wg_peer {
 	uint64_t t_retransmit, t_send_keepalive, t_new_handshake, t_zero_keys, t_persistent;
 	/*
 	 * The relayed path (relay.c): when set, datagrams to the peer go to the
-	 * TURN server relay_server as ChannelData on relay_channel, whatever the
-	 * endpoint; the endpoint is kept (and still roams) for the way back.
+	 * TURN server relay_server as ChannelData on relay_channel, or, with
+	 * relay_channel 0 (no channel bound), as Send indications towards
+	 * relay_target, whatever the endpoint; the endpoint is kept (and still
+	 * roams) for the way back.
 	 */
 	bool relay;
-	struct ip_endpoint relay_server;
+	struct ip_endpoint relay_server, relay_target;
 	uint16_t relay_channel;
 	/* What its paths did, for the NAT agent (pathobs.c); wg_now_ns() times, 0: never. */
 	struct {
@@ -171,6 +173,7 @@ struct wg_device {
 	struct ip_endpoint relay_servers[WG_MAX_RELAY_SERVERS];
 	size_t n_relay_servers;
 	atomic_uint_fast64_t rx_relay_dropped; /* ChannelData that held no WireGuard message */
+	atomic_uint_fast64_t relay_indications; /* Send indications sent: their transaction ids */
 	int uapi_fd;
 	dev_t uapi_st_dev; /* identity of our socket file, to notice its removal */
 	ino_t uapi_st_ino;
@@ -213,13 +216,15 @@ void wg_timers_tick(struct wg_device *dev);
 /* send.c - with peer->lock held unless noted */
 /*
  * How datagrams reach a peer, chosen here: wg_send_to_peer carries every
- * kind, and the batched TUN-to-UDP path (tun_packet in send.c) both, a
- * relayed datagram with its ChannelData header in front.
+ * kind, and the batched TUN-to-UDP path (tun_packet in send.c) UDP and
+ * ChannelData (its header written in front in place); Send indications go
+ * one by one through wg_send_to_peer.
  */
 enum wg_path_kind {
-	WG_PATH_NONE,  /* no endpoint known */
-	WG_PATH_UDP,   /* *ep: the peer's UDP endpoint */
-	WG_PATH_RELAY, /* *ep: the TURN server; ChannelData on peer->relay_channel */
+	WG_PATH_NONE,	    /* no endpoint known */
+	WG_PATH_UDP,	    /* *ep: the peer's UDP endpoint */
+	WG_PATH_RELAY,	    /* *ep: the TURN server; ChannelData on peer->relay_channel */
+	WG_PATH_RELAY_SEND, /* *ep: the TURN server; Send indications to peer->relay_target */
 };
 enum wg_path_kind wg_peer_path(const struct wg_peer *peer, struct ip_endpoint *ep, struct ip_addr *src);
 int wg_send_to_peer(struct wg_peer *peer, const void *buf, size_t len);
@@ -337,6 +342,19 @@ void wg_channel_data_header(uint8_t hdr[4], uint16_t channel, size_t len);
 /* One datagram to the peer through server as ChannelData on channel (header and data, no copy). */
 int wg_relay_send(struct wg_device *dev, const struct ip_endpoint *server, uint16_t channel, const void *buf,
 		  size_t len);
+/* A Send indication's header (RFC 8656 10.1) ahead of the data: at most this long. */
+#define WG_SEND_INDICATION_MAX_HEADER (20 + 4 + 20 + 4)
+/*
+ * The header of a Send indication carrying len bytes to target: the STUN
+ * header (txid), XOR-PEER-ADDRESS and the DATA attribute's type and length;
+ * the data and its zero padding to 4 bytes follow. Returns its length, or 0
+ * when len does not fit a STUN message.
+ */
+size_t wg_send_indication_header(uint8_t hdr[WG_SEND_INDICATION_MAX_HEADER], const uint8_t txid[12],
+				 const struct ip_endpoint *target, size_t len);
+/* One datagram to target through server as a Send indication (header, data, padding: no copy). */
+int wg_relay_send_indication(struct wg_device *dev, const struct ip_endpoint *server,
+			     const struct ip_endpoint *target, const void *buf, size_t len);
 /*
  * ChannelData from src (classified WG_DGRAM_CHANNEL_DATA): when src is one of
  * the device's TURN servers and it holds a WireGuard message, that message

@@ -3,7 +3,11 @@
  * The relayed path below WireGuard (TURN, RFC 8656): a peer put on it by
  * wg_peer_set_relay_path() has its datagrams sent to the TURN server with a
  * 4-byte ChannelData header in front, and ChannelData from one of the
- * device's TURN servers is unwrapped and handed to the receive path. The
+ * device's TURN servers is unwrapped and handed to the receive path. Until
+ * the peer's channel is bound (or when the server refuses channels),
+ * wg_peer_set_relay_send() has them sent as Send indications instead: the
+ * fallback, a copy and a syscall per datagram (see tun_packet in send.c),
+ * never on the ChannelData fast path. The
  * tunnel above does not see the difference: handshakes, keepalives and data
  * are the same messages, and a peer's session survives a move between a
  * relay and a direct path. The NAT agent does the TURN signalling (the
@@ -14,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "util/be.h"
 #include "util/log.h"
 #include "wg/device.h"
 #include "wg/socket.h"
@@ -49,6 +54,68 @@ int wg_relay_send(struct wg_device *dev, const struct ip_endpoint *server, uint1
 	if (len > UINT16_MAX)
 		return -EMSGSIZE;
 	wg_channel_data_header(hdr, channel, len);
+	ip_endpoint_to_sockaddr(server, &ss, &sl);
+	mh.msg_namelen = sl;
+	return sendmsg(fd, &mh, 0) < 0 ? -errno : 0;
+}
+
+/* RFC 8489 / 8656 numbers; the wg library stays free of the nat one. */
+#define STUN_MAGIC_COOKIE_VALUE 0x2112A442u
+#define TURN_SEND_INDICATION_TYPE 0x0016 /* Send (0x006), class indication */
+#define TURN_XOR_PEER_ADDRESS 0x0012
+#define TURN_DATA 0x0013
+
+size_t wg_send_indication_header(uint8_t hdr[WG_SEND_INDICATION_MAX_HEADER], const uint8_t txid[12],
+				 const struct ip_endpoint *target, size_t len)
+{
+	bool v6 = target->addr.family == AF_INET6;
+	size_t alen = v6 ? 16 : 4, peer_attr = 4 + 4 + alen, pad = (4 - len % 4) % 4;
+	size_t body = peer_attr + 4 + len + pad;
+	uint8_t *p = hdr + 20;
+
+	if (body > UINT16_MAX)
+		return 0;
+	be16_put(hdr, TURN_SEND_INDICATION_TYPE);
+	be16_put(hdr + 2, (uint16_t)body);
+	be32_put(hdr + 4, STUN_MAGIC_COOKIE_VALUE);
+	memcpy(hdr + 8, txid, 12);
+	/* XOR-PEER-ADDRESS: port and address XORed with the cookie (and txid for IPv6), RFC 8489 14.2. */
+	be16_put(p, TURN_XOR_PEER_ADDRESS);
+	be16_put(p + 2, (uint16_t)(4 + alen));
+	p[4] = 0;
+	p[5] = v6 ? 0x02 : 0x01;
+	be16_put(p + 6, (uint16_t)(target->port ^ (STUN_MAGIC_COOKIE_VALUE >> 16)));
+	for (size_t i = 0; i < alen; i++)
+		p[8 + i] = target->addr.bytes[i] ^ hdr[4 + i]; /* cookie, then txid: the header's bytes 4..19 */
+	p += peer_attr;
+	be16_put(p, TURN_DATA);
+	be16_put(p + 2, (uint16_t)len);
+	return (size_t)(p + 4 - hdr);
+}
+
+int wg_relay_send_indication(struct wg_device *dev, const struct ip_endpoint *server,
+			     const struct ip_endpoint *target, const void *buf, size_t len)
+{
+	static const uint8_t zeros[3];
+	uint8_t hdr[WG_SEND_INDICATION_MAX_HEADER], txid[12] = { 0 };
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd = dev->udp_fd[server->addr.family == AF_INET6 ? 1 : 0];
+	/* Indications are never answered: a counter makes their ids unique enough (RFC 8489 6). */
+	uint64_t seq = atomic_fetch_add_explicit(&dev->relay_indications, 1, memory_order_relaxed);
+	size_t hlen;
+
+	if (fd < 0)
+		return -EAFNOSUPPORT;
+	for (int i = 0; i < 8; i++)
+		txid[4 + i] = (uint8_t)(seq >> (56 - 8 * i));
+	hlen = wg_send_indication_header(hdr, txid, target, len);
+	if (!hlen)
+		return -EMSGSIZE;
+	struct iovec iov[3] = { { .iov_base = hdr, .iov_len = hlen },
+				{ .iov_base = (void *)buf, .iov_len = len },
+				{ .iov_base = (void *)zeros, .iov_len = (4 - len % 4) % 4 } };
+	struct msghdr mh = { .msg_name = &ss, .msg_iov = iov, .msg_iovlen = 3 };
 	ip_endpoint_to_sockaddr(server, &ss, &sl);
 	mh.msg_namelen = sl;
 	return sendmsg(fd, &mh, 0) < 0 ? -errno : 0;
@@ -105,17 +172,16 @@ int wg_device_set_relay_servers(struct wg_device *dev, const struct ip_endpoint 
 	return 0;
 }
 
-int wg_peer_set_relay_path(struct wg_device *dev, const uint8_t key[WG_KEY_LEN], const struct ip_endpoint *server,
-			   uint16_t channel)
+/* The peer onto the relayed path (server set: ChannelData on channel, or Send indications to target) or off it. */
+static int set_relay_path(struct wg_device *dev, const uint8_t key[WG_KEY_LEN], const struct ip_endpoint *server,
+			  uint16_t channel, const struct ip_endpoint *target)
 {
 	struct wg_peer *peer;
 	int ret = 0;
 
-	if (server && (channel < 0x4000 || channel > 0x4fff))
-		return -EINVAL;
 	pthread_rwlock_rdlock(&dev->lock);
 	if (server && !wg_relay_is_server(dev, server))
-		ret = -EINVAL; /* its ChannelData would never be unwrapped: no way back */
+		ret = -EINVAL; /* what comes back through it would never be unwrapped: no way back */
 	peer = ret ? NULL : wg_peer_find(dev, key);
 	if (!ret && !peer)
 		ret = -ENOENT;
@@ -125,9 +191,27 @@ int wg_peer_set_relay_path(struct wg_device *dev, const uint8_t key[WG_KEY_LEN],
 		if (server) {
 			peer->relay_server = *server;
 			peer->relay_channel = channel;
+			if (target)
+				peer->relay_target = *target;
 		}
 		pthread_mutex_unlock(&peer->lock);
 	}
 	pthread_rwlock_unlock(&dev->lock);
 	return ret;
+}
+
+int wg_peer_set_relay_path(struct wg_device *dev, const uint8_t key[WG_KEY_LEN], const struct ip_endpoint *server,
+			   uint16_t channel)
+{
+	if (server && (channel < 0x4000 || channel > 0x4fff))
+		return -EINVAL;
+	return set_relay_path(dev, key, server, channel, NULL);
+}
+
+int wg_peer_set_relay_send(struct wg_device *dev, const uint8_t key[WG_KEY_LEN], const struct ip_endpoint *server,
+			   const struct ip_endpoint *target)
+{
+	if (!server || !target || ip_endpoint_is_unset(target))
+		return -EINVAL;
+	return set_relay_path(dev, key, server, 0, target); /* channel 0: none, Send indications */
 }

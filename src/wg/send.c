@@ -23,7 +23,7 @@ enum wg_path_kind wg_peer_path(const struct wg_peer *peer, struct ip_endpoint *e
 	if (peer->relay) {
 		*ep = peer->relay_server;
 		memset(src, 0, sizeof(*src));
-		return WG_PATH_RELAY;
+		return peer->relay_channel ? WG_PATH_RELAY : WG_PATH_RELAY_SEND;
 	}
 	if (!peer->has_endpoint)
 		return WG_PATH_NONE;
@@ -46,6 +46,9 @@ int wg_send_to_peer(struct wg_peer *peer, const void *buf, size_t len)
 		break;
 	case WG_PATH_RELAY:
 		ret = wg_relay_send(peer->dev, &ep, peer->relay_channel, buf, len);
+		break;
+	case WG_PATH_RELAY_SEND:
+		ret = wg_relay_send_indication(peer->dev, &ep, &peer->relay_target, buf, len);
 		break;
 	case WG_PATH_NONE:
 	default:
@@ -428,6 +431,21 @@ static unsigned tun_packet(struct wg_device *dev, struct tun_reader *r, size_t g
 			wg_stage_packet(peer, r->scratch,
 					wg_tso_segment(vh, pkt, len, i, seg_len, nsegs, r->scratch));
 		wg_send_initiation(peer, false);
+		pthread_mutex_unlock(&peer->lock);
+		noise_keypair_put(kp);
+		return nsegs;
+	}
+	if (path == WG_PATH_RELAY_SEND) {
+		/*
+		 * Send indications, the relay's fallback until a channel is bound:
+		 * no GSO (each datagram's STUN length and padding differ), so each
+		 * segment is staged (a copy) and sent on its own, one at a time
+		 * so that none is pushed out of the staging queue.
+		 */
+		for (unsigned i = 0; i < nsegs; i++) {
+			wg_stage_packet(peer, r->scratch, wg_tso_segment(vh, pkt, len, i, seg_len, nsegs, r->scratch));
+			wg_send_staged(peer);
+		}
 		pthread_mutex_unlock(&peer->lock);
 		noise_keypair_put(kp);
 		return nsegs;

@@ -204,10 +204,21 @@ int wg_device_set_relay_servers(struct wg_device *dev, const struct ip_endpoint 
  */
 int wg_peer_set_relay_path(struct wg_device *dev, const uint8_t key[WG_KEY_LEN], const struct ip_endpoint *server,
 			   uint16_t channel);
+/*
+ * The relayed path without a channel (none bound yet, or the server refuses
+ * ChannelBind): the peer's datagrams go to server as TURN Send indications
+ * (XOR-PEER-ADDRESS target, DATA) - target being the address the caller's
+ * TURN client holds a permission for. Each costs a copy and a syscall of
+ * its own (no batching); wg_peer_set_relay_path() puts the peer back on
+ * ChannelData once its channel is bound. 0, -ENOENT, or -EINVAL (a server
+ * not configured, target unset).
+ */
+int wg_peer_set_relay_send(struct wg_device *dev, const uint8_t key[WG_KEY_LEN], const struct ip_endpoint *server,
+			   const struct ip_endpoint *target);
 
 /*
  * A WireGuard message that came through server (one of the device's TURN
- * servers) in a TURN Data indication, the relay's fallback before a channel
+ * servers) in a TURN Data indication, the relay's fallback when no channel
  * is bound: handed to WireGuard as if it had come in ChannelData. At most
  * WG_RELAYED_MAX bytes. Not from a hook (it takes the device's locks).
  * 0, or -EINVAL (not a WireGuard message, too long, not a TURN server).

@@ -4,7 +4,8 @@
  * answers: the long-term credential challenge, stale nonces, answers with a
  * wrong MESSAGE-INTEGRITY, retransmission and backoff, refreshes of the
  * allocation, permissions and channels, the failures a server can answer
- * (401 after credentials, 441, 486, 437) and Deallocate.
+ * (401 after credentials, 441, 486, 437) and Deallocate; how the data path
+ * may reach a peer (ChannelData, or Send indications without a channel).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -454,6 +455,99 @@ static void bad_configuration_refused(void **state)
 	assert_int_equal(turn_client_init(&c, &server, longer, PASS, fake_rand), -EINVAL);
 }
 
+/* The peer's CreatePermission or ChannelBind among the n requests in out, answered (error: that code). */
+static void answer_binding_request(struct turn_client *c, struct turn_send *out, size_t n, uint16_t method,
+				   uint16_t error, uint64_t now)
+{
+	uint8_t key[16], buf[512];
+	key_of(PASS, key);
+	for (size_t i = 0; i < n; i++) {
+		struct stun_msg req;
+		assert_int_equal(stun_parse(out[i].buf, out[i].len, &req), 0);
+		if (stun_type_method(req.type) != method)
+			continue;
+		size_t len = answer(&req, error ? STUN_CLASS_ERROR : STUN_CLASS_SUCCESS,
+				    &(struct answer){ .error = error, .key = key }, buf, sizeof(buf));
+		assert_int_equal(deliver(c, buf, len, now), TURN_RX_ANSWER);
+		return;
+	}
+	fail_msg("no request of method 0x%x", method);
+}
+
+/*
+ * How the data path reaches a peer (turn_client_carry): nothing before the
+ * permission; Send indications with the permission alone (ChannelBind not
+ * answered yet, refused by the server, or no channel number left); ChannelData
+ * once the channel is bound, and indications again when the channel is lost.
+ */
+static void carry_falls_back_to_indications(void **state)
+{
+	struct turn_client c;
+	struct turn_send out[4];
+	struct ip_endpoint peer = ep("198.51.100.20:51820");
+	uint16_t channel = 1;
+	init(&c);
+	assert_int_equal(turn_client_bind(&c, &peer, 0), TURN_CHANNEL_MIN);
+	assert_int_equal(turn_client_carry(&c, &peer, &channel), TURN_CARRY_NONE); /* not allocated */
+	assert_int_equal(channel, 0);
+	allocate(&c, 1000);
+	size_t n = turn_client_tick(&c, 1000, out, 4);
+	assert_int_equal(n, 2);
+	assert_int_equal(turn_client_carry(&c, &peer, &channel), TURN_CARRY_NONE); /* no permission yet */
+
+	/* The permission first, the ChannelBind still unanswered: indications. */
+	answer_binding_request(&c, out, n, TURN_METHOD_CREATE_PERMISSION, 0, 1000);
+	assert_int_equal(turn_client_carry(&c, &peer, &channel), TURN_CARRY_INDICATION);
+	assert_int_equal(channel, 0);
+
+	/* The channel bound: ChannelData on it. */
+	answer_binding_request(&c, out, n, TURN_METHOD_CHANNEL_BIND, 0, 1000);
+	assert_int_equal(turn_client_carry(&c, &peer, &channel), TURN_CARRY_CHANNEL);
+	assert_int_equal(channel, TURN_CHANNEL_MIN);
+
+	/* Its refresh refused (a server that stopped taking channels): indications, the permission stays. */
+	n = turn_client_tick(&c, 1000 + TURN_CHANNEL_REFRESH_MS, out, 4);
+	answer_binding_request(&c, out, n, TURN_METHOD_CHANNEL_BIND, 403, 1000 + TURN_CHANNEL_REFRESH_MS);
+	answer_binding_request(&c, out, n, TURN_METHOD_CREATE_PERMISSION, 0, 1000 + TURN_CHANNEL_REFRESH_MS);
+	assert_int_equal(turn_client_carry(&c, &peer, &channel), TURN_CARRY_INDICATION);
+	assert_int_equal(channel, 0);
+
+	/* A second peer whose very first ChannelBind is refused: indications as soon as it is permitted. */
+	struct ip_endpoint other = ep("198.51.100.21:51820");
+	uint64_t now = 1000 + TURN_CHANNEL_REFRESH_MS + 1;
+	assert_int_equal(turn_client_bind(&c, &other, now), TURN_CHANNEL_MIN + 1);
+	n = turn_client_tick(&c, now, out, 4);
+	answer_binding_request(&c, out, n, TURN_METHOD_CHANNEL_BIND, 508, now);
+	assert_int_equal(turn_client_binding(&c, &other)->error_code, 508);
+	assert_int_equal(turn_client_carry(&c, &other, &channel), TURN_CARRY_NONE);
+	answer_binding_request(&c, out, n, TURN_METHOD_CREATE_PERMISSION, 0, now);
+	assert_int_equal(turn_client_carry(&c, &other, &channel), TURN_CARRY_INDICATION);
+
+	/* Every channel number given out: a new peer gets a permission only, and no ChannelBind is sent. */
+	turn_client_unbind(&c, &other);
+	c.next_channel = TURN_CHANNEL_MAX + 1;
+	struct ip_endpoint late = ep("198.51.100.22:51820");
+	now += 10;
+	assert_int_equal(turn_client_bind(&c, &late, now), 0);
+	assert_non_null(turn_client_binding(&c, &late));
+	assert_null(turn_client_channel(&c, 0));
+	n = turn_client_tick(&c, now, out, 4);
+	for (size_t i = 0; i < n; i++) {
+		struct stun_msg req;
+		assert_int_equal(stun_parse(out[i].buf, out[i].len, &req), 0);
+		assert_false(stun_type_method(req.type) == TURN_METHOD_CHANNEL_BIND && ip_endpoint_equal(&req.peers[0], &late));
+	}
+	answer_binding_request(&c, out, n, TURN_METHOD_CREATE_PERMISSION, 0, now);
+	assert_int_equal(turn_client_carry(&c, &late, &channel), TURN_CARRY_INDICATION);
+	assert_int_equal(channel, 0);
+	n = turn_client_tick(&c, now + TURN_RETRY_MIN_MS, out, 4); /* the first peer's ChannelBind again, not late's */
+	for (size_t i = 0; i < n; i++) {
+		struct stun_msg req;
+		assert_int_equal(stun_parse(out[i].buf, out[i].len, &req), 0);
+		assert_false(stun_type_method(req.type) == TURN_METHOD_CHANNEL_BIND && ip_endpoint_equal(&req.peers[0], &late));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -468,6 +562,7 @@ int main(void)
 		cmocka_unit_test(mismatch_on_refresh_reallocates),
 		cmocka_unit_test(deallocate_at_teardown),
 		cmocka_unit_test(bad_configuration_refused),
+		cmocka_unit_test(carry_falls_back_to_indications),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

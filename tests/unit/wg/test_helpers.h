@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Shared by the wg unit tests: hex decoding for known-answer vectors,
- * loopback UDP sockets standing in for a device's socket or a peer's, and
- * polling for a condition and a peer's status with two real devices.
+ * loopback UDP sockets standing in for a device's socket or a peer's, two
+ * real devices in a namespace of their own, and polling for a condition and
+ * a peer's status with them.
  */
 #ifndef OVL_TEST_WG_HELPERS_H
 #define OVL_TEST_WG_HELPERS_H
 
 #include <arpa/inet.h>
+#include <sched.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -41,6 +45,27 @@ static inline int bound_udp(struct ip_endpoint *ep)
 	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
 	assert_int_equal(ip_endpoint_from_sockaddr((struct sockaddr *)&sin, ep), 0);
 	return fd;
+}
+
+/*
+ * In a new network namespace (loopback up; root only): devices *a and *b on
+ * interfaces <tag><pid>a and <tag><pid>b (their names in ifa, ifb), no
+ * UAPI socket, their public keys in pa and pb.
+ */
+static inline void device_pair_create(const char *tag, struct wg_device **a, struct wg_device **b,
+				      uint8_t pa[WG_KEY_LEN], uint8_t pb[WG_KEY_LEN], char ifa[16], char ifb[16])
+{
+	uint8_t ka[WG_KEY_LEN], kb[WG_KEY_LEN];
+	assert_int_equal(unshare(CLONE_NEWNET), 0);
+	assert_int_equal(system("ip link set lo up"), 0);
+	snprintf(ifa, 16, "%s%da", tag, getpid() % 100000);
+	snprintf(ifb, 16, "%s%db", tag, getpid() % 100000);
+	assert_int_equal(wg_keypair_generate(ka, pa), 0);
+	assert_int_equal(wg_keypair_generate(kb, pb), 0);
+	struct wg_device_config ca = { .ifname = ifa, .private_key = ka, .no_uapi = true };
+	struct wg_device_config cb = { .ifname = ifb, .private_key = kb, .no_uapi = true };
+	assert_int_equal(wg_device_create(&ca, a), 0);
+	assert_int_equal(wg_device_create(&cb, b), 0);
 }
 
 /* Monotonic seconds, for WAIT_FOR's deadline. */

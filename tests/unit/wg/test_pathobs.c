@@ -85,22 +85,12 @@ static void loopback(struct sockaddr_in *sin, uint16_t port)
 
 static void setup_relayed_pair(void)
 {
-	uint8_t ka[32], kb[32];
 	char ifa[16], ifb[16];
 	struct ip_endpoint server;
 	struct sockaddr_in sin;
 	socklen_t sl = sizeof(sin);
 
-	assert_int_equal(unshare(CLONE_NEWNET), 0);
-	assert_int_equal(system("ip link set lo up"), 0);
-	snprintf(ifa, sizeof(ifa), "wgo%da", getpid() % 100000);
-	snprintf(ifb, sizeof(ifb), "wgo%db", getpid() % 100000);
-	assert_int_equal(wg_keypair_generate(ka, pa), 0);
-	assert_int_equal(wg_keypair_generate(kb, pb), 0);
-	struct wg_device_config ca = { .ifname = ifa, .private_key = ka, .no_uapi = true };
-	struct wg_device_config cb = { .ifname = ifb, .private_key = kb, .no_uapi = true };
-	assert_int_equal(wg_device_create(&ca, &a), 0);
-	assert_int_equal(wg_device_create(&cb, &b), 0);
+	device_pair_create("wgo", &a, &b, pa, pb, ifa, ifb);
 	loopback(&port_a, wg_device_listen_port(a));
 	loopback(&port_b, wg_device_listen_port(b));
 
