@@ -168,6 +168,11 @@ def relay_and_upgrade():
         t0 = time.monotonic()
         ka, kb = orch.exchange()
         via = [{"ip": relay.wan_ip}]
+        # Relay first: the path is there at once, and the first packet brings the WireGuard handshake
+        # (without traffic "connected" waits for one: a retry or the 25 s keepalive).
+        orch.wait(lambda: a.exec("ping", "-n", "-q", "-c", "1", "-W", "1", b.status["node_ip"],
+                                 check=False).returncode == 0, 30, "a first ping from node 0 to node 1")
+        say(f"   first ping from node 0 to node 1 answered after {time.monotonic() - t0:.2f} s")
         orch.wait(lambda: on_path(a, kb, "relayed", via) and on_path(b, ka, "relayed", via), 30,
                   f"both nodes relayed to each other through {addr}")
         say(f"   relayed both ways through {addr} after {time.monotonic() - t0:.2f} s;")
