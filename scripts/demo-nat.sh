@@ -59,13 +59,13 @@ def lab():
     """A NAT lab, stopped on the way out whatever happens. A signal during the cleanup does not
     cut it short: it is held, and stops the demo once the lab is gone."""
     held = []
-    lab = NatLab(build + "/cmd/overlayd")
+    nl = NatLab(build + "/cmd/overlayd")
     try:
-        say(f"-- a NAT lab: namespaces *-{lab.token}, files in {lab.workdir}")
-        yield lab.__enter__()
+        say(f"-- a NAT lab: namespaces *-{nl.token}, files in {nl.workdir}")
+        yield nl.__enter__()
     finally:
         saved = [signal.signal(s, lambda signum, frame: held.append(signum)) for s in STOP_SIGNALS]
-        lab.stop()
+        nl.stop()
         for s, h in zip(STOP_SIGNALS, saved):
             signal.signal(s, h)
         if held:
@@ -92,7 +92,7 @@ def ping(src, dst, how):
         raise AssertionError(f"ping node {src.index} -> node {dst.index} {how} lost packets")
 
 
-def show_candidates(lab, n, relay=False):
+def show_candidates(n, relay=False):
     def ready():
         st = n.ok("nat_status")
         has_relay = any(c["candidate_type"] == "relay" for c in st["candidates"])
@@ -104,10 +104,10 @@ def show_candidates(lab, n, relay=False):
         say(f"      {c['candidate_type']:<17} {c['address']:<22} priority {c['priority']}")
 
 
-def pair(lab, a, b):
-    ca, cb = lab.candidates(a), lab.candidates(b)
-    kb = lab.add_peer(a, b, cb)
-    ka = lab.add_peer(b, a, ca)
+def pair(nl, a, b):
+    ca, cb = nl.candidates(a), nl.candidates(b)
+    kb = nl.add_peer(a, b, cb)
+    ka = nl.add_peer(b, a, ca)
     return ka, kb
 
 
@@ -122,7 +122,7 @@ def punch(symmetric):
         for n in (a, b):
             nl.setup(n, f"demo{nl.token}", hole_punch_timeout_secs=5)
         for n in (a, b):
-            show_candidates(nl, n)
+            show_candidates(n)
         say("== the orchestrator hands each node the other's candidates (add_peer), at the same moment")
         t0 = time.monotonic()
         ka, kb = pair(nl, a, b)
@@ -162,14 +162,14 @@ def relay_and_upgrade():
             nl.setup(n, f"demo{nl.token}", hole_punch_timeout_secs=3,
                      turn_servers=[{"addr": addr, "username": f"node-{n.index}", "credential": SECRET}])
         for n in (a, b):
-            show_candidates(nl, n, relay=True)
+            show_candidates(n, relay=True)
         say("== the orchestrator hands each node the other's candidates, and again whenever they change")
         orch = Orchestrator(nl, a, b)
         t0 = time.monotonic()
         ka, kb = orch.exchange()
         via = [{"ip": relay.wan_ip}]
-        # Relay first: the path is there at once, and the first packet brings the WireGuard handshake
-        # (without traffic "connected" waits for one: a retry or the 25 s keepalive).
+        # Relay first: traffic may flow as soon as the pair has its candidates. Without traffic,
+        # "connected" would wait for a WireGuard handshake retry (8 s here).
         orch.wait(lambda: a.exec("ping", "-n", "-q", "-c", "1", "-W", "1", b.status["node_ip"],
                                  check=False).returncode == 0, 30, "a first ping from node 0 to node 1")
         say(f"   first ping from node 0 to node 1 answered after {time.monotonic() - t0:.2f} s")
