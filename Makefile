@@ -1,7 +1,8 @@
 # Entry points. Every target installs what it needs first (Debian 12, root).
 #   make demo   - the main job: a 3-node encrypted overlay in network namespaces
 #   make demo-cluster - cluster mode: 3 nodes find each other through a 3-member etcd cluster
-#   make demo-nat - NAT traversal: two nodes behind NAT routers punch through with STUN candidates
+#   make demo-nat - NAT traversal: two nodes behind NAT routers punch through with STUN candidates;
+#                   a symmetric NAT relayed through the built-in TURN relay, then upgraded
 #   make check  - a short run of every fuzz harness, then every test: build + unit +
 #                 integration + namespace tests, then the same again under
 #                 AddressSanitizer + UndefinedBehaviorSanitizer (its summary line last)

@@ -10,16 +10,13 @@ import zlib
 
 import pytest
 
+from natlab import peer_status
 from testutil import wait_for
 
 
 def ping(src, dst_node, count=1, wait=1):
     return src.exec("ping", "-n", "-q", "-c", str(count), "-W", str(wait), dst_node.status["node_ip"],
                     check=False).returncode == 0
-
-
-def peer_status(n, key):
-    return next((p for p in n.ok("nat_status")["peers"] if p["node_id"] == key), None)
 
 
 def connected(n, key):

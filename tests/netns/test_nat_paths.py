@@ -10,51 +10,13 @@ import subprocess
 import sys
 import time
 
-from natlab import STUN_IPS, TURN_IPS
-from test_nat import peer_status, ping
+from natlab import STUN_IPS, TURN_IPS, Orchestrator, on_path
+from test_nat import ping
 from testutil import wait_for
 
 TCPSTREAM = pathlib.Path(__file__).resolve().parent.parent / "lib" / "tcpstream.py"
 STREAM_PORT = 7000
 TURN_USER, TURN_PASSWORD = "node", "turn-pass"  # start_turn()'s default user
-
-
-def on_path(n, key, kind, relays=None):
-    """n's status of peer key when connected with connection_type kind (and, relayed, through one
-    of relays: its remote endpoint is that relay's address), else None."""
-    p = peer_status(n, key)
-    if not p or not p.get("connected") or p["connection_type"] != kind:
-        return None
-    if relays is not None and p.get("remote_endpoint", "").rsplit(":", 1)[0] not in [t["ip"] for t in relays]:
-        return None
-    return p
-
-
-class Orchestrator:
-    """Hands each node's candidates to the other, and again whenever they changed (as on
-    nat_reflexive_changed, or when a relay's allocation moved)."""
-
-    def __init__(self, lab, a, b):
-        self.lab, self.a, self.b = lab, a, b
-        self.handed = {}
-        self.keys = {}
-
-    def candidates(self, n):
-        return sorted(n.ok("nat_status")["candidates"], key=repr)
-
-    def exchange(self):
-        for src, dst in ((self.a, self.b), (self.b, self.a)):
-            now = self.candidates(src)
-            if now != self.handed.get(src.index):
-                self.handed[src.index] = now
-                self.keys[src.index] = self.lab.add_peer(dst, src, now)
-        return self.keys.get(self.a.index), self.keys.get(self.b.index)
-
-    def wait(self, cond, timeout, what):
-        def step():
-            self.exchange()
-            return cond()
-        return wait_for(step, timeout=timeout, interval=0.2, what=what)
 
 
 def relay_candidates(n, count):
