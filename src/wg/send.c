@@ -128,10 +128,23 @@ int wg_peer_probe(struct wg_device *dev, const uint8_t key[WG_KEY_LEN], const st
 	pthread_rwlock_rdlock(&dev->lock);
 	peer = wg_peer_find(dev, key);
 	if (peer) {
+		struct ip_endpoint relay;
+		struct ip_addr src;
 		pthread_mutex_lock(&peer->lock);
 		peer->handshake_attempts = 0;
 		ret = create_initiation(peer, &msg, wg_now_ns());
 		wg_pathobs_initiation_sent(peer, true);
+		/*
+		 * A peer on a relay gets the same initiation through it: a probe
+		 * replaces the handshake in flight, so an initiation sent on the
+		 * relay alone would be answered to a handshake already forgotten,
+		 * and with probes every round the relayed session would wait for
+		 * the rekey timeout. One initiation on every path keeps "relay
+		 * first" true while the direct path is punched.
+		 */
+		enum wg_path_kind path = wg_peer_path(peer, &relay, &src);
+		if (!ret && (path == WG_PATH_RELAY || path == WG_PATH_RELAY_SEND))
+			(void)wg_send_to_peer(peer, &msg, sizeof(msg));
 		pthread_mutex_unlock(&peer->lock);
 	}
 	/* One message to every candidate: the responder's replay check keeps only the first copy. */
