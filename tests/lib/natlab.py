@@ -253,11 +253,13 @@ add rule ip nat post oifname "wan" masquerade{flags}
             return st["candidates"] if st["last_refresh"] else None
         return wait_for(ready, timeout=timeout, what=f"node {n.index} STUN answer", interval=0.1)
 
-    def add_peer(self, n, other, cands, endpoint="0.0.0.0:0"):
-        st = other.ok("status")
-        n.ok("add_peer", public_key=st["public_key"], endpoint=endpoint, allowed_ips=other.status["slice_cidr"],
+    def add_peer(self, n, other, cands, endpoint="0.0.0.0:0", key=None):
+        """Adds other to n; key is other's public key when the caller has it already (no status
+        request then, so two add_peers can follow each other closely); returns that key."""
+        key = key or other.ok("status")["public_key"]
+        n.ok("add_peer", public_key=key, endpoint=endpoint, allowed_ips=other.status["slice_cidr"],
              persistent_keepalive_secs=25, candidates=cands)
-        return st["public_key"]
+        return key
 
     def stop(self):
         for n in self.nodes:
