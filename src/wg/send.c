@@ -119,6 +119,13 @@ void wg_send_initiation(struct wg_peer *peer, bool is_retry)
 		log_debug("wg %s: sending handshake initiation failed: %s", dev->ifname, strerror(-ret));
 }
 
+static bool keypair_fresh(const struct noise_keypair *kp, uint64_t now)
+{
+	return atomic_load(&kp->valid) &&
+	       now - kp->birth_ns < WG_REJECT_AFTER_TIME * NSEC_PER_SEC &&
+	       atomic_load(&kp->send_counter) < WG_REJECT_AFTER_MESSAGES;
+}
+
 int wg_peer_probe(struct wg_device *dev, const uint8_t key[WG_KEY_LEN], const struct ip_endpoint *eps, size_t n)
 {
 	struct wg_msg_initiation msg;
@@ -130,20 +137,23 @@ int wg_peer_probe(struct wg_device *dev, const uint8_t key[WG_KEY_LEN], const st
 	if (peer) {
 		struct ip_endpoint relay;
 		struct ip_addr src;
+		uint64_t now = wg_now_ns();
 		pthread_mutex_lock(&peer->lock);
+		bool session = peer->kp_current && keypair_fresh(peer->kp_current, now);
 		peer->handshake_attempts = 0;
-		ret = create_initiation(peer, &msg, wg_now_ns());
+		ret = create_initiation(peer, &msg, now);
 		wg_pathobs_initiation_sent(peer, true);
 		/*
-		 * A peer on a relay gets the same initiation through it: a probe
-		 * replaces the handshake in flight, so an initiation sent on the
-		 * relay alone would be answered to a handshake already forgotten,
-		 * and with probes every round the relayed session would wait for
-		 * the rekey timeout. One initiation on every path keeps "relay
-		 * first" true while the direct path is punched.
+		 * A peer on a relay with no session yet gets the same initiation
+		 * through the relay: a probe replaces the handshake in flight, so
+		 * an initiation sent on the relay alone would be answered to a
+		 * handshake already forgotten, and the relayed session would wait
+		 * for the rekey timeout ("relay first" would not be true). Once a
+		 * session runs, probes go direct only, so that the answer to one
+		 * comes back the way it went and proves the direct path.
 		 */
 		enum wg_path_kind path = wg_peer_path(peer, &relay, &src);
-		if (!ret && (path == WG_PATH_RELAY || path == WG_PATH_RELAY_SEND))
+		if (!ret && !session && (path == WG_PATH_RELAY || path == WG_PATH_RELAY_SEND))
 			(void)wg_send_to_peer(peer, &msg, sizeof(msg));
 		pthread_mutex_unlock(&peer->lock);
 	}
@@ -155,13 +165,6 @@ int wg_peer_probe(struct wg_device *dev, const uint8_t key[WG_KEY_LEN], const st
 		}
 	pthread_rwlock_unlock(&dev->lock);
 	return ret ? ret : sent;
-}
-
-static bool keypair_fresh(const struct noise_keypair *kp, uint64_t now)
-{
-	return atomic_load(&kp->valid) &&
-	       now - kp->birth_ns < WG_REJECT_AFTER_TIME * NSEC_PER_SEC &&
-	       atomic_load(&kp->send_counter) < WG_REJECT_AFTER_MESSAGES;
 }
 
 /*

@@ -181,8 +181,8 @@ void wg_device_status_free(struct wg_device_status *st);
  * device's port to each of eps at once. The peer's endpoint is left alone:
  * whichever candidate answers first becomes it, by the ordinary roaming
  * rule (authenticated packet from a new address), and on_endpoint reports
- * it. A peer on a relay gets the same initiation through the relay too (the
- * probe replaces the handshake in flight). Returns how many were sent to
+ * it. A peer on a relay with no session yet gets the same initiation through
+ * the relay too (the probe replaces the handshake in flight). Returns how many were sent to
  * eps, or -ENOENT (no such peer), -ENOKEY.
  */
 int wg_peer_probe(struct wg_device *dev, const uint8_t key[WG_KEY_LEN], const struct ip_endpoint *eps, size_t n);
