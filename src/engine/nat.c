@@ -58,6 +58,7 @@ struct nat_peer {
 	struct ip_endpoint probe_to;
 	struct nat_round round; /* for the line that says why a round failed */
 	uint64_t rx_bytes;	/* the device's count, for the round's account */
+	uint64_t tx_bytes, tx_changed_ms; /* the device's count, and when it last moved (monotonic) */
 	bool has_endpoint;
 	struct ip_endpoint endpoint;
 	uint16_t keepalive;  /* what add_peer asked for */
@@ -333,6 +334,7 @@ struct peer_job {
 	size_t n_eps;
 	bool set_keepalive;
 	uint16_t keepalive;
+	bool keepalive_now;	     /* nothing sent on the path in use for NAT_KEEPALIVE_SECS */
 	uint8_t txid[STUN_TXID_LEN]; /* of the check, when we probe with STUN */
 	char why[512];		     /* SILENCE: what the round probed and what came back */
 };
@@ -450,13 +452,27 @@ static uint64_t peers_pass(struct nat_agent *a)
 		if (job->sel.moved)
 			path_moved(a, p, &job->sel);
 		plan_probe(a, p, job);
+		/*
+		 * Both ends of a path in use send at least every NAT_KEEPALIVE_SECS:
+		 * WireGuard's persistent keepalive waits for silence both ways, so
+		 * of an idle pair one side would only receive, and the other would
+		 * see its path (relay or direct) carry nothing and take it for dead.
+		 */
+		if (ps->tx_bytes != p->tx_bytes) {
+			p->tx_bytes = ps->tx_bytes;
+			p->tx_changed_ms = mono;
+		} else if (p->sel.path.cur.kind != NAT_PATH_NONE && mono - p->tx_changed_ms >= NAT_KEEPALIVE_SECS * 1000) {
+			job->keepalive_now = true;
+			p->tx_changed_ms = mono;
+		}
 		if (!p->keepalive_done) {
 			p->keepalive_done = true;
 			job->set_keepalive = true;
 			job->keepalive = p->keepalive && p->keepalive < NAT_KEEPALIVE_SECS ? p->keepalive
 											    : NAT_KEEPALIVE_SECS;
 		}
-		if (job->sel.direct != NAT_PUNCH_NOTHING || job->set_keepalive || job->sel.change != NAT_PATHSEL_KEEP)
+		if (job->sel.direct != NAT_PUNCH_NOTHING || job->set_keepalive || job->keepalive_now ||
+		    job->sel.change != NAT_PATHSEL_KEEP)
 			n_jobs++;
 		uint64_t next = nat_punch_next_ms(&p->sel.path.punch, &a->punch);
 		wake = next < wake ? next : wake;
@@ -497,6 +513,8 @@ static uint64_t peers_pass(struct nat_agent *a)
 		if (pc.set_endpoint || pc.set_persistent_keepalive)
 			wg_peer_upsert(a->dev, &pc);
 		nat_pathsel_apply(a->dev, job->key, memcmp(a->own_key, job->key, WG_KEY_LEN) > 0, &job->sel);
+		if (job->keepalive_now)
+			wg_peer_send_keepalive(a->dev, job->key);
 	}
 	free(jobs);
 	return wake;

@@ -551,6 +551,19 @@ int wg_peer_initiate_handshake(struct wg_device *dev, const uint8_t key[WG_KEY_L
 	return with_peer(dev, key, do_initiate, NULL);
 }
 
+static int do_keepalive(struct wg_device *dev, struct wg_peer *peer, const void *arg)
+{
+	pthread_mutex_lock(&peer->lock);
+	wg_send_keepalive(peer);
+	pthread_mutex_unlock(&peer->lock);
+	return 0;
+}
+
+int wg_peer_send_keepalive(struct wg_device *dev, const uint8_t key[WG_KEY_LEN])
+{
+	return with_peer(dev, key, do_keepalive, NULL);
+}
+
 int wg_device_status(struct wg_device *dev, struct wg_device_status **out)
 {
 	struct wg_device_status *st = calloc(1, sizeof(*st));

@@ -132,6 +132,13 @@ int wg_peer_remove_allowed_ip(struct wg_device *dev, const uint8_t key[WG_KEY_LE
  * there is no such peer.
  */
 int wg_peer_initiate_handshake(struct wg_device *dev, const uint8_t key[WG_KEY_LEN]);
+/*
+ * One keepalive to the peer now, on its current path (or a handshake when
+ * no session runs). For NAT traversal: a persistent keepalive is sent only
+ * when nothing crossed in either direction, so of an idle pair one side may
+ * only ever receive; a path's liveness needs packets both ways.
+ */
+int wg_peer_send_keepalive(struct wg_device *dev, const uint8_t key[WG_KEY_LEN]);
 
 struct wg_peer_status {
 	char public_key[WG_KEY_B64_LEN + 1];
