@@ -72,6 +72,15 @@ def test_symmetric_nat_relayed_through_coturn(lab, uniq):
                            capture_output=True, text=True, check=True).stdout
     assert [turn["addr"], "allocated", relay_a, "-"] in [line.split() for line in table.splitlines()], table
     assert [kb, "connected", "relayed", turn["addr"]] in [line.split() for line in table.splitlines()], table
+    # Idle, the pair keeps its relay: each end must hear the other through it (a persistent
+    # keepalive alone waits for silence both ways, so one end would only receive and take the
+    # relay for dead after NAT_PATH_DEAD_MS, 15 s). Watched for twice that, with no traffic.
+    ka = pb["node_id"]
+    idle_until = time.monotonic() + 30
+    while time.monotonic() < idle_until:
+        assert relayed(a, kb) and relayed(b, ka), (peer_status(a, kb), peer_status(b, ka))
+        time.sleep(1)
+    assert ping(a, b, count=1) and ping(b, a, count=1)
     for n in (a, b):
         assert PASSWORD not in n.log.read_text(errors="replace")
 
