@@ -108,24 +108,32 @@ print(len(got), late, flush=True)
 
 SENDER = r"""
 import socket, sys, time
-n = int(sys.argv[1])
+# Paced and timed rather than a fixed count sent at once: a burst of tens of
+# thousands overflows the TUN queue within a fraction of a second and nearly all
+# of it is dropped there (under ASan only a few hundred got through), which
+# leaves too few datagrams to tell ordering from luck. Small bursts for a few
+# seconds keep the flow alongside the TCP load for its whole length.
+seconds = float(sys.argv[1])
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 pad = bytes(1200)
-for i in range(n):
-    while True:
+i, end = 0, time.monotonic() + seconds
+while time.monotonic() < end:
+    for _ in range(16):
         try:
             s.sendto(i.to_bytes(8, "big") + pad, ("10.77.0.2", 7000))
-            break
+            i += 1
         except OSError:
-            time.sleep(0.001)  # ENOBUFS: the tunnel's queue is full
+            break  # ENOBUFS: the tunnel's queue is full
+    time.sleep(0.001)
 time.sleep(0.5)
 for _ in range(3):
     s.sendto((2**64 - 1).to_bytes(8, "big"), ("10.77.0.2", 7000))
+print(i, flush=True)
 """
 
 
 def test_one_flow_arrives_in_order_while_others_load_every_queue(lab, ours):
-    """Numbered datagrams of one UDP flow, sent as fast as they go while
+    """Numbered datagrams of one UDP flow, sent in small bursts while
     four TCP streams keep every queue busy, A seals and B decrypts on their
     workers ("cryptN" threads) too: those that arrive do so in the order
     they were sent. Loss is allowed (UDP); reordering by the tunnel is not."""
@@ -143,11 +151,11 @@ def test_one_flow_arrives_in_order_while_others_load_every_queue(lab, ours):
     load = subprocess.Popen(["ip", "netns", "exec", t["a"], "iperf3", "-c", "10.77.0.2", "-p", "5201",
                              "-P", "4", "-t", "6"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     lab.procs.append(load)
-    lab.sh(t["a"], sys.executable, "-c", SENDER, "30000", timeout=120)
+    sent = int(lab.sh(t["a"], sys.executable, "-c", SENDER, "4", timeout=120).stdout)
     received, late = map(int, recv.communicate(timeout=30)[0].split())
     load.wait(timeout=30)
     crypt = {side: sum(role_threads(t[side], "crypt").values()) - crypt_before[side] for side in crypt_before}
-    assert received >= 1000, f"only {received} of 30000 datagrams arrived"
+    assert received >= 1000, f"only {received} of {sent} datagrams arrived"
     assert late == 0, f"{late} of {received} datagrams arrived after a later one"
     # Both parallel paths were taken: A's workers sealed, B's decrypted.
     assert crypt["pid_a"] >= 2 and crypt["pid_b"] >= 2, f"the workers' CPU ticks (A seals, B decrypts): {crypt}"
