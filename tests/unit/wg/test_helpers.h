@@ -50,10 +50,12 @@ static inline int bound_udp(struct ip_endpoint *ep)
 /*
  * In a new network namespace (loopback up; root only): devices *a and *b on
  * interfaces <tag><pid>a and <tag><pid>b (their names in ifa, ifb), no
- * UAPI socket, their public keys in pa and pb.
+ * UAPI socket, their public keys in pa and pb; both hand datagrams that are
+ * no WireGuard message to hook (may be NULL).
  */
-static inline void device_pair_create(const char *tag, struct wg_device **a, struct wg_device **b,
-				      uint8_t pa[WG_KEY_LEN], uint8_t pb[WG_KEY_LEN], char ifa[16], char ifb[16])
+static inline void device_pair_create_hooked(const char *tag, wg_datagram_fn hook, struct wg_device **a,
+					     struct wg_device **b, uint8_t pa[WG_KEY_LEN], uint8_t pb[WG_KEY_LEN],
+					     char ifa[16], char ifb[16])
 {
 	uint8_t ka[WG_KEY_LEN], kb[WG_KEY_LEN];
 	assert_int_equal(unshare(CLONE_NEWNET), 0);
@@ -62,10 +64,16 @@ static inline void device_pair_create(const char *tag, struct wg_device **a, str
 	snprintf(ifb, 16, "%s%db", tag, getpid() % 100000);
 	assert_int_equal(wg_keypair_generate(ka, pa), 0);
 	assert_int_equal(wg_keypair_generate(kb, pb), 0);
-	struct wg_device_config ca = { .ifname = ifa, .private_key = ka, .no_uapi = true };
-	struct wg_device_config cb = { .ifname = ifb, .private_key = kb, .no_uapi = true };
+	struct wg_device_config ca = { .ifname = ifa, .private_key = ka, .no_uapi = true, .on_datagram = hook };
+	struct wg_device_config cb = { .ifname = ifb, .private_key = kb, .no_uapi = true, .on_datagram = hook };
 	assert_int_equal(wg_device_create(&ca, a), 0);
 	assert_int_equal(wg_device_create(&cb, b), 0);
+}
+
+static inline void device_pair_create(const char *tag, struct wg_device **a, struct wg_device **b,
+				      uint8_t pa[WG_KEY_LEN], uint8_t pb[WG_KEY_LEN], char ifa[16], char ifb[16])
+{
+	device_pair_create_hooked(tag, NULL, a, b, pa, pb, ifa, ifb);
 }
 
 /* Monotonic seconds, for WAIT_FOR's deadline. */

@@ -11,8 +11,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <poll.h>
-#include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -29,6 +26,7 @@
 #include "wg/messages.h"
 #include "wg/wg.h"
 #include "test_helpers.h"
+#include "turn_standin.h"
 
 #define CHANNEL_A 0x4001 /* a's channel towards b, on the server */
 #define CHANNEL_B 0x4abc /* b's channel towards a */
@@ -41,124 +39,63 @@ static void on_datagram(void *user, const uint8_t *buf, size_t len, const struct
 		atomic_fetch_add(&hook_channel_data, 1);
 }
 
-/* The stand-in TURN server: one socket, forwarding between the two devices' channels. */
-struct relay {
-	int fd, stop_fd;
-	struct sockaddr_in a, b; /* the devices' ports */
+/* The stand-in TURN server, forwarding between the two devices' channels. */
+static struct relay {
+	struct turn_standin server; /* first: the relay function gets its address */
 	atomic_int forwarded, malformed, wrong_channel;
 	/* Set: the next datagram from a is kept here (its ChannelData data) instead of forwarded. */
 	atomic_bool capture;
 	uint8_t captured[2048];
 	atomic_size_t captured_len;
-	pthread_t thread;
-};
+} relay = { .server = TURN_STANDIN_INIT };
 
-static void *relay_main(void *arg)
+static void relay_channel_data(struct turn_standin *s, uint8_t *buf, size_t n, bool from_a)
 {
-	struct relay *r = arg;
-	uint8_t buf[2048];
-	struct pollfd pfd[2] = { { .fd = r->fd, .events = POLLIN }, { .fd = r->stop_fd, .events = POLLIN } };
-	while (poll(pfd, 2, -1) > 0 && !pfd[1].revents) {
-		struct sockaddr_in from;
-		socklen_t fl = sizeof(from);
-		ssize_t n = recvfrom(r->fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
-		if (n <= 0)
-			continue;
-		bool from_a = from.sin_port == r->a.sin_port;
-		uint16_t channel = (uint16_t)(buf[0] << 8 | buf[1]), dlen = (uint16_t)(buf[2] << 8 | buf[3]);
-		/* Exactly one ChannelData per datagram, with no padding: what our devices send. */
-		if (n < 4 || (size_t)dlen != (size_t)n - 4 || !wg_message_classify(buf + 4, dlen)) {
-			atomic_fetch_add(&r->malformed, 1);
-			continue;
-		}
-		if (channel != (from_a ? CHANNEL_A : CHANNEL_B)) {
-			atomic_fetch_add(&r->wrong_channel, 1);
-			continue;
-		}
-		if (from_a && atomic_load(&r->capture)) {
-			memcpy(r->captured, buf + 4, dlen);
-			atomic_store(&r->capture, false);
-			atomic_store(&r->captured_len, dlen);
-			continue;
-		}
-		uint16_t out = from_a ? CHANNEL_B : CHANNEL_A;
-		buf[0] = (uint8_t)(out >> 8);
-		buf[1] = (uint8_t)out;
-		struct sockaddr_in *to = from_a ? &r->b : &r->a;
-		if (sendto(r->fd, buf, (size_t)n, 0, (struct sockaddr *)to, sizeof(*to)) == n)
-			atomic_fetch_add(&r->forwarded, 1);
+	struct relay *r = (struct relay *)s;
+	uint16_t channel = (uint16_t)(buf[0] << 8 | buf[1]), dlen = (uint16_t)(buf[2] << 8 | buf[3]);
+	/* Exactly one ChannelData per datagram, with no padding: what our devices send. */
+	if (n < 4 || (size_t)dlen != n - 4 || !wg_message_classify(buf + 4, dlen)) {
+		atomic_fetch_add(&r->malformed, 1);
+		return;
 	}
-	return NULL;
+	if (channel != (from_a ? CHANNEL_A : CHANNEL_B)) {
+		atomic_fetch_add(&r->wrong_channel, 1);
+		return;
+	}
+	if (from_a && atomic_load(&r->capture)) {
+		memcpy(r->captured, buf + 4, dlen);
+		atomic_store(&r->capture, false);
+		atomic_store(&r->captured_len, dlen);
+		return;
+	}
+	uint16_t out = from_a ? CHANNEL_B : CHANNEL_A;
+	buf[0] = (uint8_t)(out >> 8);
+	buf[1] = (uint8_t)out;
+	if (turn_standin_send(s, buf, n, !from_a))
+		atomic_fetch_add(&r->forwarded, 1);
 }
 
 static struct wg_device *a, *b;
-static struct relay relay = { .fd = -1, .stop_fd = -1 };
-static bool relay_running;
 
 static int teardown(void **state)
 {
-	if (relay_running) {
-		uint64_t one = 1;
-		assert_int_equal(write(relay.stop_fd, &one, sizeof(one)), (ssize_t)sizeof(one));
-		pthread_join(relay.thread, NULL);
-		relay_running = false;
-	}
+	turn_standin_stop(&relay.server);
 	wg_device_destroy(a);
 	wg_device_destroy(b);
 	a = b = NULL;
-	if (relay.fd >= 0)
-		close(relay.fd);
-	if (relay.stop_fd >= 0)
-		close(relay.stop_fd);
-	relay.fd = relay.stop_fd = -1;
 	return 0;
-}
-
-static void loopback(struct sockaddr_in *sin, uint16_t port)
-{
-	*sin = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(port),
-				     .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 }
 
 static void relayed_both_ways(void **state)
 {
-	uint8_t ka[32], pa[32], kb[32], pb[32];
+	uint8_t pa[32], pb[32];
 	char ifa[16], ifb[16], cmd[512];
-	struct ip_endpoint server;
-	struct sockaddr_in sin;
-	socklen_t sl = sizeof(sin);
 
 	if (geteuid() != 0)
 		skip();
-	assert_int_equal(unshare(CLONE_NEWNET), 0);
-	assert_int_equal(system("ip link set lo up"), 0);
-	snprintf(ifa, sizeof(ifa), "wgr%da", getpid() % 100000);
-	snprintf(ifb, sizeof(ifb), "wgr%db", getpid() % 100000);
-	assert_int_equal(wg_keypair_generate(ka, pa), 0);
-	assert_int_equal(wg_keypair_generate(kb, pb), 0);
-	struct wg_device_config ca = { .ifname = ifa, .private_key = ka, .no_uapi = true, .on_datagram = on_datagram };
-	struct wg_device_config cb = { .ifname = ifb, .private_key = kb, .no_uapi = true, .on_datagram = on_datagram };
-	assert_int_equal(wg_device_create(&ca, &a), 0);
-	assert_int_equal(wg_device_create(&cb, &b), 0);
-
-	relay.fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	relay.stop_fd = eventfd(0, EFD_CLOEXEC);
-	/*
-	 * Room for the whole burst below, as the devices' own sockets have: with
-	 * the default buffer (about 90 such datagrams) the burst overflowed this
-	 * socket whenever the machine was loaded and this thread ran late, and
-	 * the namespace's UDP RcvbufErrors counted what the devices never saw.
-	 */
-	int bufsize = 4 << 20;
-	assert_int_equal(setsockopt(relay.fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsize, sizeof(bufsize)), 0);
-	loopback(&sin, 0);
-	assert_int_equal(bind(relay.fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(relay.fd, (struct sockaddr *)&sin, &sl), 0);
-	assert_int_equal(ip_endpoint_from_sockaddr((struct sockaddr *)&sin, &server), 0);
-	loopback(&relay.a, wg_device_listen_port(a));
-	loopback(&relay.b, wg_device_listen_port(b));
-	assert_int_equal(pthread_create(&relay.thread, NULL, relay_main, &relay), 0);
-	relay_running = true;
+	device_pair_create_hooked("wgr", on_datagram, &a, &b, pa, pb, ifa, ifb);
+	turn_standin_start(&relay.server, a, b, relay_channel_data, 4 << 20);
+	const struct ip_endpoint server = relay.server.server;
 
 	/* Peers with no endpoint at all: the relay is the only way. */
 	struct ip_prefix aip_a, aip_b;
@@ -210,9 +147,8 @@ static void relayed_both_ways(void **state)
 	/* ChannelData from an address that is no TURN server of b: not unwrapped, the hook gets it. */
 	int stranger = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	uint8_t cd[4 + WG_MSG_DATA_MIN_LEN] = { 0x40, 0x01, 0, WG_MSG_DATA_MIN_LEN, WG_MSG_DATA };
-	struct sockaddr_in to_b;
-	loopback(&to_b, wg_device_listen_port(b));
-	assert_int_equal(sendto(stranger, cd, sizeof(cd), 0, (struct sockaddr *)&to_b, sizeof(to_b)), (ssize_t)sizeof(cd));
+	assert_int_equal(sendto(stranger, cd, sizeof(cd), 0, (struct sockaddr *)&relay.server.b, sizeof(relay.server.b)),
+			 (ssize_t)sizeof(cd));
 	close(stranger);
 	WAIT_FOR(atomic_load(&hook_channel_data) == 1);
 

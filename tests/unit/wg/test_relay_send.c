@@ -14,8 +14,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <poll.h>
-#include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -34,19 +31,18 @@
 #include "wg/messages.h"
 #include "wg/wg.h"
 #include "test_helpers.h"
+#include "turn_standin.h"
 
 #define CHANNEL_A 0x4002 /* a's channel towards b, once bound */
 #define CHANNEL_B 0x4def /* b's channel towards a */
 #define TARGET "198.51.100.7:51820" /* a's permitted peer address on the relay (b's relayed address) */
 
-/* The stand-in TURN server: one socket, a's Send indications and ChannelData to b, b's ChannelData to a. */
-struct relay {
-	int fd, stop_fd;
-	struct sockaddr_in a, b; /* the devices' ports */
+/* The stand-in TURN server: a's Send indications and ChannelData to b, b's ChannelData to a. */
+static struct relay {
+	struct turn_standin server; /* first: the relay function gets its address */
 	struct ip_endpoint target;
 	atomic_int indications, channel_data, forwarded, malformed;
-	pthread_t thread;
-};
+} relay = { .server = TURN_STANDIN_INIT };
 
 /* Its data when buf is a's well-formed Send indication to the target, else NULL. */
 static const uint8_t *send_indication_data(struct relay *r, const uint8_t *buf, size_t n, size_t *len)
@@ -65,79 +61,49 @@ static const uint8_t *send_indication_data(struct relay *r, const uint8_t *buf, 
 	return m.data;
 }
 
-static void *relay_main(void *arg)
+static void relay_indications(struct turn_standin *s, uint8_t *buf, size_t n, bool from_a)
 {
-	struct relay *r = arg;
-	uint8_t buf[2048], out[2048];
-	struct pollfd pfd[2] = { { .fd = r->fd, .events = POLLIN }, { .fd = r->stop_fd, .events = POLLIN } };
-	while (poll(pfd, 2, -1) > 0 && !pfd[1].revents) {
-		struct sockaddr_in from;
-		socklen_t fl = sizeof(from);
-		ssize_t n = recvfrom(r->fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
-		if (n <= 0)
-			continue;
-		bool from_a = from.sin_port == r->a.sin_port;
-		const uint8_t *data = NULL;
-		size_t dlen = 0;
-		if (from_a && n >= 20 && buf[0] < 0x40) {
-			data = send_indication_data(r, buf, (size_t)n, &dlen);
-			atomic_fetch_add(data ? &r->indications : &r->malformed, 1);
-		} else if (n >= 4 && (buf[0] & 0xf0) == 0x40) {
-			uint16_t channel = (uint16_t)(buf[0] << 8 | buf[1]);
-			dlen = (size_t)(buf[2] << 8 | buf[3]);
-			if (dlen == (size_t)n - 4 && channel == (from_a ? CHANNEL_A : CHANNEL_B) &&
-			    wg_message_classify(buf + 4, dlen))
-				data = buf + 4;
-			atomic_fetch_add(!data ? &r->malformed : from_a ? &r->channel_data : &r->forwarded, 1);
-		} else {
-			atomic_fetch_add(&r->malformed, 1);
-		}
-		if (!data)
-			continue;
-		/*
-		 * To the other side as ChannelData (the device takes it on any
-		 * channel from its server; a Data indication would reach a device
-		 * only through the NAT agent: wg_device_receive_relayed, test_relay.c).
-		 */
-		uint16_t to_channel = from_a ? CHANNEL_B : CHANNEL_A;
-		out[0] = (uint8_t)(to_channel >> 8);
-		out[1] = (uint8_t)to_channel;
-		out[2] = (uint8_t)(dlen >> 8);
-		out[3] = (uint8_t)dlen;
-		memcpy(out + 4, data, dlen);
-		struct sockaddr_in *to = from_a ? &r->b : &r->a;
-		sendto(r->fd, out, dlen + 4, 0, (struct sockaddr *)to, sizeof(*to));
+	struct relay *r = (struct relay *)s;
+	uint8_t out[2048];
+	const uint8_t *data = NULL;
+	size_t dlen = 0;
+	if (from_a && n >= 20 && buf[0] < 0x40) {
+		data = send_indication_data(r, buf, n, &dlen);
+		atomic_fetch_add(data ? &r->indications : &r->malformed, 1);
+	} else if (n >= 4 && (buf[0] & 0xf0) == 0x40) {
+		uint16_t channel = (uint16_t)(buf[0] << 8 | buf[1]);
+		dlen = (size_t)(buf[2] << 8 | buf[3]);
+		if (dlen == n - 4 && channel == (from_a ? CHANNEL_A : CHANNEL_B) && wg_message_classify(buf + 4, dlen))
+			data = buf + 4;
+		atomic_fetch_add(!data ? &r->malformed : from_a ? &r->channel_data : &r->forwarded, 1);
+	} else {
+		atomic_fetch_add(&r->malformed, 1);
 	}
-	return NULL;
+	if (!data)
+		return;
+	/*
+	 * To the other side as ChannelData (the device takes it on any
+	 * channel from its server; a Data indication would reach a device
+	 * only through the NAT agent: wg_device_receive_relayed, test_relay.c).
+	 */
+	uint16_t to_channel = from_a ? CHANNEL_B : CHANNEL_A;
+	out[0] = (uint8_t)(to_channel >> 8);
+	out[1] = (uint8_t)to_channel;
+	out[2] = (uint8_t)(dlen >> 8);
+	out[3] = (uint8_t)dlen;
+	memcpy(out + 4, data, dlen);
+	turn_standin_send(s, out, dlen + 4, !from_a);
 }
 
 static struct wg_device *a, *b;
-static struct relay relay = { .fd = -1, .stop_fd = -1 };
-static bool relay_running;
 
 static int teardown(void **state)
 {
-	if (relay_running) {
-		uint64_t one = 1;
-		assert_int_equal(write(relay.stop_fd, &one, sizeof(one)), (ssize_t)sizeof(one));
-		pthread_join(relay.thread, NULL);
-		relay_running = false;
-	}
+	turn_standin_stop(&relay.server);
 	wg_device_destroy(a);
 	wg_device_destroy(b);
 	a = b = NULL;
-	if (relay.fd >= 0)
-		close(relay.fd);
-	if (relay.stop_fd >= 0)
-		close(relay.stop_fd);
-	relay.fd = relay.stop_fd = -1;
 	return 0;
-}
-
-static void loopback(struct sockaddr_in *sin, uint16_t port)
-{
-	*sin = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(port),
-				     .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 }
 
 static void send_burst(int count, size_t size)
@@ -160,16 +126,10 @@ static void send_indications_both_ways(void **state)
 	if (geteuid() != 0)
 		skip();
 	device_pair_create("wgs", &a, &b, pa, pb, ifa, ifb);
-	relay.fd = bound_udp(&server);
-	relay.stop_fd = eventfd(0, EFD_CLOEXEC);
-	/* Room for a whole burst: indications leave a one by one, faster than this thread relays. */
-	int rcvbuf = 8 << 20;
-	assert_int_equal(setsockopt(relay.fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)), 0);
 	assert_int_equal(ip_endpoint_parse(TARGET, &relay.target), 0);
-	loopback(&relay.a, wg_device_listen_port(a));
-	loopback(&relay.b, wg_device_listen_port(b));
-	assert_int_equal(pthread_create(&relay.thread, NULL, relay_main, &relay), 0);
-	relay_running = true;
+	/* Room for a whole burst: indications leave a one by one, faster than the thread relays. */
+	turn_standin_start(&relay.server, a, b, relay_indications, 8 << 20);
+	server = relay.server.server;
 
 	struct ip_prefix aip_a, aip_b;
 	assert_int_equal(ip_prefix_parse("10.97.0.1/32", &aip_a), 0);
