@@ -34,6 +34,7 @@
 #include "util/evloop.h"
 #include "util/inet.h"
 #include "util/log.h"
+#include "wg/wg.h"
 
 #define DEFAULT_DATA_DIR "/var/lib/zlayer"
 #define SOCKET_GROUP "zlayer"
@@ -79,7 +80,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: overlayd [--data-dir DIR] [--socket PATH] [--log-level LEVEL] [--discard-corrupt-state]\n"
 		   "                [--dns-zone ZONE] [--dns-upstream IP[:PORT]]... [--dns-listen ADDR:PORT]...\n"
-		   "                [--no-dns] [--metrics-listen ADDR:PORT]\n"
+		   "                [--no-dns] [--metrics-listen ADDR:PORT] [--wg-queues N]\n"
 		   "                [--cluster etcd=URL[,URL...]] [--cluster-prefix PREFIX]\n"
 		   "                [--cluster-lease-ttl SECS] [--cluster-advertise IP]\n"
 		   "                [--cluster-cacert FILE] [--cluster-cert FILE] [--cluster-key FILE]\n"
@@ -99,6 +100,8 @@ static void usage(FILE *f)
 		   "  --metrics-listen ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics (off by\n"
 		   "                           default; IPv6 as [ADDR]:PORT; port 0 picks one, logged)\n"
 		   "  --wg-sock-dir DIR        WireGuard UAPI socket directory (default /var/run/wireguard)\n"
+		   "  --wg-queues N            TUN queues, each with an encrypting thread, per WireGuard device\n"
+		   "                           (1-%d; default one per CPU, at most %d)\n"
 		   "  --networkd-dir DIR       systemd-networkd drop-in directory (default /run/systemd/network)\n"
 		   "  --nm-dir DIR             NetworkManager drop-in directory (default /run/NetworkManager/conf.d)\n"
 		   "  --no-unmanaged           never write networkd/NetworkManager drop-ins\n"
@@ -114,7 +117,8 @@ static void usage(FILE *f)
 		   "                           bridges, veths, addresses, routes, firewall rules, sysctls)\n"
 		   "                           and exit\n"
 		   "  -h, --help               this help\n"
-		   "  --version                print the version\n");
+		   "  --version                print the version\n",
+		WG_MAX_QUEUES, WG_MAX_QUEUES);
 }
 
 /*
@@ -410,7 +414,7 @@ int main(int argc, char **argv)
 	struct ip_endpoint metrics_ep;
 	bool metrics_on = false;
 	enum { OPT_CLUSTER = 1000, OPT_CLUSTER_PREFIX, OPT_CLUSTER_TTL, OPT_CLUSTER_ADVERTISE, OPT_CLUSTER_CACERT,
-	       OPT_CLUSTER_CERT, OPT_CLUSTER_KEY };
+	       OPT_CLUSTER_CERT, OPT_CLUSTER_KEY, OPT_WG_QUEUES };
 	static const struct option opts[] = {
 		{ "cluster", required_argument, NULL, OPT_CLUSTER },
 		{ "cluster-prefix", required_argument, NULL, OPT_CLUSTER_PREFIX },
@@ -420,6 +424,7 @@ int main(int argc, char **argv)
 		{ "cluster-cert", required_argument, NULL, OPT_CLUSTER_CERT },
 		{ "cluster-key", required_argument, NULL, OPT_CLUSTER_KEY },
 		{ "wg-sock-dir", required_argument, NULL, 'W' },
+		{ "wg-queues", required_argument, NULL, OPT_WG_QUEUES },
 		{ "networkd-dir", required_argument, NULL, 'n' },
 		{ "nm-dir", required_argument, NULL, 'm' },
 		{ "no-unmanaged", no_argument, NULL, 'U' },
@@ -497,6 +502,17 @@ int main(int argc, char **argv)
 		case 'W':
 			dpo.wg_sock_dir = optarg;
 			break;
+		case OPT_WG_QUEUES: {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end || end == optarg || n < 1 || n > WG_MAX_QUEUES) {
+				fprintf(stderr, "overlayd: --wg-queues \"%s\": want a number from 1 to %d\n", optarg,
+					WG_MAX_QUEUES);
+				return 2;
+			}
+			dpo.wg_queues = (unsigned)n;
+			break;
+		}
 		case 'n':
 			dpo.networkd_dir = optarg;
 			break;

@@ -73,6 +73,10 @@ struct engine_dp_opts {
 	const char *networkd_dir; /* unmanaged drop-ins; NULL: /run/systemd/network */
 	const char *nm_dir;	  /* NULL: /run/NetworkManager/conf.d */
 	bool no_unmanaged;	  /* never write networkd/NM drop-ins */
+	/* TUN queues, each with a reader thread that encrypts, per WireGuard
+	 * device (the global one and each dedicated service device); 0: one
+	 * per online CPU, at most WG_MAX_QUEUES. */
+	unsigned wg_queues;
 };
 
 struct engine_config {

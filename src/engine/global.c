@@ -184,6 +184,7 @@ int dp_global_bringup(struct engine *e, char *err, size_t errlen)
 		.listen_port = g->wg_port,
 		.mtu = DP_MTU,
 		.uapi_dir = dp->opts.wg_sock_dir,
+		.queues = dp->opts.wg_queues,
 	};
 	/* The built-in TURN relay first: when it cannot run, nothing else is set up. */
 	if (g->has_nat && g->nat.has_relay && !dp->relay) {

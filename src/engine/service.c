@@ -105,6 +105,7 @@ int dp_service_device_up(struct engine *e, struct dp_service *s, char *err, size
 		.listen_port = s->dev_port,
 		.mtu = DP_MTU,
 		.uapi_dir = e->dp->opts.wg_sock_dir,
+		.queues = e->dp->opts.wg_queues,
 	};
 	/* Our persistent TUN from an earlier run is re-attached; a leftover is replaced. */
 	if ((r = wgdev_open(nl, &wc, &s->dev)) < 0) {
