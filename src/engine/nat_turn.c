@@ -205,11 +205,14 @@ bool nat_turn_on_datagram(struct nat_turn *t, const uint8_t *buf, size_t len, co
 		size_t data_len;
 		if (!s->resolved || !ip_endpoint_equal(&s->client.server, from))
 			continue;
-		uint64_t stale = s->client.stale_nonces;
+		uint64_t stale = s->client.stale_nonces, reclaims = s->client.reclaims;
 		enum turn_rx rx = turn_client_on_message(&s->client, buf, len, now_ms, &peer, &data, &data_len);
 		consumed = rx != TURN_RX_DROPPED;
 		if (s->client.stale_nonces != stale)
 			log_debug("nat: TURN server %s: stale nonce (438); sent again with the new one", s->addr);
+		if (s->client.reclaims != reclaims)
+			log_info("nat: TURN server %s: released the allocation an earlier run left on this port "
+				 "(437 Allocation Mismatch); allocating again", s->addr);
 		log_change(s);
 		/* A Data indication: the relay's fallback while no channel to that peer is bound. */
 		if (rx != TURN_RX_DATA)

@@ -68,6 +68,8 @@ static void fail(struct turn_client *c, uint64_t now_ms, uint16_t code, const ch
 	va_end(ap);
 	c->retry_at_ms = now_ms + backoff;
 	c->txn.active = false;
+	c->reclaim_tried = c->reclaim_released = false;
+	c->reclaim_retries = 0;
 	for (size_t i = 0; i < c->n_bindings; i++)
 		binding_restart(&c->bindings[i], now_ms);
 }
@@ -91,6 +93,7 @@ static uint16_t request_method(enum turn_request kind)
 		return TURN_METHOD_CHANNEL_BIND;
 	case TURN_REQ_REFRESH:
 	case TURN_REQ_DEALLOCATE:
+	case TURN_REQ_RECLAIM:
 	default:
 		return TURN_METHOD_REFRESH;
 	}
@@ -115,6 +118,7 @@ static size_t build_request(const struct turn_client *c, const struct turn_txn *
 		stun_build_u32(&sb, TURN_ATTR_LIFETIME, TURN_DEFAULT_LIFETIME_S);
 		break;
 	case TURN_REQ_DEALLOCATE:
+	case TURN_REQ_RECLAIM:
 		stun_build_u32(&sb, TURN_ATTR_LIFETIME, 0);
 		break;
 	case TURN_REQ_CHANNEL:
@@ -271,6 +275,8 @@ static void allocated(struct turn_client *c, const struct stun_msg *m, uint64_t 
 	c->refresh_at_ms = now_ms + refresh_after_ms(c->lifetime_s);
 	c->expires_ms = now_ms + c->lifetime_s * 1000ull;
 	c->failures = 0;
+	c->reclaim_tried = c->reclaim_released = false;
+	c->reclaim_retries = 0;
 	c->error[0] = '\0';
 	c->error_code = 0;
 	for (size_t i = 0; i < c->n_bindings; i++)
@@ -287,6 +293,20 @@ static void on_allocation_answer(struct turn_client *c, struct turn_txn *t, cons
 	t->active = false;
 	if (t->kind == TURN_REQ_DEALLOCATE) {
 		c->state = TURN_STATE_CLOSED; /* released, or already gone (437): either way over */
+		return;
+	}
+	if (t->kind == TURN_REQ_RECLAIM) {
+		if (!success && m->error_code != TURN_ERR_ALLOCATION_MISMATCH) {
+			error_text(m, why, sizeof(why));
+			fail(c, now_ms, m->error_code,
+			     "allocation mismatch: an allocation from this port exists and these credentials cannot "
+			     "release it (%s)", why);
+			return;
+		}
+		/* Released (or gone meanwhile: 437): the Allocate again. */
+		c->reclaims += success;
+		c->reclaim_released = true;
+		txn_start(c, &c->txn, TURN_REQ_ALLOCATE, now_ms);
 		return;
 	}
 	if (success && t->kind == TURN_REQ_ALLOCATE) {
@@ -310,6 +330,19 @@ static void on_allocation_answer(struct turn_client *c, struct turn_txn *t, cons
 			/* The server forgot the allocation: make a new one at once. */
 			c->state = TURN_STATE_ALLOCATING;
 			txn_start(c, &c->txn, TURN_REQ_ALLOCATE, now_ms);
+			return;
+		}
+		if (!c->reclaim_tried) {
+			/* Most likely our own, left by a run that ended without its Deallocate. */
+			c->reclaim_tried = true;
+			txn_start(c, &c->txn, TURN_REQ_RECLAIM, now_ms);
+			return;
+		}
+		if (c->reclaim_released && c->reclaim_retries < TURN_RECLAIM_RETRIES) {
+			/* Released, but not deleted yet on the server's side: again in a moment. */
+			c->reclaim_retries++;
+			txn_start(c, &c->txn, TURN_REQ_ALLOCATE, now_ms);
+			c->txn.next_send_ms = now_ms + TURN_RECLAIM_WAIT_MS;
 			return;
 		}
 		fail(c, now_ms, m->error_code, "allocation mismatch (%s): an allocation from this port exists", why);
@@ -418,7 +451,7 @@ enum turn_rx turn_client_on_message(struct turn_client *c, const uint8_t *buf, s
 		if (why) {
 			if (b)
 				on_binding_answer(c, b, t, &m, now_ms);
-			else if (t->kind == TURN_REQ_DEALLOCATE)
+			else if (t->kind == TURN_REQ_DEALLOCATE || t->kind == TURN_REQ_RECLAIM)
 				on_allocation_answer(c, t, &m, now_ms);
 			else
 				fail(c, now_ms, m.error_code, "%s", why);

@@ -10,9 +10,19 @@
  * channel is bound, or when the server refuses it or the channel numbers
  * are used up, the permission alone lets the data path fall back to Send
  * indications (turn_client_carry); Deallocate
- * (Refresh with LIFETIME 0) at teardown. A failure (wrong credentials,
- * quota, mismatch, no answer) leaves a clear reason and is retried later
- * with a growing backoff.
+ * (Refresh with LIFETIME 0) at teardown. An Allocate answered 437
+ * (Allocation Mismatch) finds an allocation on our 5-tuple: after a crash,
+ * our own earlier run's, which the server would keep for up to its whole
+ * lifetime (coturn: 10 min) while we wait without a relay. It is released
+ * with a Refresh with LIFETIME 0 under our credentials (RFC 8656 7: the
+ * server deletes the allocation of the request's 5-tuple) and the Allocate
+ * sent again at once, then up to TURN_RECLAIM_RETRIES more times
+ * TURN_RECLAIM_WAIT_MS apart while the server still answers 437 (coturn
+ * deletes the released allocation on its next one-second timer, not before
+ * it answers); an allocation made with other credentials is not ours
+ * to release and the server refuses (441), which is a failure like the
+ * others. A failure (wrong credentials, quota, mismatch, no answer) leaves
+ * a clear reason and is retried later with a growing backoff.
  *
  * Pure, like stun_client.h: the caller supplies the clock (monotonic ms),
  * random transaction ids and the transport - turn_client_tick() hands it
@@ -41,6 +51,8 @@
 #define TURN_RETRY_MIN_MS 5000 /* the first retry after a failure; doubles up to the max */
 #define TURN_RETRY_MAX_MS 300000
 #define TURN_MAX_STALE_RETRIES 3 /* 438s in a row on one request before it counts as a failure */
+#define TURN_RECLAIM_RETRIES 3	 /* Allocates after a release still answered 437, before a failure */
+#define TURN_RECLAIM_WAIT_MS 1000 /* between those */
 /* Refresh a permission / channel this long before it would expire. */
 #define TURN_PERMISSION_REFRESH_MS ((TURN_PERMISSION_LIFETIME_S - 60) * 1000u)
 #define TURN_CHANNEL_REFRESH_MS ((TURN_CHANNEL_LIFETIME_S - 120) * 1000u)
@@ -54,7 +66,14 @@ enum turn_state {
 	TURN_STATE_CLOSED,	 /* deallocated (or never allocated): nothing more is sent */
 };
 
-enum turn_request { TURN_REQ_ALLOCATE, TURN_REQ_REFRESH, TURN_REQ_DEALLOCATE, TURN_REQ_PERMISSION, TURN_REQ_CHANNEL };
+enum turn_request {
+	TURN_REQ_ALLOCATE,
+	TURN_REQ_REFRESH,
+	TURN_REQ_DEALLOCATE,
+	TURN_REQ_RECLAIM, /* while allocating: release what an Allocate's 437 found (a Refresh with LIFETIME 0) */
+	TURN_REQ_PERMISSION,
+	TURN_REQ_CHANNEL,
+};
 
 struct turn_txn {
 	bool active;
@@ -86,6 +105,10 @@ struct turn_client {
 	char error[160]; /* why the last failure happened; "" when none. Never holds a secret. */
 	uint16_t error_code; /* the server's, 0 for a local reason (timeout, bad answer) */
 	unsigned failures;   /* in a row: the backoff's exponent */
+	/* This allocation attempt's release of what a 437 found: sent (once per
+	 * attempt), answered, and the Allocates answered 437 since. */
+	bool reclaim_tried, reclaim_released;
+	unsigned reclaim_retries;
 	uint64_t retry_at_ms;
 
 	/* The server's long-term credential parameters; key = MD5(user:realm:pass). */
@@ -107,6 +130,7 @@ struct turn_client {
 	/* Counters: what was dropped and why. */
 	uint64_t rx_malformed, rx_unknown_txn, rx_bad_integrity, rx_data_unpermitted, sent, timeouts;
 	uint64_t stale_nonces; /* 438 answers taken (the request sent again with the new nonce) */
+	uint64_t reclaims;     /* allocations found on our 5-tuple (437) and released */
 };
 
 /* A request to send to c->server. */

@@ -129,6 +129,30 @@ def test_teardown_deallocates(lab, uniq):
     assert f"TURN server {turn['addr']}: allocation released" in log, log[-3000:]
 
 
+def test_restart_after_a_crash_releases_the_old_allocation(lab, uniq):
+    """A daemon killed (SIGKILL: no Deallocate) and started again allocates from the same 5-tuple,
+    which coturn keeps for the old allocation's 10 minute lifetime and answers 437 Allocation
+    Mismatch. The daemon releases it (Refresh with LIFETIME 0 under its own credentials) and
+    allocates again at once: a relay candidate within seconds, and one allocation on the server."""
+    ra = lab.router()
+    a = lab.node(ra)
+    lab.start()
+    turn = lab.start_turn()
+    lab.setup(a, f"t{uniq}", turn_servers=turn_servers(turn))
+    relay_candidates(a)
+    assert len(lab.relay_ports(turn)) == 1
+    a.kill_daemon()
+    a.start_daemon()
+    start = time.monotonic()
+    relay = next(c for c in relay_candidates(a) if c["candidate_type"] == "relay")
+    print(f"relay candidate {relay['address']} {time.monotonic() - start:.2f} s after the restart")
+    assert a.ok("nat_status")["turn_servers"][0]["state"] == "allocated"
+    assert lab.relay_ports(turn) == [int(relay["address"].rsplit(":", 1)[1])]
+    log = a.log.read_text(errors="replace")
+    assert f"TURN server {turn['addr']}: released the allocation an earlier run left on this port" in log, \
+        log[-3000:]
+
+
 def test_node_without_turn_uses_peer_relay(lab, uniq):
     """Only the node behind the symmetric NAT has a TURN server: its peer (port-preserving NAT, no
     TURN of its own) reaches it at its relayed address as a plain UDP endpoint, while it sends

@@ -4,7 +4,9 @@
  * answers: the long-term credential challenge, stale nonces, answers with a
  * wrong MESSAGE-INTEGRITY, retransmission and backoff, refreshes of the
  * allocation, permissions and channels, the failures a server can answer
- * (401 after credentials, 441, 486, 437) and Deallocate; how the data path
+ * (401 after credentials, 441, 486, 437) and Deallocate; an allocation
+ * found on our 5-tuple (437 to the Allocate) released and allocated again,
+ * or, when it is not ours to release, a failure; how the data path
  * may reach a peer (ChannelData, or Send indications without a channel).
  */
 #include <errno.h>
@@ -267,7 +269,6 @@ static void failures_have_reasons(void **state)
 	assert_non_null(strstr(refused_with(&c, 401), "wrong credentials"));
 	assert_non_null(strstr(refused_with(&c, 441), "wrong credentials (441"));
 	assert_non_null(strstr(refused_with(&c, 486), "allocation quota reached (486"));
-	assert_non_null(strstr(refused_with(&c, 437), "allocation mismatch (437"));
 	assert_non_null(strstr(refused_with(&c, 508), "508"));
 }
 
@@ -411,6 +412,111 @@ static void mismatch_on_refresh_reallocates(void **state)
 	req = one_request(&c, 540000, &out);
 	assert_int_equal(req.type, stun_type(TURN_METHOD_ALLOCATE, STUN_CLASS_REQUEST));
 	assert_true(req.has_integrity); /* the nonce is still good: credentials at once */
+}
+
+/* Allocate (401, then with credentials) answered 437: the request that follows, parsed. */
+static struct stun_msg allocate_mismatched(struct turn_client *c, uint8_t key[16], struct turn_send *out)
+{
+	uint8_t buf[512];
+	key_of(PASS, key);
+	init(c);
+	struct stun_msg req = one_request(c, 0, out);
+	size_t len = answer(&req, STUN_CLASS_ERROR, &(struct answer){ .error = 401, .nonce = "n" }, buf, sizeof(buf));
+	deliver(c, buf, len, 0);
+	req = one_request(c, 0, out);
+	assert_int_equal(req.type, stun_type(TURN_METHOD_ALLOCATE, STUN_CLASS_REQUEST));
+	len = answer(&req, STUN_CLASS_ERROR, &(struct answer){ .error = 437, .key = key }, buf, sizeof(buf));
+	assert_int_equal(deliver(c, buf, len, 0), TURN_RX_ANSWER);
+	assert_int_equal(c->state, TURN_STATE_ALLOCATING);
+	return one_request(c, 0, out);
+}
+
+/* A Refresh with LIFETIME 0 and our credentials: what releases the allocation of its 5-tuple. */
+static void assert_release(const struct stun_msg *req)
+{
+	assert_int_equal(req->type, stun_type(TURN_METHOD_REFRESH, STUN_CLASS_REQUEST));
+	assert_true(req->has_lifetime);
+	assert_int_equal(req->lifetime_s, 0);
+	assert_true(req->has_integrity);
+	assert_non_null(req->username);
+}
+
+static void mismatch_on_allocate_releases_and_allocates_again(void **state)
+{
+	struct turn_client c;
+	struct turn_send out;
+	uint8_t key[16], buf[512];
+	struct stun_msg req = allocate_mismatched(&c, key, &out);
+	assert_release(&req);
+	size_t len = answer(&req, STUN_CLASS_SUCCESS, &(struct answer){ .key = key }, buf, sizeof(buf));
+	assert_int_equal(deliver(&c, buf, len, 0), TURN_RX_ANSWER);
+	assert_int_equal(c.reclaims, 1);
+	req = one_request(&c, 0, &out); /* at once, not after a backoff */
+	assert_int_equal(req.type, stun_type(TURN_METHOD_ALLOCATE, STUN_CLASS_REQUEST));
+	assert_true(req.has_integrity);
+	len = answer(&req, STUN_CLASS_SUCCESS, &(struct answer){ .relayed = true, .lifetime = 600, .key = key }, buf,
+		     sizeof(buf));
+	assert_int_equal(deliver(&c, buf, len, 0), TURN_RX_ANSWER);
+	assert_int_equal(c.state, TURN_STATE_ALLOCATED);
+	assert_int_equal(c.failures, 0);
+
+	/* Gone by the time the release arrived (437 to it): allocated all the same. */
+	req = allocate_mismatched(&c, key, &out);
+	len = answer(&req, STUN_CLASS_ERROR, &(struct answer){ .error = 437, .key = key }, buf, sizeof(buf));
+	deliver(&c, buf, len, 0);
+	req = one_request(&c, 0, &out);
+	assert_int_equal(req.type, stun_type(TURN_METHOD_ALLOCATE, STUN_CLASS_REQUEST));
+	assert_int_equal(c.reclaims, 0);
+}
+
+static void mismatch_that_is_not_ours_fails(void **state)
+{
+	struct turn_client c;
+	struct turn_send out;
+	uint8_t key[16], buf[512];
+
+	/* Made with other credentials: the server refuses the release (441). */
+	struct stun_msg req = allocate_mismatched(&c, key, &out);
+	assert_release(&req);
+	size_t len = answer(&req, STUN_CLASS_ERROR, &(struct answer){ .error = 441, .key = key }, buf, sizeof(buf));
+	assert_int_equal(deliver(&c, buf, len, 0), TURN_RX_ANSWER);
+	assert_int_equal(c.state, TURN_STATE_FAILED);
+	assert_int_equal(c.error_code, 441);
+	assert_non_null(strstr(c.error, "cannot release it (441"));
+	assert_int_equal(c.reclaims, 0);
+	assert_int_equal(turn_client_tick(&c, TURN_RETRY_MIN_MS - 1, &out, 1), 0);
+	assert_int_equal(turn_client_tick(&c, TURN_RETRY_MIN_MS, &out, 1), 1); /* retried later */
+
+	/*
+	 * Released, yet the Allocate meets a mismatch again (coturn deletes on a
+	 * timer after it answers): the Allocate again TURN_RECLAIM_WAIT_MS later,
+	 * TURN_RECLAIM_RETRIES times, no second release; then a failure.
+	 */
+	req = allocate_mismatched(&c, key, &out);
+	len = answer(&req, STUN_CLASS_SUCCESS, &(struct answer){ .key = key }, buf, sizeof(buf));
+	deliver(&c, buf, len, 0);
+	uint64_t now = 0;
+	for (int i = 0; i <= TURN_RECLAIM_RETRIES; i++) {
+		req = one_request(&c, now, &out);
+		assert_int_equal(req.type, stun_type(TURN_METHOD_ALLOCATE, STUN_CLASS_REQUEST));
+		len = answer(&req, STUN_CLASS_ERROR, &(struct answer){ .error = 437, .key = key }, buf, sizeof(buf));
+		deliver(&c, buf, len, now);
+		if (i < TURN_RECLAIM_RETRIES) {
+			assert_int_equal(c.state, TURN_STATE_ALLOCATING);
+			assert_int_equal(turn_client_tick(&c, now + TURN_RECLAIM_WAIT_MS - 1, &out, 1), 0);
+		}
+		now += TURN_RECLAIM_WAIT_MS;
+	}
+	assert_int_equal(c.state, TURN_STATE_FAILED);
+	assert_non_null(strstr(c.error, "allocation mismatch (437"));
+	now -= TURN_RECLAIM_WAIT_MS;
+	assert_int_equal(turn_client_tick(&c, now + TURN_RETRY_MIN_MS - 1, &out, 1), 0);
+	/* The retry may release again. */
+	req = one_request(&c, now + TURN_RETRY_MIN_MS, &out);
+	len = answer(&req, STUN_CLASS_ERROR, &(struct answer){ .error = 437, .key = key }, buf, sizeof(buf));
+	deliver(&c, buf, len, now + TURN_RETRY_MIN_MS);
+	req = one_request(&c, now + TURN_RETRY_MIN_MS, &out);
+	assert_release(&req);
 }
 
 static void deallocate_at_teardown(void **state)
@@ -560,6 +666,8 @@ int main(void)
 		cmocka_unit_test(permissions_and_channels),
 		cmocka_unit_test(data_indications_only_from_permitted_peers),
 		cmocka_unit_test(mismatch_on_refresh_reallocates),
+		cmocka_unit_test(mismatch_on_allocate_releases_and_allocates_again),
+		cmocka_unit_test(mismatch_that_is_not_ours_fails),
 		cmocka_unit_test(deallocate_at_teardown),
 		cmocka_unit_test(bad_configuration_refused),
 		cmocka_unit_test(carry_falls_back_to_indications),
