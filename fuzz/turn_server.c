@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int next_fd;
 
-static int fake_open(void *ctx, struct relay_alloc *a, int family, bool even)
+static int fake_open(void *ctx, struct relay_alloc *a, int family, bool even, bool dont_fragment)
 {
 	(void)ctx, (void)family;
 	a->fd = next_fd++;
@@ -61,7 +61,7 @@ static struct relay_alloc *seed_allocation(struct relay_server *s, const struct 
 	if (!a)
 		__builtin_trap();
 	a->owner = relay_fair_acquire(&s->fair, &client->addr);
-	fake_open(NULL, a, AF_INET, false);
+	fake_open(NULL, a, AF_INET, false, false);
 	relay_alloc_set_port(&s->table, a);
 	memcpy(a->username, USER, strlen(USER));
 	a->username_len = strlen(USER);

@@ -88,23 +88,41 @@ static int udp_open(struct relay *r, int family, uint16_t port, void *tag, uint1
 #define EVEN_PORT_TRIES 32
 
 /*
+ * DONT-FRAGMENT (RFC 8656 7.2): the datagrams relayed to peers leave with
+ * the DF bit set, and one larger than the path MTU is dropped, not
+ * fragmented. On an IPv6 socket both options: it sends to IPv4-mapped
+ * peers too.
+ */
+static int set_dont_fragment(int fd, int family)
+{
+	int pmtu = IP_PMTUDISC_DO, on = 1;
+	if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_DONTFRAG, &on, sizeof(on)) < 0)
+		return -errno;
+	if (setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu)) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
  * EVEN-PORT asks for an even port (RTP); its R bit (reserve the next one
  * too) is not honoured: no RESERVATION-TOKEN is given, which RFC 8656 7.2
  * allows a client to handle by allocating the odd port on its own.
  */
-static int relayed_open(void *ctx, struct relay_alloc *a, int family, bool even)
+static int relayed_open(void *ctx, struct relay_alloc *a, int family, bool even, bool dont_fragment)
 {
 	struct relay *r = ctx;
 	for (int tries = 0; tries < EVEN_PORT_TRIES; tries++) {
-		int fd = udp_open(r, family, 0, a, &a->relayed_port);
+		int fd = udp_open(r, family, 0, a, &a->relayed_port), err = 0;
 		if (fd < 0)
 			return fd;
-		if (!even || !(a->relayed_port & 1)) {
+		if ((!even || !(a->relayed_port & 1)) && (!dont_fragment || !(err = set_dont_fragment(fd, family)))) {
 			a->fd = fd;
 			return 0;
 		}
 		epoll_ctl(r->epfd, EPOLL_CTL_DEL, fd, NULL);
 		close(fd);
+		if (err)
+			return err;
 	}
 	return -EADDRINUSE;
 }

@@ -275,7 +275,7 @@ static bool handle_allocate(struct answer *an, uint8_t *scratch, const struct st
 		return answer_error(an, scratch, m, TURN_ERR_QUOTA_REACHED, "Allocation Quota Reached", key);
 	}
 	a = relay_alloc_insert(&s->table, an->to);
-	int r = a ? s->ops.open(s->ops.ctx, a, s->external.family, m->has_even_port) : -ENOSPC;
+	int r = a ? s->ops.open(s->ops.ctx, a, s->external.family, m->has_even_port, m->dont_fragment) : -ENOSPC;
 	if (r < 0) {
 		relay_fair_release(&s->fair, owner);
 		if (a)

@@ -39,9 +39,11 @@
 struct relay_sock_ops {
 	/*
 	 * Opens a's relayed UDP socket (family of the external address), on an
-	 * even port when even (EVEN-PORT): sets a->fd, a->relayed_port. 0 or -errno.
+	 * even port when even (EVEN-PORT), sending with the DF bit set (and
+	 * never fragmenting) when dont_fragment (DONT-FRAGMENT): sets a->fd,
+	 * a->relayed_port. 0 or -errno.
 	 */
-	int (*open)(void *ctx, struct relay_alloc *a, int family, bool even);
+	int (*open)(void *ctx, struct relay_alloc *a, int family, bool even, bool dont_fragment);
 	void (*close)(void *ctx, struct relay_alloc *a);
 	void *ctx;
 };

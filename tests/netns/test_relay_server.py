@@ -78,6 +78,29 @@ def test_uclient_relays_through_builtin_relay(lab, uniq, mode):
         stop_extra(lab)
 
 
+def test_dont_fragment_is_honoured(lab, uniq):
+    """DONT-FRAGMENT (RFC 8656 7.2, uclient -g): the relay sends that allocation's datagrams with
+    the DF bit, never fragmented. With a 1280-byte path MTU towards the peer, 1400-byte messages
+    of an allocation without it reach the echo peer in fragments and come back; with it, none
+    leaves the relay (too large to send whole), so none comes back."""
+    node, client = start_relay(lab, uniq, max_sessions=32)  # room for the allocations a failed run leaves
+    try:
+        subprocess.run(["ip", "-n", node.ns, "route", "add", f"{STUN_IPS[0]}/32", "dev", "eth0", "mtu", "1280"],
+                       check=True)
+        rc, out = uclient(client, node.wan_ip, "-l", "1400")
+        sent, received = totals(out)
+        assert rc == 0 and sent >= 100 and received == sent, out[-3000:]
+        rc, out = uclient(client, node.wan_ip, "-l", "1400", "-g")
+        sent, received = totals(out)
+        assert sent >= 100 and received == 0, out[-3000:]
+        # Small messages of a DONT-FRAGMENT allocation still pass.
+        rc, out = uclient(client, node.wan_ip, "-l", "1000", "-g")
+        sent, received = totals(out)
+        assert rc == 0 and sent >= 100 and received == sent, out[-3000:]
+    finally:
+        stop_extra(lab)
+
+
 def test_wrong_credentials_refused(lab, uniq):
     """A wrong password gets no allocation (401 again), a clear log line, and the password never shows."""
     node, client = start_relay(lab, uniq)

@@ -25,14 +25,16 @@ struct fake_sockets {
 	int opened, closed;
 	uint16_t next_port;
 	bool fail;
+	bool dont_fragment; /* the last open's */
 };
 
-static int fake_open(void *ctx, struct relay_alloc *a, int family, bool even)
+static int fake_open(void *ctx, struct relay_alloc *a, int family, bool even, bool dont_fragment)
 {
 	struct fake_sockets *f = ctx;
 	if (f->fail)
 		return -EMFILE;
 	f->opened++;
+	f->dont_fragment = dont_fragment;
 	a->fd = 100 + f->opened;
 	a->relayed_port = f->next_port;
 	f->next_port += 2;
@@ -178,6 +180,26 @@ static uint16_t request(struct env *e, uint16_t method, const struct ip_endpoint
 }
 
 /* ---- tests ---- */
+
+/* DONT-FRAGMENT reaches the relayed socket (relay.c sets DF on it); without it, no DF. */
+static void dont_fragment_reaches_the_socket(void **state)
+{
+	struct env *e = *state;
+	struct ip_endpoint second = ep("192.0.2.10:40001");
+	struct stun_builder b;
+	uint8_t buf[1024];
+
+	assert_int_equal(allocate_as(e, &e->client, "node-a", PASS), 0);
+	assert_int_equal(e->f.opened, 1);
+	assert_false(e->f.dont_fragment);
+	get_nonce(e, &second);
+	begin(e, &b, buf, TURN_METHOD_ALLOCATE, STUN_CLASS_REQUEST);
+	stun_build_transport(&b, TURN_TRANSPORT_UDP);
+	stun_build_attr(&b, TURN_ATTR_DONT_FRAGMENT, NULL, 0);
+	assert_int_equal(answer_to(e, &second, buf, seal(e, &b, "node-a", PASS)), 0);
+	assert_int_equal(e->f.opened, 2);
+	assert_true(e->f.dont_fragment);
+}
 
 static void allocate_long_term_credentials(void **state)
 {
@@ -527,6 +549,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(wrong_password_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(nonce_stale_and_foreign, setup, teardown),
 		cmocka_unit_test_setup_teardown(allocate_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(dont_fragment_reaches_the_socket, setup, teardown),
 		cmocka_unit_test_setup_teardown(quota_then_capacity, setup, teardown),
 		cmocka_unit_test_setup_teardown(mismatch_and_wrong_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(allocate_retransmission_same_answer, setup, teardown),
