@@ -470,9 +470,10 @@ static int encode_turn_servers(json_t *o, const struct ovl_res_nat_status *s)
 /* "relay_server": the built-in relay this node runs (extension; never its credential). */
 static int encode_relay_server(json_t *o, const struct ovl_nat_relay_server *r)
 {
-	json_t *v = json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "listen_port",
+	json_t *v = json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "listen_port",
 			      (int)r->listen_port, "external_addr", r->external_addr, "max_sessions",
-			      (json_int_t)r->max_sessions, "allocations", (json_int_t)r->allocations,
+			      (json_int_t)r->max_sessions, "max_sessions_per_client",
+			      (json_int_t)r->max_sessions_per_client, "allocations", (json_int_t)r->allocations,
 			      "allocations_made", (json_int_t)r->allocations_made, "refused_quota",
 			      (json_int_t)r->refused_quota, "refused_capacity", (json_int_t)r->refused_capacity,
 			      "auth_failures", (json_int_t)r->auth_failures, "stale_nonces", (json_int_t)r->stale_nonces,

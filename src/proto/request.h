@@ -317,6 +317,7 @@ struct ovl_nat_relay_server {
 	uint16_t listen_port;
 	char external_addr[256];
 	uint64_t max_sessions, allocations; /* allocations: now */
+	uint64_t max_sessions_per_client;   /* the quota of one client IP in force */
 	uint64_t allocations_made, refused_quota, refused_capacity, auth_failures, stale_nonces;
 	uint64_t to_peers, to_clients, dropped_no_permission, dropped_fair_share; /* datagrams */
 };

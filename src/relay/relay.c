@@ -244,6 +244,12 @@ int relay_spec_check(const struct ovl_relay_spec *spec, uint16_t wg_port, char *
 			 (unsigned long long)spec->max_sessions, RELAY_MAX_SESSIONS_LIMIT);
 		return -EINVAL;
 	}
+	uint64_t max = spec->max_sessions ? spec->max_sessions : NAT_DEFAULT_RELAY_MAX_SESSIONS;
+	if (spec->max_sessions_per_client > max) {
+		snprintf(err, errlen, "relay_server.max_sessions_per_client %llu is more than max_sessions (%llu)",
+			 (unsigned long long)spec->max_sessions_per_client, (unsigned long long)max);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -298,7 +304,9 @@ int relay_start(const struct ovl_relay_spec *spec, uint16_t wg_port, struct rela
 	}
 	size_t max = spec->max_sessions ? spec->max_sessions : NAT_DEFAULT_RELAY_MAX_SESSIONS;
 	struct relay_config c = { .external = ext.addr, .listen_port = spec->listen_port, .max_sessions = max,
-				  .allocs_per_client = relay_allocs_per_client(max),
+				  .allocs_per_client = spec->max_sessions_per_client
+							       ? (uint32_t)spec->max_sessions_per_client
+							       : relay_allocs_per_client(max),
 				  .password = spec->auth_credential };
 	struct relay_sock_ops ops = { .open = relayed_open, .close = relayed_close, .ctx = r };
 	if ((rc = relay_server_init(&r->srv, &c, &ops, r->listen_fd)) < 0) {

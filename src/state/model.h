@@ -64,7 +64,8 @@ struct ovl_relay_spec {
 	uint16_t listen_port;
 	char *external_addr;
 	uint64_t max_sessions;
-	char *auth_credential; /* NULL when absent */
+	uint64_t max_sessions_per_client; /* of one client IP; 0: a quarter of max_sessions */
+	char *auth_credential;		  /* NULL when absent */
 };
 
 /* NatConfigSpec. Zero numbers mean "use the default" (see nat_config_resolve). */

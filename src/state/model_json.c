@@ -344,6 +344,8 @@ int mj_nat_from_json(const json_t *obj, struct ovl_nat_config *out, char *err, s
 		if (mj_u16(relay, "listen_port", true, &out->relay.listen_port, sub, sizeof(sub)) < 0 ||
 		    mj_string(relay, "external_addr", true, &ext, sub, sizeof(sub)) < 0 ||
 		    mj_u64(relay, "max_sessions", false, &out->relay.max_sessions, sub, sizeof(sub)) < 0 ||
+		    mj_u64(relay, "max_sessions_per_client", false, &out->relay.max_sessions_per_client, sub,
+			   sizeof(sub)) < 0 ||
 		    mj_string(relay, "auth_credential", false, &cred, sub, sizeof(sub)) < 0) {
 			snprintf(err, errlen, "field `relay_server`: %s", sub);
 			goto fail;
@@ -388,6 +390,10 @@ json_t *mj_nat_to_json(const struct ovl_nat_config *c)
 		if (mj_set_new(o, "relay_server", r) < 0)
 			goto fail;
 		if (c->relay.auth_credential && mj_set_new(r, "auth_credential", json_string(c->relay.auth_credential)) < 0)
+			goto fail;
+		if (c->relay.max_sessions_per_client &&
+		    mj_set_new(r, "max_sessions_per_client", json_integer((json_int_t)c->relay.max_sessions_per_client)) <
+			    0)
 			goto fail;
 	}
 	return o;

@@ -1,8 +1,9 @@
 """The built-in TURN relay (relay_server in NatConfigSpec) in the NAT lab: a node on the internet
 runs it; coturn's own client (turnutils_uclient) allocates through it and relays to an echo peer
 (turnutils_peer), by ChannelData and by Send/Data indications, and is refused with wrong
-credentials; a small client (tests/lib/turnclient.py) fills the quota per client IP (486) and
-max_sessions (508); teardown closes every socket of the relay; no auth_credential, no relay."""
+credentials; a small client (tests/lib/turnclient.py) fills the quota per client IP (486; a
+quarter of max_sessions, or max_sessions_per_client) and max_sessions (508); teardown closes every
+socket of the relay; no auth_credential, no relay."""
 import pathlib
 import re
 import signal
@@ -144,11 +145,33 @@ def test_quota_and_max_sessions(lab, uniq):
         st = node.ok("nat_status")
         assert SECRET not in str(st)
         r = st["relay_server"]
-        assert (r["listen_port"], r["external_addr"], r["max_sessions"]) == \
-            (RELAY_PORT, f"{node.wan_ip}:{RELAY_PORT}", 8), r
+        assert (r["listen_port"], r["external_addr"], r["max_sessions"], r["max_sessions_per_client"]) == \
+            (RELAY_PORT, f"{node.wan_ip}:{RELAY_PORT}", 8, 2), r
         assert (r["allocations"], r["allocations_made"], r["refused_quota"], r["refused_capacity"]) == (8, 8, 1, 1), r
     finally:
         stop_extra(lab)
+
+
+def test_quota_per_client_set(lab, uniq):
+    """max_sessions_per_client 3 (max_sessions 8, whose quarter would be 2): three allocations from one
+    client IP, the fourth 486, another IP still served; nat_status says the quota in force. A quota
+    above max_sessions is refused, and nothing is set up."""
+    node, client = start_relay(lab, uniq, max_sessions=8, max_sessions_per_client=3)
+    try:
+        a, b = CLIENT_IPS[:2]
+        assert allocations(client, node.wan_ip, [a, a, a, a, b]) == [0, 0, 0, 486, 0]
+        assert re.search(r"relay: 203\.0\.113\.60:\d+: allocation for user \"node-q\" refused: its IP already "
+                         r"holds 3 allocations", node.log.read_text(errors="replace"))
+        assert node.ok("nat_status")["relay_server"]["max_sessions_per_client"] == 3
+    finally:
+        stop_extra(lab)
+    node.ok("teardown_global_overlay")
+    spec = {"listen_port": RELAY_PORT, "external_addr": f"{node.wan_ip}:{RELAY_PORT}", "max_sessions": 8,
+            "max_sessions_per_client": 9, "auth_credential": SECRET}
+    r = node.call("setup_global_overlay", deployment=f"t{uniq}", instance_id="0", cluster_cidr="10.200.0.0/16",
+                  slice_cidr="10.200.0.0/26", wg_port=51420, nat={"enabled": False, "relay_server": spec})
+    assert r["result"] == "err" and "max_sessions_per_client 9 is more than max_sessions (8)" in r["message"], r
+    assert f":{RELAY_PORT} " not in ss(node.ns) and ":51420 " not in ss(node.ns)
 
 
 def test_teardown_closes_every_socket(lab, uniq):

@@ -132,7 +132,7 @@ static void nat_config_defaults_and_copies(void **state)
 	      "\"turn_servers\":[{\"addr\":\"turn.example:3478\",\"username\":\"u\",\"credential\":\"p\"}],"
 	      "\"hole_punch_timeout_secs\":9,\"stun_refresh_interval_secs\":40,\"max_candidate_pairs\":3,"
 	      "\"relay_server\":{\"listen_port\":3478,\"external_addr\":\"1.2.3.4:3478\",\"max_sessions\":7,"
-	      "\"auth_credential\":\"cluster-secret\"}}");
+	      "\"max_sessions_per_client\":5,\"auth_credential\":\"cluster-secret\"}}");
 	assert_int_equal(mj_nat_from_json(o, &spec, err, sizeof(err)), 0);
 	assert_int_equal(ovl_nat_config_resolve(&cfg, &spec), 0);
 	assert_true(cfg.enabled);
@@ -145,6 +145,7 @@ static void nat_config_defaults_and_copies(void **state)
 	assert_true(cfg.has_relay);
 	assert_int_equal(cfg.relay.listen_port, 3478);
 	assert_int_equal(cfg.relay.max_sessions, 7);
+	assert_int_equal(cfg.relay.max_sessions_per_client, 5);
 	assert_string_equal(cfg.relay.auth_credential, "cluster-secret");
 	/* And the JSON form round-trips. */
 	json_t *back = mj_nat_to_json(&spec);
@@ -159,6 +160,7 @@ static void nat_config_defaults_and_copies(void **state)
 	assert_int_equal(mj_nat_from_json(o, &spec, err, sizeof(err)), 0);
 	assert_int_equal(ovl_nat_config_resolve(&cfg, &spec), 0);
 	assert_int_equal(cfg.relay.max_sessions, NAT_DEFAULT_RELAY_MAX_SESSIONS);
+	assert_int_equal(cfg.relay.max_sessions_per_client, 0); /* the relay's default: a quarter */
 	ovl_nat_config_free(&cfg);
 	ovl_nat_config_free(&spec);
 	json_decref(o);
