@@ -16,6 +16,7 @@ run "$HERE/attach-scale.sh" "$BUILD"
 run meson test -C "$BUILD" --benchmark net_attach --verbose
 run "$HERE/dns.sh" -p "$BUILD"
 run "$HERE/dns-names.sh" "$BUILD"
+run "$HERE/dns-container.py" "$BUILD"
 run "$HERE/dns-parse.sh" "$BUILD"
 run "$HERE/ipc.sh" "$BUILD"
 run "$HERE/metrics.sh" "$BUILD"
