@@ -369,9 +369,8 @@ void dp_relay_status(struct engine *e, struct ovl_res_nat_status *s)
 	s->has_relay_server = true;
 	out->listen_port = spec->listen_port;
 	snprintf(out->external_addr, sizeof(out->external_addr), "%s", spec->external_addr);
-	out->max_sessions = spec->max_sessions ? spec->max_sessions : NAT_DEFAULT_RELAY_MAX_SESSIONS;
-	out->max_sessions_per_client =
-		spec->max_sessions_per_client ? spec->max_sessions_per_client : relay_allocs_per_client(out->max_sessions);
+	out->max_sessions = relay_spec_max_sessions(spec);
+	out->max_sessions_per_client = relay_spec_per_client(spec);
 	out->allocations = allocs;
 	out->allocations_made = st.allocations;
 	out->refused_quota = st.refused_quota;

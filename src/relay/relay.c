@@ -220,6 +220,18 @@ static void *relay_thread(void *arg)
 	}
 }
 
+size_t relay_spec_max_sessions(const struct ovl_relay_spec *spec)
+{
+	return spec->max_sessions ? spec->max_sessions : NAT_DEFAULT_RELAY_MAX_SESSIONS;
+}
+
+uint32_t relay_spec_per_client(const struct ovl_relay_spec *spec)
+{
+	/* Checked: at most max_sessions, so it fits. */
+	return spec->max_sessions_per_client ? (uint32_t)spec->max_sessions_per_client
+					     : relay_allocs_per_client(relay_spec_max_sessions(spec));
+}
+
 int relay_spec_check(const struct ovl_relay_spec *spec, uint16_t wg_port, char *err, size_t errlen)
 {
 	struct ip_endpoint ext;
@@ -244,10 +256,9 @@ int relay_spec_check(const struct ovl_relay_spec *spec, uint16_t wg_port, char *
 			 (unsigned long long)spec->max_sessions, RELAY_MAX_SESSIONS_LIMIT);
 		return -EINVAL;
 	}
-	uint64_t max = spec->max_sessions ? spec->max_sessions : NAT_DEFAULT_RELAY_MAX_SESSIONS;
-	if (spec->max_sessions_per_client > max) {
-		snprintf(err, errlen, "relay_server.max_sessions_per_client %llu is more than max_sessions (%llu)",
-			 (unsigned long long)spec->max_sessions_per_client, (unsigned long long)max);
+	if (spec->max_sessions_per_client > relay_spec_max_sessions(spec)) {
+		snprintf(err, errlen, "relay_server.max_sessions_per_client %llu is more than max_sessions (%zu)",
+			 (unsigned long long)spec->max_sessions_per_client, relay_spec_max_sessions(spec));
 		return -EINVAL;
 	}
 	return 0;
@@ -302,12 +313,9 @@ int relay_start(const struct ovl_relay_spec *spec, uint16_t wg_port, struct rela
 		snprintf(err, errlen, "the relay cannot listen on UDP port %u: %s", spec->listen_port, strerror(-rc));
 		goto fail;
 	}
-	size_t max = spec->max_sessions ? spec->max_sessions : NAT_DEFAULT_RELAY_MAX_SESSIONS;
-	struct relay_config c = { .external = ext.addr, .listen_port = spec->listen_port, .max_sessions = max,
-				  .allocs_per_client = spec->max_sessions_per_client
-							       ? (uint32_t)spec->max_sessions_per_client
-							       : relay_allocs_per_client(max),
-				  .password = spec->auth_credential };
+	struct relay_config c = { .external = ext.addr, .listen_port = spec->listen_port,
+				  .max_sessions = relay_spec_max_sessions(spec),
+				  .allocs_per_client = relay_spec_per_client(spec), .password = spec->auth_credential };
 	struct relay_sock_ops ops = { .open = relayed_open, .close = relayed_close, .ctx = r };
 	if ((rc = relay_server_init(&r->srv, &c, &ops, r->listen_fd)) < 0) {
 		snprintf(err, errlen, "out of memory");
@@ -323,7 +331,7 @@ int relay_start(const struct ovl_relay_spec *spec, uint16_t wg_port, struct rela
 	pthread_setname_np(r->thread, "ovl-relay"); /* top -H shows what the relay costs */
 	log_info("relay: TURN server on UDP port %u, relayed addresses at %s, at most %zu allocations (%u per "
 		 "client IP), realm \"%s\"",
-		 spec->listen_port, spec->external_addr, max, c.allocs_per_client, RELAY_REALM);
+		 spec->listen_port, spec->external_addr, c.max_sessions, c.allocs_per_client, RELAY_REALM);
 	*out = r;
 	return 0;
 fail:

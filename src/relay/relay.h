@@ -22,10 +22,15 @@ struct relay;
 
 /*
  * Checks spec without touching the host: 0, or -EINVAL with why in err
- * (no auth_credential, external_addr not "IP:port", max_sessions out of
- * range). wg_port is the node's WireGuard port, which the relay cannot share.
+ * (no auth_credential, external_addr not "IP:port", max_sessions or
+ * max_sessions_per_client out of range). wg_port is the node's WireGuard
+ * port, which the relay cannot share.
  */
 int relay_spec_check(const struct ovl_relay_spec *spec, uint16_t wg_port, char *err, size_t errlen);
+
+/* What spec allows (its zeros replaced by the defaults): allocations in all, and per client IP. */
+size_t relay_spec_max_sessions(const struct ovl_relay_spec *spec);
+uint32_t relay_spec_per_client(const struct ovl_relay_spec *spec);
 
 /* Starts the relay (sockets bound, thread running): 0, or -errno with why in err. */
 int relay_start(const struct ovl_relay_spec *spec, uint16_t wg_port, struct relay **out, char *err,
