@@ -10,6 +10,8 @@
 int ctl_connect(const char *path);
 /* o[key] as a string, or "-" when absent or not a string. */
 const char *ctl_str_or_dash(json_t *o, const char *key);
+/* o[key] as an integer, or 0 when absent or not one. */
+json_int_t ctl_int(json_t *o, const char *key);
 
 enum ctl_color { CTL_RESET, CTL_BOLD, CTL_RED, CTL_GREEN };
 /* The escape sequence for c when stdout (stderr) is a terminal and NO_COLOR is unset; else "". */

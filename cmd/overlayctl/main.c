@@ -32,7 +32,7 @@ static void usage(FILE *f)
 		"Usage: overlayctl [--socket PATH | --data-dir DIR] [--json] <op> [key=value ...]\n"
 		"       overlayctl [--socket PATH] [--json] status       the node: peers, services, attachments\n"
 		"       overlayctl [--socket PATH] [--json] peers | services | attachments   one table\n"
-		"       overlayctl [--socket PATH] [--json] nat          NAT traversal: candidates and peers\n"
+		"       overlayctl [--socket PATH] [--json] nat          NAT traversal: candidates, TURN, relay, peers\n"
 		"       overlayctl [--socket PATH] watch         print events until interrupted\n"
 		"       overlayctl [--socket PATH] bench [--clients N] [--seconds S] [--pipeline D]\n"
 		"                                        [--op OP | --request JSON]\n"
@@ -83,6 +83,11 @@ const char *ctl_str_or_dash(json_t *o, const char *key)
 {
 	const char *s = json_string_value(json_object_get(o, key));
 	return s ? s : "-";
+}
+
+json_int_t ctl_int(json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
 }
 
 int main(int argc, char **argv)

@@ -33,6 +33,20 @@ static void print_nat(json_t *r)
 		printf("%-30s  %-12s  %-22s  %s\n", ctl_str_or_dash(v, "addr"), ctl_str_or_dash(v, "state"),
 		       ctl_str_or_dash(v, "relayed_address"), ctl_str_or_dash(v, "error"));
 	}
+	json_t *relay = json_object_get(r, "relay_server");
+	if (relay) {
+		char allocs[48], refused[48];
+		snprintf(allocs, sizeof(allocs), "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
+			 ctl_int(relay, "allocations"), ctl_int(relay, "max_sessions"));
+		snprintf(refused, sizeof(refused), "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
+			 ctl_int(relay, "refused_quota"), ctl_int(relay, "refused_capacity"));
+		printf("\n%-30s  %-12s  %-10s  %-12s  %-12s  %-15s  %s\n", "RELAY SERVER", "ALLOCATIONS", "PER CLIENT",
+		       "TO PEERS", "TO CLIENTS", "REFUSED 486/508", "AUTH FAILURES");
+		printf("%-30s  %-12s  %-10" JSON_INTEGER_FORMAT "  %-12" JSON_INTEGER_FORMAT "  %-12" JSON_INTEGER_FORMAT
+		       "  %-15s  %" JSON_INTEGER_FORMAT "\n",
+		       ctl_str_or_dash(relay, "external_addr"), allocs, ctl_int(relay, "max_sessions_per_client"),
+		       ctl_int(relay, "to_peers"), ctl_int(relay, "to_clients"), refused, ctl_int(relay, "auth_failures"));
+	}
 	printf("\n%-44s  %-10s  %-13s  %s\n", "PEER", "STATE", "CONNECTION", "REMOTE ENDPOINT");
 	json_array_foreach(json_object_get(r, "peers"), i, v)
 	{

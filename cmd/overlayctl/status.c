@@ -13,11 +13,6 @@
 
 #include "ctl.h"
 
-static json_int_t int_of(json_t *o, const char *key)
-{
-	return json_integer_value(json_object_get(o, key));
-}
-
 /* "never", "42s", "3m07s", "2h05m", "4d03h": how long ago a Unix time was. */
 static void format_age(json_int_t then, time_t now, char *out, size_t len)
 {
@@ -70,9 +65,9 @@ void ctl_print_peers(json_t *status)
 		json_t *verdict = json_object_get(v, "healthy"); /* absent: not judged yet */
 		bool healthy = json_is_true(verdict);
 		const char *health = !verdict ? "pending" : healthy ? "healthy" : "unhealthy";
-		format_age(int_of(v, "last_handshake_unix_secs"), now, age, sizeof(age));
-		format_bytes(int_of(v, "rx_bytes"), rx, sizeof(rx));
-		format_bytes(int_of(v, "tx_bytes"), tx, sizeof(tx));
+		format_age(ctl_int(v, "last_handshake_unix_secs"), now, age, sizeof(age));
+		format_bytes(ctl_int(v, "rx_bytes"), rx, sizeof(rx));
+		format_bytes(ctl_int(v, "tx_bytes"), tx, sizeof(tx));
 		printf("%-44s  %-22s  %-28s  %-9s  %-10s  %-10s  %s%s%s\n", ctl_str_or_dash(v, "public_key"),
 		       nonempty_or_dash(v, "endpoint"), nonempty_or_dash(v, "allowed_ips"), age, rx, tx,
 		       ctl_color(!verdict ? CTL_RESET : healthy ? CTL_GREEN : CTL_RED), health, ctl_color(CTL_RESET));
@@ -101,12 +96,12 @@ void ctl_print_services(json_t *status)
 	json_array_foreach(json_object_get(status, "services"), i, v)
 	{
 		char pool[48];
-		snprintf(pool, sizeof(pool), "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT, int_of(v, "addresses_in_use"),
-			 int_of(v, "pool_size"));
+		snprintf(pool, sizeof(pool), "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT, ctl_int(v, "addresses_in_use"),
+			 ctl_int(v, "pool_size"));
 		const char *name = ctl_str_or_dash(v, "service");
 		printf("%-24s  %-9s  %-15s  %-15s  %-18s  %-11s  %" JSON_INTEGER_FORMAT "\n", name,
 		       ctl_str_or_dash(v, "mode"), ctl_str_or_dash(v, "bridge"), service_device(status, name),
-		       ctl_str_or_dash(v, "subnet"), pool, int_of(v, "attached"));
+		       ctl_str_or_dash(v, "subnet"), pool, ctl_int(v, "attached"));
 	}
 }
 
@@ -115,7 +110,7 @@ static void format_handle(json_t *h, char *out, size_t len)
 {
 	const char *platform = ctl_str_or_dash(h, "platform");
 	if (strcmp(platform, "linux_pid") == 0)
-		snprintf(out, len, "pid:%" JSON_INTEGER_FORMAT, int_of(h, "pid"));
+		snprintf(out, len, "pid:%" JSON_INTEGER_FORMAT, ctl_int(h, "pid"));
 	else
 		snprintf(out, len, "%s:%s", strcmp(platform, "host_shared") == 0 ? "host" : "guest",
 			 ctl_str_or_dash(h, "id"));
@@ -145,13 +140,13 @@ static void print_cluster(json_t *cl)
 	time_t now = time(NULL);
 	printf("%-14s %s (%s, %" JSON_INTEGER_FORMAT " etcd requests)\n", "cluster node", ctl_str_or_dash(cl, "node_id"),
 	       json_is_true(json_object_get(cl, "connected")) ? "connected" : "etcd unreachable",
-	       int_of(cl, "store_requests"));
+	       ctl_int(cl, "store_requests"));
 	printf("%s%-32s  %-4s  %-22s  %-18s  %s%s\n", ctl_color(CTL_BOLD), "MEMBER", "SELF", "ENDPOINT", "SLICE",
 	       "LAST SEEN", ctl_color(CTL_RESET));
 	json_array_foreach(json_object_get(cl, "members"), i, v)
 	{
 		char age[24];
-		format_age(int_of(v, "last_seen_unix_secs"), now, age, sizeof(age));
+		format_age(ctl_int(v, "last_seen_unix_secs"), now, age, sizeof(age));
 		printf("%-32s  %-4s  %-22s  %-18s  %s\n", ctl_str_or_dash(v, "node_id"),
 		       json_is_true(json_object_get(v, "self")) ? "yes" : "", ctl_str_or_dash(v, "endpoint"),
 		       ctl_str_or_dash(v, "slice"), age);
@@ -165,8 +160,8 @@ void ctl_print_status(json_t *r)
 	printf("%-14s %s\n", "public key", ctl_str_or_dash(r, "public_key"));
 	printf("%-14s %s\n", "overlay cidr", ctl_str_or_dash(r, "overlay_cidr"));
 	printf("%-14s %s\n", "slice cidr", ctl_str_or_dash(r, "slice_cidr"));
-	printf("%-14s %" JSON_INTEGER_FORMAT "\n", "peers", int_of(r, "peer_count"));
-	printf("%-14s %" JSON_INTEGER_FORMAT "\n", "services", int_of(r, "service_count"));
+	printf("%-14s %" JSON_INTEGER_FORMAT "\n", "peers", ctl_int(r, "peer_count"));
+	printf("%-14s %" JSON_INTEGER_FORMAT "\n", "services", ctl_int(r, "service_count"));
 	printf("%-14s %zu\n", "attachments", json_array_size(json_object_get(r, "attachments")));
 	if (json_array_size(json_object_get(r, "peers"))) {
 		putchar('\n');
@@ -184,8 +179,8 @@ void ctl_print_status(json_t *r)
 		json_array_foreach(ded, i, v)
 		{
 			printf("%-16s  %-15s  %-5" JSON_INTEGER_FORMAT "  %-15s  %-18s  %" JSON_INTEGER_FORMAT "\n",
-			       ctl_str_or_dash(v, "service"), ctl_str_or_dash(v, "interface"), int_of(v, "listen_port"),
-			       ctl_str_or_dash(v, "overlay_ip"), ctl_str_or_dash(v, "subnet"), int_of(v, "peer_count"));
+			       ctl_str_or_dash(v, "service"), ctl_str_or_dash(v, "interface"), ctl_int(v, "listen_port"),
+			       ctl_str_or_dash(v, "overlay_ip"), ctl_str_or_dash(v, "subnet"), ctl_int(v, "peer_count"));
 		}
 	}
 	if (json_array_size(json_object_get(r, "attachments"))) {

@@ -148,6 +148,11 @@ def test_quota_and_max_sessions(lab, uniq):
         assert (r["listen_port"], r["external_addr"], r["max_sessions"], r["max_sessions_per_client"]) == \
             (RELAY_PORT, f"{node.wan_ip}:{RELAY_PORT}", 8, 2), r
         assert (r["allocations"], r["allocations_made"], r["refused_quota"], r["refused_capacity"]) == (8, 8, 1, 1), r
+        # overlayctl nat: the relay's line (allocations/max, per client, to peers, to clients, 486/508, 401s).
+        table = subprocess.run([str(node.cluster.overlayd.parent / "overlayctl"), "--socket", str(node.socket),
+                                "nat"], capture_output=True, text=True, check=True).stdout
+        rows = [line.split() for line in table.splitlines()]
+        assert [f"{node.wan_ip}:{RELAY_PORT}", "8/8", "2", "0", "0", "1/1", "0"] in rows, table
     finally:
         stop_extra(lab)
 
