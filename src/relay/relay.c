@@ -103,6 +103,13 @@ static int set_dont_fragment(int fd, int family)
 	return 0;
 }
 
+/* Out of the thread's epoll set, and closed. */
+static void relayed_fd_close(struct relay *r, int fd)
+{
+	epoll_ctl(r->epfd, EPOLL_CTL_DEL, fd, NULL);
+	close(fd);
+}
+
 /*
  * EVEN-PORT asks for an even port (RTP); its R bit (reserve the next one
  * too) is not honoured: no RESERVATION-TOKEN is given, which RFC 8656 7.2
@@ -112,26 +119,27 @@ static int relayed_open(void *ctx, struct relay_alloc *a, int family, bool even,
 {
 	struct relay *r = ctx;
 	for (int tries = 0; tries < EVEN_PORT_TRIES; tries++) {
-		int fd = udp_open(r, family, 0, a, &a->relayed_port), err = 0;
+		int fd = udp_open(r, family, 0, a, &a->relayed_port);
 		if (fd < 0)
 			return fd;
-		if ((!even || !(a->relayed_port & 1)) && (!dont_fragment || !(err = set_dont_fragment(fd, family)))) {
-			a->fd = fd;
-			return 0;
+		if (even && (a->relayed_port & 1)) {
+			relayed_fd_close(r, fd);
+			continue;
 		}
-		epoll_ctl(r->epfd, EPOLL_CTL_DEL, fd, NULL);
-		close(fd);
-		if (err)
+		int err = dont_fragment ? set_dont_fragment(fd, family) : 0;
+		if (err) {
+			relayed_fd_close(r, fd);
 			return err;
+		}
+		a->fd = fd;
+		return 0;
 	}
 	return -EADDRINUSE;
 }
 
 static void relayed_close(void *ctx, struct relay_alloc *a)
 {
-	struct relay *r = ctx;
-	epoll_ctl(r->epfd, EPOLL_CTL_DEL, a->fd, NULL);
-	close(a->fd);
+	relayed_fd_close(ctx, a->fd);
 }
 
 static void publish_stats(struct relay *r)
