@@ -68,8 +68,7 @@ static void fail(struct turn_client *c, uint64_t now_ms, uint16_t code, const ch
 	va_end(ap);
 	c->retry_at_ms = now_ms + backoff;
 	c->txn.active = false;
-	c->reclaim_tried = c->reclaim_released = false;
-	c->reclaim_retries = 0;
+	memset(&c->reclaim, 0, sizeof(c->reclaim));
 	for (size_t i = 0; i < c->n_bindings; i++)
 		binding_restart(&c->bindings[i], now_ms);
 }
@@ -275,8 +274,7 @@ static void allocated(struct turn_client *c, const struct stun_msg *m, uint64_t 
 	c->refresh_at_ms = now_ms + refresh_after_ms(c->lifetime_s);
 	c->expires_ms = now_ms + c->lifetime_s * 1000ull;
 	c->failures = 0;
-	c->reclaim_tried = c->reclaim_released = false;
-	c->reclaim_retries = 0;
+	memset(&c->reclaim, 0, sizeof(c->reclaim));
 	c->error[0] = '\0';
 	c->error_code = 0;
 	for (size_t i = 0; i < c->n_bindings; i++)
@@ -305,7 +303,7 @@ static void on_allocation_answer(struct turn_client *c, struct turn_txn *t, cons
 		}
 		/* Released (or gone meanwhile: 437): the Allocate again. */
 		c->reclaims += success;
-		c->reclaim_released = true;
+		c->reclaim.released = true;
 		txn_start(c, &c->txn, TURN_REQ_ALLOCATE, now_ms);
 		return;
 	}
@@ -332,15 +330,15 @@ static void on_allocation_answer(struct turn_client *c, struct turn_txn *t, cons
 			txn_start(c, &c->txn, TURN_REQ_ALLOCATE, now_ms);
 			return;
 		}
-		if (!c->reclaim_tried) {
+		if (!c->reclaim.tried) {
 			/* Most likely our own, left by a run that ended without its Deallocate. */
-			c->reclaim_tried = true;
+			c->reclaim.tried = true;
 			txn_start(c, &c->txn, TURN_REQ_RECLAIM, now_ms);
 			return;
 		}
-		if (c->reclaim_released && c->reclaim_retries < TURN_RECLAIM_RETRIES) {
+		if (c->reclaim.released && c->reclaim.retries < TURN_RECLAIM_RETRIES) {
 			/* Released, but not deleted yet on the server's side: again in a moment. */
-			c->reclaim_retries++;
+			c->reclaim.retries++;
 			txn_start(c, &c->txn, TURN_REQ_ALLOCATE, now_ms);
 			c->txn.next_send_ms = now_ms + TURN_RECLAIM_WAIT_MS;
 			return;

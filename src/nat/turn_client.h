@@ -106,9 +106,12 @@ struct turn_client {
 	uint16_t error_code; /* the server's, 0 for a local reason (timeout, bad answer) */
 	unsigned failures;   /* in a row: the backoff's exponent */
 	/* This allocation attempt's release of what a 437 found: sent (once per
-	 * attempt), answered, and the Allocates answered 437 since. */
-	bool reclaim_tried, reclaim_released;
-	unsigned reclaim_retries;
+	 * attempt), answered, and the Allocates answered 437 since. Zeroed when
+	 * an attempt ends (allocated, or failed). */
+	struct {
+		bool tried, released;
+		unsigned retries;
+	} reclaim;
 	uint64_t retry_at_ms;
 
 	/* The server's long-term credential parameters; key = MD5(user:realm:pass). */
