@@ -79,10 +79,7 @@ static struct wg_device *a, *b;
 
 static int teardown(void **state)
 {
-	turn_standin_stop(&relay.server);
-	wg_device_destroy(a);
-	wg_device_destroy(b);
-	a = b = NULL;
+	turn_standin_teardown(&relay.server, &a, &b);
 	return 0;
 }
 

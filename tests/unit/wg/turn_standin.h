@@ -102,4 +102,13 @@ static inline void turn_standin_stop(struct turn_standin *s)
 	s->fd = s->stop_fd = -1;
 }
 
+/* A test's teardown: the server stopped, then both devices destroyed (and forgotten). */
+static inline void turn_standin_teardown(struct turn_standin *s, struct wg_device **a, struct wg_device **b)
+{
+	turn_standin_stop(s);
+	wg_device_destroy(*a);
+	wg_device_destroy(*b);
+	*a = *b = NULL;
+}
+
 #endif
