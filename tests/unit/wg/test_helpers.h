@@ -32,6 +32,13 @@ static inline size_t unhex(uint8_t *out, const char *hex)
 	return n;
 }
 
+/* 127.0.0.1:port, for sendto() to a device's port. */
+static inline void loopback_sin(struct sockaddr_in *sin, uint16_t port)
+{
+	*sin = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(port),
+				     .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+}
+
 /* A UDP socket on 127.0.0.1 (a free port, in *ep); receives time out after 5 s. */
 static inline int bound_udp(struct ip_endpoint *ep)
 {
@@ -74,6 +81,32 @@ static inline void device_pair_create(const char *tag, struct wg_device **a, str
 				      uint8_t pa[WG_KEY_LEN], uint8_t pb[WG_KEY_LEN], char ifa[16], char ifb[16])
 {
 	device_pair_create_hooked(tag, NULL, a, b, pa, pb, ifa, ifb);
+}
+
+/*
+ * Each device of a pair made by device_pair_create* takes the other as its
+ * peer (no endpoint), with allowed IPs b_ip on a and a_ip on b ("IP/len";
+ * NULL: none).
+ */
+static inline void device_pair_peers(struct wg_device *a, struct wg_device *b, const uint8_t pa[WG_KEY_LEN],
+				     const uint8_t pb[WG_KEY_LEN], const char *a_ip, const char *b_ip)
+{
+	struct ip_prefix aip_a, aip_b;
+	struct wg_peer_config peer_b = { 0 }, peer_a = { 0 };
+	if (a_ip) {
+		assert_int_equal(ip_prefix_parse(a_ip, &aip_a), 0);
+		peer_a.allowed_ips = &aip_a;
+		peer_a.n_allowed_ips = 1;
+	}
+	if (b_ip) {
+		assert_int_equal(ip_prefix_parse(b_ip, &aip_b), 0);
+		peer_b.allowed_ips = &aip_b;
+		peer_b.n_allowed_ips = 1;
+	}
+	memcpy(peer_b.public_key, pb, WG_KEY_LEN);
+	memcpy(peer_a.public_key, pa, WG_KEY_LEN);
+	assert_int_equal(wg_peer_upsert(a, &peer_b), 0);
+	assert_int_equal(wg_peer_upsert(b, &peer_a), 0);
 }
 
 /* Monotonic seconds, for WAIT_FOR's deadline. */

@@ -77,34 +77,17 @@ static void relay_pump(int ms)
 		assert_true(cond);                                                                 \
 	} while (0)
 
-static void loopback(struct sockaddr_in *sin, uint16_t port)
-{
-	*sin = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(port),
-				     .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-}
-
 static void setup_relayed_pair(void)
 {
 	char ifa[16], ifb[16];
 	struct ip_endpoint server;
-	struct sockaddr_in sin;
-	socklen_t sl = sizeof(sin);
 
 	device_pair_create("wgo", &a, &b, pa, pb, ifa, ifb);
-	loopback(&port_a, wg_device_listen_port(a));
-	loopback(&port_b, wg_device_listen_port(b));
+	loopback_sin(&port_a, wg_device_listen_port(a));
+	loopback_sin(&port_b, wg_device_listen_port(b));
+	server_fd = bound_udp(&server);
 
-	server_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	loopback(&sin, 0);
-	assert_int_equal(bind(server_fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(server_fd, (struct sockaddr *)&sin, &sl), 0);
-	assert_int_equal(ip_endpoint_from_sockaddr((struct sockaddr *)&sin, &server), 0);
-
-	struct wg_peer_config peer_b = { 0 }, peer_a = { 0 };
-	memcpy(peer_b.public_key, pb, 32);
-	memcpy(peer_a.public_key, pa, 32);
-	assert_int_equal(wg_peer_upsert(a, &peer_b), 0);
-	assert_int_equal(wg_peer_upsert(b, &peer_a), 0);
+	device_pair_peers(a, b, pa, pb, NULL, NULL);
 	assert_int_equal(wg_device_set_relay_servers(a, &server, 1), 0);
 	assert_int_equal(wg_device_set_relay_servers(b, &server, 1), 0);
 	assert_int_equal(wg_peer_set_relay_path(a, pb, &server, CHANNEL_A), 0);

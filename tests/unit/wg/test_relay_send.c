@@ -128,15 +128,7 @@ static void send_indications_both_ways(void **state)
 	turn_standin_start(&relay.server, a, b, relay_indications, 8 << 20);
 	server = relay.server.server;
 
-	struct ip_prefix aip_a, aip_b;
-	assert_int_equal(ip_prefix_parse("10.97.0.1/32", &aip_a), 0);
-	assert_int_equal(ip_prefix_parse("10.97.0.2/32", &aip_b), 0);
-	struct wg_peer_config peer_b = { .allowed_ips = &aip_b, .n_allowed_ips = 1 };
-	struct wg_peer_config peer_a = { .allowed_ips = &aip_a, .n_allowed_ips = 1 };
-	memcpy(peer_b.public_key, pb, 32);
-	memcpy(peer_a.public_key, pa, 32);
-	assert_int_equal(wg_peer_upsert(a, &peer_b), 0);
-	assert_int_equal(wg_peer_upsert(b, &peer_a), 0);
+	device_pair_peers(a, b, pa, pb, "10.97.0.1/32", "10.97.0.2/32");
 
 	/* Not a configured server, no target, nobody: refused. */
 	assert_int_equal(wg_peer_set_relay_send(a, pb, &server, &relay.target), -EINVAL);

@@ -37,12 +37,6 @@ struct turn_standin {
 
 #define TURN_STANDIN_INIT { .fd = -1, .stop_fd = -1 }
 
-static inline void loopback_sin(struct sockaddr_in *sin, uint16_t port)
-{
-	*sin = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(port),
-				     .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-}
-
 static inline void *turn_standin_main(void *arg)
 {
 	struct turn_standin *s = arg;
