@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <sys/queue.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "wg/allowedips.h"
 #include "wg/cookie.h"
@@ -302,6 +303,8 @@ unsigned wg_rx_queue(const struct wg_device *dev, const uint8_t *pkt, size_t len
 /* socket.c - the demultiplexing itself is in socket.h */
 /* Low-level: one datagram from the device's socket of ep's family. */
 int wg_udp_send(struct wg_device *dev, const struct ip_endpoint *ep, const void *buf, size_t len);
+/* The same for a datagram in n pieces (a relay header in front of a message: no copy). */
+int wg_udp_sendv(struct wg_device *dev, const struct ip_endpoint *ep, struct iovec *iov, size_t n);
 /*
  * The same from the local address src (family 0: the kernel's choice).
  * When src is no longer ours (-EINVAL, -EADDRNOTAVAIL) the datagram is sent

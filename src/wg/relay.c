@@ -16,7 +16,6 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "util/be.h"
 #include "util/log.h"
@@ -25,10 +24,8 @@
 
 void wg_channel_data_header(uint8_t hdr[WG_CHANNEL_DATA_HEADER_LEN], uint16_t channel, size_t len)
 {
-	hdr[0] = (uint8_t)(channel >> 8);
-	hdr[1] = (uint8_t)channel;
-	hdr[2] = (uint8_t)(len >> 8);
-	hdr[3] = (uint8_t)len;
+	be16_put(hdr, channel);
+	be16_put(hdr + 2, (uint16_t)len);
 }
 
 bool wg_relay_is_server(const struct wg_device *dev, const struct ip_endpoint *ep)
@@ -43,20 +40,12 @@ int wg_relay_send(struct wg_device *dev, const struct ip_endpoint *server, uint1
 		  size_t len)
 {
 	uint8_t hdr[WG_CHANNEL_DATA_HEADER_LEN];
-	struct sockaddr_storage ss;
-	socklen_t sl;
 	struct iovec iov[2] = { { .iov_base = hdr, .iov_len = sizeof(hdr) }, { .iov_base = (void *)buf, .iov_len = len } };
-	struct msghdr mh = { .msg_name = &ss, .msg_iov = iov, .msg_iovlen = 2 };
-	int fd = dev->udp_fd[server->addr.family == AF_INET6 ? 1 : 0];
 
-	if (fd < 0)
-		return -EAFNOSUPPORT;
 	if (len > UINT16_MAX)
 		return -EMSGSIZE;
 	wg_channel_data_header(hdr, channel, len);
-	ip_endpoint_to_sockaddr(server, &ss, &sl);
-	mh.msg_namelen = sl;
-	return sendmsg(fd, &mh, 0) < 0 ? -errno : 0;
+	return wg_udp_sendv(dev, server, iov, 2);
 }
 
 /* RFC 8489 / 8656 numbers; the wg library stays free of the nat one. */
@@ -98,15 +87,10 @@ int wg_relay_send_indication(struct wg_device *dev, const struct ip_endpoint *se
 {
 	static const uint8_t zeros[3];
 	uint8_t hdr[WG_SEND_INDICATION_MAX_HEADER], txid[12] = { 0 };
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	int fd = dev->udp_fd[server->addr.family == AF_INET6 ? 1 : 0];
 	/* Indications are never answered: a counter makes their ids unique enough (RFC 8489 6). */
 	uint64_t seq = atomic_fetch_add_explicit(&dev->relay_indications, 1, memory_order_relaxed);
 	size_t hlen;
 
-	if (fd < 0)
-		return -EAFNOSUPPORT;
 	for (int i = 0; i < 8; i++)
 		txid[4 + i] = (uint8_t)(seq >> (56 - 8 * i));
 	hlen = wg_send_indication_header(hdr, txid, target, len);
@@ -115,10 +99,7 @@ int wg_relay_send_indication(struct wg_device *dev, const struct ip_endpoint *se
 	struct iovec iov[3] = { { .iov_base = hdr, .iov_len = hlen },
 				{ .iov_base = (void *)buf, .iov_len = len },
 				{ .iov_base = (void *)zeros, .iov_len = (4 - len % 4) % 4 } };
-	struct msghdr mh = { .msg_name = &ss, .msg_iov = iov, .msg_iovlen = 3 };
-	ip_endpoint_to_sockaddr(server, &ss, &sl);
-	mh.msg_namelen = sl;
-	return sendmsg(fd, &mh, 0) < 0 ? -errno : 0;
+	return wg_udp_sendv(dev, server, iov, 3);
 }
 
 void wg_relay_receive(struct wg_device *dev, struct wg_rx *rx, uint8_t *buf, size_t len,

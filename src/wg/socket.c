@@ -347,7 +347,7 @@ int wg_udp_send_from(struct wg_device *dev, const struct ip_endpoint *ep, struct
 	return wg_udp_send(dev, ep, buf, len);
 }
 
-int wg_udp_send(struct wg_device *dev, const struct ip_endpoint *ep, const void *buf, size_t len)
+int wg_udp_sendv(struct wg_device *dev, const struct ip_endpoint *ep, struct iovec *iov, size_t n)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
@@ -355,9 +355,14 @@ int wg_udp_send(struct wg_device *dev, const struct ip_endpoint *ep, const void 
 	if (fd < 0)
 		return -EAFNOSUPPORT;
 	ip_endpoint_to_sockaddr(ep, &ss, &sl);
-	if (sendto(fd, buf, len, 0, (struct sockaddr *)&ss, sl) < 0)
-		return -errno;
-	return 0;
+	struct msghdr mh = { .msg_name = &ss, .msg_namelen = sl, .msg_iov = iov, .msg_iovlen = n };
+	return sendmsg(fd, &mh, 0) < 0 ? -errno : 0;
+}
+
+int wg_udp_send(struct wg_device *dev, const struct ip_endpoint *ep, const void *buf, size_t len)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	return wg_udp_sendv(dev, ep, &iov, 1);
 }
 
 int wg_device_send_raw(struct wg_device *dev, const struct ip_endpoint *to, const void *buf,
