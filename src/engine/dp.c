@@ -389,9 +389,15 @@ void dp_guest_forget(struct engine *e, struct state_dp_guest *g)
 	memmove(g, g + 1, (dp->n_guests - i - 1) * sizeof(*g));
 	dp->n_guests--;
 	dp_attachments_changed(dp);
-	if (fenced)
-		dp_firewall_sync(e); /* drains the member from its network */
+	/* Drains the member from its network; the last workload takes the masquerade chain along. */
+	if (fenced || !dp_masquerade_wanted(dp))
+		dp_firewall_sync(e);
 	dp_commit(e);
+}
+
+bool dp_masquerade_wanted(const struct dp *dp)
+{
+	return dp->has_shared || dp->n_services > 0 || dp->n_guests > 0;
 }
 
 int dp_firewall_sync(struct engine *e)
@@ -451,7 +457,7 @@ int dp_firewall_sync(struct engine *e)
 		.n_node_ips = na,
 		.overlay_ifaces = overlay_ifaces,
 		.n_overlay_ifaces = 2,
-		.masquerade = true,
+		.masquerade = dp_masquerade_wanted(dp),
 		.networks = nets,
 		.n_networks = nn,
 	};

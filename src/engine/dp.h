@@ -188,6 +188,14 @@ void dp_forwarding_forget(struct engine *e, const char *dev); /* device deleted 
  */
 int dp_firewall_sync(struct engine *e);
 /*
+ * Whether the node has workloads whose traffic to non-cluster addresses is
+ * masqueraded: bridges (services, the shared bridge), guests or host_shared
+ * addresses. Without any, the firewall has no nat chain, so the namespace
+ * pays no connection tracking; whoever adds the first or drops the last
+ * syncs the firewall.
+ */
+bool dp_masquerade_wanted(const struct dp *dp);
+/*
  * A guest or host_shared workload just recorded with an isolation network:
  * syncs the firewall; when that fails, detaches it again and fills resp with
  * the error (true), since an unfenced member must not stay attached.

@@ -102,6 +102,8 @@ void engine_guest_attach(struct engine *e, const struct ovl_req_attach *r, struc
 		explicit_bzero(priv, sizeof(priv));
 		return;
 	}
+	if (!g.isolation && dp->n_guests == 1)
+		dp_firewall_sync(e); /* the first workload: masquerade (dp_masquerade_wanted) */
 
 	resp->result = OVL_RES_GUEST_CONFIG;
 	struct ovl_res_guest_config *c = &resp->guest_config;

@@ -59,6 +59,8 @@ void engine_hostshared_attach(struct engine *e, const struct ovl_req_attach *r, 
 	dp_commit(e);
 	if (g.isolation && dp_fence_failed(e, "host_shared", id, engine_hostshared_detach, resp))
 		return;
+	if (!g.isolation && dp->n_guests == 1)
+		dp_firewall_sync(e); /* the first workload: masquerade (dp_masquerade_wanted) */
 	resp->result = OVL_RES_ATTACHED;
 	resp->ip = g.ip;
 }

@@ -130,3 +130,31 @@ def test_host_adapter_failure_mandatory_or_degraded(node, uniq):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_no_connection_tracking_until_something_is_masqueraded(node, uniq):
+    """A nat chain, even an empty one, makes the kernel track every packet of the namespace; the
+    daemon installs its masquerade chain with the first bridge or host_shared workload and removes
+    it with the last."""
+    node.setup_global(f"c{uniq}")
+    nat_chain = lambda: "type nat hook postrouting" in node.exec("nft", "list", "ruleset").stdout
+    tracked = lambda: int(node.exec("cat", "/proc/sys/net/netfilter/nf_conntrack_count").stdout)
+    node_ip = node.status["node_ip"]
+
+    assert not nat_chain()
+    # Traffic to the node: nothing in this namespace turns tracking on.
+    node.exec("ping", "-n", "-q", "-c", "2", "-i", "0.2", "-W", "1", node_ip)
+    assert tracked() == 0
+
+    node.service("web")
+    assert nat_chain()
+    node.exec("ping", "-n", "-q", "-c", "2", "-i", "0.2", "-W", "1", node_ip)
+    assert tracked() > 0
+    node.ok("teardown_service_overlay", service="web")
+    assert not nat_chain()
+
+    # A host_shared address is a workload too.
+    node.ok("attach_container", handle={"platform": "host_shared", "id": "h"}, service="x", join_global=True)
+    assert nat_chain()
+    node.ok("detach_container", handle={"platform": "host_shared", "id": "h"})
+    assert not nat_chain()

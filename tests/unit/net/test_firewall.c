@@ -117,6 +117,8 @@ static void render_full_description(void **state)
 	s.cfg.n_networks = 0;
 	assert_int_equal(fw_render("overlayd_t", &s.cfg, &script), 0);
 	assert_null(strstr(script, "masquerade"));
+	/* No nat chain at all: even an empty one would turn conntrack on. */
+	assert_null(strstr(script, "type nat"));
 	assert_null(strstr(script, "net0_"));
 	assert_null(strstr(script, " drop"));
 	free(script);
