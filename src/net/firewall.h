@@ -15,7 +15,9 @@
  *    and removed with the tables.
  *  - masquerade: packets from a cluster address to a non-cluster address,
  *    leaving through an interface that is not an overlay interface, are
- *    source-NATed to the outgoing interface's address (egress).
+ *    source-NATed to the outgoing interface's address (egress). Without
+ *    masquerade the table has no nat chain at all: an empty one would still
+ *    turn connection tracking on for the whole namespace.
  *  - isolation: a member of isolation network N may exchange packets with
  *    members of N, with the node addresses and with non-cluster addresses;
  *    packets between a member and any other cluster address are dropped, in
