@@ -18,6 +18,7 @@
 #include "net/firewall.h"
 #include "net/firewalld.h"
 #include "net/hostfw.h"
+#include "net/hostfw_legacy.h"
 
 #define FW_TABLE_PREFIX "overlayd_"
 
@@ -373,7 +374,9 @@ static int fw_run(struct fw *fw, const char *script)
  * Runs own (our tables' script, may be empty) together with the replacement
  * of our rules in the host's forward chains (hostfw.h), as one transaction.
  * The chains are listed first; a foreign tool changing them in between fails
- * the transaction, which is retried once on a fresh listing. firewalld:
+ * the transaction, which is retried once on a fresh listing. Then the same
+ * rules in the legacy iptables filter tables, where they exist
+ * (hostfw_legacy.h; their own transaction, nft cannot reach them). firewalld:
  * firewalld_manages_us(), asked once by the caller, which may need it again.
  */
 static int fw_run_with_host(struct fw *fw, const char *own, const struct ip_prefix *cluster, size_t n_cluster,
@@ -413,7 +416,7 @@ static int fw_run_with_host(struct fw *fw, const char *own, const struct ip_pref
 		err = fw_run(fw, script);
 		free(script);
 		if (!err) {
-			fw->host_chains = chains;
+			fw->host_chains = chains + hostfw_legacy_apply(&ho);
 			break;
 		}
 	}

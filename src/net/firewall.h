@@ -10,7 +10,8 @@
  *    input. An accept here ends only this table's chain; it cannot overrule
  *    a drop in another table, e.g. a foreign iptables FORWARD DROP policy:
  *    so the same accepts are also inserted into the host's own forward
- *    chains (hostfw.h; Docker's DOCKER-USER where present), or given to
+ *    chains (hostfw.h; Docker's DOCKER-USER where present; the legacy
+ *    iptables filter table too: hostfw_legacy.h), or given to
  *    firewalld as its trusted zone's sources when it runs (firewalld.h),
  *    and removed with the tables.
  *  - masquerade: packets from a cluster address to a non-cluster address,

@@ -113,3 +113,57 @@ def test_rules_stay_over_a_restart_and_go_with_the_teardown_command(two_nodes, u
                "--wg-sock-dir", str(n.wg_dir), "--no-unmanaged", check=False)
     assert p.returncode == 0, p.stderr
     assert ruleset(n).strip() == before.strip()
+
+
+def legacy_save(n):
+    """The legacy filter table as iptables-legacy-save lists it, without comments and counters."""
+    out = n.exec("iptables-legacy-save", "-t", "filter").stdout
+    return "\n".join(l.split(" [")[0] for l in out.splitlines() if not l.startswith("#"))
+
+
+def legacy_plain_drop(n):
+    """iptables-legacy (Ubuntu 20.04's UFW and Docker): FORWARD DROP where nftables cannot see it."""
+    n.exec("iptables-legacy", "-P", "FORWARD", "DROP")
+
+
+def legacy_docker_style(n):
+    n.exec("iptables-legacy", "-N", "DOCKER-USER")
+    n.exec("iptables-legacy", "-A", "DOCKER-USER", "-j", "RETURN")
+    n.exec("iptables-legacy", "-P", "FORWARD", "DROP")
+    n.exec("iptables-legacy", "-A", "FORWARD", "-j", "DOCKER-USER")
+
+
+@pytest.mark.parametrize("host_firewall", [legacy_plain_drop, legacy_docker_style])
+def test_cross_node_traffic_through_a_dropping_legacy_iptables(two_nodes, uniq, host_firewall, build):
+    before = {}
+    for n in two_nodes.nodes:
+        host_firewall(n)
+        before[n.index] = legacy_save(n)
+        # The premise: the drop is invisible to nftables, so only legacy rules can help.
+        assert ":FORWARD DROP" in before[n.index] and "policy drop" not in ruleset(n)
+    (c0, ip0), (c1, ip1) = two_nodes.container_per_node(f"t{uniq}")
+    assert poll(lambda: c0.ping(ip1), timeout=20, what=f"web0 -> web1 {ip1} through legacy FORWARD DROP")
+    assert poll(lambda: c1.ping(ip0), timeout=20, what=f"web1 -> web0 {ip0}")
+    chain = "DOCKER-USER" if host_firewall is legacy_docker_style else "FORWARD"
+    for n in two_nodes.nodes:
+        tagged = [l for l in legacy_save(n).splitlines() if "--comment overlayd_" in l]
+        tag = f"overlayd_t{uniq}_{n.index}"
+        # First in the chain, ahead of the drop (and of Docker's RETURN).
+        in_chain = [l for l in legacy_save(n).splitlines() if l.startswith(f"-A {chain} ")]
+        assert in_chain[:2] == tagged, in_chain
+        assert sorted(tagged) == [f"-A {chain} -d 10.200.0.0/16 -m comment --comment {tag} -j ACCEPT",
+                                  f"-A {chain} -s 10.200.0.0/16 -m comment --comment {tag} -j ACCEPT"], tagged
+        # A second identical setup (the orchestrator retries) replaces them instead of adding more.
+        n.ok("setup_global_overlay", deployment=f"t{uniq}", instance_id=str(n.index),
+             cluster_cidr="10.200.0.0/16", slice_cidr=f"10.200.{n.index}.0/26", wg_port=51420)
+        assert len([l for l in legacy_save(n).splitlines() if "--comment overlayd_" in l]) == 2
+    # A teardown by the command line after a crash finds them by their comment too.
+    n = two_nodes.nodes[1]
+    n.kill_daemon()
+    p = n.exec(str(build / "cmd" / "overlayd"), "--teardown", "--data-dir", str(n.dir / "data"),
+               "--wg-sock-dir", str(n.wg_dir), "--no-unmanaged", check=False)
+    assert p.returncode == 0, p.stderr
+    assert legacy_save(n) == before[n.index]
+    n = two_nodes.nodes[0]
+    n.ok("teardown_global_overlay")
+    assert legacy_save(n) == before[n.index]
