@@ -24,6 +24,12 @@ with Cluster(build + "/cmd/overlayd", nodes=3) as c:
     tok = c.token
     say(f"== overlayd demo (token {tok}): 3 nodes on an underlay bridge 192.0.2.0/24")
     c.start_daemons()
+    # Hosts as Docker and UFW leave them: forwarded packets dropped, in iptables(-nft) on node 1 and in
+    # the legacy iptables, which nftables cannot see, on node 2.
+    c.nodes[1].exec("iptables", "-P", "FORWARD", "DROP")
+    c.nodes[2].exec("iptables-legacy", "-P", "FORWARD", "DROP")
+    say("   node 1's host firewall drops forwarded packets (iptables -P FORWARD DROP, as Docker sets it); "
+        "node 2's too, in legacy iptables")
     for n in c.nodes:
         st = n.setup_global(f"demo{tok}")
         n.service("web")
@@ -55,6 +61,11 @@ with Cluster(build + "/cmd/overlayd", nodes=3) as c:
         dst = db[b][1]
         poll(lambda: src.ping(dst), timeout=20, what=f"db{a} -> db{b}")
         say(f"   db{a} (node {a}) -> db{b} {dst} (node {b}) over the dedicated db devices: ok")
+    say("== the accept rules overlayd put ahead of those drops (teardown removes exactly these)")
+    for n, tool in ((c.nodes[1], "iptables"), (c.nodes[2], "iptables-legacy")):
+        for l in n.exec(tool, "-S", "FORWARD").stdout.splitlines():
+            if "overlayd_" in l:
+                say(f"   node {n.index} ({tool}): {l}")
     say("== overlay DNS: names registered on a node resolve at <node_ip>:53 from its containers")
     n0 = c.nodes[0]
     n0.ok("register_dns", name="web1", ip=web[1][1])
@@ -106,6 +117,7 @@ with Cluster(build + "/cmd/overlayd", nodes=3) as c:
             n.ok("detach_container", handle=cont.handle())
         n.ok("teardown_global_overlay")
         left = [l for l in n.links() if l.startswith(("zl-", "veth-"))]
-        say(f"   node {n.index}: overlay links left: {len(left)}")
+        rules = sum(n.exec(t, "-S").stdout.count("overlayd_") for t in ("iptables", "iptables-legacy"))
+        say(f"   node {n.index}: overlay links left: {len(left)}, host firewall rules left: {rules}")
 say("== done: every namespace, process and file of the demo removed")
 PY
