@@ -11,7 +11,11 @@ route to a local address on a non-loopback device, conntrack) weigh on the
 load generator towards overlayd only, since dnsmasq gets a namespace of its
 own with nothing in it. This is the topology the DNS server is for.
 
-    bench/dns-container.py [-l SECONDS] [-r ROUNDS] [-n NAMES] BUILD_DIR
+With --from-node, dnsperf runs in the node namespace itself, as in the shared
+bench, and dnsmasq serves on the node IP too (port 5353): the shared bench's
+topology with both servers on an equal footing.
+
+    bench/dns-container.py [-l SECONDS] [-r ROUNDS] [-n NAMES] [--from-node] BUILD_DIR
 
 Rounds alternate the two servers; prints q/s and latency for each round, the
 medians and their ratio. Needs root, dnsmasq-base and dnsperf.
@@ -31,10 +35,10 @@ sys.path.insert(0, str(TOP / "tests" / "lib"))
 from cluster import Cluster, Container, poll  # noqa: E402
 
 
-def dnsperf(container, server, queries, seconds):
-    """(queries/s, average latency in ms) of one dnsperf run from inside the container."""
-    out = container.run("dnsperf", "-s", server, "-d", str(queries), "-l", str(seconds), "-c", "4",
-                        "-Q", "1000000", timeout=seconds + 60).stdout
+def dnsperf(client, server, queries, seconds, port=53):
+    """(queries/s, average latency in ms) of one dnsperf run from the client (a container or the node)."""
+    out = client.run("dnsperf", "-s", server, "-p", str(port), "-d", str(queries), "-l", str(seconds), "-c", "4",
+                     "-Q", "1000000", timeout=seconds + 60).stdout
     qps = re.search(r"Queries per second:\s*([\d.]+)", out)
     lat = re.search(r"Average Latency \(s\):\s*([\d.]+)", out)
     if not qps or not lat:
@@ -42,9 +46,19 @@ def dnsperf(container, server, queries, seconds):
     return float(qps.group(1)), float(lat.group(1)) * 1000
 
 
-def answers(container, server, name, want):
-    r = container.run("dig", "+short", "+time=1", "+tries=1", f"@{server}", name, "A")
+def answers(client, server, name, want, port=53):
+    r = client.run("dig", "+short", "+time=1", "+tries=1", "-p", str(port), f"@{server}", name, "A")
     return r.stdout.strip() == want
+
+
+class NodeClient:
+    """Runs commands in the node namespace, as Container.run does in a container's."""
+
+    def __init__(self, node):
+        self.node = node
+
+    def run(self, *args, timeout=60):
+        return self.node.exec(*args, check=False, timeout=timeout)
 
 
 def main():
@@ -52,6 +66,8 @@ def main():
     ap.add_argument("-l", type=int, default=10, help="seconds per dnsperf run")
     ap.add_argument("-r", type=int, default=3, help="rounds (each runs both servers)")
     ap.add_argument("-n", type=int, default=1000, help="registered names")
+    ap.add_argument("--from-node", action="store_true",
+                    help="dnsperf in the node namespace; dnsmasq on the node IP, port 5353")
     ap.add_argument("build", type=pathlib.Path)
     a = ap.parse_args()
     for tool in ("dnsmasq", "dnsperf", "dig"):
@@ -75,24 +91,28 @@ def main():
             container = Container("dnsc")
             node.attach(container, "bench")
             node_ip = node.ok("status")["node_ip"]
-            route = container.run("ip", "-4", "route", "show", "default").stdout.split()
-            gateway = route[route.index("via") + 1]
+            if a.from_node:
+                client, where, theirs_at = NodeClient(node), f"node namespace {node.ns}", (node_ip, 5353)
+            else:
+                route = container.run("ip", "-4", "route", "show", "default").stdout.split()
+                client, theirs_at = container, (route[route.index("via") + 1], 53)
+                where = f"container {container.run('ip', '-4', '-o', 'addr', 'show', 'eth0').stdout.split()[3]}"
             dnsmasq = subprocess.Popen(
                 ["ip", "netns", "exec", node.ns, "dnsmasq", "--no-daemon", "--no-resolv", "--no-hosts",
-                 f"--addn-hosts={hosts}", f"--listen-address={gateway}", "--bind-interfaces",
-                 "--cache-size=10000", "--log-facility=/dev/null"],
+                 f"--addn-hosts={hosts}", f"--listen-address={theirs_at[0]}", f"--port={theirs_at[1]}",
+                 "--bind-interfaces", "--cache-size=10000", "--log-facility=/dev/null"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             first_ip, first_name = names[0]
-            for server in (node_ip, gateway):
-                poll(lambda: answers(container, server, first_name, first_ip), timeout=20,
-                     what=f"an answer from {server}")
-            print(f"load average: {open('/proc/loadavg').read().split()[0]}; {a.n} names; container "
-                  f"{container.run('ip', '-4', '-o', 'addr', 'show', 'eth0').stdout.split()[3]}, overlayd on "
-                  f"{node_ip}, dnsmasq on {gateway} (the bridge gateway), same node namespace")
+            for server, port in ((node_ip, 53), theirs_at):
+                poll(lambda: answers(client, server, first_name, first_ip, port), timeout=20,
+                     what=f"an answer from {server}:{port}")
+            print(f"load average: {open('/proc/loadavg').read().split()[0]}; {a.n} names; dnsperf in {where}, "
+                  f"overlayd on {node_ip}:53, dnsmasq on {theirs_at[0]}:{theirs_at[1]}"
+                  f"{'' if a.from_node else ' (the bridge gateway)'}, same node namespace")
             ours, theirs = [], []
             for r in range(a.r):
-                m = dnsperf(container, gateway, queries, a.l)
-                o = dnsperf(container, node_ip, queries, a.l)
+                m = dnsperf(client, theirs_at[0], queries, a.l, theirs_at[1])
+                o = dnsperf(client, node_ip, queries, a.l)
                 theirs.append(m[0])
                 ours.append(o[0])
                 print(f"round {r + 1}: dnsmasq {m[0]:.0f} q/s ({m[1]:.3f} ms) | overlayd {o[0]:.0f} q/s "

@@ -17,6 +17,7 @@ run meson test -C "$BUILD" --benchmark net_attach --verbose
 run "$HERE/dns.sh" -p "$BUILD"
 run "$HERE/dns-names.sh" "$BUILD"
 run "$HERE/dns-container.py" "$BUILD"
+run "$HERE/dns-container.py" --from-node "$BUILD"
 run "$HERE/dns-parse.sh" "$BUILD"
 run "$HERE/ipc.sh" "$BUILD"
 run "$HERE/metrics.sh" "$BUILD"

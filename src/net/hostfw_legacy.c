@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -165,6 +166,24 @@ static char *memfd_text(int fd)
 }
 
 /*
+ * Starts argv[0] from PATH, or from the sbin directories where iptables
+ * lives when PATH lacks them (a daemon started with a minimal environment).
+ * 0 or -errno.
+ */
+static int spawn_tool(pid_t *pid, char *const argv[], const posix_spawn_file_actions_t *fa,
+		      const posix_spawnattr_t *at)
+{
+	static const char *const dirs[] = { "/usr/sbin/", "/sbin/" };
+	int r = posix_spawnp(pid, argv[0], fa, at, argv, environ);
+	for (size_t i = 0; r == ENOENT && i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		char path[128];
+		snprintf(path, sizeof(path), "%s%s", dirs[i], argv[0]);
+		r = posix_spawn(pid, path, fa, at, argv, environ);
+	}
+	return -r;
+}
+
+/*
  * Runs argv (searched in PATH) with in on its standard input (NULL: none).
  * Its standard output in *out when out is given; the first line of its
  * standard error in err. Files, not pipes, so that neither side can block
@@ -186,10 +205,20 @@ static int run_tool(char *const argv[], const char *in, char **out, char *err, s
 			r = -EIO;
 	}
 	if (!r && (r = -posix_spawn_file_actions_init(&fa)) == 0) {
+		posix_spawnattr_t at;
+		sigset_t none;
+		sigemptyset(&none);
 		for (int i = 0; i < 3 && !r; i++)
 			r = -posix_spawn_file_actions_adddup2(&fa, fds[i], i);
-		if (!r)
-			r = -posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+		/* The tool gets no signal blocked, whatever this thread blocks. */
+		if (!r && (r = -posix_spawnattr_init(&at)) == 0) {
+			r = -posix_spawnattr_setsigmask(&at, &none);
+			if (!r)
+				r = -posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK);
+			if (!r)
+				r = spawn_tool(&pid, argv, &fa, &at);
+			posix_spawnattr_destroy(&at);
+		}
 		posix_spawn_file_actions_destroy(&fa);
 	}
 	if (!r) {
