@@ -199,10 +199,21 @@ static void test_apply_and_remove_with_the_tools(void **state)
 	/* The IPv6 table did not exist: still none. */
 	assert_null(strstr(sh_out("cat /proc/net/ip6_tables_names"), "filter"));
 
+	/* Once it exists, it gets the IPv6 prefix, and only that. */
+	assert_int_equal(system("ip6tables-legacy -P FORWARD DROP"), 0);
+	const char *before6 = strdup(sh_out("ip6tables-legacy-save -t filter | grep -v '^#'"));
+	assert_int_equal(hostfw_legacy_apply(&o), 2);
+	now = sh_out("ip6tables-legacy -S FORWARD");
+	assert_non_null(strstr(now, "-A FORWARD -s fd20::/48 -m comment --comment " TAG " -j ACCEPT"));
+	assert_int_equal(count(now, TAG), 2);
+	assert_int_equal(count(sh_out("iptables-legacy -S FORWARD"), TAG), 2);
+
 	o.n_cluster = 0;
 	assert_int_equal(hostfw_legacy_apply(&o), 0);
 	assert_string_equal(sh_out("iptables-legacy-save -t filter | grep -v '^#'"), before);
+	assert_string_equal(sh_out("ip6tables-legacy-save -t filter | grep -v '^#'"), before6);
 	free((void *)before);
+	free((void *)before6);
 }
 
 int main(void)
