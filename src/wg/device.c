@@ -73,8 +73,7 @@ static unsigned queues_wanted(unsigned want)
  */
 static int tun_open(struct wg_device *dev, const char *ifname, unsigned want)
 {
-	struct ifreq ifr = { 0 };
-	int fd, sock, ret;
+	int fd;
 
 	fd = tun_attach(ifname, WG_TUN_FLAGS, dev->ifname);
 	if (fd == -EINVAL) {
@@ -96,18 +95,22 @@ static int tun_open(struct wg_device *dev, const char *ifname, unsigned want)
 		}
 		dev->queue[dev->n_queues++].fd = fd;
 	}
-	memcpy(ifr.ifr_name, dev->ifname, IFNAMSIZ);
-	sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	ifr.ifr_mtu = (int)dev->mtu;
+	return wg_tun_set_mtu(dev->ifname, dev->mtu);
+}
+
+int wg_tun_set_mtu(const char *ifname, unsigned mtu)
+{
+	struct ifreq ifr = { .ifr_mtu = (int)mtu };
+	int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret = 0;
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
 	if (sock < 0 || ioctl(sock, SIOCSIFMTU, &ifr) < 0) {
 		ret = -errno;
-		log_error("wg: cannot set MTU %u on %s: %s", dev->mtu, ifname, strerror(errno));
-		if (sock >= 0)
-			close(sock);
-		return ret;
+		log_error("wg: cannot set MTU %u on %s: %s", mtu, ifname, strerror(errno));
 	}
-	close(sock);
-	return 0;
+	if (sock >= 0)
+		close(sock);
+	return ret;
 }
 
 /*

@@ -139,6 +139,8 @@ struct wg_device {
 	struct wg_allowedips aips;
 	uint16_t port;
 	uint32_t fwmark;
+	/* The TUN link's MTU, which padding stays within: the configured one,
+	 * less what relaying costs (wg_device_set_relay_servers). With dev->lock. */
 	unsigned mtu;
 
 	pthread_mutex_t cookie_lock;
@@ -243,6 +245,8 @@ void wg_stage_packet(struct wg_peer *peer, const uint8_t *pkt, size_t len);
  * once, without waking another thread.
  */
 int wg_tun_drain(struct wg_device *dev, struct wg_tun_queue *q, unsigned *segments);
+/* Sets the MTU of the TUN link ifname (logged when refused). 0 or -errno. */
+int wg_tun_set_mtu(const char *ifname, unsigned mtu);
 struct tun_reader;
 struct tun_reader *wg_tun_tx_new(void);
 void wg_tun_tx_free(struct tun_reader *r);

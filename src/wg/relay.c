@@ -139,15 +139,44 @@ int wg_device_receive_relayed(struct wg_device *dev, const struct ip_endpoint *s
 	return ret;
 }
 
+/*
+ * The TUN MTU with relay servers of these families. The configured MTU
+ * leaves room for an IPv6 underlay's headers (1420 = 1500 - 40 - 8 - 32):
+ * over IPv4 a ChannelData's 4 bytes fit in the 20 to spare, over IPv6
+ * nothing is spare, and a full-size packet would leave in two IPv6
+ * fragments, which many paths drop. So a server reached over IPv6 takes the
+ * 4 bytes from the TUN, and the kernel's path MTU discovery tells senders.
+ */
+static unsigned relayed_mtu(const struct wg_device *dev, const struct ip_endpoint *servers, size_t n)
+{
+	unsigned mtu = dev->cfg.mtu ? dev->cfg.mtu : WG_DEFAULT_MTU;
+	for (size_t i = 0; i < n; i++)
+		if (servers[i].addr.family == AF_INET6)
+			return mtu - WG_CHANNEL_DATA_HEADER_LEN;
+	return mtu;
+}
+
 int wg_device_set_relay_servers(struct wg_device *dev, const struct ip_endpoint *servers, size_t n)
 {
 	if (n > WG_MAX_RELAY_SERVERS)
 		return -E2BIG;
+	unsigned mtu = relayed_mtu(dev, servers, n);
 	pthread_mutex_lock(&dev->config_lock);
+	bool changed = mtu != dev->mtu;
+	if (changed && wg_tun_set_mtu(dev->ifname, mtu) < 0)
+		changed = false; /* logged; padding keeps to the link's MTU */
+	else if (changed && mtu < dev->mtu)
+		log_info("wg %s: MTU %u: a TURN server is reached over IPv6, and a relayed datagram (ChannelData "
+			 "adds %d bytes) must still fit the underlay's MTU",
+			 dev->ifname, mtu, WG_CHANNEL_DATA_HEADER_LEN);
+	else if (changed)
+		log_info("wg %s: MTU %u again: no TURN server is reached over IPv6", dev->ifname, mtu);
 	pthread_rwlock_wrlock(&dev->lock);
 	if (n)
 		memcpy(dev->relay_servers, servers, n * sizeof(*servers));
 	dev->n_relay_servers = n;
+	if (changed)
+		dev->mtu = mtu;
 	pthread_rwlock_unlock(&dev->lock);
 	pthread_mutex_unlock(&dev->config_lock);
 	return 0;

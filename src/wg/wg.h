@@ -198,7 +198,10 @@ int wg_peer_probe(struct wg_device *dev, const uint8_t key[WG_KEY_LEN], const st
  * NAT traversal through a TURN relay (relay.c). The device's TURN servers
  * (resolved; at most 8): ChannelData from them is unwrapped and handed to
  * WireGuard, from anyone else it is not; and a packet through them never
- * makes a server a peer's plain endpoint. 0, or -E2BIG.
+ * makes a server a peer's plain endpoint. With a server reached over IPv6
+ * the TUN link's MTU is 4 bytes below the configured one (ChannelData's
+ * header), so that relayed datagrams are no larger than direct ones. 0, or
+ * -E2BIG.
  */
 int wg_device_set_relay_servers(struct wg_device *dev, const struct ip_endpoint *servers, size_t n);
 /*

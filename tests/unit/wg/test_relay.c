@@ -11,6 +11,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,11 +20,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "wg/messages.h"
+#include "wg/socket.h"
 #include "wg/wg.h"
 #include "test_helpers.h"
 #include "turn_standin.h"
@@ -47,11 +50,14 @@ static struct relay {
 	atomic_bool capture;
 	uint8_t captured[2048];
 	atomic_size_t captured_len;
+	atomic_size_t largest_from_a; /* the largest datagram from a */
 } relay = { .server = TURN_STANDIN_INIT };
 
 static void relay_channel_data(struct turn_standin *s, uint8_t *buf, size_t n, bool from_a)
 {
 	struct relay *r = (struct relay *)s;
+	if (from_a && n > atomic_load(&r->largest_from_a))
+		atomic_store(&r->largest_from_a, n);
 	uint16_t channel = (uint16_t)(buf[0] << 8 | buf[1]), dlen = (uint16_t)(buf[2] << 8 | buf[3]);
 	/* Exactly one ChannelData per datagram, with no padding: what our devices send. */
 	if (n < 4 || (size_t)dlen != n - 4 || !wg_message_classify(buf + 4, dlen)) {
@@ -76,6 +82,30 @@ static void relay_channel_data(struct turn_standin *s, uint8_t *buf, size_t n, b
 }
 
 static struct wg_device *a, *b;
+
+/* count UDP datagrams of len bytes towards b's overlay address, into the tunnel. */
+static void send_udp_to_b(size_t len, int count)
+{
+	static uint8_t payload[2048];
+	int out = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons(9) };
+	assert_true(out >= 0 && len <= sizeof(payload));
+	inet_pton(AF_INET, "10.98.0.2", &dst.sin_addr);
+	for (int i = 0; i < count; i++)
+		sendto(out, payload, len, 0, (struct sockaddr *)&dst, sizeof(dst));
+	close(out);
+}
+
+/* The MTU of link ifname (an ioctl: sysfs shows the namespace it was mounted in). */
+static unsigned link_mtu(const char *ifname)
+{
+	struct ifreq ifr = { 0 };
+	int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	assert_int_equal(ioctl(sock, SIOCGIFMTU, &ifr), 0);
+	close(sock);
+	return (unsigned)ifr.ifr_mtu;
+}
 
 static int teardown(void **state)
 {
@@ -117,14 +147,33 @@ static void relayed_both_ways(void **state)
 		 ifa, ifa, ifa, ifb);
 	assert_int_equal(system(cmd), 0);
 	uint64_t before = peer_status(b, pa).rx_packets;
-	int out = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons(9) };
-	inet_pton(AF_INET, "10.98.0.2", &dst.sin_addr);
-	static uint8_t payload[1200];
-	for (int i = 0; i < 200; i++)
-		sendto(out, payload, sizeof(payload), 0, (struct sockaddr *)&dst, sizeof(dst));
-	close(out);
+	send_udp_to_b(1200, 200);
 	WAIT_FOR(peer_status(b, pa).rx_packets >= before + 150); /* a burst on loopback may lose a few */
+
+	/*
+	 * Full-size packets (1420 bytes, the device's MTU) through the relay: a
+	 * datagram of 4 + 32 + 1420 bytes, 1500 with IPv4's headers but 1504 with
+	 * IPv6's. With a TURN server reached over IPv6 among the device's, the
+	 * TUN takes 4 bytes less, and the largest datagram is 1452 bytes.
+	 */
+	atomic_store(&relay.largest_from_a, 0);
+	before = peer_status(b, pa).rx_packets;
+	send_udp_to_b(1420 - 28, 20);
+	WAIT_FOR(peer_status(b, pa).rx_packets >= before + 10);
+	assert_int_equal(atomic_load(&relay.largest_from_a), WG_CHANNEL_DATA_HEADER_LEN + 32 + 1420);
+	assert_int_equal(link_mtu(ifa), 1420);
+	struct ip_endpoint both[2] = { server };
+	assert_int_equal(ip_endpoint_parse("[::1]:3478", &both[1]), 0);
+	assert_int_equal(wg_device_set_relay_servers(a, both, 2), 0);
+	assert_int_equal(link_mtu(ifa), 1416);
+	atomic_store(&relay.largest_from_a, 0);
+	before = peer_status(b, pa).rx_packets;
+	send_udp_to_b(1420 - 28, 20); /* now fragmented by the kernel, into packets that fit */
+	WAIT_FOR(peer_status(b, pa).rx_packets >= before + 10);
+	assert_int_equal(atomic_load(&relay.largest_from_a), 1500 - 40 - 8);
+	/* Without it, the configured MTU again. */
+	assert_int_equal(wg_device_set_relay_servers(a, &server, 1), 0);
+	assert_int_equal(link_mtu(ifa), 1420);
 
 	assert_int_equal(atomic_load(&relay.malformed), 0);
 	assert_int_equal(atomic_load(&relay.wrong_channel), 0);
@@ -147,9 +196,7 @@ static void relayed_both_ways(void **state)
 	 * its TURN server, from nobody else.
 	 */
 	atomic_store(&relay.capture, true);
-	out = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	assert_int_equal(sendto(out, payload, 100, 0, (struct sockaddr *)&dst, sizeof(dst)), 100);
-	close(out);
+	send_udp_to_b(100, 1);
 	WAIT_FOR(atomic_load(&relay.captured_len) > 0);
 	size_t clen = atomic_load(&relay.captured_len);
 	struct ip_endpoint stranger_ep;
