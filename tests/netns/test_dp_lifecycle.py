@@ -158,3 +158,25 @@ def test_no_connection_tracking_until_something_is_masqueraded(node, uniq):
     assert nat_chain()
     node.ok("detach_container", handle={"platform": "host_shared", "id": "h"})
     assert not nat_chain()
+
+
+def test_a_turn_server_over_ipv6_lowers_the_device_mtu(node, uniq):
+    """ChannelData's 4 bytes on a full-size packet make 1504 bytes over IPv6: with a TURN server
+    that resolves to IPv6 the global device takes 4 bytes less; with IPv4 ones only, it keeps 1420.
+    (The servers are unreachable here: the MTU follows their address family, known once resolved.)"""
+    from cluster import poll
+
+    def mtu():
+        dev = node.status["interface"]
+        return int(node.exec("cat", f"/sys/class/net/{dev}/mtu").stdout)
+
+    def nat(addr):
+        return {"enabled": True, "turn_servers": [{"addr": addr, "username": "u", "credential": "c"}]}
+
+    node.setup_global(f"m{uniq}", nat=nat("[fd00::1]:3478"))
+    assert poll(lambda: mtu() == 1416, timeout=10, what="MTU 1416 with a TURN server over IPv6")
+    node.ok("teardown_global_overlay")
+    node.setup_global(f"m{uniq}", nat=nat("192.0.2.1:3478"))
+    assert poll(lambda: node.ok("nat_status")["turn_servers"][0]["state"] != "idle", timeout=10,
+                what="the TURN client started")
+    assert mtu() == 1420
