@@ -22,6 +22,7 @@
 #include "net/firewall.h"
 #include "net/netlink.h"
 #include "relay/relay.h"
+#include "state/model_json.h"
 #include "util/log.h"
 #include "wg/wg.h"
 
@@ -271,6 +272,46 @@ fail:
 	return r;
 }
 
+/* Whether the request's NAT configuration (as record_global would record it) is the running one. */
+static bool same_nat(const struct state_global *g, const struct ovl_req_setup_global *r)
+{
+	struct ovl_nat_config only_enabled = { .enabled = r->nat_enabled };
+	const struct ovl_nat_config *want = r->has_nat ? &r->nat : r->has_nat_enabled ? &only_enabled : NULL;
+	if (!want || !g->has_nat)
+		return !want == !g->has_nat;
+	json_t *a = mj_nat_to_json(&g->nat), *b = mj_nat_to_json(want);
+	bool same = a && b && json_equal(a, b);
+	json_decref(a);
+	json_decref(b);
+	return same;
+}
+
+/*
+ * A setup of the overlay that is up already changes nothing. An
+ * orchestrator that sends other settings (new TURN servers, say) would
+ * otherwise believe them applied: the log names what was not.
+ */
+static void warn_if_not_applied(struct engine *e, const struct ovl_req_setup_global *r)
+{
+	const struct state_global *g = &e->st.global;
+	char what[96] = "";
+	struct ip_prefix cluster = ip_prefix_network(&r->cluster_cidr);
+	struct ip_prefix slice = ip_prefix_network(&r->slice_cidr);
+	if (!ip_prefix_equal(&cluster, &g->cluster_cidr))
+		strcat(what, ", cluster_cidr");
+	if (r->has_slice_cidr != g->has_slice || (g->has_slice && !ip_prefix_equal(&slice, &g->slice_cidr)))
+		strcat(what, ", slice_cidr");
+	if ((r->wg_port ? r->wg_port : STATE_DEFAULT_WG_PORT) != g->wg_port)
+		strcat(what, ", wg_port");
+	if (!same_nat(g, r))
+		strcat(what, ", nat");
+	if (what[0])
+		log_warn("setup_global_overlay: the global overlay is up already for %s/%s, and this request's %s "
+			 "differ from the running one's: not applied (teardown_global_overlay first, then set it up "
+			 "again)",
+			 g->deployment, g->instance_id, what + 2);
+}
+
 void engine_global_setup(struct engine *e, const struct ovl_req_setup_global *r, struct ovl_response *resp)
 {
 	struct dp *dp = e->dp;
@@ -286,6 +327,7 @@ void engine_global_setup(struct engine *e, const struct ovl_req_setup_global *r,
 			return;
 		}
 		/* Idempotent: same request, same device, nothing recreated. */
+		warn_if_not_applied(e, r);
 		resp->result = OVL_RES_BRIDGE_NAME;
 		resp->name = strdup(dp->has_device ? dp->gname : NO_HOST_ADAPTER);
 		if (!resp->name)

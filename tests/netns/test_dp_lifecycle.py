@@ -180,3 +180,19 @@ def test_a_turn_server_over_ipv6_lowers_the_device_mtu(node, uniq):
     assert poll(lambda: node.ok("nat_status")["turn_servers"][0]["state"] != "idle", timeout=10,
                 what="the TURN client started")
     assert mtu() == 1420
+
+
+def test_a_repeated_setup_with_other_settings_says_they_are_not_applied(node, uniq):
+    """setup_global_overlay on an overlay that is up changes nothing; when the request's settings
+    differ from the running ones the log says which, so an orchestrator's operator is not misled."""
+    nat = {"enabled": True, "turn_servers": [{"addr": "192.0.2.1:3478", "username": "u", "credential": "c"}]}
+    node.setup_global(f"w{uniq}", nat=nat)
+    warned = lambda: [l for l in node.log.read_text(errors="replace").splitlines() if "not applied" in l]
+    node.setup_global(f"w{uniq}", nat=nat)  # the same again: silent
+    assert warned() == []
+    other = dict(nat, turn_servers=[dict(nat["turn_servers"][0], addr="192.0.2.2:3478")])
+    node.ok("setup_global_overlay", deployment=f"w{uniq}", instance_id=str(node.index),
+            cluster_cidr="10.200.0.0/16", slice_cidr=f"10.200.{node.index}.0/26", wg_port=51421, nat=other)
+    assert len(warned()) == 1 and "wg_port, nat differ" in warned()[0], warned()
+    # Indeed not applied: the running TURN server is the first one.
+    assert [s["addr"] for s in node.ok("nat_status")["turn_servers"]] == ["192.0.2.1:3478"]
