@@ -152,7 +152,7 @@ static void relayed_both_ways(void **state)
 
 	/*
 	 * Full-size packets (1420 bytes, the device's MTU) through the relay: a
-	 * datagram of 4 + 32 + 1420 bytes, 1500 with IPv4's headers but 1504 with
+	 * datagram of 4 + 32 + 1420 bytes, 1484 with IPv4's headers but 1504 with
 	 * IPv6's. With a TURN server reached over IPv6 among the device's, the
 	 * TUN takes 4 bytes less, and the largest datagram is 1452 bytes.
 	 */
