@@ -380,6 +380,18 @@ bool dp_fence_failed(struct engine *e, const char *what, const char *id,
 	return true;
 }
 
+void dp_guest_record(struct engine *e, const struct state_dp_guest *g)
+{
+	struct dp *dp = e->dp;
+	bool masqueraded = dp_masquerade_wanted(dp);
+	dp->guests[dp->n_guests++] = *g;
+	dp_attachments_changed(dp);
+	/* The node's first workload brings the masquerade chain; a fenced one's caller syncs (dp_fence_failed). */
+	if (!masqueraded && !g->isolation)
+		dp_firewall_sync(e);
+	dp_commit(e);
+}
+
 void dp_guest_forget(struct engine *e, struct state_dp_guest *g)
 {
 	struct dp *dp = e->dp;

@@ -202,6 +202,12 @@ bool dp_masquerade_wanted(const struct dp *dp);
  */
 bool dp_fence_failed(struct engine *e, const char *what, const char *id,
 		     void (*detach)(struct engine *, const char *, struct ovl_response *), struct ovl_response *resp);
+/*
+ * Appends guest or host_shared record g (its strings now owned by
+ * dp->guests; room reserved by the caller), syncs the firewall when it is
+ * the node's first workload and not fenced, commits.
+ */
+void dp_guest_record(struct engine *e, const struct state_dp_guest *g);
 /* Drops guest record g (freed, removed from dp->guests), drains it from its isolation network, commits. */
 void dp_guest_forget(struct engine *e, struct state_dp_guest *g);
 /* Logs an error when subnet overlaps a peer's allowed IPs (cross-node registry collision). */

@@ -95,15 +95,11 @@ void engine_guest_attach(struct engine *e, const struct ovl_req_attach *r, struc
 		snprintf(err, sizeof(err), "out of memory");
 		goto fail;
 	}
-	dp->guests[dp->n_guests++] = g;
-	dp_attachments_changed(dp);
-	dp_commit(e);
+	dp_guest_record(e, &g);
 	if (g.isolation && dp_fence_failed(e, "guest", id, engine_guest_detach, resp)) {
 		explicit_bzero(priv, sizeof(priv));
 		return;
 	}
-	if (!g.isolation && dp->n_guests == 1)
-		dp_firewall_sync(e); /* the first workload: masquerade (dp_masquerade_wanted) */
 
 	resp->result = OVL_RES_GUEST_CONFIG;
 	struct ovl_res_guest_config *c = &resp->guest_config;

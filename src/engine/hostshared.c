@@ -54,13 +54,9 @@ void engine_hostshared_attach(struct engine *e, const struct ovl_req_attach *r, 
 		ipam_slice_release(&e->st.slice, &g.ip);
 		return;
 	}
-	dp->guests[dp->n_guests++] = g;
-	dp_attachments_changed(dp);
-	dp_commit(e);
+	dp_guest_record(e, &g);
 	if (g.isolation && dp_fence_failed(e, "host_shared", id, engine_hostshared_detach, resp))
 		return;
-	if (!g.isolation && dp->n_guests == 1)
-		dp_firewall_sync(e); /* the first workload: masquerade (dp_masquerade_wanted) */
 	resp->result = OVL_RES_ATTACHED;
 	resp->ip = g.ip;
 }
