@@ -325,7 +325,7 @@ int wg_device_create(const struct wg_device_config *cfg, struct wg_device **out)
 	for (int i = 0; i < WG_POLLERS; i++)
 		dev->poll_kick[i] = -1;
 	atomic_init(&dev->poll_mode, WG_POLL_SPLIT);
-	dev->mtu = cfg->mtu ? cfg->mtu : WG_DEFAULT_MTU;
+	dev->mtu = wg_device_configured_mtu(dev);
 	dev->fwmark = cfg->fwmark;
 	snprintf(dev->ifname, sizeof(dev->ifname), "%s", cfg->ifname);
 	TAILQ_INIT(&dev->peers);

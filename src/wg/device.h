@@ -245,6 +245,11 @@ void wg_stage_packet(struct wg_peer *peer, const uint8_t *pkt, size_t len);
  * once, without waking another thread.
  */
 int wg_tun_drain(struct wg_device *dev, struct wg_tun_queue *q, unsigned *segments);
+/* The MTU the device was created with (its config's, else the default). */
+static inline unsigned wg_device_configured_mtu(const struct wg_device *dev)
+{
+	return dev->cfg.mtu ? dev->cfg.mtu : WG_DEFAULT_MTU;
+}
 /* Sets the MTU of the TUN link ifname (logged when refused). 0 or -errno. */
 int wg_tun_set_mtu(const char *ifname, unsigned mtu);
 struct tun_reader;

@@ -149,7 +149,7 @@ int wg_device_receive_relayed(struct wg_device *dev, const struct ip_endpoint *s
  */
 static unsigned relayed_mtu(const struct wg_device *dev, const struct ip_endpoint *servers, size_t n)
 {
-	unsigned mtu = dev->cfg.mtu ? dev->cfg.mtu : WG_DEFAULT_MTU;
+	unsigned mtu = wg_device_configured_mtu(dev);
 	for (size_t i = 0; i < n; i++)
 		if (servers[i].addr.family == AF_INET6)
 			return mtu - WG_CHANNEL_DATA_HEADER_LEN;
